@@ -1,0 +1,222 @@
+/*
+ * adaptivek.h - libadaptivek, the routing core of adaptive-k.
+ *
+ * A dependency-free C11 library that decides, per token and per MoE layer, how many
+ * experts to run and which ones. Any engine can embed it through this one header.
+ *
+ *   router logits [n_tokens][n_experts]  --softmax-->  p  --policy-->  K, ids, weights
+ *
+ * Conventions
+ *   - Logits are float32, row-major [n_tokens][n_experts], 1 <= n_experts <= AK_MAX_EXPERTS.
+ *   - Entropy is always computed in nats; thresholds may be given in nats, bits, or
+ *     normalised by ln(n_experts) (see ak_entropy_unit) and are converted internally.
+ *   - Expert ids of a token come in descending probability; unused slots hold -1 and weight 0.
+ *   - No function allocates except the *_create/_load functions, and every function that
+ *     can fail returns ak_status and, when err != NULL, fills err->msg.
+ */
+#ifndef ADAPTIVEK_H
+#define ADAPTIVEK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AK_VERSION "0.1.0"
+#define AK_MAX_EXPERTS 1024
+#define AK_MAX_LEVELS 16 /* most K levels an entropy policy can have */
+
+typedef enum {
+    AK_OK = 0,
+    AK_ERR_INVALID_ARG,  /* a NULL pointer, zero tokens, n_experts out of range ... */
+    AK_ERR_NONFINITE,    /* NaN or Inf in the logits */
+    AK_ERR_CONFIG,       /* an invalid policy or router config */
+    AK_ERR_JSON,         /* malformed JSON or a JSON value of the wrong type */
+    AK_ERR_IO,           /* a file could not be read or written */
+    AK_ERR_NOMEM,
+} ak_status;
+
+typedef struct {
+    ak_status code;
+    char msg[256];
+} ak_error;
+
+const char *ak_status_str(ak_status s);
+
+/* ---------------------------------------------------------------- gate and entropy */
+
+typedef enum {
+    AK_ENTROPY_NATS = 0,
+    AK_ENTROPY_BITS,       /* H / ln 2 */
+    AK_ENTROPY_NORMALIZED, /* H / ln(n_experts), in [0, 1] */
+} ak_entropy_unit;
+
+/* Numerically stable softmax of one row (log-sum-exp). Returns the entropy in nats,
+ * computed from the log-sum-exp without a log per expert:
+ *   H = lse - sum_i p_i * z_i.
+ * probs may alias logits. Returns AK_ERR_NONFINITE on NaN/Inf input. */
+ak_status ak_softmax_entropy(const float *logits, int n_experts, float *probs, float *entropy_nats,
+                             ak_error *err);
+
+/* Convert an entropy in nats to the given unit, or back. */
+float ak_entropy_to_unit(float h_nats, ak_entropy_unit unit, int n_experts);
+float ak_entropy_from_unit(float h, ak_entropy_unit unit, int n_experts);
+
+/* ---------------------------------------------------------------- policies */
+
+typedef enum {
+    AK_POLICY_FIXED = 0, /* top-k */
+    AK_POLICY_ENTROPY,   /* thresholds on router entropy map H to k (the seeds' method) */
+    AK_POLICY_TOP_P,     /* smallest prefix of sorted p whose sum reaches top_p */
+    AK_POLICY_RATIO,     /* keep rank i if p_i >= ratio * p_0 (dynamic skipping) */
+} ak_policy_kind;
+
+typedef struct {
+    ak_policy_kind kind;
+    /* fixed */
+    int k;
+    /* entropy: n_levels k values (strictly ascending) and n_levels-1 thresholds
+     * (strictly ascending, in `unit`). H < thresholds[0] -> k_values[0];
+     * thresholds[i-1] <= H < thresholds[i] -> k_values[i]; H >= last -> last k. */
+    int n_levels;
+    int k_values[AK_MAX_LEVELS];
+    float thresholds[AK_MAX_LEVELS - 1];
+    ak_entropy_unit unit;
+    /* top-p and ratio: parameter and clamp [k_min, k_max] */
+    float top_p;
+    float ratio;
+    int k_min;
+    int k_max;
+} ak_policy;
+
+/* Constructors that fill every field (no validation beyond what they can check). */
+ak_policy ak_policy_fixed(int k);
+ak_policy ak_policy_entropy(int n_levels, const int *k_values, const float *thresholds,
+                            ak_entropy_unit unit);
+ak_policy ak_policy_entropy_default(void); /* seeds: k = {1,2,4}, h = {0.6, 1.2} nats */
+ak_policy ak_policy_top_p(float p, int k_min, int k_max);
+ak_policy ak_policy_ratio(float r, int k_min, int k_max);
+
+/* Checks a policy against an expert count: k in 1..n_experts, k_values ascending,
+ * thresholds ascending and finite, 0 < p <= 1, 0 < r <= 1, 1 <= k_min <= k_max <= n_experts. */
+ak_status ak_policy_validate(const ak_policy *p, int n_experts, ak_error *err);
+
+/* The largest K the policy can choose: the number of id/weight slots per token. */
+int ak_policy_max_k(const ak_policy *p, int n_experts);
+
+const char *ak_policy_kind_name(ak_policy_kind kind); /* "fixed", "entropy", "top-p", "ratio" */
+int ak_policy_kind_parse(const char *name, ak_policy_kind *kind); /* 0 on success */
+/* Human-readable one-line description, e.g. "entropy k={1,2,4} h={0.6,1.2} nats". */
+void ak_policy_describe(const ak_policy *p, char *buf, size_t len);
+
+/* ---------------------------------------------------------------- routing */
+
+typedef struct {
+    int n_tokens;
+    int slots;     /* ids/weights per token (>= the policy's max K) */
+    int *k;        /* [n_tokens] chosen K */
+    int32_t *ids;  /* [n_tokens][slots], descending probability, -1 unused */
+    float *weights;/* [n_tokens][slots], 0 unused */
+    float *entropy;/* [n_tokens] entropy in nats (may be NULL if not wanted) */
+} ak_route_out;
+
+/* Route a batch of tokens through one layer's policy.
+ * renormalize != 0: weights of the chosen experts are rescaled to sum to 1 (Mixtral,
+ * Qwen3-MoE, Qwen2-MoE with norm_topk_prob); renormalize == 0: weights are the softmax
+ * probabilities over all experts (OLMoE, Qwen1.5/Qwen2-MoE default).
+ * Errors: zero tokens, out->slots < ak_policy_max_k, invalid policy, NaN/Inf logits
+ * (err->msg names the token and expert). Allocation-free. */
+ak_status ak_route(const ak_policy *policy, const float *logits, int n_tokens, int n_experts,
+                   int renormalize, ak_route_out *out, ak_error *err);
+
+/* Select K for one token from its sorted probabilities and entropy; exposed for engines
+ * that compute the softmax themselves. sorted_p: descending, length n_experts. */
+int ak_select_k(const ak_policy *policy, const float *sorted_p, int n_experts, float entropy_nats);
+
+/* ---------------------------------------------------------------- router config (per model) */
+
+typedef struct {
+    char name[64];          /* e.g. "olmoe-1b-7b" */
+    char provenance[256];   /* where the numbers come from */
+    int n_experts;
+    int k_native;           /* the model's own top-k */
+    int renormalize;        /* weight normalisation the architecture uses */
+    int n_layers;           /* 0: one policy for all layers */
+    ak_policy default_policy;
+    ak_policy *layers;      /* [n_layers] or NULL */
+} ak_router_config;
+
+/* Policy for a layer (the per-layer one if present, otherwise the default). */
+const ak_policy *ak_config_layer_policy(const ak_router_config *c, int layer);
+ak_status ak_config_validate(const ak_router_config *c, ak_error *err);
+/* Allocates c->layers for n_layers copies of the default policy. */
+ak_status ak_config_set_layers(ak_router_config *c, int n_layers, ak_error *err);
+void ak_config_free(ak_router_config *c); /* frees c->layers only */
+
+/* JSON (schema in docs/router-config.md). Strict: unknown policy names, wrong types,
+ * missing required fields and trailing garbage are AK_ERR_JSON with the position. */
+ak_status ak_config_from_json(const char *json, size_t len, ak_router_config *c, ak_error *err);
+ak_status ak_config_load(const char *path, ak_router_config *c, ak_error *err);
+/* Writes JSON into a malloc'd string (*out, caller frees). */
+ak_status ak_config_to_json(const ak_router_config *c, char **out, ak_error *err);
+ak_status ak_config_save(const char *path, const ak_router_config *c, ak_error *err);
+
+/* Presets for the models the seeds name; each with its real expert count and native top-k. */
+int ak_preset_count(void);
+const char *ak_preset_name(int i);
+ak_status ak_preset_get(const char *name, ak_router_config *c, ak_error *err);
+
+/* ---------------------------------------------------------------- calibration */
+
+/* Calibrate one policy so that its average K over the sample hits target_avg_k.
+ *   entropy: keeps k_values and scales the thresholds by one factor s > 0 (shape kept)
+ *            found by bisection; if the policy has no thresholds yet, quantiles are used.
+ *   top-p:   bisection on p.   ratio: bisection on r.   fixed: error.
+ * logits: [n_tokens][n_experts]. achieved (optional) receives the average K on the sample.
+ * Returns AK_ERR_CONFIG if the target is outside what the policy can reach. */
+ak_status ak_calibrate_policy(ak_policy *policy, const float *logits, int n_tokens, int n_experts,
+                              double target_avg_k, double *achieved, ak_error *err);
+
+/* Same, from per-token entropies (nats) only; entropy policy only. */
+ak_status ak_calibrate_entropy(ak_policy *policy, const float *entropies, int n_tokens,
+                               int n_experts, double target_avg_k, double *achieved, ak_error *err);
+
+/* Calibrate a whole model: logits per layer [n_layers][n_tokens][n_experts].
+ * per_layer != 0: each layer hits the target; otherwise one parameter for all layers,
+ * chosen so the average over all layers and tokens hits the target (layers keep
+ * the same policy). The config must have n_layers set (ak_config_set_layers). */
+ak_status ak_calibrate_config(ak_router_config *c, const float *logits, int n_layers, int n_tokens,
+                              double target_avg_k, int per_layer, double *achieved, ak_error *err);
+
+/* ---------------------------------------------------------------- statistics */
+
+#define AK_ENTROPY_BINS 32
+
+typedef struct {
+    int n_experts;
+    int k_native;
+    uint64_t n_tokens;
+    uint64_t k_sum;
+    uint64_t k_hist[AK_MAX_EXPERTS + 1]; /* k_hist[k]: tokens that chose K = k */
+    double entropy_sum;
+    /* histogram of normalised entropy H/ln(n_experts) in AK_ENTROPY_BINS equal bins of [0,1] */
+    uint64_t entropy_hist[AK_ENTROPY_BINS];
+} ak_layer_stats;
+
+void ak_stats_init(ak_layer_stats *s, int n_experts, int k_native);
+void ak_stats_add(ak_layer_stats *s, const ak_route_out *out);
+void ak_stats_merge(ak_layer_stats *dst, const ak_layer_stats *src);
+double ak_stats_avg_k(const ak_layer_stats *s);
+double ak_stats_avg_entropy(const ak_layer_stats *s); /* nats */
+/* Expert-FFN compute saved against the native top-k: 1 - avgK / k_native.
+ * Negative when the policy runs more experts than the model's own top-k. */
+double ak_stats_saved(const ak_layer_stats *s);
+/* Entropy percentile (q in [0,1]) in nats, read from the histogram (bin midpoints). */
+double ak_stats_entropy_percentile(const ak_layer_stats *s, double q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

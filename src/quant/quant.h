@@ -1,0 +1,70 @@
+/*
+ * quant.h - tensor element types, (de)quantisation and dot-product kernels.
+ *
+ * Type ids and block layouts are those of GGUF files (ggml's numbering), so a tensor's
+ * bytes in a mapped file are used as they are. Dot products follow llama.cpp's scheme:
+ * the activation vector is first converted to the weight type's "vec-dot type"
+ * (F32 -> F32, F16 -> F16, BF16 -> BF16, Q4_0/Q8_0 -> Q8_0, Q4_K/Q5_K/Q6_K -> Q8_K) and
+ * the dot product runs on the two encoded rows. Matching that scheme is what makes our
+ * perplexity match llama.cpp's on quantised files.
+ *
+ * Kernels: AVX2/FMA and scalar, chosen once at run time (ak_quant_simd); the scalar path
+ * is the reference the SIMD path is tested against.
+ */
+#ifndef AK_QUANT_H
+#define AK_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    AK_TYPE_F32 = 0,
+    AK_TYPE_F16 = 1,
+    AK_TYPE_Q4_0 = 2,
+    AK_TYPE_Q8_0 = 8,
+    AK_TYPE_Q4_K = 12,
+    AK_TYPE_Q5_K = 13,
+    AK_TYPE_Q6_K = 14,
+    AK_TYPE_Q8_K = 15, /* activations only */
+    AK_TYPE_BF16 = 30,
+    AK_TYPE_COUNT = 41 /* one past the largest ggml type id we know of */
+} ak_type;
+
+typedef enum { AK_SIMD_SCALAR = 0, AK_SIMD_AVX2 = 1 } ak_simd_level;
+
+/* 1 if we can compute with this type id (any id in 0..AK_TYPE_COUNT-1 may be asked). */
+int ak_type_supported(int type);
+const char *ak_type_name(int type); /* "f32", "q8_0", ...; "unknown" otherwise */
+int ak_type_from_name(const char *name); /* -1 if unknown */
+int64_t ak_type_block_elems(ak_type t);  /* 1 for f32/f16/bf16, 32 for q4_0/q8_0, 256 for k-quants */
+size_t ak_type_block_bytes(ak_type t);
+/* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
+size_t ak_row_bytes(ak_type t, int64_t n);
+ak_type ak_vec_dot_type(ak_type weight_type);
+
+/* Element conversions. */
+float ak_f16_to_f32(uint16_t h);
+uint16_t ak_f32_to_f16(float f);
+float ak_bf16_to_f32(uint16_t h);
+uint16_t ak_f32_to_bf16(float f); /* round to nearest even, as ggml does */
+
+/* Whole rows: n must be a multiple of the type's block size. */
+void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n);
+void ak_quantize_row(ak_type t, const float *src, void *dst, int64_t n); /* reference quantiser */
+
+/* Dot product of one weight row (type t) with an activation row already encoded in
+ * ak_vec_dot_type(t). n elements. */
+float ak_vec_dot(ak_type t, int64_t n, const void *w_row, const void *x_enc);
+
+/* y[r] = dot(W[r], x) for rows r0..r1-1 (y is indexed by absolute row, so threads
+ * can share one output). W rows are contiguous, row_bytes apart. */
+void ak_matvec(ak_type t, const void *W, size_t row_bytes, int64_t n, const void *x_enc,
+               float *y, int64_t r0, int64_t r1);
+
+/* Run-time kernel choice. ak_quant_simd() reports the level in use (the best the CPU has,
+ * unless AK_SIMD=scalar is set in the environment or ak_quant_set_simd forced one). */
+ak_simd_level ak_quant_simd(void);
+void ak_quant_set_simd(ak_simd_level level); /* tests use this to compare paths */
+const char *ak_simd_name(ak_simd_level level);
+
+#endif

@@ -1,0 +1,15 @@
+/* commands.h - the subcommands of the adaptive-k CLI. Each lives in tools/cmd_<name>.c,
+ * takes argv with argv[0] = the subcommand name, and returns the process exit status. */
+#ifndef AK_COMMANDS_H
+#define AK_COMMANDS_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} ak_command;
+
+int cmd_route(int argc, char **argv);
+int cmd_calibrate_logits(int argc, char **argv);
+
+#endif

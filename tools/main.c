@@ -1,0 +1,38 @@
+/* main.c - the adaptive-k command-line tool: dispatches to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "adaptivek.h"
+#include "commands.h"
+
+static const ak_command commands[] = {
+    {"route", cmd_route, "route router logits (.npy or raw f32) through a policy"},
+    {"calibrate-logits", cmd_calibrate_logits, "fit a policy to a target average K from router logits"},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *out) {
+    fprintf(out, "adaptive-k %s - adaptive expert routing for Mixture-of-Experts models\n\n", AK_VERSION);
+    fprintf(out, "usage: adaptive-k <command> [options]   (adaptive-k <command> --help for details)\n\ncommands:\n");
+    for (int i = 0; i < n_commands; i++) fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("adaptive-k %s\n", AK_VERSION);
+        return 0;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "adaptive-k: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
