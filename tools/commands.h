@@ -9,7 +9,10 @@ typedef struct {
     const char *summary;
 } ak_command;
 
-int cmd_route(int argc, char **argv);
-int cmd_calibrate_logits(int argc, char **argv);
+/* Declared weak while the commands are being built in parallel: a command whose file is
+ * not in the tree yet resolves to NULL and main() reports it as unavailable. */
+#define AK_COMMAND_DECL(fn) int fn(int argc, char **argv) __attribute__((weak))
+AK_COMMAND_DECL(cmd_route);
+AK_COMMAND_DECL(cmd_calibrate_logits);
 
 #endif

@@ -14,7 +14,8 @@ static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 static void usage(FILE *out) {
     fprintf(out, "adaptive-k %s - adaptive expert routing for Mixture-of-Experts models\n\n", AK_VERSION);
     fprintf(out, "usage: adaptive-k <command> [options]   (adaptive-k <command> --help for details)\n\ncommands:\n");
-    for (int i = 0; i < n_commands; i++) fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < n_commands; i++)
+        if (commands[i].run) fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv) {
@@ -30,8 +31,14 @@ int main(int argc, char **argv) {
         printf("adaptive-k %s\n", AK_VERSION);
         return 0;
     }
-    for (int i = 0; i < n_commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    for (int i = 0; i < n_commands; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        if (!commands[i].run) {
+            fprintf(stderr, "adaptive-k: command '%s' is not built in this version\n", argv[1]);
+            return 2;
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "adaptive-k: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
