@@ -1,0 +1,74 @@
+/* cmd_train_tokenizer.c - adaptive-k train-tokenizer: byte-level BPE on a text file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpe.h"
+#include "commands.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: adaptive-k train-tokenizer --input FILE --out VOCAB [--vocab N]\n"
+            "  Trains a GPT-2-style byte-level BPE vocabulary of N tokens (default 4096,\n"
+            "  including the 256 bytes and <|endoftext|>) and writes it as an ak-bpe text file.\n");
+}
+
+int cmd_train_tokenizer(int argc, char **argv) {
+    const char *input = NULL, *out = NULL;
+    int vocab = 4096;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
+            input = argv[++i];
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+            out = argv[++i];
+        } else if (!strcmp(argv[i], "--vocab") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 257 || v > 1 << 20) {
+                fprintf(stderr, "train-tokenizer: --vocab must be an integer in 257..%d\n", 1 << 20);
+                return 2;
+            }
+            vocab = (int)v;
+        } else {
+            fprintf(stderr, "train-tokenizer: unknown or incomplete option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!input || !out) {
+        usage(stderr);
+        return 2;
+    }
+    char err[512];
+    size_t len;
+    char *text = ak_read_file(input, &len, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "train-tokenizer: %s\n", err);
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ak_bpe *b = ak_bpe_train(text, len, vocab, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!b || ak_bpe_save(b, out, err, sizeof err)) {
+        fprintf(stderr, "train-tokenizer: %s\n", err);
+        free(text);
+        ak_bpe_free(b);
+        return 1;
+    }
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    int enc = ak_bpe_encode(b, text, len, &ids, &n_ids);
+    printf("train-tokenizer: %d tokens, %d merges from %zu bytes in %.1f s", ak_bpe_n_tokens(b),
+           ak_bpe_n_merges(b), len, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    if (!enc) printf("; %zu tokens on the input (%.2f bytes/token)", n_ids, (double)len / (double)(n_ids ? n_ids : 1));
+    printf(" -> %s\n", out);
+    free(ids);
+    free(text);
+    ak_bpe_free(b);
+    return 0;
+}
