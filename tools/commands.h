@@ -14,5 +14,7 @@ typedef struct {
 #define AK_COMMAND_DECL(fn) int fn(int argc, char **argv) __attribute__((weak))
 AK_COMMAND_DECL(cmd_route);
 AK_COMMAND_DECL(cmd_calibrate_logits);
+AK_COMMAND_DECL(cmd_train_tokenizer);
+AK_COMMAND_DECL(cmd_train);
 
 #endif

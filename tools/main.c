@@ -8,6 +8,8 @@
 static const ak_command commands[] = {
     {"route", cmd_route, "route router logits (.npy or raw f32) through a policy"},
     {"calibrate-logits", cmd_calibrate_logits, "fit a policy to a target average K from router logits"},
+    {"train-tokenizer", cmd_train_tokenizer, "train a byte-level BPE vocabulary on a text file"},
+    {"train", cmd_train, "train the small OLMoE-architecture model and export it to GGUF"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
