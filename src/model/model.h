@@ -1,0 +1,125 @@
+/*
+ * model.h - the CPU inference engine for GGUF Mixture-of-Experts models.
+ *
+ * Architectures (computed exactly as llama.cpp does): olmoe, qwen2moe, qwen3moe and
+ * llama with experts (Mixtral). Expert tensors must be merged (blk.N.ffn_*_exps, 3-D).
+ *
+ *   ak_model    the mapped GGUF file and its validated tensors (read-only, shareable)
+ *   ak_context  KV cache, scratch buffers, thread pool, routing policy, statistics
+ *
+ * Per MoE layer the router logits go through libadaptivek (ak_route) with the context's
+ * policy, and only the chosen experts are computed. Nothing allocates per token: every
+ * buffer is sized for n_batch tokens at context creation (or at ak_context_set_routing).
+ */
+#ifndef AK_MODEL_H
+#define AK_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adaptivek.h"
+#include "gguf/gguf.h"
+
+typedef struct ak_model ak_model;
+
+typedef struct {
+    char arch[32];       /* "olmoe", "qwen2moe", "qwen3moe", "llama" */
+    int n_layer;
+    int n_embd;
+    int n_head;
+    int n_head_kv;
+    int head_dim;        /* key/value length per head */
+    int n_rot;           /* rotated dims per head (rope.dimension_count, default head_dim) */
+    int n_vocab;
+    int n_ctx_train;
+    int n_expert;
+    int n_expert_used;   /* native top-k */
+    int n_ff_exp;        /* rows of one expert's gate/up */
+    int n_ff_shexp;      /* shared expert (qwen2moe), 0 if none */
+    float rms_eps;
+    float rope_freq_base;
+    float rope_freq_scale; /* 1 / linear scaling factor; 1 when absent */
+    int rope_neox;       /* 1: pairs (i, i + n_rot/2); 0: pairs (2i, 2i+1) */
+    int renormalize;     /* chosen expert weights rescaled to sum to 1 */
+    int has_qkv_bias;
+    int qk_norm;         /* 0 none, 1 over the whole projection (olmoe), 2 per head (qwen3moe) */
+    int tied_output;     /* no output.weight: token_embd is the head */
+    int weight_type;     /* ggml type of blk.0.ffn_gate_exps (for display) */
+} ak_hparams;
+
+/* Maps and validates a GGUF file. Unknown architecture, per-expert (unmerged) tensors,
+ * a missing tensor or a wrong shape or type -> NULL and a message naming the tensor. */
+ak_model *ak_model_load(const char *path, char *err, size_t errlen);
+void ak_model_free(ak_model *m);
+const gguf_file *ak_model_gguf(const ak_model *m);
+const ak_hparams *ak_model_hparams(const ak_model *m);
+/* Bytes of weights in the file's tensors, and of the expert tensors alone. */
+uint64_t ak_model_weight_bytes(const ak_model *m);
+uint64_t ak_model_expert_bytes(const ak_model *m);
+
+typedef struct {
+    int n_ctx;       /* KV cache length; 0 = min(n_ctx_train, 4096) */
+    int n_batch;     /* most tokens per ak_decode call */
+    int n_threads;   /* 0 = number of online CPUs */
+    const ak_router_config *routing; /* NULL: native top-k; copied by the context */
+} ak_context_params;
+
+ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_threads 0 */
+
+typedef struct ak_context ak_context;
+
+ak_context *ak_context_new(const ak_model *m, const ak_context_params *p, char *err, size_t errlen);
+void ak_context_free(ak_context *c);
+int ak_context_n_ctx(const ak_context *c);
+int ak_context_n_batch(const ak_context *c);
+int ak_context_n_threads(const ak_context *c);
+
+/* Evaluates n_tokens (1..n_batch) tokens at positions n_past.., appending them to the KV
+ * cache; logits are kept for every token of the batch. Returns 0, or -1 with a message
+ * (token id out of range, KV cache full, non-finite router logits). On error the KV
+ * cache is left as it was before the call. */
+int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, char *err, size_t errlen);
+/* Logits (n_vocab floats) of the i-th token of the last ak_decode; i = -1: the last one.
+ * NULL if i is out of range. */
+const float *ak_get_logits(const ak_context *c, int i);
+int ak_context_n_past(const ak_context *c);
+void ak_context_reset(ak_context *c); /* clears the KV cache (not statistics) */
+/* Drops cache entries from position n on (n <= n_past), e.g. to reuse a common prefix. */
+void ak_context_truncate(ak_context *c, int n);
+
+/* Replaces the routing policy (NULL: native top-k). The config's n_experts must match the
+ * model; the architecture's own weight normalisation is always used. Returns 0 or -1. */
+int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err, size_t errlen);
+
+/* Per-layer routing statistics since the last reset (NULL for a bad layer index). */
+const ak_layer_stats *ak_context_layer_stats(const ak_context *c, int layer);
+void ak_context_reset_stats(ak_context *c); /* statistics and counters */
+
+/* Exact counts (multiply-accumulates and bytes), accumulated over ak_decode calls since
+ * ak_context_reset_stats. "native" = what the model's own top-k routing would have done
+ * for the same tokens. See docs/engine.md for what is included. */
+typedef struct {
+    uint64_t tokens;
+    uint64_t expert_macs;            /* routed experts' gate+up+down */
+    uint64_t expert_macs_native;
+    uint64_t model_macs;             /* everything: projections, QK, AV, router, experts, shared, head */
+    uint64_t model_macs_native;
+    uint64_t expert_bytes_read;      /* routed expert weight bytes, each used expert once per batch */
+    uint64_t expert_bytes_read_native;
+} ak_compute_counters;
+
+void ak_context_counters(const ak_context *c, ak_compute_counters *out);
+
+/* Called for every token of every MoE layer with its routing decision (ids/weights: k
+ * entries, descending probability). pos is the token's position in the sequence. */
+typedef void (*ak_route_trace_fn)(void *user, int layer, int pos, float entropy, int k,
+                                  const int32_t *ids, const float *weights);
+void ak_context_set_trace(ak_context *c, ak_route_trace_fn fn, void *user);
+
+/* Called once per MoE layer per ak_decode with the router logits [n_tokens][n_experts]
+ * (for calibration). */
+typedef void (*ak_router_logits_fn)(void *user, int layer, const float *logits, int n_tokens,
+                                    int n_experts);
+void ak_context_set_router_logits_sink(ak_context *c, ak_router_logits_fn fn, void *user);
+
+#endif
