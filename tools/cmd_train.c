@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "trainer.h"
+#include "train/trainer.h"
 
 static void usage(FILE *out, const ak_train_options *d) {
     fprintf(out,

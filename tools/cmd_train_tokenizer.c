@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bpe.h"
+#include "train/bpe.h"
 #include "commands.h"
 
 static void usage(FILE *out) {

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "bpe.h"
-#include "model.h"
+#include "moe_model.h"
 
 /* type: 0 (f32), 1 (f16) or 8 (q8_0), the ggml type ids. 0 on success. */
 int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, int type, const char *name,

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "moe_model.h"
 
 typedef struct {
     const char *vocab_path;  /* ak-bpe file from train-tokenizer */

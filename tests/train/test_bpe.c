@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpe.h"
-#include "pretok.h"
+#include "train/bpe.h"
+#include "train/pretok.h"
 
 static int failures;
 #define CHECK(cond)                                                       \

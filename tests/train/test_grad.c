@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers.h"
-#include "model.h"
+#include "train/layers.h"
+#include "train/moe_model.h"
 
 static int failures;
 static uint64_t rng = 12345;

@@ -1,5 +1,5 @@
 /* model.c - parameters, forward and backward of the OLMoE-architecture model. */
-#include "model.h"
+#include "moe_model.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* model.h - the trainable OLMoE-architecture model: parameters in one flat f32 buffer
  * (tensors named and shaped as in llama.cpp's olmoe GGUF files), forward and backward
  * over a batch of sequences, AdamW, checkpoints and GGUF export. */
-#ifndef AK_TRAIN_MODEL_H
-#define AK_TRAIN_MODEL_H
+#ifndef AK_TRAIN_MOE_MODEL_H
+#define AK_TRAIN_MOE_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
