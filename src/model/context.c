@@ -1,0 +1,273 @@
+/* context.c - context creation: KV cache, scratch buffers sized for n_batch, routing
+ * policy, statistics and counters. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+ak_context_params ak_context_default_params(void) {
+    ak_context_params p = {0, 512, 0, NULL};
+    return p;
+}
+
+static void *zalloc(size_t n, size_t size, int *ok) {
+    if (n == 0) n = 1;
+    void *p = calloc(n, size);
+    if (!p) *ok = 0;
+    return p;
+}
+
+static void free_slot_buffers(ak_context *c) {
+    free(c->route_ids);
+    free(c->route_w);
+    free(c->assign_tok);
+    free(c->assign_of);
+    free(c->h_gate);
+    free(c->h_up);
+    free(c->henc);
+    free(c->y_exp);
+    c->route_ids = NULL;
+    c->route_w = NULL;
+    c->assign_tok = c->assign_of = NULL;
+    c->h_gate = c->h_up = c->y_exp = NULL;
+    c->henc = NULL;
+    c->slots = 0;
+}
+
+/* Buffers whose size depends on the most experts a token can choose. */
+static int alloc_slot_buffers(ak_context *c, int slots) {
+    if (slots <= c->slots) return 0;
+    free_slot_buffers(c);
+    int ok = 1;
+    size_t n = (size_t)c->n_batch * (size_t)slots;
+    c->route_ids = zalloc(n, sizeof(int32_t), &ok);
+    c->route_w = zalloc(n, sizeof(float), &ok);
+    c->assign_tok = zalloc(n, sizeof(int), &ok);
+    c->assign_of = zalloc(n, sizeof(int), &ok);
+    c->h_gate = zalloc(n * (size_t)c->hp.n_ff_exp, sizeof(float), &ok);
+    c->h_up = zalloc(n * (size_t)c->hp.n_ff_exp, sizeof(float), &ok);
+    c->henc = zalloc(n, c->enc_stride_ff, &ok);
+    c->y_exp = zalloc(n * (size_t)c->hp.n_embd, sizeof(float), &ok);
+    if (!ok) {
+        free_slot_buffers(c);
+        return -1;
+    }
+    c->slots = slots;
+    return 0;
+}
+
+int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err, size_t errlen) {
+    const int X = c->hp.n_expert;
+    ak_router_config copy;
+    memset(&copy, 0, sizeof copy);
+    int slots = c->hp.n_expert_used;
+    if (cfg) {
+        ak_error e;
+        if (cfg->n_experts != X) {
+            set_err(err, errlen, "router config '%s' is for %d experts, the model has %d", cfg->name,
+                    cfg->n_experts, X);
+            return -1;
+        }
+        if (cfg->n_layers != 0 && cfg->n_layers != c->hp.n_layer) {
+            set_err(err, errlen, "router config '%s' has %d layer policies, the model has %d layers", cfg->name,
+                    cfg->n_layers, c->hp.n_layer);
+            return -1;
+        }
+        if (ak_config_validate(cfg, &e) != AK_OK) {
+            set_err(err, errlen, "router config '%s': %s", cfg->name, e.msg);
+            return -1;
+        }
+        copy = *cfg;
+        copy.layers = NULL;
+        if (cfg->n_layers > 0) {
+            copy.layers = malloc((size_t)cfg->n_layers * sizeof *copy.layers);
+            if (!copy.layers) {
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
+            memcpy(copy.layers, cfg->layers, (size_t)cfg->n_layers * sizeof *copy.layers);
+        }
+        for (int il = 0; il < c->hp.n_layer; il++) {
+            int mk = ak_policy_max_k(ak_config_layer_policy(&copy, il), X);
+            if (mk > slots) slots = mk;
+        }
+    }
+    if (alloc_slot_buffers(c, slots)) {
+        free(copy.layers);
+        set_err(err, errlen, "out of memory for %d expert slots per token", slots);
+        return -1;
+    }
+    if (c->has_cfg) free(c->cfg.layers);
+    c->cfg = copy;
+    c->has_cfg = cfg != NULL;
+    c->native_policy = 1;
+    for (int il = 0; cfg && il < c->hp.n_layer; il++) {
+        const ak_policy *p = ak_config_layer_policy(&c->cfg, il);
+        if (p->kind != AK_POLICY_FIXED || p->k != c->hp.n_expert_used) c->native_policy = 0;
+    }
+    return 0;
+}
+
+ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, char *err, size_t errlen) {
+    if (err && errlen) err[0] = 0;
+    if (!m) {
+        set_err(err, errlen, "no model");
+        return NULL;
+    }
+    ak_context_params p = params ? *params : ak_context_default_params();
+    const ak_hparams *hp = &m->hp;
+    if (p.n_ctx < 0 || p.n_batch < 1 || p.n_threads < 0) {
+        set_err(err, errlen, "invalid context parameters (n_ctx %d, n_batch %d, n_threads %d)", p.n_ctx,
+                p.n_batch, p.n_threads);
+        return NULL;
+    }
+    ak_context *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->model = m;
+    c->hp = *hp;
+    c->n_ctx = p.n_ctx > 0 ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+    c->n_batch = p.n_batch < c->n_ctx ? p.n_batch : c->n_ctx;
+    c->n_threads = p.n_threads > 0 ? p.n_threads : ak_cpu_count();
+    c->native = ak_policy_fixed(hp->n_expert_used);
+
+    const size_t B = (size_t)c->n_batch, E = (size_t)hp->n_embd, X = (size_t)hp->n_expert;
+    const size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
+    const size_t in_max = q_dim > E ? q_dim : E;
+    const size_t ff_max = (size_t)(hp->n_ff_exp > hp->n_ff_shexp ? hp->n_ff_exp : hp->n_ff_shexp);
+    /* f32 is the widest encoding of any vec-dot type; 64-byte rows keep them aligned */
+    c->enc_stride = (in_max * sizeof(float) + 63) & ~(size_t)63;
+    c->enc_stride_ff = (ff_max * sizeof(float) + 63) & ~(size_t)63;
+
+    int ok = 1;
+    size_t cache = (size_t)hp->n_layer * kv_dim * (size_t)c->n_ctx;
+    c->k_cache = zalloc(cache, sizeof(float), &ok);
+    c->v_cache = zalloc(cache, sizeof(float), &ok);
+    c->rope_cos = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
+    c->rope_sin = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
+    c->x = zalloc(B * E, sizeof(float), &ok);
+    c->xn = zalloc(B * E, sizeof(float), &ok);
+    c->q = zalloc(B * q_dim, sizeof(float), &ok);
+    c->k = zalloc(B * kv_dim, sizeof(float), &ok);
+    c->v = zalloc(B * kv_dim, sizeof(float), &ok);
+    c->att = zalloc(B * q_dim, sizeof(float), &ok);
+    c->moe_out = zalloc(B * E, sizeof(float), &ok);
+    c->shexp_out = zalloc(B * E, sizeof(float), &ok);
+    c->xenc = zalloc(AK_ENC_CACHE * B, c->enc_stride, &ok);
+    c->scores = zalloc((size_t)c->n_threads * (size_t)c->n_ctx, sizeof(float), &ok);
+    c->router_logits = zalloc(B * X, sizeof(float), &ok);
+    c->logits = zalloc(B * (size_t)hp->n_vocab, sizeof(float), &ok);
+    c->route_k = zalloc(B, sizeof(int), &ok);
+    c->route_h = zalloc(B, sizeof(float), &ok);
+    c->native_k = zalloc(B, sizeof(int), &ok);
+    c->native_h = zalloc(B, sizeof(float), &ok);
+    c->native_ids = zalloc(B * (size_t)hp->n_expert_used, sizeof(int32_t), &ok);
+    c->native_w = zalloc(B * (size_t)hp->n_expert_used, sizeof(float), &ok);
+    c->exp_count = zalloc(X, sizeof(int), &ok);
+    c->exp_off = zalloc(X + 1, sizeof(int), &ok);
+    c->active = zalloc(X, sizeof(int), &ok);
+    c->mark = zalloc(X, 1, &ok);
+    if (hp->n_ff_shexp > 0) {
+        c->sh_gate = zalloc(B * (size_t)hp->n_ff_shexp, sizeof(float), &ok);
+        c->sh_up = zalloc(B * (size_t)hp->n_ff_shexp, sizeof(float), &ok);
+        c->sh_enc = zalloc(B, c->enc_stride_ff, &ok);
+        c->sh_scale = zalloc(B, sizeof(float), &ok);
+    }
+    c->stats = zalloc((size_t)hp->n_layer, sizeof(ak_layer_stats), &ok);
+    if (!ok) {
+        set_err(err, errlen, "out of memory for a context of %d tokens (batch %d)", c->n_ctx, c->n_batch);
+        ak_context_free(c);
+        return NULL;
+    }
+    c->pool = ak_pool_new(c->n_threads);
+    if (!c->pool) {
+        set_err(err, errlen, "could not start %d threads", c->n_threads);
+        ak_context_free(c);
+        return NULL;
+    }
+    if (ak_context_set_routing(c, p.routing, err, errlen)) {
+        ak_context_free(c);
+        return NULL;
+    }
+
+    /* rope table as ggml builds it: theta = pos * freq_scale * base^(-2i/n_rot), the power
+     * taken by repeated multiplication in float */
+    const int half = hp->n_rot / 2;
+    const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+    for (int pos = 0; pos < c->n_ctx; pos++) {
+        float theta = (float)pos;
+        for (int i = 0; i < half; i++) {
+            float t = hp->rope_freq_scale * theta;
+            c->rope_cos[(size_t)pos * half + i] = cosf(t);
+            c->rope_sin[(size_t)pos * half + i] = sinf(t);
+            theta *= theta_scale;
+        }
+    }
+    ak_context_reset_stats(c);
+    return c;
+}
+
+void ak_context_free(ak_context *c) {
+    if (!c) return;
+    ak_pool_free(c->pool);
+    free_slot_buffers(c);
+    if (c->has_cfg) free(c->cfg.layers);
+    void *bufs[] = {c->k_cache, c->v_cache, c->rope_cos, c->rope_sin, c->x, c->xn, c->q, c->k, c->v,
+                    c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
+                    c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
+                    c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
+                    c->sh_scale, c->stats};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(c);
+}
+
+int ak_context_n_ctx(const ak_context *c) { return c->n_ctx; }
+int ak_context_n_batch(const ak_context *c) { return c->n_batch; }
+int ak_context_n_threads(const ak_context *c) { return c->n_threads; }
+int ak_context_n_past(const ak_context *c) { return c->n_past; }
+void ak_context_reset(ak_context *c) { c->n_past = 0; }
+
+void ak_context_truncate(ak_context *c, int n) {
+    if (n >= 0 && n < c->n_past) c->n_past = n;
+}
+
+const float *ak_get_logits(const ak_context *c, int i) {
+    if (i < 0) i += c->n_logits;
+    if (i < 0 || i >= c->n_logits) return NULL;
+    return c->logits + (size_t)i * (size_t)c->hp.n_vocab;
+}
+
+const ak_layer_stats *ak_context_layer_stats(const ak_context *c, int layer) {
+    if (layer < 0 || layer >= c->hp.n_layer) return NULL;
+    return &c->stats[layer];
+}
+
+void ak_context_reset_stats(ak_context *c) {
+    for (int il = 0; il < c->hp.n_layer; il++) ak_stats_init(&c->stats[il], c->hp.n_expert, c->hp.n_expert_used);
+    memset(&c->counters, 0, sizeof c->counters);
+}
+
+void ak_context_counters(const ak_context *c, ak_compute_counters *out) { *out = c->counters; }
+
+void ak_context_set_trace(ak_context *c, ak_route_trace_fn fn, void *user) {
+    c->trace = fn;
+    c->trace_user = user;
+}
+
+void ak_context_set_router_logits_sink(ak_context *c, ak_router_logits_fn fn, void *user) {
+    c->sink = fn;
+    c->sink_user = user;
+}

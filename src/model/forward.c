@@ -1,0 +1,477 @@
+/* forward.c - one batch through the model: embeddings, attention with the KV cache,
+ * routed MoE (only the chosen experts run), the head. Matrix work and attention are
+ * split over the thread pool; every ak_pool_run is a barrier. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "quant/quant.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---------------------------------------------------------------- encoding */
+
+typedef struct {
+    int wtype;
+    const float *src;
+    size_t src_stride; /* floats */
+    int64_t n;
+    uint8_t *dst;
+    size_t dst_stride;
+    int count;
+} enc_job;
+
+static void enc_worker(void *arg, int ith, int nth) {
+    enc_job *j = arg;
+    int64_t lo, hi;
+    ak_split(j->count, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+        ak_encode_row(j->wtype, j->src + (size_t)i * j->src_stride, j->dst + (size_t)i * j->dst_stride, j->n);
+}
+
+static void encode_rows(ak_context *c, int wtype, const float *src, size_t src_stride, int64_t n, uint8_t *dst,
+                        size_t dst_stride, int count) {
+    enc_job j = {wtype, src, src_stride, n, dst, dst_stride, count};
+    if (count == 1)
+        enc_worker(&j, 0, 1);
+    else
+        ak_pool_run(c->pool, enc_worker, &j);
+}
+
+static void enc_invalidate(ak_context *c) {
+    for (int i = 0; i < AK_ENC_CACHE; i++) c->enc_vdt[i] = -1;
+    c->enc_src = NULL;
+}
+
+/* The batch's rows of src (n floats each, row stride n) encoded for weights of type wtype;
+ * each vec-dot type is encoded once per src. */
+static const uint8_t *encoded(ak_context *c, const float *src, int64_t n, int n_tok, int wtype) {
+    if (c->enc_src != src) enc_invalidate(c);
+    c->enc_src = src;
+    int vdt = (int)ak_vec_dot_type((ak_type)wtype), slot = 0;
+    for (; slot < AK_ENC_CACHE; slot++) {
+        if (c->enc_vdt[slot] == vdt) return c->xenc + (size_t)slot * c->n_batch * c->enc_stride;
+        if (c->enc_vdt[slot] < 0) break;
+    }
+    if (slot == AK_ENC_CACHE) slot = 0; /* cannot happen with the types we know; recycle */
+    uint8_t *dst = c->xenc + (size_t)slot * c->n_batch * c->enc_stride;
+    encode_rows(c, wtype, src, (size_t)n, n, dst, c->enc_stride, n_tok);
+    c->enc_vdt[slot] = vdt;
+    return dst;
+}
+
+/* ---------------------------------------------------------------- matrix jobs */
+
+typedef struct {
+    const ak_mat *w;
+    const uint8_t *x;
+    size_t xstride;
+    int n_tok;
+    float *y;
+    size_t ystride;
+} mm_task;
+
+typedef struct {
+    mm_task t[3];
+    int n;
+} mm_job;
+
+static void mm_worker(void *arg, int ith, int nth) {
+    mm_job *j = arg;
+    for (int i = 0; i < j->n; i++) {
+        const mm_task *t = &j->t[i];
+        int64_t lo, hi;
+        ak_split(t->w->n_out, ith, nth, &lo, &hi);
+        ak_mat_rows(t->w, 0, lo, hi, t->x, t->xstride, NULL, t->n_tok, t->y, t->ystride);
+    }
+}
+
+/* y[t][r] = W x_t over the batch, for up to three matrices sharing one activation. */
+static void matmul(ak_context *c, const float *src, int64_t n_in, int n_tok, const ak_mat *const *w,
+                   float *const *y, int n_mat) {
+    mm_job j = {.n = n_mat};
+    for (int i = 0; i < n_mat; i++) {
+        j.t[i].w = w[i];
+        j.t[i].x = encoded(c, src, n_in, n_tok, w[i]->type);
+        j.t[i].xstride = c->enc_stride;
+        j.t[i].n_tok = n_tok;
+        j.t[i].y = y[i];
+        j.t[i].ystride = (size_t)w[i]->n_out;
+    }
+    ak_pool_run(c->pool, mm_worker, &j);
+}
+
+static void add_bias(float *y, const float *b, int n_tok, int n) {
+    if (!b) return;
+    for (int t = 0; t < n_tok; t++)
+        for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
+}
+
+/* ---------------------------------------------------------------- attention */
+
+static void rope(const ak_context *c, float *v, int pos) {
+    const int half = c->hp.n_rot / 2;
+    const float *cs = c->rope_cos + (size_t)pos * half, *sn = c->rope_sin + (size_t)pos * half;
+    for (int i = 0; i < half; i++) {
+        int a = c->hp.rope_neox ? i : 2 * i, b = c->hp.rope_neox ? i + half : 2 * i + 1;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * cs[i] - x1 * sn[i];
+        v[b] = x0 * sn[i] + x1 * cs[i];
+    }
+}
+
+typedef struct {
+    ak_context *c;
+    int layer, n_tok;
+} attn_job;
+
+static void attn_worker(void *arg, int ith, int nth) {
+    attn_job *j = arg;
+    ak_context *c = j->c;
+    const int hd = c->hp.head_dim, nh = c->hp.n_head, nkv = c->hp.n_head_kv, group = nh / nkv;
+    const size_t q_dim = (size_t)nh * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = c->scores + (size_t)ith * c->n_ctx;
+    int64_t lo, hi;
+    ak_split((int64_t)j->n_tok * nh, ith, nth, &lo, &hi);
+    for (int64_t item = lo; item < hi; item++) {
+        int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
+        int n_keys = c->n_past + t + 1;
+        const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
+        size_t head_off = (((size_t)j->layer * nkv + kvh) * c->n_ctx) * hd;
+        const float *kc = c->k_cache + head_off, *vc = c->v_cache + head_off;
+        float mx = -INFINITY;
+        for (int p = 0; p < n_keys; p++) {
+            const float *kp = kc + (size_t)p * hd;
+            float s = 0.0f;
+            for (int d = 0; d < hd; d++) s += q[d] * kp[d];
+            sc[p] = s * scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        double sum = 0.0;
+        for (int p = 0; p < n_keys; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        const float inv = (float)(1.0 / sum);
+        float *out = c->att + (size_t)t * q_dim + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (int p = 0; p < n_keys; p++) {
+            const float w = sc[p] * inv, *vp = vc + (size_t)p * hd;
+            for (int d = 0; d < hd; d++) out[d] += w * vp[d];
+        }
+    }
+}
+
+static void attention(ak_context *c, int il, int n_tok) {
+    const ak_layer *l = &c->model->layers[il];
+    const ak_hparams *hp = &c->hp;
+    const int E = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
+    const int q_dim = nh * hd, kv_dim = nkv * hd;
+
+    for (int t = 0; t < n_tok; t++)
+        ak_rms_norm(c->x + (size_t)t * E, l->attn_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
+    const ak_mat *w[3] = {&l->wq, &l->wk, &l->wv};
+    float *y[3] = {c->q, c->k, c->v};
+    matmul(c, c->xn, E, n_tok, w, y, 3);
+    add_bias(c->q, l->bq, n_tok, q_dim);
+    add_bias(c->k, l->bk, n_tok, kv_dim);
+    add_bias(c->v, l->bv, n_tok, kv_dim);
+
+    for (int t = 0; t < n_tok; t++) {
+        float *q = c->q + (size_t)t * q_dim, *k = c->k + (size_t)t * kv_dim, *v = c->v + (size_t)t * kv_dim;
+        int pos = c->n_past + t;
+        if (hp->qk_norm == 1) {
+            ak_rms_norm(q, l->q_norm, q, q_dim, hp->rms_eps);
+            ak_rms_norm(k, l->k_norm, k, kv_dim, hp->rms_eps);
+        }
+        for (int h = 0; h < nh; h++) {
+            if (hp->qk_norm == 2) ak_rms_norm(q + h * hd, l->q_norm, q + h * hd, hd, hp->rms_eps);
+            rope(c, q + h * hd, pos);
+        }
+        for (int h = 0; h < nkv; h++) {
+            if (hp->qk_norm == 2) ak_rms_norm(k + h * hd, l->k_norm, k + h * hd, hd, hp->rms_eps);
+            rope(c, k + h * hd, pos);
+            size_t off = ((((size_t)il * nkv + h) * c->n_ctx) + pos) * hd;
+            memcpy(c->k_cache + off, k + h * hd, (size_t)hd * sizeof(float));
+            memcpy(c->v_cache + off, v + h * hd, (size_t)hd * sizeof(float));
+        }
+    }
+    attn_job aj = {c, il, n_tok};
+    ak_pool_run(c->pool, attn_worker, &aj);
+
+    /* x += wo att (+ bo), the projection summed first as ggml does */
+    const ak_mat *wo[1] = {&l->wo};
+    float *yo[1] = {c->moe_out};
+    matmul(c, c->att, q_dim, n_tok, wo, yo, 1);
+    add_bias(c->moe_out, l->bo, n_tok, E);
+    for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
+}
+
+/* ---------------------------------------------------------------- experts */
+
+typedef struct {
+    ak_context *c;
+    const ak_layer *l;
+    const uint8_t *xg, *xu; /* batch encoded for gate and up */
+} up_job;
+
+/* h[a] = silu(gate_e x_t) * (up_e x_t) for every assignment a = (token t, expert e). */
+static void up_worker(void *arg, int ith, int nth) {
+    up_job *j = arg;
+    ak_context *c = j->c;
+    const int ff = c->hp.n_ff_exp;
+    int64_t lo, hi;
+    ak_split(ff, ith, nth, &lo, &hi);
+    for (int i = 0; i < c->n_active; i++) {
+        int e = c->active[i], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
+        const int *toks = c->assign_tok + a0;
+        float *g = c->h_gate + (size_t)a0 * ff, *u = c->h_up + (size_t)a0 * ff;
+        ak_mat_rows(&j->l->gate_exps, e, lo, hi, j->xg, c->enc_stride, toks, n, g, (size_t)ff);
+        ak_mat_rows(&j->l->up_exps, e, lo, hi, j->xu, c->enc_stride, toks, n, u, (size_t)ff);
+        for (int a = 0; a < n; a++)
+            for (int64_t r = lo; r < hi; r++) g[(size_t)a * ff + r] = silu(g[(size_t)a * ff + r]) * u[(size_t)a * ff + r];
+    }
+}
+
+/* y_exp[a] = down_e h[a] */
+static void down_worker(void *arg, int ith, int nth) {
+    up_job *j = arg;
+    ak_context *c = j->c;
+    const int E = c->hp.n_embd;
+    int64_t lo, hi;
+    ak_split(E, ith, nth, &lo, &hi);
+    for (int i = 0; i < c->n_active; i++) {
+        int e = c->active[i], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
+        ak_mat_rows(&j->l->down_exps, e, lo, hi, c->henc + (size_t)a0 * c->enc_stride_ff, c->enc_stride_ff, NULL,
+                    n, c->y_exp + (size_t)a0 * E, (size_t)E);
+    }
+}
+
+typedef struct {
+    ak_context *c;
+    const ak_layer *l;
+    int n_tok;
+    const uint8_t *xg, *xu;
+} sh_job;
+
+static void sh_up_worker(void *arg, int ith, int nth) {
+    sh_job *j = arg;
+    ak_context *c = j->c;
+    const int ff = c->hp.n_ff_shexp;
+    int64_t lo, hi;
+    ak_split(ff, ith, nth, &lo, &hi);
+    ak_mat_rows(&j->l->gate_shexp, 0, lo, hi, j->xg, c->enc_stride, NULL, j->n_tok, c->sh_gate, (size_t)ff);
+    ak_mat_rows(&j->l->up_shexp, 0, lo, hi, j->xu, c->enc_stride, NULL, j->n_tok, c->sh_up, (size_t)ff);
+    for (int t = 0; t < j->n_tok; t++)
+        for (int64_t r = lo; r < hi; r++)
+            c->sh_gate[(size_t)t * ff + r] = silu(c->sh_gate[(size_t)t * ff + r]) * c->sh_up[(size_t)t * ff + r];
+}
+
+static void sh_down_worker(void *arg, int ith, int nth) {
+    sh_job *j = arg;
+    ak_context *c = j->c;
+    int64_t lo, hi;
+    ak_split(c->hp.n_embd, ith, nth, &lo, &hi);
+    ak_mat_rows(&j->l->down_shexp, 0, lo, hi, c->sh_enc, c->enc_stride_ff, NULL, j->n_tok, c->shexp_out,
+                (size_t)c->hp.n_embd);
+}
+
+/* Groups the batch's (token, slot) assignments by expert, experts ascending. */
+static void group_by_expert(ak_context *c, int n_tok) {
+    const int X = c->hp.n_expert, S = c->slots;
+    memset(c->exp_count, 0, (size_t)X * sizeof(int));
+    for (int t = 0; t < n_tok; t++)
+        for (int s = 0; s < c->route_k[t]; s++) c->exp_count[c->route_ids[(size_t)t * S + s]]++;
+    c->n_active = 0;
+    c->exp_off[0] = 0;
+    for (int e = 0; e < X; e++) {
+        c->exp_off[e + 1] = c->exp_off[e] + c->exp_count[e];
+        if (c->exp_count[e]) c->active[c->n_active++] = e;
+        c->exp_count[e] = 0; /* reused as the fill cursor */
+    }
+    for (int t = 0; t < n_tok; t++)
+        for (int s = 0; s < c->route_k[t]; s++) {
+            int e = c->route_ids[(size_t)t * S + s], a = c->exp_off[e] + c->exp_count[e]++;
+            c->assign_tok[a] = t;
+            c->assign_of[(size_t)t * S + s] = a;
+        }
+}
+
+static int count_native_experts(ak_context *c, int n_tok) {
+    const int X = c->hp.n_expert, K = c->hp.n_expert_used;
+    memset(c->mark, 0, (size_t)X);
+    int n = 0;
+    for (int t = 0; t < n_tok; t++)
+        for (int s = 0; s < c->native_k[t]; s++) {
+            int e = c->native_ids[(size_t)t * K + s];
+            if (!c->mark[e]) {
+                c->mark[e] = 1;
+                n++;
+            }
+        }
+    return n;
+}
+
+static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
+    const ak_layer *l = &c->model->layers[il];
+    const ak_hparams *hp = &c->hp;
+    const int E = hp->n_embd, X = hp->n_expert, S = c->slots, ff = hp->n_ff_exp;
+
+    for (int t = 0; t < n_tok; t++)
+        ak_rms_norm(c->x + (size_t)t * E, l->ffn_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
+    const ak_mat *wr[1] = {&l->gate_inp};
+    float *yr[1] = {c->router_logits};
+    matmul(c, c->xn, E, n_tok, wr, yr, 1);
+    if (c->sink) c->sink(c->sink_user, il, c->router_logits, n_tok, X);
+
+    const ak_policy *pol = c->has_cfg ? ak_config_layer_policy(&c->cfg, il) : &c->native;
+    ak_route_out ro = {n_tok, S, c->route_k, c->route_ids, c->route_w, c->route_h};
+    ak_error e;
+    if (ak_route(pol, c->router_logits, n_tok, X, hp->renormalize, &ro, &e) != AK_OK)
+        return fail(err, errlen, "layer %d routing: %s", il, e.msg);
+    const int K = hp->n_expert_used;
+    if (c->native_policy) {
+        for (int t = 0; t < n_tok; t++) {
+            c->native_k[t] = c->route_k[t];
+            memcpy(c->native_ids + (size_t)t * K, c->route_ids + (size_t)t * S, (size_t)K * sizeof(int32_t));
+        }
+    } else {
+        ak_route_out no = {n_tok, K, c->native_k, c->native_ids, c->native_w, c->native_h};
+        if (ak_route(&c->native, c->router_logits, n_tok, X, hp->renormalize, &no, &e) != AK_OK)
+            return fail(err, errlen, "layer %d native routing: %s", il, e.msg);
+    }
+    const float ws = c->model->expert_weights_scale;
+    if (ws != 0.0f && ws != 1.0f)
+        for (size_t i = 0; i < (size_t)n_tok * S; i++) c->route_w[i] *= ws;
+    ak_stats_add(&c->stats[il], &ro);
+    if (c->trace)
+        for (int t = 0; t < n_tok; t++)
+            c->trace(c->trace_user, il, c->n_past + t, c->route_h[t], c->route_k[t], c->route_ids + (size_t)t * S,
+                     c->route_w + (size_t)t * S);
+
+    group_by_expert(c, n_tok);
+
+    /* counters */
+    const uint64_t per_expert = 3ull * (uint64_t)E * (uint64_t)ff;
+    const uint64_t expert_bytes = l->gate_exps.mat_bytes + l->up_exps.mat_bytes + l->down_exps.mat_bytes;
+    uint64_t n_assign = (uint64_t)c->exp_off[X];
+    ak_compute_counters *cn = &c->counters;
+    cn->expert_macs += n_assign * per_expert;
+    cn->expert_macs_native += (uint64_t)n_tok * K * per_expert;
+    cn->model_macs += n_assign * per_expert;
+    cn->model_macs_native += (uint64_t)n_tok * K * per_expert;
+    cn->expert_bytes_read += (uint64_t)c->n_active * expert_bytes;
+    cn->expert_bytes_read_native += (uint64_t)count_native_experts(c, n_tok) * expert_bytes;
+
+    /* routed experts, each over its own tokens */
+    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, l->gate_exps.type), NULL};
+    uj.xu = encoded(c, c->xn, E, n_tok, l->up_exps.type);
+    ak_pool_run(c->pool, up_worker, &uj);
+    encode_rows(c, l->down_exps.type, c->h_gate, (size_t)ff, ff, c->henc, c->enc_stride_ff, (int)n_assign);
+    ak_pool_run(c->pool, down_worker, &uj);
+
+    /* weighted sum in slot order (descending probability), as ggml adds the experts */
+    for (int t = 0; t < n_tok; t++) {
+        float *out = c->moe_out + (size_t)t * E;
+        int k = c->route_k[t];
+        if (k == 0) memset(out, 0, (size_t)E * sizeof *out);
+        for (int s = 0; s < k; s++) {
+            const float w = c->route_w[(size_t)t * S + s];
+            const float *y = c->y_exp + (size_t)c->assign_of[(size_t)t * S + s] * E;
+            if (s == 0)
+                for (int i = 0; i < E; i++) out[i] = y[i] * w;
+            else
+                for (int i = 0; i < E; i++) out[i] += y[i] * w;
+        }
+    }
+
+    if (l->has_shexp) {
+        const int fs = hp->n_ff_shexp;
+        for (int t = 0; t < n_tok; t++) {
+            const float *xt = c->xn + (size_t)t * E;
+            double d = 0.0;
+            for (int i = 0; i < E; i++) d += (double)l->gate_inp_shexp[i] * xt[i];
+            c->sh_scale[t] = 1.0f / (1.0f + expf(-(float)d));
+        }
+        sh_job sj = {c, l, n_tok, encoded(c, c->xn, E, n_tok, l->gate_shexp.type), NULL};
+        sj.xu = encoded(c, c->xn, E, n_tok, l->up_shexp.type);
+        ak_pool_run(c->pool, sh_up_worker, &sj);
+        encode_rows(c, l->down_shexp.type, c->sh_gate, (size_t)fs, fs, c->sh_enc, c->enc_stride_ff, n_tok);
+        ak_pool_run(c->pool, sh_down_worker, &sj);
+        for (int t = 0; t < n_tok; t++)
+            for (int i = 0; i < E; i++)
+                c->moe_out[(size_t)t * E + i] += c->shexp_out[(size_t)t * E + i] * c->sh_scale[t];
+        uint64_t sh = (uint64_t)n_tok * (3ull * (uint64_t)E * fs + (uint64_t)E);
+        cn->model_macs += sh;
+        cn->model_macs_native += sh;
+    }
+    for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
+    return 0;
+}
+
+/* ---------------------------------------------------------------- decode */
+
+int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
+    const ak_model *m = c->model;
+    const ak_hparams *hp = &c->hp;
+    const int E = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    if (!tokens || n_tok < 1 || n_tok > c->n_batch)
+        return fail(err, errlen, "ak_decode: %d tokens (must be 1..n_batch = %d)", n_tok, c->n_batch);
+    if (c->n_past + n_tok > c->n_ctx)
+        return fail(err, errlen, "context full: %d tokens in the cache + %d new > n_ctx %d", c->n_past, n_tok,
+                    c->n_ctx);
+    for (int t = 0; t < n_tok; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return fail(err, errlen, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
+    c->n_logits = 0;
+
+    for (int t = 0; t < n_tok; t++)
+        ak_dequantize_row((ak_type)m->tok_embd_type, m->tok_embd + (size_t)tokens[t] * m->tok_embd_row_bytes,
+                          c->x + (size_t)t * E, E);
+
+    ak_compute_counters *cn = &c->counters;
+    for (int il = 0; il < hp->n_layer; il++) {
+        enc_invalidate(c);
+        attention(c, il, n_tok);
+        enc_invalidate(c);
+        if (moe(c, il, n_tok, err, errlen)) {
+            enc_invalidate(c);
+            return -1;
+        }
+        uint64_t proj = (uint64_t)E * (2ull * q_dim + 2ull * kv_dim);
+        uint64_t router = (uint64_t)E * hp->n_expert, qkav = 0;
+        for (int t = 0; t < n_tok; t++) qkav += 2ull * (uint64_t)q_dim * (uint64_t)(c->n_past + t + 1);
+        uint64_t dense = (uint64_t)n_tok * (proj + router) + qkav;
+        cn->model_macs += dense;
+        cn->model_macs_native += dense;
+    }
+
+    enc_invalidate(c);
+    for (int t = 0; t < n_tok; t++)
+        ak_rms_norm(c->x + (size_t)t * E, m->output_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
+    const ak_mat *wh[1] = {&m->output};
+    float *yh[1] = {c->logits};
+    matmul(c, c->xn, E, n_tok, wh, yh, 1);
+    enc_invalidate(c);
+    uint64_t head = (uint64_t)n_tok * E * (uint64_t)hp->n_vocab;
+    cn->model_macs += head;
+    cn->model_macs_native += head;
+    cn->tokens += (uint64_t)n_tok;
+
+    c->n_past += n_tok;
+    c->n_logits = n_tok;
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* model_internal.h - structures shared by the engine's source files (not a public API). */
+#ifndef AK_MODEL_INTERNAL_H
+#define AK_MODEL_INTERNAL_H
+
+#include <stdint.h>
+
+#include "model/model.h"
+#include "model/threadpool.h"
+
+#define AK_ENC_CACHE 4 /* distinct vec-dot types one activation may be encoded into */
+
+/* A weight matrix (or a stack of n_mat matrices for merged experts) in the mapped file:
+ * n_out rows of n_in elements, each row row_bytes long; matrix e starts at e * mat_bytes. */
+typedef struct {
+    const uint8_t *data;
+    int type;
+    int64_t n_in, n_out;
+    int64_t n_mat;
+    size_t row_bytes;
+    size_t mat_bytes;
+} ak_mat;
+
+typedef struct {
+    float *attn_norm;            /* [n_embd] */
+    ak_mat wq, wk, wv, wo;
+    float *bq, *bk, *bv, *bo;    /* optional biases, NULL if absent */
+    float *q_norm, *k_norm;      /* [q_dim]/[kv_dim] (olmoe) or [head_dim] (qwen3moe) */
+    float *ffn_norm;             /* [n_embd] */
+    ak_mat gate_inp;             /* router [n_expert][n_embd] */
+    ak_mat gate_exps, up_exps, down_exps;
+    /* shared expert (qwen2moe) */
+    float *gate_inp_shexp;       /* [n_embd] */
+    ak_mat gate_shexp, up_shexp, down_shexp;
+    int has_shexp;
+} ak_layer;
+
+struct ak_model {
+    gguf_file *gguf;
+    ak_hparams hp;
+    float expert_weights_scale;  /* 0 or 1: none */
+    const uint8_t *tok_embd;     /* [n_vocab] rows of tok_embd_type */
+    int tok_embd_type;
+    size_t tok_embd_row_bytes;
+    float *output_norm;
+    ak_mat output;
+    ak_layer *layers;
+    float **owned;               /* dequantised 1-D tensors, freed with the model */
+    int n_owned, cap_owned;
+    uint64_t weight_bytes, expert_bytes;
+};
+
+/* Bytes of one token's activation row of n elements encoded for weights of type t. */
+size_t ak_enc_row_bytes(int weight_type, int64_t n);
+/* Encodes x (n floats) into the vec-dot type of weight_type. */
+void ak_encode_row(int weight_type, const float *x, void *dst, int64_t n);
+
+/* y[t * ystride + r] = W_e[r] . x_t for rows r0..r1-1 and tokens 0..n_tok-1, x_t the
+ * encoded row at x + idx[t] * xstride (idx NULL: t). Rows outer, tokens inner: each
+ * weight row is read once for the whole batch. */
+void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8_t *x,
+                 size_t xstride, const int *idx, int n_tok, float *y, size_t ystride);
+
+void ak_rms_norm(const float *x, const float *w, float *out, int n, float eps);
+
+struct ak_context {
+    const ak_model *model;
+    ak_hparams hp;
+    int n_ctx, n_batch, n_threads;
+    int n_past;
+    ak_pool *pool;
+
+    /* routing */
+    ak_router_config cfg;        /* own copy (layers allocated) */
+    int has_cfg;
+    int native_policy;           /* routing is the model's own top-k for every layer */
+    int slots;                   /* ids per token: max K over the layers' policies */
+    ak_policy native;
+
+    /* KV cache [n_layer][n_head_kv][n_ctx][head_dim] */
+    float *k_cache, *v_cache;
+    float *rope_cos, *rope_sin;  /* [n_ctx][n_rot/2] */
+
+    /* activations for n_batch tokens */
+    float *x, *xn, *q, *k, *v, *att, *moe_out, *shexp_out;
+    uint8_t *xenc;               /* [AK_ENC_CACHE][n_batch] encoded rows, enc_stride bytes each */
+    int enc_vdt[AK_ENC_CACHE];   /* vec-dot type held by each xenc slot, -1 none */
+    const float *enc_src;        /* activations the xenc slots encode */
+    size_t enc_stride, enc_stride_ff;
+    float *scores;               /* [n_threads][n_ctx] */
+    float *router_logits;        /* [n_batch][n_expert] */
+    float *logits;               /* [n_batch][n_vocab] */
+    int n_logits;
+
+    /* routing results and expert grouping */
+    int *route_k, *native_k;
+    int32_t *route_ids, *native_ids;
+    float *route_w, *native_w, *route_h, *native_h;
+    int *exp_count, *exp_off;    /* [n_expert], [n_expert + 1] */
+    int *assign_tok;             /* [n_batch * slots] token of assignment a (grouped by expert) */
+    int *assign_of;              /* [n_batch * slots] assignment of (token, slot) */
+    int *active;                 /* [n_expert] experts with tokens, ascending */
+    int n_active;
+    uint8_t *mark;               /* [n_expert] scratch */
+    float *h_gate, *h_up;        /* [n_batch * slots][n_ff] */
+    uint8_t *henc;               /* [n_batch * slots] encoded rows of h */
+    float *y_exp;                /* [n_batch * slots][n_embd] expert outputs */
+    float *sh_gate, *sh_up;      /* [n_batch][n_ff_shexp] */
+    uint8_t *sh_enc;
+    float *sh_scale;             /* [n_batch] sigmoid gate of the shared expert */
+
+    ak_layer_stats *stats;       /* [n_layer] */
+    ak_compute_counters counters;
+    ak_route_trace_fn trace;
+    void *trace_user;
+    ak_router_logits_fn sink;
+    void *sink_user;
+};
+
+#endif

@@ -1,0 +1,43 @@
+/* ops.c - the engine's elementwise helpers and the batched row kernel. */
+#include <math.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "quant/quant.h"
+
+size_t ak_enc_row_bytes(int weight_type, int64_t n) {
+    return ak_row_bytes(ak_vec_dot_type((ak_type)weight_type), n);
+}
+
+void ak_encode_row(int weight_type, const float *x, void *dst, int64_t n) {
+    ak_type et = ak_vec_dot_type((ak_type)weight_type);
+    if (et == AK_TYPE_F32)
+        memcpy(dst, x, (size_t)n * sizeof(float));
+    else
+        ak_quantize_row(et, x, dst, n);
+}
+
+void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8_t *x,
+                 size_t xstride, const int *idx, int n_tok, float *y, size_t ystride) {
+    if (r0 >= r1 || n_tok <= 0) return;
+    const uint8_t *base = w->data + (size_t)e * w->mat_bytes;
+    if (n_tok == 1) {
+        ak_matvec((ak_type)w->type, base, w->row_bytes, w->n_in, x + (idx ? (size_t)idx[0] * xstride : 0), y, r0, r1);
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = base + (size_t)r * w->row_bytes;
+        for (int t = 0; t < n_tok; t++) {
+            const uint8_t *xt = x + (size_t)(idx ? idx[t] : t) * xstride;
+            y[(size_t)t * ystride + r] = ak_vec_dot((ak_type)w->type, w->n_in, row, xt);
+        }
+    }
+}
+
+/* As ggml: mean of squares accumulated in double, scale = 1/sqrtf(mean + eps). */
+void ak_rms_norm(const float *x, const float *w, float *out, int n, float eps) {
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    const float scale = 1.0f / sqrtf((float)(sum / n) + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
