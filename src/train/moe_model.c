@@ -200,6 +200,10 @@ size_t ak_moe_model_n_active(const ak_moe_model *m) {
     return d + layer * c->n_layer + d + (size_t)c->n_vocab * d;
 }
 
+const float *ak_moe_model_logits(const ak_moe_model *m) {
+    return m->logits;
+}
+
 void ak_moe_model_zero_grad(ak_moe_model *m) {
     memset(m->grads, 0, m->n_params * sizeof *m->grads);
 }

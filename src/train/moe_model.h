@@ -52,6 +52,8 @@ float *ak_moe_model_grads(ak_moe_model *m);
 double ak_moe_model_step(ak_moe_model *m, const int32_t *inputs, const int32_t *targets, int backward, double *aux,
                          uint64_t *routing_hash);
 void ak_moe_model_zero_grad(ak_moe_model *m);
+/* Logits [n_seq*n_ctx][n_vocab] of the last forward. */
+const float *ak_moe_model_logits(const ak_moe_model *m);
 
 /* Fraction of token slots routed to each expert in the last forward, per layer:
  * out[layer * n_expert + e]. */
