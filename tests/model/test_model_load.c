@@ -1,0 +1,92 @@
+/* Loader errors: each bad file gives NULL and a message naming what is wrong. */
+#include <string.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "model/model.h"
+#include "quant/quant.h"
+
+static void expect_error(const fx_model *fm, const fx_faults *f, const char *tag, const char *must1,
+                         const char *must2) {
+    char path[256], err[512];
+    tmp_path(path, sizeof path, tag);
+    CHECK(fx_write(fm, path, AK_TYPE_F32, f) == 0, "writing %s", tag);
+    ak_model *m = ak_model_load(path, err, sizeof err);
+    CHECK(m == NULL, "%s: load should fail", tag);
+    CHECK(strstr(err, must1) != NULL, "%s: message '%s' lacks '%s'", tag, err, must1);
+    if (must2) CHECK(strstr(err, must2) != NULL, "%s: message '%s' lacks '%s'", tag, err, must2);
+    ak_model_free(m);
+    remove(path);
+}
+
+int main(void) {
+    char err[512];
+    CHECK(ak_model_load("/nonexistent/model.gguf", err, sizeof err) == NULL, "missing file");
+    CHECK(err[0] != 0, "missing file gives a message");
+
+    fx_params p = fx_default("olmoe");
+    fx_model *fm = fx_build(&p);
+
+    fx_faults f = {0};
+    f.arch_override = "gpt2";
+    expect_error(fm, &f, "arch", "unsupported architecture 'gpt2'", NULL);
+
+    memset(&f, 0, sizeof f);
+    f.skip = "blk.1.ffn_up_exps.weight";
+    expect_error(fm, &f, "missing", "missing tensor blk.1.ffn_up_exps.weight", "[64, 32, 6]");
+
+    memset(&f, 0, sizeof f);
+    f.transpose = "blk.0.attn_k.weight";
+    expect_error(fm, &f, "shape2", "tensor blk.0.attn_k.weight has shape [32, 64], expected [64, 32]", NULL);
+
+    memset(&f, 0, sizeof f);
+    f.legacy_experts = 1;
+    expect_error(fm, &f, "legacy", "blk.0.ffn_gate.0.weight", "merged");
+
+    memset(&f, 0, sizeof f);
+    f.expert_used_override = 7; /* more than the 6 experts */
+    expect_error(fm, &f, "kused", "expert_used_count", "out of range");
+
+    /* a good file loads, with the hyperparameters it was written with */
+    char path[256];
+    tmp_path(path, sizeof path, "good");
+    CHECK(fx_write(fm, path, AK_TYPE_F32, NULL) == 0, "write good");
+    ak_model *m = ak_model_load(path, err, sizeof err);
+    CHECK(m != NULL, "good file: %s", err);
+    if (m) {
+        const ak_hparams *hp = ak_model_hparams(m);
+        CHECK(!strcmp(hp->arch, "olmoe"), "arch %s", hp->arch);
+        CHECK(hp->n_layer == 2 && hp->n_embd == 64 && hp->n_head == 4 && hp->n_head_kv == 2, "dims");
+        CHECK(hp->head_dim == 16 && hp->n_vocab == 40 && hp->n_expert == 6 && hp->n_expert_used == 2, "dims2");
+        CHECK(hp->n_ff_exp == 32 && hp->rope_neox == 1 && hp->renormalize == 0 && hp->qk_norm == 1, "arch flags");
+        CHECK(ak_model_gguf(m) != NULL, "gguf handle");
+        /* expert tensors: 2 layers x 3 x 6 experts x 32 x 64 f32 */
+        CHECK(ak_model_expert_bytes(m) == 2ull * 3 * 6 * 32 * 64 * 4, "expert bytes %llu",
+              (unsigned long long)ak_model_expert_bytes(m));
+        /* a context with a router config for the wrong expert count is refused */
+        ak_router_config rc;
+        memset(&rc, 0, sizeof rc);
+        rc.n_experts = 8;
+        rc.k_native = 2;
+        rc.default_policy = ak_policy_fixed(2);
+        ak_context_params cp = ak_context_default_params();
+        cp.routing = &rc;
+        cp.n_threads = 1;
+        ak_context *c = ak_context_new(m, &cp, err, sizeof err);
+        CHECK(c == NULL && strstr(err, "8 experts"), "wrong-size config: %s", err);
+        ak_context_free(c);
+        cp.routing = NULL;
+        c = ak_context_new(m, &cp, err, sizeof err);
+        CHECK(c != NULL, "context: %s", err);
+        if (c) {
+            int32_t bad = 40;
+            CHECK(ak_decode(c, &bad, 1, err, sizeof err) == -1 && strstr(err, "out of range"), "bad token: %s", err);
+            CHECK(ak_context_n_past(c) == 0, "failed decode leaves the cache");
+        }
+        ak_context_free(c);
+    }
+    ak_model_free(m);
+    remove(path);
+    fx_free(fm);
+    return finish("test_model_load");
+}
