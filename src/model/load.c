@@ -232,7 +232,8 @@ static int load_hparams(loader *L) {
         if (opt_f32(L, "rope.scaling.factor", 0.0f, &factor)) return -1;
         if (factor > 0) hp->rope_freq_scale = 1.0f / factor;
     }
-    if (opt_f32(L, "expert_weights_scale", 0.0f, &L->m->expert_weights_scale)) return -1;
+    /* llama.cpp reads expert_weights_scale for none of these architectures */
+    L->m->expert_weights_scale = 0.0f;
 
     hp->rope_neox = !is_llama;
     hp->renormalize = is_q3 || is_llama;
