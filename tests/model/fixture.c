@@ -11,7 +11,7 @@
 
 fx_params fx_default(const char *arch) {
     fx_params p = {arch, 2, 64, 4, 2, 16, 32, 0, 6, 2, 40, 64, 0, 1234};
-    if (!strcmp(arch, "qwen2moe")) p.n_ff_shexp = 48;
+    if (!strcmp(arch, "qwen2moe")) p.n_ff_shexp = 64;
     if (!strcmp(arch, "qwen3moe")) p.head_dim = 32; /* n_head * head_dim != n_embd, as in Qwen3 */
     return p;
 }
@@ -136,6 +136,11 @@ int fx_write(const fx_model *m, const char *path, int wtype, const fx_faults *f)
         int64_t ne[3] = {t->ne[0], t->ne[1], t->ne[2]};
         size_t row = ak_row_bytes((ak_type)type, ne[0]);
         size_t rows = (size_t)(ne[1] * ne[2]);
+        if (row == 0) {
+            fprintf(stderr, "fx_write: cannot write %s as type %d\n", t->name, type);
+            rc = -1;
+            break;
+        }
         uint8_t *d = malloc(row * rows);
         for (size_t r = 0; r < rows; r++) {
             if (type == AK_TYPE_F32)

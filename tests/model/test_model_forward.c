@@ -22,6 +22,16 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
     return d;
 }
 
+/* RMS of the difference relative to the RMS of b */
+static double rel_rms(const float *a, const float *b, size_t n) {
+    double dd = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        dd += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        bb += (double)b[i] * b[i];
+    }
+    return sqrt(dd / bb);
+}
+
 static void config_fixed(ak_router_config *rc, const ak_hparams *hp, int k) {
     memset(rc, 0, sizeof *rc);
     snprintf(rc->name, sizeof rc->name, "test-k%d", k);
@@ -111,19 +121,24 @@ static void test_arch(const char *arch, int tied) {
 
     /* quantised weights: batch == sequential, and close to the float reference */
     const int qtypes[] = {AK_TYPE_F16, AK_TYPE_BF16, AK_TYPE_Q8_0, AK_TYPE_Q4_0};
-    const double qtol[] = {0.02, 0.1, 0.1, 0.6};
+    /* relative RMS error against the float model: weights and activations are rounded */
+    const double qtol[] = {0.01, 0.05, 0.05, 0.25};
     ref_forward(fm, tokens, N_TOK, p.n_expert_used, ref);
     for (int qi = 0; qi < 4; qi++) {
+        if (!ak_type_supported(qtypes[qi])) {
+            printf("%s: type %d not supported by this build, skipped\n", arch, qtypes[qi]);
+            continue;
+        }
         CHECK(fx_write(fm, path, qtypes[qi], NULL) == 0, "%s: write %s", arch, ak_type_name(qtypes[qi]));
         m = ak_model_load(path, err, sizeof err);
         CHECK(m != NULL, "%s %s: load: %s", arch, ak_type_name(qtypes[qi]), err);
         if (!m) continue;
         run(m, 2, NULL, 0, batch);
         run(m, 1, NULL, 1, seq);
-        double dq = max_abs_diff(batch, seq, n), dr = max_abs_diff(batch, ref, n);
+        double dq = max_abs_diff(batch, seq, n), dr = rel_rms(batch, ref, n);
         CHECK(dq < 1e-4, "%s %s: batch vs token-by-token %g", arch, ak_type_name(qtypes[qi]), dq);
         CHECK(dr < qtol[qi], "%s %s: vs float reference %g", arch, ak_type_name(qtypes[qi]), dr);
-        printf("%-9s %-5s engine-vs-ref %.2e  batch-vs-seq %.2e\n", arch, ak_type_name(qtypes[qi]), dr, dq);
+        printf("%-9s %-5s rel-rms-vs-ref %.2e  batch-vs-seq %.2e\n", arch, ak_type_name(qtypes[qi]), dr, dq);
         ak_model_free(m);
         remove(path);
     }
