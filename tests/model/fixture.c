@@ -125,6 +125,10 @@ int fx_write(const fx_model *m, const char *path, int wtype, const fx_faults *f)
     if (p->n_ff_shexp) gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
     gguf_set_f32(w, K("attention.layer_norm_rms_epsilon"), 1e-5f);
     gguf_set_f32(w, K("rope.freq_base"), 10000.0f);
+    if (p->vocab_none) {
+        gguf_set_str(w, "tokenizer.ggml.model", "none");
+        gguf_set_u32(w, K("vocab_size"), (uint32_t)p->n_vocab);
+    }
 #undef K
 
     void *bufs[260];

@@ -11,6 +11,7 @@ typedef struct {
     int n_ctx;
     int tied;         /* no output.weight */
     uint32_t seed;
+    int vocab_none;   /* add tokenizer.ggml.model = none and vocab_size, so llama.cpp loads it */
 } fx_params;
 
 typedef struct {
