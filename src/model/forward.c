@@ -132,6 +132,17 @@ static void rope(const ak_context *c, float *v, int pos) {
     }
 }
 
+/* Eight partial sums, so that the compiler can vectorise the reduction. */
+static float dot_f32(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 typedef struct {
     ak_context *c;
     int layer, n_tok;
@@ -154,10 +165,7 @@ static void attn_worker(void *arg, int ith, int nth) {
         const float *kc = c->k_cache + head_off, *vc = c->v_cache + head_off;
         float mx = -INFINITY;
         for (int p = 0; p < n_keys; p++) {
-            const float *kp = kc + (size_t)p * hd;
-            float s = 0.0f;
-            for (int d = 0; d < hd; d++) s += q[d] * kp[d];
-            sc[p] = s * scale;
+            sc[p] = dot_f32(q, kc + (size_t)p * hd, hd) * scale;
             if (sc[p] > mx) mx = sc[p];
         }
         double sum = 0.0;

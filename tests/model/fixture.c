@@ -10,7 +10,7 @@
 #include "quant/quant.h"
 
 fx_params fx_default(const char *arch) {
-    fx_params p = {arch, 2, 64, 4, 2, 16, 32, 0, 6, 2, 40, 64, 0, 1234};
+    fx_params p = {arch, 2, 64, 4, 2, 16, 32, 0, 6, 2, 40, 64, 0, 1234, 0};
     if (!strcmp(arch, "qwen2moe")) p.n_ff_shexp = 64;
     if (!strcmp(arch, "qwen3moe")) p.head_dim = 32; /* n_head * head_dim != n_embd, as in Qwen3 */
     return p;
