@@ -25,11 +25,15 @@ void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8
         ak_matvec((ak_type)w->type, base, w->row_bytes, w->n_in, x + (idx ? (size_t)idx[0] * xstride : 0), y, r0, r1);
         return;
     }
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = base + (size_t)r * w->row_bytes;
+    /* tiles of rows small enough to stay in L1 while every token's activation streams past */
+    enum { TILE = 16 };
+    for (int64_t rt = r0; rt < r1; rt += TILE) {
+        int64_t re = rt + TILE < r1 ? rt + TILE : r1;
         for (int t = 0; t < n_tok; t++) {
             const uint8_t *xt = x + (size_t)(idx ? idx[t] : t) * xstride;
-            y[(size_t)t * ystride + r] = ak_vec_dot((ak_type)w->type, w->n_in, row, xt);
+            float *yt = y + (size_t)t * ystride;
+            for (int64_t r = rt; r < re; r++)
+                yt[r] = ak_vec_dot((ak_type)w->type, w->n_in, base + (size_t)r * w->row_bytes, xt);
         }
     }
 }
