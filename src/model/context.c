@@ -99,6 +99,11 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err
             memcpy(copy.layers, cfg->layers, (size_t)cfg->n_layers * sizeof *copy.layers);
         }
         for (int il = 0; il < c->hp.n_layer; il++) {
+            if (ak_policy_validate(ak_config_layer_policy(&copy, il), X, &e) != AK_OK) {
+                set_err(err, errlen, "router config '%s', layer %d: %s", cfg->name, il, e.msg);
+                free(copy.layers);
+                return -1;
+            }
             int mk = ak_policy_max_k(ak_config_layer_policy(&copy, il), X);
             if (mk > slots) slots = mk;
         }

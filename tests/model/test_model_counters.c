@@ -131,6 +131,20 @@ int main(void) {
           (unsigned long long)k.model_macs);
     CHECK(ts.sink_calls == N_LAYER && ts.sink_tokens == N_LAYER * N_TOK, "sink %d calls %d tokens", ts.sink_calls,
           ts.sink_tokens);
+    /* switching to a policy with more slots mid-sequence (buffers grow), then back */
+    uint64_t before = k.expert_macs;
+    CHECK(ak_context_set_routing(c, &rc, err, sizeof err) == 0, "set routing: %s", err);
+    CHECK(ak_decode(c, tokens, 1, err, sizeof err) == 0, "decode after switch: %s", err);
+    ak_context_counters(c, &k);
+    CHECK(k.expert_macs - before == 2ull * 6 * 6144, "all-expert token after switch: %llu",
+          (unsigned long long)(k.expert_macs - before));
+    CHECK(ak_context_set_routing(c, NULL, err, sizeof err) == 0, "back to native: %s", err);
+    CHECK(ak_decode(c, tokens, 1, err, sizeof err) == 0, "decode after switch back: %s", err);
+    ak_context_counters(c, &k);
+    CHECK(k.expert_macs - before == 2ull * 8 * 6144, "native token after switch back");
+    ak_router_config bad = rc;
+    bad.default_policy = ak_policy_fixed(0);
+    CHECK(ak_context_set_routing(c, &bad, err, sizeof err) == -1, "k = 0 refused");
     ak_context_free(c);
 
     /* C: entropy policy: statistics, trace and counters tell the same story */
