@@ -90,6 +90,28 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name); /* NU
 /* Convenience: compare a gguf_str with a C string. */
 int gguf_str_eq(gguf_str s, const char *c);
 
+/* Access by key index (0..gguf_n_kv-1), for tools that list everything. Arrays of arrays
+ * are rejected by the reader, so an array's element type is never GGUF_TYPE_ARRAY.
+ * gguf_kv_data: a scalar's value bytes, or a numeric array's elements (unaligned: read with
+ * memcpy); NULL for strings and string arrays. gguf_kv_str: the string value (j ignored) or
+ * element j of a string array; 0 if out of range or not a string. */
+int gguf_kv_arr_info(const gguf_file *f, int64_t i, gguf_type *elem_type, uint64_t *n);
+const void *gguf_kv_data(const gguf_file *f, int64_t i);
+int gguf_kv_str(const gguf_file *f, int64_t i, uint64_t j, gguf_str *out);
+uint64_t gguf_data_offset(const gguf_file *f); /* start of the tensor data section */
+
+/* Value types: "u32", "str", "arr", ...; bytes of one scalar (0 for string and array). */
+const char *gguf_type_name(gguf_type t);
+size_t gguf_type_size(gguf_type t);
+/* ggml tensor types the reader knows (including ones we cannot compute with, so such
+ * files still open): name, elements per block, bytes per block. Returns 0 if unknown. */
+int gguf_ggml_type_info(int type, const char **name, int64_t *block_elems, size_t *block_bytes);
+/* Bytes of a tensor of this type and shape into *nbytes; returns 0, or -1 with a message in
+ * err when the type is unknown, n_dims is not 1..4, a dim is negative, ne[0] is not a
+ * multiple of the block size, or the element or byte count overflows. */
+int gguf_tensor_nbytes(int type, uint32_t n_dims, const int64_t *ne, uint64_t *nbytes, char *err,
+                       size_t errlen);
+
 /* ---------------------------------------------------------------- writer */
 
 typedef struct gguf_writer gguf_writer;
@@ -103,14 +125,20 @@ void gguf_set_u64(gguf_writer *w, const char *key, uint64_t v);
 void gguf_set_f32(gguf_writer *w, const char *key, float v);
 void gguf_set_bool(gguf_writer *w, const char *key, int v);
 void gguf_set_str(gguf_writer *w, const char *key, const char *v);
+/* Any fixed-size type (u8..f64, bool): value points to one value of that type. */
+void gguf_set_scalar(gguf_writer *w, const char *key, gguf_type type, const void *value);
 void gguf_set_arr_data(gguf_writer *w, const char *key, gguf_type elem_type, const void *data,
                        uint64_t n);
 void gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
 /* Adds a tensor; data is copied only when the file is written (it must stay valid until
- * gguf_writer_write returns). nbytes must equal the size implied by type and ne. */
+ * gguf_writer_write returns). nbytes must equal the size implied by type and ne. Returns 0,
+ * or -1 for a bad type/shape/size or a duplicate name (gguf_writer_write then fails too). */
 int gguf_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims,
                     const int64_t *ne, const void *data, uint64_t nbytes);
-/* Writes the file; returns 0 on success, -1 with a message in err. */
+/* Writes the file through a temporary file in the same directory renamed into place, so
+ * a failed write leaves no partial file. Alignment is general.alignment if set (u32, power
+ * of two), else 32. An invalid earlier call (bad type, out of memory) is reported here.
+ * Returns 0 on success, -1 with a message in err. */
 int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t errlen);
 
 #endif
