@@ -16,5 +16,6 @@ AK_COMMAND_DECL(cmd_route);
 AK_COMMAND_DECL(cmd_calibrate_logits);
 AK_COMMAND_DECL(cmd_train_tokenizer);
 AK_COMMAND_DECL(cmd_train);
+AK_COMMAND_DECL(cmd_gguf_info);
 
 #endif

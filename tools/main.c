@@ -10,6 +10,7 @@ static const ak_command commands[] = {
     {"calibrate-logits", cmd_calibrate_logits, "fit a policy to a target average K from router logits"},
     {"train-tokenizer", cmd_train_tokenizer, "train a byte-level BPE vocabulary on a text file"},
     {"train", cmd_train, "train the small OLMoE-architecture model and export it to GGUF"},
+    {"gguf-info", cmd_gguf_info, "validate a GGUF file and list its keys, tensors and sizes"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
