@@ -34,6 +34,7 @@ typedef enum { AK_SIMD_SCALAR = 0, AK_SIMD_AVX2 = 1 } ak_simd_level;
 
 /* 1 if we can compute with this type id (any id in 0..AK_TYPE_COUNT-1 may be asked). */
 int ak_type_supported(int type);
+int ak_type_is_weight(int type); /* 1 if a dot kernel exists with this weight type (not Q8_K) */
 const char *ak_type_name(int type); /* "f32", "q8_0", ...; "unknown" otherwise */
 int ak_type_from_name(const char *name); /* -1 if unknown */
 int64_t ak_type_block_elems(ak_type t);  /* 1 for f32/f16/bf16, 32 for q4_0/q8_0, 256 for k-quants */
@@ -50,7 +51,17 @@ uint16_t ak_f32_to_bf16(float f); /* round to nearest even, as ggml does */
 
 /* Whole rows: n must be a multiple of the type's block size. */
 void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n);
-void ak_quantize_row(ak_type t, const float *src, void *dst, int64_t n); /* reference quantiser */
+/* Weight quantiser: Q4_0/Q8_0/Q8_K exactly as ggml's reference; K-quants use a simpler
+ * min/max fit (valid encoding, somewhat larger error than llama-quantize; docs/quant.md).
+ * F16/BF16 round to nearest even. */
+void ak_quantize_row(ak_type t, const float *src, void *dst, int64_t n);
+
+/* Activation encoding: x (n floats) into ak_vec_dot_type(weight_type), as llama.cpp's CPU
+ * backend does it on x86 (Q8_0 uses scale 127/amax and ties-to-even like ggml's AVX2
+ * path; Q8_K with bsums; F16/BF16 round to nearest even; F32 copied). dst must hold
+ * ak_encoded_row_bytes(weight_type, n) bytes. */
+size_t ak_encoded_row_bytes(ak_type weight_type, int64_t n);
+void ak_encode_activation(ak_type weight_type, const float *x, void *dst, int64_t n);
 
 /* Dot product of one weight row (type t) with an activation row already encoded in
  * ak_vec_dot_type(t). n elements. */
@@ -60,6 +71,14 @@ float ak_vec_dot(ak_type t, int64_t n, const void *w_row, const void *x_enc);
  * can share one output). W rows are contiguous, row_bytes apart. */
 void ak_matvec(ak_type t, const void *W, size_t row_bytes, int64_t n, const void *x_enc,
                float *y, int64_t r0, int64_t r1);
+
+/* Batched matvec for prefill: for each activation column j in 0..n_cols_x-1 (encoded rows
+ * x_stride_bytes apart starting at X_enc) and each row r in r0..r1-1,
+ *   Y[j*y_stride + r] = dot(W[r], X_j).
+ * Rows are walked outermost in small tiles, so a weight row is read from memory once for
+ * all columns. Results equal ak_matvec's bit for bit. */
+void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0, int64_t r1,
+               const void *X_enc, size_t x_stride_bytes, int n_cols_x, float *Y, int64_t y_stride);
 
 /* Run-time kernel choice. ak_quant_simd() reports the level in use (the best the CPU has,
  * unless AK_SIMD=scalar is set in the environment or ak_quant_set_simd forced one). */

@@ -1,0 +1,36 @@
+/* blocks.h - on-disk block layouts (identical to ggml's; see docs/quant.md). Internal. */
+#ifndef AK_QUANT_BLOCKS_H
+#define AK_QUANT_BLOCKS_H
+
+#include <stdint.h>
+
+#define QK32 32
+#define QKK 256
+#define K_SCALE_BYTES 12
+
+typedef struct { uint16_t d; uint8_t qs[QK32 / 2]; } blk_q4_0;
+typedef struct { uint16_t d; int8_t qs[QK32]; } blk_q8_0;
+typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qs[QKK / 2]; } blk_q4_k;
+typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qh[QKK / 8]; uint8_t qs[QKK / 2]; } blk_q5_k;
+typedef struct { uint8_t ql[QKK / 2]; uint8_t qh[QKK / 4]; int8_t scales[QKK / 16]; uint16_t d; } blk_q6_k;
+typedef struct { float d; int8_t qs[QKK]; int16_t bsums[QKK / 16]; } blk_q8_k;
+
+_Static_assert(sizeof(blk_q4_0) == 18, "q4_0 layout");
+_Static_assert(sizeof(blk_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(blk_q4_k) == 144, "q4_k layout");
+_Static_assert(sizeof(blk_q5_k) == 176, "q5_k layout");
+_Static_assert(sizeof(blk_q6_k) == 210, "q6_k layout");
+_Static_assert(sizeof(blk_q8_k) == 292, "q8_k layout");
+
+/* 6-bit scale j (0..7) and min of a Q4_K/Q5_K block, from the 12 packed bytes. */
+static inline void k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+#endif

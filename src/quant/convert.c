@@ -1,0 +1,43 @@
+/* convert.c - IEEE half and bfloat16 conversions (round to nearest even, as ggml/F16C). */
+#include <math.h>
+#include <string.h>
+
+#include "quant/quant.h"
+
+static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+float ak_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t e = (h >> 10) & 0x1F, m = h & 0x3FF;
+    if (e == 0) {
+        float v = (float)m * 0x1p-24f; /* zero or subnormal: exact */
+        return sign ? -v : v;
+    }
+    if (e == 31) return bits_f32(sign | 0x7F800000u | (m << 13));
+    return bits_f32(sign | ((e + 112) << 23) | (m << 13));
+}
+
+uint16_t ak_f32_to_f16(float f) {
+    uint32_t x = f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    x &= 0x7FFFFFFFu;
+    if (x > 0x7F800000u) return (uint16_t)(sign | 0x7E00 | ((x >> 13) & 0x3FF)); /* quiet nan */
+    if (x >= 0x47800000u) return (uint16_t)(sign | 0x7C00); /* >= 65536 (and inf) */
+    if (x < 0x38800000u) { /* below the smallest normal half: result is subnormal or zero */
+        float scaled = bits_f32(x) * 0x1p24f; /* exact; units of the smallest subnormal */
+        return (uint16_t)(sign | (uint16_t)nearbyintf(scaled));
+    }
+    uint32_t h = ((x >> 23) - 112) << 10 | ((x >> 13) & 0x3FF);
+    uint32_t rest = x & 0x1FFF;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; /* a carry may reach inf: correct */
+    return (uint16_t)(sign | h);
+}
+
+float ak_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+uint16_t ak_f32_to_bf16(float f) {
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 64); /* force quiet nan */
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1)) >> 16);
+}

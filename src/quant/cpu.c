@@ -1,0 +1,81 @@
+/* cpu.c - run-time kernel choice, ak_vec_dot, ak_matvec, ak_matmul. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/kernels.h"
+
+static ak_simd_level g_level = AK_SIMD_SCALAR;
+static int g_level_chosen;
+
+static ak_simd_level detect(void) {
+    const char *env = getenv("AK_SIMD");
+    if (env && strcmp(env, "scalar") == 0) return AK_SIMD_SCALAR;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (ak_dot_avx2_available() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        return AK_SIMD_AVX2;
+#endif
+    return AK_SIMD_SCALAR;
+}
+
+ak_simd_level ak_quant_simd(void) {
+    if (!g_level_chosen) {
+        g_level = detect();
+        g_level_chosen = 1;
+    }
+    return g_level;
+}
+
+/* Forcing AVX2 on a CPU without it would crash; such a request falls back to scalar. */
+void ak_quant_set_simd(ak_simd_level level) {
+    ak_simd_level best = AK_SIMD_SCALAR;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (ak_dot_avx2_available() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        best = AK_SIMD_AVX2;
+#endif
+    g_level = level == AK_SIMD_AVX2 ? best : AK_SIMD_SCALAR;
+    g_level_chosen = 1;
+}
+
+const char *ak_simd_name(ak_simd_level level) { return level == AK_SIMD_AVX2 ? "avx2" : "scalar"; }
+
+static ak_dot_fn dot_for(ak_type t) {
+    if ((int)t < 0 || (int)t >= AK_TYPE_COUNT) return NULL;
+    if (ak_quant_simd() == AK_SIMD_AVX2 && ak_dot_avx2[t]) return ak_dot_avx2[t];
+    return ak_dot_scalar[t];
+}
+
+float ak_vec_dot(ak_type t, int64_t n, const void *w_row, const void *x_enc) {
+    ak_dot_fn f = dot_for(t);
+    if (!f || n <= 0 || n % ak_type_block_elems(t)) return 0.0f;
+    return f(n, w_row, x_enc);
+}
+
+void ak_matvec(ak_type t, const void *W, size_t row_bytes, int64_t n, const void *x_enc, float *y,
+               int64_t r0, int64_t r1) {
+    ak_dot_fn f = dot_for(t);
+    if (!f || n <= 0 || n % ak_type_block_elems(t)) return;
+    const uint8_t *w = W;
+    for (int64_t r = r0; r < r1; r++) y[r] = f(n, w + (size_t)r * row_bytes, x_enc);
+}
+
+void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0, int64_t r1,
+               const void *X_enc, size_t x_stride_bytes, int n_cols_x, float *Y, int64_t y_stride) {
+    ak_dot_fn f = dot_for(t);
+    if (!f || n <= 0 || n % ak_type_block_elems(t)) return;
+    /* A tile of rows stays in L1/L2 while every column streams past it, so each weight
+     * byte comes from memory once per call instead of once per column. */
+    enum { ROW_TILE = 16 };
+    const uint8_t *w = W, *x = X_enc;
+    for (int64_t rt = r0; rt < r1; rt += ROW_TILE) {
+        int64_t re = rt + ROW_TILE < r1 ? rt + ROW_TILE : r1;
+        for (int j = 0; j < n_cols_x; j++) {
+            const uint8_t *xj = x + (size_t)j * x_stride_bytes;
+            float *yj = Y + (size_t)j * (size_t)y_stride;
+            for (int64_t r = rt; r < re; r++) yj[r] = f(n, w + (size_t)r * row_bytes, xj);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+/* dot_scalar.c - reference dot products of a weight row with an encoded activation row. */
+#include "quant/blocks.h"
+#include "quant/kernels.h"
+
+static float dot_f32(int64_t n, const void *w, const void *x) {
+    const float *a = w, *b = x;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
+}
+
+static float dot_f16(int64_t n, const void *w, const void *x) {
+    const uint16_t *a = w, *b = x;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)(ak_f16_to_f32(a[i]) * ak_f16_to_f32(b[i]));
+    return (float)s;
+}
+
+static float dot_bf16(int64_t n, const void *w, const void *x) {
+    const uint16_t *a = w, *b = x;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)(ak_bf16_to_f32(a[i]) * ak_bf16_to_f32(b[i]));
+    return (float)s;
+}
+
+static float dot_q4_0(int64_t n, const void *w, const void *x) {
+    const blk_q4_0 *a = w;
+    const blk_q8_0 *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QK32; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK32 / 2; j++)
+            sumi += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + QK32 / 2];
+        s += (float)sumi * (ak_f16_to_f32(a[i].d) * ak_f16_to_f32(b[i].d));
+    }
+    return s;
+}
+
+static float dot_q8_0(int64_t n, const void *w, const void *x) {
+    const blk_q8_0 *a = w, *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QK32; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK32; j++) sumi += a[i].qs[j] * b[i].qs[j];
+        s += (float)sumi * (ak_f16_to_f32(a[i].d) * ak_f16_to_f32(b[i].d));
+    }
+    return s;
+}
+
+/* Q4_K/Q5_K: value = d*sc*q - dmin*m, so per block
+ * dot = d*y.d*sum_s sc_s*sum(q*y_q) - dmin*y.d*sum_s m_s*(bsum of sub-block s). */
+static float dot_k4(const uint8_t *scales, uint16_t d16, uint16_t dmin16, const uint8_t *qs,
+                    const uint8_t *qh, const blk_q8_k *b) {
+    int sumi = 0, summ = 0;
+    for (int s = 0; s < 8; s++) {
+        uint8_t sc, m;
+        k4_scale_min(s, scales, &sc, &m);
+        int c = s / 2, shift = 4 * (s & 1), hb = 2 * c + (s & 1), acc = 0;
+        const int8_t *y = b->qs + 32 * s;
+        for (int l = 0; l < 32; l++) {
+            int q = (qs[32 * c + l] >> shift) & 0xF;
+            if (qh) q |= ((qh[l] >> hb) & 1) << 4;
+            acc += q * y[l];
+        }
+        sumi += sc * acc;
+        summ += m * (b->bsums[2 * s] + b->bsums[2 * s + 1]);
+    }
+    return ak_f16_to_f32(d16) * b->d * (float)sumi - ak_f16_to_f32(dmin16) * b->d * (float)summ;
+}
+
+static float dot_q4_k(int64_t n, const void *w, const void *x) {
+    const blk_q4_k *a = w;
+    const blk_q8_k *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QKK; i++) s += dot_k4(a[i].scales, a[i].d, a[i].dmin, a[i].qs, NULL, &b[i]);
+    return s;
+}
+
+static float dot_q5_k(int64_t n, const void *w, const void *x) {
+    const blk_q5_k *a = w;
+    const blk_q8_k *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QKK; i++) s += dot_k4(a[i].scales, a[i].d, a[i].dmin, a[i].qs, a[i].qh, &b[i]);
+    return s;
+}
+
+static float dot_q6_k(int64_t n, const void *w, const void *x) {
+    const blk_q6_k *a = w;
+    const blk_q8_k *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QKK; i++) {
+        int sumi = 0;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = a[i].ql + 64 * h, *qh = a[i].qh + 32 * h;
+            const int8_t *sc = a[i].scales + 8 * h, *y = b[i].qs + 128 * h;
+            for (int half = 0; half < 2; half++) { /* l in [16*half, 16*half+16): scale index half */
+                int acc[4] = {0, 0, 0, 0};
+                for (int l = 16 * half; l < 16 * half + 16; l++) {
+                    acc[0] += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * y[l];
+                    acc[1] += (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * y[l + 32];
+                    acc[2] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * y[l + 64];
+                    acc[3] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * y[l + 96];
+                }
+                for (int k = 0; k < 4; k++) sumi += sc[half + 2 * k] * acc[k];
+            }
+        }
+        s += ak_f16_to_f32(a[i].d) * b[i].d * (float)sumi;
+    }
+    return s;
+}
+
+const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT] = {
+    [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
+    [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
+    [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k,
+};

@@ -1,0 +1,197 @@
+/* quantize.c - float rows to every type.
+ *
+ * Q4_0, Q8_0 (ak_quantize_row) and Q8_K: exactly ggml's reference quantisers.
+ * ak_encode_activation's Q8_0 follows ggml's x86 CPU path instead (scale 127/amax,
+ * ties to even), because that is what llama.cpp uses for activations on this CPU.
+ * K-quant weights: a simple quantiser (per sub-block min/max fit, 6-bit scales), not
+ * ggml's iterative search: valid encoding, somewhat larger error. See docs/quant.md.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "quant/blocks.h"
+#include "quant/quant.h"
+
+/* Round to nearest, ties to even (ggml's nearest_int) for |v| < 2^22. */
+static int nearest_int(float v) { return (int)nearbyintf(v); }
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void quant_q4_0(const float *x, blk_q4_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK32) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK32; j++)
+            if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+        float d = max / -8, id = d ? 1.0f / d : 0.0f;
+        b[i].d = ak_f32_to_f16(d);
+        for (int j = 0; j < QK32 / 2; j++) {
+            /* truncation after +8.5 is ggml's rounding; MIN keeps 16 (from +amax side) at 15 */
+            int q0 = (int8_t)(x[j] * id + 8.5f), q1 = (int8_t)(x[j + QK32 / 2] * id + 8.5f);
+            b[i].qs[j] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);
+        }
+    }
+}
+
+static void quant_q8_0_ref(const float *x, blk_q8_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK32) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        b[i].d = ak_f32_to_f16(d);
+        for (int j = 0; j < QK32; j++) b[i].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+static void quant_q8_0_act(const float *x, blk_q8_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK32) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        b[i].d = ak_f32_to_f16(amax / 127.f);
+        float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        for (int j = 0; j < QK32; j++) b[i].qs[j] = (int8_t)clampi(nearest_int(x[j] * id), -127, 127);
+    }
+}
+
+static void quant_q8_k(const float *x, blk_q8_k *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QKK) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QKK; j++)
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+        memset(b[i].bsums, 0, sizeof b[i].bsums);
+        if (amax == 0.0f) {
+            b[i].d = 0.0f;
+            memset(b[i].qs, 0, QKK);
+            continue;
+        }
+        float iscale = -127.f / max; /* negative scale: ggml's choice, kept for bit equality */
+        for (int j = 0; j < QKK; j++) {
+            int v = nearest_int(iscale * x[j]);
+            b[i].qs[j] = (int8_t)(v < 127 ? v : 127);
+            b[i].bsums[j / 16] = (int16_t)(b[i].bsums[j / 16] + b[i].qs[j]);
+        }
+        b[i].d = 1 / iscale;
+    }
+}
+
+/* Store 6-bit scale sc and min m of sub-block j into the 12-byte Q4_K/Q5_K array. */
+static void k4_pack(uint8_t *q, int j, int sc, int m) {
+    if (j < 4) {
+        q[j] = (uint8_t)((q[j] & 0xC0) | sc);
+        q[j + 4] = (uint8_t)((q[j + 4] & 0xC0) | m);
+    } else {
+        q[j + 4] = (uint8_t)((sc & 0xF) | (m & 0xF) << 4);
+        q[j - 4] = (uint8_t)((q[j - 4] & 0x3F) | (sc >> 4) << 6);
+        q[j] = (uint8_t)((q[j] & 0x3F) | (m >> 4) << 6);
+    }
+}
+
+/* Q4_K (qmax 15, qh NULL) and Q5_K (qmax 31): 8 sub-blocks of 32, x ~ d*sc*q - dmin*m. */
+static void quant_k4(const float *x, uint16_t *d16, uint16_t *dmin16, uint8_t *scales, uint8_t *qs,
+                     uint8_t *qh, int qmax) {
+    float step[8], lift[8], max_step = 0.0f, max_lift = 0.0f;
+    for (int s = 0; s < 8; s++) {
+        float lo = 0.0f, hi = 0.0f; /* the min must be <= 0 as the layout subtracts dmin*m >= 0 */
+        for (int l = 0; l < 32; l++) {
+            lo = fminf(lo, x[32 * s + l]);
+            hi = fmaxf(hi, x[32 * s + l]);
+        }
+        step[s] = (hi - lo) / (float)qmax;
+        lift[s] = -lo;
+        max_step = fmaxf(max_step, step[s]);
+        max_lift = fmaxf(max_lift, lift[s]);
+    }
+    *d16 = ak_f32_to_f16(max_step / 63);
+    *dmin16 = ak_f32_to_f16(max_lift / 63);
+    float d = ak_f16_to_f32(*d16), dmin = ak_f16_to_f32(*dmin16);
+    memset(scales, 0, K_SCALE_BYTES);
+    memset(qs, 0, QKK / 2);
+    if (qh) memset(qh, 0, QKK / 8);
+    for (int s = 0; s < 8; s++) {
+        int sc = d > 0 ? clampi(nearest_int(step[s] / d), 0, 63) : 0;
+        int m = dmin > 0 ? clampi(nearest_int(lift[s] / dmin), 0, 63) : 0;
+        k4_pack(scales, s, sc, m);
+        float ds = d * (float)sc, off = dmin * (float)m, ids = ds > 0 ? 1.0f / ds : 0.0f;
+        int c = s / 2, high = s & 1;
+        for (int l = 0; l < 32; l++) {
+            int q = clampi(nearest_int((x[32 * s + l] + off) * ids), 0, qmax);
+            qs[32 * c + l] |= (uint8_t)((q & 0xF) << (4 * high));
+            if (qh) qh[l] |= (uint8_t)(((q >> 4) & 1) << (2 * c + high));
+        }
+    }
+}
+
+static void quant_q6_k(const float *x, blk_q6_k *b) {
+    float step[16], max_step = 0.0f;
+    for (int s = 0; s < 16; s++) {
+        float amax = 0.0f;
+        for (int l = 0; l < 16; l++) amax = fmaxf(amax, fabsf(x[16 * s + l]));
+        step[s] = amax / 31;
+        max_step = fmaxf(max_step, step[s]);
+    }
+    b->d = ak_f32_to_f16(max_step / 127);
+    float d = ak_f16_to_f32(b->d);
+    memset(b->ql, 0, sizeof b->ql);
+    memset(b->qh, 0, sizeof b->qh);
+    for (int s = 0; s < 16; s++) {
+        int sc = d > 0 ? clampi(nearest_int(step[s] / d), 0, 127) : 0;
+        b->scales[s] = (int8_t)sc;
+        float ds = d * (float)sc, ids = ds > 0 ? 1.0f / ds : 0.0f;
+        for (int l = 0; l < 16; l++) {
+            int idx = 16 * s + l; /* value index within the 256 */
+            int q = clampi(nearest_int(x[idx] * ids), -32, 31) + 32;
+            int h = idx / 128, k = (idx % 128) / 32, p = idx % 32;
+            uint8_t *ql = b->ql + 64 * h + (k & 1) * 32, *qh = b->qh + 32 * h;
+            ql[p] |= (uint8_t)((q & 0xF) << (k >= 2 ? 4 : 0));
+            qh[p] |= (uint8_t)((q >> 4) << (2 * k));
+        }
+    }
+}
+
+static void quantize(ak_type t, const float *src, void *dst, int64_t n, int activation) {
+    int64_t bs = ak_type_block_elems(t);
+    if (!bs || n <= 0 || n % bs) return;
+    int64_t nb = n / bs;
+    switch (t) {
+    case AK_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
+    case AK_TYPE_F16: {
+        uint16_t *h = dst;
+        for (int64_t i = 0; i < n; i++) h[i] = ak_f32_to_f16(src[i]);
+        break;
+    }
+    case AK_TYPE_BF16: {
+        uint16_t *h = dst;
+        for (int64_t i = 0; i < n; i++) h[i] = ak_f32_to_bf16(src[i]);
+        break;
+    }
+    case AK_TYPE_Q4_0: quant_q4_0(src, dst, nb); break;
+    case AK_TYPE_Q8_0:
+        if (activation) quant_q8_0_act(src, dst, nb);
+        else quant_q8_0_ref(src, dst, nb);
+        break;
+    case AK_TYPE_Q8_K: quant_q8_k(src, dst, nb); break;
+    case AK_TYPE_Q4_K: {
+        blk_q4_k *b = dst;
+        for (int64_t i = 0; i < nb; i++)
+            quant_k4(src + i * QKK, &b[i].d, &b[i].dmin, b[i].scales, b[i].qs, NULL, 15);
+        break;
+    }
+    case AK_TYPE_Q5_K: {
+        blk_q5_k *b = dst;
+        for (int64_t i = 0; i < nb; i++)
+            quant_k4(src + i * QKK, &b[i].d, &b[i].dmin, b[i].scales, b[i].qs, b[i].qh, 31);
+        break;
+    }
+    case AK_TYPE_Q6_K: {
+        blk_q6_k *b = dst;
+        for (int64_t i = 0; i < nb; i++) quant_q6_k(src + i * QKK, &b[i]);
+        break;
+    }
+    default: break;
+    }
+}
+
+void ak_quantize_row(ak_type t, const float *src, void *dst, int64_t n) { quantize(t, src, dst, n, 0); }
+
+void ak_encode_activation(ak_type weight_type, const float *x, void *dst, int64_t n) {
+    quantize(ak_vec_dot_type(weight_type), x, dst, n, 1);
+}
