@@ -15,6 +15,7 @@
 #define GGUF_MAGIC "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
+#define GGUF_MAX_TENSOR_NAME 64 /* llama.cpp's limit incl. NUL: the writer rejects longer names */
 
 typedef enum {
     GGUF_TYPE_UINT8 = 0,
@@ -132,7 +133,8 @@ void gguf_set_arr_data(gguf_writer *w, const char *key, gguf_type elem_type, con
 void gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
 /* Adds a tensor; data is copied only when the file is written (it must stay valid until
  * gguf_writer_write returns). nbytes must equal the size implied by type and ne. Returns 0,
- * or -1 for a bad type/shape/size or a duplicate name (gguf_writer_write then fails too). */
+ * or -1 for a bad type/shape/size, a duplicate name or a name of 64+ bytes (gguf_writer_write
+ * then fails too). */
 int gguf_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims,
                     const int64_t *ne, const void *data, uint64_t nbytes);
 /* Writes the file through a temporary file in the same directory renamed into place, so

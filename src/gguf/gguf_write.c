@@ -169,6 +169,10 @@ int gguf_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims,
                     const void *data, uint64_t nbytes) {
     char err[160];
     uint64_t expect;
+    if (strlen(name) >= GGUF_MAX_TENSOR_NAME) { /* llama.cpp cannot load longer names */
+        set_error(w, "tensor name '%s' is longer than %d bytes", name, GGUF_MAX_TENSOR_NAME - 1);
+        return -1;
+    }
     if (gguf_tensor_nbytes(type, n_dims, ne, &expect, err, sizeof err)) {
         set_error(w, "tensor '%s': %s", name, err);
         return -1;
@@ -291,7 +295,15 @@ int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t 
         free(tmp);
         return -1;
     }
-    fchmod(fd, 0644);
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) { /* mkstemp made it 0600 */
+        snprintf(err, errlen, "%s: cannot set permissions: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
     out_stream o = {fdopen(fd, "wb"), 0, 0};
     if (!o.fp) {
         close(fd);
@@ -321,6 +333,7 @@ int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t 
             out_bytes(&o, w->tensors[i].data, (size_t)w->tensors[i].nbytes);
             out_pad(&o, alignment);
         }
+        if (fflush(o.fp) != 0 || fsync(fileno(o.fp)) != 0) o.failed = 1;
         if (fclose(o.fp) != 0) o.failed = 1;
     }
     int saved = errno;

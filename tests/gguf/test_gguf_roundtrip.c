@@ -1,8 +1,10 @@
 /* Writer -> reader round trip: every value type, several tensor types and shapes, custom
  * alignment, replaced keys, and writer-side errors. */
+#include <glob.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -204,6 +206,39 @@ static void test_writer_errors(void) {
     CHECK(gguf_writer_write(w, "/nonexistent-dir/x.gguf", err, sizeof err) == -1);
     CHECK(strstr(err, "/nonexistent-dir/x.gguf") != NULL);
     gguf_writer_free(w);
+
+    /* 63-byte names load in llama.cpp, 64-byte ones do not */
+    char name[80];
+    memset(name, 'n', 63);
+    name[63] = 0;
+    w = gguf_writer_new();
+    CHECK(gguf_add_tensor(w, name, 0, 1, ne, buf, 16) == 0);
+    strcat(name, "x");
+    CHECK(gguf_add_tensor(w, name, 0, 1, ne, buf, 16) == -1);
+    gguf_writer_free(w);
+
+    /* rename onto a directory fails after the data is written: the temp file must go */
+    char dir[300], pattern[320];
+    snprintf(dir, sizeof dir, "%s.dir", path);
+    snprintf(pattern, sizeof pattern, "%s.tmp.*", dir);
+    CHECK(mkdir(dir, 0755) == 0);
+    w = gguf_writer_new();
+    gguf_set_str(w, "general.architecture", "x");
+    CHECK(gguf_writer_write(w, dir, err, sizeof err) == -1);
+    glob_t g;
+    CHECK(glob(pattern, 0, NULL, &g) == GLOB_NOMATCH);
+    globfree(&g);
+    rmdir(dir);
+    gguf_writer_free(w);
+
+    /* the file gets ordinary permissions (0666 less the umask), not mkstemp's 0600 */
+    mode_t mask = umask(022);
+    w = gguf_writer_new();
+    CHECK(gguf_writer_write(w, path, err, sizeof err) == 0);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+    gguf_writer_free(w);
+    umask(mask);
 }
 
 int main(void) {
