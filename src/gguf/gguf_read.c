@@ -267,6 +267,46 @@ static int parse_tensor_infos(cursor *c, gguf_file *f) {
     return 0;
 }
 
+typedef struct {
+    uint64_t offset, end;
+    int64_t index;
+} extent;
+
+static int by_offset(const void *a, const void *b) {
+    const extent *x = a, *y = b;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Overlapping tensor data means a corrupt shape or offset. Gaps and any order are allowed
+ * (llama.cpp demands tensors packed in order; we only demand that they be disjoint). */
+static int check_overlap(cursor *c, const gguf_file *f) {
+    if (f->n_tensors < 2) return 0;
+    extent *e = malloc((size_t)f->n_tensors * sizeof *e);
+    if (!e) return fail(c, "out of memory");
+    int64_t n = 0;
+    for (int64_t i = 0; i < f->n_tensors; i++) /* empty tensors occupy nothing */
+        if (f->tensors[i].nbytes)
+            e[n++] = (extent){f->tensors[i].offset, f->tensors[i].offset + f->tensors[i].nbytes, i};
+    qsort(e, (size_t)n, sizeof *e, by_offset);
+    int64_t reach = 0; /* the extent reaching furthest so far */
+    for (int64_t i = 1; i < n; i++) {
+        if (e[i].offset >= e[reach].end) {
+            if (e[i].end > e[reach].end) reach = i;
+            continue;
+        }
+        char na[80], nb[80];
+        const gguf_tensor *a = &f->tensors[e[reach].index], *b = &f->tensors[e[i].index];
+        fail(c, "tensor '%s' data [offset %llu, %llu bytes] overlaps tensor '%s' [offset %llu, %llu bytes]",
+             show(b->name, nb), (unsigned long long)(f->data_offset + b->offset), (unsigned long long)b->nbytes,
+             show(a->name, na), (unsigned long long)(f->data_offset + a->offset), (unsigned long long)a->nbytes);
+        free(e);
+        return -1;
+    }
+    free(e);
+    return 0;
+}
+
 static int place_tensors(cursor *c, gguf_file *f) {
     uint64_t a = f->alignment;
     f->data_offset = (c->pos + a - 1) / a * a;
@@ -287,7 +327,7 @@ static int place_tensors(cursor *c, gguf_file *f) {
                         (unsigned long long)t->nbytes, (unsigned long long)c->size);
         t->data = c->base + f->data_offset + t->offset;
     }
-    return 0;
+    return check_overlap(c, f);
 }
 
 static int parse(cursor *c, gguf_file *f) {

@@ -40,11 +40,13 @@ typedef struct {
     uint32_t b_dims, b_type;
     int64_t b_ne0, b_ne1;
     uint64_t b_offset;
+    uint64_t a_offset;
+    int extra_data;               /* bytes appended after the 66 data bytes */
 } spec;
 
 static spec valid(void) {
     spec s = {"GGUF", 3, 0, 0, 0, "k.arr", GGUF_TYPE_UINT32, GGUF_TYPE_ARRAY, 0, GGUF_TYPE_UINT32, 32,
-              "b", 1, 8, 32, 1, 32};
+              "b", 1, 8, 32, 1, 32, 0, 0};
     return s;
 }
 
@@ -82,7 +84,7 @@ static size_t build(bytes *o, spec s) {
     u32(o, 2);
     u64(o, 4), u64(o, 2);
     u32(o, 0);
-    u64(o, 0);
+    u64(o, s.a_offset);
     str(o, s.b_name);
     u32(o, s.b_dims);
     for (uint32_t d = 0; d < s.b_dims; d++) u64(o, (uint64_t)(d == 0 ? s.b_ne0 : s.b_ne1));
@@ -91,7 +93,7 @@ static size_t build(bytes *o, spec s) {
     uint32_t a = s.alignment_kv && s.alignment && !(s.alignment & (s.alignment - 1)) ? s.alignment : 32;
     while (o->n % a) u8(o, 0);
     size_t data = o->n;
-    for (int i = 0; i < 66; i++) u8(o, (uint8_t)(i * 3 + 1));
+    for (int i = 0; i < 66 + s.extra_data; i++) u8(o, (uint8_t)(i * 3 + 1));
     return data;
 }
 
@@ -234,6 +236,22 @@ static void test_tensors(void) {
     s.b_offset = ~0ull & ~31ull; /* offset + nbytes wraps around */
     build(&o, s);
     EXPECT_FAIL(&o, "extends past end of file");
+    s = valid();
+    s.b_offset = 0; /* inside a = [0, 32) */
+    build(&o, s);
+    EXPECT_FAIL(&o, "tensor 'b' data [offset");
+    EXPECT_FAIL(&o, "overlaps tensor 'a'");
+    s = valid();
+    s.a_offset = 96; /* b [32, 66) before a [96, 128), gap at [0, 32): allowed */
+    s.extra_data = 62;
+    size_t data = build(&o, s);
+    char err[512];
+    gguf_file *f = gguf_open_buffer(o.b, o.n, err, sizeof err);
+    CHECK(f && gguf_find_tensor(f, "a")->data == o.b + data + 96);
+    gguf_close(f);
+    s.a_offset = 64; /* a [64, 96) overlaps b [32, 66) by two bytes */
+    build(&o, s);
+    EXPECT_FAIL(&o, "overlaps tensor 'b'");
     s = valid();
     s.b_offset = 33;
     build(&o, s);
