@@ -164,7 +164,22 @@ static gguf_str tensor_name(const gguf_file *f, int64_t i) { return f->tensors[i
 
 /* ------------------------------------------------------------------ parsing */
 
-static int parse_array(cursor *c, gguf_file *f, gguf_kv *kv, const char *key) {
+/* Arrays grow as entries are actually parsed, so a corrupt count costs nothing up front.
+ * The new part is zeroed. Returns the (possibly moved) array, NULL when out of memory (p is
+ * then still valid). */
+static void *grow(void *p, uint64_t *cap, uint64_t need, size_t elem) {
+    if (need <= *cap) return p;
+    uint64_t n = *cap ? *cap * 2 : 64;
+    if (n < need) n = need;
+    if (n > SIZE_MAX / elem) return NULL;
+    uint8_t *q = realloc(p, (size_t)(n * elem));
+    if (!q) return NULL;
+    memset(q + *cap * elem, 0, (size_t)((n - *cap) * elem));
+    *cap = n;
+    return q;
+}
+
+static int parse_array(cursor *c, gguf_kv *kv, const char *key) {
     uint32_t et;
     if (read_u32(c, &et, "array element type")) return -1;
     if (et >= GGUF_TYPE_COUNT) return fail(c, "key '%s': unknown array element type %u", key, et);
@@ -184,20 +199,25 @@ static int parse_array(cursor *c, gguf_file *f, gguf_kv *kv, const char *key) {
     if (kv->n > remaining(c) / 8)
         return fail(c, "key '%s': array of %llu strings extends past the end of the file (size %llu)", key,
                     (unsigned long long)kv->n, (unsigned long long)c->size);
-    kv->strs = malloc((kv->n ? kv->n : 1) * sizeof *kv->strs);
-    if (!kv->strs) return fail(c, "key '%s': out of memory for %llu strings", key, (unsigned long long)kv->n);
+    uint64_t cap = 0;
     for (uint64_t j = 0; j < kv->n; j++) {
         gguf_str s;
+        const uint8_t **strs = grow(kv->strs, &cap, j + 1, sizeof *kv->strs);
+        if (!strs) return fail(c, "key '%s': out of memory for %llu strings", key, (unsigned long long)kv->n);
+        kv->strs = strs;
         kv->strs[j] = c->base + c->pos;
         if (read_str(c, &s, "array string")) return -1;
     }
-    (void)f;
     return 0;
 }
 
-static int parse_kvs(cursor *c, gguf_file *f) {
-    if (index_init(&f->kv_index, f->n_kv)) return fail(c, "out of memory");
-    for (int64_t i = 0; i < f->n_kv; i++) {
+static int parse_kvs(cursor *c, gguf_file *f, int64_t claimed) {
+    uint64_t cap = 0;
+    for (int64_t i = 0; i < claimed; i++) {
+        gguf_kv *kvs = grow(f->kvs, &cap, (uint64_t)i + 1, sizeof *f->kvs);
+        if (!kvs) return fail(c, "out of memory");
+        f->kvs = kvs;
+        f->n_kv = i + 1; /* so gguf_close frees this entry if it fails half-way */
         gguf_kv *kv = &f->kvs[i];
         char nb[80];
         uint32_t type;
@@ -209,14 +229,19 @@ static int parse_kvs(cursor *c, gguf_file *f) {
         if (type == GGUF_TYPE_STRING) {
             if (read_str(c, &kv->str, "string value")) return -1;
         } else if (type == GGUF_TYPE_ARRAY) {
-            if (parse_array(c, f, kv, key)) return -1;
+            if (parse_array(c, kv, key)) return -1;
         } else if (take(c, gguf_type_size(kv->type), &kv->data, "value")) {
             return -1;
         }
+    }
+    if (index_init(&f->kv_index, f->n_kv)) return fail(c, "out of memory");
+    for (int64_t i = 0; i < f->n_kv; i++) {
+        char nb[80];
         int found;
-        uint64_t s = index_slot(f, &f->kv_index, kv_name, kv->key.ptr, kv->key.len, &found);
+        gguf_str key = f->kvs[i].key;
+        uint64_t s = index_slot(f, &f->kv_index, kv_name, key.ptr, key.len, &found);
         if (found)
-            return fail(c, "duplicate key '%s' (entries %lld and %lld)", key,
+            return fail(c, "duplicate key '%s' (entries %lld and %lld)", show(key, nb),
                         (long long)f->kv_index.slots[s], (long long)i);
         f->kv_index.slots[s] = i;
     }
@@ -233,9 +258,13 @@ static int parse_kvs(cursor *c, gguf_file *f) {
     return 0;
 }
 
-static int parse_tensor_infos(cursor *c, gguf_file *f) {
-    if (index_init(&f->tensor_index, f->n_tensors)) return fail(c, "out of memory");
-    for (int64_t i = 0; i < f->n_tensors; i++) {
+static int parse_tensor_infos(cursor *c, gguf_file *f, int64_t claimed) {
+    uint64_t cap = 0;
+    for (int64_t i = 0; i < claimed; i++) {
+        gguf_tensor *ts = grow(f->tensors, &cap, (uint64_t)i + 1, sizeof *f->tensors);
+        if (!ts) return fail(c, "out of memory");
+        f->tensors = ts;
+        f->n_tensors = i + 1;
         gguf_tensor *t = &f->tensors[i];
         char nb[80], err[160];
         uint32_t type;
@@ -257,10 +286,15 @@ static int parse_tensor_infos(cursor *c, gguf_file *f) {
         if (read_u64(c, &t->offset, "tensor offset")) return -1;
         if (gguf_tensor_nbytes(t->type, t->n_dims, t->ne, &t->nbytes, err, sizeof err))
             return fail(c, "tensor '%s': %s", name, err);
+    }
+    if (index_init(&f->tensor_index, f->n_tensors)) return fail(c, "out of memory");
+    for (int64_t i = 0; i < f->n_tensors; i++) {
+        char nb[80];
         int found;
-        uint64_t s = index_slot(f, &f->tensor_index, tensor_name, t->name.ptr, t->name.len, &found);
+        gguf_str name = f->tensors[i].name;
+        uint64_t s = index_slot(f, &f->tensor_index, tensor_name, name.ptr, name.len, &found);
         if (found)
-            return fail(c, "duplicate tensor name '%s' (tensors %lld and %lld)", name,
+            return fail(c, "duplicate tensor name '%s' (tensors %lld and %lld)", show(name, nb),
                         (long long)f->tensor_index.slots[s], (long long)i);
         f->tensor_index.slots[s] = i;
     }
@@ -350,16 +384,13 @@ static int parse(cursor *c, gguf_file *f) {
     if (n > remaining(c) / TENSOR_MIN_BYTES)
         return fail(c, "tensor count %llu is impossible for a file of %llu bytes", (unsigned long long)n,
                     (unsigned long long)c->size);
-    f->n_tensors = (int64_t)n;
+    int64_t n_tensors = (int64_t)n;
     if (read_u64(c, &n, "key/value count")) return -1;
     if (n > remaining(c) / KV_MIN_BYTES)
         return fail(c, "key/value count %llu is impossible for a file of %llu bytes", (unsigned long long)n,
                     (unsigned long long)c->size);
-    f->n_kv = (int64_t)n;
-    f->kvs = calloc(f->n_kv ? (size_t)f->n_kv : 1, sizeof *f->kvs);
-    f->tensors = calloc(f->n_tensors ? (size_t)f->n_tensors : 1, sizeof *f->tensors);
-    if (!f->kvs || !f->tensors) return fail(c, "out of memory");
-    if (parse_kvs(c, f) || parse_tensor_infos(c, f) || place_tensors(c, f)) return -1;
+    int64_t n_kv = (int64_t)n;
+    if (parse_kvs(c, f, n_kv) || parse_tensor_infos(c, f, n_tensors) || place_tensors(c, f)) return -1;
     return 0;
 }
 
@@ -421,8 +452,7 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
 
 void gguf_close(gguf_file *f) {
     if (!f) return;
-    if (f->kvs)
-        for (int64_t i = 0; i < f->n_kv; i++) free(f->kvs[i].strs);
+    for (int64_t i = 0; i < f->n_kv; i++) free(f->kvs[i].strs);
     free(f->kvs);
     free(f->tensors);
     free(f->kv_index.slots);
