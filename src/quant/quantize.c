@@ -3,8 +3,9 @@
  * Q4_0, Q8_0 (ak_quantize_row) and Q8_K: exactly ggml's reference quantisers.
  * ak_encode_activation's Q8_0 follows ggml's x86 CPU path instead (scale 127/amax,
  * ties to even), because that is what llama.cpp uses for activations on this CPU.
- * K-quant weights: a simple quantiser (per sub-block min/max fit, 6-bit scales), not
- * ggml's iterative search: valid encoding, somewhat larger error. See docs/quant.md.
+ * K-quant weights: a simple quantiser (per sub-block min/max fit, scales rounded up so
+ * the grid covers the data), not ggml's iterative search: valid encoding, somewhat larger
+ * error. See docs/quant.md.
  */
 #include <math.h>
 #include <string.h>
@@ -85,32 +86,46 @@ static void k4_pack(uint8_t *q, int j, int sc, int m) {
     }
 }
 
-/* Q4_K (qmax 15, qh NULL) and Q5_K (qmax 31): 8 sub-blocks of 32, x ~ d*sc*q - dmin*m. */
+/* Smallest half >= v (v >= 0), so a scale never shrinks below what the data needs. */
+static uint16_t f16_up(float v) {
+    uint16_t h = ak_f32_to_f16(v);
+    if (ak_f16_to_f32(h) < v) h++;
+    return h;
+}
+
+/* Q4_K (qmax 15, qh NULL) and Q5_K (qmax 31): 8 sub-blocks of 32, x ~ d*sc*q - dmin*m.
+ * Mins and scales are rounded up, so each sub-block's grid covers its whole range
+ * [min(0,lo), max(0,hi)] and the error is at most half a step of (range/qmax + d). */
 static void quant_k4(const float *x, uint16_t *d16, uint16_t *dmin16, uint8_t *scales, uint8_t *qs,
                      uint8_t *qh, int qmax) {
-    float step[8], lift[8], max_step = 0.0f, max_lift = 0.0f;
+    float lift[8], top[8], max_lift = 0.0f;
     for (int s = 0; s < 8; s++) {
         float lo = 0.0f, hi = 0.0f; /* the min must be <= 0 as the layout subtracts dmin*m >= 0 */
         for (int l = 0; l < 32; l++) {
             lo = fminf(lo, x[32 * s + l]);
             hi = fmaxf(hi, x[32 * s + l]);
         }
-        step[s] = (hi - lo) / (float)qmax;
         lift[s] = -lo;
-        max_step = fmaxf(max_step, step[s]);
+        top[s] = hi;
         max_lift = fmaxf(max_lift, lift[s]);
     }
-    *d16 = ak_f32_to_f16(max_step / 63);
-    *dmin16 = ak_f32_to_f16(max_lift / 63);
-    float d = ak_f16_to_f32(*d16), dmin = ak_f16_to_f32(*dmin16);
+    *dmin16 = f16_up(max_lift / 63);
+    float dmin = ak_f16_to_f32(*dmin16), max_span = 0.0f;
+    int m[8];
+    for (int s = 0; s < 8; s++) {
+        m[s] = dmin > 0 ? clampi((int)ceilf(lift[s] / dmin), 0, 63) : 0;
+        max_span = fmaxf(max_span, top[s] + dmin * (float)m[s]);
+    }
+    *d16 = f16_up(max_span / ((float)qmax * 63));
+    float d = ak_f16_to_f32(*d16);
     memset(scales, 0, K_SCALE_BYTES);
     memset(qs, 0, QKK / 2);
     if (qh) memset(qh, 0, QKK / 8);
     for (int s = 0; s < 8; s++) {
-        int sc = d > 0 ? clampi(nearest_int(step[s] / d), 0, 63) : 0;
-        int m = dmin > 0 ? clampi(nearest_int(lift[s] / dmin), 0, 63) : 0;
-        k4_pack(scales, s, sc, m);
-        float ds = d * (float)sc, off = dmin * (float)m, ids = ds > 0 ? 1.0f / ds : 0.0f;
+        float off = dmin * (float)m[s], span = top[s] + off;
+        int sc = d > 0 ? clampi((int)ceilf(span / ((float)qmax * d)), 0, 63) : 0;
+        k4_pack(scales, s, sc, m[s]);
+        float ds = d * (float)sc, ids = ds > 0 ? 1.0f / ds : 0.0f;
         int c = s / 2, high = s & 1;
         for (int l = 0; l < 32; l++) {
             int q = clampi(nearest_int((x[32 * s + l] + off) * ids), 0, qmax);
@@ -120,6 +135,8 @@ static void quant_k4(const float *x, uint16_t *d16, uint16_t *dmin16, uint8_t *s
     }
 }
 
+/* Q6_K: 16 sub-blocks of 16, x ~ d*sc*q with q in -32..31 and signed 8-bit sc; symmetric
+ * grid with step amax/31, scales rounded up as above. */
 static void quant_q6_k(const float *x, blk_q6_k *b) {
     float step[16], max_step = 0.0f;
     for (int s = 0; s < 16; s++) {
@@ -128,16 +145,16 @@ static void quant_q6_k(const float *x, blk_q6_k *b) {
         step[s] = amax / 31;
         max_step = fmaxf(max_step, step[s]);
     }
-    b->d = ak_f32_to_f16(max_step / 127);
+    b->d = f16_up(max_step / 127);
     float d = ak_f16_to_f32(b->d);
     memset(b->ql, 0, sizeof b->ql);
     memset(b->qh, 0, sizeof b->qh);
     for (int s = 0; s < 16; s++) {
-        int sc = d > 0 ? clampi(nearest_int(step[s] / d), 0, 127) : 0;
+        int sc = d > 0 ? clampi((int)ceilf(step[s] / d), 0, 127) : 0;
         b->scales[s] = (int8_t)sc;
         float ds = d * (float)sc, ids = ds > 0 ? 1.0f / ds : 0.0f;
         for (int l = 0; l < 16; l++) {
-            int idx = 16 * s + l; /* value index within the 256 */
+            int idx = 16 * s + l; /* element index in the block: half h, quarter k, lane p */
             int q = clampi(nearest_int(x[idx] * ids), -32, 31) + 32;
             int h = idx / 128, k = (idx % 128) / 32, p = idx % 32;
             uint8_t *ql = b->ql + 64 * h + (k & 1) * 32, *qh = b->qh + 32 * h;
