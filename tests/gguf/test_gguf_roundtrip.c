@@ -241,7 +241,46 @@ static void test_writer_errors(void) {
     umask(mask);
 }
 
+/* Block sizes derived by hand from the block layouts (fp16 d/dmin = 2 bytes each). */
+static void test_type_table(void) {
+    static const struct {
+        int type;
+        const char *name;
+        int64_t elems;
+        size_t bytes;
+    } want[] = {
+        {0, "f32", 1, 4},        {1, "f16", 1, 2},       {30, "bf16", 1, 2},
+        {2, "q4_0", 32, 2 + 16}, {3, "q4_1", 32, 4 + 16}, {6, "q5_0", 32, 2 + 4 + 16},
+        {7, "q5_1", 32, 4 + 4 + 16}, {8, "q8_0", 32, 2 + 32},
+        {10, "q2_K", 256, 16 + 64 + 4},       /* scales, 2-bit quants, d+dmin */
+        {11, "q3_K", 256, 32 + 64 + 12 + 2},  /* hmask, quants, scales, d */
+        {12, "q4_K", 256, 4 + 12 + 128},      /* d+dmin, scales, 4-bit quants */
+        {13, "q5_K", 256, 4 + 12 + 32 + 128}, /* + high bits */
+        {14, "q6_K", 256, 128 + 64 + 16 + 2}, /* ql, qh, scales, d */
+        {15, "q8_K", 256, 4 + 256 + 32},      /* f32 d, quants, 16 i16 block sums */
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *name;
+        int64_t elems;
+        size_t bytes;
+        CHECK(gguf_ggml_type_info(want[i].type, &name, &elems, &bytes));
+        CHECK(!strcmp(name, want[i].name) && elems == want[i].elems && bytes == want[i].bytes);
+    }
+    for (int removed = 4; removed <= 5; removed++) CHECK(!gguf_ggml_type_info(removed, NULL, NULL, NULL));
+    CHECK(!gguf_ggml_type_info(-1, NULL, NULL, NULL) && !gguf_ggml_type_info(1000, NULL, NULL, NULL));
+
+    char err[160];
+    uint64_t nb;
+    int64_t ne[4] = {4096, 14336, 8, 1}; /* Mixtral-sized expert stack in q4_K */
+    CHECK(gguf_tensor_nbytes(12, 3, ne, &nb, err, sizeof err) == 0 && nb == 4096ull / 256 * 144 * 14336 * 8);
+    int64_t big[2] = {INT64_MAX - 31, 2}; /* a multiple of 32: elements overflow int64 */
+    CHECK(gguf_tensor_nbytes(8, 2, big, &nb, err, sizeof err) == -1 && strstr(err, "overflows"));
+    CHECK(gguf_type_size(GGUF_TYPE_FLOAT64) == 8 && gguf_type_size(GGUF_TYPE_STRING) == 0);
+    CHECK(!strcmp(gguf_type_name(GGUF_TYPE_BOOL), "bool"));
+}
+
 int main(void) {
+    test_type_table();
     snprintf(path, sizeof path, "test_gguf_roundtrip_%d.gguf", (int)getpid());
     test_values();
     test_tensors(32);
