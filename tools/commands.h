@@ -17,5 +17,8 @@ AK_COMMAND_DECL(cmd_calibrate_logits);
 AK_COMMAND_DECL(cmd_train_tokenizer);
 AK_COMMAND_DECL(cmd_train);
 AK_COMMAND_DECL(cmd_gguf_info);
+AK_COMMAND_DECL(cmd_gen_model);
+AK_COMMAND_DECL(cmd_perplexity);
+AK_COMMAND_DECL(cmd_generate);
 
 #endif

@@ -11,6 +11,9 @@ static const ak_command commands[] = {
     {"train-tokenizer", cmd_train_tokenizer, "train a byte-level BPE vocabulary on a text file"},
     {"train", cmd_train, "train the small OLMoE-architecture model and export it to GGUF"},
     {"gguf-info", cmd_gguf_info, "validate a GGUF file and list its keys, tensors and sizes"},
+    {"gen-model", cmd_gen_model, "write a random-weight MoE model (GGUF) that llama.cpp also loads"},
+    {"perplexity", cmd_perplexity, "perplexity of a text, llama.cpp's method, with average K and compute saved"},
+    {"generate", cmd_generate, "generate text from a prompt with adaptive expert routing"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,517 @@
+/* gen_model.c - random-weight GGUF MoE models (see gen_model.h).
+ *
+ * Writing is two passes so that a 7 GB model never sits in memory: the GGUF writer lays
+ * out the header and a zero-filled data section (every tensor points at one shared
+ * zero buffer, so nothing is copied), then each tensor is generated in row chunks and
+ * written over its zeros at the offset the reader reports. */
+#include "model/gen_model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf/gguf.h"
+#include "quant/quant.h"
+
+#if defined(__has_include)
+#if __has_include("tokenizer/tokenizer.h")
+#include "tokenizer/tokenizer.h"
+#define AK_HAVE_TOKENIZER 1
+#endif
+#endif
+
+enum { T_EMBED, T_NORM, T_BIAS, T_MATRIX, T_ROUTER, T_SHEXP_GATE };
+
+typedef struct {
+    char name[GGUF_MAX_TENSOR_NAME];
+    int kind, layer, type, nd;
+    int64_t ne[3];
+    float scale;   /* uniform amplitude (or spread around 1 for norms) */
+    uint64_t nbytes;
+    uint64_t file_offset;
+} tensor_spec;
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- parameters */
+
+int ak_gen_params_default(ak_gen_params *p, const char *arch) {
+    memset(p, 0, sizeof *p);
+    if (strcmp(arch, "olmoe") && strcmp(arch, "qwen2moe") && strcmp(arch, "qwen3moe") && strcmp(arch, "mixtral"))
+        return -1;
+    snprintf(p->arch, sizeof p->arch, "%s", arch);
+    p->type = AK_TYPE_F32;
+    p->n_layer = 2;
+    p->n_embd = 64;
+    p->n_head = 4;
+    p->n_head_kv = 4;
+    p->n_expert = 8;
+    p->n_expert_used = 2;
+    p->n_ff = 32;
+    p->n_vocab = 320;
+    p->n_ctx_train = 2048;
+    p->rope_freq_base = 10000.0f;
+    p->rms_eps = 1e-5f;
+    p->seed = 1;
+    snprintf(p->vocab_kind, sizeof p->vocab_kind, "%s", strcmp(arch, "mixtral") ? "gpt2" : "llama");
+    if (!strcmp(arch, "qwen2moe")) {
+        p->n_ff_shexp = 64;
+        p->rms_eps = 1e-6f;
+        p->rope_freq_base = 1000000.0f;
+    }
+    if (!strcmp(arch, "qwen3moe")) {
+        p->n_head_kv = 2;
+        p->head_dim = 32; /* n_head * head_dim != n_embd, as in Qwen3 */
+        p->rms_eps = 1e-6f;
+        p->rope_freq_base = 1000000.0f;
+    }
+    if (!strcmp(arch, "mixtral")) p->n_head_kv = 2;
+    return 0;
+}
+
+const char *ak_gen_preset_names(void) { return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b"; }
+
+/* Shapes from the models' Hugging Face config.json files. */
+int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
+    if (!strcmp(preset, "olmoe-1b-7b")) {
+        ak_gen_params_default(p, "olmoe");
+        p->n_layer = 16, p->n_embd = 2048, p->n_head = 16, p->n_head_kv = 16;
+        p->n_expert = 64, p->n_expert_used = 8, p->n_ff = 1024, p->n_vocab = 50304, p->n_ctx_train = 4096;
+        return 0;
+    }
+    if (!strcmp(preset, "qwen1.5-moe-a2.7b")) {
+        ak_gen_params_default(p, "qwen2moe");
+        p->n_layer = 24, p->n_embd = 2048, p->n_head = 16, p->n_head_kv = 16;
+        p->n_expert = 60, p->n_expert_used = 4, p->n_ff = 1408, p->n_ff_shexp = 5632;
+        p->n_vocab = 151936, p->n_ctx_train = 8192;
+        return 0;
+    }
+    if (!strcmp(preset, "mixtral-8x7b")) {
+        ak_gen_params_default(p, "mixtral");
+        p->n_layer = 32, p->n_embd = 4096, p->n_head = 32, p->n_head_kv = 8;
+        p->n_expert = 8, p->n_expert_used = 2, p->n_ff = 14336, p->n_vocab = 32000, p->n_ctx_train = 32768;
+        p->rope_freq_base = 1000000.0f;
+        return 0;
+    }
+    return -1;
+}
+
+static int validate(const ak_gen_params *p, char *err, size_t errlen) {
+    ak_gen_params d;
+    if (ak_gen_params_default(&d, p->arch)) {
+        set_err(err, errlen, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)", p->arch);
+        return -1;
+    }
+    if (p->type < 0 || p->type >= AK_TYPE_COUNT || !ak_type_is_weight(p->type)) {
+        set_err(err, errlen, "weight type %d is not one this engine computes with", p->type);
+        return -1;
+    }
+    struct { const char *name; int v, min, max; } r[] = {
+        {"layers", p->n_layer, 1, 1024},         {"embd", p->n_embd, 2, 65536},
+        {"heads", p->n_head, 1, 1024},           {"heads-kv", p->n_head_kv, 1, 1024},
+        {"experts", p->n_expert, 1, 1024},       {"top-k", p->n_expert_used, 1, p->n_expert},
+        {"ff", p->n_ff, 1, 1 << 20},             {"vocab", p->n_vocab, 8, 1 << 22},
+        {"ctx", p->n_ctx_train, 1, 1 << 24},     {"ff-shexp", p->n_ff_shexp, 0, 1 << 20},
+        {"head-dim", p->head_dim, 0, 4096},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        if (r[i].v < r[i].min || r[i].v > r[i].max) {
+            set_err(err, errlen, "--%s %d is out of range [%d, %d]", r[i].name, r[i].v, r[i].min, r[i].max);
+            return -1;
+        }
+    if (p->n_head % p->n_head_kv) {
+        set_err(err, errlen, "heads (%d) must be a multiple of heads-kv (%d)", p->n_head, p->n_head_kv);
+        return -1;
+    }
+    int hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
+    if (!p->head_dim && p->n_embd % p->n_head) {
+        set_err(err, errlen, "embd (%d) must be a multiple of heads (%d)", p->n_embd, p->n_head);
+        return -1;
+    }
+    if (strcmp(p->arch, "qwen3moe") && hd * p->n_head != p->n_embd) {
+        set_err(err, errlen, "%s needs head_dim * heads == embd", p->arch);
+        return -1;
+    }
+    if (hd % 2) {
+        set_err(err, errlen, "head dimension %d must be even (rotary pairs)", hd);
+        return -1;
+    }
+    if (!strcmp(p->arch, "qwen2moe") && p->n_ff_shexp < 1) {
+        set_err(err, errlen, "qwen2moe needs a shared expert (--ff-shexp > 0)");
+        return -1;
+    }
+    if (strcmp(p->vocab_kind, "gpt2") && strcmp(p->vocab_kind, "llama") && strcmp(p->vocab_kind, "none")) {
+        set_err(err, errlen, "unknown vocabulary kind '%s' (gpt2, llama, none)", p->vocab_kind);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- random numbers */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float uniform_pm1(uint64_t *s) { return (float)((double)(splitmix64(s) >> 11) * 0x1p-53 * 2.0 - 1.0); }
+
+static uint64_t stream_seed(uint64_t seed, const char *name, const char *salt) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *c = name; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    for (const char *c = salt; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    uint64_t s = seed ^ h;
+    splitmix64(&s);
+    return s;
+}
+
+/* ---------------------------------------------------------------- tensor list */
+
+static int row_type(int type, int64_t ne0) {
+    if (ak_row_bytes((ak_type)type, ne0)) return type;
+    if (ak_row_bytes(AK_TYPE_Q8_0, ne0)) return AK_TYPE_Q8_0;
+    return AK_TYPE_F16;
+}
+
+static void add_spec(tensor_spec *t, int *n, int kind, int layer, const char *name, int type, int nd, int64_t n0,
+                     int64_t n1, int64_t n2, float scale) {
+    tensor_spec *s = &t[(*n)++];
+    memset(s, 0, sizeof *s);
+    if (layer >= 0)
+        snprintf(s->name, sizeof s->name, "blk.%d.%s", layer, name);
+    else
+        snprintf(s->name, sizeof s->name, "%s", name);
+    s->kind = kind;
+    s->layer = layer;
+    s->nd = nd;
+    s->ne[0] = n0, s->ne[1] = n1, s->ne[2] = n2;
+    s->type = nd == 1 ? AK_TYPE_F32 : row_type(type, n0);
+    s->scale = scale;
+    s->nbytes = ak_row_bytes((ak_type)s->type, n0) * (uint64_t)(n1 * n2);
+}
+
+/* Amplitude of a uniform [-a, a] matrix that keeps unit-RMS inputs at unit-RMS outputs. */
+static float keep_rms(int64_t fan_in) { return sqrtf(3.0f / (float)fan_in); }
+
+static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
+    const int q2 = !strcmp(p->arch, "qwen2moe"), q3 = !strcmp(p->arch, "qwen3moe"), ol = !strcmp(p->arch, "olmoe");
+    const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp;
+    const int64_t hd = p->head_dim ? p->head_dim : E / p->n_head;
+    const int64_t q = hd * p->n_head, kv = hd * p->n_head_kv;
+    const int ty = p->type;
+    int n = 0;
+    add_spec(t, &n, T_EMBED, -1, "token_embd.weight", ty, 2, E, n_vocab, 1, 1.0f);
+    for (int l = 0; l < p->n_layer; l++) {
+        add_spec(t, &n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
+        add_spec(t, &n, T_MATRIX, l, "attn_q.weight", ty, 2, E, q, 1, keep_rms(E));
+        add_spec(t, &n, T_MATRIX, l, "attn_k.weight", ty, 2, E, kv, 1, keep_rms(E));
+        add_spec(t, &n, T_MATRIX, l, "attn_v.weight", ty, 2, E, kv, 1, keep_rms(E));
+        if (q2) {
+            add_spec(t, &n, T_BIAS, l, "attn_q.bias", ty, 1, q, 1, 1, 0.1f);
+            add_spec(t, &n, T_BIAS, l, "attn_k.bias", ty, 1, kv, 1, 1, 0.1f);
+            add_spec(t, &n, T_BIAS, l, "attn_v.bias", ty, 1, kv, 1, 1, 0.1f);
+        }
+        add_spec(t, &n, T_MATRIX, l, "attn_output.weight", ty, 2, q, E, 1, keep_rms(q));
+        if (ol || q3) {
+            add_spec(t, &n, T_NORM, l, "attn_q_norm.weight", ty, 1, ol ? q : hd, 1, 1, 0.1f);
+            add_spec(t, &n, T_NORM, l, "attn_k_norm.weight", ty, 1, ol ? kv : hd, 1, 1, 0.1f);
+        }
+        add_spec(t, &n, T_NORM, l, "ffn_norm.weight", ty, 1, E, 1, 1, 0.1f);
+        /* routers stay F32, as llama.cpp's converter and llama-quantize keep them */
+        add_spec(t, &n, T_ROUTER, l, "ffn_gate_inp.weight", AK_TYPE_F32, 2, E, X, 1, 0.5f * keep_rms(E));
+        add_spec(t, &n, T_MATRIX, l, "ffn_gate_exps.weight", ty, 3, E, F, X, keep_rms(E));
+        add_spec(t, &n, T_MATRIX, l, "ffn_up_exps.weight", ty, 3, E, F, X, keep_rms(E));
+        add_spec(t, &n, T_MATRIX, l, "ffn_down_exps.weight", ty, 3, F, E, X, keep_rms(F));
+        if (q2) {
+            add_spec(t, &n, T_SHEXP_GATE, l, "ffn_gate_inp_shexp.weight", ty, 1, E, 1, 1, keep_rms(E));
+            add_spec(t, &n, T_MATRIX, l, "ffn_gate_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
+            add_spec(t, &n, T_MATRIX, l, "ffn_up_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
+            add_spec(t, &n, T_MATRIX, l, "ffn_down_shexp.weight", ty, 2, S, E, 1, keep_rms(S));
+        }
+    }
+    add_spec(t, &n, T_NORM, -1, "output_norm.weight", ty, 1, E, 1, 1, 0.1f);
+    /* a sharper head than keep_rms so the next-token distribution is not flat */
+    add_spec(t, &n, T_MATRIX, -1, "output.weight", ty, 2, E, n_vocab, 1, 2.0f * keep_rms(E));
+    return n;
+}
+
+/* Values of one tensor, rows r0..r0+nr-1, continuing the tensor's random stream.
+ * Routers: noise plus a per-layer shared direction d scaled per expert by c[e], so the
+ * logit spread follows |d . x| and varies between tokens; later layers route sharper. */
+static void gen_rows(const tensor_spec *t, const ak_gen_params *p, uint64_t *rng, const float *dir,
+                     const float *coef, int64_t r0, int64_t nr, float *out) {
+    const int64_t n0 = t->ne[0];
+    for (int64_t r = 0; r < nr; r++) {
+        float *row = out + r * n0;
+        for (int64_t j = 0; j < n0; j++) {
+            float u = uniform_pm1(rng);
+            switch (t->kind) {
+            case T_NORM: row[j] = 1.0f + t->scale * u; break;
+            case T_ROUTER: {
+                float strength = 2.0f + 3.0f * (float)t->layer / (float)(p->n_layer > 1 ? p->n_layer - 1 : 1);
+                row[j] = t->scale * u + strength * coef[(r0 + r) % p->n_expert] * dir[j];
+                break;
+            }
+            default: row[j] = t->scale * u; break;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static uint32_t llama_ftype(int type) {
+    switch (type) {
+    case AK_TYPE_F32: return 0;
+    case AK_TYPE_F16: return 1;
+    case AK_TYPE_Q4_0: return 2;
+    case AK_TYPE_Q8_0: return 7;
+    case AK_TYPE_Q4_K: return 15; /* Q4_K_M */
+    case AK_TYPE_Q5_K: return 17; /* Q5_K_M */
+    case AK_TYPE_Q6_K: return 18;
+    case AK_TYPE_BF16: return 32;
+    default: return 0;
+    }
+}
+
+static const char *gguf_arch(const ak_gen_params *p) { return strcmp(p->arch, "mixtral") ? p->arch : "llama"; }
+
+static int write_vocab(gguf_writer *w, const ak_gen_params *p, int n_vocab) {
+    char key[96];
+    if (strcmp(p->vocab_kind, "none")) {
+#ifdef AK_HAVE_TOKENIZER
+        return ak_tokenizer_write_tiny_vocab(w, p->vocab_kind, n_vocab);
+#else
+        return -1;
+#endif
+    }
+    gguf_set_str(w, "tokenizer.ggml.model", "none");
+    snprintf(key, sizeof key, "%s.vocab_size", gguf_arch(p));
+    gguf_set_u32(w, key, (uint32_t)n_vocab);
+    return 0;
+}
+
+/* The tiny vocabulary decides its own exact size: write it alone once and count. */
+static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_vocab, char *err, size_t errlen) {
+    if (!strcmp(p->vocab_kind, "none")) {
+        *n_vocab = p->n_vocab;
+        return 0;
+    }
+#ifndef AK_HAVE_TOKENIZER
+    (void)path;
+    set_err(err, errlen, "vocabulary '%s' needs the tokenizer module, which is not built (use --vocab-kind none)",
+            p->vocab_kind);
+    return -1;
+#else
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.vocab-probe", path);
+    gguf_writer *w = gguf_writer_new();
+    if (!w) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = -1;
+    if (ak_tokenizer_write_tiny_vocab(w, p->vocab_kind, p->n_vocab)) {
+        set_err(err, errlen, "cannot build a '%s' vocabulary of about %d tokens", p->vocab_kind, p->n_vocab);
+    } else if (gguf_writer_write(w, tmp, err, errlen) == 0) {
+        gguf_file *f = gguf_open(tmp, err, errlen);
+        gguf_type et;
+        uint64_t n = 0;
+        if (f && gguf_get_arr_info(f, "tokenizer.ggml.tokens", &et, &n) && n > 0 && n < (1u << 22)) {
+            *n_vocab = (int)n;
+            rc = 0;
+        } else if (f) {
+            set_err(err, errlen, "the '%s' vocabulary has no tokenizer.ggml.tokens array", p->vocab_kind);
+        }
+        gguf_close(f);
+        unlink(tmp);
+    }
+    gguf_writer_free(w);
+    return rc;
+#endif
+}
+
+static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
+    const char *a = gguf_arch(p);
+    char key[96];
+#define K(s) (snprintf(key, sizeof key, "%s.%s", a, s), key)
+    const int hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
+    char name[96];
+    snprintf(name, sizeof name, "adaptive-k random %s seed %llu", p->arch, (unsigned long long)p->seed);
+    gguf_set_str(w, "general.architecture", a);
+    gguf_set_str(w, "general.name", name);
+    gguf_set_u32(w, "general.file_type", llama_ftype(p->type));
+    if (p->type != AK_TYPE_F32 && p->type != AK_TYPE_F16 && p->type != AK_TYPE_BF16)
+        gguf_set_u32(w, "general.quantization_version", 2);
+    gguf_set_u32(w, K("context_length"), (uint32_t)p->n_ctx_train);
+    gguf_set_u32(w, K("embedding_length"), (uint32_t)p->n_embd);
+    gguf_set_u32(w, K("block_count"), (uint32_t)p->n_layer);
+    uint32_t ff_dense = (uint32_t)p->n_ff;
+    if (!strcmp(p->arch, "qwen2moe")) ff_dense = (uint32_t)p->n_ff_shexp;
+    if (!strcmp(p->arch, "qwen3moe")) ff_dense = (uint32_t)p->n_ff * 3;
+    gguf_set_u32(w, K("feed_forward_length"), ff_dense);
+    gguf_set_u32(w, K("attention.head_count"), (uint32_t)p->n_head);
+    gguf_set_u32(w, K("attention.head_count_kv"), (uint32_t)p->n_head_kv);
+    gguf_set_f32(w, K("rope.freq_base"), p->rope_freq_base);
+    gguf_set_f32(w, K("attention.layer_norm_rms_epsilon"), p->rms_eps);
+    gguf_set_u32(w, K("expert_count"), (uint32_t)p->n_expert);
+    gguf_set_u32(w, K("expert_used_count"), (uint32_t)p->n_expert_used);
+    if (!strcmp(p->arch, "qwen2moe") || !strcmp(p->arch, "qwen3moe"))
+        gguf_set_u32(w, K("expert_feed_forward_length"), (uint32_t)p->n_ff);
+    if (!strcmp(p->arch, "qwen2moe"))
+        gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
+    if (!strcmp(p->arch, "qwen3moe") || hd * p->n_head != p->n_embd) {
+        gguf_set_u32(w, K("attention.key_length"), (uint32_t)hd);
+        gguf_set_u32(w, K("attention.value_length"), (uint32_t)hd);
+    }
+    if (!strcmp(p->arch, "mixtral")) gguf_set_u32(w, K("rope.dimension_count"), (uint32_t)hd);
+#undef K
+}
+
+static int write_tensor_data(int fd, const tensor_spec *t, const ak_gen_params *p, char *err, size_t errlen) {
+    const int64_t n0 = t->ne[0], rows = t->ne[1] * t->ne[2];
+    const size_t row_bytes = ak_row_bytes((ak_type)t->type, n0);
+    int64_t chunk = (int64_t)((4u << 20) / (size_t)n0);
+    if (chunk < 1) chunk = 1;
+    if (chunk > rows) chunk = rows;
+    float *vals = malloc((size_t)(chunk * n0) * sizeof(float));
+    uint8_t *enc = malloc((size_t)chunk * row_bytes);
+    float *dir = NULL, *coef = NULL;
+    int rc = -1;
+    if (!vals || !enc) goto oom;
+    uint64_t rng = stream_seed(p->seed, t->name, "");
+    if (t->kind == T_ROUTER) {
+        dir = malloc((size_t)n0 * sizeof(float));
+        coef = malloc((size_t)p->n_expert * sizeof(float));
+        if (!dir || !coef) goto oom;
+        uint64_t r2 = stream_seed(p->seed, t->name, "#shared-direction");
+        const float unit = 1.0f / sqrtf((float)n0);
+        for (int64_t j = 0; j < n0; j++) dir[j] = (splitmix64(&r2) >> 63) ? unit : -unit;
+        for (int e = 0; e < p->n_expert; e++) coef[e] = uniform_pm1(&r2);
+    }
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        const int64_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+        gen_rows(t, p, &rng, dir, coef, r0, nr, vals);
+        const uint8_t *src = (const uint8_t *)vals;
+        if (t->type != AK_TYPE_F32) {
+            for (int64_t r = 0; r < nr; r++) ak_quantize_row((ak_type)t->type, vals + r * n0, enc + r * row_bytes, n0);
+            src = enc;
+        }
+        size_t len = (size_t)nr * row_bytes, done = 0;
+        off_t off = (off_t)(t->file_offset + (uint64_t)r0 * row_bytes);
+        while (done < len) {
+            ssize_t k = pwrite(fd, src + done, len - done, off + (off_t)done);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                set_err(err, errlen, "writing %s: %s", t->name, strerror(k < 0 ? errno : EIO));
+                goto done;
+            }
+            done += (size_t)k;
+        }
+    }
+    rc = 0;
+    goto done;
+oom:
+    set_err(err, errlen, "out of memory generating %s", t->name);
+done:
+    free(vals);
+    free(enc);
+    free(dir);
+    free(coef);
+    return rc;
+}
+
+int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char *err, size_t errlen) {
+    if (validate(p, err, errlen)) return -1;
+    int n_vocab = 0;
+    if (probe_vocab_size(p, path, &n_vocab, err, errlen)) return -1;
+
+    const int max_specs = 3 + p->n_layer * 20;
+    tensor_spec *specs = calloc((size_t)max_specs, sizeof *specs);
+    if (!specs) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    const int n = build_specs(p, n_vocab, specs);
+    uint64_t max_bytes = 0;
+    for (int i = 0; i < n; i++) {
+        if (specs[i].nbytes > max_bytes) max_bytes = specs[i].nbytes;
+        if (!quiet && specs[i].nd > 1 && specs[i].kind != T_ROUTER && specs[i].type != p->type)
+            fprintf(stderr, "gen-model: %s: row length %lld does not fit %s blocks, written as %s\n", specs[i].name,
+                    (long long)specs[i].ne[0], ak_type_name(p->type), ak_type_name(specs[i].type));
+    }
+    int rc = -1, fd = -1, written = 0;
+    /* calloc'd zeros: large blocks come straight from mmap, so reading them costs no memory */
+    void *zeros = calloc(1, (size_t)max_bytes);
+    gguf_writer *w = gguf_writer_new();
+    if (!zeros || !w) {
+        set_err(err, errlen, "out of memory (%llu bytes for the largest tensor)", (unsigned long long)max_bytes);
+        goto done;
+    }
+    set_metadata(w, p);
+    if (write_vocab(w, p, n_vocab)) {
+        set_err(err, errlen, "cannot write the '%s' vocabulary", p->vocab_kind);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        const tensor_spec *t = &specs[i];
+        if (gguf_add_tensor(w, t->name, t->type, (uint32_t)t->nd, t->ne, zeros, t->nbytes)) {
+            set_err(err, errlen, "cannot add tensor %s", t->name);
+            goto done;
+        }
+    }
+    if (gguf_writer_write(w, path, err, errlen)) goto done;
+    written = 1;
+    gguf_writer_free(w);
+    w = NULL;
+    free(zeros);
+    zeros = NULL;
+
+    gguf_file *f = gguf_open(path, err, errlen);
+    if (!f) goto done;
+    for (int i = 0; i < n; i++) {
+        const gguf_tensor *gt = gguf_find_tensor(f, specs[i].name);
+        if (!gt || gt->nbytes != specs[i].nbytes) {
+            set_err(err, errlen, "%s: tensor %s missing after writing", path, specs[i].name);
+            gguf_close(f);
+            goto done;
+        }
+        specs[i].file_offset = (uint64_t)((const char *)gt->data - (const char *)gguf_base(f));
+    }
+    gguf_close(f);
+
+    fd = open(path, O_WRONLY);
+    if (fd < 0) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        if (write_tensor_data(fd, &specs[i], p, err, errlen)) goto done;
+    if (close(fd)) {
+        fd = -1;
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    fd = -1;
+    rc = 0;
+done:
+    if (fd >= 0) close(fd);
+    if (rc && written) unlink(path);
+    gguf_writer_free(w);
+    free(zeros);
+    free(specs);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/*
+ * gen_model.h - random-weight MoE models written as GGUF files that both this engine and
+ * llama.cpp load: the metadata keys, tensor names, shapes and types of llama.cpp's
+ * converters for olmoe, qwen2moe, qwen3moe and mixtral (GGUF architecture "llama").
+ *
+ * Weights are deterministic for a seed. They are scaled so that activations stay O(1)
+ * through the layers, and the router (ffn_gate_inp) has a shared low-rank direction on
+ * top of noise, so routing entropies vary from token to token instead of all being near
+ * uniform. Vectors, norms and routers are F32 (as the converters write them); the other
+ * matrices use the requested type. Tensor data is streamed to disk, never held whole.
+ */
+#ifndef AK_GEN_MODEL_H
+#define AK_GEN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral" */
+    int type;            /* ggml type of the big matrices (ak_type) */
+    int n_layer, n_embd, n_head, n_head_kv;
+    int head_dim;        /* 0: n_embd / n_head */
+    int n_expert, n_expert_used;
+    int n_ff;            /* rows of one expert's gate/up */
+    int n_ff_shexp;      /* shared expert (qwen2moe only) */
+    int n_vocab;         /* target vocabulary size (the tiny vocabulary may differ a little) */
+    int n_ctx_train;
+    char vocab_kind[8];  /* "gpt2", "llama", or "none" (no tokenizer, only a vocab size) */
+    float rope_freq_base;
+    float rms_eps;
+    uint64_t seed;
+} ak_gen_params;
+
+/* Small defaults for an architecture (fast tests): 2 layers, 64 embd, 8 experts, ... .
+ * Returns 0, or -1 for an unknown architecture. */
+int ak_gen_params_default(ak_gen_params *p, const char *arch);
+/* Full-size shapes of a real model: "olmoe-1b-7b", "qwen1.5-moe-a2.7b", "mixtral-8x7b".
+ * Returns 0, or -1 for an unknown name. */
+int ak_gen_params_preset(ak_gen_params *p, const char *preset);
+const char *ak_gen_preset_names(void); /* "olmoe-1b-7b|..." for help texts */
+
+/* Writes the model. A matrix whose row length is not a multiple of the type's block is
+ * written as q8_0 (or f16 if that does not fit either), as llama-quantize falls back, and
+ * named on stderr unless quiet. Returns 0, or -1 with a message (bad parameters, I/O);
+ * no partial file is left behind. */
+int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char *err, size_t errlen);
+
+#endif

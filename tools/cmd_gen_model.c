@@ -1,0 +1,131 @@
+/* cmd_gen_model.c - adaptive-k gen-model: writes a random-weight MoE model as GGUF. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "model/gen_model.h"
+#include "quant/quant.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral]\n"
+            "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k] [--preset %s]\n"
+            "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
+            "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|none --seed S] [--quiet]\n"
+            "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
+            "  llama.cpp loads the file too. Deterministic for a seed. A preset sets full-size shapes\n"
+            "  (flags after it still apply). Matrices whose rows do not fit the type's blocks are\n"
+            "  written as q8_0 (or f16).\n",
+            ak_gen_preset_names());
+}
+
+int cmd_gen_model(int argc, char **argv) {
+    const char *out = NULL, *arch = "olmoe", *preset = NULL, *type_name = "f32";
+    /* two passes: the architecture or preset sets defaults, the other flags override them */
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (ak_cli_flag_value(argc, argv, &i, "--arch", &v) == 1) arch = v;
+        else if (ak_cli_flag_value(argc, argv, &i, "--preset", &v) == 1) preset = v;
+    }
+    ak_gen_params p;
+    if (preset) {
+        if (ak_gen_params_preset(&p, preset)) {
+            fprintf(stderr, "gen-model: unknown preset '%s' (%s)\n", preset, ak_gen_preset_names());
+            return 2;
+        }
+    } else if (ak_gen_params_default(&p, arch)) {
+        fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)\n", arch);
+        return 2;
+    }
+    int quiet = 0;
+    struct { const char *flag; int *dst; } ints[] = {
+        {"--layers", &p.n_layer},    {"--embd", &p.n_embd},       {"--heads", &p.n_head},
+        {"--heads-kv", &p.n_head_kv}, {"--head-dim", &p.head_dim}, {"--experts", &p.n_expert},
+        {"--top-k", &p.n_expert_used}, {"--ff", &p.n_ff},          {"--ff-shexp", &p.n_ff_shexp},
+        {"--vocab", &p.n_vocab},     {"--ctx", &p.n_ctx_train},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r, matched = 0;
+        if (!strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+            continue;
+        }
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--arch", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "--preset", &v))) {
+            if (r < 0) goto missing;
+            continue;
+        }
+        if ((r = ak_cli_flag_value(argc, argv, &i, "-o", &v))) {
+            if (r < 0) goto missing;
+            out = v;
+            continue;
+        }
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--type", &v))) {
+            if (r < 0) goto missing;
+            type_name = v;
+            continue;
+        }
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--vocab-kind", &v))) {
+            if (r < 0) goto missing;
+            if (strlen(v) >= sizeof p.vocab_kind) {
+                fprintf(stderr, "gen-model: unknown vocabulary kind '%s' (gpt2, llama, none)\n", v);
+                return 2;
+            }
+            snprintf(p.vocab_kind, sizeof p.vocab_kind, "%s", v);
+            continue;
+        }
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--seed", &v))) {
+            double s;
+            if (r < 0) goto missing;
+            if (ak_cli_parse_double(v, &s) || s < 0 || s > 9007199254740992.0 || s != (double)(uint64_t)s) {
+                fprintf(stderr, "gen-model: --seed needs a non-negative integer, not '%s'\n", v);
+                return 2;
+            }
+            p.seed = (uint64_t)s;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
+            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].flag, &v))) continue;
+            if (r < 0) goto missing;
+            if (ak_cli_parse_int(v, ints[k].dst)) {
+                fprintf(stderr, "gen-model: %s needs an integer, not '%s'\n", ints[k].flag, v);
+                return 2;
+            }
+            matched = 1;
+        }
+        if (matched) continue;
+        fprintf(stderr, "gen-model: unknown argument '%s'\n", argv[i]);
+        usage(stderr);
+        return 2;
+    missing:
+        fprintf(stderr, "gen-model: %s needs a value\n", argv[i]);
+        return 2;
+    }
+    if (!out) {
+        fprintf(stderr, "gen-model: -o FILE is required\n");
+        usage(stderr);
+        return 2;
+    }
+    p.type = ak_type_from_name(type_name);
+    if (p.type < 0 || !ak_type_is_weight(p.type)) {
+        fprintf(stderr, "gen-model: unknown weight type '%s' (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)\n",
+                type_name);
+        return 2;
+    }
+    char err[512];
+    if (ak_gen_model_write(&p, out, quiet, err, sizeof err)) {
+        fprintf(stderr, "gen-model: %s\n", err);
+        return 1;
+    }
+    if (!quiet)
+        printf("wrote %s: %s, %s, %d layers, embd %d, %d experts top-%d, ff %d, seed %llu\n", out, p.arch,
+               ak_type_name(p.type), p.n_layer, p.n_embd, p.n_expert, p.n_expert_used, p.n_ff,
+               (unsigned long long)p.seed);
+    return 0;
+}
