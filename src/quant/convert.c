@@ -2,21 +2,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant/half.h"
 #include "quant/quant.h"
 
 static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-float ak_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t e = (h >> 10) & 0x1F, m = h & 0x3FF;
-    if (e == 0) {
-        float v = (float)m * 0x1p-24f; /* zero or subnormal: exact */
-        return sign ? -v : v;
-    }
-    if (e == 31) return bits_f32(sign | 0x7F800000u | (m << 13));
-    return bits_f32(sign | ((e + 112) << 23) | (m << 13));
-}
+float ak_f16_to_f32(uint16_t h) { return half_to_f32(h); }
 
 uint16_t ak_f32_to_f16(float f) {
     uint32_t x = f32_bits(f);
@@ -34,7 +26,7 @@ uint16_t ak_f32_to_f16(float f) {
     return (uint16_t)(sign | h);
 }
 
-float ak_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float ak_bf16_to_f32(uint16_t h) { return bf16_to_f32(h); }
 
 uint16_t ak_f32_to_bf16(float f) {
     uint32_t u = f32_bits(f);

@@ -2,11 +2,12 @@
 #include <string.h>
 
 #include "quant/blocks.h"
+#include "quant/half.h"
 #include "quant/quant.h"
 
 static void dequant_q4_0(const blk_q4_0 *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QK32) {
-        float d = ak_f16_to_f32(b[i].d);
+        float d = half_to_f32(b[i].d);
         for (int j = 0; j < QK32 / 2; j++) {
             y[j] = d * (float)((b[i].qs[j] & 0xF) - 8);
             y[j + QK32 / 2] = d * (float)((b[i].qs[j] >> 4) - 8);
@@ -16,7 +17,7 @@ static void dequant_q4_0(const blk_q4_0 *b, float *y, int64_t nb) {
 
 static void dequant_q8_0(const blk_q8_0 *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QK32) {
-        float d = ak_f16_to_f32(b[i].d);
+        float d = half_to_f32(b[i].d);
         for (int j = 0; j < QK32; j++) y[j] = d * (float)b[i].qs[j];
     }
 }
@@ -24,7 +25,7 @@ static void dequant_q8_0(const blk_q8_0 *b, float *y, int64_t nb) {
 /* Q4_K and Q5_K share the layout of scales and nibbles; qh is NULL for Q4_K. */
 static void dequant_k4(uint16_t d16, uint16_t dmin16, const uint8_t *scales, const uint8_t *qs,
                        const uint8_t *qh, float *y) {
-    float d = ak_f16_to_f32(d16), dmin = ak_f16_to_f32(dmin16);
+    float d = half_to_f32(d16), dmin = half_to_f32(dmin16);
     for (int c = 0; c < 4; c++) { /* 64 values: sub-blocks 2c (low nibbles) and 2c+1 (high) */
         uint8_t sc0, m0, sc1, m1;
         k4_scale_min(2 * c, scales, &sc0, &m0);
@@ -45,7 +46,7 @@ static void dequant_k4(uint16_t d16, uint16_t dmin16, const uint8_t *scales, con
 
 static void dequant_q6_k(const blk_q6_k *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QKK) {
-        float d = ak_f16_to_f32(b[i].d);
+        float d = half_to_f32(b[i].d);
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
             const int8_t *sc = b[i].scales + 8 * h;
@@ -73,12 +74,12 @@ void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n) {
     case AK_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
     case AK_TYPE_F16: {
         const uint16_t *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = ak_f16_to_f32(h[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = half_to_f32(h[i]);
         break;
     }
     case AK_TYPE_BF16: {
         const uint16_t *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = ak_bf16_to_f32(h[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(h[i]);
         break;
     }
     case AK_TYPE_Q4_0: dequant_q4_0(src, dst, nb); break;

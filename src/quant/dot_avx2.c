@@ -8,6 +8,8 @@
 
 #include "quant/blocks.h"
 
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
 static float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -71,7 +73,7 @@ static float dot_q8_0(int64_t n, const void *w, const void *x) {
     for (int64_t i = 0; i < n / QK32; i++) {
         __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
         __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256 d = _mm256_set1_ps(ak_f16_to_f32(a[i].d) * ak_f16_to_f32(b[i].d));
+        __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc);
     }
     return hsum8(acc);
@@ -88,7 +90,7 @@ static float dot_q4_0(int64_t n, const void *w, const void *x) {
         __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
         q = _mm256_sub_epi8(q, eight);
         __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256 d = _mm256_set1_ps(ak_f16_to_f32(a[i].d) * ak_f16_to_f32(b[i].d));
+        __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(q, qb)), acc);
     }
     return hsum8(acc);
@@ -132,8 +134,8 @@ static float dot_q4_k(int64_t n, const void *w, const void *x) {
         __m256i sumi = _mm256_setzero_si256();
         int summ;
         k4_block(a[i].scales, a[i].qs, NULL, &b[i], &sumi, &summ);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(ak_f16_to_f32(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        acc_min += ak_f16_to_f32(a[i].dmin) * b[i].d * (float)summ;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc_min += h2f(a[i].dmin) * b[i].d * (float)summ;
     }
     return hsum8(acc) - acc_min;
 }
@@ -147,8 +149,8 @@ static float dot_q5_k(int64_t n, const void *w, const void *x) {
         __m256i sumi = _mm256_setzero_si256();
         int summ;
         k4_block(a[i].scales, a[i].qs, a[i].qh, &b[i], &sumi, &summ);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(ak_f16_to_f32(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        acc_min += ak_f16_to_f32(a[i].dmin) * b[i].d * (float)summ;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc_min += h2f(a[i].dmin) * b[i].d * (float)summ;
     }
     return hsum8(acc) - acc_min;
 }
@@ -183,7 +185,7 @@ static float dot_q6_k(int64_t n, const void *w, const void *x) {
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(ak_f16_to_f32(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum8(acc);
 }

@@ -1,5 +1,6 @@
 /* dot_scalar.c - reference dot products of a weight row with an encoded activation row. */
 #include "quant/blocks.h"
+#include "quant/half.h"
 #include "quant/kernels.h"
 
 static float dot_f32(int64_t n, const void *w, const void *x) {
@@ -12,14 +13,14 @@ static float dot_f32(int64_t n, const void *w, const void *x) {
 static float dot_f16(int64_t n, const void *w, const void *x) {
     const uint16_t *a = w, *b = x;
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)(ak_f16_to_f32(a[i]) * ak_f16_to_f32(b[i]));
+    for (int64_t i = 0; i < n; i++) s += (double)(half_to_f32(a[i]) * half_to_f32(b[i]));
     return (float)s;
 }
 
 static float dot_bf16(int64_t n, const void *w, const void *x) {
     const uint16_t *a = w, *b = x;
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)(ak_bf16_to_f32(a[i]) * ak_bf16_to_f32(b[i]));
+    for (int64_t i = 0; i < n; i++) s += (double)(bf16_to_f32(a[i]) * bf16_to_f32(b[i]));
     return (float)s;
 }
 
@@ -31,7 +32,7 @@ static float dot_q4_0(int64_t n, const void *w, const void *x) {
         int sumi = 0;
         for (int j = 0; j < QK32 / 2; j++)
             sumi += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + QK32 / 2];
-        s += (float)sumi * (ak_f16_to_f32(a[i].d) * ak_f16_to_f32(b[i].d));
+        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
     }
     return s;
 }
@@ -42,7 +43,7 @@ static float dot_q8_0(int64_t n, const void *w, const void *x) {
     for (int64_t i = 0; i < n / QK32; i++) {
         int sumi = 0;
         for (int j = 0; j < QK32; j++) sumi += a[i].qs[j] * b[i].qs[j];
-        s += (float)sumi * (ak_f16_to_f32(a[i].d) * ak_f16_to_f32(b[i].d));
+        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
     }
     return s;
 }
@@ -65,7 +66,7 @@ static float dot_k4(const uint8_t *scales, uint16_t d16, uint16_t dmin16, const 
         sumi += sc * acc;
         summ += m * (b->bsums[2 * s] + b->bsums[2 * s + 1]);
     }
-    return ak_f16_to_f32(d16) * b->d * (float)sumi - ak_f16_to_f32(dmin16) * b->d * (float)summ;
+    return half_to_f32(d16) * b->d * (float)sumi - half_to_f32(dmin16) * b->d * (float)summ;
 }
 
 static float dot_q4_k(int64_t n, const void *w, const void *x) {
@@ -104,7 +105,7 @@ static float dot_q6_k(int64_t n, const void *w, const void *x) {
                 for (int k = 0; k < 4; k++) sumi += sc[half + 2 * k] * acc[k];
             }
         }
-        s += ak_f16_to_f32(a[i].d) * b[i].d * (float)sumi;
+        s += half_to_f32(a[i].d) * b[i].d * (float)sumi;
     }
     return s;
 }
