@@ -6,15 +6,11 @@
 #include "quant/quant.h"
 
 size_t ak_enc_row_bytes(int weight_type, int64_t n) {
-    return ak_row_bytes(ak_vec_dot_type((ak_type)weight_type), n);
+    return ak_encoded_row_bytes((ak_type)weight_type, n);
 }
 
 void ak_encode_row(int weight_type, const float *x, void *dst, int64_t n) {
-    ak_type et = ak_vec_dot_type((ak_type)weight_type);
-    if (et == AK_TYPE_F32)
-        memcpy(dst, x, (size_t)n * sizeof(float));
-    else
-        ak_quantize_row(et, x, dst, n);
+    ak_encode_activation((ak_type)weight_type, x, dst, n);
 }
 
 void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8_t *x,
@@ -25,7 +21,11 @@ void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8
         ak_matvec((ak_type)w->type, base, w->row_bytes, w->n_in, x + (idx ? (size_t)idx[0] * xstride : 0), y, r0, r1);
         return;
     }
-    /* tiles of rows small enough to stay in L1 while every token's activation streams past */
+    if (!idx) {
+        ak_matmul((ak_type)w->type, base, w->row_bytes, w->n_in, r0, r1, x, xstride, n_tok, y, (int64_t)ystride);
+        return;
+    }
+    /* gathered tokens: the same tiling as ak_matmul; tiles of rows small enough to stay in L1 while every token's activation streams past */
     enum { TILE = 16 };
     for (int64_t rt = r0; rt < r1; rt += TILE) {
         int64_t re = rt + TILE < r1 ? rt + TILE : r1;
