@@ -3,26 +3,28 @@
 #include "quant/half.h"
 #include "quant/kernels.h"
 
-static float dot_f32(int64_t n, const void *w, const void *x) {
-    const float *a = w, *b = x;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return (float)s;
-}
+/* Float-like types: products in float, sums in double (as ggml's scalar path), four
+ * independent partial sums so the adds do not wait on each other. */
+#define DOT_FLOATS(NAME, ELEM, TO_F32)                                   \
+    static float NAME(int64_t n, const void *w, const void *x) {         \
+        const ELEM *a = w, *b = x;                                       \
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                           \
+        int64_t i = 0;                                                   \
+        for (; i + 4 <= n; i += 4) {                                     \
+            s0 += (double)(TO_F32(a[i]) * TO_F32(b[i]));                 \
+            s1 += (double)(TO_F32(a[i + 1]) * TO_F32(b[i + 1]));         \
+            s2 += (double)(TO_F32(a[i + 2]) * TO_F32(b[i + 2]));         \
+            s3 += (double)(TO_F32(a[i + 3]) * TO_F32(b[i + 3]));         \
+        }                                                                \
+        for (; i < n; i++) s0 += (double)(TO_F32(a[i]) * TO_F32(b[i]));  \
+        return (float)((s0 + s1) + (s2 + s3));                           \
+    }
 
-static float dot_f16(int64_t n, const void *w, const void *x) {
-    const uint16_t *a = w, *b = x;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)(half_to_f32(a[i]) * half_to_f32(b[i]));
-    return (float)s;
-}
+static inline float f32_id(float v) { return v; }
 
-static float dot_bf16(int64_t n, const void *w, const void *x) {
-    const uint16_t *a = w, *b = x;
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)(bf16_to_f32(a[i]) * bf16_to_f32(b[i]));
-    return (float)s;
-}
+DOT_FLOATS(dot_f32, float, f32_id)
+DOT_FLOATS(dot_f16, uint16_t, half_to_f32)
+DOT_FLOATS(dot_bf16, uint16_t, bf16_to_f32)
 
 static float dot_q4_0(int64_t n, const void *w, const void *x) {
     const blk_q4_0 *a = w;
