@@ -151,10 +151,49 @@ static void test_arch(const char *arch, int tied) {
     fx_free(fm);
 }
 
+/* K-quants need rows of 256: a wider model, checked against the float reference. */
+static void test_kquants(const char *arch) {
+    fx_params p = fx_default(arch);
+    p.n_embd = 256;
+    p.n_ff = 256;
+    p.n_head = 4;
+    p.head_dim = 64;
+    p.n_head_kv = 2;
+    if (p.n_ff_shexp) p.n_ff_shexp = 512;
+    fx_model *fm = fx_build(&p);
+    char path[256], err[512];
+    tmp_path(path, sizeof path, "kq");
+    const size_t n = (size_t)N_TOK * p.n_vocab;
+    float *batch = malloc(n * sizeof(float)), *seq = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
+    ref_forward(fm, tokens, N_TOK, p.n_expert_used, ref);
+    const int types[] = {AK_TYPE_Q4_K, AK_TYPE_Q5_K, AK_TYPE_Q6_K};
+    const double tol[] = {0.25, 0.12, 0.05};
+    for (int i = 0; i < 3; i++) {
+        CHECK(fx_write(fm, path, types[i], NULL) == 0, "write %s", ak_type_name(types[i]));
+        ak_model *m = ak_model_load(path, err, sizeof err);
+        CHECK(m != NULL, "%s: load: %s", ak_type_name(types[i]), err);
+        if (!m) continue;
+        run(m, 2, NULL, 0, batch);
+        run(m, 1, NULL, 1, seq);
+        double dq = max_abs_diff(batch, seq, n), dr = rel_rms(batch, ref, n);
+        CHECK(dq < 1e-4, "%s %s: batch vs token-by-token %g", arch, ak_type_name(types[i]), dq);
+        CHECK(dr < tol[i], "%s %s: vs float reference %g", arch, ak_type_name(types[i]), dr);
+        printf("%-9s %-5s rel-rms-vs-ref %.2e  batch-vs-seq %.2e (n_embd 256)\n", arch, ak_type_name(types[i]), dr, dq);
+        ak_model_free(m);
+        remove(path);
+    }
+    free(batch);
+    free(seq);
+    free(ref);
+    fx_free(fm);
+}
+
 int main(void) {
     test_arch("olmoe", 0);
     test_arch("qwen2moe", 0);
     test_arch("qwen3moe", 0);
     test_arch("llama", 1);
+    test_kquants("olmoe");
+    test_kquants("qwen2moe");
     return finish("test_model_forward");
 }
