@@ -1,0 +1,147 @@
+/* session.c - model, tokenizer and context set-up shared by the engine commands. */
+#include "eval/session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int ak_session_load(ak_session *s, const char *model_path, char *err, size_t errlen) {
+    memset(s, 0, sizeof *s);
+    s->model = ak_model_load(model_path, err, errlen);
+    if (!s->model) return -1;
+    s->tok = ak_tokenizer_load(ak_model_gguf(s->model), err, errlen);
+    if (!s->tok) {
+        ak_model_free(s->model);
+        s->model = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const ak_router_config *routing,
+                     char *err, size_t errlen) {
+    ak_context_params cp = ak_context_default_params();
+    cp.n_ctx = n_ctx;
+    cp.n_batch = n_batch;
+    cp.n_threads = n_threads;
+    cp.routing = routing;
+    s->ctx = ak_context_new(s->model, &cp, err, errlen);
+    return s->ctx ? 0 : -1;
+}
+
+void ak_session_close(ak_session *s) {
+    ak_context_free(s->ctx);
+    ak_tokenizer_free(s->tok);
+    ak_model_free(s->model);
+    memset(s, 0, sizeof *s);
+}
+
+int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int add_bos, int32_t **out, char *err,
+                        size_t errlen) {
+    *out = NULL;
+    if (len > (size_t)INT32_MAX / 2) {
+        set_err(err, errlen, "text of %zu bytes is too long to tokenise", len);
+        return -1;
+    }
+    int cap = (int)len + 16;
+    int32_t *t = malloc((size_t)cap * sizeof *t);
+    if (!t) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    int n = ak_tokenize(s->tok, text, len, add_bos, 0, t, cap);
+    if (n < 0 && n != INT32_MIN) { /* more tokens than bytes: possible with special tokens */
+        cap = -n;
+        int32_t *bigger = realloc(t, (size_t)cap * sizeof *t);
+        if (!bigger) {
+            free(t);
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        t = bigger;
+        n = ak_tokenize(s->tok, text, len, add_bos, 0, t, cap);
+    }
+    if (n < 0) {
+        free(t);
+        set_err(err, errlen, "the text could not be tokenised");
+        return -1;
+    }
+    *out = t;
+    return n;
+}
+
+double ak_session_avg_k(const ak_session *s) {
+    const ak_hparams *hp = ak_model_hparams(s->model);
+    uint64_t k = 0, n = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ak_layer_stats *st = ak_context_layer_stats(s->ctx, l);
+        if (!st) continue;
+        k += st->k_sum;
+        n += st->n_tokens;
+    }
+    return n ? (double)k / (double)n : 0.0;
+}
+
+static double saved(uint64_t used, uint64_t native) { return native ? 1.0 - (double)used / (double)native : 0.0; }
+
+void ak_session_print_routing(const ak_session *s, FILE *out) {
+    const ak_hparams *hp = ak_model_hparams(s->model);
+    ak_compute_counters cc;
+    ak_context_counters(s->ctx, &cc);
+    fprintf(out, "routing: average K %.3f per token and layer (native top-%d of %d experts)\n", ak_session_avg_k(s),
+            hp->n_expert_used, hp->n_expert);
+    fprintf(out, "average K per layer:");
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ak_layer_stats *st = ak_context_layer_stats(s->ctx, l);
+        fprintf(out, " %.2f", st ? ak_stats_avg_k(st) : 0.0);
+    }
+    fprintf(out, "\n");
+    fprintf(out, "compute saved vs native top-%d: expert MACs %.1f%%, whole model MACs %.1f%%, expert bytes read %.1f%%\n",
+            hp->n_expert_used, 100.0 * saved(cc.expert_macs, cc.expert_macs_native),
+            100.0 * saved(cc.model_macs, cc.model_macs_native),
+            100.0 * saved(cc.expert_bytes_read, cc.expert_bytes_read_native));
+    if (cc.tokens)
+        fprintf(out, "per token: %.3g expert MACs (native %.3g), %.3g model MACs (native %.3g)\n",
+                (double)cc.expert_macs / (double)cc.tokens, (double)cc.expert_macs_native / (double)cc.tokens,
+                (double)cc.model_macs / (double)cc.tokens, (double)cc.model_macs_native / (double)cc.tokens);
+}
+
+char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) break;
+            buf = b;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - n - 1, f);
+        n += k;
+        if (k == 0) break;
+    }
+    int bad = ferror(f) || !buf || n + 1 > cap;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        set_err(err, errlen, "%s: cannot read the file", path);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
