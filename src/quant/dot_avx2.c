@@ -79,135 +79,169 @@ static float dot_bf16(int64_t n, const void *w, const void *x) {
     return s;
 }
 
-/* 8 int32 sums of 4 products each, for signed bytes a and b (maddubs needs one unsigned
- * operand: move a's sign onto b). */
-static __m256i mul_sum_i8(__m256i a, __m256i b) {
-    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+/* The quantised kernels are written once for NC activation columns (x rows xs bytes apart)
+ * and instantiated for NC = 1 (ak_vec_dot) and NC = 4 (ak_matmul, which then decodes each
+ * weight block once for four columns). Every column goes through the same operations in
+ * the same order for either NC, so matmul and matvec results are bit-identical. */
+#define INLINE static inline __attribute__((always_inline))
+#define XCOL(T, x, xs, c) ((const T *)((const uint8_t *)(x) + (size_t)(c) * (xs)))
+
+/* 8 int32 sums of 4 products each, for signed weight bytes w given as |w| and the sign
+ * source w (maddubs needs one unsigned operand: w's sign moves onto the activation). */
+INLINE __m256i mul_sum_signed(__m256i abs_w, __m256i w, __m256i y) {
+    __m256i p16 = _mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(y, w));
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-static float dot_q8_0(int64_t n, const void *w, const void *x) {
-    const blk_q8_0 *a = w, *b = x;
-    __m256 acc = _mm256_setzero_ps();
+INLINE void q8_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_q8_0 *a = w;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < n / QK32; i++) {
         __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qa, qb)), acc);
+        __m256i abs_a = _mm256_sign_epi8(qa, qa);
+        float da = h2f(a[i].d);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
+            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
+            __m256 d = _mm256_set1_ps(da * h2f(b->d));
+            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_a, qa, qb)), acc[c]);
+        }
     }
-    return hsum8(acc);
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
-static float dot_q4_0(int64_t n, const void *w, const void *x) {
+INLINE void q4_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q4_0 *a = w;
-    const blk_q8_0 *b = x;
     const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < n / QK32; i++) {
         __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
         /* low nibbles are elements 0..15, high nibbles 16..31 */
         __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
         q = _mm256_sub_epi8(q, eight);
-        __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(q, qb)), acc);
-    }
-    return hsum8(acc);
-}
-
-/* Q4_K/Q5_K: sum over sub-blocks of sc * sum(q*y) in int32 lanes (q unsigned, so maddubs
- * applies directly); the min term uses the activation's bsums. qh is NULL for Q4_K. */
-static void k4_block(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, const blk_q8_k *b,
-                     __m256i *sumi, int *summ) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-    __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-    int mins = 0;
-    for (int c = 0; c < 4; c++) {
-        uint8_t sc0, m0, sc1, m1;
-        k4_scale_min(2 * c, scales, &sc0, &m0);
-        k4_scale_min(2 * c + 1, scales, &sc1, &m1);
-        mins += m0 * (b->bsums[4 * c] + b->bsums[4 * c + 1]) + m1 * (b->bsums[4 * c + 2] + b->bsums[4 * c + 3]);
-        __m256i packed = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        __m256i lo = _mm256_and_si256(packed, low4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-        if (qh) {
-            __m256i bit_lo = _mm256_set1_epi8((char)(1 << (2 * c))), bit_hi = _mm256_set1_epi8((char)(2 << (2 * c)));
-            lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_lo), bit_lo), sixteen));
-            hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_hi), bit_hi), sixteen));
+        __m256i abs_q = _mm256_sign_epi8(q, q);
+        float da = h2f(a[i].d);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
+            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
+            __m256 d = _mm256_set1_ps(da * h2f(b->d));
+            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
         }
-        __m256i y0 = _mm256_loadu_si256((const __m256i *)(b->qs + 64 * c));
-        __m256i y1 = _mm256_loadu_si256((const __m256i *)(b->qs + 64 * c + 32));
-        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), _mm256_set1_epi16(sc0));
-        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), _mm256_set1_epi16(sc1));
-        *sumi = _mm256_add_epi32(*sumi, _mm256_add_epi32(p0, p1));
     }
-    *summ = mins;
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
-static float dot_q4_k(int64_t n, const void *w, const void *x) {
-    const blk_q4_k *a = w;
-    const blk_q8_k *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    float acc_min = 0.0f;
+/* Q4_K/Q5_K: per block, sum over sub-blocks of sc * sum(q*y) in int32 lanes (q unsigned, so
+ * maddubs applies directly); the min term uses the activation's bsums. HAS_QH: Q5_K. */
+INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC,
+                    const int HAS_QH) {
+    const size_t bb = HAS_QH ? sizeof(blk_q5_k) : sizeof(blk_q4_k);
+    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    float acc_min[4] = {0, 0, 0, 0};
     for (int64_t i = 0; i < n / QKK; i++) {
-        __m256i sumi = _mm256_setzero_si256();
-        int summ;
-        k4_block(a[i].scales, a[i].qs, NULL, &b[i], &sumi, &summ);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        acc_min += h2f(a[i].dmin) * b[i].d * (float)summ;
+        const uint8_t *blk = (const uint8_t *)w + (size_t)i * bb;
+        uint16_t d16, dmin16;
+        memcpy(&d16, blk, 2);
+        memcpy(&dmin16, blk + 2, 2);
+        const uint8_t *scales = blk + 4, *qh = blk + 16, *qs = blk + 16 + (HAS_QH ? QKK / 8 : 0);
+        uint8_t sc[8], m[8];
+        for (int s = 0; s < 8; s++) k4_scale_min(s, scales, &sc[s], &m[s]);
+        __m256i hbits = HAS_QH ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
+        for (int ch = 0; ch < 4; ch++) {
+            __m256i packed = _mm256_loadu_si256((const __m256i *)(qs + 32 * ch));
+            __m256i lo = _mm256_and_si256(packed, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            if (HAS_QH) {
+                __m256i bit_lo = _mm256_set1_epi8((char)(1 << (2 * ch)));
+                __m256i bit_hi = _mm256_set1_epi8((char)(2 << (2 * ch)));
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_lo), bit_lo), sixteen));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_hi), bit_hi), sixteen));
+            }
+            __m256i s0 = _mm256_set1_epi16(sc[2 * ch]), s1 = _mm256_set1_epi16(sc[2 * ch + 1]);
+            for (int c = 0; c < NC; c++) {
+                const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 64 * ch;
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), s1);
+                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(p0, p1));
+            }
+        }
+        float d = h2f(d16), dmin = h2f(dmin16);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
+            int summ = 0;
+            for (int s = 0; s < 8; s++) summ += m[s] * (b->bsums[2 * s] + b->bsums[2 * s + 1]);
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
+            acc_min[c] += dmin * b->d * (float)summ;
+        }
     }
-    return hsum8(acc) - acc_min;
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]) - acc_min[c];
 }
 
-static float dot_q5_k(int64_t n, const void *w, const void *x) {
-    const blk_q5_k *a = w;
-    const blk_q8_k *b = x;
-    __m256 acc = _mm256_setzero_ps();
-    float acc_min = 0.0f;
-    for (int64_t i = 0; i < n / QKK; i++) {
-        __m256i sumi = _mm256_setzero_si256();
-        int summ;
-        k4_block(a[i].scales, a[i].qs, a[i].qh, &b[i], &sumi, &summ);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        acc_min += h2f(a[i].dmin) * b[i].d * (float)summ;
-    }
-    return hsum8(acc) - acc_min;
-}
-
-/* Q6_K: q in 0..63 stored, value q-32. sum((q-32)*y) = maddubs(q,y) - maddubs(32,y) per pair
- * (both fit int16); each 32-lane vector spans two 16-element sub-blocks (two scales). */
-static float dot_q6_k(int64_t n, const void *w, const void *x) {
+/* Q6_K: stored q in 0..63 means q-32: sum((q-32)*y) = sum(q*y) - 32*sum(y), and the sums of
+ * y per 16-element sub-block are the activation's bsums. Each 32-lane vector spans two
+ * sub-blocks (two scales). */
+INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q6_k *a = w;
-    const blk_q8_k *b = x;
-    const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < n / QKK; i++) {
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = a[i].ql + 64 * h;
-            const int8_t *sc = a[i].scales + 8 * h, *y = b[i].qs + 128 * h;
+            const int8_t *sc = a[i].scales + 8 * h;
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             __m256i hb = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, three), 4));
             q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), three), 4));
             q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), three), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), three), 4));
             for (int k = 0; k < 4; k++) {
-                __m256i yk = _mm256_loadu_si256((const __m256i *)(y + 32 * k));
-                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yk), _mm256_maddubs_epi16(m32, yk));
                 __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+                for (int c = 0; c < NC; c++) {
+                    const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * k;
+                    __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)y));
+                    sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(p, s));
+                }
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        float d = h2f(a[i].d);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
+            int lift = 0; /* sum over sub-blocks of scale * sum(y) */
+            for (int s = 0; s < 16; s++) lift += a[i].scales[s] * b->bsums[s];
+            __m256i corr = _mm256_setr_epi32(32 * lift, 0, 0, 0, 0, 0, 0, 0);
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[c], corr)), acc[c]);
+        }
     }
-    return hsum8(acc);
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
+
+#define DEFINE_COLS(NAME, BODY)                                                                    \
+    static float NAME(int64_t n, const void *w, const void *x) {                                   \
+        float r;                                                                                   \
+        BODY(n, w, x, 0, &r, 1);                                                                   \
+        return r;                                                                                  \
+    }                                                                                              \
+    static void NAME##_x4(int64_t n, const void *w, const void *x, size_t xs, float *out) {        \
+        BODY(n, w, x, xs, out, 4);                                                                 \
+    }
+
+#define Q4_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 0)
+#define Q5_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 1)
+DEFINE_COLS(dot_q8_0, q8_0_cols)
+DEFINE_COLS(dot_q4_0, q4_0_cols)
+DEFINE_COLS(dot_q4_k, Q4_K_BODY)
+DEFINE_COLS(dot_q5_k, Q5_K_BODY)
+DEFINE_COLS(dot_q6_k, q6_k_cols)
 
 int ak_dot_avx2_available(void) { return 1; }
 
@@ -217,9 +251,15 @@ const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT] = {
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k,
 };
 
+const ak_dot4_fn ak_dot4_avx2[AK_TYPE_COUNT] = {
+    [AK_TYPE_Q4_0] = dot_q4_0_x4, [AK_TYPE_Q8_0] = dot_q8_0_x4, [AK_TYPE_Q4_K] = dot_q4_k_x4,
+    [AK_TYPE_Q5_K] = dot_q5_k_x4, [AK_TYPE_Q6_K] = dot_q6_k_x4,
+};
+
 #else /* built without the AVX2 flags (another architecture): scalar only */
 
 int ak_dot_avx2_available(void) { return 0; }
 const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT] = {0};
+const ak_dot4_fn ak_dot4_avx2[AK_TYPE_COUNT] = {0};
 
 #endif
