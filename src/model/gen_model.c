@@ -18,11 +18,10 @@
 #include "gguf/gguf.h"
 #include "quant/quant.h"
 
-#if defined(__has_include)
-#if __has_include("tokenizer/tokenizer.h")
+/* AK_HAVE_TOKENIZER is defined by the build once the ak_tokenizer library exists
+ * (src/eval/CMakeLists.txt for ak_model, tests/genmodel/CMakeLists.txt for the tests). */
+#ifdef AK_HAVE_TOKENIZER
 #include "tokenizer/tokenizer.h"
-#define AK_HAVE_TOKENIZER 1
-#endif
 #endif
 
 enum { T_EMBED, T_NORM, T_BIAS, T_MATRIX, T_ROUTER, T_SHEXP_GATE };
