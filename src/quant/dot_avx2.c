@@ -131,22 +131,40 @@ INLINE void q4_0_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
+/* The 12 packed bytes of Q4_K/Q5_K scales as 8 int16 scales (low half) and 8 int16 mins
+ * (high half), unpacked with 32-bit word operations (see k4_scale_min for the layout). */
+INLINE __m256i k4_scales_mins(const uint8_t *packed) {
+    uint32_t w0, w1, w2;
+    memcpy(&w0, packed, 4);
+    memcpy(&w1, packed + 4, 4);
+    memcpy(&w2, packed + 8, 4);
+    uint32_t sc_lo = w0 & 0x3F3F3F3Fu, m_lo = w1 & 0x3F3F3F3Fu;
+    uint32_t sc_hi = (w2 & 0x0F0F0F0Fu) | ((w0 >> 6) & 0x03030303u) << 4;
+    uint32_t m_hi = ((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 6) & 0x03030303u) << 4;
+    return _mm256_cvtepu8_epi16(_mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi));
+}
+
+/* shuffle_epi8 mask that copies int16 word `word` of each 128-bit lane to all its words */
+INLINE __m256i word_splat(int word) { return _mm256_set1_epi16((short)((2 * word) | (2 * word + 1) << 8)); }
+
 /* Q4_K/Q5_K: per block, sum over sub-blocks of sc * sum(q*y) in int32 lanes (q unsigned, so
- * maddubs applies directly); the min term uses the activation's bsums. HAS_QH: Q5_K. */
+ * maddubs applies directly); the min term is mins . (pairwise sums of the activation's
+ * bsums). HAS_QH: Q5_K. */
 INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC,
                     const int HAS_QH) {
     const size_t bb = HAS_QH ? sizeof(blk_q5_k) : sizeof(blk_q4_k);
     const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    float acc_min[4] = {0, 0, 0, 0};
+    __m128 acc_min[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     for (int64_t i = 0; i < n / QKK; i++) {
         const uint8_t *blk = (const uint8_t *)w + (size_t)i * bb;
         uint16_t d16, dmin16;
         memcpy(&d16, blk, 2);
         memcpy(&dmin16, blk + 2, 2);
-        const uint8_t *scales = blk + 4, *qh = blk + 16, *qs = blk + 16 + (HAS_QH ? QKK / 8 : 0);
-        uint8_t sc[8], m[8];
-        for (int s = 0; s < 8; s++) k4_scale_min(s, scales, &sc[s], &m[s]);
+        const uint8_t *qh = blk + 16, *qs = blk + 16 + (HAS_QH ? QKK / 8 : 0);
+        __m256i sm = k4_scales_mins(blk + 4);
+        __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00); /* 8 scales in both lanes */
+        __m128i mins = _mm256_extracti128_si256(sm, 1);
         __m256i hbits = HAS_QH ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
         __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                            _mm256_setzero_si256()};
@@ -160,7 +178,8 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
                 lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_lo), bit_lo), sixteen));
                 hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_hi), bit_hi), sixteen));
             }
-            __m256i s0 = _mm256_set1_epi16(sc[2 * ch]), s1 = _mm256_set1_epi16(sc[2 * ch + 1]);
+            __m256i s0 = _mm256_shuffle_epi8(scales, word_splat(2 * ch));
+            __m256i s1 = _mm256_shuffle_epi8(scales, word_splat(2 * ch + 1));
             for (int c = 0; c < NC; c++) {
                 const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 64 * ch;
                 __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
@@ -171,28 +190,39 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
         float d = h2f(d16), dmin = h2f(dmin16);
         for (int c = 0; c < NC; c++) {
             const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
-            int summ = 0;
-            for (int s = 0; s < 8; s++) summ += m[s] * (b->bsums[2 * s] + b->bsums[2 * s + 1]);
+            __m128i bs_lo = _mm_loadu_si128((const __m128i *)b->bsums);
+            __m128i bs_hi = _mm_loadu_si128((const __m128i *)(b->bsums + 8));
+            __m128i mprod = _mm_madd_epi16(mins, _mm_hadd_epi16(bs_lo, bs_hi)); /* 4 int32 */
             acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
-            acc_min[c] += dmin * b->d * (float)summ;
+            acc_min[c] = _mm_fmadd_ps(_mm_set1_ps(dmin * b->d), _mm_cvtepi32_ps(mprod), acc_min[c]);
         }
     }
-    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]) - acc_min[c];
+    for (int c = 0; c < NC; c++) {
+        __m128 m = acc_min[c];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        out[c] = hsum8(acc[c]) - _mm_cvtss_f32(m);
+    }
 }
 
 /* Q6_K: stored q in 0..63 means q-32: sum((q-32)*y) = sum(q*y) - 32*sum(y), and the sums of
  * y per 16-element sub-block are the activation's bsums. Each 32-lane vector spans two
- * sub-blocks (two scales). */
+ * sub-blocks: its low 128-bit lane takes scale 2k, the high lane scale 2k+1. */
 INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q6_k *a = w;
     const __m256i low4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
+    __m256i lane_pick[4];
+    for (int k = 0; k < 4; k++) /* word 2k in the low lane, word 2k+1 in the high lane */
+        lane_pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)),
+                                         _mm_set1_epi16((short)((4 * k + 2) | (4 * k + 3) << 8)));
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < n / QKK; i++) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
         __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                            _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = a[i].ql + 64 * h;
-            const int8_t *sc = a[i].scales + 8 * h;
+            __m256i sch = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             __m256i hb = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
@@ -205,7 +235,7 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), three), 4));
             for (int k = 0; k < 4; k++) {
-                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                __m256i s = _mm256_shuffle_epi8(sch, lane_pick[k]);
                 for (int c = 0; c < NC; c++) {
                     const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * k;
                     __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)y));
@@ -216,10 +246,9 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
         float d = h2f(a[i].d);
         for (int c = 0; c < NC; c++) {
             const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
-            int lift = 0; /* sum over sub-blocks of scale * sum(y) */
-            for (int s = 0; s < 16; s++) lift += a[i].scales[s] * b->bsums[s];
-            __m256i corr = _mm256_setr_epi32(32 * lift, 0, 0, 0, 0, 0, 0, 0);
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[c], corr)), acc[c]);
+            __m256i lift = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)b->bsums));
+            __m256i t = _mm256_sub_epi32(sumi[c], _mm256_slli_epi32(lift, 5));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(t), acc[c]);
         }
     }
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
