@@ -82,7 +82,7 @@ int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, i
     gguf_set_u32(w, "olmoe.expert_used_count", (uint32_t)c->n_expert_used);
     gguf_set_f32(w, "olmoe.rope.freq_base", c->rope_theta);
     gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
-    gguf_set_str(w, "tokenizer.ggml.pre", "gpt-2");
+    gguf_set_str(w, "tokenizer.ggml.pre", "olmo"); /* llama.cpp: same split as gpt-2 */
     gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tokens, (uint64_t)n_tok);
     gguf_set_arr_data(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)n_tok);
     gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)merges, (uint64_t)n_merge);

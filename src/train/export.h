@@ -1,7 +1,8 @@
 /* export.h - writes the trained model as a GGUF file that llama.cpp's olmoe loader and
  * our engine read: olmoe.* hyper-parameters, the BPE vocabulary (tokenizer.ggml.model
- * "gpt2", pre "gpt-2"), and the weights in F32, F16 or Q8_0 (norms and the router stay
- * F32, as llama.cpp's quantizer keeps them). */
+ * "gpt2", pre "olmo": llama.cpp's name for the GPT-2 split that OLMoE files use), and the
+ * weights in F32, F16 or Q8_0 (norms and the router stay F32, as llama.cpp's quantizer
+ * keeps them). */
 #ifndef AK_TRAIN_EXPORT_H
 #define AK_TRAIN_EXPORT_H
 

@@ -48,7 +48,7 @@ static void check_file(ak_moe_model *m, const ak_bpe *b, int type, const char *p
     CHECK(gguf_get_f32(f, "olmoe.attention.layer_norm_rms_epsilon", &eps) && eps == 1e-5f);
     CHECK(gguf_get_f32(f, "olmoe.rope.freq_base", &theta) && theta == 10000.0f);
     CHECK(gguf_get_str(f, "tokenizer.ggml.model", &s) && gguf_str_eq(s, "gpt2"));
-    CHECK(gguf_get_str(f, "tokenizer.ggml.pre", &s) && gguf_str_eq(s, "gpt-2"));
+    CHECK(gguf_get_str(f, "tokenizer.ggml.pre", &s) && gguf_str_eq(s, "olmo"));
     gguf_type et;
     uint64_t n = 0;
     CHECK(gguf_get_arr_info(f, "tokenizer.ggml.tokens", &et, &n) && et == GGUF_TYPE_STRING &&
