@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# compare-llama.sh - correctness of adaptive-k against llama.cpp on generated random models.
+#
+#   scripts/compare-llama.sh LLAMA_BIN_DIR [ADAPTIVE_K] [TEXT] [OUT_DIR]
+#
+# LLAMA_BIN_DIR: a llama.cpp build's bin/ (llama-perplexity, llama-tokenize). Nothing from
+# llama.cpp is built into or copied to this repository. ADAPTIVE_K: our binary (default
+# build/tools/adaptive-k). TEXT: English text (default tests/eval/ppl_text.txt).
+# For each architecture and weight type: generate a model (fixed seed), compare token ids
+# (llama-tokenize vs adaptive-k tokenize, when that command exists) and perplexity
+# (llama-perplexity -c 128 -fa off -ctk f32 -ctv f32 vs adaptive-k perplexity -c 128), native
+# top-k and fixed K overrides (--override-kv ARCH.expert_used_count=int:N vs --policy fixed --k N).
+# Prints one markdown table row per run (the table in docs/correctness.md).
+set -euo pipefail
+
+LLAMA=${1:?usage: compare-llama.sh LLAMA_BIN_DIR [ADAPTIVE_K] [TEXT] [OUT_DIR]}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+AK=${2:-$ROOT/build/tools/adaptive-k}
+TEXT=${3:-$ROOT/tests/eval/ppl_text.txt}
+OUT=${4:-$(mktemp -d)}
+THREADS=${THREADS:-2}
+CTX=${CTX:-128}
+ARCHS=${ARCHS:-"olmoe qwen2moe qwen3moe mixtral"}
+TYPES=${TYPES:-"f32 q8_0 q4_k"}
+mkdir -p "$OUT"
+
+for tool in llama-perplexity llama-tokenize; do
+  [ -x "$LLAMA/$tool" ] || { echo "missing $LLAMA/$tool" >&2; exit 2; }
+done
+[ -x "$AK" ] || { echo "missing $AK (build adaptive-k first)" >&2; exit 2; }
+
+# Shapes shared by every run: 256-wide rows so that every type (k-quants: 256 per block) applies.
+gen_flags() {
+  local arch=$1
+  local flags="--layers 2 --embd 256 --heads 4 --heads-kv 2 --experts 8 --top-k 2 --ff 256 --vocab 400 --seed 42"
+  case $arch in
+    qwen2moe) flags="$flags --heads-kv 4 --ff-shexp 256" ;;
+    qwen3moe) flags="$flags --head-dim 128" ;;
+  esac
+  echo "$flags"
+}
+
+gguf_arch() { [ "$1" = mixtral ] && echo llama || echo "$1"; }
+
+ppl_of() { sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$1" | tail -1; }
+
+rel() { awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; if (d < 0) d = -d; printf "%.4f%%", 100 * d }'; }
+
+echo "| arch | type | experts used | tokens equal | llama.cpp PPL | adaptive-k PPL | rel. diff |"
+echo "|---|---|---|---|---|---|---|"
+for arch in $ARCHS; do
+  for type in $TYPES; do
+    model=$OUT/$arch-$type.gguf
+    # shellcheck disable=SC2046
+    "$AK" gen-model -o "$model" --arch "$arch" --type "$type" $(gen_flags "$arch") --quiet
+    tok_eq="n/a"
+    if "$AK" tokenize --help >/dev/null 2>&1; then
+      "$LLAMA/llama-tokenize" -m "$model" -f "$TEXT" --ids --log-disable 2>/dev/null | tr -c '0-9\n' ' ' | tr -s ' ' '\n' | sed '/^$/d' > "$OUT/ids-llama.txt" || true
+      "$AK" tokenize -m "$model" -f "$TEXT" --ids-only 2>/dev/null | tr -c '0-9\n' ' ' | tr -s ' ' '\n' | sed '/^$/d' > "$OUT/ids-ak.txt" || true
+      if [ -s "$OUT/ids-llama.txt" ] && cmp -s "$OUT/ids-llama.txt" "$OUT/ids-ak.txt"; then
+        tok_eq="yes ($(wc -l < "$OUT/ids-llama.txt"))"
+      else
+        tok_eq="NO"
+      fi
+    fi
+    for k in native 1 4; do
+      over=() ours=()
+      if [ "$k" != native ]; then
+        over=(--override-kv "$(gguf_arch "$arch").expert_used_count=int:$k")
+        ours=(--policy fixed --k "$k")
+      fi
+      "$LLAMA/llama-perplexity" -m "$model" -f "$TEXT" -c "$CTX" -fa off -ctk f32 -ctv f32 -t "$THREADS" \
+        "${over[@]}" > "$OUT/llama-$arch-$type-$k.txt" 2>&1 || true
+      "$AK" perplexity -m "$model" -f "$TEXT" -c "$CTX" -t "$THREADS" "${ours[@]}" \
+        > "$OUT/ak-$arch-$type-$k.txt" 2>&1 || true
+      a=$(ppl_of "$OUT/llama-$arch-$type-$k.txt")
+      b=$(ppl_of "$OUT/ak-$arch-$type-$k.txt")
+      d="n/a"
+      [ -n "$a" ] && [ -n "$b" ] && d=$(rel "$b" "$a")
+      echo "| $arch | $type | $k | $tok_eq | ${a:-FAIL} | ${b:-FAIL} | $d |"
+    done
+  done
+done
+echo "logs in $OUT" >&2
