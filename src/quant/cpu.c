@@ -1,11 +1,12 @@
 /* cpu.c - run-time kernel choice, ak_vec_dot, ak_matvec, ak_matmul. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "quant/kernels.h"
 
-static ak_simd_level g_level = AK_SIMD_SCALAR;
-static int g_level_chosen;
+/* level + 1 once chosen, 0 before; atomic because engine threads may ask first at once */
+static atomic_int g_level_plus1;
 
 static ak_simd_level detect(void) {
     const char *env = getenv("AK_SIMD");
@@ -20,11 +21,12 @@ static ak_simd_level detect(void) {
 }
 
 ak_simd_level ak_quant_simd(void) {
-    if (!g_level_chosen) {
-        g_level = detect();
-        g_level_chosen = 1;
+    int v = atomic_load_explicit(&g_level_plus1, memory_order_relaxed);
+    if (!v) {
+        v = (int)detect() + 1;
+        atomic_store_explicit(&g_level_plus1, v, memory_order_relaxed);
     }
-    return g_level;
+    return (ak_simd_level)(v - 1);
 }
 
 /* Forcing AVX2 on a CPU without it would crash; such a request falls back to scalar. */
@@ -36,8 +38,8 @@ void ak_quant_set_simd(ak_simd_level level) {
         __builtin_cpu_supports("f16c"))
         best = AK_SIMD_AVX2;
 #endif
-    g_level = level == AK_SIMD_AVX2 ? best : AK_SIMD_SCALAR;
-    g_level_chosen = 1;
+    ak_simd_level chosen = level == AK_SIMD_AVX2 ? best : AK_SIMD_SCALAR;
+    atomic_store_explicit(&g_level_plus1, (int)chosen + 1, memory_order_relaxed);
 }
 
 const char *ak_simd_name(ak_simd_level level) { return level == AK_SIMD_AVX2 ? "avx2" : "scalar"; }

@@ -171,6 +171,55 @@ static void test_q8_0_q4_0_quantize(void) {
     CHECK_EQ_INT(c[2 + 15], 8 | 15 << 4); /* x=-1 -> 8.0 -> 8; x=15 -> 16.0 -> capped 15 */
 }
 
+/* Activation encoding follows llama.cpp's x86 path: q8_0 scale 127/amax, ties to even
+ * (ggml's reference weight quantiser would round 2.5 away from zero instead). */
+static void test_activation_encoding(void) {
+    float x[32];
+    for (int j = 0; j < 32; j++) x[j] = 0.0f;
+    x[0] = 127.0f; /* amax 127: d = 1, codes are x rounded */
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.49f;
+    x[4] = -126.5f;
+    uint8_t b[34];
+    ak_encode_activation(AK_TYPE_Q4_0, x, b, 32);
+    CHECK_EQ_INT(b[0] | b[1] << 8, 0x3C00);
+    const int8_t *q = (const int8_t *)(b + 2);
+    CHECK_EQ_INT(q[0], 127);
+    CHECK_EQ_INT(q[1], 2);    /* tie -> even */
+    CHECK_EQ_INT(q[2], -4);   /* tie -> even */
+    CHECK_EQ_INT(q[3], 0);
+    CHECK_EQ_INT(q[4], -126); /* tie -> even */
+    ak_quantize_row(AK_TYPE_Q8_0, x, b, 32); /* weights: ggml reference, roundf */
+    CHECK_EQ_INT(q[1], 3);
+    CHECK_EQ_INT(q[2], -4);
+    CHECK_EQ_INT(q[4], -127);
+
+    /* K-quant weights take q8_K; f16/bf16 weights take their own type, rounded to even */
+    CHECK_EQ_INT(ak_encoded_row_bytes(AK_TYPE_Q4_K, 256), 292);
+    float xk[256];
+    for (int j = 0; j < 256; j++) xk[j] = j == 7 ? 2.0f : 0.5f;
+    uint8_t bk[292];
+    ak_encode_activation(AK_TYPE_Q6_K, xk, bk, 256);
+    float d;
+    memcpy(&d, bk, 4);
+    CHECK(d == 1.0f / (-127.0f / 2.0f)); /* max is +2: iscale -63.5, d negative */
+    CHECK_EQ_INT((int8_t)bk[4 + 7], -127);
+    CHECK_EQ_INT((int8_t)bk[4 + 0], -32); /* 0.5 * -63.5 = -31.75 */
+    int16_t bs0;
+    memcpy(&bs0, bk + 4 + 256, 2);
+    CHECK_EQ_INT(bs0, 15 * -32 - 127);
+    float xh[3] = {1.0f + 0x1p-11f, 3.0f, -0.0f};
+    uint16_t h[3];
+    ak_encode_activation(AK_TYPE_F16, xh, h, 3);
+    CHECK(h[0] == 0x3C00 && h[1] == 0x4200 && h[2] == 0x8000);
+    ak_encode_activation(AK_TYPE_BF16, xh, h, 3);
+    CHECK(h[0] == 0x3F80 && h[1] == 0x4040 && h[2] == 0x8000);
+    float xf[3];
+    ak_encode_activation(AK_TYPE_F32, xh, xf, 3);
+    CHECK(memcmp(xf, xh, sizeof xf) == 0);
+}
+
 /* Quantise random data of three shapes (uniform, heavy-tailed with an all-zero block,
  * all positive), dequantise and compare. A "step" is the grid step the format can reach
  * for a block: (max(0,hi) - min(0,lo)) / levels over the type's block (the super-block for
@@ -224,6 +273,7 @@ int main(void) {
     test_q6_k();
     test_q8_k_quantize();
     test_q8_0_q4_0_quantize();
+    test_activation_encoding();
     /* relative error of one element: 2^-11 (f16), 2^-8 (bf16) = half a step of |x|/1024, |x|/128 */
     test_roundtrip(AK_TYPE_F16, 1024, 0.5, 3e-4);
     test_roundtrip(AK_TYPE_BF16, 128, 0.5, 3e-3);

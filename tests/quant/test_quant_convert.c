@@ -1,6 +1,7 @@
 /* fp16 / bf16 conversions against hand-derived bit patterns. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -105,7 +106,17 @@ static void test_type_table(void) {
     CHECK(strcmp(ak_type_name(99), "unknown") == 0);
 }
 
+/* Run a second time by CTest with AK_SIMD=scalar: the environment must force the scalar path. */
+static void test_simd_env(void) {
+    const char *env = getenv("AK_SIMD");
+    if (env && strcmp(env, "scalar") == 0) CHECK_EQ_INT(ak_quant_simd(), AK_SIMD_SCALAR);
+    CHECK(strcmp(ak_simd_name(AK_SIMD_SCALAR), "scalar") == 0 && strcmp(ak_simd_name(AK_SIMD_AVX2), "avx2") == 0);
+    ak_quant_set_simd(AK_SIMD_SCALAR);
+    CHECK_EQ_INT(ak_quant_simd(), AK_SIMD_SCALAR);
+}
+
 int main(void) {
+    test_simd_env();
     test_f32_to_f16();
     test_f16_to_f32();
     test_bf16();
