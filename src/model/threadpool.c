@@ -1,18 +1,32 @@
-/* threadpool.c - persistent pthread pool; a generation counter wakes the workers. */
+/* threadpool.c - persistent pthread pool. Workers spin briefly on a generation counter
+ * (dispatches during a forward pass come microseconds apart), then sleep on a condition
+ * variable, so an idle pool costs no CPU. */
 #include "model/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+enum { SPIN_ITERS = 20000 };
 
 struct ak_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t start, done;
-    uint64_t generation;
-    int pending; /* workers still running the current task */
-    int quit;
+    pthread_cond_t wake;
+    atomic_uint_fast64_t generation;
+    atomic_int pending; /* workers still running the current task */
+    atomic_int quit;
+    int sleeping;       /* under mu */
     ak_task_fn fn;
     void *arg;
 };
@@ -27,24 +41,24 @@ static worker_arg *worker_args(ak_pool *p) { return (worker_arg *)(p->threads + 
 static void *worker_main(void *v) {
     worker_arg *wa = v;
     ak_pool *p = wa->pool;
-    uint64_t seen = 0;
+    uint_fast64_t seen = 0;
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (p->generation == seen && !p->quit) pthread_cond_wait(&p->start, &p->mu);
-        if (p->quit) {
+        int spins = 0;
+        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen && !atomic_load(&p->quit)) {
+            if (++spins < SPIN_ITERS) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&p->mu);
+            p->sleeping++;
+            while (atomic_load(&p->generation) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->wake, &p->mu);
+            p->sleeping--;
             pthread_mutex_unlock(&p->mu);
-            return NULL;
         }
-        seen = p->generation;
-        ak_task_fn fn = p->fn;
-        void *arg = p->arg;
-        pthread_mutex_unlock(&p->mu);
-
-        fn(arg, wa->ith, p->n);
-
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        if (atomic_load(&p->quit)) return NULL;
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        p->fn(p->arg, wa->ith, p->n);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
 }
 
@@ -60,8 +74,10 @@ ak_pool *ak_pool_new(int n_threads) {
         return NULL;
     }
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->start, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->quit, 0);
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = &worker_args(p)[i];
         wa->pool = p;
@@ -78,12 +94,11 @@ ak_pool *ak_pool_new(int n_threads) {
 void ak_pool_free(ak_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->start);
+    atomic_store(&p->quit, 1);
+    pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
-    pthread_cond_destroy(&p->start);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p);
@@ -96,19 +111,24 @@ void ak_pool_run(ak_pool *p, ak_task_fn fn, void *arg) {
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
-    p->pending = p->n - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->start);
+    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    /* the release publishes fn/arg to workers that see the new generation */
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_mutex_lock(&p->mu);
+    if (p->sleeping) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
 
     fn(arg, 0, p->n);
 
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    int spins = 0;
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+        if (++spins < SPIN_ITERS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }
 
 void ak_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
