@@ -11,8 +11,10 @@
  *   - Entropy is always computed in nats; thresholds may be given in nats, bits, or
  *     normalised by ln(n_experts) (see ak_entropy_unit) and are converted internally.
  *   - Expert ids of a token come in descending probability; unused slots hold -1 and weight 0.
- *   - No function allocates except the *_create/_load functions, and every function that
- *     can fail returns ak_status and, when err != NULL, fills err->msg.
+ *   - Routing (ak_route, ak_select_k, ak_softmax_entropy) never allocates. Allocation happens
+ *     only in config loading/saving/layers and calibration (temporary buffers). Every function
+ *     that can fail returns ak_status and, when err != NULL, fills err->msg.
+ *   - Ties: experts with equal probability are ordered by lower expert id first.
  */
 #ifndef ADAPTIVEK_H
 #define ADAPTIVEK_H
@@ -200,6 +202,7 @@ typedef struct {
     uint64_t n_tokens;
     uint64_t k_sum;
     uint64_t k_hist[AK_MAX_EXPERTS + 1]; /* k_hist[k]: tokens that chose K = k */
+    uint64_t n_entropy; /* tokens whose entropy was recorded (out->entropy != NULL) */
     double entropy_sum;
     /* histogram of normalised entropy H/ln(n_experts) in AK_ENTROPY_BINS equal bins of [0,1] */
     uint64_t entropy_hist[AK_ENTROPY_BINS];

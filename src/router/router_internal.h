@@ -1,0 +1,29 @@
+/* router_internal.h - helpers shared by the files of libadaptivek (not public). */
+#ifndef AK_ROUTER_INTERNAL_H
+#define AK_ROUTER_INTERNAL_H
+
+#include "adaptivek.h"
+
+/* Sets err (when not NULL) to code and a printf-formatted message; returns code. */
+ak_status ak_fail(ak_error *err, ak_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Softmax of one row into p, entropy (nats) into *h_nats when not NULL. Returns -1, or the
+ * index of the first non-finite logit (p is then unspecified). */
+int ak_softmax_row(const float *z, int n, float *p, float *h_nats);
+
+/* Entropy policy thresholds converted to nats. */
+void ak_policy_thresholds_nats(const ak_policy *p, int n_experts, float *out);
+
+/* ak_select_k with entropy thresholds already in nats (thr_nats unused by other kinds). */
+int ak_select_k_nats(const ak_policy *policy, const float *sorted_p, int n_experts,
+                     float entropy_nats, const float *thr_nats);
+
+/* K for an entropy policy given thresholds already in nats. */
+static inline int ak_entropy_level_k(const ak_policy *p, const float *thr_nats, float h) {
+    int level = 0;
+    while (level < p->n_levels - 1 && h >= thr_nats[level]) level++;
+    return p->k_values[level];
+}
+
+#endif
