@@ -172,11 +172,10 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
             __m256i packed = _mm256_loadu_si256((const __m256i *)(qs + 32 * ch));
             __m256i lo = _mm256_and_si256(packed, low4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-            if (HAS_QH) {
-                __m256i bit_lo = _mm256_set1_epi8((char)(1 << (2 * ch)));
-                __m256i bit_hi = _mm256_set1_epi8((char)(2 << (2 * ch)));
-                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_lo), bit_lo), sixteen));
-                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_hi), bit_hi), sixteen));
+            if (HAS_QH) { /* hbits is shifted right by 2*ch: bit 0 -> lo's 5th bit, bit 1 -> hi's */
+                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hbits, 4), sixteen));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hbits, 3), sixteen));
+                hbits = _mm256_srli_epi16(hbits, 2);
             }
             __m256i s0 = _mm256_shuffle_epi8(scales, word_splat(2 * ch));
             __m256i s1 = _mm256_shuffle_epi8(scales, word_splat(2 * ch + 1));
