@@ -446,12 +446,18 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char
     }
     const int n = build_specs(p, n_vocab, specs);
     uint64_t max_bytes = 0;
+    int n_fallback = 0, first_fallback = -1;
     for (int i = 0; i < n; i++) {
         if (specs[i].nbytes > max_bytes) max_bytes = specs[i].nbytes;
-        if (!quiet && specs[i].nd > 1 && specs[i].kind != T_ROUTER && specs[i].type != p->type)
-            fprintf(stderr, "gen-model: %s: row length %lld does not fit %s blocks, written as %s\n", specs[i].name,
-                    (long long)specs[i].ne[0], ak_type_name(p->type), ak_type_name(specs[i].type));
+        if (specs[i].nd > 1 && specs[i].kind != T_ROUTER && specs[i].type != p->type) {
+            if (first_fallback < 0) first_fallback = i;
+            n_fallback++;
+        }
     }
+    if (!quiet && n_fallback)
+        fprintf(stderr, "gen-model: %d matrices have rows that do not fit %s blocks and are written as %s (e.g. %s, rows of %lld)\n",
+                n_fallback, ak_type_name(p->type), ak_type_name(specs[first_fallback].type), specs[first_fallback].name,
+                (long long)specs[first_fallback].ne[0]);
     int rc = -1, fd = -1, written = 0;
     /* calloc'd zeros: large blocks come straight from mmap, so reading them costs no memory */
     void *zeros = calloc(1, (size_t)max_bytes);
