@@ -242,8 +242,8 @@ static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
         }
     }
     add_spec(t, &n, T_NORM, -1, "output_norm.weight", ty, 1, E, 1, 1, 0.1f);
-    /* a sharper head than keep_rms so the next-token distribution is not flat */
-    add_spec(t, &n, T_MATRIX, -1, "output.weight", ty, 2, E, n_vocab, 1, 2.0f * keep_rms(E));
+    /* unit-variance logits: PPL of unrelated text is about n_vocab * e^(1/2) */
+    add_spec(t, &n, T_MATRIX, -1, "output.weight", ty, 2, E, n_vocab, 1, keep_rms(E));
     return n;
 }
 
