@@ -1,0 +1,228 @@
+/* ak_route: hand-computed tokens, tie-breaking, renormalisation, a naive reference, errors. */
+#include <stdlib.h>
+
+#include "adaptivek.h"
+#include "check.h"
+
+#define SLOTS 8
+
+typedef struct {
+    int k[64];
+    int32_t ids[64 * SLOTS];
+    float w[64 * SLOTS];
+    float h[64];
+    ak_route_out out;
+} route_buf;
+
+static ak_route_out *buf_init(route_buf *b, int n_tokens, int slots) {
+    memset(b, 0, sizeof *b);
+    b->out = (ak_route_out){n_tokens, slots, b->k, b->ids, b->w, b->h};
+    return &b->out;
+}
+
+/* three tokens with logits = log of known probabilities:
+ *   t0: {0.1, 0.4, 0.2, 0.3}      H = 1.27985 nats
+ *   t1: {0.97, 0.01, 0.01, 0.01}  H = 0.16770
+ *   t2: {0.05, 0.2, 0.7, 0.05}    H = 0.87113 */
+static const float probs3[3][4] = {
+    {0.1f, 0.4f, 0.2f, 0.3f}, {0.97f, 0.01f, 0.01f, 0.01f}, {0.05f, 0.2f, 0.7f, 0.05f}};
+
+static void logits3(float *z) {
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < 4; i++) z[t * 4 + i] = logf(probs3[t][i]);
+}
+
+static void test_entropy_policy(void) {
+    float z[12];
+    logits3(z);
+    route_buf b;
+    ak_route_out *out = buf_init(&b, 3, 4);
+    ak_policy p = ak_policy_entropy_default();
+    CHECK(ak_route(&p, z, 3, 4, 0, out, NULL) == AK_OK);
+    CHECK_NEAR(b.h[0], 1.2798542, 3e-6);
+    CHECK_NEAR(b.h[1], 0.1677005, 3e-6);
+    CHECK_NEAR(b.h[2], 0.8711333, 3e-6);
+    CHECK_EQ_INT(b.k[0], 4);
+    CHECK_EQ_INT(b.k[1], 1); /* H < h_1: k_1 (the SDK bug would not pick it) */
+    CHECK_EQ_INT(b.k[2], 2);
+    const int32_t ids0[4] = {1, 3, 2, 0};
+    for (int i = 0; i < 4; i++) CHECK_EQ_INT(b.ids[i], ids0[i]);
+    CHECK_NEAR(b.w[0], 0.4, 1e-6);
+    CHECK_NEAR(b.w[3], 0.1, 1e-6);
+    CHECK_EQ_INT(b.ids[4], 0);
+    CHECK_NEAR(b.w[4], 0.97, 1e-6);
+    for (int i = 5; i < 8; i++) {
+        CHECK_EQ_INT(b.ids[i], -1);
+        CHECK(b.w[i] == 0.0f);
+    }
+    CHECK_EQ_INT(b.ids[8], 2);
+    CHECK_EQ_INT(b.ids[9], 1);
+    CHECK_EQ_INT(b.ids[10], -1);
+    CHECK_NEAR(b.w[8], 0.7, 1e-6);
+    CHECK_NEAR(b.w[9], 0.2, 1e-6);
+    /* renormalised: the chosen weights sum to one */
+    CHECK(ak_route(&p, z, 3, 4, 1, out, NULL) == AK_OK);
+    CHECK_NEAR(b.w[4], 1.0, 1e-6);
+    CHECK_NEAR(b.w[8], 0.7 / 0.9, 1e-6);
+    CHECK_NEAR(b.w[9], 0.2 / 0.9, 1e-6);
+    CHECK_NEAR(b.w[0] + b.w[1] + b.w[2] + b.w[3], 1.0, 1e-6);
+}
+
+static void test_fixed_top_p_ratio(void) {
+    float z[12];
+    logits3(z);
+    route_buf b;
+    ak_route_out *out = buf_init(&b, 3, 2);
+    ak_policy f = ak_policy_fixed(2);
+    CHECK(ak_route(&f, z, 3, 4, 0, out, NULL) == AK_OK);
+    CHECK(b.k[0] == 2 && b.k[1] == 2 && b.k[2] == 2);
+    CHECK(b.ids[0] == 1 && b.ids[1] == 3);
+    CHECK_NEAR(b.w[0], 0.4, 1e-6);
+    CHECK_NEAR(b.w[1], 0.3, 1e-6);
+    CHECK(ak_route(&f, z, 3, 4, 1, out, NULL) == AK_OK);
+    CHECK_NEAR(b.w[0], 4.0 / 7.0, 1e-6);
+    CHECK_NEAR(b.w[1], 3.0 / 7.0, 1e-6);
+    /* t1 ties 0.01, 0.01, 0.01: the lowest id wins the second slot */
+    CHECK(b.ids[2] == 0 && b.ids[3] == 1);
+
+    out = buf_init(&b, 3, 4);
+    ak_policy tp = ak_policy_top_p(0.65f, 1, 4);
+    CHECK(ak_route(&tp, z, 3, 4, 0, out, NULL) == AK_OK);
+    CHECK_EQ_INT(b.k[0], 2); /* 0.4 + 0.3 >= 0.65 */
+    CHECK_EQ_INT(b.k[1], 1); /* 0.97 */
+    CHECK_EQ_INT(b.k[2], 1); /* 0.7 */
+    tp.top_p = 0.8f;
+    CHECK(ak_route(&tp, z, 3, 4, 0, out, NULL) == AK_OK);
+    CHECK(b.k[0] == 3 && b.k[1] == 1 && b.k[2] == 2);
+
+    ak_policy r = ak_policy_ratio(0.55f, 1, 4); /* t0: cut 0.22 -> {0.4, 0.3} */
+    CHECK(ak_route(&r, z, 3, 4, 0, out, NULL) == AK_OK);
+    CHECK(b.k[0] == 2 && b.k[1] == 1 && b.k[2] == 1);
+    r.ratio = 0.2f; /* t0: cut 0.08 -> all 4; t2: cut 0.14 -> {0.7, 0.2} */
+    CHECK(ak_route(&r, z, 3, 4, 0, out, NULL) == AK_OK);
+    CHECK(b.k[0] == 4 && b.k[1] == 1 && b.k[2] == 2);
+    CHECK(b.ids[8] == 2 && b.ids[9] == 1 && b.ids[10] == -1);
+}
+
+static void test_ties(void) {
+    float z[8] = {1, 3, 3, 1, 0, 0, 0, 0};
+    route_buf b;
+    ak_route_out *out = buf_init(&b, 2, 4);
+    ak_policy f = ak_policy_fixed(4);
+    CHECK(ak_route(&f, z, 2, 4, 0, out, NULL) == AK_OK);
+    const int32_t want[8] = {1, 2, 0, 3, 0, 1, 2, 3};
+    for (int i = 0; i < 8; i++) CHECK_EQ_INT(b.ids[i], want[i]);
+    CHECK_NEAR(b.w[4], 0.25, 1e-7);
+}
+
+typedef struct {
+    double p;
+    int id;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->p != y->p) return x->p < y->p ? 1 : -1;
+    return x->id - y->id;
+}
+
+/* Random tokens vs. a naive reference: double softmax, full sort, direct policy rules. */
+static void test_vs_naive(void) {
+    enum { N = 64, T = 64 };
+    static float z[T * N];
+    test_rng rng = {777};
+    for (int t = 0; t < T; t++) {
+        double scale = 0.2 + 4.0 * rng_uniform(&rng);
+        for (int i = 0; i < N; i++) z[t * N + i] = (float)(scale * rng_normal(&rng));
+    }
+    int k5[5] = {1, 2, 3, 5, 8};
+    float h5[4] = {1.5f, 2.5f, 3.2f, 3.8f};
+    ak_policy pols[4] = {ak_policy_fixed(8), ak_policy_entropy(5, k5, h5, AK_ENTROPY_NATS),
+                         ak_policy_top_p(0.8f, 1, 8), ak_policy_ratio(0.3f, 2, 8)};
+    route_buf b;
+    ak_route_out *out = buf_init(&b, T, SLOTS);
+    int mismatches = 0;
+    for (int pi = 0; pi < 4; pi++) {
+        CHECK(ak_route(&pols[pi], z, T, N, pi % 2, out, NULL) == AK_OK);
+        for (int t = 0; t < T; t++) {
+            ranked r[N];
+            double m = -1e30, s = 0, h = 0;
+            for (int i = 0; i < N; i++) m = fmax(m, z[t * N + i]);
+            for (int i = 0; i < N; i++) s += exp(z[t * N + i] - m);
+            for (int i = 0; i < N; i++) {
+                r[i].p = exp(z[t * N + i] - m) / s;
+                r[i].id = i;
+                h -= r[i].p * log(r[i].p);
+            }
+            qsort(r, N, sizeof r[0], cmp_ranked);
+            int k = 0;
+            switch (pols[pi].kind) {
+            case AK_POLICY_FIXED: k = 8; break;
+            case AK_POLICY_ENTROPY:
+                k = h < 1.5 ? 1 : h < 2.5 ? 2 : h < 3.2 ? 3 : h < 3.8 ? 5 : 8;
+                break;
+            case AK_POLICY_TOP_P: {
+                double c = 0;
+                for (k = 0; k < 8 && c < 0.8;) c += r[k++].p;
+                break;
+            }
+            case AK_POLICY_RATIO:
+                for (k = 1; k < 8 && r[k].p >= 0.3 * r[0].p;) k++;
+                if (k < 2) k = 2;
+                break;
+            }
+            if (b.k[t] != k) mismatches++;
+            double norm = 0;
+            for (int i = 0; i < k; i++) norm += r[i].p;
+            for (int i = 0; i < SLOTS && b.k[t] == k; i++) {
+                int32_t id = b.ids[t * SLOTS + i];
+                float w = b.w[t * SLOTS + i];
+                if (i < k) {
+                    double want = pi % 2 ? r[i].p / norm : r[i].p;
+                    if (id != r[i].id || fabs(w - want) > 1e-6) mismatches++;
+                } else if (id != -1 || w != 0.0f) {
+                    mismatches++;
+                }
+            }
+        }
+    }
+    CHECK_EQ_INT(mismatches, 0);
+}
+
+static void test_errors(void) {
+    float z[12];
+    logits3(z);
+    route_buf b;
+    ak_error e;
+    ak_route_out *out = buf_init(&b, 3, 4);
+    ak_policy p = ak_policy_entropy_default();
+    z[6] = NAN; /* token 1, expert 2 */
+    CHECK_ERR(ak_route(&p, z, 3, 4, 0, out, &e), AK_ERR_NONFINITE, e, "token 1, expert 2");
+    z[6] = INFINITY;
+    CHECK_ERR(ak_route(&p, z, 3, 4, 0, out, &e), AK_ERR_NONFINITE, e, "is Inf");
+    logits3(z);
+    CHECK_ERR(ak_route(&p, z, 0, 4, 0, out, &e), AK_ERR_INVALID_ARG, e, "n_tokens=0");
+    CHECK_ERR(ak_route(&p, z, 3, 0, 0, out, &e), AK_ERR_INVALID_ARG, e, "n_experts");
+    CHECK_ERR(ak_route(&p, z, 3, 2000, 0, out, &e), AK_ERR_INVALID_ARG, e, "n_experts");
+    CHECK_ERR(ak_route(&p, z, 3, 3, 0, out, &e), AK_ERR_CONFIG, e, "k_values[2]=4");
+    ak_policy f = ak_policy_fixed(5);
+    CHECK_ERR(ak_route(&f, z, 3, 4, 0, out, &e), AK_ERR_CONFIG, e, "k=5");
+    out->slots = 3;
+    CHECK_ERR(ak_route(&p, z, 3, 4, 0, out, &e), AK_ERR_INVALID_ARG, e, "slots=3");
+    out->slots = 4;
+    out->n_tokens = 2;
+    CHECK_ERR(ak_route(&p, z, 3, 4, 0, out, &e), AK_ERR_INVALID_ARG, e, "room for 2");
+    out->n_tokens = 3;
+    out->entropy = NULL; /* entropy output is optional */
+    CHECK(ak_route(&p, z, 3, 4, 0, out, &e) == AK_OK);
+    CHECK_ERR(ak_route(NULL, z, 3, 4, 0, out, &e), AK_ERR_INVALID_ARG, e, NULL);
+}
+
+int main(void) {
+    test_entropy_policy();
+    test_fixed_top_p_ratio();
+    test_ties();
+    test_vs_naive();
+    test_errors();
+    return check_report("test_route");
+}
