@@ -92,6 +92,23 @@ policies)
   grep -q "1 layer x 512 tokens x 64 experts (float32, raw)" raw.out || fail "raw: input line"
   l0=$(grep -E '^ +0 ' entropy.out | awk '{print $2}')
   [ "$(field raw '^  average K ([0-9.]+) vs.*')" = "$l0" ] || fail "raw: avg K differs from layer 0 ($l0)"
+  # float16 .npy, 2 tokens x 4 experts, written byte by byte:
+  # token 0 = (1, 2, -2, 0.5) -> top expert 1; token 1 = (0, 0, 3, 0) -> top expert 2
+  dict="{'descr': '<f2', 'fortran_order': False, 'shape': (2, 4), }"
+  pad=$((128 - 10 - ${#dict} - 1))
+  { printf '\x93NUMPY\x01\x00\x76\x00%s%*s\n' "$dict" "$pad" ''
+    printf '\x00\x3c\x00\x40\x00\xc0\x00\x38\x00\x00\x00\x00\x00\x42\x00\x00'; } >f16.npy
+  run f16 route f16.npy --k 1 --out f16.jsonl
+  expect_ok f16
+  grep -q "1 layer x 2 tokens x 4 experts (float16 .npy)" f16.out || fail "f16: input line"
+  grep -q '"token":0,"k":1,.*"ids":\[1\]' f16.jsonl && grep -q '"token":1,"k":1,.*"ids":\[2\]' f16.jsonl ||
+    fail "f16: wrong top experts: $(cat f16.jsonl)"
+  # softmax by hand: e^2 / (e + e^2 + e^-2 + e^0.5) = 0.621378; e^3 / (3 + e^3) = 0.870049
+  grep -q '"weights":\[0.62137' f16.jsonl && grep -q '"weights":\[0.87004' f16.jsonl || fail "f16: weights"
+  run stdout route f16.npy --k 2 --out -
+  expect_ok stdout
+  [ "$(grep -c '"layer":0' stdout.out)" = 2 ] || fail "--out -: JSON lines not on stdout"
+  grep -q "average K 2.000" stdout.err || fail "--out -: summary not on stderr"
   run help route --help
   expect_ok help
   grep -q -- "--threshold-unit" help.out || fail "route --help lacks the routing flags"
