@@ -181,7 +181,7 @@ int cmd_calibrate_logits(int argc, char **argv) {
     if (!k_native) k_native = cfg.k_native;
     cfg.k_native = k_native;
     if (name) snprintf(cfg.name, sizeof cfg.name, "%s", name);
-    else if (!flags.config_path[0]) snprintf(cfg.name, sizeof cfg.name, "calibrated");
+    else if (!flags.config_path[0] && !flags.preset[0]) snprintf(cfg.name, sizeof cfg.name, "calibrated");
     snprintf(cfg.provenance, sizeof cfg.provenance,
              "adaptive-k calibrate-logits on %.120s (%d layers, %d tokens, %d experts): target avg K %g, %s", input, L,
              n_cal, E, target, per_layer ? "per layer" : "one parameter for all layers");

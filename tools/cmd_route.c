@@ -238,6 +238,7 @@ int cmd_route(int argc, char **argv) {
     if (!k_native) {
         k_native = cfg.k_native;
         k_native_source = flags.config_path[0] ? "the router config's k_native"
+                          : flags.preset[0]    ? "the preset's k_native"
                                                : "the largest K the policy can choose; set with --k-native";
     }
 

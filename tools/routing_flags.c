@@ -69,7 +69,8 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
         return 1;
     }
     static const char *const with_value[] = {"--policy", "--k", "--k-values", "--thresholds", "--threshold-unit",
-                                             "--top-p", "--ratio", "--k-min", "--k-max", "--router-config"};
+                                             "--top-p", "--ratio", "--k-min", "--k-max", "--router-config",
+                                             "--preset"};
     int j = i, which = -1, r = 0;
     const char *v = NULL;
     for (int n = 0; n < (int)(sizeof with_value / sizeof with_value[0]); n++) {
@@ -143,6 +144,11 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
         if (strlen(v) >= sizeof f->config_path)
             return fail(err, AK_ERR_INVALID_ARG, "--router-config path is too long");
         strcpy(f->config_path, v);
+        break;
+    case 10:
+        ak_routing_flags_init(f);
+        if (strlen(v) >= sizeof f->preset) return fail(err, AK_ERR_INVALID_ARG, "--preset name is too long");
+        strcpy(f->preset, v);
         break;
     }
     return consumed;
@@ -275,6 +281,19 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
             ak_config_free(out);
             return AK_ERR_CONFIG;
         }
+    } else if (f->preset[0]) {
+        ak_error e = {0};
+        s = ak_preset_get(f->preset, out, &e);
+        if (s) {
+            fail(err, s, "--preset: %s", e.msg);
+            return s;
+        }
+        if (out->n_experts != n_experts) {
+            fail(err, AK_ERR_CONFIG, "--preset %s is for %d experts, the input has %d", f->preset, out->n_experts,
+                 n_experts);
+            ak_config_free(out);
+            return AK_ERR_CONFIG;
+        }
     } else {
         snprintf(out->name, sizeof out->name, "command-line");
         out->n_experts = n_experts;
@@ -349,6 +368,8 @@ void ak_routing_flags_help(FILE *out) {
           "  --no-renormalize         weights are the softmax over all experts (default, or the config's)\n"
           "  --router-config F.json   per-model/per-layer config (docs/router-config.md); routing flags\n"
           "                           before it are discarded, flags after it override it\n"
+          "  --preset NAME            a built-in config (olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b,\n"
+          "                           mixtral-8x7b): expert count, native top-k, weight normalisation\n"
           "  A policy is implied by its parameters: --k -> fixed, --k-values/--thresholds -> entropy,\n"
           "  --top-p -> top-p, --ratio -> ratio. Flags take 'X V' or 'X=V'.\n",
           out);

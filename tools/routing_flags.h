@@ -3,11 +3,12 @@
  *
  *   --policy fixed|entropy|top-p|ratio   --k N   --k-values 1,2,4   --thresholds 0.6,1.2
  *   --threshold-unit nats|bits|normalized   --top-p P   --ratio R   --k-min N   --k-max N
- *   --renormalize | --no-renormalize   --router-config FILE.json
+ *   --renormalize | --no-renormalize   --router-config FILE.json   --preset NAME
  *
  * Flags are collected with ak_routing_flags_parse (mixed with a command's own flags) and
  * turned into a validated router config by ak_routing_flags_build once the expert and
- * layer counts are known. A --router-config replaces every routing flag given before it;
+ * layer counts are known. A --router-config (or --preset, a built-in config such as
+ * olmoe-1b-7b) replaces every routing flag given before it;
  * flags given after it override the config's values (in the default and every layer
  * policy). Without --policy, the policy is implied by its parameters (--k: fixed,
  * --k-values/--thresholds/--threshold-unit: entropy, --top-p, --ratio), else taken from
@@ -21,6 +22,7 @@
 
 typedef struct {
     char config_path[1024]; /* "" when no --router-config */
+    char preset[64];        /* "" when no --preset */
     int has_kind;
     ak_policy_kind kind;
     int has_k, k;

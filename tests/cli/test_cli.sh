@@ -109,6 +109,11 @@ policies)
   expect_ok stdout
   [ "$(grep -c '"layer":0' stdout.out)" = 2 ] || fail "--out -: JSON lines not on stdout"
   grep -q "average K 2.000" stdout.err || fail "--out -: summary not on stderr"
+  # a preset brings the model's native top-k as the baseline
+  run preset route "$SAMPLE" --preset olmoe-1b-7b --k 4
+  expect_ok preset
+  grep -q "average K 4.000 vs native top-8: 50.0%" preset.out || fail "preset: baseline is not OLMoE's top-8"
+  grep -q "native top-8 (the preset's k_native)" preset.out || fail "preset: baseline source"
   run help route --help
   expect_ok help
   grep -q -- "--threshold-unit" help.out || fail "route --help lacks the routing flags"

@@ -174,6 +174,15 @@ static void test_config_overrides(void) {
     ak_config_free(&c);
     CHECK(build("--router-config CONFIG", 16, 3, 0, &c, &err) != AK_OK && strstr(err.msg, "is for 8 experts"));
     CHECK(build("--router-config CONFIG", 8, 4, 0, &c, &err) != AK_OK && strstr(err.msg, "has 3 layer policies"));
+    /* presets: real expert counts and native top-k */
+    CHECK(build("--preset olmoe-1b-7b", 64, 16, 0, &c, &err) == AK_OK);
+    CHECK(c.k_native == 8 && c.renormalize == 0 && c.default_policy.kind == AK_POLICY_ENTROPY);
+    ak_config_free(&c);
+    CHECK(build("--preset mixtral-8x7b --k 1", 8, 32, 0, &c, &err) == AK_OK);
+    CHECK(c.k_native == 2 && c.renormalize == 1 && c.default_policy.kind == AK_POLICY_FIXED && c.default_policy.k == 1);
+    ak_config_free(&c);
+    CHECK(build("--preset olmoe-1b-7b", 8, 16, 0, &c, &err) != AK_OK && strstr(err.msg, "is for 64 experts"));
+    CHECK(build("--preset nope", 8, 16, 0, &c, &err) != AK_OK && strstr(err.msg, "nope"));
     CHECK(build("--router-config /nonexistent/cfg.json", 8, 3, 0, &c, &err) != AK_OK &&
           strstr(err.msg, "/nonexistent/cfg.json"));
 }
