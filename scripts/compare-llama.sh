@@ -34,6 +34,7 @@ gen_flags() {
   local arch=$1
   local flags="--layers 2 --embd 256 --heads 4 --heads-kv 2 --experts 8 --top-k 2 --ff 256 --vocab 400 --seed 42"
   case $arch in
+    olmoe) flags="$flags --heads-kv 4" ;; # llama.cpp's olmoe has no grouped-query attention
     qwen2moe) flags="$flags --heads-kv 4 --ff-shexp 256" ;;
     qwen3moe) flags="$flags --head-dim 128" ;;
   esac

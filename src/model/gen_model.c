@@ -142,6 +142,12 @@ static int validate(const ak_gen_params *p, char *err, size_t errlen) {
         set_err(err, errlen, "%s needs head_dim * heads == embd", p->arch);
         return -1;
     }
+    if (!strcmp(p->arch, "olmoe") && p->n_head_kv != p->n_head) {
+        /* llama.cpp's olmoe loader wants attn_k_norm over n_embd, i.e. no grouped-query attention */
+        set_err(err, errlen, "olmoe has no grouped-query attention in llama.cpp: --heads-kv (%d) must equal --heads (%d)",
+                p->n_head_kv, p->n_head);
+        return -1;
+    }
     if (hd % 2) {
         set_err(err, errlen, "head dimension %d must be even (rotary pairs)", hd);
         return -1;

@@ -61,7 +61,7 @@ static void test_olmoe_layout(void) {
     ak_gen_params p;
     ak_gen_params_default(&p, "olmoe");
     snprintf(p.vocab_kind, sizeof p.vocab_kind, "none");
-    p.n_vocab = 100, p.n_layer = 3, p.n_embd = 64, p.n_head = 4, p.n_head_kv = 2, p.n_expert = 8;
+    p.n_vocab = 100, p.n_layer = 3, p.n_embd = 64, p.n_head = 4, p.n_head_kv = 4, p.n_expert = 8;
     p.n_expert_used = 3, p.n_ff = 96, p.type = AK_TYPE_Q8_0;
     char path[600];
     gguf_file *f = gen(&p, "olmoe", path, sizeof path);
@@ -71,7 +71,7 @@ static void test_olmoe_layout(void) {
     expect_u32(f, "olmoe.block_count", 3);
     expect_u32(f, "olmoe.embedding_length", 64);
     expect_u32(f, "olmoe.attention.head_count", 4);
-    expect_u32(f, "olmoe.attention.head_count_kv", 2);
+    expect_u32(f, "olmoe.attention.head_count_kv", 4);
     expect_u32(f, "olmoe.expert_count", 8);
     expect_u32(f, "olmoe.expert_used_count", 3);
     expect_u32(f, "olmoe.feed_forward_length", 96);
@@ -90,11 +90,11 @@ static void test_olmoe_layout(void) {
 #define T(s) (snprintf(n, sizeof n, "blk.%d.%s", l, s), n)
         expect_tensor(f, T("attn_norm.weight"), AK_TYPE_F32, 1, 64, 1, 1);
         expect_tensor(f, T("attn_q.weight"), AK_TYPE_Q8_0, 2, 64, 64, 1);
-        expect_tensor(f, T("attn_k.weight"), AK_TYPE_Q8_0, 2, 64, 32, 1); /* n_embd_gqa = 16 * 2 */
-        expect_tensor(f, T("attn_v.weight"), AK_TYPE_Q8_0, 2, 64, 32, 1);
+        expect_tensor(f, T("attn_k.weight"), AK_TYPE_Q8_0, 2, 64, 64, 1); /* n_embd_gqa = 16 * 4 */
+        expect_tensor(f, T("attn_v.weight"), AK_TYPE_Q8_0, 2, 64, 64, 1);
         expect_tensor(f, T("attn_output.weight"), AK_TYPE_Q8_0, 2, 64, 64, 1);
         expect_tensor(f, T("attn_q_norm.weight"), AK_TYPE_F32, 1, 64, 1, 1);
-        expect_tensor(f, T("attn_k_norm.weight"), AK_TYPE_F32, 1, 32, 1, 1);
+        expect_tensor(f, T("attn_k_norm.weight"), AK_TYPE_F32, 1, 64, 1, 1); /* {n_embd} in llama.cpp */
         expect_tensor(f, T("ffn_norm.weight"), AK_TYPE_F32, 1, 64, 1, 1);
         expect_tensor(f, T("ffn_gate_inp.weight"), AK_TYPE_F32, 2, 64, 8, 1);
         expect_tensor(f, T("ffn_gate_exps.weight"), AK_TYPE_Q8_0, 3, 64, 96, 8);
@@ -293,9 +293,12 @@ static void test_fallback_and_errors(void) {
     ak_gen_params_default(&p, "olmoe");
     p.n_head = 5;
     CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0, "embd not a multiple of heads");
-    ak_gen_params_default(&p, "olmoe");
+    ak_gen_params_default(&p, "mixtral");
     p.n_head_kv = 3;
     CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0, "heads not a multiple of heads-kv");
+    ak_gen_params_default(&p, "olmoe");
+    p.n_head_kv = 2;
+    CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0 && strstr(err, "heads-kv"), "olmoe with GQA: %s", err);
     ak_gen_params_default(&p, "olmoe");
     snprintf(p.arch, sizeof p.arch, "gpt2");
     CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0 && strstr(err, "gpt2"), "unknown arch: %s", err);
