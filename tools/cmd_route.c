@@ -151,7 +151,7 @@ static int write_layer(void *ctx, int layer, const ak_route_out *out, ak_error *
 }
 
 static void print_header(FILE *out, const char *input, const ak_logits *lg, const ak_router_config *c, int k_native,
-                         const char *k_native_source) {
+                         const char *k_native_source, int k_native_derived) {
     char desc[200];
     fprintf(out, "adaptive-k route: %s\n", input);
     fprintf(out, "  input     %d layer%s x %d tokens x %d experts (%s%s)\n", lg->n_layers, lg->n_layers == 1 ? "" : "s",
@@ -168,6 +168,9 @@ static void print_header(FILE *out, const char *input, const ak_logits *lg, cons
     fprintf(out, "  weights   %s\n",
             c->renormalize ? "renormalised over the chosen experts" : "softmax over all experts (not renormalised)");
     fprintf(out, "  baseline  native top-%d (%s)\n", k_native, k_native_source);
+    if (k_native_derived && k_native == lg->n_experts)
+        fprintf(out, "            i.e. all %d experts: pass the model's top-k with --k-native N or --preset NAME\n",
+                k_native);
 }
 
 int cmd_route(int argc, char **argv) {
@@ -235,6 +238,7 @@ int cmd_route(int argc, char **argv) {
         return 2;
     }
     const char *k_native_source = "--k-native";
+    int k_native_derived = !k_native && !flags.config_path[0] && !flags.preset[0];
     if (!k_native) {
         k_native = cfg.k_native;
         k_native_source = flags.config_path[0] ? "the router config's k_native"
@@ -267,7 +271,7 @@ int cmd_route(int argc, char **argv) {
     }
     if (!quiet) {
         FILE *sum = out_path && !strcmp(out_path, "-") ? stderr : stdout;
-        print_header(sum, input, &lg, &cfg, k_native, k_native_source);
+        print_header(sum, input, &lg, &cfg, k_native, k_native_source, k_native_derived);
         ak_route_run_print_summary(&run, k_native, sum);
         if (out_path && strcmp(out_path, "-")) {
             if (has_suffix(out_path, ".npy"))
