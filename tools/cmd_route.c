@@ -111,14 +111,17 @@ static ak_status output_close(route_output *o, ak_error *err) {
 
 /* On failure: close everything and remove what was written. */
 static void output_abort(route_output *o, const char *path) {
-    ak_error ignored;
-    int jsonl_file = o->jsonl && o->jsonl != stdout;
-    o->ids.written = o->ids.count + 1; /* an incomplete writer removes its file on close */
-    o->weights.written = o->weights.count + 1;
-    o->k.written = o->k.count + 1;
-    o->entropy.written = o->entropy.count + 1;
-    output_close(o, &ignored);
-    if (jsonl_file) remove(path);
+    if (o->jsonl && o->jsonl != stdout) {
+        fclose(o->jsonl);
+        remove(path);
+    }
+    o->jsonl = NULL;
+    ak_npy_writer_abort(&o->ids);
+    ak_npy_writer_abort(&o->weights);
+    ak_npy_writer_abort(&o->k);
+    ak_npy_writer_abort(&o->entropy);
+    free(o->k32);
+    o->k32 = NULL;
 }
 
 static int write_layer(void *ctx, int layer, const ak_route_out *out, ak_error *err) {

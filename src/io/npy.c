@@ -474,6 +474,13 @@ ak_status ak_npy_writer_close(ak_npy_writer *w, ak_error *err) {
     return AK_OK;
 }
 
+void ak_npy_writer_abort(ak_npy_writer *w) {
+    if (!w->fp_) return;
+    fclose(w->fp_);
+    w->fp_ = NULL;
+    remove(w->path);
+}
+
 ak_status ak_npy_save(const char *path, ak_dtype dtype, int ndim, const int64_t *shape, const void *values,
                       ak_error *err) {
     ak_npy_writer w;

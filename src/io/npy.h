@@ -79,6 +79,9 @@ ak_status ak_npy_write(ak_npy_writer *w, const void *values, size_t n, ak_error 
 /* Closes the file; on error (or if w was not fully written) the file is removed. */
 ak_status ak_npy_writer_close(ak_npy_writer *w, ak_error *err);
 
+/* Closes the file and removes it (after an error elsewhere). */
+void ak_npy_writer_abort(ak_npy_writer *w);
+
 /* One-shot save. */
 ak_status ak_npy_save(const char *path, ak_dtype dtype, int ndim, const int64_t *shape,
                       const void *values, ak_error *err);

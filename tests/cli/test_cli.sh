@@ -179,6 +179,9 @@ errors)
   run nan_out route nan.f32 --experts 4 --k 1 --out nan_routes.jsonl
   expect_error nan_out "layer 0"
   [ ! -e nan_routes.jsonl ] || fail "a failed route left a partial output file"
+  run nan_npy route nan.f32 --experts 4 --k 1 --out nan_routes.npy
+  expect_error nan_npy "expert 2"
+  ! ls nan_routes.*.npy >/dev/null 2>&1 || fail "a failed route left partial .npy files"
   run bad_thresholds route "$SAMPLE" --thresholds 1.2,0.6
   expect_error bad_thresholds "invalid policy"
   run bad_count route "$SAMPLE" --k-values 1,2,4 --thresholds 0.5

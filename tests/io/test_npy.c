@@ -254,6 +254,10 @@ static void test_writer(void) {
     CHECK(ak_npy_write(&w, v, 4, &err) != AK_OK); /* more than the shape holds */
     CHECK(ak_npy_writer_close(&w, &err) != AK_OK && strstr(err.msg, "4 of 6"));
     CHECK(access(path, F_OK) != 0);
+    CHECK(ak_npy_writer_open(&w, path, AK_DTYPE_F32, 2, shape, &err) == AK_OK);
+    CHECK(ak_npy_write(&w, v, 6, &err) == AK_OK);
+    ak_npy_writer_abort(&w);
+    CHECK(access(path, F_OK) != 0);
     CHECK(ak_npy_save("/nonexistent-dir/x.npy", AK_DTYPE_F32, 2, shape, v, &err) != AK_OK &&
           strstr(err.msg, "/nonexistent-dir/x.npy"));
 }
