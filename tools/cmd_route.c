@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_util.h"
 #include "commands.h"
@@ -46,7 +47,17 @@ static int has_suffix(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-static ak_status output_open(route_output *o, const char *path, const ak_route_run *r, ak_error *err) {
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static ak_status output_open(route_output *o, const char *path, const char *input, const ak_route_run *r,
+                             ak_error *err) {
+    if (same_file(path, input)) {
+        snprintf(err->msg, sizeof err->msg, "--out %s would overwrite the input", path);
+        return err->code = AK_ERR_INVALID_ARG;
+    }
     if (!has_suffix(path, ".npy")) {
         o->jsonl = strcmp(path, "-") ? fopen(path, "w") : stdout;
         if (!o->jsonl) {
@@ -74,6 +85,10 @@ static ak_status output_open(route_output *o, const char *path, const ak_route_r
                   {&o->entropy, ".entropy.npy", AK_DTYPE_F32, 2}};
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "%.*s%s", (int)base, path, files[i].suffix);
+        if (same_file(name, input)) {
+            snprintf(err->msg, sizeof err->msg, "--out %s would overwrite the input", name);
+            return err->code = AK_ERR_INVALID_ARG;
+        }
         ak_status s = ak_npy_writer_open(files[i].w, name, files[i].dtype, files[i].ndim, shape3, err);
         if (s) return s;
     }
@@ -257,7 +272,7 @@ int cmd_route(int argc, char **argv) {
         fprintf(stderr, "adaptive-k route: %s\n", err.msg);
         goto done_cfg;
     }
-    if (out_path && output_open(&o, out_path, &run, &err)) {
+    if (out_path && output_open(&o, out_path, input, &run, &err)) {
         fprintf(stderr, "adaptive-k route: %s\n", err.msg);
         output_abort(&o, out_path);
         goto done;

@@ -182,6 +182,10 @@ errors)
   run nan_npy route nan.f32 --experts 4 --k 1 --out nan_routes.npy
   expect_error nan_npy "expert 2"
   ! ls nan_routes.*.npy >/dev/null 2>&1 || fail "a failed route left partial .npy files"
+  cp nan.f32 keep.f32
+  run overwrite route keep.f32 --experts 4 --k 1 --out keep.f32
+  expect_error overwrite "would overwrite the input"
+  cmp -s nan.f32 keep.f32 || fail "--out onto the input damaged it"
   run bad_thresholds route "$SAMPLE" --thresholds 1.2,0.6
   expect_error bad_thresholds "invalid policy"
   run bad_count route "$SAMPLE" --k-values 1,2,4 --thresholds 0.5
