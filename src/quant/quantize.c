@@ -13,8 +13,16 @@
 #include "quant/blocks.h"
 #include "quant/quant.h"
 
-/* Round to nearest, ties to even (ggml's nearest_int) for |v| < 2^22. */
-static int nearest_int(float v) { return (int)nearbyintf(v); }
+/* float -> int without undefined behaviour on inf/nan input rows (nan -> 0, saturating). */
+static int to_int(float v) {
+    if (v != v) return 0;
+    if (v > 1e9f) return 1000000000;
+    if (v < -1e9f) return -1000000000;
+    return (int)v;
+}
+
+/* Round to nearest, ties to even (ggml's nearest_int). */
+static int nearest_int(float v) { return to_int(nearbyintf(v)); }
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -26,9 +34,9 @@ static void quant_q4_0(const float *x, blk_q4_0 *b, int64_t nb) {
         float d = max / -8, id = d ? 1.0f / d : 0.0f;
         b[i].d = ak_f32_to_f16(d);
         for (int j = 0; j < QK32 / 2; j++) {
-            /* truncation after +8.5 is ggml's rounding; MIN keeps 16 (from +amax side) at 15 */
-            int q0 = (int8_t)(x[j] * id + 8.5f), q1 = (int8_t)(x[j + QK32 / 2] * id + 8.5f);
-            b[i].qs[j] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);
+            /* truncation after +8.5 is ggml's rounding; the cap keeps 16 (from the +amax side) at 15 */
+            int q0 = clampi(to_int(x[j] * id + 8.5f), 0, 15), q1 = clampi(to_int(x[j + QK32 / 2] * id + 8.5f), 0, 15);
+            b[i].qs[j] = (uint8_t)(q0 | q1 << 4);
         }
     }
 }
@@ -39,7 +47,7 @@ static void quant_q8_0_ref(const float *x, blk_q8_0 *b, int64_t nb) {
         for (int j = 0; j < QK32; j++) amax = fmaxf(amax, fabsf(x[j]));
         float d = amax / 127, id = d ? 1.0f / d : 0.0f;
         b[i].d = ak_f32_to_f16(d);
-        for (int j = 0; j < QK32; j++) b[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < QK32; j++) b[i].qs[j] = (int8_t)clampi(to_int(roundf(x[j] * id)), -128, 127);
     }
 }
 
@@ -113,7 +121,7 @@ static void quant_k4(const float *x, uint16_t *d16, uint16_t *dmin16, uint8_t *s
     float dmin = ak_f16_to_f32(*dmin16), max_span = 0.0f;
     int m[8];
     for (int s = 0; s < 8; s++) {
-        m[s] = dmin > 0 ? clampi((int)ceilf(lift[s] / dmin), 0, 63) : 0;
+        m[s] = dmin > 0 ? clampi(to_int(ceilf(lift[s] / dmin)), 0, 63) : 0;
         max_span = fmaxf(max_span, top[s] + dmin * (float)m[s]);
     }
     *d16 = f16_up(max_span / ((float)qmax * 63));
@@ -123,7 +131,7 @@ static void quant_k4(const float *x, uint16_t *d16, uint16_t *dmin16, uint8_t *s
     if (qh) memset(qh, 0, QKK / 8);
     for (int s = 0; s < 8; s++) {
         float off = dmin * (float)m[s], span = top[s] + off;
-        int sc = d > 0 ? clampi((int)ceilf(span / ((float)qmax * d)), 0, 63) : 0;
+        int sc = d > 0 ? clampi(to_int(ceilf(span / ((float)qmax * d))), 0, 63) : 0;
         k4_pack(scales, s, sc, m[s]);
         float ds = d * (float)sc, ids = ds > 0 ? 1.0f / ds : 0.0f;
         int c = s / 2, high = s & 1;
@@ -150,7 +158,7 @@ static void quant_q6_k(const float *x, blk_q6_k *b) {
     memset(b->ql, 0, sizeof b->ql);
     memset(b->qh, 0, sizeof b->qh);
     for (int s = 0; s < 16; s++) {
-        int sc = d > 0 ? clampi((int)ceilf(step[s] / d), 0, 127) : 0;
+        int sc = d > 0 ? clampi(to_int(ceilf(step[s] / d)), 0, 127) : 0;
         b->scales[s] = (int8_t)sc;
         float ds = d * (float)sc, ids = ds > 0 ? 1.0f / ds : 0.0f;
         for (int l = 0; l < 16; l++) {
