@@ -86,7 +86,7 @@ static ak_status output_open(route_output *o, const char *path, const char *inpu
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "%.*s%s", (int)base, path, files[i].suffix);
         if (same_file(name, input)) {
-            snprintf(err->msg, sizeof err->msg, "--out %s would overwrite the input", name);
+            snprintf(err->msg, sizeof err->msg, "--out %.200s would overwrite the input", name);
             return err->code = AK_ERR_INVALID_ARG;
         }
         ak_status s = ak_npy_writer_open(files[i].w, name, files[i].dtype, files[i].ndim, shape3, err);
