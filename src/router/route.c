@@ -53,11 +53,12 @@ ak_status ak_route(const ak_policy *policy, const float *logits, int n_tokens, i
     float probs[AK_MAX_EXPERTS];
     float top_p[AK_MAX_EXPERTS];
     const int slots = out->slots;
+    const ak_softmax_row_fn softmax_row = ak_softmax_row_select();
 
     for (int t = 0; t < n_tokens; t++) {
         const float *z = logits + (size_t)t * (size_t)n_experts;
         float h = 0.0f;
-        int bad = ak_softmax_row(z, n_experts, probs, &h);
+        int bad = softmax_row(z, n_experts, probs, &h);
         if (bad >= 0)
             return ak_fail(err, AK_ERR_NONFINITE, "route: logit of token %d, expert %d is %s", t,
                            bad, isnan(z[bad]) ? "NaN" : "Inf");

@@ -12,6 +12,10 @@ ak_status ak_fail(ak_error *err, ak_status code, const char *fmt, ...)
  * index of the first non-finite logit (p is then unspecified). */
 int ak_softmax_row(const float *z, int n, float *p, float *h_nats);
 
+/* The row kernel for this CPU (AVX2+FMA build when available); resolve once per batch. */
+typedef int (*ak_softmax_row_fn)(const float *z, int n, float *p, float *h_nats);
+ak_softmax_row_fn ak_softmax_row_select(void);
+
 /* Entropy policy thresholds converted to nats. */
 void ak_policy_thresholds_nats(const ak_policy *p, int n_experts, float *out);
 
