@@ -105,7 +105,9 @@ static void test_validate(void) {
     CHECK(ak_policy_validate(&p, 4, &e) == AK_OK);
     p = ak_policy_entropy(0, k, h, AK_ENTROPY_NATS);
     CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "n_levels=0");
-    p = ak_policy_entropy(17, k, h, AK_ENTROPY_NATS);
+    int k17[17] = {0};
+    float h17[16] = {0};
+    p = ak_policy_entropy(17, k17, h17, AK_ENTROPY_NATS);
     CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "n_levels=17");
 
     p = ak_policy_top_p(0.0f, 1, 4);
