@@ -20,5 +20,6 @@ AK_COMMAND_DECL(cmd_gguf_info);
 AK_COMMAND_DECL(cmd_gen_model);
 AK_COMMAND_DECL(cmd_perplexity);
 AK_COMMAND_DECL(cmd_generate);
+AK_COMMAND_DECL(cmd_tokenize);
 
 #endif

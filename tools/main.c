@@ -14,6 +14,7 @@ static const ak_command commands[] = {
     {"gen-model", cmd_gen_model, "write a random-weight MoE model (GGUF) that llama.cpp also loads"},
     {"perplexity", cmd_perplexity, "perplexity of a text, llama.cpp's method, with average K and compute saved"},
     {"generate", cmd_generate, "generate text from a prompt with adaptive expert routing"},
+    {"tokenize", cmd_tokenize, "tokenize a text with a GGUF model's tokenizer (ids and pieces)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
