@@ -36,6 +36,8 @@ static void free_slot_buffers(ak_context *c) {
     free(c->h_gate);
     free(c->h_up);
     free(c->henc);
+    free(c->xgather);
+    c->xgather = NULL;
     free(c->y_exp);
     c->route_ids = NULL;
     c->route_w = NULL;
@@ -58,6 +60,7 @@ static int alloc_slot_buffers(ak_context *c, int slots) {
     c->h_gate = zalloc(n * (size_t)c->hp.n_ff_exp, sizeof(float), &ok);
     c->h_up = zalloc(n * (size_t)c->hp.n_ff_exp, sizeof(float), &ok);
     c->henc = zalloc(n, c->enc_stride_ff, &ok);
+    c->xgather = zalloc(n, c->enc_stride, &ok);
     c->y_exp = zalloc(n * (size_t)c->hp.n_embd, sizeof(float), &ok);
     if (!ok) {
         free_slot_buffers(c);

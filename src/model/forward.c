@@ -234,7 +234,19 @@ typedef struct {
     ak_context *c;
     const ak_layer *l;
     const uint8_t *xg, *xu; /* batch encoded for gate and up */
+    int gathered;           /* xgather holds xg's rows in assignment order */
+    int up_gathered;        /* ... and they suit up as well */
+    size_t row_bytes;       /* of one encoded row to gather */
 } up_job;
+
+static void gather_worker(void *arg, int ith, int nth) {
+    up_job *j = arg;
+    ak_context *c = j->c;
+    int64_t lo, hi;
+    ak_split(c->exp_off[c->hp.n_expert], ith, nth, &lo, &hi);
+    for (int64_t a = lo; a < hi; a++)
+        memcpy(c->xgather + (size_t)a * c->enc_stride, j->xg + (size_t)c->assign_tok[a] * c->enc_stride, j->row_bytes);
+}
 
 /* h[a] = silu(gate_e x_t) * (up_e x_t) for every assignment a = (token t, expert e). */
 static void up_worker(void *arg, int ith, int nth) {
@@ -247,8 +259,15 @@ static void up_worker(void *arg, int ith, int nth) {
         int e = c->active[i], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
         const int *toks = c->assign_tok + a0;
         float *g = c->h_gate + (size_t)a0 * ff, *u = c->h_up + (size_t)a0 * ff;
-        ak_mat_rows(&j->l->gate_exps, e, lo, hi, j->xg, c->enc_stride, toks, n, g, (size_t)ff);
-        ak_mat_rows(&j->l->up_exps, e, lo, hi, j->xu, c->enc_stride, toks, n, u, (size_t)ff);
+        const uint8_t *xa = c->xgather + (size_t)a0 * c->enc_stride;
+        if (j->gathered)
+            ak_mat_rows(&j->l->gate_exps, e, lo, hi, xa, c->enc_stride, NULL, n, g, (size_t)ff);
+        else
+            ak_mat_rows(&j->l->gate_exps, e, lo, hi, j->xg, c->enc_stride, toks, n, g, (size_t)ff);
+        if (j->up_gathered)
+            ak_mat_rows(&j->l->up_exps, e, lo, hi, xa, c->enc_stride, NULL, n, u, (size_t)ff);
+        else
+            ak_mat_rows(&j->l->up_exps, e, lo, hi, j->xu, c->enc_stride, toks, n, u, (size_t)ff);
         for (int a = 0; a < n; a++)
             for (int64_t r = lo; r < hi; r++) g[(size_t)a * ff + r] = silu(g[(size_t)a * ff + r]) * u[(size_t)a * ff + r];
     }
@@ -385,8 +404,15 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     cn->expert_bytes_read_native += (uint64_t)count_native_experts(c, n_tok) * expert_bytes;
 
     /* routed experts, each over its own tokens */
-    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, l->gate_exps.type), NULL};
+    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, l->gate_exps.type), NULL, 0, 0, 0};
     uj.xu = encoded(c, c->xn, E, n_tok, l->up_exps.type);
+    if (n_tok > 1) {
+        /* contiguous inputs per expert let ak_matmul use its multi-column kernels */
+        uj.row_bytes = ak_enc_row_bytes(l->gate_exps.type, E);
+        uj.gathered = 1;
+        uj.up_gathered = ak_vec_dot_type((ak_type)l->up_exps.type) == ak_vec_dot_type((ak_type)l->gate_exps.type);
+        ak_pool_run(c->pool, gather_worker, &uj);
+    }
     ak_pool_run(c->pool, up_worker, &uj);
     encode_rows(c, l->down_exps.type, c->h_gate, (size_t)ff, ff, c->henc, c->enc_stride_ff, (int)n_assign);
     ak_pool_run(c->pool, down_worker, &uj);

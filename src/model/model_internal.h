@@ -103,6 +103,7 @@ struct ak_context {
     uint8_t *mark;               /* [n_expert] scratch */
     float *h_gate, *h_up;        /* [n_batch * slots][n_ff] */
     uint8_t *henc;               /* [n_batch * slots] encoded rows of h */
+    uint8_t *xgather;            /* [n_batch * slots] encoded inputs, grouped by expert */
     float *y_exp;                /* [n_batch * slots][n_embd] expert outputs */
     float *sh_gate, *sh_up;      /* [n_batch][n_ff_shexp] */
     uint8_t *sh_enc;
