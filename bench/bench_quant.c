@@ -1,6 +1,8 @@
 /* bench_quant - matvec throughput of every weight type, scalar vs AVX2.
  *
- * usage: bench_quant [runs] [n]   (defaults: 7 runs, rows of 2048 elements)
+ * usage: bench_quant [runs] [n] [cpu]   (defaults: 7 runs, rows of 2048 elements)
+ * With a third argument "cpu", times are this thread's CPU time instead of wall time: on a
+ * shared machine that discounts the periods the thread was not running.
  * For 1024 and 4096 rows it reports the median over runs of weight GB/s (bytes of W read)
  * and GFLOP/s (2*rows*n), one thread. 4096 rows of 2048 exceed the L2 cache for every type,
  * 1024 rows of a quantised type mostly fit in L2/L3.
@@ -13,9 +15,11 @@
 
 #include "quant/quant.h"
 
+static clockid_t g_clock = CLOCK_MONOTONIC;
+
 static double now_s(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -73,8 +77,9 @@ static double time_matvec(ak_type t, const void *W, size_t rb, int64_t n, int64_
 int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 7;
     int64_t n = argc > 2 ? atoll(argv[2]) : 2048;
-    if (runs < 1 || runs > 64 || n <= 0 || n % 256) {
-        fprintf(stderr, "usage: bench_quant [runs 1..64] [n, a multiple of 256]\n");
+    if (argc > 3 && strcmp(argv[3], "cpu") == 0) g_clock = CLOCK_THREAD_CPUTIME_ID;
+    if (runs < 1 || runs > 64 || n <= 0 || n % 256 || (argc > 3 && g_clock == CLOCK_MONOTONIC)) {
+        fprintf(stderr, "usage: bench_quant [runs 1..64] [n, a multiple of 256] [cpu]\n");
         return 1;
     }
     const ak_type types[] = {AK_TYPE_F32,  AK_TYPE_F16,  AK_TYPE_BF16, AK_TYPE_Q8_0,
@@ -84,7 +89,8 @@ int main(int argc, char **argv) {
     if (!src || !y) return 1;
     ak_quant_set_simd(AK_SIMD_AVX2);
     int have_avx2 = ak_quant_simd() == AK_SIMD_AVX2;
-    printf("n=%lld, median of %d runs, 1 thread\n", (long long)n, runs);
+    printf("n=%lld, median of %d runs, 1 thread, %s time\n", (long long)n, runs,
+           g_clock == CLOCK_MONOTONIC ? "wall" : "thread CPU");
     printf("%-6s %6s %-7s %9s %9s %10s\n", "type", "rows", "path", "us/matvec", "GB/s", "GFLOP/s");
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         ak_type t = types[k];

@@ -209,7 +209,7 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
  * sub-blocks: its low 128-bit lane takes scale 2k, the high lane scale 2k+1. */
 INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q6_k *a = w;
-    const __m256i low4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
     __m256i lane_pick[4];
     for (int k = 0; k < 4; k++) /* word 2k in the low lane, word 2k+1 in the high lane */
         lane_pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)),
@@ -226,13 +226,12 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             __m256i hb = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * h));
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(hb, three), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), three), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), three), 4));
+            /* the 2 high bits of quarter k sit at bits 2k..2k+1 of hb: move them to bits 4..5 */
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), bits45));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), bits45));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(hb, bits45));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), three), 4));
+                                   _mm256_and_si256(_mm256_srli_epi16(hb, 2), bits45));
             for (int k = 0; k < 4; k++) {
                 __m256i s = _mm256_shuffle_epi8(sch, lane_pick[k]);
                 for (int c = 0; c < NC; c++) {
