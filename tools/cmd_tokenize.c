@@ -110,9 +110,16 @@ int cmd_tokenize(int argc, char **argv) {
     }
     const char *src = file ? text : prompt;
     int rc = 1;
-    int n = ak_tokenize(t, src, len, add_special, parse_special, NULL, 0);
-    int32_t *ids = n != INT32_MIN ? malloc(((size_t)(n < 0 ? -(int64_t)n : n) + 1) * sizeof *ids) : NULL;
-    if (ids) n = ak_tokenize(t, src, len, add_special, parse_special, ids, n < 0 ? -n : n);
+    /* usually fewer tokens than bytes: one pass, a second only if that guess was short */
+    int cap = len < INT32_MAX - 64 ? (int)len + 64 : INT32_MAX;
+    int32_t *ids = malloc((size_t)cap * sizeof *ids);
+    int n = ids ? ak_tokenize(t, src, len, add_special, parse_special, ids, cap) : INT32_MIN;
+    if (n < 0 && n != INT32_MIN) {
+        cap = -n;
+        free(ids);
+        ids = malloc((size_t)cap * sizeof *ids);
+        n = ids ? ak_tokenize(t, src, len, add_special, parse_special, ids, cap) : INT32_MIN;
+    }
     if (!ids || n < 0) {
         fprintf(stderr, "tokenize: tokenization failed (text too long or out of memory)\n");
     } else {
