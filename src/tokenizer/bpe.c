@@ -9,61 +9,37 @@
 #include "tokenizer/unicode.h"
 
 /* GPT-2's printable stand-in for each byte: the byte itself if printable Latin-1, else
- * U+0100 + its index among the non-printable bytes. */
+ * U+0100 + its index among the 68 other bytes (0x00-0x20, 0x7F-0xA0, 0xAD, in order). */
 static uint32_t byte_char(unsigned b) {
-    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE)) return b;
-    unsigned n = 0;
-    for (unsigned c = 0; c < b; c++)
-        if (!((c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE))) n++;
-    return 256 + n;
+    if (b <= 0x20) return 256 + b;
+    if (b >= 0x7F && b <= 0xA0) return 256 + 33 + (b - 0x7F);
+    if (b == 0xAD) return 256 + 67;
+    return b;
 }
 
 static int char_byte(uint32_t cp) {
-    if (cp < 256) return ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || cp >= 0xAE) ? (int)cp : -1;
-    if (cp >= 256 + 68) return -1; /* 68 bytes are not printable */
-    unsigned n = cp - 256;
-    for (unsigned c = 0; c < 256; c++)
-        if (!((c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE)) && n-- == 0) return (int)c;
-    return -1;
-}
-
-static char byte_utf8[256][2];
-static uint8_t byte_utf8_len[256];
-static int16_t char_to_byte[256 + 68];
-static int tables_ready;
-
-static void init_tables(void) {
-    if (tables_ready) return;
-    for (unsigned b = 0; b < 256; b++) {
-        char tmp[4];
-        byte_utf8_len[b] = (uint8_t)ak_utf8_encode(byte_char(b), tmp);
-        memcpy(byte_utf8[b], tmp, 2);
-    }
-    for (uint32_t c = 0; c < 256 + 68; c++) char_to_byte[c] = (int16_t)char_byte(c);
-    tables_ready = 1; /* every thread writes the same values */
+    if (cp < 256) return cp <= 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD ? -1 : (int)cp;
+    if (cp < 256 + 33) return (int)(cp - 256);
+    if (cp < 256 + 67) return (int)(cp - 256 - 33 + 0x7F);
+    return cp == 256 + 67 ? 0xAD : -1;
 }
 
 int ak_gpt2_decode(const char *s, size_t len, char *out) {
-    init_tables();
     size_t i = 0;
     int n = 0;
     while (i < len) {
-        int l;
+        int l, b;
         uint32_t cp = ak_utf8_decode((const unsigned char *)s + i, len - i, &l);
-        if (cp >= 256 + 68 || char_to_byte[cp] < 0) return -1;
-        out[n++] = (char)char_to_byte[cp];
+        if ((b = char_byte(cp)) < 0) return -1;
+        out[n++] = (char)b;
         i += (size_t)l;
     }
     return n;
 }
 
 size_t ak_gpt2_encode(const unsigned char *s, size_t len, char *out) {
-    init_tables();
     size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        memcpy(out + n, byte_utf8[s[i]], byte_utf8_len[s[i]]);
-        n += byte_utf8_len[s[i]];
-    }
+    for (size_t i = 0; i < len; i++) n += (size_t)ak_utf8_encode(byte_char(s[i]), out + n);
     return n;
 }
 
