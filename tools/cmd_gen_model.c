@@ -13,7 +13,7 @@ static void usage(FILE *out) {
             "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral]\n"
             "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k] [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
-            "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|none --seed S] [--quiet]\n"
+            "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
             "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
             "  llama.cpp loads the file too. Deterministic for a seed. A preset sets full-size shapes\n"
             "  (flags after it still apply). Matrices whose rows do not fit the type's blocks are\n"
@@ -74,7 +74,7 @@ int cmd_gen_model(int argc, char **argv) {
         if ((r = ak_cli_flag_value(argc, argv, &i, "--vocab-kind", &v))) {
             if (r < 0) goto missing;
             if (strlen(v) >= sizeof p.vocab_kind) {
-                fprintf(stderr, "gen-model: unknown vocabulary kind '%s' (gpt2, llama, none)\n", v);
+                fprintf(stderr, "gen-model: unknown vocabulary kind '%s' (gpt2, llama, bytes, none)\n", v);
                 return 2;
             }
             snprintf(p.vocab_kind, sizeof p.vocab_kind, "%s", v);

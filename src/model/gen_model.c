@@ -156,8 +156,9 @@ static int validate(const ak_gen_params *p, char *err, size_t errlen) {
         set_err(err, errlen, "qwen2moe needs a shared expert (--ff-shexp > 0)");
         return -1;
     }
-    if (strcmp(p->vocab_kind, "gpt2") && strcmp(p->vocab_kind, "llama") && strcmp(p->vocab_kind, "none")) {
-        set_err(err, errlen, "unknown vocabulary kind '%s' (gpt2, llama, none)", p->vocab_kind);
+    if (strcmp(p->vocab_kind, "gpt2") && strcmp(p->vocab_kind, "llama") && strcmp(p->vocab_kind, "bytes") &&
+        strcmp(p->vocab_kind, "none")) {
+        set_err(err, errlen, "unknown vocabulary kind '%s' (gpt2, llama, bytes, none)", p->vocab_kind);
         return -1;
     }
     return 0;
@@ -294,8 +295,70 @@ static uint32_t llama_ftype(int type) {
 
 static const char *gguf_arch(const ak_gen_params *p) { return strcmp(p->arch, "mixtral") ? p->arch : "llama"; }
 
+/* ---------------------------------------------------------------- "bytes" vocabulary */
+
+/* A byte-level GPT-2 vocabulary whose tokenisation is trivial: ids 0..255 are the bytes
+ * (GPT-2's byte-to-unicode text), 256 BOS, 257 EOS, 258 the one merge (bytes 0x00 0x01,
+ * absent from text), then unused filler tokens up to n_vocab. Its token ids do not depend
+ * on any tokenizer's subtleties, so perplexities on it compare the engines alone. */
+enum { BYTES_BOS = 256, BYTES_EOS = 257, BYTES_VOCAB_MIN = 259 };
+
+static int put_utf8(unsigned cp, char *o) {
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+}
+
+static int write_bytes_vocab(gguf_writer *w, int n_vocab) {
+    char (*text)[24] = calloc((size_t)n_vocab, sizeof *text);
+    const char **toks = calloc((size_t)n_vocab, sizeof *toks);
+    int32_t *types = calloc((size_t)n_vocab, sizeof *types);
+    if (!text || !toks || !types) {
+        free(text), free(toks), free(types);
+        return -1;
+    }
+    unsigned shifted = 0;
+    for (int b = 0; b < 256; b++) {
+        /* GPT-2 keeps printable Latin-1 bytes as themselves and moves the rest to 256.. */
+        int keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+        put_utf8(keep ? (unsigned)b : 256u + shifted++, text[b]);
+        types[b] = 1; /* normal */
+    }
+    snprintf(text[BYTES_BOS], sizeof text[0], "<|bos|>");
+    snprintf(text[BYTES_EOS], sizeof text[0], "<|eos|>");
+    types[BYTES_BOS] = types[BYTES_EOS] = 3; /* control */
+    size_t l0 = strlen(text[0]), l1 = strlen(text[1]);
+    memcpy(text[258], text[0], l0);
+    memcpy(text[258] + l0, text[1], l1 + 1);
+    types[258] = 1;
+    for (int i = BYTES_VOCAB_MIN; i < n_vocab; i++) {
+        snprintf(text[i], sizeof text[0], "<|unused%d|>", i - BYTES_VOCAB_MIN);
+        types[i] = 4; /* user-defined: never produced from text without parse_special */
+    }
+    for (int i = 0; i < n_vocab; i++) toks[i] = text[i];
+    char merge[16];
+    snprintf(merge, sizeof merge, "%s %s", text[0], text[1]);
+    const char *merges[1] = {merge};
+    gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
+    gguf_set_str(w, "tokenizer.ggml.pre", "default");
+    gguf_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)n_vocab);
+    gguf_set_arr_data(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)n_vocab);
+    gguf_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+    gguf_set_u32(w, "tokenizer.ggml.bos_token_id", BYTES_BOS);
+    gguf_set_u32(w, "tokenizer.ggml.eos_token_id", BYTES_EOS);
+    gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 1);
+    gguf_set_bool(w, "tokenizer.ggml.add_eos_token", 0);
+    free(text), free(toks), free(types);
+    return 0;
+}
+
 static int write_vocab(gguf_writer *w, const ak_gen_params *p, int n_vocab) {
     char key[96];
+    if (!strcmp(p->vocab_kind, "bytes")) return write_bytes_vocab(w, n_vocab);
     if (strcmp(p->vocab_kind, "none")) {
 #ifdef AK_HAVE_TOKENIZER
         return ak_tokenizer_write_tiny_vocab(w, p->vocab_kind, n_vocab);
@@ -312,6 +375,14 @@ static int write_vocab(gguf_writer *w, const ak_gen_params *p, int n_vocab) {
 /* The tiny vocabulary decides its own exact size: write it alone once and count. */
 static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_vocab, char *err, size_t errlen) {
     if (!strcmp(p->vocab_kind, "none")) {
+        *n_vocab = p->n_vocab;
+        return 0;
+    }
+    if (!strcmp(p->vocab_kind, "bytes")) {
+        if (p->n_vocab < BYTES_VOCAB_MIN) {
+            set_err(err, errlen, "a 'bytes' vocabulary needs --vocab >= %d", BYTES_VOCAB_MIN);
+            return -1;
+        }
         *n_vocab = p->n_vocab;
         return 0;
     }

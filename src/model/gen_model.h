@@ -25,7 +25,9 @@ typedef struct {
     int n_ff_shexp;      /* shared expert (qwen2moe only) */
     int n_vocab;         /* target vocabulary size (the tiny vocabulary may differ a little) */
     int n_ctx_train;
-    char vocab_kind[8];  /* "gpt2", "llama", or "none" (no tokenizer, only a vocab size) */
+    char vocab_kind[8];  /* "gpt2", "llama" (the tokenizer module's tiny vocabularies), "bytes"
+                          * (byte-level, ids = bytes, BOS 256, built in), or "none" (no
+                          * tokenizer, only a vocabulary size) */
     float rope_freq_base;
     float rms_eps;
     uint64_t seed;

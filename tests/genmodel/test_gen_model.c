@@ -274,6 +274,31 @@ static void test_scales_and_router_spread(void) {
     unlink(path);
 }
 
+/* The built-in byte vocabulary: GPT-2 byte-to-unicode texts (space -> U+0120 "Ġ", newline
+ * -> U+010A "Ċ", printable ASCII kept), BOS 256, EOS 257, one merge, filler to --vocab. */
+static void test_bytes_vocab(void) {
+    ak_gen_params p;
+    ak_gen_params_default(&p, "olmoe");
+    snprintf(p.vocab_kind, sizeof p.vocab_kind, "bytes");
+    p.n_vocab = 300;
+    char path[600];
+    gguf_file *f = gen(&p, "bytes", path, sizeof path);
+    if (!f) return;
+    gguf_type et;
+    uint64_t n = 0;
+    gguf_str s;
+    CHECK(gguf_get_arr_info(f, "tokenizer.ggml.tokens", &et, &n) && n == 300, "300 tokens (%llu)", (unsigned long long)n);
+    CHECK(gguf_get_arr_str(f, "tokenizer.ggml.tokens", 65, &s) && gguf_str_eq(s, "A"), "token 65 is A");
+    CHECK(gguf_get_arr_str(f, "tokenizer.ggml.tokens", 32, &s) && gguf_str_eq(s, "\xc4\xa0"), "token 32 is U+0120");
+    CHECK(gguf_get_arr_str(f, "tokenizer.ggml.tokens", 10, &s) && gguf_str_eq(s, "\xc4\x8a"), "token 10 is U+010A");
+    CHECK(gguf_get_arr_str(f, "tokenizer.ggml.tokens", 0xE9, &s) && gguf_str_eq(s, "\xc3\xa9"), "token 0xE9 is U+00E9");
+    CHECK(gguf_get_arr_str(f, "tokenizer.ggml.merges", 0, &s) && gguf_str_eq(s, "\xc4\x80 \xc4\x81"), "merge");
+    expect_u32(f, "tokenizer.ggml.bos_token_id", 256);
+    expect_tensor(f, "token_embd.weight", AK_TYPE_F32, 2, 64, 300, 1);
+    gguf_close(f);
+    unlink(path);
+}
+
 static void test_fallback_and_errors(void) {
     ak_gen_params p;
     char path[600], err[256];
@@ -324,6 +349,7 @@ int main(void) {
     test_other_layouts();
     test_determinism();
     test_scales_and_router_spread();
+    test_bytes_vocab();
     test_fallback_and_errors();
     rmdir(tmpdir);
     if (failures) {
