@@ -208,33 +208,20 @@ static ak_status prepare_layer(layer_data *d, const ak_policy *p, const float *l
     d->h = h;
     d->top = top;
     float probs[AK_MAX_EXPERTS];
+    int32_t ids[AK_MAX_EXPERTS];
+    const ak_route_row_fn route_row = ak_route_row_select();
+    const ak_softmax_row_fn softmax_row = ak_softmax_row_select();
     for (int t = 0; t < n_tokens; t++) {
         const float *z = logits + (size_t)t * (size_t)n_experts;
         float ht;
-        int bad = ak_softmax_row(z, n_experts, probs, &ht);
+        /* the same kernel as ak_route, so the ranking (and ties) match exactly */
+        int bad = top ? route_row(z, n_experts, d->m, probs, &ht, top + (size_t)t * (size_t)d->m, ids)
+                      : softmax_row(z, n_experts, probs, &ht);
         if (bad >= 0)
             return ak_fail(err, AK_ERR_NONFINITE,
                            "calibration: layer %d: logit of token %d, expert %d is %s", layer, t,
                            bad, isnan(z[bad]) ? "NaN" : "Inf");
         if (h) h[t] = ht;
-        if (top) {
-            /* descending order with lower id first on ties, as in ak_route */
-            float *row = top + (size_t)t * (size_t)d->m;
-            int count = 0;
-            for (int i = 0; i < n_experts; i++) {
-                float v = probs[i];
-                if (count == d->m) {
-                    if (!(v > row[d->m - 1])) continue;
-                    count--;
-                }
-                int j = count++;
-                while (j > 0 && v > row[j - 1]) {
-                    row[j] = row[j - 1];
-                    j--;
-                }
-                row[j] = v;
-            }
-        }
     }
     return AK_OK;
 }

@@ -8,10 +8,13 @@
 #include "router/router_internal.h"
 
 #define SOFTMAX_ROW_NAME softmax_row_generic
+#define ROUTE_ROW_NAME route_row_generic
 #include "router/softmax_kernel.h"
 
 #if defined(AK_ROUTER_HAVE_AVX2)
 int ak_softmax_row_avx2(const float *z, int n, float *p, float *h_nats);
+int ak_route_row_avx2(const float *z, int n, int m, float *p, float *h_nats, float *top_p,
+                      int32_t *top_id);
 
 static int cpu_has_avx2_fma(void) {
     __builtin_cpu_init();
@@ -19,7 +22,7 @@ static int cpu_has_avx2_fma(void) {
 }
 #endif
 
-ak_softmax_row_fn ak_softmax_row_select(void) {
+static int use_avx2(void) {
 #if defined(AK_ROUTER_HAVE_AVX2)
     static atomic_int has_avx2 = -1; /* racing first callers all store the same value */
     int has = atomic_load_explicit(&has_avx2, memory_order_relaxed);
@@ -27,9 +30,24 @@ ak_softmax_row_fn ak_softmax_row_select(void) {
         has = cpu_has_avx2_fma();
         atomic_store_explicit(&has_avx2, has, memory_order_relaxed);
     }
-    if (has) return ak_softmax_row_avx2;
+    return has;
+#else
+    return 0;
+#endif
+}
+
+ak_softmax_row_fn ak_softmax_row_select(void) {
+#if defined(AK_ROUTER_HAVE_AVX2)
+    if (use_avx2()) return ak_softmax_row_avx2;
 #endif
     return softmax_row_generic;
+}
+
+ak_route_row_fn ak_route_row_select(void) {
+#if defined(AK_ROUTER_HAVE_AVX2)
+    if (use_avx2()) return ak_route_row_avx2;
+#endif
+    return route_row_generic;
 }
 
 int ak_softmax_row(const float *z, int n, float *p, float *h_nats) {

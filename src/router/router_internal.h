@@ -16,6 +16,12 @@ int ak_softmax_row(const float *z, int n, float *p, float *h_nats);
 typedef int (*ak_softmax_row_fn)(const float *z, int n, float *p, float *h_nats);
 ak_softmax_row_fn ak_softmax_row_select(void);
 
+/* Softmax + entropy + the m (1..n) largest probabilities in top_p/top_id, descending with
+ * the lower id first on ties. Returns -1 or the index of the first non-finite logit. */
+typedef int (*ak_route_row_fn)(const float *z, int n, int m, float *p, float *h_nats,
+                               float *top_p, int32_t *top_id);
+ak_route_row_fn ak_route_row_select(void);
+
 /* Entropy policy thresholds converted to nats. */
 void ak_policy_thresholds_nats(const ak_policy *p, int n_experts, float *out);
 

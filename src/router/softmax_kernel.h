@@ -1,7 +1,7 @@
 /* softmax_kernel.h - the softmax + entropy row kernel, written once with GCC/Clang vector
  * extensions and compiled twice: baseline x86-64 (SSE2) in gate.c and AVX2+FMA in
  * gate_avx2.c; gate.c picks one at run time. Include only from those two files, after
- * defining SOFTMAX_ROW_NAME.
+ * defining SOFTMAX_ROW_NAME and ROUTE_ROW_NAME.
  *
  * With m = max z, e_i = exp(z_i - m), s = sum e_i:
  *   p_i = e_i / s,  lse = m + ln s,  H = lse - sum p_i z_i = ln s - (1/s) sum e_i (z_i - m),
@@ -80,7 +80,9 @@ static inline float v8_hsum(v8f v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-int SOFTMAX_ROW_NAME(const float *z, int n, float *p, float *h_nats) {
+/* Softmax + entropy of one row; when lane_max is not NULL it also receives, per lane j, the
+ * largest probability among positions i = j (mod 8), i < n & ~7 (for the top-k prefilter). */
+static inline int softmax_core(const float *z, int n, float *p, float *h_nats, v8f *lane_max) {
     v8f vmax = v8_splat(-INFINITY), vchk = v8_splat(0.0f);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -120,16 +122,101 @@ int SOFTMAX_ROW_NAME(const float *z, int n, float *p, float *h_nats) {
     }
     float inv = 1.0f / s;
     v8f vinv = v8_splat(inv);
+    v8f vpmax = v8_splat(0.0f);
     for (i = 0; i + 8 <= n; i += 8) {
         v8f v;
         memcpy(&v, p + i, sizeof v);
         v *= vinv;
         memcpy(p + i, &v, sizeof v);
+        if (lane_max) vpmax = v8_select(v > vpmax, v, vpmax);
     }
+    if (lane_max) *lane_max = vpmax;
     for (; i < n; i++) p[i] *= inv;
     if (h_nats) {
         float h = logf(s) - t * inv;
         *h_nats = h > 0.0f ? h : 0.0f;
+    }
+    return -1;
+}
+
+int SOFTMAX_ROW_NAME(const float *z, int n, float *p, float *h_nats) {
+    return softmax_core(z, n, p, h_nats, NULL);
+}
+
+/* Softmax, entropy and the m largest probabilities (descending, lower id first on ties).
+ *
+ * Prefilter: the lane maxima are m (or more) probabilities at distinct positions, so the
+ * m-th largest lane maximum tau is a lower bound for the m-th largest probability and only
+ * entries >= tau can make the top m. A branchless pass collects those candidates (usually
+ * a handful), and only they go through the insertion into the sorted window. */
+int ROUTE_ROW_NAME(const float *z, int n, int m, float *p, float *h_nats, float *top_p,
+                   int32_t *top_id) {
+    v8f lane_max;
+    int bad = softmax_core(z, n, p, h_nats, &lane_max);
+    if (bad >= 0) return bad;
+    const int full = n & ~7;
+    float tau = -1.0f;
+    if (m <= 8 && full >= 8) {
+        float lm[8];
+        for (int j = 0; j < 8; j++) {
+            float v = lane_max[j];
+            int k = j;
+            while (k > 0 && lm[k - 1] < v) {
+                lm[k] = lm[k - 1];
+                k--;
+            }
+            lm[k] = v;
+        }
+        tau = lm[m - 1];
+    }
+    int32_t cand[AK_MAX_EXPERTS];
+    int n_cand = 0, i = 0;
+    for (; i < full; i++) {
+        cand[n_cand] = i;
+        n_cand += p[i] >= tau;
+    }
+    for (; i < n; i++) cand[n_cand++] = i;
+
+    if (m <= 8) {
+        /* sorted window of 8 lanes in registers; each candidate is inserted branch-free:
+         * lanes holding a value >= v stay (an equal value came from a lower id), the first
+         * other lane takes v, the rest shift down by one */
+        v8f win = v8_splat(-1.0f);
+        v8i wid = (v8i){-1, -1, -1, -1, -1, -1, -1, -1};
+        const v8i all = (v8i){-1, -1, -1, -1, -1, -1, -1, -1};
+        for (int c = 0; c < n_cand; c++) {
+            int32_t id = cand[c];
+            v8f vv = v8_splat(p[id]);
+            v8i keep = win >= vv;
+            v8i take = __builtin_shufflevector(keep, all, 8, 0, 1, 2, 3, 4, 5, 6) & ~keep;
+            v8f wsh = __builtin_shufflevector(win, win, 0, 0, 1, 2, 3, 4, 5, 6);
+            v8i ish = __builtin_shufflevector(wid, wid, 0, 0, 1, 2, 3, 4, 5, 6);
+            v8i vid = (v8i){id, id, id, id, id, id, id, id};
+            win = v8_select(keep, win, v8_select(take, vv, wsh));
+            wid = (wid & keep) | (((vid & take) | (ish & ~take)) & ~keep);
+        }
+        for (int j = 0; j < m; j++) {
+            top_p[j] = win[j];
+            top_id[j] = wid[j];
+        }
+        return -1;
+    }
+    int count = 0;
+    for (int c = 0; c < n_cand; c++) {
+        int32_t id = cand[c];
+        float v = p[id];
+        if (count == m) {
+            if (!(v > top_p[m - 1])) continue;
+            count--;
+        }
+        int j = count++;
+        while (j > 0 && v > top_p[j - 1]) {
+            top_p[j] = top_p[j - 1];
+            top_id[j] = top_id[j - 1];
+            j--;
+        }
+        top_p[j] = v;
+        top_id[j] = id;
     }
     return -1;
 }
