@@ -124,6 +124,23 @@ static void test_bpe(void) {
         for (int i = 0; u && i < 4; i++) roundtrip(u, texts[i], strlen(texts[i]), pres[p]);
         if (p) ak_tokenizer_free(u);
     }
+    /* random bytes (mostly invalid UTF-8, with spaces, digits and apostrophes mixed in) */
+    static const char extra[] = " '0s\n\t";
+    uint32_t seed = 12345;
+    for (int p = 0; p < 4; p++) {
+        ak_tokenizer *u = hand_bpe(pres[p]);
+        for (int k = 0; u && k < 200; k++) {
+            char buf[300];
+            size_t len = (size_t)(k * 7 % 300);
+            for (size_t i = 0; i < len; i++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned r = seed >> 16;
+                buf[i] = (r & 3) == 0 ? extra[(r >> 2) % 6] : (char)(r >> 4);
+            }
+            roundtrip(u, buf, len, "random bytes");
+        }
+        ak_tokenizer_free(u);
+    }
     ak_tokenizer_free(t);
 }
 
