@@ -1,4 +1,5 @@
 /* Loader errors: each bad file gives NULL and a message naming what is wrong. */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -87,6 +88,51 @@ int main(void) {
     }
     ak_model_free(m);
     remove(path);
+
+    /* run-time errors: too many tokens, a full cache, NaN router logits */
+    {
+        fx_model *nm = fx_build(&p);
+        for (int i = 0; i < nm->n_tensors; i++)
+            if (!strcmp(nm->t[i].name, "blk.1.ffn_gate_inp.weight")) nm->t[i].data[5] = NAN;
+        tmp_path(path, sizeof path, "nan");
+        CHECK(fx_write(nm, path, AK_TYPE_F32, NULL) == 0, "write nan");
+        m = ak_model_load(path, err, sizeof err);
+        CHECK(m != NULL, "nan model loads: %s", err);
+        ak_context_params cp = ak_context_default_params();
+        cp.n_ctx = 4;
+        cp.n_batch = 2;
+        cp.n_threads = 2;
+        ak_context *c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
+        CHECK(c != NULL, "context: %s", err);
+        if (c) {
+            int32_t toks[3] = {1, 2, 3};
+            CHECK(ak_decode(c, toks, 3, err, sizeof err) == -1 && strstr(err, "n_batch"), "batch too big: %s", err);
+            CHECK(ak_decode(c, toks, 0, err, sizeof err) == -1, "zero tokens");
+            CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "layer 1"), "NaN router: %s", err);
+            CHECK(ak_context_n_past(c) == 0 && ak_get_logits(c, -1) == NULL, "failed decode keeps state");
+        }
+        ak_context_free(c);
+        ak_model_free(m);
+        remove(path);
+        fx_free(nm);
+
+        m = NULL;
+        tmp_path(path, sizeof path, "full");
+        CHECK(fx_write(fm, path, AK_TYPE_F32, NULL) == 0, "write");
+        m = ak_model_load(path, err, sizeof err);
+        c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
+        if (c) {
+            int32_t toks[2] = {1, 2};
+            CHECK(ak_decode(c, toks, 2, err, sizeof err) == 0 && ak_decode(c, toks, 2, err, sizeof err) == 0, "fill");
+            CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "context full"), "full: %s", err);
+            CHECK(ak_context_n_past(c) == 4, "n_past after full");
+            ak_context_truncate(c, 3);
+            CHECK(ak_decode(c, toks, 1, err, sizeof err) == 0, "after truncate: %s", err);
+        }
+        ak_context_free(c);
+        ak_model_free(m);
+        remove(path);
+    }
     fx_free(fm);
     return finish("test_model_load");
 }
