@@ -54,6 +54,7 @@ struct ak_tokenizer {
     int n_eog;
     int32_t bos, eos, unk;
     int add_bos, add_eos, add_space_prefix, ignore_merges;
+    int spm_split_words; /* SPM: no piece has U+2581 after other text (see spm.c) */
     ak_pre_type pre;
 };
 

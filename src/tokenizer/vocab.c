@@ -93,8 +93,20 @@ static void add_eog(ak_tokenizer *t, int32_t id) {
     if (t->n_eog < (int)(sizeof t->eog / sizeof t->eog[0])) t->eog[t->n_eog++] = id;
 }
 
+/* Whether some text of the vocabulary has U+2581 preceded by something other than U+2581. */
+static int has_inner_space(const ak_tokenizer *t) {
+    for (int i = 0; i < t->n_vocab; i++) {
+        size_t n;
+        const char *s = ak_strtab_str(&t->text, i, &n);
+        for (size_t k = 1; k + 3 <= n; k++)
+            if (!memcmp(s + k, "\xE2\x96\x81", 3) && !(k >= 3 && !memcmp(s + k - 3, "\xE2\x96\x81", 3))) return 1;
+    }
+    return 0;
+}
+
 int ak_tokenizer_finish(ak_tokenizer *t, char *err, size_t errlen) {
     if (t->kind == AK_TOK_SPM) {
+        t->spm_split_words = !has_inner_space(t);
         for (int b = 0; b < 256; b++) {
             char name[8];
             snprintf(name, sizeof name, "<0x%02X>", b);
