@@ -10,6 +10,10 @@
 # (llama-tokenize vs adaptive-k tokenize, when that command exists) and perplexity
 # (llama-perplexity -c 128 -fa off -ctk f32 -ctv f32 vs adaptive-k perplexity -c 128), native
 # top-k and fixed K overrides (--override-kv ARCH.expert_used_count=int:N vs --policy fixed --k N).
+# VOCAB=bytes (default): the built-in byte vocabulary, whose token ids are the bytes, so the
+# perplexities compare the engines alone (these are the numbers pinned in
+# tests/eval/ppl_pins.inc). VOCAB=tiny: each architecture's tiny BPE/SentencePiece vocabulary
+# from the tokenizer module, which also compares tokenisation.
 # Prints one markdown table row per run (the table in docs/correctness.md).
 set -euo pipefail
 
@@ -21,6 +25,8 @@ OUT=${4:-$(mktemp -d)}
 THREADS=${THREADS:-2}
 CTX=${CTX:-128}
 ARCHS=${ARCHS:-"olmoe qwen2moe qwen3moe mixtral"}
+VOCAB=${VOCAB:-bytes}
+KS=${KS:-"native 1 4"}
 TYPES=${TYPES:-"f32 q8_0 q4_k"}
 mkdir -p "$OUT"
 
@@ -33,6 +39,7 @@ done
 gen_flags() {
   local arch=$1
   local flags="--layers 2 --embd 256 --heads 4 --heads-kv 2 --experts 8 --top-k 2 --ff 256 --vocab 400 --seed 42"
+  [ "$VOCAB" = bytes ] && flags="$flags --vocab-kind bytes"
   case $arch in
     olmoe) flags="$flags --heads-kv 4" ;; # llama.cpp's olmoe has no grouped-query attention
     qwen2moe) flags="$flags --heads-kv 4 --ff-shexp 256" ;;
@@ -44,6 +51,18 @@ gen_flags() {
 gguf_arch() { [ "$1" = mixtral ] && echo llama || echo "$1"; }
 
 ppl_of() { sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$1" | tail -1; }
+
+# llama-perplexity, rerun if its log lacks the final line: llama.cpp logs from a background
+# thread and its last lines are sometimes lost at exit when the output is a file
+run_llama() {
+  local out=$1
+  shift
+  for _ in 1 2 3; do
+    "$LLAMA/llama-perplexity" "$@" > "$out" 2>&1 || true
+    if [ -n "$(ppl_of "$out")" ]; then return 0; fi
+  done
+  return 0
+}
 
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; if (d < 0) d = -d; printf "%.4f%%", 100 * d }'; }
 
@@ -64,14 +83,14 @@ for arch in $ARCHS; do
         tok_eq="NO"
       fi
     fi
-    for k in native 1 4; do
+    for k in $KS; do
       over=() ours=()
       if [ "$k" != native ]; then
         over=(--override-kv "$(gguf_arch "$arch").expert_used_count=int:$k")
         ours=(--policy fixed --k "$k")
       fi
-      "$LLAMA/llama-perplexity" -m "$model" -f "$TEXT" -c "$CTX" -fa off -ctk f32 -ctv f32 -t "$THREADS" \
-        "${over[@]}" > "$OUT/llama-$arch-$type-$k.txt" 2>&1 || true
+      run_llama "$OUT/llama-$arch-$type-$k.txt" -m "$model" -f "$TEXT" -c "$CTX" -fa off -ctk f32 -ctv f32 \
+        -t "$THREADS" "${over[@]}"
       "$AK" perplexity -m "$model" -f "$TEXT" -c "$CTX" -t "$THREADS" "${ours[@]}" \
         > "$OUT/ak-$arch-$type-$k.txt" 2>&1 || true
       a=$(ppl_of "$OUT/llama-$arch-$type-$k.txt")
