@@ -80,8 +80,9 @@ static inline float v8_hsum(v8f v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-/* Softmax + entropy of one row; when lane_max is not NULL it also receives, per lane j, the
- * largest probability among positions i = j (mod 8), i < n & ~7 (for the top-k prefilter). */
+/* Softmax + entropy of one row. When lane_max is not NULL, lane_max[0] and lane_max[1] also
+ * receive column maxima for the top-k prefilter: lane j of lane_max[c] is the largest
+ * probability at positions i = 8c + j (mod 16), i < n & ~7, or -1 where no position exists. */
 static inline int softmax_core(const float *z, int n, float *p, float *h_nats, v8f *lane_max) {
     v8f vmax = v8_splat(-INFINITY), vchk = v8_splat(0.0f);
     int i = 0;
@@ -122,15 +123,32 @@ static inline int softmax_core(const float *z, int n, float *p, float *h_nats, v
     }
     float inv = 1.0f / s;
     v8f vinv = v8_splat(inv);
-    v8f vpmax = v8_splat(0.0f);
-    for (i = 0; i + 8 <= n; i += 8) {
-        v8f v;
-        memcpy(&v, p + i, sizeof v);
-        v *= vinv;
-        memcpy(p + i, &v, sizeof v);
-        if (lane_max) vpmax = v8_select(v > vpmax, v, vpmax);
+    v8f even = v8_splat(-1.0f), odd = v8_splat(-1.0f);
+    for (i = 0; i + 16 <= n; i += 16) {
+        v8f a, b;
+        memcpy(&a, p + i, sizeof a);
+        memcpy(&b, p + i + 8, sizeof b);
+        a *= vinv;
+        b *= vinv;
+        memcpy(p + i, &a, sizeof a);
+        memcpy(p + i + 8, &b, sizeof b);
+        if (lane_max) {
+            even = v8_select(a > even, a, even);
+            odd = v8_select(b > odd, b, odd);
+        }
     }
-    if (lane_max) *lane_max = vpmax;
+    if (i + 8 <= n) {
+        v8f a;
+        memcpy(&a, p + i, sizeof a);
+        a *= vinv;
+        memcpy(p + i, &a, sizeof a);
+        if (lane_max) even = v8_select(a > even, a, even);
+        i += 8;
+    }
+    if (lane_max) {
+        lane_max[0] = even;
+        lane_max[1] = odd;
+    }
     for (; i < n; i++) p[i] *= inv;
     if (h_nats) {
         float h = logf(s) - t * inv;
@@ -145,29 +163,32 @@ int SOFTMAX_ROW_NAME(const float *z, int n, float *p, float *h_nats) {
 
 /* Softmax, entropy and the m largest probabilities (descending, lower id first on ties).
  *
- * Prefilter: the lane maxima are m (or more) probabilities at distinct positions, so the
- * m-th largest lane maximum tau is a lower bound for the m-th largest probability and only
- * entries >= tau can make the top m. A branchless pass collects those candidates (usually
+ * Prefilter: the 16 column maxima are probabilities at distinct positions (8 or more of them
+ * real when n >= 8), so the m-th largest column maximum tau (m <= 8) is a lower bound for the
+ * m-th largest probability and only entries >= tau can make the top m. A branchless pass collects those candidates (usually
  * a handful), and only they go through the insertion into the sorted window. */
 int ROUTE_ROW_NAME(const float *z, int n, int m, float *p, float *h_nats, float *top_p,
                    int32_t *top_id) {
-    v8f lane_max;
-    int bad = softmax_core(z, n, p, h_nats, &lane_max);
+    v8f lane_max[2];
+    int bad = softmax_core(z, n, p, h_nats, lane_max);
     if (bad >= 0) return bad;
     const int full = n & ~7;
     float tau = -1.0f;
     if (m <= 8 && full >= 8) {
-        float lm[8];
-        for (int j = 0; j < 8; j++) {
-            float v = lane_max[j];
-            int k = j;
-            while (k > 0 && lm[k - 1] < v) {
-                lm[k] = lm[k - 1];
-                k--;
+        /* tau = the m-th largest column maximum, branch-free: the minimum over the columns
+         * that have fewer than m columns strictly above them */
+        v8i above0 = {0, 0, 0, 0, 0, 0, 0, 0}, above1 = above0;
+        for (int c = 0; c < 2; c++)
+            for (int k = 0; k < 8; k++) {
+                v8f v = v8_splat(lane_max[c][k]);
+                above0 -= v > lane_max[0];
+                above1 -= v > lane_max[1];
             }
-            lm[k] = v;
-        }
-        tau = lm[m - 1];
+        v8f in0 = v8_select(above0 < m, lane_max[0], v8_splat(INFINITY));
+        v8f in1 = v8_select(above1 < m, lane_max[1], v8_splat(INFINITY));
+        v8f in_top = v8_select(in1 < in0, in1, in0);
+        tau = in_top[0];
+        for (int j = 1; j < 8; j++) tau = in_top[j] < tau ? in_top[j] : tau;
     }
     int32_t cand[AK_MAX_EXPERTS];
     int n_cand = 0, i = 0;
