@@ -22,9 +22,14 @@ static int cpu_has_avx2_fma(void) {
 }
 #endif
 
+static atomic_int has_avx2 = -1; /* racing first callers all store the same value */
+
+void ak_router_use_simd(int enable) {
+    atomic_store_explicit(&has_avx2, enable ? -1 : 0, memory_order_relaxed);
+}
+
 static int use_avx2(void) {
 #if defined(AK_ROUTER_HAVE_AVX2)
-    static atomic_int has_avx2 = -1; /* racing first callers all store the same value */
     int has = atomic_load_explicit(&has_avx2, memory_order_relaxed);
     if (has < 0) {
         has = cpu_has_avx2_fma();

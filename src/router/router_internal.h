@@ -22,6 +22,9 @@ typedef int (*ak_route_row_fn)(const float *z, int n, int m, float *p, float *h_
                                float *top_p, int32_t *top_id);
 ak_route_row_fn ak_route_row_select(void);
 
+/* Tests: enable = 0 forces the baseline kernel, 1 restores the run-time choice. */
+void ak_router_use_simd(int enable);
+
 /* Entropy policy thresholds converted to nats. */
 void ak_policy_thresholds_nats(const ak_policy *p, int n_experts, float *out);
 

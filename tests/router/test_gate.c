@@ -1,6 +1,7 @@
 /* Softmax and entropy against a direct double-precision computation; units; bad input. */
 #include "adaptivek.h"
 #include "check.h"
+#include "router/router_internal.h"
 
 static void direct(const float *z, int n, double *p, double *h) {
     double m = z[0], s = 0.0;
@@ -106,8 +107,11 @@ static void test_bad_input(void) {
 }
 
 int main(void) {
-    test_known();
-    test_random_vs_direct();
+    for (int simd = 1; simd >= 0; simd--) { /* run-time kernel, then the baseline one */
+        ak_router_use_simd(simd);
+        test_known();
+        test_random_vs_direct();
+    }
     test_units();
     test_bad_input();
     return check_report("test_gate");

@@ -3,6 +3,7 @@
 
 #include "adaptivek.h"
 #include "check.h"
+#include "router/router_internal.h"
 
 #define SLOTS 8
 
@@ -189,6 +190,59 @@ static void test_vs_naive(void) {
     CHECK_EQ_INT(mismatches, 0);
 }
 
+/* Selection edge cases against a full sort: every n in 1..40 and some larger, every K up to
+ * 12, logits drawn from a few integers so that equal probabilities are common (ties must go
+ * to the lower id), and continuous logits. */
+static void test_selection_exhaustive(void) {
+    static float z[1024];
+    static int k[1];
+    static int32_t ids[16];
+    static float w[16];
+    test_rng rng = {4242};
+    int sizes[48];
+    int n_sizes = 0;
+    for (int n = 1; n <= 40; n++) sizes[n_sizes++] = n;
+    const int more[] = {47, 60, 64, 65, 100, 128, 333, 1024};
+    for (int i = 0; i < 8; i++) sizes[n_sizes++] = more[i];
+    int mismatches = 0, cases = 0;
+    for (int si = 0; si < n_sizes; si++) {
+        int n = sizes[si];
+        for (int rep = 0; rep < 40; rep++) {
+            int discrete = rep % 2 == 0;
+            for (int i = 0; i < n; i++)
+                z[i] = discrete ? (float)(int)(4.0 * rng_uniform(&rng)) : (float)rng_normal(&rng);
+            ranked r[1024];
+            double m = -1e30, s = 0;
+            for (int i = 0; i < n; i++) m = fmax(m, z[i]);
+            for (int i = 0; i < n; i++) s += exp(z[i] - m);
+            for (int i = 0; i < n; i++) {
+                r[i].p = exp(z[i] - m) / s;
+                r[i].id = i;
+            }
+            qsort(r, (size_t)n, sizeof r[0], cmp_ranked);
+            for (int kk = 1; kk <= 12 && kk <= n; kk++) {
+                ak_policy f = ak_policy_fixed(kk);
+                ak_route_out out = {1, 16, k, ids, w, NULL};
+                cases++;
+                if (ak_route(&f, z, 1, n, 0, &out, NULL) != AK_OK || k[0] != kk) {
+                    mismatches++;
+                    continue;
+                }
+                for (int i = 0; i < kk; i++)
+                    if (ids[i] != r[i].id || fabs(w[i] - r[i].p) > 1e-6) {
+                        if (mismatches < 5)
+                            fprintf(stderr, "n=%d k=%d rank %d: id %d want %d\n", n, kk, i,
+                                    ids[i], r[i].id);
+                        mismatches++;
+                        break;
+                    }
+            }
+        }
+    }
+    printf("selection: %d cases checked against a full sort\n", cases);
+    CHECK_EQ_INT(mismatches, 0);
+}
+
 static void test_errors(void) {
     float z[12];
     logits3(z);
@@ -219,10 +273,15 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    test_entropy_policy();
-    test_fixed_top_p_ratio();
-    test_ties();
-    test_vs_naive();
-    test_errors();
+    /* once with the kernel this CPU gets (AVX2 when present), once with the baseline one */
+    for (int simd = 1; simd >= 0; simd--) {
+        ak_router_use_simd(simd);
+        test_entropy_policy();
+        test_fixed_top_p_ratio();
+        test_ties();
+        test_vs_naive();
+        test_selection_exhaustive();
+        test_errors();
+    }
     return check_report("test_route");
 }
