@@ -7,6 +7,9 @@
  *   ak_model    the mapped GGUF file and its validated tensors (read-only, shareable)
  *   ak_context  KV cache, scratch buffers, thread pool, routing policy, statistics
  *
+ * A model may be shared by any number of contexts (it is read-only after loading); a
+ * context must be used by one thread at a time.
+ *
  * Per MoE layer the router logits go through libadaptivek (ak_route) with the context's
  * policy, and only the chosen experts are computed. Nothing allocates per token: every
  * buffer is sized for n_batch tokens at context creation (or at ak_context_set_routing).
