@@ -75,7 +75,7 @@ static void quant_q8_k(const float *x, blk_q8_k *b, int64_t nb) {
         float iscale = -127.f / max; /* negative scale: ggml's choice, kept for bit equality */
         for (int j = 0; j < QKK; j++) {
             int v = nearest_int(iscale * x[j]);
-            b[i].qs[j] = (int8_t)(v < 127 ? v : 127);
+            b[i].qs[j] = (int8_t)clampi(v, -128, 127);
             b[i].bsums[j / 16] = (int16_t)(b[i].bsums[j / 16] + b[i].qs[j]);
         }
         b[i].d = 1 / iscale;
