@@ -10,6 +10,10 @@
  *
  * Kernels: AVX2/FMA and scalar, chosen once at run time (ak_quant_simd); the scalar path
  * is the reference the SIMD path is tested against.
+ *
+ * Callers validate shapes (ak_row_bytes() != 0, ak_type_is_weight()) when loading; the row
+ * functions below do nothing (ak_vec_dot returns 0) for an unknown type or an n that is not
+ * a multiple of the block size. All functions are reentrant and allocate nothing.
  */
 #ifndef AK_QUANT_H
 #define AK_QUANT_H
