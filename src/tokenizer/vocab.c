@@ -65,15 +65,18 @@ static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *le
         }
     }
     free(buf);
-    if (t->kind == AK_TOK_BPE)
-        for (int b = 0; b < 256; b++) {
-            char c = (char)b;
-            int32_t id = ak_strtab_find(&t->raw, &c, 1);
-            if (id >= 0 && t->type[id] != AK_TOKTYPE_NORMAL && t->type[id] != AK_TOKTYPE_BYTE) id = -1;
-            t->byte_token[b] = id;
-            t->byte_str[b] = id >= 0 ? id : ak_strtab_add(&t->raw, &c, 1);
-            if (t->byte_str[b] < 0) return fail(err, errlen, "out of memory");
-        }
+    if (t->kind != AK_TOK_BPE) return 0;
+    /* byte fallback uses the last normal token of each single byte (a control token with the
+     * same text must not stand in for it) */
+    for (int i = 0; i < t->n_vocab; i++)
+        if (t->raw.len[i] == 1 && (t->type[i] == AK_TOKTYPE_NORMAL || t->type[i] == AK_TOKTYPE_BYTE))
+            t->byte_token[(unsigned char)t->raw.bytes[t->raw.off[i]]] = i;
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b;
+        int32_t id = ak_strtab_find(&t->raw, &c, 1);
+        t->byte_str[b] = id >= 0 ? id : ak_strtab_add(&t->raw, &c, 1);
+        if (t->byte_str[b] < 0) return fail(err, errlen, "out of memory");
+    }
     return 0;
 }
 

@@ -289,12 +289,58 @@ static void test_tiny_vocab(void) {
     }
 }
 
+/* Random vocabularies and merges (some invalid): creation fails cleanly or tokenizes without
+ * memory errors (run under ASan) and still round-trips. */
+static void test_random_vocab(void) {
+    static const char *const units[] = {"a", "b", "Ġ", "Ċ", "\xC3\xA9", "<", "|", ">", " ", "x"};
+    uint32_t seed = 99;
+    int created = 0;
+    for (int round = 0; round < 60; round++) {
+        char tok_buf[64][16], merge_buf[48][40];
+        const char *tokens[64 + 256 + 1], *merges[48];
+        static char bytes[256][3];
+        int n_tok = 0;
+        for (int b = 0; b < 256 && round % 2 == 0; b++) {
+            gpt2_char(b, bytes[b]);
+            tokens[n_tok++] = bytes[b];
+        }
+        int n_extra = 1 + round % 40;
+        for (int i = 0; i < n_extra; i++) {
+            tok_buf[i][0] = 0;
+            int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 3;
+            for (int k = 0; k < parts; k++) strcat(tok_buf[i], units[((seed = seed * 1103515245u + 12345u) >> 16) % 10]);
+            tokens[n_tok++] = tok_buf[i];
+        }
+        tokens[n_tok++] = "<|bos|>";
+        int n_merges = round % 48;
+        for (int i = 0; i < n_merges; i++) {
+            const char *l = tokens[((seed = seed * 1103515245u + 12345u) >> 16) % (unsigned)(n_tok - 1)];
+            const char *r = tokens[((seed = seed * 1103515245u + 12345u) >> 16) % (unsigned)(n_tok - 1)];
+            snprintf(merge_buf[i], sizeof merge_buf[i], "%s %s", l, r);
+            merges[i] = merge_buf[i];
+        }
+        char err[256] = "";
+        ak_tokenizer *t = ak_tokenizer_create_bpe(tokens, n_tok, merges, n_merges, round % 3 ? "qwen2" : "gpt2",
+                                                  n_tok - 1, -1, err, sizeof err);
+        CHECK(t || err[0], "round %d: NULL without a message", round);
+        if (!t) continue;
+        created++;
+        const char *text = "ab \xC3\xA9x|<a>  b\nba'S 12 \xFF";
+        int32_t ids[256];
+        CHECK(ak_tokenize(t, text, strlen(text), 1, 1, ids, 256) >= 0, "round %d: tokenize", round);
+        if (round % 2 == 0) roundtrip(t, text, strlen(text), "random vocab");
+        ak_tokenizer_free(t);
+    }
+    CHECK(created >= 20, "only %d random vocabularies were accepted", created);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/tmp/ak_tok_test_%d.gguf", (int)getpid());
     test_bpe();
     test_spm();
     test_bad_vocab();
     test_tiny_vocab();
+    test_random_vocab();
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures != 0;
 }
