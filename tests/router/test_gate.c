@@ -1,4 +1,6 @@
 /* Softmax and entropy against a direct double-precision computation; units; bad input. */
+#include <float.h>
+
 #include "adaptivek.h"
 #include "check.h"
 #include "router/router_internal.h"
@@ -39,6 +41,16 @@ static void test_known(void) {
     CHECK_NEAR(pb[0], 0.5, 1e-7);
     CHECK_NEAR(pb[2], 0.0, 1e-30);
     CHECK_NEAR(h, log(2.0), 1e-6);
+
+    /* a huge gap: entropy of the two equal experts only, no denormal probabilities */
+    float gap[1024], pg[1024];
+    for (int i = 0; i < 1024; i++) gap[i] = i < 2 ? 0.0f : -1e30f;
+    CHECK(ak_softmax_entropy(gap, 1024, pg, &h, NULL) == AK_OK);
+    CHECK_NEAR(h, log(2.0), 1e-6);
+    CHECK_NEAR(pg[0], 0.5, 1e-6);
+    int denormal = 0;
+    for (int i = 0; i < 1024; i++) denormal += pg[i] < FLT_MIN;
+    CHECK_EQ_INT(denormal, 0);
 
     /* in place (probs aliasing logits) */
     float a[4];
