@@ -28,18 +28,16 @@ void ak_router_use_simd(int enable) {
     atomic_store_explicit(&has_avx2, enable ? -1 : 0, memory_order_relaxed);
 }
 
-static int use_avx2(void) {
 #if defined(AK_ROUTER_HAVE_AVX2)
+static int use_avx2(void) {
     int has = atomic_load_explicit(&has_avx2, memory_order_relaxed);
     if (has < 0) {
         has = cpu_has_avx2_fma();
         atomic_store_explicit(&has_avx2, has, memory_order_relaxed);
     }
     return has;
-#else
-    return 0;
-#endif
 }
+#endif
 
 ak_softmax_row_fn ak_softmax_row_select(void) {
 #if defined(AK_ROUTER_HAVE_AVX2)

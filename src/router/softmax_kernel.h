@@ -13,9 +13,17 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
-#if defined(__GNUC__) && !defined(__clang__)
+#include "router/compact_table.h"
+
 /* Eight-lane helpers are static inline and always inlined; their ABI never matters. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
@@ -74,6 +82,24 @@ static inline float exp_nonpositive(float x) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return er * scale;
+}
+
+/* Bit j set when lane j of the comparison mask is true. */
+static inline unsigned v8_movemask(v8i m) {
+#if defined(__AVX__)
+    __m256 x;
+    memcpy(&x, &m, sizeof x);
+    return (unsigned)_mm256_movemask_ps(x);
+#elif defined(__SSE2__)
+    __m128 lo, hi;
+    memcpy(&lo, &m, sizeof lo);
+    memcpy(&hi, (const char *)&m + sizeof lo, sizeof hi);
+    return (unsigned)(_mm_movemask_ps(lo) | (_mm_movemask_ps(hi) << 4));
+#else
+    unsigned bits = 0;
+    for (int j = 0; j < 8; j++) bits |= (unsigned)(m[j] & 1) << j;
+    return bits;
+#endif
 }
 
 static inline float v8_hsum(v8f v) {
@@ -192,11 +218,20 @@ int ROUTE_ROW_NAME(const float *z, int n, int m, float *p, float *h_nats, float 
         tau = in_top[0];
         for (int j = 1; j < 8; j++) tau = in_top[j] < tau ? in_top[j] : tau;
     }
-    int32_t cand[AK_MAX_EXPERTS];
+    /* candidates (positions with p >= tau), gathered eight at a time without branches */
+    typedef uint8_t v8u8 __attribute__((vector_size(8)));
+    int32_t cand[AK_MAX_EXPERTS + 8];
     int n_cand = 0, i = 0;
-    for (; i < full; i++) {
-        cand[n_cand] = i;
-        n_cand += p[i] >= tau;
+    const v8f vtau = v8_splat(tau);
+    for (; i < full; i += 8) {
+        v8f v;
+        memcpy(&v, p + i, sizeof v);
+        unsigned bits = v8_movemask(v >= vtau);
+        v8u8 pos;
+        memcpy(&pos, ak_compact_table[bits], sizeof pos);
+        v8i idx = __builtin_convertvector(pos, v8i) + i;
+        memcpy(cand + n_cand, &idx, sizeof idx);
+        n_cand += __builtin_popcount(bits);
     }
     for (; i < n; i++) cand[n_cand++] = i;
 

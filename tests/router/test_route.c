@@ -3,6 +3,7 @@
 
 #include "adaptivek.h"
 #include "check.h"
+#include "router/compact_table.h"
 #include "router/router_internal.h"
 
 #define SLOTS 8
@@ -243,6 +244,17 @@ static void test_selection_exhaustive(void) {
     CHECK_EQ_INT(mismatches, 0);
 }
 
+static void test_compact_table(void) {
+    int bad = 0;
+    for (unsigned b = 0; b < 256; b++) {
+        int n = 0;
+        for (int j = 0; j < 8; j++)
+            if (b >> j & 1) bad += ak_compact_table[b][n++] != j;
+        for (; n < 8; n++) bad += ak_compact_table[b][n] != 0;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 static void test_errors(void) {
     float z[12];
     logits3(z);
@@ -274,6 +286,7 @@ static void test_errors(void) {
 
 int main(void) {
     /* once with the kernel this CPU gets (AVX2 when present), once with the baseline one */
+    test_compact_table();
     for (int simd = 1; simd >= 0; simd--) {
         ak_router_use_simd(simd);
         test_entropy_policy();
