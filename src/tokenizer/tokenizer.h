@@ -4,8 +4,9 @@
  *           ("default"/"gpt2", "olmo", "qwen2", "llama3", ...; unknown -> default with a warning);
  *   "llama" SentencePiece (greedy best-score bigram merging, byte fallback to <0xXX>, <unk>).
  *
- * Invalid UTF-8 is not an error for BPE: every byte maps through its byte token, as in
- * llama.cpp, so detokenize(tokenize(x)) == x for any bytes.
+ * Invalid UTF-8 is not an error: for BPE every stray byte maps through its byte token, so
+ * detokenize(tokenize(x)) == x for any bytes (llama.cpp substitutes U+FFFD there instead; the
+ * split into words is the same). SPM works on bytes and falls back to <0xXX> tokens.
  */
 #ifndef AK_TOKENIZER_H
 #define AK_TOKENIZER_H
