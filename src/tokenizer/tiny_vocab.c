@@ -66,21 +66,21 @@ static void grow(builder *b, const char *space, size_t space_len) {
         memcpy(w + space_len, common_words[k], l);
         if (sp >= 0 && word >= 0) add_piece(b, w, space_len + l, sp, word);
     }
-    for (int pass = 0; pass < 3 && b->n < b->limit; pass++)
-        for (int x = 0; x < 26 * 26 * 26 && b->n < b->limit; x++) {
-            char c0 = (char)('a' + x % 26), c1 = (char)('a' + x / 26 % 26), c2 = (char)('a' + x / 676);
-            if (pass == 0 && x < 26) {
-                memcpy(w, space, space_len);
-                w[space_len] = c0;
-                add_chain(b, w, space_len, space_len + 1);
-            } else if (pass == 1 && x < 676) {
-                w[0] = c1, w[1] = c0;
-                add_chain(b, w, 1, 2);
-            } else if (pass == 2) {
-                w[0] = c2, w[1] = c1, w[2] = c0;
-                add_chain(b, w, 1, 3);
-            }
+    /* then: space+letter, letter pairs, letter triples, space+up to 3 letters, 4 letters */
+    static const struct {
+        int space, letters;
+    } passes[] = {{1, 1}, {0, 2}, {0, 3}, {1, 3}, {0, 4}};
+    for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
+        int n_letters = passes[p].letters, count = 1;
+        for (int i = 0; i < n_letters; i++) count *= 26;
+        for (int x = 0; x < count && b->n < b->limit; x++) {
+            size_t n = 0;
+            if (passes[p].space) memcpy(w, space, space_len), n = space_len;
+            for (int i = n_letters - 1, v = x; i >= 0; i--, v /= 26) w[n + (size_t)i] = (char)('a' + v % 26);
+            /* the first step is the space or the first letter: a piece already */
+            add_chain(b, w, passes[p].space ? space_len : 1, n + (size_t)n_letters);
         }
+    }
 }
 
 static void builder_free(builder *b) {

@@ -213,10 +213,10 @@ static int read_id(const gguf_file *f, const char *key, int n_vocab, int32_t *ou
     return 0;
 }
 
-static int read_bool(const gguf_file *f, const char *key, int *out) {
+/* Optional flag: keeps *out (the default) when the key is absent. */
+static void read_bool(const gguf_file *f, const char *key, int *out) {
     int v;
     if (gguf_get_bool(f, key, &v)) *out = v != 0;
-    return 0;
 }
 
 /* A numeric array of exactly n elements of type want; NULL (and err) if present but wrong. */
