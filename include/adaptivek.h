@@ -15,6 +15,8 @@
  *     only in config loading/saving/layers and calibration (temporary buffers). Every function
  *     that can fail returns ak_status and, when err != NULL, fills err->msg.
  *   - Ties: experts with equal probability are ordered by lower expert id first.
+ *   - Thread safety: no global state (beyond a once-detected CPU feature); functions may be
+ *     called concurrently on different outputs.
  */
 #ifndef ADAPTIVEK_H
 #define ADAPTIVEK_H
@@ -116,7 +118,7 @@ void ak_policy_describe(const ak_policy *p, char *buf, size_t len);
 /* ---------------------------------------------------------------- routing */
 
 typedef struct {
-    int n_tokens;
+    int n_tokens;  /* capacity in tokens (0: unchecked); ak_stats_add reads this many */
     int slots;     /* ids/weights per token (>= the policy's max K) */
     int *k;        /* [n_tokens] chosen K */
     int32_t *ids;  /* [n_tokens][slots], descending probability, -1 unused */
@@ -128,13 +130,17 @@ typedef struct {
  * renormalize != 0: weights of the chosen experts are rescaled to sum to 1 (Mixtral,
  * Qwen3-MoE, Qwen2-MoE with norm_topk_prob); renormalize == 0: weights are the softmax
  * probabilities over all experts (OLMoE, Qwen1.5/Qwen2-MoE default).
- * Errors: zero tokens, out->slots < ak_policy_max_k, invalid policy, NaN/Inf logits
- * (err->msg names the token and expert). Allocation-free. */
+ * Errors: zero tokens, out->slots < ak_policy_max_k, out->n_tokens (when not 0) < n_tokens,
+ * invalid policy, NaN/Inf logits (err->msg names the token and expert; tokens before it
+ * are already written). Allocation-free. Probabilities below ~1e-35 (logit gap > 80) are
+ * floored there rather than underflowing. */
 ak_status ak_route(const ak_policy *policy, const float *logits, int n_tokens, int n_experts,
                    int renormalize, ak_route_out *out, ak_error *err);
 
 /* Select K for one token from its sorted probabilities and entropy; exposed for engines
- * that compute the softmax themselves. sorted_p: descending, length n_experts. */
+ * that compute the softmax themselves. sorted_p: descending; only the first
+ * min(k_max, n_experts) entries are read (none for fixed and entropy policies).
+ * top-p stops at the first prefix whose sum reaches top_p * (1 - 1e-6). */
 int ak_select_k(const ak_policy *policy, const float *sorted_p, int n_experts, float entropy_nats);
 
 /* ---------------------------------------------------------------- router config (per model) */
@@ -165,7 +171,8 @@ ak_status ak_config_load(const char *path, ak_router_config *c, ak_error *err);
 ak_status ak_config_to_json(const ak_router_config *c, char **out, ak_error *err);
 ak_status ak_config_save(const char *path, const ak_router_config *c, ak_error *err);
 
-/* Presets for the models the seeds name; each with its real expert count and native top-k. */
+/* Presets for the models the seeds name; each with its real expert count and native top-k
+ * (docs/router-config.md). ak_preset_get overwrites *c (n_layers 0, layers NULL). */
 int ak_preset_count(void);
 const char *ak_preset_name(int i);
 ak_status ak_preset_get(const char *name, ak_router_config *c, ak_error *err);
@@ -177,7 +184,10 @@ ak_status ak_preset_get(const char *name, ak_router_config *c, ak_error *err);
  *            found by bisection; if the policy has no thresholds yet, quantiles are used.
  *   top-p:   bisection on p.   ratio: bisection on r.   fixed: error.
  * logits: [n_tokens][n_experts]. achieved (optional) receives the average K on the sample.
- * Returns AK_ERR_CONFIG if the target is outside what the policy can reach. */
+ * Returns AK_ERR_CONFIG if the target is outside what the policy can reach on the sample
+ * (the message gives the reachable range). The average K is a step function of the
+ * parameter: the result is the closest achievable value. Allocates temporary buffers.
+ * Method: docs/calibration.md. */
 ak_status ak_calibrate_policy(ak_policy *policy, const float *logits, int n_tokens, int n_experts,
                               double target_avg_k, double *achieved, ak_error *err);
 
