@@ -192,6 +192,36 @@ static void test_malformed(void) {
     }
 }
 
+/* Random byte edits of a valid document: every result is a clean accept or a clean error
+ * (run under ASan/UBSan in the sanitizer build). */
+static void test_mutations(void) {
+    size_t n = strlen(good);
+    char *buf = malloc(n + 1);
+    test_rng rng = {99};
+    const char alphabet[] = "{}[]\":,.-+eE0123456789 \\utrfalsn\x01\xff";
+    int accepted = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(buf, good, n + 1);
+        int edits = 1 + (int)(3 * rng_uniform(&rng));
+        for (int e = 0; e < edits; e++) {
+            size_t at = (size_t)(rng_uniform(&rng) * (double)n);
+            buf[at] = alphabet[(size_t)(rng_uniform(&rng) * (sizeof alphabet - 1))];
+        }
+        ak_router_config c;
+        ak_error err = {AK_OK, ""};
+        ak_status st = ak_config_from_json(buf, n, &c, &err);
+        if (st == AK_OK) {
+            accepted++;
+            CHECK(ak_config_validate(&c, NULL) == AK_OK);
+            ak_config_free(&c);
+        } else {
+            CHECK(err.msg[0] != '\0');
+        }
+    }
+    printf("mutations: %d of 3000 edited documents still valid\n", accepted);
+    free(buf);
+}
+
 static void test_presets(void) {
     struct {
         const char *name;
@@ -250,6 +280,7 @@ static void test_validate(void) {
 int main(void) {
     test_round_trip();
     test_malformed();
+    test_mutations();
     test_presets();
     test_validate();
     return check_report("test_config");
