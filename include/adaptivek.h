@@ -14,7 +14,9 @@
  *   - Routing (ak_route, ak_select_k, ak_softmax_entropy) never allocates. Allocation happens
  *     only in config loading/saving/layers and calibration (temporary buffers). Every function
  *     that can fail returns ak_status and, when err != NULL, fills err->msg.
- *   - Ties: experts with equal probability are ordered by lower expert id first.
+ *   - Order: experts are ranked by router logit, i.e. by probability (without ties that
+ *     float rounding of exp can create between different logits); equal logits go to the
+ *     lower expert id first.
  *   - Thread safety: no global state (beyond a once-detected CPU feature); functions may be
  *     called concurrently on different outputs.
  */

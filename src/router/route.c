@@ -1,9 +1,10 @@
 /* route.c - route a batch of tokens through one layer's policy.
  *
  * Per token: softmax + entropy + the top max_k experts by partial selection (one kernel,
- * softmax_kernel.h: a vector prefilter, then insertion of the few candidates into a sorted
- * window; no full sort), then K from the policy. Ties in probability go to the lower expert
- * id: candidates are visited in id order and an equal value never displaces an earlier one. */
+ * softmax_kernel.h: a vector prefilter on the logits, then a sorted window of the few
+ * candidates; no full sort), then K from the policy. Experts are ranked by logit (the
+ * probability order); equal logits go to the lower expert id: candidates are visited in id
+ * order and an equal value never displaces an earlier one. */
 #include <math.h>
 #include <string.h>
 
