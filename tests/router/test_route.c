@@ -115,6 +115,18 @@ static void test_ties(void) {
     const int32_t want[8] = {1, 2, 0, 3, 0, 1, 2, 3};
     for (int i = 0; i < 8; i++) CHECK_EQ_INT(b.ids[i], want[i]);
     CHECK_NEAR(b.w[4], 0.25, 1e-7);
+
+    /* logits one ulp apart may get the same float probability; the larger logit still
+     * ranks first (ranking is by logit), whatever the ids */
+    float close[16];
+    for (int i = 0; i < 16; i++) close[i] = -3.0f;
+    close[3] = 0.01f;
+    close[9] = nextafterf(0.01f, 1.0f);
+    ak_route_out *o2 = buf_init(&b, 1, 2);
+    ak_policy f2 = ak_policy_fixed(2);
+    CHECK(ak_route(&f2, close, 1, 16, 0, o2, NULL) == AK_OK);
+    CHECK(b.ids[0] == 9 && b.ids[1] == 3);
+    CHECK(b.w[0] >= b.w[1]);
 }
 
 typedef struct {
