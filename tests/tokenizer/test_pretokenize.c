@@ -80,7 +80,8 @@ int main(void) {
     }
     if (ak_ucat_flags('A') != AK_UCAT_LETTER || ak_ucat_flags('7') != AK_UCAT_NUMBER ||
         ak_ucat_flags(' ') != (AK_UCAT_SEPARATOR | AK_UCAT_WHITESPACE) || ak_ucat_flags(0x4E2D) != AK_UCAT_LETTER ||
-        ak_ucat_flags(0x0378) != AK_UCAT_UNDEFINED || ak_ucat_flags(0x2003) != (AK_UCAT_SEPARATOR | AK_UCAT_WHITESPACE)) {
+        ak_ucat_flags(0x0378) != AK_UCAT_UNDEFINED || ak_ucat_flags(0x2EBF0) != AK_UCAT_LETTER /* 15.1 CJK I */ ||
+        ak_ucat_flags(0x31EF) != AK_UCAT_SYMBOL || ak_ucat_flags(0x1C89) != AK_UCAT_UNDEFINED /* 16.0 */ || ak_ucat_flags(0x2003) != (AK_UCAT_SEPARATOR | AK_UCAT_WHITESPACE)) {
         printf("FAIL categories\n");
         failures++;
     }
