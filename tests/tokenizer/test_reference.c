@@ -44,8 +44,8 @@ int main(void) {
             continue;
         }
         const char *text = ref_texts[ref_cases[c].text];
-        int32_t ids[256];
-        int n = ak_tokenize(t, text, strlen(text), 1, 1, ids, 256);
+        int32_t ids[800];
+        int n = ak_tokenize(t, text, strlen(text), 1, 1, ids, 800);
         int ok = n == ref_cases[c].n;
         for (int i = 0; ok && i < n; i++) ok = ids[i] == ref_cases[c].ids[i];
         if (!ok) {
