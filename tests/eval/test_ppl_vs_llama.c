@@ -2,6 +2,8 @@
  * llama-perplexity gave for the very same files (recorded by scripts/compare-llama.sh, see
  * docs/correctness.md). The models are regenerated here from the same seed and shapes, so
  * the test needs no llama.cpp. Tolerances: F32 0.1 %, quantised 0.5 %.
+ * The pins hold for these exact weights: if gen_model.c's weights or ak_quantize_row's
+ * K-quant fit change, rerun scripts/compare-llama.sh and re-record ppl_pins.inc.
  *
  * usage: test_ppl_vs_llama TEXT_FILE [all]
  *   default: native top-k of every arch and type, first 8 chunks (against llama.cpp's "[8]")
