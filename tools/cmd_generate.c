@@ -34,10 +34,11 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void print_piece(const ak_session *s, int32_t id) {
-    char buf[256];
-    int n = ak_token_to_piece(s->tok, id, buf, (int)sizeof buf);
+/* buf is the caller's, sized once, so streaming allocates nothing per token. */
+static void print_piece(const ak_session *s, int32_t id, char *buf, int cap) {
+    int n = ak_token_to_piece(s->tok, id, buf, cap);
     if (n > 0) fwrite(buf, 1, (size_t)n, stdout);
+    else if (n < 0 && n != INT32_MIN) fprintf(stderr, "[token %d: piece longer than %d bytes]", id, cap);
     fflush(stdout);
 }
 
@@ -202,10 +203,11 @@ int cmd_generate(int argc, char **argv) {
     double t_prompt = now_seconds() - t0;
     t0 = now_seconds();
     int n_gen = 0;
+    static char piece[1 << 16];
     for (; n_gen < n_predict; n_gen++) {
         int32_t id = ak_sampler_sample(smp, ak_get_logits(s.ctx, -1));
         if (ak_tokenizer_is_eog(s.tok, id)) break;
-        print_piece(&s, id);
+        print_piece(&s, id, piece, (int)sizeof piece);
         if (n_gen + 1 == n_predict) {
             n_gen++;
             break; /* the last token's logits are not needed */
