@@ -16,8 +16,10 @@ static void usage(FILE *out) {
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
             "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
             "  llama.cpp loads the file too. Deterministic for a seed. A preset sets full-size shapes\n"
-            "  (flags after it still apply). Matrices whose rows do not fit the type's blocks are\n"
-            "  written as q8_0 (or f16).\n",
+            "  (the other flags still apply). Matrices whose rows do not fit the type's blocks are\n"
+            "  written as q8_0 (or f16). Vocabulary: gpt2/llama are the tokenizer module's tiny\n"
+            "  vocabularies (default: llama for mixtral, else gpt2); bytes has ids = bytes (BOS 256);\n"
+            "  none writes only a vocabulary size (llama.cpp loads it but cannot tokenise).\n",
             ak_gen_preset_names());
 }
 

@@ -24,7 +24,7 @@ static void usage(FILE *out) {
             "  generation speeds, the average K per token and layer and the compute saved against\n"
             "  the model's own top-k. --temp 0 is greedy. -c 0: the model's context length (at most\n"
             "  4096). --top-p/--top-k here are the sampler's; give the top-p routing policy's\n"
-            "  threshold as --route-top-p P.\n\nrouting flags:\n");
+            "  threshold as --route-top-p P.\n\n");
     ak_routing_flags_help(out);
 }
 

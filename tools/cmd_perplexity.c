@@ -22,8 +22,7 @@ static void usage(FILE *out) {
             "  half of each chunk scored. Prints [i]running-PPL values, 'Final estimate: PPL = x +/- y',\n"
             "  then the routing summary: average K per token and layer, and compute saved against the\n"
             "  model's own top-k. Without routing flags the model's native top-k is used.\n"
-            "  -b: tokens per forward batch (default 2048, capped at -c).\n\n"
-            "routing flags:\n");
+            "  -b: tokens per forward batch (default 2048, capped at -c).\n\n");
     ak_routing_flags_help(out);
 }
 
