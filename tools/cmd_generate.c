@@ -207,7 +207,9 @@ int cmd_generate(int argc, char **argv) {
     for (; n_gen < n_predict; n_gen++) {
         int32_t id = ak_sampler_sample(smp, ak_get_logits(s.ctx, -1));
         if (ak_tokenizer_is_eog(s.tok, id)) break;
-        print_piece(&s, id, piece, (int)sizeof piece);
+        /* llama.cpp renders control tokens as nothing; BOS is the one a model emits (the
+         * tokenizer API has no control-token query, so others print their text) */
+        if (id != ak_tokenizer_bos(s.tok)) print_piece(&s, id, piece, (int)sizeof piece);
         if (n_gen + 1 == n_predict) {
             n_gen++;
             break; /* the last token's logits are not needed */
