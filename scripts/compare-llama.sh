@@ -14,6 +14,8 @@
 # perplexities compare the engines alone (these are the numbers pinned in
 # tests/eval/ppl_pins.inc). VOCAB=tiny: each architecture's tiny BPE/SentencePiece vocabulary
 # from the tokenizer module, which also compares tokenisation.
+# GEN=1 adds greedy generation: adaptive-k generate --temp 0 (32 tokens) against
+# llama-completion --temp 0 (exercises single-token decoding with the KV cache).
 # Prints one markdown table row per run (the table in docs/correctness.md).
 set -euo pipefail
 
@@ -27,6 +29,7 @@ CTX=${CTX:-128}
 ARCHS=${ARCHS:-"olmoe qwen2moe qwen3moe mixtral"}
 VOCAB=${VOCAB:-bytes}
 KS=${KS:-"native 1 4"}
+GEN=${GEN:-0}
 TYPES=${TYPES:-"f32 q8_0 q4_k"}
 mkdir -p "$OUT"
 
@@ -66,8 +69,28 @@ run_llama() {
 
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; if (d < 0) d = -d; printf "%.4f%%", 100 * d }'; }
 
-echo "| arch | type | experts used | tokens equal | llama.cpp PPL | adaptive-k PPL | rel. diff |"
-echo "|---|---|---|---|---|---|---|"
+# Greedy continuation of a prompt: "equal" when adaptive-k's 32 tokens are exactly the start
+# of llama-completion's output. llama.cpp prints through an asynchronous logger whose last
+# bytes are often lost at exit, so it generates 16 tokens more and is rerun up to 3 times.
+greedy_equal() {
+  local model=$1 prompt="The keeper climbed" n=32
+  "$AK" generate -m "$model" -p "$prompt" -n $n --temp 0 -t "$THREADS" -c 256 2>/dev/null |
+    tail -c +$((${#prompt} + 1)) | head -c -1 > "$OUT/gen-ak.txt"
+  local len
+  len=$(wc -c < "$OUT/gen-ak.txt")
+  for _ in 1 2 3; do
+    "$LLAMA/llama-completion" -m "$model" -p "$prompt" -n $((n + 16)) --temp 0 -no-cnv --no-display-prompt \
+      -t "$THREADS" -c 256 -fa off -ctk f32 -ctv f32 --simple-io --no-warmup 2>/dev/null < /dev/null |
+      head -c "$len" > "$OUT/gen-llama.txt"
+    if cmp -s "$OUT/gen-llama.txt" "$OUT/gen-ak.txt"; then echo "equal ($len bytes)"; return 0; fi
+  done
+  echo "DIFFERENT"
+}
+
+gen_col="" gen_sep=""
+if [ "$GEN" = 1 ]; then gen_col=" greedy 32 tokens |"; gen_sep="---|"; fi
+echo "| arch | type | experts used | tokens equal | llama.cpp PPL | adaptive-k PPL | rel. diff |$gen_col"
+echo "|---|---|---|---|---|---|---|$gen_sep"
 for arch in $ARCHS; do
   for type in $TYPES; do
     model=$OUT/$arch-$type.gguf
@@ -97,7 +120,11 @@ for arch in $ARCHS; do
       b=$(ppl_of "$OUT/ak-$arch-$type-$k.txt")
       d="n/a"
       [ -n "$a" ] && [ -n "$b" ] && d=$(rel "$b" "$a")
-      echo "| $arch | $type | $k | $tok_eq | ${a:-FAIL} | ${b:-FAIL} | $d |"
+      g=""
+      if [ "$GEN" = 1 ]; then
+        if [ "$k" = native ]; then g=" $(greedy_equal "$model") |"; else g=" |"; fi
+      fi
+      echo "| $arch | $type | $k | $tok_eq | ${a:-FAIL} | ${b:-FAIL} | $d |$g"
     done
   done
 done

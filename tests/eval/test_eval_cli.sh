@@ -40,6 +40,21 @@ check "average K printed" grep -q 'average K' "$DIR/g1.err"
 "$AK" generate -m "$M" -p "The sea" -n 12 --temp 1 --seed 5 --policy entropy -t 2 > "$DIR/s2.txt" 2>/dev/null
 check "seeded sampling is deterministic" cmp -s "$DIR/s1.txt" "$DIR/s2.txt"
 
+# greedy generation against llama.cpp: the first bytes llama-completion --temp 0 printed for
+# these byte-vocabulary models (scripts/compare-llama.sh shapes; docs/correctness.md)
+pinned_greedy() { # pinned_greedy ARCH HEX FLAGS...
+  local arch=$1 want=$2
+  shift 2
+  "$AK" gen-model -o "$DIR/g.gguf" --arch "$arch" --type f32 --layers 2 --embd 256 --heads 4 --experts 8 \
+    --top-k 2 --ff 256 --vocab 400 --seed 42 --vocab-kind bytes --quiet "$@"
+  local got
+  got=$("$AK" generate -m "$DIR/g.gguf" -p "The keeper climbed" -n 32 --temp 0 -t 2 -c 256 2>/dev/null |
+    tail -c +19 | head -c -1 | od -An -tx1 | tr -d ' \n')
+  check "greedy $arch equals llama.cpp's" test "$got" = "$want"
+}
+pinned_greedy olmoe 5a3c7c756e7573656432367c3e4217ec3c7c756e757365643132397c3e3c7c756e757365643130387c3edea72d3f3c7c756e7573656431367c3e5a323c7c756e7573656435327c3e6444b82d3f3c7c756e757365643133307c3e0abadea73c7c756e757365643132397c3e3c7c756e757365643133337c3e4cd7ec16da --heads-kv 4
+pinned_greedy mixtral 3c7c756e757365643133337c3e3c7c756e7573656431367c3e363c7c756e75736564317c3e53af36d0af36b9ba3c7c756e7573656439377c3ea8c2883c7c756e7573656435377c3eab3c7c756e757365643130367c3eab9fc5eb3c7c756e757365643133357c3e3c7c756e7573656437367c3e3c7c756e7573656435327c3e7ceb3c7c756e757365643133357c3e3c7c756e7573656437367c3e3c7c756e7573656435327c3e --heads-kv 2
+
 # bad input: exit status non-zero and a message naming the problem, never a crash (>= 128)
 expect_error() { # expect_error PATTERN CMD...
   local pat=$1
