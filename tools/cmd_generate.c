@@ -221,6 +221,7 @@ int cmd_generate(int argc, char **argv) {
     }
     double t_gen = now_seconds() - t0;
     printf("\n");
+    fflush(stdout); /* the text ends before the timing lines on a shared terminal or pipe */
     fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tokens/s)\n", n_prompt, t_prompt,
             t_prompt > 0 ? n_prompt / t_prompt : 0.0);
     fprintf(stderr, "generation: %d tokens in %.3f s (%.1f tokens/s)\n", n_gen, t_gen, t_gen > 0 ? n_gen / t_gen : 0.0);
