@@ -9,6 +9,9 @@
 
 #ifdef AK_HAVE_EVAL
 #include "cli_util.h"
+#include "eval/accounting.h"
+#include "eval/kl.h"
+#include "eval/logprobs.h"
 #include "eval/perplexity.h"
 #include "eval/session.h"
 #include "routing_flags.h"
@@ -22,12 +25,55 @@ static void usage(FILE *out) {
             "  half of each chunk scored. Prints [i]running-PPL values, 'Final estimate: PPL = x +/- y',\n"
             "  then the routing summary: average K per token and layer, and compute saved against the\n"
             "  model's own top-k. Without routing flags the model's native top-k is used.\n"
-            "  -b: tokens per forward batch (default 2048, capped at -c).\n\n");
+            "  -b: tokens per forward batch (default 2048, capped at -c).\n"
+            "  --save-logits FILE  store the scored positions' log-probabilities (run this at full K)\n"
+            "  --kl-base FILE      KL divergence to that run: mean KL, same top-1 token, PPL ratio\n"
+            "                      (same model, text, -c and --chunks as the saved run)\n\n");
     ak_routing_flags_help(out);
 }
 
+typedef struct {
+    ak_logprobs *save; /* rows to fill, or NULL */
+    const ak_logprobs *base; /* rows to compare with, or NULL */
+    float *base_logp;  /* n_vocab scratch */
+    ak_kl_stats kl;
+    int mismatch;      /* a base row's next token differs from this run's */
+} logits_sink;
+
+static void on_logits(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
+    logits_sink *ls = user;
+    if (ls->save) {
+        int64_t r = ak_logprobs_row(ls->save, chunk, pos);
+        if (r >= 0) ak_logprobs_put(ls->save, r, logits, next);
+    }
+    if (ls->base) {
+        int64_t r = ak_logprobs_row(ls->base, chunk, pos);
+        if (r < 0) return;
+        int32_t argmax, base_next;
+        double nll_base;
+        ak_logprobs_get(ls->base, r, ls->base_logp, &argmax, &base_next, &nll_base);
+        if (base_next != next) {
+            ls->mismatch = 1;
+            return;
+        }
+        ak_kl_add(&ls->kl, ls->base_logp, argmax, nll_base, logits, n_vocab, next);
+    }
+}
+
+static void print_kl(const ak_kl_stats *st, FILE *out) {
+    ak_kl_summary k;
+    ak_kl_summarize(st, &k);
+    fprintf(out, "KL divergence to the base run (%lld positions):\n", (long long)k.count);
+    fprintf(out, "  Mean PPL(base)              : %10.4f +/- %9.5f\n", k.ppl_base, k.ppl_base_err);
+    fprintf(out, "  Mean ln(PPL(Q)/PPL(base))   : %10.6f +/- %9.6f\n", k.ln_ratio, k.ln_ratio_err);
+    fprintf(out, "  Mean PPL(Q)/PPL(base)       : %10.6f +/- %9.6f\n", k.ratio, k.ratio_err);
+    fprintf(out, "  Mean KLD                    : %10.6f +/- %9.6f\n", k.kld, k.kld_err);
+    fprintf(out, "  Maximum KLD                 : %10.6f\n", k.kld_max);
+    fprintf(out, "  Same top p                  : %6.3f +/- %5.3f %%\n", 100.0 * k.same_top, 100.0 * k.same_top_err);
+}
+
 int cmd_perplexity(int argc, char **argv) {
-    const char *model_path = NULL, *text_path = NULL;
+    const char *model_path = NULL, *text_path = NULL, *save_path = NULL, *base_path = NULL;
     int n_ctx = 512, n_batch = 2048, n_chunks = -1, n_threads = 0, n_routing = 0;
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
@@ -56,6 +102,16 @@ int cmd_perplexity(int argc, char **argv) {
         if ((r = ak_cli_flag_value(argc, argv, &i, "-f", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "--file", &v))) {
             if (r < 0) goto missing;
             text_path = v;
+            continue;
+        }
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--save-logits", &v))) {
+            if (r < 0) goto missing;
+            save_path = v;
+            continue;
+        }
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--kl-base", &v))) {
+            if (r < 0) goto missing;
+            base_path = v;
             continue;
         }
         struct { const char *a, *b; int *dst, min; } ints[] = {{"-c", "--ctx-size", &n_ctx, 4},
@@ -108,6 +164,13 @@ int cmd_perplexity(int argc, char **argv) {
     const ak_hparams *hp = ak_model_hparams(s.model);
     int rc = 1, have_cfg = 0;
     int32_t *tokens = NULL;
+    ak_logprobs saved_lp, base_lp;
+    memset(&saved_lp, 0, sizeof saved_lp);
+    memset(&base_lp, 0, sizeof base_lp);
+    logits_sink ls;
+    memset(&ls, 0, sizeof ls);
+    ak_accounting acc;
+    memset(&acc, 0, sizeof acc);
     ak_router_config cfg;
     memset(&cfg, 0, sizeof cfg);
     if (n_routing) {
@@ -137,17 +200,77 @@ int cmd_perplexity(int argc, char **argv) {
     pp.n_chunks = n_chunks;
     pp.bos = ak_tokenizer_add_bos(s.tok) ? ak_tokenizer_bos(s.tok) : -1;
     pp.progress = stdout;
+    if (n_tokens >= 2 * n_ctx) {
+        const int whole = n_tokens / n_ctx;
+        const int n_run = n_chunks > 0 && n_chunks < whole ? n_chunks : whole;
+        const uint64_t hash = ak_tokens_hash(tokens, (int64_t)n_run * n_ctx);
+        if (base_path) {
+            if (ak_logprobs_load(&base_lp, base_path, err, sizeof err)) {
+                fprintf(stderr, "perplexity: --kl-base %s\n", err);
+                goto done;
+            }
+            if (base_lp.n_vocab != hp->n_vocab || base_lp.n_ctx != n_ctx || base_lp.n_chunks != n_run ||
+                base_lp.tokens_hash != hash) {
+                fprintf(stderr,
+                        "perplexity: --kl-base %s was saved from another run (n_vocab %d, -c %d, %d chunks, tokens "
+                        "%016llx; this run: %d, %d, %d, %016llx): use the same model, text, -c and --chunks\n",
+                        base_path, base_lp.n_vocab, base_lp.n_ctx, base_lp.n_chunks,
+                        (unsigned long long)base_lp.tokens_hash, hp->n_vocab, n_ctx, n_run, (unsigned long long)hash);
+                goto done;
+            }
+            ls.base = &base_lp;
+            ls.base_logp = malloc((size_t)hp->n_vocab * sizeof *ls.base_logp);
+            if (!ls.base_logp) {
+                fprintf(stderr, "perplexity: out of memory\n");
+                goto done;
+            }
+        }
+        if (save_path) {
+            if (ak_logprobs_init(&saved_lp, hp->n_vocab, n_ctx, n_run, err, sizeof err)) {
+                fprintf(stderr, "perplexity: --save-logits: %s\n", err);
+                goto done;
+            }
+            saved_lp.tokens_hash = hash;
+            ls.save = &saved_lp;
+        }
+        if (ls.save || ls.base) {
+            pp.on_logits = on_logits;
+            pp.user = &ls;
+        }
+    }
+    if (ak_accounting_init(&acc, s.model, n_batch, have_cfg ? &cfg : NULL, err, sizeof err)) {
+        fprintf(stderr, "perplexity: %s\n", err);
+        goto done;
+    }
+    ak_context_set_router_logits_sink(s.ctx, ak_accounting_sink, &acc);
     ak_ppl_result res;
     if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
         fprintf(stderr, "perplexity: %s\n", err);
+        goto done;
+    }
+    if (ls.mismatch) {
+        fprintf(stderr, "perplexity: --kl-base %s: its tokens differ from this run's\n", base_path);
         goto done;
     }
     printf("Final estimate: PPL = %.4lf +/- %.5lf\n", res.ppl, res.ppl_err);
     printf("chunks %d, scored tokens %lld, %.2f s (%.1f tokens/s)\n", res.n_chunks, (long long)res.n_scored,
            res.seconds, res.seconds > 0 ? (double)res.n_chunks * n_ctx / res.seconds : 0.0);
     ak_session_print_routing(&s, stdout);
+    ak_accounting_print(&acc, stdout);
+    if (ls.base) print_kl(&ls.kl, stdout);
+    if (ls.save) {
+        if (ak_logprobs_save(&saved_lp, save_path, err, sizeof err)) {
+            fprintf(stderr, "perplexity: --save-logits %s\n", err);
+            goto done;
+        }
+        printf("saved the log-probabilities of %lld positions to %s\n", (long long)saved_lp.n_rows, save_path);
+    }
     rc = 0;
 done:
+    ak_accounting_free(&acc);
+    ak_logprobs_free(&saved_lp);
+    ak_logprobs_free(&base_lp);
+    free(ls.base_logp);
     free(text);
     free(tokens);
     if (have_cfg) ak_config_free(&cfg);

@@ -1,0 +1,103 @@
+/* calib.c - router-logit recording and calibration on a model (see calib.h). */
+#include "eval/calib.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_t cap, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    if (n_layer < 1 || n_expert < 1 || cap < 1) return fail(err, errlen, "router record: bad shape");
+    r->n_layer = n_layer;
+    r->n_expert = n_expert;
+    r->cap = cap;
+    r->filled = calloc((size_t)n_layer, sizeof *r->filled);
+    r->logits = malloc((size_t)n_layer * (size_t)cap * (size_t)n_expert * sizeof *r->logits);
+    if (!r->filled || !r->logits) {
+        ak_router_record_free(r);
+        return fail(err, errlen, "router record: out of memory for %lld tokens", (long long)cap);
+    }
+    return 0;
+}
+
+void ak_router_record_free(ak_router_record *r) {
+    free(r->filled);
+    free(r->logits);
+    memset(r, 0, sizeof *r);
+}
+
+void ak_router_record_reset(ak_router_record *r) {
+    memset(r->filled, 0, (size_t)r->n_layer * sizeof *r->filled);
+    r->overflow = 0;
+}
+
+void ak_router_record_sink(void *user, int layer, const float *logits, int n_tokens, int n_experts) {
+    ak_router_record *r = user;
+    if (layer < 0 || layer >= r->n_layer || n_experts != r->n_expert) return;
+    if (r->filled[layer] + n_tokens > r->cap) {
+        r->overflow = 1;
+        return;
+    }
+    float *dst = r->logits + ((size_t)layer * (size_t)r->cap + (size_t)r->filled[layer]) * (size_t)n_experts;
+    memcpy(dst, logits, (size_t)n_tokens * (size_t)n_experts * sizeof *dst);
+    r->filled[layer] += n_tokens;
+}
+
+int64_t ak_router_record_finish(ak_router_record *r, char *err, size_t errlen) {
+    if (r->overflow) return fail(err, errlen, "router record: more than %lld tokens per layer", (long long)r->cap);
+    const int64_t n = r->filled[0];
+    for (int l = 1; l < r->n_layer; l++)
+        if (r->filled[l] != n)
+            return fail(err, errlen, "router record: layer %d has %lld tokens, layer 0 %lld (not every layer is MoE?)",
+                        l, (long long)r->filled[l], (long long)n);
+    if (n < 1) return fail(err, errlen, "router record: no tokens recorded");
+    const size_t row = (size_t)r->n_expert;
+    for (int l = 1; l < r->n_layer && n < r->cap; l++)
+        memmove(r->logits + (size_t)l * (size_t)n * row, r->logits + (size_t)l * (size_t)r->cap * row,
+                (size_t)n * row * sizeof *r->logits);
+    r->cap = n;
+    return n;
+}
+
+int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *cfg, double target, int per_layer,
+                                  double *achieved, char *err, size_t errlen) {
+    ak_error e = {0};
+    if (cfg->n_layers == 0 && ak_config_set_layers(cfg, r->n_layer, &e)) return fail(err, errlen, "%s", e.msg);
+    if (cfg->n_layers != r->n_layer)
+        return fail(err, errlen, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
+    if (ak_calibrate_config(cfg, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e))
+        return fail(err, errlen, "%s", e.msg);
+    if (!per_layer) { /* one policy for every layer: store it as the default */
+        cfg->default_policy = cfg->layers[0];
+        ak_config_free(cfg);
+        cfg->layers = NULL;
+        cfg->n_layers = 0;
+    }
+    return 0;
+}
+
+int ak_calibrate_on_record(const ak_router_record *r, const ak_hparams *hp, const ak_policy *base, double target,
+                           int per_layer, ak_router_config *out, double *achieved, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "calibrated");
+    out->n_experts = hp->n_expert;
+    out->k_native = hp->n_expert_used;
+    out->renormalize = hp->renormalize;
+    out->default_policy = *base;
+    if (ak_calibrate_config_on_record(r, out, target, per_layer, achieved, err, errlen)) {
+        ak_config_free(out);
+        return -1;
+    }
+    return 0;
+}
