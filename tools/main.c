@@ -14,6 +14,8 @@ static const ak_command commands[] = {
     {"gen-model", cmd_gen_model, "write a random-weight MoE model (GGUF) that llama.cpp also loads"},
     {"perplexity", cmd_perplexity, "perplexity of a text, llama.cpp's method, with average K and compute saved"},
     {"generate", cmd_generate, "generate text from a prompt with adaptive expert routing"},
+    {"calibrate", cmd_calibrate, "calibrate a policy to a target average K on a model's router logits over a text"},
+    {"sweep", cmd_sweep, "quality vs average K for fixed K and calibrated policies: CSV, JSON, SVG and PNG plot"},
     {"tokenize", cmd_tokenize, "tokenize a text with a GGUF model's tokenizer (ids and pieces)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

@@ -78,7 +78,9 @@ int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *c
         return fail(err, errlen, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
     if (ak_calibrate_config(cfg, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e))
         return fail(err, errlen, "%s", e.msg);
-    if (!per_layer) { /* one policy for every layer: store it as the default */
+    int same = 1; /* identical layers: store the one policy as the default */
+    for (int l = 1; l < cfg->n_layers; l++) same &= !memcmp(&cfg->layers[l], &cfg->layers[0], sizeof cfg->layers[0]);
+    if (same) {
         cfg->default_policy = cfg->layers[0];
         ak_config_free(cfg);
         cfg->layers = NULL;

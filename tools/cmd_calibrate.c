@@ -1,0 +1,261 @@
+/* cmd_calibrate.c - `adaptive-k calibrate`: run a text through the model at its native
+ * top-k, record every layer's router logits, and fit a policy to a target average K
+ * (ak_calibrate_config); writes a router config the other commands accept. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+#ifdef AK_HAVE_EVAL
+#include "cli_util.h"
+#include "eval/calib.h"
+#include "eval/perplexity.h"
+#include "eval/session.h"
+#include "io/npy.h"
+#include "routing_flags.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: adaptive-k calibrate -m FILE.gguf -f TEXT --target-avg-k X -o OUT.json [options]\n"
+            "         [routing flags]\n"
+            "  Runs TEXT through the model at its native top-k (chunks of -c tokens, as perplexity),\n"
+            "  records the router logits of every layer, calibrates the policy (default: entropy with\n"
+            "  the seeds' k={1,2,4}-shaped levels; --policy top-p or ratio) so that its average K on\n"
+            "  those logits is X, and writes the router config (use it with --router-config).\n"
+            "  Calibrate on a text you do not evaluate on (e.g. a validation split).\n\n"
+            "options:\n"
+            "  --target-avg-k X          the average K per token and layer to reach (required)\n"
+            "  -o, --out FILE            the router config to write (required)\n"
+            "  --per-layer               every layer reaches X (default: one parameter for all layers)\n"
+            "  -c N                      tokens per chunk (default 512, at most the model's context)\n"
+            "  --chunks N                use only the first N chunks\n"
+            "  -t N                      threads\n"
+            "  --save-router-logits F    also write the recorded logits as float32 .npy\n"
+            "                            [layers][tokens][experts] (input of `adaptive-k route`)\n"
+            "  --name NAME               the config's name (default 'calibrated')\n\n");
+    ak_routing_flags_help(out);
+}
+
+/* The start policy: the routing flags, else entropy with K levels {1, native/2, native}
+ * (the seeds' {1,2,4} for a top-4 model) and their thresholds in nats. */
+static int build_config(const ak_routing_flags *rf, int n_routing, const ak_hparams *hp, ak_router_config *cfg,
+                        char *err, size_t errlen) {
+    ak_error aerr = {0};
+    if (ak_routing_flags_build(rf, hp->n_expert, hp->n_layer, 1, cfg, &aerr) != AK_OK) {
+        snprintf(err, errlen, "%s", aerr.msg);
+        return -1;
+    }
+    cfg->k_native = hp->n_expert_used;
+    cfg->renormalize = hp->renormalize;
+    if (!n_routing && hp->n_expert_used != 4) { /* the seeds' levels only fit a top-4 model */
+        int kv[3] = {1, hp->n_expert_used / 2, hp->n_expert_used}, n = 0, levels[3];
+        for (int i = 0; i < 3; i++)
+            if (kv[i] >= 1 && (n == 0 || kv[i] > levels[n - 1])) levels[n++] = kv[i];
+        float zero[2] = {0, 0}; /* no thresholds yet: calibration places them by quantiles */
+        cfg->default_policy = n > 1 ? ak_policy_entropy(n, levels, zero, AK_ENTROPY_NATS) : ak_policy_fixed(1);
+        if (n == 1) {
+            snprintf(err, errlen, "a top-1 model has nothing to calibrate");
+            return -1;
+        }
+    }
+    for (int l = -1; l < cfg->n_layers; l++) {
+        const ak_policy *p = l < 0 ? &cfg->default_policy : &cfg->layers[l];
+        if (p->kind == AK_POLICY_FIXED) {
+            snprintf(err, errlen, "the fixed policy has nothing to calibrate (use --policy entropy, top-p or ratio)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int save_npy(const ak_router_record *r, const char *path, char *err, size_t errlen) {
+    int64_t shape[3] = {r->n_layer, r->cap, r->n_expert};
+    ak_error e = {0};
+    if (ak_npy_save(path, AK_DTYPE_F32, 3, shape, r->logits, &e)) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    const char *model_path = NULL, *text_path = NULL, *out_path = NULL, *npy_path = NULL, *name = NULL;
+    int n_ctx = 512, n_chunks = -1, n_threads = 0, n_routing = 0, per_layer = 0;
+    double target = 0;
+    ak_routing_flags rf;
+    ak_routing_flags_init(&rf);
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        ak_error aerr = {0};
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if ((r = ak_routing_flags_parse(&rf, argc, argv, i, &aerr)) != 0) {
+            if (r < 0) {
+                fprintf(stderr, "calibrate: %s\n", aerr.msg);
+                return 2;
+            }
+            i += r - 1;
+            n_routing++;
+            continue;
+        }
+        if (!strcmp(argv[i], "--per-layer")) {
+            per_layer = 1;
+            continue;
+        }
+        struct { const char *a, *b, **dst; } strs[] = {{"-m", "--model", &model_path},
+                                                        {"-f", "--file", &text_path},
+                                                        {"-o", "--out", &out_path},
+                                                        {"--save-router-logits", "--save-router-logits", &npy_path},
+                                                        {"--name", "--name", &name}};
+        int matched = 0;
+        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
+            if (!(r = ak_cli_flag_value(argc, argv, &i, strs[k].a, &v)) &&
+                !(r = ak_cli_flag_value(argc, argv, &i, strs[k].b, &v)))
+                continue;
+            if (r < 0) goto missing;
+            *strs[k].dst = v;
+            matched = 1;
+        }
+        if (matched) continue;
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--target-avg-k", &v))) {
+            if (r < 0) goto missing;
+            if (ak_cli_parse_double(v, &target) || target <= 0) {
+                fprintf(stderr, "calibrate: --target-avg-k needs a positive number, not '%s'\n", v);
+                return 2;
+            }
+            continue;
+        }
+        struct { const char *a; int *dst, min; } ints[] = {{"-c", &n_ctx, 4}, {"--chunks", &n_chunks, 1},
+                                                           {"-t", &n_threads, 1}};
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
+            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].a, &v))) continue;
+            if (r < 0) goto missing;
+            if (ak_cli_parse_int(v, ints[k].dst) || *ints[k].dst < ints[k].min) {
+                fprintf(stderr, "calibrate: %s needs an integer >= %d, not '%s'\n", ints[k].a, ints[k].min, v);
+                return 2;
+            }
+            matched = 1;
+        }
+        if (matched) continue;
+        fprintf(stderr, "calibrate: unknown argument '%s' (see --help)\n", argv[i]);
+        return 2;
+    missing:
+        fprintf(stderr, "calibrate: %s needs a value\n", argv[i]);
+        return 2;
+    }
+    if (!model_path || !text_path || !out_path || target <= 0) {
+        fprintf(stderr, "calibrate: -m FILE, -f TEXT, --target-avg-k X and -o OUT.json are required (see --help)\n");
+        return 2;
+    }
+
+    char err[512];
+    size_t text_len = 0;
+    char *text = ak_read_whole_file(text_path, &text_len, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        return 1;
+    }
+    if (text_len && text[text_len - 1] == '\n') text[--text_len] = 0;
+    ak_session s;
+    if (ak_session_load(&s, model_path, err, sizeof err)) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        free(text);
+        return 1;
+    }
+    const ak_hparams *hp = ak_model_hparams(s.model);
+    int rc = 1;
+    int32_t *tokens = NULL;
+    ak_router_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    ak_router_record rec;
+    memset(&rec, 0, sizeof rec);
+    if (n_ctx > hp->n_ctx_train && hp->n_ctx_train > 0) n_ctx = hp->n_ctx_train;
+    if (build_config(&rf, n_routing, hp, &cfg, err, sizeof err)) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        rc = 2;
+        goto done;
+    }
+    if (ak_session_start(&s, n_ctx, n_ctx, n_threads, NULL, err, sizeof err)) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        goto done;
+    }
+    int n_tokens = ak_session_tokenize(&s, text, text_len, ak_tokenizer_add_bos(s.tok), &tokens, err, sizeof err);
+    if (n_tokens < 0) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        goto done;
+    }
+    if (ak_router_record_init(&rec, hp->n_layer, hp->n_expert, n_tokens > n_ctx ? n_tokens : n_ctx, err,
+                              sizeof err)) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        goto done;
+    }
+    ak_context_set_router_logits_sink(s.ctx, ak_router_record_sink, &rec);
+    ak_ppl_params pp = ak_ppl_default_params();
+    pp.n_vocab = hp->n_vocab;
+    pp.n_ctx = n_ctx;
+    pp.n_batch = n_ctx;
+    pp.n_chunks = n_chunks;
+    pp.bos = ak_tokenizer_add_bos(s.tok) ? ak_tokenizer_bos(s.tok) : -1;
+    ak_ppl_result res;
+    if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        goto done;
+    }
+    int64_t T = ak_router_record_finish(&rec, err, sizeof err);
+    if (T < 0) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        goto done;
+    }
+    printf("calibrate: %s, %d chunks of %d tokens at native top-%d (PPL %.4f): %lld tokens x %d layers of router "
+           "logits\n",
+           text_path, res.n_chunks, n_ctx, hp->n_expert_used, res.ppl, (long long)T, hp->n_layer);
+    if (npy_path) {
+        if (save_npy(&rec, npy_path, err, sizeof err)) {
+            fprintf(stderr, "calibrate: --save-router-logits %s\n", err);
+            goto done;
+        }
+        printf("wrote the router logits [%d][%lld][%d] to %s\n", hp->n_layer, (long long)T, hp->n_expert, npy_path);
+    }
+    char before[200];
+    ak_policy_describe(&cfg.default_policy, before, sizeof before);
+    double achieved = 0;
+    if (ak_calibrate_config_on_record(&rec, &cfg, target, per_layer, &achieved, err, sizeof err)) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        goto done;
+    }
+    snprintf(cfg.name, sizeof cfg.name, "%s", name ? name : "calibrated");
+    snprintf(cfg.provenance, sizeof cfg.provenance,
+             "adaptive-k calibrate on %.60s with %.50s (%lld tokens, -c %d): target avg K %g, %s", text_path,
+             model_path, (long long)T, n_ctx, target, per_layer ? "per layer" : "one parameter for all layers");
+    ak_error aerr = {0};
+    if (ak_config_save(out_path, &cfg, &aerr)) {
+        fprintf(stderr, "calibrate: %s\n", aerr.msg);
+        goto done;
+    }
+    printf("start policy: %s\n", before);
+    for (int l = 0; l < hp->n_layer; l++) {
+        char desc[200];
+        ak_policy_describe(ak_config_layer_policy(&cfg, l), desc, sizeof desc);
+        printf("  layer %d: %s\n", l, desc);
+        if (!per_layer) break;
+    }
+    printf("achieved average K %.3f on the calibration text (target %.3f, %+.2f%%), %.1f%% expert compute saved vs "
+           "top-%d\nwrote %s\n",
+           achieved, target, 100.0 * (achieved - target) / target, 100.0 * (1.0 - achieved / hp->n_expert_used),
+           hp->n_expert_used, out_path);
+    rc = 0;
+done:
+    free(text);
+    free(tokens);
+    ak_router_record_free(&rec);
+    ak_config_free(&cfg);
+    ak_session_close(&s);
+    return rc;
+}
+
+#endif /* AK_HAVE_EVAL */
