@@ -34,7 +34,8 @@ static void usage(FILE *out) {
             "  target average K, with one parameter for all layers and per layer. For each: average K\n"
             "  measured on TEXT, PPL, PPL ratio and KL divergence to the native top-k, same top-1 share,\n"
             "  compute saved (engine counters) and decode tokens/s (median of --decode-reps runs of\n"
-            "  --decode-tokens greedy tokens after a --prompt-tokens prompt) relative to native.\n"
+            "  --decode-tokens greedy tokens after a --prompt-tokens prompt) and its speed-up over native\n"
+            "  (median of the ratios of alternating native and policy runs).\n"
             "  Without --calib the first third of TEXT's tokens calibrates and the rest is evaluated.\n\n"
             "options:\n"
             "  -o DIR               output folder (default sweep-out): sweep.csv, .json, .svg, .png\n"
@@ -116,33 +117,48 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Decode tokens/s: a prompt of the first prompt_tokens evaluation tokens (BOS first when
- * the vocabulary adds it), then decode_tokens greedy single-token steps, timed; median of
- * decode_reps runs. */
-static int decode_speed(sweep *S, double *tps, char *err, size_t errlen) {
+/* Time of decode_tokens greedy single-token steps after a prompt of the first
+ * prompt_tokens evaluation tokens (BOS first when the vocabulary adds it). */
+static int decode_time(sweep *S, double *seconds, char *err, size_t errlen) {
     ak_context *c = S->s.ctx;
     int P = S->prompt_tokens < S->n_eval ? S->prompt_tokens : S->n_eval;
     if (P + S->decode_tokens > ak_context_n_ctx(c)) P = ak_context_n_ctx(c) - S->decode_tokens;
     if (P < 1) P = 1;
-    double times[16];
-    for (int rep = 0; rep < S->decode_reps; rep++) {
-        ak_context_reset(c);
-        if (ak_decode(c, S->eval_tokens, P, err, errlen)) return -1;
-        double t = 0;
-        for (int i = 0; i < S->decode_tokens; i++) {
-            const float *lg = ak_get_logits(c, -1);
-            int32_t best = 0;
-            for (int v = 1; v < S->hp->n_vocab; v++)
-                if (lg[v] > lg[best]) best = v;
-            const double t0 = now_seconds();
-            if (ak_decode(c, &best, 1, err, errlen)) return -1;
-            t += now_seconds() - t0;
-        }
-        times[rep] = t;
+    ak_context_reset(c);
+    if (ak_decode(c, S->eval_tokens, P, err, errlen)) return -1;
+    double t = 0;
+    for (int i = 0; i < S->decode_tokens; i++) {
+        const float *lg = ak_get_logits(c, -1);
+        int32_t best = 0;
+        for (int v = 1; v < S->hp->n_vocab; v++)
+            if (lg[v] > lg[best]) best = v;
+        const double t0 = now_seconds();
+        if (ak_decode(c, &best, 1, err, errlen)) return -1;
+        t += now_seconds() - t0;
     }
-    qsort(times, (size_t)S->decode_reps, sizeof times[0], cmp_double);
-    const double med = times[S->decode_reps / 2];
+    *seconds = t;
+    return 0;
+}
+
+/* Decode tokens/s with cfg (median of decode_reps runs) and the speed-up over the native
+ * top-k: native and cfg runs alternate, and the speed-up is the median of the per-pair
+ * ratios, so that load from other processes on a shared machine affects both alike. */
+static int decode_speed(sweep *S, const ak_router_config *cfg, double *tps, double *speedup, char *err,
+                        size_t errlen) {
+    double t_cfg[16], ratio[16];
+    for (int rep = 0; rep < S->decode_reps; rep++) {
+        double tn = 0, tc = 0;
+        if (cfg && (ak_context_set_routing(S->s.ctx, NULL, err, errlen) || decode_time(S, &tn, err, errlen)))
+            return -1;
+        if (ak_context_set_routing(S->s.ctx, cfg, err, errlen) || decode_time(S, &tc, err, errlen)) return -1;
+        t_cfg[rep] = tc;
+        ratio[rep] = cfg && tc > 0 ? tn / tc : 1.0;
+    }
+    qsort(t_cfg, (size_t)S->decode_reps, sizeof t_cfg[0], cmp_double);
+    qsort(ratio, (size_t)S->decode_reps, sizeof ratio[0], cmp_double);
+    const double med = t_cfg[S->decode_reps / 2];
     *tps = med > 0 ? S->decode_tokens / med : 0;
+    *speedup = ratio[S->decode_reps / 2];
     return 0;
 }
 
@@ -183,9 +199,8 @@ static int evaluate(sweep *S, const ak_router_config *cfg, sweep_row *r, char *e
     } else { /* the base itself: the engine is deterministic */
         r->ratio = 1, r->ratio_err = 0, r->kld = 0, r->kld_err = 0, r->same_top = 1, r->same_top_err = 0;
     }
-    if (decode_speed(S, &r->decode_tps, err, errlen)) return -1;
+    if (decode_speed(S, cfg, &r->decode_tps, &r->decode_rel, err, errlen)) return -1;
     if (!cfg) S->native_tps = r->decode_tps;
-    r->decode_rel = S->native_tps > 0 ? r->decode_tps / S->native_tps : NAN;
     r->seconds = now_seconds() - t0;
     r->ok = 1;
     return 0;
