@@ -254,8 +254,8 @@ void ak_context_truncate(ak_context *c, int n) {
 
 const float *ak_get_logits(const ak_context *c, int i) {
     if (i < 0) i += c->n_logits;
-    if (i < 0 || i >= c->n_logits) return NULL;
-    return c->logits + (size_t)i * (size_t)c->hp.n_vocab;
+    if (i < c->logits_first || i >= c->n_logits) return NULL;
+    return c->logits + (size_t)(i - c->logits_first) * (size_t)c->hp.n_vocab;
 }
 
 const ak_layer_stats *ak_context_layer_stats(const ak_context *c, int layer) {

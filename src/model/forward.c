@@ -458,19 +458,11 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
 
 /* ---------------------------------------------------------------- decode */
 
-int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
+/* One batch of 1..n_batch tokens (validated by ak_decode). */
+static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
     const ak_model *m = c->model;
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    if (!tokens || n_tok < 1 || n_tok > c->n_batch)
-        return fail(err, errlen, "ak_decode: %d tokens (must be 1..n_batch = %d)", n_tok, c->n_batch);
-    if (c->n_past + n_tok > c->n_ctx)
-        return fail(err, errlen, "context full: %d tokens in the cache + %d new > n_ctx %d", c->n_past, n_tok,
-                    c->n_ctx);
-    for (int t = 0; t < n_tok; t++)
-        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
-            return fail(err, errlen, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
-    c->n_logits = 0;
 
     for (int t = 0; t < n_tok; t++)
         ak_dequantize_row((ak_type)m->tok_embd_type, m->tok_embd + (size_t)tokens[t] * m->tok_embd_row_bytes,
@@ -506,6 +498,31 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t
     cn->tokens += (uint64_t)n_tok;
 
     c->n_past += n_tok;
+    return 0;
+}
+
+/* More than n_batch tokens run as consecutive batches of n_batch; only the last batch's
+ * logits are kept (the buffer holds n_batch rows). */
+int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
+    const ak_hparams *hp = &c->hp;
+    if (!tokens || n_tok < 1)
+        return fail(err, errlen, "ak_decode: %d tokens (must be at least 1)", n_tok);
+    if (n_tok > c->n_ctx - c->n_past)
+        return fail(err, errlen, "context full: %d tokens in the cache + %d new > n_ctx %d", c->n_past, n_tok,
+                    c->n_ctx);
+    for (int t = 0; t < n_tok; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return fail(err, errlen, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
+    const int n_past0 = c->n_past;
+    c->n_logits = c->logits_first = 0;
+    for (int b0 = 0; b0 < n_tok; b0 += c->n_batch) {
+        int nb = n_tok - b0 < c->n_batch ? n_tok - b0 : c->n_batch;
+        if (decode_batch(c, tokens + b0, nb, err, errlen)) {
+            c->n_past = n_past0;
+            return -1;
+        }
+        c->logits_first = b0;
+    }
     c->n_logits = n_tok;
     return 0;
 }

@@ -77,13 +77,15 @@ int ak_context_n_ctx(const ak_context *c);
 int ak_context_n_batch(const ak_context *c);
 int ak_context_n_threads(const ak_context *c);
 
-/* Evaluates n_tokens (1..n_batch) tokens at positions n_past.., appending them to the KV
- * cache; logits are kept for every token of the batch. Returns 0, or -1 with a message
- * (token id out of range, KV cache full, non-finite router logits). On error the KV
- * cache is left as it was before the call. */
+/* Evaluates n_tokens (>= 1) tokens at positions n_past.., appending them to the KV cache.
+ * More than n_batch tokens are computed as consecutive batches of n_batch (same results as
+ * calling ak_decode once per batch); logits are kept for the tokens of the last batch, i.e.
+ * for every token when n_tokens <= n_batch. Returns 0, or -1 with a message (token id out
+ * of range, KV cache full, non-finite router logits). On error the KV cache is left as it
+ * was before the call. */
 int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, char *err, size_t errlen);
 /* Logits (n_vocab floats) of the i-th token of the last ak_decode; i = -1: the last one.
- * NULL if i is out of range. */
+ * NULL if i is out of range or the token's logits were not kept (n_tokens > n_batch). */
 const float *ak_get_logits(const ak_context *c, int i);
 int ak_context_n_past(const ak_context *c);
 void ak_context_reset(ak_context *c); /* clears the KV cache (not statistics) */

@@ -89,7 +89,8 @@ struct ak_context {
     float *scores;               /* [n_threads][n_ctx] */
     float *router_logits;        /* [n_batch][n_expert] */
     float *logits;               /* [n_batch][n_vocab] */
-    int n_logits;
+    int n_logits;                /* tokens of the last ak_decode call */
+    int logits_first;            /* the first of them whose logits are kept (row 0 of logits) */
 
     /* routing results and expert grouping */
     int *route_k, *native_k;

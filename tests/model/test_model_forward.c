@@ -70,6 +70,35 @@ static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_b
     return rc_;
 }
 
+/* N_TOK tokens through a context with n_batch 4: in one ak_decode call (split internally
+ * into batches of 4, 4, 1) or in three calls of those sizes. The last token's logits
+ * [n_vocab] go to out; in one call, only the last batch's logits are kept. */
+static int run_chunked(ak_model *m, int one_call, float *out) {
+    char err[512];
+    ak_context_params cp = ak_context_default_params();
+    cp.n_ctx = 32;
+    cp.n_batch = 4;
+    cp.n_threads = 2;
+    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
+    CHECK(c != NULL, "context: %s", err);
+    if (!c) return -1;
+    const int V = ak_model_hparams(m)->n_vocab;
+    int rc = 0;
+    if (one_call) {
+        rc = ak_decode(c, tokens, N_TOK, err, sizeof err);
+        CHECK(rc == 0 && ak_get_logits(c, N_TOK - 2) == NULL, "logits of an earlier batch are not kept");
+        CHECK(rc == 0 && ak_get_logits(c, N_TOK - 1) == ak_get_logits(c, -1), "last token's logits");
+    } else {
+        for (int b0 = 0; b0 < N_TOK && !rc; b0 += 4)
+            rc = ak_decode(c, tokens + b0, N_TOK - b0 < 4 ? N_TOK - b0 : 4, err, sizeof err);
+    }
+    CHECK(rc == 0, "decode: %s", err);
+    if (!rc) memcpy(out, ak_get_logits(c, -1), V * sizeof(float));
+    CHECK(ak_context_n_past(c) == N_TOK, "n_past %d", ak_context_n_past(c));
+    ak_context_free(c);
+    return rc;
+}
+
 static void test_arch(const char *arch, int tied) {
     fx_params p = fx_default(arch);
     p.tied = tied;
@@ -99,6 +128,20 @@ static void test_arch(const char *arch, int tied) {
     CHECK(d_ref < 1e-3, "%s: engine vs reference max diff %g", arch, d_ref);
     CHECK(d_seq < 1e-4, "%s: batch vs token-by-token max diff %g", arch, d_seq);
     CHECK(d_thr == 0.0, "%s: 1 vs 3 threads max diff %g", arch, d_thr);
+
+    /* more tokens than n_batch: the same as separate calls of n_batch tokens */
+    {
+        const int V = hp->n_vocab;
+        float *one = malloc((size_t)V * sizeof(float)), *sep = malloc((size_t)V * sizeof(float));
+        if (!run_chunked(m, 1, one) && !run_chunked(m, 0, sep)) {
+            double d_split = max_abs_diff(one, sep, (size_t)V);
+            double d_whole = max_abs_diff(one, batch + (size_t)(N_TOK - 1) * V, (size_t)V);
+            CHECK(d_split == 0.0, "%s: one call over n_batch vs batches of n_batch: max diff %g", arch, d_split);
+            CHECK(d_whole < 1e-4, "%s: split batches vs one batch: max diff %g", arch, d_whole);
+        }
+        free(one);
+        free(sep);
+    }
 
     /* all experts = the dense softmax mixture */
     ak_router_config rc;

@@ -106,7 +106,10 @@ int main(void) {
         CHECK(c != NULL, "context: %s", err);
         if (c) {
             int32_t toks[3] = {1, 2, 3};
-            CHECK(ak_decode(c, toks, 3, err, sizeof err) == -1 && strstr(err, "n_batch"), "batch too big: %s", err);
+            /* more than n_batch tokens run in batches; the first fails, the cache is untouched */
+            CHECK(ak_decode(c, toks, 3, err, sizeof err) == -1 && strstr(err, "layer 1"), "split batch: %s", err);
+            CHECK(ak_context_n_past(c) == 0, "failed split decode leaves the cache");
+            CHECK(ak_decode(c, toks, 5, err, sizeof err) == -1 && strstr(err, "context full"), "5 > n_ctx: %s", err);
             CHECK(ak_decode(c, toks, 0, err, sizeof err) == -1, "zero tokens");
             CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "layer 1"), "NaN router: %s", err);
             CHECK(ak_context_n_past(c) == 0 && ak_get_logits(c, -1) == NULL, "failed decode keeps state");
