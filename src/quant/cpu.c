@@ -68,29 +68,30 @@ void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0
                const void *X_enc, size_t x_stride_bytes, int n_cols_x, float *Y, int64_t y_stride) {
     ak_dot_fn f = dot_for(t);
     if (!f || n <= 0 || n % ak_type_block_elems(t)) return;
-    ak_dot4_fn f4 = ak_quant_simd() == AK_SIMD_AVX2 && f == ak_dot_avx2[t] ? ak_dot4_avx2[t] : NULL;
+    ak_dotn_fn fn = ak_quant_simd() == AK_SIMD_AVX2 && f == ak_dot_avx2[t] ? ak_dotn_avx2[t] : NULL;
     /* A tile of rows stays in L1/L2 while every column streams past it, so each weight
-     * byte comes from memory once per call instead of once per column; the 4-column
-     * kernels also decode each weight block once for four columns. */
+     * byte comes from memory once per call instead of once per column; the multi-column
+     * kernels also decode each weight block once for up to AK_DOTN_MAX columns. */
     enum { ROW_TILE = 16 };
     const uint8_t *w = W, *x = X_enc;
     for (int64_t rt = r0; rt < r1; rt += ROW_TILE) {
         int64_t re = rt + ROW_TILE < r1 ? rt + ROW_TILE : r1;
-        int j = 0;
-        if (f4)
-            for (; j + 4 <= n_cols_x; j += 4) {
-                const uint8_t *xj = x + (size_t)j * x_stride_bytes;
-                float *yj = Y + (size_t)j * (size_t)y_stride;
-                for (int64_t r = rt; r < re; r++) {
-                    float out[4];
-                    f4(n, w + (size_t)r * row_bytes, xj, x_stride_bytes, out);
-                    for (int c = 0; c < 4; c++) yj[(size_t)c * (size_t)y_stride + (size_t)r] = out[c];
-                }
-            }
-        for (; j < n_cols_x; j++) {
+        for (int j = 0; j < n_cols_x;) {
             const uint8_t *xj = x + (size_t)j * x_stride_bytes;
             float *yj = Y + (size_t)j * (size_t)y_stride;
-            for (int64_t r = rt; r < re; r++) yj[r] = f(n, w + (size_t)r * row_bytes, xj);
+            int nc = n_cols_x - j;
+            if (!fn || nc == 1) {
+                for (int64_t r = rt; r < re; r++) yj[r] = f(n, w + (size_t)r * row_bytes, xj);
+                j++;
+                continue;
+            }
+            if (nc > AK_DOTN_MAX) nc = AK_DOTN_MAX;
+            for (int64_t r = rt; r < re; r++) {
+                float out[AK_DOTN_MAX];
+                fn(n, w + (size_t)r * row_bytes, xj, x_stride_bytes, out, nc);
+                for (int c = 0; c < nc; c++) yj[(size_t)c * (size_t)y_stride + (size_t)r] = out[c];
+            }
+            j += nc;
         }
     }
 }

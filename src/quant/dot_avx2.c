@@ -80,8 +80,8 @@ static float dot_bf16(int64_t n, const void *w, const void *x) {
 }
 
 /* The quantised kernels are written once for NC activation columns (x rows xs bytes apart)
- * and instantiated for NC = 1 (ak_vec_dot) and NC = 4 (ak_matmul, which then decodes each
- * weight block once for four columns). Every column goes through the same operations in
+ * and instantiated for NC = 1 (ak_vec_dot) and NC = 1..AK_DOTN_MAX (ak_matmul, which then
+ * decodes each weight block once for NC columns). Every column goes through the same operations in
  * the same order for either NC, so matmul and matvec results are bit-identical. */
 #define INLINE static inline __attribute__((always_inline))
 #define XCOL(T, x, xs, c) ((const T *)((const uint8_t *)(x) + (size_t)(c) * (xs)))
@@ -95,7 +95,8 @@ INLINE __m256i mul_sum_signed(__m256i abs_w, __m256i w, __m256i y) {
 
 INLINE void q8_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q8_0 *a = w;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK32; i++) {
         __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
         __m256i abs_a = _mm256_sign_epi8(qa, qa);
@@ -113,7 +114,8 @@ INLINE void q8_0_cols(int64_t n, const void *w, const void *x, size_t xs, float 
 INLINE void q4_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q4_0 *a = w;
     const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK32; i++) {
         __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
         /* low nibbles are elements 0..15, high nibbles 16..31 */
@@ -154,8 +156,10 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
                     const int HAS_QH) {
     const size_t bb = HAS_QH ? sizeof(blk_q5_k) : sizeof(blk_q4_k);
     const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    __m128 acc_min[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    __m128 acc_min[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc_min[c] = _mm_setzero_ps();
     for (int64_t i = 0; i < n / QKK; i++) {
         const uint8_t *blk = (const uint8_t *)w + (size_t)i * bb;
         uint16_t d16, dmin16;
@@ -166,8 +170,8 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
         __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00); /* 8 scales in both lanes */
         __m128i mins = _mm256_extracti128_si256(sm, 1);
         __m256i hbits = HAS_QH ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                           _mm256_setzero_si256()};
+        __m256i sumi[AK_DOTN_MAX];
+        for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
         for (int ch = 0; ch < 4; ch++) {
             __m256i packed = _mm256_loadu_si256((const __m256i *)(qs + 32 * ch));
             __m256i lo = _mm256_and_si256(packed, low4);
@@ -214,11 +218,12 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int k = 0; k < 4; k++) /* word 2k in the low lane, word 2k+1 in the high lane */
         lane_pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)),
                                          _mm_set1_epi16((short)((4 * k + 2) | (4 * k + 3) << 8)));
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QKK; i++) {
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
-        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                           _mm256_setzero_si256()};
+        __m256i sumi[AK_DOTN_MAX];
+        for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = a[i].ql + 64 * h;
             __m256i sch = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
@@ -252,23 +257,38 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
-#define DEFINE_COLS(NAME, BODY)                                                                    \
+/* MAXNC: the widest instantiation worth having (more accumulators than registers spill);
+ * wider requests run as several calls. */
+#define DEFINE_COLS(NAME, BODY, MAXNC)                                                             \
     static float NAME(int64_t n, const void *w, const void *x) {                                   \
         float r;                                                                                   \
         BODY(n, w, x, 0, &r, 1);                                                                   \
         return r;                                                                                  \
     }                                                                                              \
-    static void NAME##_x4(int64_t n, const void *w, const void *x, size_t xs, float *out) {        \
-        BODY(n, w, x, xs, out, 4);                                                                 \
+    static void NAME##_xn(int64_t n, const void *w, const void *x, size_t xs, float *out, int nc) { \
+        for (; nc > 0; nc -= MAXNC, out += MAXNC, x = (const uint8_t *)x + MAXNC * xs) {           \
+            switch (nc < MAXNC ? nc : MAXNC) {                                                     \
+            case 8: BODY(n, w, x, xs, out, 8); break;                                              \
+            case 7: BODY(n, w, x, xs, out, 7); break;                                              \
+            case 6: BODY(n, w, x, xs, out, 6); break;                                              \
+            case 5: BODY(n, w, x, xs, out, 5); break;                                              \
+            case 4: BODY(n, w, x, xs, out, 4); break;                                              \
+            case 3: BODY(n, w, x, xs, out, 3); break;                                              \
+            case 2: BODY(n, w, x, xs, out, 2); break;                                              \
+            default: BODY(n, w, x, xs, out, 1); break;                                             \
+            }                                                                                      \
+        }                                                                                          \
     }
+
+_Static_assert(AK_DOTN_MAX == 8, "DEFINE_COLS instantiates NC = 1..8");
 
 #define Q4_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 0)
 #define Q5_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 1)
-DEFINE_COLS(dot_q8_0, q8_0_cols)
-DEFINE_COLS(dot_q4_0, q4_0_cols)
-DEFINE_COLS(dot_q4_k, Q4_K_BODY)
-DEFINE_COLS(dot_q5_k, Q5_K_BODY)
-DEFINE_COLS(dot_q6_k, q6_k_cols)
+DEFINE_COLS(dot_q8_0, q8_0_cols, 8)
+DEFINE_COLS(dot_q4_0, q4_0_cols, 8)
+DEFINE_COLS(dot_q4_k, Q4_K_BODY, 4)
+DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
+DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 
 int ak_dot_avx2_available(void) { return 1; }
 
@@ -278,15 +298,15 @@ const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT] = {
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k,
 };
 
-const ak_dot4_fn ak_dot4_avx2[AK_TYPE_COUNT] = {
-    [AK_TYPE_Q4_0] = dot_q4_0_x4, [AK_TYPE_Q8_0] = dot_q8_0_x4, [AK_TYPE_Q4_K] = dot_q4_k_x4,
-    [AK_TYPE_Q5_K] = dot_q5_k_x4, [AK_TYPE_Q6_K] = dot_q6_k_x4,
+const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT] = {
+    [AK_TYPE_Q4_0] = dot_q4_0_xn, [AK_TYPE_Q8_0] = dot_q8_0_xn, [AK_TYPE_Q4_K] = dot_q4_k_xn,
+    [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn,
 };
 
 #else /* built without the AVX2 flags (another architecture): scalar only */
 
 int ak_dot_avx2_available(void) { return 0; }
 const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT] = {0};
-const ak_dot4_fn ak_dot4_avx2[AK_TYPE_COUNT] = {0};
+const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT] = {0};
 
 #endif

@@ -12,9 +12,11 @@ extern const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT];
 extern const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT];
 int ak_dot_avx2_available(void);
 
-/* Four activation columns at once (x rows x_stride bytes apart): out[c] = dot(w, x_c), bit
- * for bit what the single-column kernel of the same path returns. */
-typedef void (*ak_dot4_fn)(int64_t n, const void *w, const void *x, size_t x_stride, float *out);
-extern const ak_dot4_fn ak_dot4_avx2[AK_TYPE_COUNT];
+/* Up to AK_DOTN_MAX activation columns at once (x rows x_stride bytes apart), nc >= 1:
+ * out[c] = dot(w, x_c), bit for bit what the single-column kernel of the same path returns;
+ * each weight block is decoded once for all nc columns. */
+#define AK_DOTN_MAX 8
+typedef void (*ak_dotn_fn)(int64_t n, const void *w, const void *x, size_t x_stride, float *out, int nc);
+extern const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT];
 
 #endif
