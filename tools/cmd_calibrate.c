@@ -22,8 +22,9 @@ static void usage(FILE *out) {
             "         [routing flags]\n"
             "  Runs TEXT through the model at its native top-k (chunks of -c tokens, as perplexity),\n"
             "  records the router logits of every layer, calibrates the policy (default: entropy with\n"
-            "  the seeds' k={1,2,4}-shaped levels; --policy top-p or ratio) so that its average K on\n"
-            "  those logits is X, and writes the router config (use it with --router-config).\n"
+            "  the seeds' k={1,2,4}-shaped levels; --policy top-p or ratio, K in 1..native unless\n"
+            "  --k-min/--k-max) so that its average K on those logits is X, and writes the router\n"
+            "  config (use it with --router-config).\n"
             "  Calibrate on a text you do not evaluate on (e.g. a validation split).\n\n"
             "options:\n"
             "  --target-avg-k X          the average K per token and layer to reach (required)\n"
@@ -40,9 +41,18 @@ static void usage(FILE *out) {
 
 /* The start policy: the routing flags, else entropy with K levels {1, native/2, native}
  * (the seeds' {1,2,4} for a top-4 model) and their thresholds in nats. */
-static int build_config(const ak_routing_flags *rf, int n_routing, const ak_hparams *hp, ak_router_config *cfg,
+static int build_config(const ak_routing_flags *flags, int n_routing, const ak_hparams *hp, ak_router_config *cfg,
                         char *err, size_t errlen) {
     ak_error aerr = {0};
+    /* --policy top-p / ratio need no starting value here (calibration finds it), and K is
+     * clamped to 1..native unless --k-min/--k-max say otherwise */
+    ak_routing_flags f = *flags;
+    if (f.has_kind && (f.kind == AK_POLICY_TOP_P || f.kind == AK_POLICY_RATIO) && !f.config_path[0] && !f.preset[0]) {
+        if (f.kind == AK_POLICY_TOP_P && !f.has_top_p) f.has_top_p = 1, f.top_p = 0.5f;
+        if (f.kind == AK_POLICY_RATIO && !f.has_ratio) f.has_ratio = 1, f.ratio = 0.5f;
+        if (!f.has_k_max) f.has_k_max = 1, f.k_max = hp->n_expert_used;
+    }
+    const ak_routing_flags *rf = &f;
     if (ak_routing_flags_build(rf, hp->n_expert, hp->n_layer, 1, cfg, &aerr) != AK_OK) {
         snprintf(err, errlen, "%s", aerr.msg);
         return -1;

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# test_sweep_cli.sh ADAPTIVE_K CHECK_SWEEP TEXT OTHER_TEXT - the evaluation commands on a
+# generated model (olmoe, 8 experts, top-2):
+#   perplexity --save-logits / --kl-base (KL 0 against itself, > 0 at K = 1, clear errors),
+#   calibrate -> router config -> perplexity on another text within 2% of the target,
+#   calibrate --save-router-logits read back by `route`, and a small sweep whose CSV, JSON
+#   and SVG are parsed by check_sweep (and a PNG when rsvg-convert is installed).
+set -u
+AK=$1
+CHECK_SWEEP=$2
+TEXT=$3
+OTHER=$4
+DIR=$(mktemp -d)
+trap 'rm -rf "$DIR"' EXIT
+fail=0
+check() { # check NAME COND...
+  local name=$1
+  shift
+  if "$@"; then :; else echo "FAIL: $name" >&2; fail=1; fi
+}
+expect_error() { # expect_error PATTERN CMD...
+  local pat=$1
+  shift
+  "$@" > "$DIR/e.out" 2> "$DIR/e.err"
+  local rc=$?
+  if [ $rc -eq 0 ] || [ $rc -ge 128 ] || ! grep -q -e "$pat" "$DIR/e.err"; then
+    echo "FAIL: '$*' -> rc $rc, stderr: $(cat "$DIR/e.err")" >&2
+    fail=1
+  fi
+}
+
+M=$DIR/m.gguf
+"$AK" gen-model -o "$M" --arch olmoe --type q8_0 --seed 3 --quiet
+head -c 6000 "$OTHER" > "$DIR/other.txt"
+
+# ---- KL divergence against a saved full-K run
+"$AK" perplexity -m "$M" -f "$TEXT" -c 64 --chunks 4 -t 2 --save-logits "$DIR/base.lp" > "$DIR/base.txt" 2>&1
+check "save-logits exit 0" test $? -eq 0
+check "save-logits file: 64-byte header + 4 chunks x 31 rows" test -s "$DIR/base.lp"
+check "per-layer accounting printed" grep -q '^    all  2.000' "$DIR/base.txt"
+"$AK" perplexity -m "$M" -f "$TEXT" -c 64 --chunks 4 -t 2 --kl-base "$DIR/base.lp" > "$DIR/self.txt" 2>&1
+check "KL of the same run is 0" grep -Eq 'Mean KLD *: *-?0\.0000[0-9]' "$DIR/self.txt"
+check "same top 100% against itself" grep -q 'Same top p *: 100.000' "$DIR/self.txt"
+check "PPL ratio 1 against itself" grep -Eq 'Mean PPL\(Q\)/PPL\(base\) *: *1\.0000' "$DIR/self.txt"
+"$AK" perplexity -m "$M" -f "$TEXT" -c 64 --chunks 4 -t 2 --kl-base "$DIR/base.lp" --k 1 > "$DIR/k1.txt" 2>&1
+check "K = 1 has a positive KL" grep -Eq 'Mean KLD *: *0\.[0-9]*[1-9]' "$DIR/k1.txt"
+check "K = 1 changes some top-1 tokens" bash -c "! grep -q 'Same top p *: 100.000' '$DIR/k1.txt'"
+expect_error "another run" "$AK" perplexity -m "$M" -f "$TEXT" -c 32 --chunks 4 -t 2 --kl-base "$DIR/base.lp"
+expect_error "another run" "$AK" perplexity -m "$M" -f "$DIR/other.txt" -c 64 --chunks 4 -t 2 --kl-base "$DIR/base.lp"
+head -c 1000 "$DIR/base.lp" > "$DIR/cut.lp"
+expect_error "truncated" "$AK" perplexity -m "$M" -f "$TEXT" -c 64 --chunks 4 --kl-base "$DIR/cut.lp"
+printf 'not a file of log-probabilities at all, just text padding padding padding padding' > "$DIR/junk.lp"
+expect_error "not a log-probs file" "$AK" perplexity -m "$M" -f "$TEXT" -c 64 --chunks 4 --kl-base "$DIR/junk.lp"
+
+# ---- calibrate -> config -> perplexity on another text
+for pol in entropy top-p ratio; do
+  "$AK" calibrate -m "$M" -f "$TEXT" -c 64 --chunks 24 -t 2 --target-avg-k 1.5 --policy $pol -o "$DIR/$pol.json" \
+    > "$DIR/cal.txt" 2>&1
+  check "calibrate $pol exit 0" test $? -eq 0
+  "$AK" perplexity -m "$M" -f "$DIR/other.txt" -c 64 --chunks 12 -t 2 --router-config "$DIR/$pol.json" > "$DIR/p.txt" 2>&1
+  k=$(sed -n 's/^routing: average K \([0-9.]*\).*/\1/p' "$DIR/p.txt")
+  check "$pol: average K $k on another text within 2% of 1.5" \
+    awk -v k="${k:-0}" 'BEGIN { d = (k - 1.5) / 1.5; exit !(d < 0.02 && d > -0.02) }'
+done
+"$AK" calibrate -m "$M" -f "$TEXT" -c 64 --chunks 8 -t 2 --target-avg-k 1.5 --per-layer -o "$DIR/pl.json" \
+  --save-router-logits "$DIR/rl.npy" > "$DIR/cal.txt" 2>&1
+check "per-layer config has layers" grep -q '"layers"' "$DIR/pl.json"
+"$AK" route "$DIR/rl.npy" --router-config "$DIR/pl.json" > "$DIR/route.txt" 2>&1
+check "route reads the saved router logits" grep -q '2 layers x [0-9]* tokens x 8 experts' "$DIR/route.txt"
+expect_error "nothing to calibrate" "$AK" calibrate -m "$M" -f "$TEXT" -c 64 --target-avg-k 1.5 --k 2 -o "$DIR/x.json"
+expect_error "required" "$AK" calibrate -m "$M" -f "$TEXT" -o "$DIR/x.json"
+expect_error "reachable\|range\|outside" "$AK" calibrate -m "$M" -f "$TEXT" -c 64 --chunks 4 --target-avg-k 7 --policy top-p \
+  -o "$DIR/x.json"
+
+# ---- a small sweep (calibration on the first third of the tokens)
+"$AK" sweep -m "$M" -f "$TEXT" -c 64 --chunks 8 --calib-chunks 8 -t 2 --targets 1.5 --k-max 3 --decode-tokens 4 --prompt-tokens 4 \
+  --decode-reps 1 -o "$DIR/sw" > "$DIR/sw.txt" 2>&1
+check "sweep exit 0" test $? -eq 0
+check "sweep: 3 fixed K + 3 policies x 2 modes" test "$(($(wc -l < "$DIR/sw/sweep.csv") - 1))" -eq 9
+"$CHECK_SWEEP" "$DIR/sw"
+check "sweep outputs parse" test $? -eq 0
+if command -v rsvg-convert > /dev/null; then
+  check "PNG written" bash -c "head -c 8 '$DIR/sw/sweep.png' | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'"
+fi
+expect_error "--targets" "$AK" sweep -m "$M" -f "$TEXT" --targets 1,x
+expect_error "--policies" "$AK" sweep -m "$M" -f "$TEXT" --policies entropy,bogus
+exit $fail
