@@ -1,0 +1,37 @@
+/* metrics.h - the server's Prometheus metrics (text exposition format 0.0.4):
+ *   adaptive_k_selected{layer}                 histogram of K per token (prompt and generated)
+ *   adaptive_k_entropy{layer}                  histogram of router entropy per token, nats
+ *   adaptive_k_latency_seconds{variant}        request latency, arrival to last byte produced
+ *   adaptive_k_time_to_first_token_seconds{variant}
+ *   adaptive_k_avg_k{variant}, adaptive_k_compute_saved_ratio{variant}   gauges since start
+ *   adaptive_k_requests_total{status,variant}, adaptive_k_tokens_total{kind,variant}
+ *   adaptive_k_queue_depth, adaptive_k_requests_running
+ * Thread-safe (one mutex). */
+#ifndef AK_SERVE_METRICS_H
+#define AK_SERVE_METRICS_H
+
+#include <stdint.h>
+
+#include "serve/sbuf.h"
+
+/* Entropy buckets: these fractions of ln(n_experts), then +Inf. */
+#define AK_METRICS_H_BUCKETS 11
+
+typedef struct ak_metrics ak_metrics;
+
+/* variant_names: n_variants names (label values, [a-zA-Z0-9_-] only). */
+ak_metrics *ak_metrics_new(int n_layer, int n_expert, int n_variants, const char *const *variant_names);
+void ak_metrics_free(ak_metrics *m);
+/* The bucket (0..AK_METRICS_H_BUCKETS, the last being +Inf only) a token's entropy falls in:
+ * the first whose upper bound is >= h. */
+int ak_metrics_entropy_bucket(const ak_metrics *m, float h_nats);
+/* One request's routing: k_hist [n_layer][n_expert + 1] token counts by K, h_hist
+ * [n_layer][AK_METRICS_H_BUCKETS + 1] counts by entropy bucket, h_sum [n_layer]. */
+void ak_metrics_add_routing(ak_metrics *m, const uint64_t *k_hist, const uint64_t *h_hist, const double *h_sum);
+/* One finished request. variant in 0..n_variants-1; ttft_s < 0: no token was produced. */
+void ak_metrics_add_request(ak_metrics *m, int variant, int status, double latency_s, double ttft_s,
+                            int prompt_tokens, int completion_tokens, uint64_t k_sum, uint64_t routed,
+                            uint64_t expert_macs, uint64_t expert_macs_native);
+int ak_metrics_render(ak_metrics *m, ak_sbuf *out, int queue_depth, int running);
+
+#endif

@@ -1,0 +1,234 @@
+/* server.c - start-up (options, variants, calibration sample, workers, listener), the
+ * signal wait, and the graceful shutdown. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve/server_internal.h"
+
+void ak_serve_default_options(ak_serve_options *o) {
+    memset(o, 0, sizeof *o);
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->n_parallel = 1;
+    o->queue_size = 16;
+    o->timeout_s = 120;
+    o->max_tokens = 512;
+    o->max_body_bytes = 1 << 20;
+}
+
+static int copy_config(ak_router_config *dst, const ak_router_config *src) {
+    *dst = *src;
+    dst->layers = NULL;
+    if (src->n_layers > 0 && src->layers) {
+        dst->layers = malloc((size_t)src->n_layers * sizeof *dst->layers);
+        if (!dst->layers) return -1;
+        memcpy(dst->layers, src->layers, (size_t)src->n_layers * sizeof *dst->layers);
+    }
+    return 0;
+}
+
+/* POLICY of --ab: native|fixed, fixed@K, entropy, entropy@AVGK, top-p@P, ratio@R, default, or a
+ * router-config JSON file. */
+static int build_variant(ak_server *s, ak_variant *v, char *err, size_t errlen) {
+    const int E = s->hp->n_expert, L = s->hp->n_layer;
+    ak_router_config *c = &v->cfg;
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", v->name);
+    c->n_experts = E;
+    c->k_native = s->hp->n_expert_used;
+    c->renormalize = s->hp->renormalize;
+    const char *p = v->policy, *at = strchr(p, '@');
+    char *end = NULL;
+    double arg = at ? strtod(at + 1, &end) : 0;
+    if (at && (end == at + 1 || *end)) return snprintf(err, errlen, "--ab %s: '%s' is not a number", v->name, at + 1), -1;
+    size_t kl = at ? (size_t)(at - p) : strlen(p);
+    int target = 0;
+    if (!strcmp(p, "native") || !strcmp(p, "fixed")) {
+        v->native = 1;
+        return 0;
+    } else if (!strcmp(p, "default")) {
+        if (!s->has_default_routing) {
+            v->native = 1;
+            return 0;
+        }
+        if (copy_config(c, &s->default_routing)) return snprintf(err, errlen, "out of memory"), -1;
+        snprintf(c->name, sizeof c->name, "%s", v->name);
+    } else if (at && kl == 5 && !strncmp(p, "fixed", 5)) {
+        if (arg != (int)arg || arg < 1 || arg > E) return snprintf(err, errlen, "--ab %s: K must be 1..%d", v->name, E), -1;
+        c->default_policy = ak_policy_fixed((int)arg);
+    } else if (kl == 7 && !strncmp(p, "entropy", 7)) {
+        c->default_policy = s->has_default_routing && s->default_routing.default_policy.kind == AK_POLICY_ENTROPY
+                                ? s->default_routing.default_policy
+                                : ak_policy_entropy_default();
+        target = at != NULL;
+    } else if (at && kl == 5 && !strncmp(p, "top-p", 5)) {
+        c->default_policy = ak_policy_top_p((float)arg, 1, E);
+    } else if (at && kl == 5 && !strncmp(p, "ratio", 5)) {
+        c->default_policy = ak_policy_ratio((float)arg, 1, E);
+    } else {
+        ak_error e = {0};
+        if (ak_config_load(p, c, &e) != AK_OK)
+            return snprintf(err, errlen, "--ab %s: '%s' is not a policy (native, fixed, fixed@K, entropy, entropy@AVGK, "
+                                         "top-p@P, ratio@R, default) nor a router config: %s",
+                            v->name, p, e.msg),
+                   -1;
+        if (c->n_experts != E || (c->n_layers && c->n_layers != L)) {
+            ak_config_free(c);
+            return snprintf(err, errlen, "--ab %s: %s does not fit this model (%d experts, %d layers)", v->name, p, E, L),
+                   -1;
+        }
+    }
+    ak_error e = {0};
+    if (ak_config_validate(c, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
+    if (target) {
+        char msg[256];
+        if (ak_calib_config(s, c, arg, msg, sizeof msg))
+            return snprintf(err, errlen, "--ab %s: entropy@%g: %s", v->name, arg, msg), -1;
+    }
+    return 0;
+}
+
+static void server_free(ak_server *s) {
+    ak_workers_free(s);
+    for (int i = 0; i < s->n_variants; i++) ak_config_free(&s->variants[i].cfg);
+    if (s->has_default_routing) ak_config_free(&s->default_routing);
+    ak_metrics_free(s->metrics);
+    ak_ab_stats_free(s->ab);
+    free(s->queue);
+    free(s->calib_logits);
+    if (s->log && s->log != stderr) fclose(s->log);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qcv);
+    pthread_mutex_destroy(&s->log_mu);
+    pthread_mutex_destroy(&s->trace_mu);
+    free(s);
+}
+
+static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config *routing, char *err, size_t errlen) {
+    const ak_hparams *hp = s->hp;
+    s->opt = *o;
+    if (s->opt.n_parallel < 1) s->opt.n_parallel = 1;
+    if (s->opt.queue_size < 0) s->opt.queue_size = 0;
+    if (!(s->opt.timeout_s > 0)) s->opt.timeout_s = 120;
+    if (s->opt.max_tokens < 1) s->opt.max_tokens = 512;
+    if (!s->opt.host) s->opt.host = "127.0.0.1";
+    s->n_ctx = o->n_ctx > 0 ? o->n_ctx : hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    s->n_batch = s->n_ctx < 512 ? s->n_ctx : 512;
+    if (s->opt.max_prompt_tokens <= 0 || s->opt.max_prompt_tokens > s->n_ctx - 1) s->opt.max_prompt_tokens = s->n_ctx - 1;
+    if (s->opt.min_k <= 0) s->opt.min_k = 1;
+    if (s->opt.max_k <= 0) s->opt.max_k = hp->n_expert;
+    if (s->opt.min_k > s->opt.max_k || s->opt.max_k > hp->n_expert)
+        return snprintf(err, errlen, "--min-k %d and --max-k %d must satisfy 1 <= min <= max <= %d", s->opt.min_k,
+                        s->opt.max_k, hp->n_expert),
+               -1;
+    const char *name = o->model_name;
+    char base[128];
+    if (!name) {
+        const char *p = o->model_path ? o->model_path : "model";
+        const char *slash = strrchr(p, '/');
+        snprintf(base, sizeof base, "%s", slash ? slash + 1 : p);
+        size_t n = strlen(base);
+        if (n > 5 && !strcmp(base + n - 5, ".gguf")) base[n - 5] = 0;
+        name = base;
+    }
+    snprintf(s->model_name, sizeof s->model_name, "%s", name);
+    s->created = (long)time(NULL);
+    if (routing) {
+        if (copy_config(&s->default_routing, routing)) return snprintf(err, errlen, "out of memory"), -1;
+        s->has_default_routing = 1;
+    }
+    if (ak_calib_collect(s, err, errlen)) return -1;
+    if (o->ab_spec) {
+        if (ak_ab_parse(o->ab_spec, s->variants, AK_MAX_VARIANTS, &s->n_variants, err, errlen)) return -1;
+        s->ab_enabled = 1;
+        for (int i = 0; i < s->n_variants; i++)
+            if (build_variant(s, &s->variants[i], err, errlen)) return -1;
+    } else {
+        s->n_variants = 1;
+        snprintf(s->variants[0].name, sizeof s->variants[0].name, "default");
+        snprintf(s->variants[0].policy, sizeof s->variants[0].policy, "default");
+        s->variants[0].share = 1;
+        if (build_variant(s, &s->variants[0], err, errlen)) return -1;
+    }
+    const char *names[AK_MAX_VARIANTS + 2];
+    for (int i = 0; i < s->n_variants; i++) names[i] = s->variants[i].name;
+    names[s->n_variants] = "custom";
+    names[s->n_variants + 1] = "none";
+    s->metrics = ak_metrics_new(hp->n_layer, hp->n_expert, s->n_variants + 2, names);
+    s->ab = ak_ab_stats_new(s->n_variants);
+    s->n_workers = s->opt.n_parallel;
+    s->q_cap = s->opt.queue_size + s->n_workers;
+    s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
+    if (!s->metrics || !s->ab || !s->queue) return snprintf(err, errlen, "out of memory"), -1;
+    s->log = stderr;
+    if (o->log_file && !(s->log = fopen(o->log_file, "a"))) {
+        s->log = stderr;
+        return snprintf(err, errlen, "cannot open --log-file %s", o->log_file), -1;
+    }
+    return 0;
+}
+
+int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok, const ak_router_config *routing,
+                 char *err, size_t errlen) {
+    ak_server *s = calloc(1, sizeof *s);
+    if (!s) return snprintf(err, errlen, "out of memory"), -1;
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    pthread_mutex_init(&s->log_mu, NULL);
+    pthread_mutex_init(&s->trace_mu, NULL);
+    s->model = m;
+    s->tok = tok;
+    s->hp = ak_model_hparams(m);
+    atomic_store(&s->next_id, (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid() << 32);
+    if (setup(s, o, routing, err, errlen)) {
+        server_free(s);
+        return -1;
+    }
+
+    /* SIGTERM/SIGINT are taken by sigwait below; every thread started from here inherits the mask */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    signal(SIGPIPE, SIG_IGN);
+    if (ak_workers_start(s, err, errlen)) {
+        s->closing = 1;
+        ak_workers_drain_and_stop(s, 0);
+        server_free(s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
+    if (ak_http_start(s, err, errlen)) {
+        ak_workers_drain_and_stop(s, 0);
+        server_free(s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
+    fprintf(stderr,
+            "adaptive-k serve: listening on http://%s:%d (model %s, %d worker%s, queue %d, context %d, timeout %gs)\n",
+            s->opt.host, s->port, s->model_name, s->n_workers, s->n_workers == 1 ? "" : "s", s->opt.queue_size,
+            s->n_ctx, s->opt.timeout_s);
+    if (o->port_file) {
+        FILE *f = fopen(o->port_file, "w");
+        if (f) {
+            fprintf(f, "%d\n", s->port);
+            fclose(f);
+        }
+    }
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "adaptive-k serve: %s received, finishing requests (at most %gs)\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", s->opt.timeout_s);
+    atomic_store(&s->shutting_down, 1);
+    ak_http_quiesce(s);
+    ak_workers_drain_and_stop(s, s->opt.timeout_s);
+    ak_http_stop(s, 10);
+    fprintf(stderr, "adaptive-k serve: stopped\n");
+    server_free(s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
