@@ -21,6 +21,7 @@ AK_COMMAND_DECL(cmd_gen_model);
 AK_COMMAND_DECL(cmd_perplexity);
 AK_COMMAND_DECL(cmd_generate);
 AK_COMMAND_DECL(cmd_tokenize);
+AK_COMMAND_DECL(cmd_serve);
 AK_COMMAND_DECL(cmd_calibrate);
 AK_COMMAND_DECL(cmd_sweep);
 

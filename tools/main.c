@@ -17,6 +17,7 @@ static const ak_command commands[] = {
     {"calibrate", cmd_calibrate, "calibrate a policy to a target average K on a model's router logits over a text"},
     {"sweep", cmd_sweep, "quality vs average K for fixed K and calibrated policies: CSV, JSON, SVG and PNG plot"},
     {"tokenize", cmd_tokenize, "tokenize a text with a GGUF model's tokenizer (ids and pieces)"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with Prometheus metrics, JSON logs, traces and A/B tests"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
