@@ -3,6 +3,7 @@
  * split over the thread pool; every ak_pool_run is a barrier. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,21 @@ static const uint8_t *encoded(ak_context *c, const float *src, int64_t n, int n_
 
 /* ---------------------------------------------------------------- matrix jobs */
 
+/* Matrix work is cut into chunks of rows that threads claim from a shared counter, so a
+ * thread that was descheduled (a shared machine) or got the slower rows does not keep the
+ * others waiting at the barrier. Every output value is still computed by one call on the
+ * same inputs, so results do not depend on the thread count or on who took which chunk. */
+enum { CHUNK_ROWS = 64 };
+
+static int n_chunks(int64_t rows) { return (int)((rows + CHUNK_ROWS - 1) / CHUNK_ROWS); }
+
+static int claim(atomic_int *next) { return atomic_fetch_add_explicit(next, 1, memory_order_relaxed); }
+
+static void chunk_rows(int64_t rows, int chunk, int64_t *lo, int64_t *hi) {
+    *lo = (int64_t)chunk * CHUNK_ROWS;
+    *hi = *lo + CHUNK_ROWS < rows ? *lo + CHUNK_ROWS : rows;
+}
+
 typedef struct {
     const ak_mat *w;
     const uint8_t *x;
@@ -86,14 +102,19 @@ typedef struct {
 typedef struct {
     mm_task t[3];
     int n;
+    int total;        /* chunks of all tasks */
+    atomic_int next;  /* next chunk to claim */
 } mm_job;
 
 static void mm_worker(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
     mm_job *j = arg;
-    for (int i = 0; i < j->n; i++) {
+    for (int item; (item = claim(&j->next)) < j->total;) {
+        int i = 0;
+        while (item >= n_chunks(j->t[i].w->n_out)) item -= n_chunks(j->t[i++].w->n_out);
         const mm_task *t = &j->t[i];
         int64_t lo, hi;
-        ak_split(t->w->n_out, ith, nth, &lo, &hi);
+        chunk_rows(t->w->n_out, item, &lo, &hi);
         ak_mat_rows(t->w, 0, lo, hi, t->x, t->xstride, NULL, t->n_tok, t->y, t->ystride);
     }
 }
@@ -102,7 +123,9 @@ static void mm_worker(void *arg, int ith, int nth) {
 static void matmul(ak_context *c, const float *src, int64_t n_in, int n_tok, const ak_mat *const *w,
                    float *const *y, int n_mat) {
     mm_job j = {.n = n_mat};
+    atomic_init(&j.next, 0);
     for (int i = 0; i < n_mat; i++) {
+        j.total += n_chunks(w[i]->n_out);
         j.t[i].w = w[i];
         j.t[i].x = encoded(c, src, n_in, n_tok, w[i]->type);
         j.t[i].xstride = c->enc_stride;
@@ -146,6 +169,7 @@ static float dot_f32(const float *a, const float *b, int n) {
 typedef struct {
     ak_context *c;
     int layer, n_tok;
+    atomic_int next; /* next (token, head) item to claim */
 } attn_job;
 
 static void attn_worker(void *arg, int ith, int nth) {
@@ -155,9 +179,8 @@ static void attn_worker(void *arg, int ith, int nth) {
     const size_t q_dim = (size_t)nh * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     float *sc = c->scores + (size_t)ith * c->n_ctx;
-    int64_t lo, hi;
-    ak_split((int64_t)j->n_tok * nh, ith, nth, &lo, &hi);
-    for (int64_t item = lo; item < hi; item++) {
+    (void)nth;
+    for (int item; (item = claim(&j->next)) < j->n_tok * nh;) {
         int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
         int n_keys = c->n_past + t + 1;
         const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
@@ -217,7 +240,8 @@ static void attention(ak_context *c, int il, int n_tok) {
             memcpy(c->v_cache + off, v + h * hd, (size_t)hd * sizeof(float));
         }
     }
-    attn_job aj = {c, il, n_tok};
+    attn_job aj = {c, il, n_tok, 0};
+    atomic_init(&aj.next, 0);
     ak_pool_run(c->pool, attn_worker, &aj);
 
     /* x += wo att (+ bo), the projection summed first as ggml does */
@@ -237,6 +261,7 @@ typedef struct {
     int gathered;           /* xgather holds xg's rows in assignment order */
     int up_gathered;        /* ... and they suit up as well */
     size_t row_bytes;       /* of one encoded row to gather */
+    atomic_int next;        /* next (expert, row chunk) item to claim, expert-major */
 } up_job;
 
 static void gather_worker(void *arg, int ith, int nth) {
@@ -252,11 +277,12 @@ static void gather_worker(void *arg, int ith, int nth) {
 static void up_worker(void *arg, int ith, int nth) {
     up_job *j = arg;
     ak_context *c = j->c;
-    const int ff = c->hp.n_ff_exp;
-    int64_t lo, hi;
-    ak_split(ff, ith, nth, &lo, &hi);
-    for (int i = 0; i < c->n_active; i++) {
-        int e = c->active[i], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
+    const int ff = c->hp.n_ff_exp, per_expert = n_chunks(ff);
+    (void)ith, (void)nth;
+    for (int item; (item = claim(&j->next)) < c->n_active * per_expert;) {
+        int e = c->active[item / per_expert], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
+        int64_t lo, hi;
+        chunk_rows(ff, item % per_expert, &lo, &hi);
         const int *toks = c->assign_tok + a0;
         float *g = c->h_gate + (size_t)a0 * ff, *u = c->h_up + (size_t)a0 * ff;
         const uint8_t *xa = c->xgather + (size_t)a0 * c->enc_stride;
@@ -277,11 +303,12 @@ static void up_worker(void *arg, int ith, int nth) {
 static void down_worker(void *arg, int ith, int nth) {
     up_job *j = arg;
     ak_context *c = j->c;
-    const int E = c->hp.n_embd;
-    int64_t lo, hi;
-    ak_split(E, ith, nth, &lo, &hi);
-    for (int i = 0; i < c->n_active; i++) {
-        int e = c->active[i], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
+    const int E = c->hp.n_embd, per_expert = n_chunks(E);
+    (void)ith, (void)nth;
+    for (int item; (item = claim(&j->next)) < c->n_active * per_expert;) {
+        int e = c->active[item / per_expert], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
+        int64_t lo, hi;
+        chunk_rows(E, item % per_expert, &lo, &hi);
         ak_mat_rows(&j->l->down_exps, e, lo, hi, c->henc + (size_t)a0 * c->enc_stride_ff, c->enc_stride_ff, NULL,
                     n, c->y_exp + (size_t)a0 * E, (size_t)E);
     }
@@ -404,7 +431,7 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     cn->expert_bytes_read_native += (uint64_t)count_native_experts(c, n_tok) * expert_bytes;
 
     /* routed experts, each over its own tokens */
-    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, l->gate_exps.type), NULL, 0, 0, 0};
+    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, l->gate_exps.type), NULL, 0, 0, 0, 0};
     uj.xu = encoded(c, c->xn, E, n_tok, l->up_exps.type);
     if (n_tok > 1) {
         /* contiguous inputs per expert let ak_matmul use its multi-column kernels */
@@ -413,8 +440,10 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
         uj.up_gathered = ak_vec_dot_type((ak_type)l->up_exps.type) == ak_vec_dot_type((ak_type)l->gate_exps.type);
         ak_pool_run(c->pool, gather_worker, &uj);
     }
+    atomic_init(&uj.next, 0);
     ak_pool_run(c->pool, up_worker, &uj);
     encode_rows(c, l->down_exps.type, c->h_gate, (size_t)ff, ff, c->henc, c->enc_stride_ff, (int)n_assign);
+    atomic_init(&uj.next, 0);
     ak_pool_run(c->pool, down_worker, &uj);
 
     /* weighted sum in slot order (descending probability), as ggml adds the experts */
