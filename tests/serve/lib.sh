@@ -12,6 +12,7 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 skip() { echo "SKIP: $*"; exit 77; }
 check() { # check NAME COMMAND...
   local name=$1
