@@ -446,8 +446,8 @@ ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_
     j->sp.top_p = (float)top_p;
     j->sp.top_k = has_top_k ? top_k : 0;
     j->sp.seed = has_seed ? (uint64_t)(uint32_t)seed : ak_fnv1a64(request_id, strlen(request_id));
-    if (s->opt.trace) j->want_trace = 1;
-    if (j->want_trace) {
+    j->print_trace = s->opt.trace;
+    if (j->want_trace || j->print_trace) {
         size_t n_cells = (size_t)j->cap_tokens * (size_t)s->hp->n_layer;
         j->trace_h = calloc(n_cells, sizeof *j->trace_h);
         j->trace_k = calloc(n_cells, sizeof *j->trace_k);

@@ -30,7 +30,8 @@ typedef struct {
     int refs;
 
     ak_req_kind kind;
-    int stream, include_usage, want_trace;
+    int stream, include_usage, want_trace; /* want_trace: the trace goes into the response */
+    int print_trace;                        /* --trace: the trace goes to stderr */
     char request_id[72];
     char id[96]; /* "cmpl-..." / "chatcmpl-..." */
     int variant;  /* index into the server's variants (AK_VARIANT_CUSTOM for request routing) */

@@ -294,7 +294,7 @@ done_locked : {
 }
     if (w->job) ak_metrics_add_routing(s->metrics, w->k_hist, w->h_hist, w->h_sum);
     w->job = NULL;
-    if (j->want_trace && s->opt.trace && j->n_gen + j->n_prompt > 0 && j->trace_h) ak_trace_print(s, j, stderr);
+    if (j->print_trace && j->trace_h && j->status == 200) ak_trace_print(s, j, stderr);
     ak_sampler_free(smp);
 }
 
