@@ -3,7 +3,8 @@
 # completions (TOKENS tokens each) one after another; the queue is large enough that none
 # may be refused. Every request must succeed, none may be lost (responses, metrics and log
 # lines all count CLIENTS * REQUESTS), and the throughput is printed.
-# Environment: CLIENTS (8), REQUESTS (4), TOKENS (32), PARALLEL (2), THREADS (1).
+# Environment: CLIENTS (8), REQUESTS (4), TOKENS (32), PARALLEL (2), THREADS (1), SERVE_FLAGS
+# (more serve flags, e.g. routing).
 . "$(dirname "$0")/lib.sh"
 CLIENTS=${CLIENTS:-8}
 REQUESTS=${REQUESTS:-4}
@@ -11,7 +12,7 @@ TOKENS=${TOKENS:-32}
 PARALLEL=${PARALLEL:-2}
 THREADS=${THREADS:-1}
 total=$((CLIENTS * REQUESTS))
-start_server load -t "$THREADS" --parallel "$PARALLEL" --queue "$CLIENTS" --log-file $DIR/log.jsonl --timeout 300
+start_server load -t "$THREADS" --parallel "$PARALLEL" --queue "$CLIENTS" --log-file $DIR/log.jsonl --timeout 300 ${SERVE_FLAGS:-}
 
 client() { # client ID: REQUESTS sequential requests, one status line each
   local id=$1
