@@ -55,7 +55,7 @@ node -e '
   const lat = lines.map(l => l.latency_ms).sort((a, b) => a - b);
   const q = p => { const x = p * (lat.length - 1), i = Math.floor(x); return i + 1 < lat.length ? lat[i] + (x - i) * (lat[i + 1] - lat[i]) : lat[i]; };
   const wall = Number(process.argv[6]) - Number(process.argv[2]), tokens = Number(process.argv[3]);
-  console.log(`load: ${lines.length} requests from ${process.argv[4]} clients (${process.argv[5]} workers), ${tokens} completion tokens in ${wall.toFixed(2)} s: ${(lines.length / wall).toFixed(2)} requests/s, ${(tokens / wall).toFixed(1)} tokens/s; latency p50 ${q(0.5).toFixed(1)} ms, p95 ${q(0.95).toFixed(1)} ms`);' \
+  console.log(`load: ${lines.length} requests from ${process.argv[4]} clients (${process.argv[5]} workers), ${tokens} completion tokens in ${wall.toFixed(2)} s: ${(lines.length / wall).toFixed(2)} requests/s, ${(tokens / wall).toFixed(1)} tokens/s; latency p50 ${q(0.5).toFixed(1)} ms, p95 ${q(0.95).toFixed(1)} ms; average K ${(lines.reduce((a, l) => a + l.avg_k, 0) / lines.length).toFixed(2)}`);' \
   $DIR/log.jsonl "$t0" "$n_tokens" "$CLIENTS" "$PARALLEL" "$t1"
 [ $fail = 0 ] && echo "serve load: ok"
 exit $fail
