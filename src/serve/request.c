@@ -301,11 +301,22 @@ ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_
         bad(e, 400, "invalid_utf8", NULL, "the request body is not valid UTF-8");
         return NULL;
     }
+    if (memchr(body, 0, len)) {
+        bad(e, 400, "invalid_json", NULL, "the request body contains a NUL byte");
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
         size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
         bad(e, 400, "invalid_json", NULL, "the request body is not valid JSON (error near byte %zu)", at);
+        return NULL;
+    }
+    size_t used = (size_t)(end - body);
+    while (used < len && strchr(" \t\r\n", body[used])) used++;
+    if (used < len) {
+        cJSON_Delete(root);
+        bad(e, 400, "invalid_json", NULL, "unexpected data after the JSON value at byte %zu", used);
         return NULL;
     }
     ak_job *j = ak_job_new();

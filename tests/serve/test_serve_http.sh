@@ -120,6 +120,28 @@ bad "invalid UTF-8" 400 invalid_utf8 "$(printf '{"prompt":"caf\xc3"}')"
 bad "escaped lone surrogate" 400 invalid_json '{"prompt":"\udc80"}'
 long=$(printf 'the people of the United States %.0s' $(seq 1 40))
 bad "prompt over --max-prompt-tokens" 400 prompt_too_long "{\"prompt\":\"$long\"}"
+bad "trailing data" 400 invalid_json '{"prompt":"x"} {"prompt":"y"}'
+printf '{"prompt":"a\000b"}' > $DIR/nul.json
+echo >> $DIR/count
+st=$(curl -s -o $DIR/bad.json -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @$DIR/nul.json $BASE/v1/completions)
+check "NUL byte in the body: 400 (got $st)" test "$st" = 400
+# every proper prefix of a valid body is invalid JSON; random bytes are too
+valid='{"prompt":"The","max_tokens":2,"adaptive_k":{"policy":"fixed","k":2}}'
+n_trunc_ok=0
+for cut in $(seq 1 $((${#valid} - 1))); do
+  echo >> $DIR/count
+  st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "${valid:0:$cut}" $BASE/v1/completions)
+  [ "$st" = 400 ] && n_trunc_ok=$((n_trunc_ok + 1))
+done
+check "every truncation of a body is a 400 ($n_trunc_ok of $((${#valid} - 1)))" test $n_trunc_ok = $((${#valid} - 1))
+n_rand_ok=0
+for i in $(seq 1 20); do
+  head -c $((1 + RANDOM % 300)) /dev/urandom > $DIR/rand.bin
+  echo >> $DIR/count
+  st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @$DIR/rand.bin $BASE/v1/completions)
+  [ "$st" = 400 ] && n_rand_ok=$((n_rand_ok + 1))
+done
+check "random bodies are 400 ($n_rand_ok of 20)" test $n_rand_ok = 20
 head -c 1100000 /dev/zero | tr '\0' 'a' > $DIR/big.txt
 echo >> $DIR/count
 st=$(curl -s -o $DIR/big.json -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @$DIR/big.txt $BASE/v1/completions)
