@@ -152,20 +152,20 @@ check "404 error object" is_true $DIR/e.json 'd.error.code === "not_found"'
 check "GET on a POST endpoint 405" test "$(get /v1/completions $DIR/e.json)" = 405
 check "still serving" test "$(get /health $DIR/h.json)" = 200
 
-# ---- a full queue: 1 worker + 2 queued; 8 concurrent long requests -> some 429, none lost
-for i in $(seq 1 8); do
+# ---- a full queue: 1 worker + 2 queued; 12 concurrent long requests -> some 429, none lost
+for i in $(seq 1 12); do
   curl -s -o $DIR/q$i.json -w '%{http_code}\n' -H 'Content-Type: application/json' \
     --data-binary '{"prompt":"The","max_tokens":200,"temperature":0}' $BASE/v1/completions > $DIR/q$i.code &
 done
 wait $(jobs -p | grep -v "^$A_PID$") 2>/dev/null
-printf '\n%.0s' $(seq 1 8) >> $DIR/count
+printf "\n%.0s" $(seq 1 12) >> $DIR/count
 codes=$(cat $DIR/q*.code | sort | uniq -c | tr -s ' ')
 n200=$(grep -c '^200$' $DIR/q*.code | awk -F: '{s += $2} END {print s}')
 n429=$(grep -c '^429$' $DIR/q*.code | awk -F: '{s += $2} END {print s}')
 n_ok=$((n_ok + n200))
-check "queue: every request answered 200 or 429 ($codes)" test $((n200 + n429)) -eq 8
+check "queue: every request answered 200 or 429 ($codes)" test $((n200 + n429)) -eq 12
 check "queue: at least 3 served, at least one 429 ($codes)" test "$n200" -ge 3 -a "$n429" -ge 1
-for i in $(seq 1 8); do
+for i in $(seq 1 12); do
   if grep -q 429 $DIR/q$i.code; then check "429 body" is_true $DIR/q$i.json 'd.error.code === "queue_full" && d.error.type === "rate_limit_error"'; fi
 done
 
