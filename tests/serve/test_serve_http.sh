@@ -152,6 +152,17 @@ check "404 error object" is_true $DIR/e.json 'd.error.code === "not_found"'
 check "GET on a POST endpoint 405" test "$(get /v1/completions $DIR/e.json)" = 405
 check "still serving" test "$(get /health $DIR/h.json)" = 200
 
+# ---- a streaming client that goes away after the first event: the job is cancelled
+echo >> $DIR/count
+curl -s -N -H 'Content-Type: application/json' -H 'X-Request-Id: gone-away' \
+  --data-binary '{"prompt":"The","max_tokens":200,"stream":true}' $BASE/v1/completions 2>/dev/null | head -c 20 > /dev/null
+for _ in $(seq 1 100); do grep -q '"request_id":"gone-away"' $LOG && break; sleep 0.05; done
+check "disconnected stream logged (cancelled, or finished first)" grep -Eq '"request_id":"gone-away","variant":"default","status":(499|200)' $LOG
+check "serving after a disconnect" test "$(post /v1/completions '{"prompt":"The","max_tokens":2}' $DIR/x.json)" = 200
+echo >> $DIR/count
+n_ok=$((n_ok + 1))
+grep -q '"request_id":"gone-away","variant":"default","status":200' $LOG && n_ok=$((n_ok + 1))
+
 # ---- a full queue: 1 worker + 2 queued; 12 concurrent long requests -> some 429, none lost
 for i in $(seq 1 12); do
   curl -s -o $DIR/q$i.json -w '%{http_code}\n' -H 'Content-Type: application/json' \
