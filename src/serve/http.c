@@ -196,15 +196,23 @@ static enum MHD_Result generate(ak_server *s, struct MHD_Connection *c, conn_ctx
 
 /* ---------------------------------------------------------------- other endpoints */
 
-static enum MHD_Result models(ak_server *s, struct MHD_Connection *c, conn_ctx *cx) {
+/* GET /v1/models (the list) or /v1/models/ID (one; 404 for another id) */
+static enum MHD_Result models(ak_server *s, struct MHD_Connection *c, conn_ctx *cx, const char *id) {
+    if (id && strcmp(id, s->model_name)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "no model '%.100s' (this server has '%.60s')", id, s->model_name);
+        return send_error(s, c, cx, 404, "invalid_request_error", "model_not_found", "model", msg, 0, 0);
+    }
     ak_sbuf b = {0};
-    ak_sbuf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":");
+    if (!id) ak_sbuf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    ak_sbuf_puts(&b, "{\"id\":");
     ak_sbuf_json_string(&b, s->model_name, strlen(s->model_name));
     ak_sbuf_printf(&b,
                    ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"adaptive-k\",\"arch\":\"%s\",\"n_ctx\":%d,"
-                   "\"n_expert\":%d,\"n_expert_used\":%d,\"routing_limits\":{\"min_k\":%d,\"max_k\":%d}}]}",
+                   "\"n_expert\":%d,\"n_expert_used\":%d,\"routing_limits\":{\"min_k\":%d,\"max_k\":%d}}",
                    s->created, s->hp->arch, s->n_ctx, s->hp->n_expert, s->hp->n_expert_used, s->opt.min_k,
                    s->opt.max_k);
+    if (!id) ak_sbuf_puts(&b, "]}");
     enum MHD_Result r = send_json(c, 200, &b, cx->request_id, NULL);
     ak_sbuf_free(&b);
     return r;
@@ -292,11 +300,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         switch (i) {
         case 0: return generate(s, c, cx, AK_REQ_COMPLETION);
         case 1: return generate(s, c, cx, AK_REQ_CHAT);
-        case 2: return models(s, c, cx);
+        case 2: return models(s, c, cx, NULL);
         case 3: return health(s, c, cx);
         case 4: return metrics(s, c, cx);
         default: return ab_results(s, c, cx);
         }
+    }
+    if (!strncmp(url, "/v1/models/", 11) && url[11]) {
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return send_error(s, c, cx, 405, "invalid_request_error", "method_not_allowed", NULL, "use GET", 0, 0);
+        return models(s, c, cx, url + 11);
     }
     char msg[160];
     snprintf(msg, sizeof msg, "no endpoint %.100s", url);

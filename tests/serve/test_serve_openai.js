@@ -14,6 +14,14 @@ function check(name, cond) {
   const ids = models.data.map((m) => m.id);
   check("models.list", ids.includes("olmoe-sotu-f16"));
   const model = ids[0];
+  const one = await client.models.retrieve(model);
+  check("models.retrieve", one.id === model && one.object === "model");
+  try {
+    await client.models.retrieve("no-such-model");
+    check("unknown model raises", false);
+  } catch (e) {
+    check("unknown model is a NotFoundError", e instanceof OpenAI.NotFoundError && e.status === 404);
+  }
 
   const c = await client.completions.create({ model, prompt: "The Congress", max_tokens: 10, temperature: 0 });
   check("completion text", typeof c.choices[0].text === "string" && c.choices[0].text.length > 0);

@@ -9,8 +9,10 @@ SDK=$4
 start_server o -t 1 --log-file $DIR/log.jsonl --trace
 node "$SRC/test_serve_openai.js" "$BASE" "$SDK"
 check "SDK checks" test $? = 0
-stop_server $SERVER_PID
-check "server exit 0" test "$STOP_RC" = 0
+kill -INT $SERVER_PID # SIGINT takes the same graceful path as SIGTERM
+wait $SERVER_PID
+check "server exit 0 after SIGINT" test $? = 0
+check "SIGINT named" grep -q 'SIGINT received' $DIR/o.err
 check "--trace: bars on stderr" grep -Eq '^  L[0-9]{2} \| H=[0-9]+\.[0-9]{2} [#.]{8} \| K=[0-9]+$' $DIR/o.err
 check "--trace: one header per successful request" test "$(grep -c '^trace ' $DIR/o.err)" = 5
 exit $fail
