@@ -111,6 +111,10 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     const ak_hparams *hp = s->hp;
     s->opt = *o;
     if (s->opt.n_parallel < 1) s->opt.n_parallel = 1;
+    if (s->opt.n_threads <= 0 && s->opt.n_parallel > 1) { /* share the CPUs rather than oversubscribe */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        s->opt.n_threads = cpus > s->opt.n_parallel ? (int)(cpus / s->opt.n_parallel) : 1;
+    }
     if (s->opt.queue_size < 0) s->opt.queue_size = 0;
     if (!(s->opt.timeout_s > 0)) s->opt.timeout_s = 120;
     if (s->opt.max_tokens < 1) s->opt.max_tokens = 512;
