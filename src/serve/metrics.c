@@ -194,7 +194,7 @@ int ak_metrics_render(ak_metrics *m, ak_sbuf *o, int queue_depth, int running) {
             ak_sbuf_printf(o, "adaptive_k_compute_saved_ratio{variant=\"%s\"} %.6f\n", m->v[vi].name,
                            1.0 - (double)m->v[vi].macs / (double)m->v[vi].macs_native);
 
-    ak_sbuf_puts(o, "# HELP adaptive_k_requests_total Requests answered, by HTTP status and A/B variant.\n"
+    ak_sbuf_puts(o, "# HELP adaptive_k_requests_total Completion requests answered, by HTTP status and A/B variant.\n"
                     "# TYPE adaptive_k_requests_total counter\n");
     for (int vi = 0; vi < m->n_variants; vi++)
         for (int si = 0; si < N_STATUS; si++) {
