@@ -13,7 +13,7 @@ static ak_simd_level detect(void) {
     if (env && strcmp(env, "scalar") == 0) return AK_SIMD_SCALAR;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    if (ak_dot_avx2_available() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+    if (ak_dot_available_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
         __builtin_cpu_supports("f16c"))
         return AK_SIMD_AVX2;
 #endif
@@ -34,7 +34,7 @@ void ak_quant_set_simd(ak_simd_level level) {
     ak_simd_level best = AK_SIMD_SCALAR;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    if (ak_dot_avx2_available() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+    if (ak_dot_available_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
         __builtin_cpu_supports("f16c"))
         best = AK_SIMD_AVX2;
 #endif
@@ -44,9 +44,39 @@ void ak_quant_set_simd(ak_simd_level level) {
 
 const char *ak_simd_name(ak_simd_level level) { return level == AK_SIMD_AVX2 ? "avx2" : "scalar"; }
 
+/* The VNNI build of the AVX2 kernels: 0 not decided yet, 1 off, 2 on. */
+static atomic_int g_vnni_plus1;
+
+static int vnni_supported(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return ak_dot_available_vnni() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
+int ak_quant_vnni(void) {
+    int v = atomic_load_explicit(&g_vnni_plus1, memory_order_relaxed);
+    if (!v) {
+        const char *env = getenv("AK_SIMD");
+        v = (env && strcmp(env, "avx2") == 0) || !vnni_supported() ? 1 : 2;
+        atomic_store_explicit(&g_vnni_plus1, v, memory_order_relaxed);
+    }
+    return v - 1;
+}
+
+void ak_quant_set_vnni(int on) {
+    atomic_store_explicit(&g_vnni_plus1, on && vnni_supported() ? 2 : 1, memory_order_relaxed);
+}
+
+static const ak_dot_fn *simd_dots(void) { return ak_quant_vnni() ? ak_dot_vnni : ak_dot_avx2; }
+static const ak_dotn_fn *simd_dotns(void) { return ak_quant_vnni() ? ak_dotn_vnni : ak_dotn_avx2; }
+
 static ak_dot_fn dot_for(ak_type t) {
     if ((int)t < 0 || (int)t >= AK_TYPE_COUNT) return NULL;
-    if (ak_quant_simd() == AK_SIMD_AVX2 && ak_dot_avx2[t]) return ak_dot_avx2[t];
+    if (ak_quant_simd() == AK_SIMD_AVX2 && simd_dots()[t]) return simd_dots()[t];
     return ak_dot_scalar[t];
 }
 
@@ -68,7 +98,7 @@ void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0
                const void *X_enc, size_t x_stride_bytes, int n_cols_x, float *Y, int64_t y_stride) {
     ak_dot_fn f = dot_for(t);
     if (!f || n <= 0 || n % ak_type_block_elems(t)) return;
-    ak_dotn_fn fn = ak_quant_simd() == AK_SIMD_AVX2 && f == ak_dot_avx2[t] ? ak_dotn_avx2[t] : NULL;
+    ak_dotn_fn fn = ak_quant_simd() == AK_SIMD_AVX2 && f == simd_dots()[t] ? simd_dotns()[t] : NULL;
     /* A tile of rows stays in L1/L2 while every column streams past it, so each weight
      * byte comes from memory once per call instead of once per column; the multi-column
      * kernels also decode each weight block once for up to AK_DOTN_MAX columns. */

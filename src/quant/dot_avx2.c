@@ -1,8 +1,25 @@
 /* dot_avx2.c - AVX2/FMA/F16C dot kernels; only this file is built with those flags and its
- * functions run only after cpu.c has checked the CPU (the scalar file is the reference). */
+ * functions run only after cpu.c has checked the CPU (the scalar file is the reference).
+ *
+ * dot_vnni.c compiles this same file again with AVX512-VNNI/VL added (AK_DOT_VNNI): the
+ * integer multiply-adds then fuse their accumulation (vpdpwssd, vpdpbusd), the compiler
+ * gets 32 vector registers, and the integer results are the same, so every kernel
+ * returns bit-identical values in both builds (tests/model/test_model_matmul.c). */
 #include "quant/kernels.h"
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#ifdef AK_DOT_VNNI
+#define KERNEL_SET(name) name##_vnni
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+#define KERNEL_FLAGS_OK 1
+#else
+#define KERNEL_FLAGS_OK 0
+#endif
+#else
+#define KERNEL_SET(name) name##_avx2
+#define KERNEL_FLAGS_OK 1
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && KERNEL_FLAGS_OK
 #include <immintrin.h>
 #include <string.h>
 
@@ -86,11 +103,24 @@ static float dot_bf16(int64_t n, const void *w, const void *x) {
 #define INLINE static inline __attribute__((always_inline))
 #define XCOL(T, x, xs, c) ((const T *)((const uint8_t *)(x) + (size_t)(c) * (xs)))
 
+/* acc + (pairwise int16 products of a and b summed to int32) */
+#ifdef AK_DOT_VNNI
+#define MADD_ACC(acc, a, b) _mm256_dpwssd_epi32(acc, a, b)
+#else
+#define MADD_ACC(acc, a, b) _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
+#endif
+
 /* 8 int32 sums of 4 products each, for signed weight bytes w given as |w| and the sign
- * source w (maddubs needs one unsigned operand: w's sign moves onto the activation). */
+ * source w (maddubs needs one unsigned operand: w's sign moves onto the activation). No
+ * pair of products reaches maddubs' int16 saturation (|w| <= 128, |y| <= 127), so the
+ * non-saturating vpdpbusd gives the same sums. */
 INLINE __m256i mul_sum_signed(__m256i abs_w, __m256i w, __m256i y) {
+#ifdef AK_DOT_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), abs_w, _mm256_sign_epi8(y, w));
+#else
     __m256i p16 = _mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(y, w));
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+#endif
 }
 
 INLINE void q8_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
@@ -185,9 +215,9 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
             __m256i s1 = _mm256_shuffle_epi8(scales, word_splat(2 * ch + 1));
             for (int c = 0; c < NC; c++) {
                 const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 64 * ch;
-                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), s1);
-                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(p0, p1));
+                /* integer sums: the order of the additions does not change them */
+                sumi[c] = MADD_ACC(sumi[c], _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
+                sumi[c] = MADD_ACC(sumi[c], _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), s1);
             }
         }
         float d = h2f(d16), dmin = h2f(dmin16);
@@ -242,7 +272,7 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
                 for (int c = 0; c < NC; c++) {
                     const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * k;
                     __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)y));
-                    sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(p, s));
+                    sumi[c] = MADD_ACC(sumi[c], p, s);
                 }
             }
         }
@@ -290,23 +320,23 @@ DEFINE_COLS(dot_q4_k, Q4_K_BODY, 4)
 DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
 DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 
-int ak_dot_avx2_available(void) { return 1; }
+int KERNEL_SET(ak_dot_available)(void) { return 1; }
 
-const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT] = {
+const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k,
 };
 
-const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT] = {
+const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = dot_q4_0_xn, [AK_TYPE_Q8_0] = dot_q8_0_xn, [AK_TYPE_Q4_K] = dot_q4_k_xn,
     [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn,
 };
 
-#else /* built without the AVX2 flags (another architecture): scalar only */
+#else /* built without the flags (another architecture or compiler): scalar only */
 
-int ak_dot_avx2_available(void) { return 0; }
-const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT] = {0};
-const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT] = {0};
+int KERNEL_SET(ak_dot_available)(void) { return 0; }
+const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {0};
+const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {0};
 
 #endif

@@ -8,9 +8,12 @@ typedef float (*ak_dot_fn)(int64_t n, const void *w, const void *x);
 
 /* Table indexed by weight type; NULL where the path has no kernel. */
 extern const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT];
-/* Filled only when the AVX2 file is built; ak_dot_avx2_available() says so. */
+/* Filled only when the AVX2 file is built; ak_dot_available_avx2() says so. The _vnni set
+ * is the same code built with AVX512-VNNI/VL/BW (dot_vnni.c), bit-identical results. */
 extern const ak_dot_fn ak_dot_avx2[AK_TYPE_COUNT];
-int ak_dot_avx2_available(void);
+int ak_dot_available_avx2(void);
+extern const ak_dot_fn ak_dot_vnni[AK_TYPE_COUNT];
+int ak_dot_available_vnni(void);
 
 /* Up to AK_DOTN_MAX activation columns at once (x rows x_stride bytes apart), nc >= 1:
  * out[c] = dot(w, x_c), bit for bit what the single-column kernel of the same path returns;
@@ -18,5 +21,12 @@ int ak_dot_avx2_available(void);
 #define AK_DOTN_MAX 8
 typedef void (*ak_dotn_fn)(int64_t n, const void *w, const void *x, size_t x_stride, float *out, int nc);
 extern const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT];
+extern const ak_dotn_fn ak_dotn_vnni[AK_TYPE_COUNT];
+
+/* Within the AVX2 level, use the VNNI build when the CPU has it (default) or not (0):
+ * lets tests compare the two builds and benchmarks time either. AK_SIMD=avx2 in the
+ * environment also turns it off. */
+void ak_quant_set_vnni(int on);
+int ak_quant_vnni(void);
 
 #endif

@@ -2,11 +2,13 @@
  * kernels take up to 8 at once, so this covers every width and the splits above it) must
  * equal per-column ak_matvec bit for bit, on every path, and leave rows outside r0..r1
  * untouched. Expected values: ak_matvec, which test_quant_dot checks against a
- * double-precision reference. */
+ * double-precision reference. Where the CPU has AVX512-VNNI, the VNNI build of the AVX2
+ * kernels must give exactly the plain AVX2 build's values. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "quant/kernels.h"
 #include "quant/quant.h"
 
 enum { ROWS = 21, R0 = 3, STRIDE = 24, N = 512, MAX_COLS = 11 };
@@ -17,7 +19,10 @@ static float frand(void) {
     return (float)((rng >> 8) & 0xFFFF) / 32768.0f - 1.0f;
 }
 
-static void check_type(ak_type t, const char *path) {
+/* Y[cols][STRIDE] of the last check_type call, per kernel build, for the VNNI comparison */
+static float g_last[2][MAX_COLS * STRIDE];
+
+static void check_type(ak_type t, const char *path, float *keep) {
     size_t rb = ak_row_bytes(t, N), xb = ak_encoded_row_bytes(t, N);
     uint8_t *W = malloc(rb * ROWS), *X = malloc(xb * MAX_COLS);
     float *Y = malloc(sizeof(float) * MAX_COLS * STRIDE), y[ROWS], row[N];
@@ -42,6 +47,7 @@ static void check_type(ak_type t, const char *path) {
         }
         CHECK(bad == 0, "%s %s, %d columns: %d values differ from ak_matvec", path, ak_type_name(t), cols, bad);
     }
+    if (keep) memcpy(keep, Y, sizeof(float) * MAX_COLS * STRIDE);
     free(W);
     free(X);
     free(Y);
@@ -54,7 +60,24 @@ int main(void) {
     for (int l = 0; l < 2; l++) {
         ak_quant_set_simd(levels[l]);
         if (ak_quant_simd() != levels[l]) continue; /* no AVX2 on this CPU */
-        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) check_type(types[i], ak_simd_name(levels[l]));
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) check_type(types[i], ak_simd_name(levels[l]), NULL);
+    }
+
+    ak_quant_set_simd(AK_SIMD_AVX2);
+    ak_quant_set_vnni(1);
+    if (ak_quant_simd() == AK_SIMD_AVX2 && ak_quant_vnni()) {
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            rng = 777u + (unsigned)i; /* the same data for both builds */
+            ak_quant_set_vnni(0);
+            check_type(types[i], "avx2", g_last[0]);
+            rng = 777u + (unsigned)i;
+            ak_quant_set_vnni(1);
+            check_type(types[i], "avx2+vnni", g_last[1]);
+            CHECK(memcmp(g_last[0], g_last[1], sizeof g_last[0]) == 0, "%s: VNNI build differs from AVX2 build",
+                  ak_type_name(types[i]));
+        }
+    } else {
+        printf("no AVX512-VNNI on this CPU: VNNI build not compared\n");
     }
     return finish("test_model_matmul");
 }
