@@ -24,6 +24,7 @@
 
 #include "adaptivek.h"
 #include "model/model.h"
+#include "quant/kernels.h" /* ak_quant_vnni: which build of the AVX2 kernels runs */
 #include "quant/quant.h"
 #include "routing_flags.h"
 
@@ -213,7 +214,7 @@ int main(int argc, char **argv) {
            hp->n_layer, hp->n_embd, hp->n_expert, hp->n_expert_used,
            (double)ak_model_weight_bytes(m) / (1024.0 * 1024.0 * 1024.0));
     printf("threads   %d   kernels %s   load %.2f s   timing %s\n", ak_context_n_threads(c),
-           ak_simd_name(ak_quant_simd()), t_load, g_clock == CLOCK_MONOTONIC ? "wall" : "process CPU time");
+           ak_quant_simd() == AK_SIMD_AVX2 && ak_quant_vnni() ? "avx2+vnni" : ak_simd_name(ak_quant_simd()), t_load, g_clock == CLOCK_MONOTONIC ? "wall" : "process CPU time");
 
     double dummy, pp_med = 0.0, tg_med = 0.0, k_pp = 0.0, k_tg = 0.0;
     if (n_prompt > 0) {
