@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # CLI tests of `adaptive-k route` and `adaptive-k calibrate-logits`.
-#   test_cli.sh CASE ADAPTIVE_K SOURCE_DIR CHECK_ROUTES WORK_DIR
+#   test_cli.sh CASE ADAPTIVE_K SOURCE_DIR CHECK_ROUTES WORK_DIR GEN_SYNTHETIC_LOGITS
+# The input is synthetic: [4 layers][512 tokens][64 experts] (gen_synthetic_logits.c).
 set -u
-case_name=$1 AK=$2 SRC=$3 CHECK=$4 WORK=$5
-SAMPLE=$SRC/data/sample_router_logits.npy
+case_name=$1 AK=$2 SRC=$3 CHECK=$4 WORK=$5 GEN=$6
 mkdir -p "$WORK" && cd "$WORK" || exit 1
+SAMPLE=$WORK/synthetic_router_logits.npy
+"$GEN" "$SAMPLE" || { echo "FAIL: $GEN did not write $SAMPLE" >&2; exit 1; }
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 

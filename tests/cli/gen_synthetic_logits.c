@@ -1,5 +1,6 @@
-/* gen_sample_logits.c - writes the SYNTHETIC router-logit sample shipped as
- * data/sample_router_logits.npy: float32 [4 layers][512 tokens][64 experts].
+/* gen_synthetic_logits.c - writes the synthetic router logits the CLI tests route:
+ * float32 [4 layers][512 tokens][64 experts]. Synthetic on purpose: 64 experts and a wide,
+ * known spread of entropies exercise more of the CLI than the shipped model's 16 experts.
  *
  * Each token's logits are s * (z_e + b_e): z_e ~ N(0,1) fresh per token, b_e a fixed
  * per-layer expert bias ~ N(0, 0.3^2) (some experts are more popular), and s a
@@ -7,7 +8,7 @@
  * goes from nearly one-hot (large s) to nearly uniform (small s); deeper layers are
  * drawn more peaked. Deterministic: splitmix64 seeded with a constant, Box-Muller.
  *
- *   usage: ak-gen-sample-logits OUT.npy */
+ *   usage: gen_synthetic_logits OUT.npy */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
