@@ -6,10 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-
-#ifdef AK_HAVE_EVAL
 #include "cli_util.h"
+#include "commands.h"
 #include "eval/calib.h"
 #include "eval/perplexity.h"
 #include "eval/session.h"
@@ -267,5 +265,3 @@ done:
     ak_session_close(&s);
     return rc;
 }
-
-#endif /* AK_HAVE_EVAL */

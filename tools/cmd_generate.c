@@ -4,13 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "commands.h"
-
-#ifdef AK_HAVE_EVAL
 #include <time.h>
 
 #include "cli_util.h"
+#include "commands.h"
 #include "eval/session.h"
 #include "model/sampler.h"
 #include "routing_flags.h"
@@ -234,5 +231,3 @@ done:
     ak_session_close(&s);
     return rc;
 }
-
-#endif /* AK_HAVE_EVAL */

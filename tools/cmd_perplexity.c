@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-
-#ifdef AK_HAVE_EVAL
 #include "cli_util.h"
+#include "commands.h"
 #include "eval/accounting.h"
 #include "eval/kl.h"
 #include "eval/logprobs.h"
@@ -277,5 +275,3 @@ done:
     ak_session_close(&s);
     return rc;
 }
-
-#endif /* AK_HAVE_EVAL */

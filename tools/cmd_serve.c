@@ -3,10 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-
-#if defined(AK_HAVE_SERVE) && defined(AK_HAVE_EVAL)
 #include "cli_util.h"
+#include "commands.h"
 #include "eval/session.h"
 #include "routing_flags.h"
 #include "serve/serve.h"
@@ -145,5 +143,3 @@ done:
     ak_session_close(&s);
     return rc;
 }
-
-#endif

@@ -13,10 +13,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "commands.h"
-
-#ifdef AK_HAVE_EVAL
 #include "cli_util.h"
+#include "commands.h"
 #include "eval/calib.h"
 #include "eval/kl.h"
 #include "eval/logprobs.h"
@@ -757,5 +755,3 @@ done:
     ak_session_close(&S.s);
     return rc;
 }
-
-#endif /* AK_HAVE_EVAL */

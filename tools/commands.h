@@ -9,20 +9,17 @@ typedef struct {
     const char *summary;
 } ak_command;
 
-/* Declared weak while the commands are being built in parallel: a command whose file is
- * not in the tree yet resolves to NULL and main() reports it as unavailable. */
-#define AK_COMMAND_DECL(fn) int fn(int argc, char **argv) __attribute__((weak))
-AK_COMMAND_DECL(cmd_route);
-AK_COMMAND_DECL(cmd_calibrate_logits);
-AK_COMMAND_DECL(cmd_train_tokenizer);
-AK_COMMAND_DECL(cmd_train);
-AK_COMMAND_DECL(cmd_gguf_info);
-AK_COMMAND_DECL(cmd_gen_model);
-AK_COMMAND_DECL(cmd_perplexity);
-AK_COMMAND_DECL(cmd_generate);
-AK_COMMAND_DECL(cmd_tokenize);
-AK_COMMAND_DECL(cmd_serve);
-AK_COMMAND_DECL(cmd_calibrate);
-AK_COMMAND_DECL(cmd_sweep);
+int cmd_route(int argc, char **argv);
+int cmd_calibrate_logits(int argc, char **argv);
+int cmd_train_tokenizer(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_gguf_info(int argc, char **argv);
+int cmd_gen_model(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

@@ -1,4 +1,5 @@
-/* main.c - the adaptive-k command-line tool: dispatches to one subcommand. */
+/* main.c - the adaptive-k command-line tool: dispatches to one subcommand. The build defines
+ * AK_ENGINE_ONLY when the libraries of train, train-tokenizer and serve are left out. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,8 +9,10 @@
 static const ak_command commands[] = {
     {"route", cmd_route, "route router logits (.npy or raw f32) through a policy"},
     {"calibrate-logits", cmd_calibrate_logits, "fit a policy to a target average K from router logits"},
+#ifndef AK_ENGINE_ONLY
     {"train-tokenizer", cmd_train_tokenizer, "train a byte-level BPE vocabulary on a text file"},
     {"train", cmd_train, "train the small OLMoE-architecture model and export it to GGUF"},
+#endif
     {"gguf-info", cmd_gguf_info, "validate a GGUF file and list its keys, tensors and sizes"},
     {"gen-model", cmd_gen_model, "write a random-weight MoE model (GGUF) that llama.cpp also loads"},
     {"perplexity", cmd_perplexity, "perplexity of a text, llama.cpp's method, with average K and compute saved"},
@@ -17,15 +20,19 @@ static const ak_command commands[] = {
     {"calibrate", cmd_calibrate, "calibrate a policy to a target average K on a model's router logits over a text"},
     {"sweep", cmd_sweep, "quality vs average K for fixed K and calibrated policies: CSV, JSON, SVG and PNG plot"},
     {"tokenize", cmd_tokenize, "tokenize a text with a GGUF model's tokenizer (ids and pieces)"},
+#ifndef AK_ENGINE_ONLY
     {"serve", cmd_serve, "OpenAI-compatible HTTP server with Prometheus metrics, JSON logs, traces and A/B tests"},
+#endif
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
 static void usage(FILE *out) {
     fprintf(out, "adaptive-k %s - adaptive expert routing for Mixture-of-Experts models\n\n", AK_VERSION);
     fprintf(out, "usage: adaptive-k <command> [options]   (adaptive-k <command> --help for details)\n\ncommands:\n");
-    for (int i = 0; i < n_commands; i++)
-        if (commands[i].run) fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < n_commands; i++) fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+#ifdef AK_ENGINE_ONLY
+    fprintf(out, "\n(built with AK_ENGINE_ONLY: train-tokenizer, train and serve are left out)\n");
+#endif
 }
 
 int main(int argc, char **argv) {
@@ -41,14 +48,8 @@ int main(int argc, char **argv) {
         printf("adaptive-k %s\n", AK_VERSION);
         return 0;
     }
-    for (int i = 0; i < n_commands; i++) {
-        if (strcmp(argv[1], commands[i].name)) continue;
-        if (!commands[i].run) {
-            fprintf(stderr, "adaptive-k: command '%s' is not built in this version\n", argv[1]);
-            return 2;
-        }
-        return commands[i].run(argc - 1, argv + 1);
-    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "adaptive-k: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

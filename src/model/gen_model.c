@@ -18,11 +18,7 @@
 #include "gguf/gguf.h"
 #include "quant/quant.h"
 
-/* AK_HAVE_TOKENIZER is defined by the build once the ak_tokenizer library exists
- * (src/eval/CMakeLists.txt for ak_model, tests/genmodel/CMakeLists.txt for the tests). */
-#ifdef AK_HAVE_TOKENIZER
 #include "tokenizer/tokenizer.h"
-#endif
 
 enum { T_EMBED, T_NORM, T_BIAS, T_MATRIX, T_ROUTER, T_SHEXP_GATE };
 
@@ -359,13 +355,7 @@ static int write_bytes_vocab(gguf_writer *w, int n_vocab) {
 static int write_vocab(gguf_writer *w, const ak_gen_params *p, int n_vocab) {
     char key[96];
     if (!strcmp(p->vocab_kind, "bytes")) return write_bytes_vocab(w, n_vocab);
-    if (strcmp(p->vocab_kind, "none")) {
-#ifdef AK_HAVE_TOKENIZER
-        return ak_tokenizer_write_tiny_vocab(w, p->vocab_kind, n_vocab);
-#else
-        return -1;
-#endif
-    }
+    if (strcmp(p->vocab_kind, "none")) return ak_tokenizer_write_tiny_vocab(w, p->vocab_kind, n_vocab);
     gguf_set_str(w, "tokenizer.ggml.model", "none");
     snprintf(key, sizeof key, "%s.vocab_size", gguf_arch(p));
     gguf_set_u32(w, key, (uint32_t)n_vocab);
@@ -386,12 +376,6 @@ static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_voc
         *n_vocab = p->n_vocab;
         return 0;
     }
-#ifndef AK_HAVE_TOKENIZER
-    (void)path;
-    set_err(err, errlen, "vocabulary '%s' needs the tokenizer module, which is not built (use --vocab-kind none)",
-            p->vocab_kind);
-    return -1;
-#else
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.vocab-probe", path);
     gguf_writer *w = gguf_writer_new();
@@ -417,7 +401,6 @@ static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_voc
     }
     gguf_writer_free(w);
     return rc;
-#endif
 }
 
 static void set_metadata(gguf_writer *w, const ak_gen_params *p) {

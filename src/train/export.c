@@ -5,17 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef AK_HAVE_GGUF
-
-int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, int type, const char *name,
-                       char *err, size_t errlen) {
-    (void)m, (void)vocab, (void)type, (void)name;
-    snprintf(err, errlen, "%s: this build has no GGUF writer (src/gguf, src/quant missing)", path);
-    return -1;
-}
-
-#else
-
 #include "gguf/gguf.h"
 #include "quant/quant.h"
 
@@ -125,5 +114,3 @@ done:
     free_strings(merges, n_merge);
     return rc;
 }
-
-#endif
