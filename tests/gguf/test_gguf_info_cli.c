@@ -20,8 +20,8 @@ static size_t run(const char *cmd, char *out, size_t cap) {
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (access(argv[1], X_OK) != 0) {
-        printf("skipped: %s not built\n", argv[1]);
-        return 77;
+        fprintf(stderr, "%s: not an executable\n", argv[1]);
+        return 1;
     }
     char path[64], cmd[512], err[256];
     snprintf(path, sizeof path, "info_%d.gguf", (int)getpid());
