@@ -179,12 +179,11 @@ int main(int argc, char **argv) {
     memset(&cfg, 0, sizeof cfg);
     if (n_routing) {
         ak_error aerr = {0};
-        if (ak_routing_flags_build(&rf, hp->n_expert, hp->n_layer, 0, &cfg, &aerr) != AK_OK) {
+        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
             fprintf(stderr, "bench_engine: %s\n", aerr.msg);
             ak_model_free(m);
             return 1;
         }
-        if (!cfg.k_native) cfg.k_native = hp->n_expert_used;
     }
     ak_context_params cp = ak_context_default_params();
     int longest = n_prompt > n_gen ? n_prompt : n_gen;

@@ -34,6 +34,13 @@ int ak_cli_parse_float(const char *s, float *out) {
     return 0;
 }
 
+int ak_cli_parse_seed(const char *s, uint64_t *out) {
+    double d;
+    if (ak_cli_parse_double(s, &d) || d < 0 || d > 9007199254740992.0 || d != (double)(uint64_t)d) return -1;
+    *out = (uint64_t)d;
+    return 0;
+}
+
 int ak_cli_flag_value(int argc, char **argv, int *i, const char *name, const char **value) {
     const char *a = argv[*i];
     size_t n = strlen(name);

@@ -1,18 +1,18 @@
 /* cmd_calibrate.c - `adaptive-k calibrate`: run a text through the model at its native
  * top-k, record every layer's router logits, and fit a policy to a target average K
  * (ak_calibrate_config); writes a router config the other commands accept. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "engine_cli.h"
 #include "eval/calib.h"
-#include "eval/perplexity.h"
-#include "eval/session.h"
 #include "io/npy.h"
-#include "routing_flags.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -90,71 +90,34 @@ static int save_npy(const ak_router_record *r, const char *path, char *err, size
 
 int cmd_calibrate(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *out_path = NULL, *npy_path = NULL, *name = NULL;
-    int n_ctx = 512, n_chunks = -1, n_threads = 0, n_routing = 0, per_layer = 0;
+    int n_ctx = 512, n_chunks = -1, n_threads = 0, per_layer = 0;
     double target = 0;
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
+    const ak_cli_str_flag strs[] = {{"-m", "--model", &model_path},
+                                    {"-f", "--file", &text_path},
+                                    {"-o", "--out", &out_path},
+                                    {"--save-router-logits", NULL, &npy_path},
+                                    {"--name", NULL, &name}};
+    const ak_cli_int_flag ints[] = {{"-c", NULL, &n_ctx, 4, INT_MAX},
+                                    {"--chunks", NULL, &n_chunks, 1, INT_MAX},
+                                    {"-t", NULL, &n_threads, 1, INT_MAX}};
+    const ak_cli_bool_flag bools[] = {{"--per-layer", &per_layer, 1}};
+    ak_cli_args args = {.cmd = "calibrate", .usage = usage, .strs = strs, .n_strs = AK_CLI_COUNT(strs),
+                        .ints = ints, .n_ints = AK_CLI_COUNT(ints), .bools = bools, .n_bools = AK_CLI_COUNT(bools),
+                        .routing = &rf};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
-        ak_error aerr = {0};
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = ak_routing_flags_parse(&rf, argc, argv, i, &aerr)) != 0) {
-            if (r < 0) {
-                fprintf(stderr, "calibrate: %s\n", aerr.msg);
-                return 2;
-            }
-            i += r - 1;
-            n_routing++;
-            continue;
-        }
-        if (!strcmp(argv[i], "--per-layer")) {
-            per_layer = 1;
-            continue;
-        }
-        struct { const char *a, *b, **dst; } strs[] = {{"-m", "--model", &model_path},
-                                                        {"-f", "--file", &text_path},
-                                                        {"-o", "--out", &out_path},
-                                                        {"--save-router-logits", "--save-router-logits", &npy_path},
-                                                        {"--name", "--name", &name}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, strs[k].a, &v)) &&
-                !(r = ak_cli_flag_value(argc, argv, &i, strs[k].b, &v)))
-                continue;
-            if (r < 0) goto missing;
-            *strs[k].dst = v;
-            matched = 1;
-        }
-        if (matched) continue;
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--target-avg-k", &v))) {
-            if (r < 0) goto missing;
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--target-avg-k", &v))) {
+            if (r < 0) return 2;
             if (ak_cli_parse_double(v, &target) || target <= 0) {
                 fprintf(stderr, "calibrate: --target-avg-k needs a positive number, not '%s'\n", v);
                 return 2;
             }
             continue;
         }
-        struct { const char *a; int *dst, min; } ints[] = {{"-c", &n_ctx, 4}, {"--chunks", &n_chunks, 1},
-                                                           {"-t", &n_threads, 1}};
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].a, &v))) continue;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_int(v, ints[k].dst) || *ints[k].dst < ints[k].min) {
-                fprintf(stderr, "calibrate: %s needs an integer >= %d, not '%s'\n", ints[k].a, ints[k].min, v);
-                return 2;
-            }
-            matched = 1;
-        }
-        if (matched) continue;
-        fprintf(stderr, "calibrate: unknown argument '%s' (see --help)\n", argv[i]);
-        return 2;
-    missing:
-        fprintf(stderr, "calibrate: %s needs a value\n", argv[i]);
-        return 2;
+        if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
     if (!model_path || !text_path || !out_path || target <= 0) {
         fprintf(stderr, "calibrate: -m FILE, -f TEXT, --target-avg-k X and -o OUT.json are required (see --help)\n");
@@ -163,12 +126,11 @@ int cmd_calibrate(int argc, char **argv) {
 
     char err[512];
     size_t text_len = 0;
-    char *text = ak_read_whole_file(text_path, &text_len, err, sizeof err);
+    char *text = ak_cli_read_text(text_path, &text_len, err, sizeof err);
     if (!text) {
         fprintf(stderr, "calibrate: %s\n", err);
         return 1;
     }
-    if (text_len && text[text_len - 1] == '\n') text[--text_len] = 0;
     ak_session s;
     if (ak_session_load(&s, model_path, err, sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);
@@ -183,7 +145,7 @@ int cmd_calibrate(int argc, char **argv) {
     ak_router_record rec;
     memset(&rec, 0, sizeof rec);
     if (n_ctx > hp->n_ctx_train && hp->n_ctx_train > 0) n_ctx = hp->n_ctx_train;
-    if (build_config(&rf, n_routing, hp, &cfg, err, sizeof err)) {
+    if (build_config(&rf, args.n_routing, hp, &cfg, err, sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);
         rc = 2;
         goto done;
@@ -203,12 +165,7 @@ int cmd_calibrate(int argc, char **argv) {
         goto done;
     }
     ak_context_set_router_logits_sink(s.ctx, ak_router_record_sink, &rec);
-    ak_ppl_params pp = ak_ppl_default_params();
-    pp.n_vocab = hp->n_vocab;
-    pp.n_ctx = n_ctx;
-    pp.n_batch = n_ctx;
-    pp.n_chunks = n_chunks;
-    pp.bos = ak_tokenizer_add_bos(s.tok) ? ak_tokenizer_bos(s.tok) : -1;
+    ak_ppl_params pp = ak_cli_ppl_params(&s, n_ctx, n_ctx, n_chunks);
     ak_ppl_result res;
     if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);

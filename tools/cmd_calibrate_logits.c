@@ -7,8 +7,8 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "io/logits.h"
+#include "logits_args.h"
 #include "route_stats.h"
-#include "routing_flags.h"
 
 static void calibrate_help(FILE *out) {
     fputs("usage: adaptive-k calibrate-logits INPUT --target-avg-k X -o OUT.json [options] [routing flags]\n"
@@ -45,27 +45,16 @@ static void collapse_layers(ak_router_config *c) {
 }
 
 int cmd_calibrate_logits(int argc, char **argv) {
-    const char *input = NULL, *out_path = NULL, *name = NULL;
-    int n_experts = 0, k_native = 0, per_layer = 0;
+    const char *out_path = NULL, *name = NULL;
+    int per_layer = 0;
     double target = 0, holdout = 0;
-    ak_routing_flags flags;
-    ak_routing_flags_init(&flags);
+    ak_logits_args a;
+    ak_logits_args_init(&a, "adaptive-k calibrate-logits", calibrate_help, "--help");
     ak_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            calibrate_help(stdout);
-            return 0;
-        }
-        int used = ak_routing_flags_parse(&flags, argc, argv, i, &err);
-        if (used < 0) {
-            fprintf(stderr, "adaptive-k calibrate-logits: %s\n", err.msg);
-            return 2;
-        }
-        if (used > 0) {
-            i += used - 1;
-        } else if ((r = ak_cli_flag_value(argc, argv, &i, "--target-avg-k", &v))) {
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--target-avg-k", &v))) {
             if (r < 0 || ak_cli_parse_double(v, &target) || target <= 0) {
                 fprintf(stderr, "adaptive-k calibrate-logits: --target-avg-k needs a positive number\n");
                 return 2;
@@ -73,16 +62,6 @@ int cmd_calibrate_logits(int argc, char **argv) {
         } else if ((r = ak_cli_flag_value(argc, argv, &i, "--holdout", &v))) {
             if (r < 0 || ak_cli_parse_double(v, &holdout) || holdout <= 0 || holdout >= 1) {
                 fprintf(stderr, "adaptive-k calibrate-logits: --holdout needs a fraction strictly between 0 and 1\n");
-                return 2;
-            }
-        } else if ((r = ak_cli_flag_value(argc, argv, &i, "--experts", &v))) {
-            if (r < 0 || ak_cli_parse_int(v, &n_experts) || n_experts < 1 || n_experts > AK_MAX_EXPERTS) {
-                fprintf(stderr, "adaptive-k calibrate-logits: --experts needs an integer in 1..%d\n", AK_MAX_EXPERTS);
-                return 2;
-            }
-        } else if ((r = ak_cli_flag_value(argc, argv, &i, "--k-native", &v))) {
-            if (r < 0 || ak_cli_parse_int(v, &k_native) || k_native < 1) {
-                fprintf(stderr, "adaptive-k calibrate-logits: --k-native needs a positive integer\n");
                 return 2;
             }
         } else if ((r = ak_cli_flag_value(argc, argv, &i, "--out", &v)) ||
@@ -100,23 +79,19 @@ int cmd_calibrate_logits(int argc, char **argv) {
             name = v;
         } else if (!strcmp(argv[i], "--per-layer")) {
             per_layer = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "adaptive-k calibrate-logits: unknown option '%s' (see --help)\n", argv[i]);
-            return 2;
-        } else if (input) {
-            fprintf(stderr, "adaptive-k calibrate-logits: more than one input ('%s' and '%s')\n", input, argv[i]);
-            return 2;
-        } else {
-            input = argv[i];
+        } else if ((r = ak_logits_args_take(&a, argc, argv, &i)) >= 0) {
+            return r;
         }
     }
+    const char *input = a.input;
+    int k_native = a.k_native;
     if (!input || !out_path || target <= 0) {
         fprintf(stderr, "adaptive-k calibrate-logits: needs INPUT, --target-avg-k X and -o OUT.json (see --help)\n");
         return 2;
     }
 
     ak_logits lg;
-    if (ak_logits_load(input, n_experts, &lg, &err)) {
+    if (ak_logits_load(input, a.n_experts, &lg, &err)) {
         fprintf(stderr, "adaptive-k calibrate-logits: %s\n", err.msg);
         return 1;
     }
@@ -128,7 +103,7 @@ int cmd_calibrate_logits(int argc, char **argv) {
         return 2;
     }
     ak_router_config cfg;
-    if (ak_routing_flags_build(&flags, E, L, 1, &cfg, &err)) {
+    if (ak_routing_flags_build(&a.flags, E, L, 1, &cfg, &err)) {
         fprintf(stderr, "adaptive-k calibrate-logits: %s\n", err.msg);
         ak_logits_free(&lg);
         return 2;
@@ -181,7 +156,7 @@ int cmd_calibrate_logits(int argc, char **argv) {
     if (!k_native) k_native = cfg.k_native;
     cfg.k_native = k_native;
     if (name) snprintf(cfg.name, sizeof cfg.name, "%s", name);
-    else if (!flags.config_path[0] && !flags.preset[0]) snprintf(cfg.name, sizeof cfg.name, "calibrated");
+    else if (!a.flags.config_path[0] && !a.flags.preset[0]) snprintf(cfg.name, sizeof cfg.name, "calibrated");
     snprintf(cfg.provenance, sizeof cfg.provenance,
              "adaptive-k calibrate-logits on %.120s (%d layers, %d tokens, %d experts): target avg K %g, %s", input, L,
              n_cal, E, target, per_layer ? "per layer" : "one parameter for all layers");

@@ -1,8 +1,10 @@
 /* cmd_gen_model.c - adaptive-k gen-model: writes a random-weight MoE model as GGUF. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "model/gen_model.h"
@@ -46,35 +48,25 @@ int cmd_gen_model(int argc, char **argv) {
         return 2;
     }
     int quiet = 0;
-    struct { const char *flag; int *dst; } ints[] = {
-        {"--layers", &p.n_layer},    {"--embd", &p.n_embd},       {"--heads", &p.n_head},
-        {"--heads-kv", &p.n_head_kv}, {"--head-dim", &p.head_dim}, {"--experts", &p.n_expert},
-        {"--top-k", &p.n_expert_used}, {"--ff", &p.n_ff},          {"--ff-shexp", &p.n_ff_shexp},
-        {"--vocab", &p.n_vocab},     {"--ctx", &p.n_ctx_train},
+    const ak_cli_str_flag strs[] = {
+        {"-o", NULL, &out}, {"--type", NULL, &type_name}, {"--arch", NULL, &arch}, {"--preset", NULL, &preset}};
+    const ak_cli_int_flag ints[] = {
+        {"--layers", NULL, &p.n_layer, INT_MIN, INT_MAX},      {"--embd", NULL, &p.n_embd, INT_MIN, INT_MAX},
+        {"--heads", NULL, &p.n_head, INT_MIN, INT_MAX},        {"--heads-kv", NULL, &p.n_head_kv, INT_MIN, INT_MAX},
+        {"--head-dim", NULL, &p.head_dim, INT_MIN, INT_MAX},   {"--experts", NULL, &p.n_expert, INT_MIN, INT_MAX},
+        {"--top-k", NULL, &p.n_expert_used, INT_MIN, INT_MAX}, {"--ff", NULL, &p.n_ff, INT_MIN, INT_MAX},
+        {"--ff-shexp", NULL, &p.n_ff_shexp, INT_MIN, INT_MAX}, {"--vocab", NULL, &p.n_vocab, INT_MIN, INT_MAX},
+        {"--ctx", NULL, &p.n_ctx_train, INT_MIN, INT_MAX},
     };
+    const ak_cli_bool_flag bools[] = {{"--quiet", &quiet, 1}};
+    ak_cli_args args = {.cmd = "gen-model", .usage = usage, .usage_after_unknown = 1,
+                        .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
+                        .bools = bools, .n_bools = AK_CLI_COUNT(bools)};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        int r, matched = 0;
-        if (!strcmp(argv[i], "--quiet")) {
-            quiet = 1;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--arch", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "--preset", &v))) {
-            if (r < 0) goto missing;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "-o", &v))) {
-            if (r < 0) goto missing;
-            out = v;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--type", &v))) {
-            if (r < 0) goto missing;
-            type_name = v;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--vocab-kind", &v))) {
-            if (r < 0) goto missing;
+        int r;
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--vocab-kind", &v))) {
+            if (r < 0) return 2;
             if (strlen(v) >= sizeof p.vocab_kind) {
                 fprintf(stderr, "gen-model: unknown vocabulary kind '%s' (gpt2, llama, bytes, none)\n", v);
                 return 2;
@@ -82,32 +74,15 @@ int cmd_gen_model(int argc, char **argv) {
             snprintf(p.vocab_kind, sizeof p.vocab_kind, "%s", v);
             continue;
         }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--seed", &v))) {
-            double s;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_double(v, &s) || s < 0 || s > 9007199254740992.0 || s != (double)(uint64_t)s) {
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--seed", &v))) {
+            if (r < 0) return 2;
+            if (ak_cli_parse_seed(v, &p.seed)) {
                 fprintf(stderr, "gen-model: --seed needs a non-negative integer, not '%s'\n", v);
                 return 2;
             }
-            p.seed = (uint64_t)s;
             continue;
         }
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].flag, &v))) continue;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_int(v, ints[k].dst)) {
-                fprintf(stderr, "gen-model: %s needs an integer, not '%s'\n", ints[k].flag, v);
-                return 2;
-            }
-            matched = 1;
-        }
-        if (matched) continue;
-        fprintf(stderr, "gen-model: unknown argument '%s'\n", argv[i]);
-        usage(stderr);
-        return 2;
-    missing:
-        fprintf(stderr, "gen-model: %s needs a value\n", argv[i]);
-        return 2;
+        if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
     if (!out) {
         fprintf(stderr, "gen-model: -o FILE is required\n");

@@ -1,16 +1,17 @@
 /* cmd_generate.c - adaptive-k generate: streams a completion of a prompt, then prints the
  * prompt and generation speeds, average K and compute saved. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "eval/session.h"
 #include "model/sampler.h"
-#include "routing_flags.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -41,98 +42,59 @@ static void print_piece(const ak_session *s, int32_t id, char *buf, int cap) {
 
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL;
-    int n_predict = 64, n_threads = 0, n_ctx = 0, n_routing = 0;
+    int n_predict = 64, n_threads = 0, n_ctx = 0;
     ak_sampler_params sp = ak_sampler_default_params();
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
+    const ak_cli_str_flag strs[] = {{"-m", "--model", &model_path}, {"-p", "--prompt", &prompt}};
+    const ak_cli_int_flag ints[] = {{"-n", "--n-predict", &n_predict, 0, INT_MAX},
+                                    {"--top-k", NULL, &sp.top_k, 0, INT_MAX},
+                                    {"-t", "--threads", &n_threads, 1, INT_MAX},
+                                    {"-c", "--ctx-size", &n_ctx, 0, INT_MAX}};
+    ak_cli_args args = {.cmd = "generate", .usage = usage, .usage_after_unknown = 1,
+                        .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
+                        .routing = &rf};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
-        ak_error aerr = {0};
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "-m", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "--model", &v))) {
-            if (r < 0) goto missing;
-            model_path = v;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "-p", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "--prompt", &v))) {
-            if (r < 0) goto missing;
-            prompt = v;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--temp", &v))) {
-            if (r < 0) goto missing;
+        /* --top-p / --top-k are the sampler's here (as in llama.cpp); the top-p routing
+         * policy's threshold is --route-top-p */
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--temp", &v))) {
+            if (r < 0) return 2;
             if (ak_cli_parse_float(v, &sp.temp) || sp.temp < 0) {
                 fprintf(stderr, "generate: --temp needs a number >= 0, not '%s'\n", v);
                 return 2;
             }
             continue;
         }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--top-p", &v))) {
-            if (r < 0) goto missing;
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--top-p", &v))) {
+            if (r < 0) return 2;
             if (ak_cli_parse_float(v, &sp.top_p) || sp.top_p <= 0 || sp.top_p > 1) {
                 fprintf(stderr, "generate: --top-p needs a number in (0, 1], not '%s'\n", v);
                 return 2;
             }
             continue;
         }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--seed", &v))) {
-            double d;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_double(v, &d) || d < 0 || d > 9007199254740992.0 || d != (double)(uint64_t)d) {
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--seed", &v))) {
+            if (r < 0) return 2;
+            if (ak_cli_parse_seed(v, &sp.seed)) {
                 fprintf(stderr, "generate: --seed needs a non-negative integer, not '%s'\n", v);
                 return 2;
             }
-            sp.seed = (uint64_t)d;
             continue;
         }
-        /* --top-p / --top-k are the sampler's here (as in llama.cpp); the top-p routing
-         * policy's threshold is --route-top-p */
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--route-top-p", &v))) {
-            if (r < 0) goto missing;
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--route-top-p", &v))) {
+            ak_error aerr = {0};
             char *fake[] = {"--top-p", (char *)v};
+            if (r < 0) return 2;
             if (ak_routing_flags_parse(&rf, 2, fake, 0, &aerr) < 0) {
                 fprintf(stderr, "generate: %s\n", aerr.msg);
                 return 2;
             }
-            n_routing++;
+            args.n_routing++;
             continue;
         }
-        struct { const char *a, *b; int *dst, min; } ints[] = {{"-n", "--n-predict", &n_predict, 0},
-                                                               {"--top-k", "--top-k", &sp.top_k, 0},
-                                                               {"-t", "--threads", &n_threads, 1},
-                                                               {"-c", "--ctx-size", &n_ctx, 0}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].a, &v)) &&
-                !(r = ak_cli_flag_value(argc, argv, &i, ints[k].b, &v)))
-                continue;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_int(v, ints[k].dst) || *ints[k].dst < ints[k].min) {
-                fprintf(stderr, "generate: %s needs an integer >= %d, not '%s'\n", ints[k].a, ints[k].min, v);
-                return 2;
-            }
-            matched = 1;
-        }
-        if (matched) continue;
-        if ((r = ak_routing_flags_parse(&rf, argc, argv, i, &aerr)) != 0) {
-            if (r < 0) {
-                fprintf(stderr, "generate: %s\n", aerr.msg);
-                return 2;
-            }
-            i += r - 1;
-            n_routing++;
-            continue;
-        }
-        fprintf(stderr, "generate: unknown argument '%s'\n", argv[i]);
-        usage(stderr);
-        return 2;
-    missing:
-        fprintf(stderr, "generate: %s needs a value\n", argv[i]);
-        return 2;
+        if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
     if (!model_path || !prompt) {
         fprintf(stderr, "generate: -m FILE and -p PROMPT are required\n");
@@ -152,14 +114,13 @@ int cmd_generate(int argc, char **argv) {
     ak_sampler *smp = NULL;
     ak_router_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    if (n_routing) {
+    if (args.n_routing) {
         ak_error aerr = {0};
-        if (ak_routing_flags_build(&rf, hp->n_expert, hp->n_layer, 0, &cfg, &aerr) != AK_OK) {
+        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
             fprintf(stderr, "generate: %s\n", aerr.msg);
             goto done;
         }
         have_cfg = 1;
-        if (!cfg.k_native) cfg.k_native = hp->n_expert_used;
     }
     if (n_ctx == 0) n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     const int n_batch = n_ctx < 512 ? n_ctx : 512;

@@ -1,18 +1,17 @@
 /* cmd_perplexity.c - adaptive-k perplexity: llama.cpp's perplexity method (see
  * src/eval/perplexity.h) with any routing policy, plus average K and compute saved. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "cli_args.h"
 #include "commands.h"
+#include "engine_cli.h"
 #include "eval/accounting.h"
 #include "eval/kl.h"
 #include "eval/logprobs.h"
-#include "eval/perplexity.h"
-#include "eval/session.h"
-#include "routing_flags.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -72,69 +71,23 @@ static void print_kl(const ak_kl_stats *st, FILE *out) {
 
 int cmd_perplexity(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *save_path = NULL, *base_path = NULL;
-    int n_ctx = 512, n_batch = 2048, n_chunks = -1, n_threads = 0, n_routing = 0;
+    int n_ctx = 512, n_batch = 2048, n_chunks = -1, n_threads = 0;
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
+    const ak_cli_str_flag strs[] = {{"-m", "--model", &model_path},
+                                    {"-f", "--file", &text_path},
+                                    {"--save-logits", NULL, &save_path},
+                                    {"--kl-base", NULL, &base_path}};
+    const ak_cli_int_flag ints[] = {{"-c", "--ctx-size", &n_ctx, 4, INT_MAX},
+                                    {"-b", "--batch-size", &n_batch, 1, INT_MAX},
+                                    {"--chunks", NULL, &n_chunks, 1, INT_MAX},
+                                    {"-t", "--threads", &n_threads, 1, INT_MAX}};
+    ak_cli_args args = {.cmd = "perplexity", .usage = usage, .usage_after_unknown = 1,
+                        .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
+                        .routing = &rf};
     for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int r;
-        ak_error aerr = {0};
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if ((r = ak_routing_flags_parse(&rf, argc, argv, i, &aerr)) != 0) {
-            if (r < 0) {
-                fprintf(stderr, "perplexity: %s\n", aerr.msg);
-                return 2;
-            }
-            i += r - 1;
-            n_routing++;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "-m", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "--model", &v))) {
-            if (r < 0) goto missing;
-            model_path = v;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "-f", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "--file", &v))) {
-            if (r < 0) goto missing;
-            text_path = v;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--save-logits", &v))) {
-            if (r < 0) goto missing;
-            save_path = v;
-            continue;
-        }
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--kl-base", &v))) {
-            if (r < 0) goto missing;
-            base_path = v;
-            continue;
-        }
-        struct { const char *a, *b; int *dst, min; } ints[] = {{"-c", "--ctx-size", &n_ctx, 4},
-                                                               {"-b", "--batch-size", &n_batch, 1},
-                                                               {"--chunks", "--chunks", &n_chunks, 1},
-                                                               {"-t", "--threads", &n_threads, 1}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].a, &v)) &&
-                !(r = ak_cli_flag_value(argc, argv, &i, ints[k].b, &v)))
-                continue;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_int(v, ints[k].dst) || *ints[k].dst < ints[k].min) {
-                fprintf(stderr, "perplexity: %s needs an integer >= %d, not '%s'\n", ints[k].a, ints[k].min, v);
-                return 2;
-            }
-            matched = 1;
-        }
-        if (matched) continue;
-        fprintf(stderr, "perplexity: unknown argument '%s'\n", argv[i]);
-        usage(stderr);
-        return 2;
-    missing:
-        fprintf(stderr, "perplexity: %s needs a value\n", argv[i]);
-        return 2;
+        int st = ak_cli_args_take(&args, argc, argv, &i);
+        if (st >= 0) return st;
     }
     if (!model_path || !text_path) {
         fprintf(stderr, "perplexity: -m FILE and -f TEXT are required\n");
@@ -145,13 +98,11 @@ int cmd_perplexity(int argc, char **argv) {
 
     char err[512];
     size_t text_len = 0;
-    char *text = ak_read_whole_file(text_path, &text_len, err, sizeof err);
+    char *text = ak_cli_read_text(text_path, &text_len, err, sizeof err);
     if (!text) {
         fprintf(stderr, "perplexity: %s\n", err);
         return 1;
     }
-    /* llama.cpp drops one trailing newline of a prompt file */
-    if (text_len && text[text_len - 1] == '\n') text[--text_len] = 0;
 
     ak_session s;
     if (ak_session_load(&s, model_path, err, sizeof err)) {
@@ -171,14 +122,13 @@ int cmd_perplexity(int argc, char **argv) {
     memset(&acc, 0, sizeof acc);
     ak_router_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    if (n_routing) {
+    if (args.n_routing) {
         ak_error aerr = {0};
-        if (ak_routing_flags_build(&rf, hp->n_expert, hp->n_layer, 0, &cfg, &aerr) != AK_OK) {
+        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
             fprintf(stderr, "perplexity: %s\n", aerr.msg);
             goto done;
         }
         have_cfg = 1;
-        if (!cfg.k_native) cfg.k_native = hp->n_expert_used;
     }
     if (ak_session_start(&s, n_ctx, n_batch, n_threads, have_cfg ? &cfg : NULL, err, sizeof err)) {
         fprintf(stderr, "perplexity: %s\n", err);
@@ -191,12 +141,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     fprintf(stderr, "perplexity: %s, %d tokens, n_ctx %d, batch %d, %d threads\n", hp->arch, n_tokens, n_ctx, n_batch,
             ak_context_n_threads(s.ctx));
-    ak_ppl_params pp = ak_ppl_default_params();
-    pp.n_vocab = hp->n_vocab;
-    pp.n_ctx = n_ctx;
-    pp.n_batch = n_batch;
-    pp.n_chunks = n_chunks;
-    pp.bos = ak_tokenizer_add_bos(s.tok) ? ak_tokenizer_bos(s.tok) : -1;
+    ak_ppl_params pp = ak_cli_ppl_params(&s, n_ctx, n_batch, n_chunks);
     pp.progress = stdout;
     if (n_tokens >= 2 * n_ctx) {
         const int whole = n_tokens / n_ctx;

@@ -9,8 +9,8 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "io/logits.h"
+#include "logits_args.h"
 #include "route_stats.h"
-#include "routing_flags.h"
 
 static void route_help(FILE *out) {
     fputs("usage: adaptive-k route INPUT [--experts N] [routing flags] [--out FILE] [--k-native N] [--quiet]\n"
@@ -192,36 +192,15 @@ static void print_header(FILE *out, const char *input, const ak_logits *lg, cons
 }
 
 int cmd_route(int argc, char **argv) {
-    const char *input = NULL, *out_path = NULL;
-    int n_experts = 0, k_native = 0, quiet = 0;
-    ak_routing_flags flags;
-    ak_routing_flags_init(&flags);
+    const char *out_path = NULL;
+    int quiet = 0;
+    ak_logits_args a;
+    ak_logits_args_init(&a, "adaptive-k route", route_help, "adaptive-k route --help");
     ak_error err = {0};
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            route_help(stdout);
-            return 0;
-        }
-        int used = ak_routing_flags_parse(&flags, argc, argv, i, &err);
-        if (used < 0) {
-            fprintf(stderr, "adaptive-k route: %s\n", err.msg);
-            return 2;
-        }
-        if (used > 0) {
-            i += used - 1;
-        } else if ((r = ak_cli_flag_value(argc, argv, &i, "--experts", &v))) {
-            if (r < 0 || ak_cli_parse_int(v, &n_experts) || n_experts < 1 || n_experts > AK_MAX_EXPERTS) {
-                fprintf(stderr, "adaptive-k route: --experts needs an integer in 1..%d\n", AK_MAX_EXPERTS);
-                return 2;
-            }
-        } else if ((r = ak_cli_flag_value(argc, argv, &i, "--k-native", &v))) {
-            if (r < 0 || ak_cli_parse_int(v, &k_native) || k_native < 1) {
-                fprintf(stderr, "adaptive-k route: --k-native needs a positive integer\n");
-                return 2;
-            }
-        } else if ((r = ak_cli_flag_value(argc, argv, &i, "--out", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "-o", &v))) {
+        if ((r = ak_cli_flag_value(argc, argv, &i, "--out", &v)) || (r = ak_cli_flag_value(argc, argv, &i, "-o", &v))) {
             if (r < 0) {
                 fprintf(stderr, "adaptive-k route: --out needs a file name\n");
                 return 2;
@@ -229,39 +208,35 @@ int cmd_route(int argc, char **argv) {
             out_path = v;
         } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             quiet = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "adaptive-k route: unknown option '%s' (see adaptive-k route --help)\n", argv[i]);
-            return 2;
-        } else if (input) {
-            fprintf(stderr, "adaptive-k route: more than one input ('%s' and '%s')\n", input, argv[i]);
-            return 2;
-        } else {
-            input = argv[i];
+        } else if ((r = ak_logits_args_take(&a, argc, argv, &i)) >= 0) {
+            return r;
         }
     }
+    const char *input = a.input;
+    int k_native = a.k_native;
     if (!input) {
         fprintf(stderr, "adaptive-k route: no INPUT file (see adaptive-k route --help)\n");
         return 2;
     }
 
     ak_logits lg;
-    if (ak_logits_load(input, n_experts, &lg, &err)) {
+    if (ak_logits_load(input, a.n_experts, &lg, &err)) {
         fprintf(stderr, "adaptive-k route: %s\n", err.msg);
         return 1;
     }
     ak_router_config cfg;
-    if (ak_routing_flags_build(&flags, lg.n_experts, lg.n_layers, 0, &cfg, &err)) {
+    if (ak_routing_flags_build(&a.flags, lg.n_experts, lg.n_layers, 0, &cfg, &err)) {
         fprintf(stderr, "adaptive-k route: %s\n", err.msg);
         ak_logits_free(&lg);
         return 2;
     }
     const char *k_native_source = "--k-native";
-    int k_native_derived = !k_native && !flags.config_path[0] && !flags.preset[0];
+    int k_native_derived = !k_native && !a.flags.config_path[0] && !a.flags.preset[0];
     if (!k_native) {
         k_native = cfg.k_native;
-        k_native_source = flags.config_path[0] ? "the router config's k_native"
-                          : flags.preset[0]    ? "the preset's k_native"
-                                               : "the largest K the policy can choose; set with --k-native";
+        k_native_source = a.flags.config_path[0] ? "the router config's k_native"
+                          : a.flags.preset[0]    ? "the preset's k_native"
+                                                 : "the largest K the policy can choose; set with --k-native";
     }
 
     int rc = 1;

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "eval/session.h"
-#include "routing_flags.h"
 #include "serve/serve.h"
 
 static void usage(FILE *out) {
@@ -33,83 +33,39 @@ int cmd_serve(int argc, char **argv) {
     ak_serve_default_options(&o);
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
-    int n_routing = 0;
+    int max_body = (int)o.max_body_bytes;
+    const ak_cli_str_flag strs[] = {
+        {"-m", "--model", &o.model_path},       {"--host", NULL, &o.host},           {"--ab", NULL, &o.ab_spec},
+        {"--log-file", NULL, &o.log_file},      {"--port-file", NULL, &o.port_file}, {"--alias", NULL, &o.model_name},
+        {"--calibration-file", NULL, &o.calibration_file}};
+    const ak_cli_int_flag ints[] = {{"--port", NULL, &o.port, 0, 65535},
+                                    {"-t", "--threads", &o.n_threads, 1, 4096},
+                                    {"-c", "--ctx-size", &o.n_ctx, 0, 1 << 20},
+                                    {"--parallel", "-np", &o.n_parallel, 1, 256},
+                                    {"--queue", NULL, &o.queue_size, 0, 1 << 16},
+                                    {"--max-prompt-tokens", NULL, &o.max_prompt_tokens, 1, 1 << 20},
+                                    {"--max-tokens", NULL, &o.max_tokens, 1, 1 << 20},
+                                    {"--max-body", NULL, &max_body, 64, 1 << 30},
+                                    {"--min-k", NULL, &o.min_k, 1, AK_MAX_EXPERTS},
+                                    {"--max-k", NULL, &o.max_k, 1, AK_MAX_EXPERTS}};
+    const ak_cli_bool_flag bools[] = {{"--trace", &o.trace, 1}};
+    ak_cli_args args = {.cmd = "serve", .usage = usage, .usage_after_unknown = 1,
+                        .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
+                        .bools = bools, .n_bools = AK_CLI_COUNT(bools), .routing = &rf};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--trace")) {
-            o.trace = 1;
-            continue;
-        }
-        struct { const char *a, *b; const char **dst; } strs[] = {
-            {"-m", "--model", &o.model_path}, {"--host", "--host", &o.host}, {"--ab", "--ab", &o.ab_spec},
-            {"--log-file", "--log-file", &o.log_file}, {"--port-file", "--port-file", &o.port_file},
-            {"--alias", "--alias", &o.model_name}, {"--calibration-file", "--calibration-file", &o.calibration_file}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, strs[k].a, &v)) &&
-                !(r = ak_cli_flag_value(argc, argv, &i, strs[k].b, &v)))
-                continue;
-            if (r < 0) goto missing;
-            *strs[k].dst = v;
-            matched = 1;
-        }
-        if (matched) continue;
-        int max_body = (int)o.max_body_bytes;
-        struct { const char *a, *b; int *dst, min, max; } ints[] = {
-            {"--port", "--port", &o.port, 0, 65535},
-            {"-t", "--threads", &o.n_threads, 1, 4096},
-            {"-c", "--ctx-size", &o.n_ctx, 0, 1 << 20},
-            {"--parallel", "-np", &o.n_parallel, 1, 256},
-            {"--queue", "--queue", &o.queue_size, 0, 1 << 16},
-            {"--max-prompt-tokens", "--max-prompt-tokens", &o.max_prompt_tokens, 1, 1 << 20},
-            {"--max-tokens", "--max-tokens", &o.max_tokens, 1, 1 << 20},
-            {"--max-body", "--max-body", &max_body, 64, 1 << 30},
-            {"--min-k", "--min-k", &o.min_k, 1, AK_MAX_EXPERTS},
-            {"--max-k", "--max-k", &o.max_k, 1, AK_MAX_EXPERTS}};
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].a, &v)) &&
-                !(r = ak_cli_flag_value(argc, argv, &i, ints[k].b, &v)))
-                continue;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_int(v, ints[k].dst) || *ints[k].dst < ints[k].min || *ints[k].dst > ints[k].max) {
-                fprintf(stderr, "serve: %s needs an integer in %d..%d, not '%s'\n", ints[k].a, ints[k].min,
-                        ints[k].max, v);
-                return 2;
-            }
-            matched = 1;
-        }
-        o.max_body_bytes = (size_t)max_body;
-        if (matched) continue;
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--timeout", &v))) {
-            if (r < 0) goto missing;
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--timeout", &v))) {
+            if (r < 0) return 2;
             if (ak_cli_parse_double(v, &o.timeout_s) || !(o.timeout_s > 0) || o.timeout_s > 86400) {
                 fprintf(stderr, "serve: --timeout needs seconds in (0, 86400], not '%s'\n", v);
                 return 2;
             }
             continue;
         }
-        ak_error aerr = {0};
-        if ((r = ak_routing_flags_parse(&rf, argc, argv, i, &aerr)) != 0) {
-            if (r < 0) {
-                fprintf(stderr, "serve: %s\n", aerr.msg);
-                return 2;
-            }
-            i += r - 1;
-            n_routing++;
-            continue;
-        }
-        fprintf(stderr, "serve: unknown argument '%s'\n", argv[i]);
-        usage(stderr);
-        return 2;
-    missing:
-        fprintf(stderr, "serve: %s needs a value\n", argv[i]);
-        return 2;
+        if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
+    o.max_body_bytes = (size_t)max_body;
     if (!o.model_path) {
         fprintf(stderr, "serve: -m FILE is required\n");
         usage(stderr);
@@ -125,21 +81,20 @@ int cmd_serve(int argc, char **argv) {
     ak_router_config cfg;
     memset(&cfg, 0, sizeof cfg);
     int rc = 1;
-    if (n_routing) {
+    if (args.n_routing) {
         ak_error aerr = {0};
-        if (ak_routing_flags_build(&rf, hp->n_expert, hp->n_layer, 0, &cfg, &aerr) != AK_OK) {
+        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
             fprintf(stderr, "serve: %s\n", aerr.msg);
             goto done;
         }
-        if (!cfg.k_native) cfg.k_native = hp->n_expert_used;
     }
-    if (ak_serve_run(&o, s.model, s.tok, n_routing ? &cfg : NULL, err, sizeof err)) {
+    if (ak_serve_run(&o, s.model, s.tok, args.n_routing ? &cfg : NULL, err, sizeof err)) {
         fprintf(stderr, "serve: %s\n", err);
         goto done;
     }
     rc = 0;
 done:
-    if (n_routing) ak_config_free(&cfg);
+    if (args.n_routing) ak_config_free(&cfg);
     ak_session_close(&s);
     return rc;
 }

@@ -13,14 +13,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "engine_cli.h"
 #include "eval/calib.h"
 #include "eval/kl.h"
 #include "eval/logprobs.h"
-#include "eval/perplexity.h"
 #include "eval/plot.h"
-#include "eval/session.h"
 
 #define MAX_TARGETS 32
 
@@ -576,9 +576,8 @@ static int parse_policies(const char *v, sweep *S) {
 
 static int load_tokens(sweep *S, const char *path, int32_t **out, char *err, size_t errlen) {
     size_t len = 0;
-    char *text = ak_read_whole_file(path, &len, err, errlen);
+    char *text = ak_cli_read_text(path, &len, err, errlen);
     if (!text) return -1;
-    if (len && text[len - 1] == '\n') text[--len] = 0;
     int n = ak_session_tokenize(&S->s, text, len, ak_tokenizer_add_bos(S->s.tok), out, err, errlen);
     free(text);
     return n;
@@ -599,59 +598,29 @@ int cmd_sweep(int argc, char **argv) {
     S.decode_reps = 3;
     S.native_tps = NAN;
     const char *targets_arg = NULL;
+    const ak_cli_str_flag strs[] = {{"-m", "--model", &S.model_path}, {"-f", "--file", &S.text_path},
+                                    {"-o", "--out", &S.out_dir},      {"--calib", NULL, &S.calib_path},
+                                    {"--title", NULL, &S.title},      {"--targets", NULL, &targets_arg}};
+    const ak_cli_int_flag ints[] = {
+        {"-c", NULL, &S.n_ctx, 4, 1 << 20},          {"--chunks", NULL, &S.n_chunks, 1, 1 << 30},
+        {"--calib-chunks", NULL, &S.calib_chunks, 1, 1 << 30}, {"-t", NULL, &S.n_threads, 1, 4096},
+        {"--k-max", NULL, &S.k_max, 1, AK_MAX_EXPERTS}, {"--decode-tokens", NULL, &S.decode_tokens, 1, 4096},
+        {"--prompt-tokens", NULL, &S.prompt_tokens, 1, 1 << 20}, {"--decode-reps", NULL, &S.decode_reps, 1, 15}};
+    const ak_cli_bool_flag bools[] = {{"--no-per-layer", &S.per_layer_too, 0}};
+    ak_cli_args args = {.cmd = "sweep", .usage = usage, .strs = strs, .n_strs = AK_CLI_COUNT(strs),
+                        .ints = ints, .n_ints = AK_CLI_COUNT(ints), .bools = bools, .n_bools = AK_CLI_COUNT(bools)};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--no-per-layer")) {
-            S.per_layer_too = 0;
-            continue;
-        }
-        struct { const char *a, *b, **dst; } strs[] = {{"-m", "--model", &S.model_path}, {"-f", "--file", &S.text_path},
-                                                        {"-o", "--out", &S.out_dir},     {"--calib", "--calib", &S.calib_path},
-                                                        {"--title", "--title", &S.title}, {"--targets", "--targets", &targets_arg}};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, strs[k].a, &v)) &&
-                !(r = ak_cli_flag_value(argc, argv, &i, strs[k].b, &v)))
-                continue;
-            if (r < 0) goto missing;
-            *strs[k].dst = v;
-            matched = 1;
-        }
-        if (matched) continue;
-        if ((r = ak_cli_flag_value(argc, argv, &i, "--policies", &v))) {
-            if (r < 0) goto missing;
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--policies", &v))) {
+            if (r < 0) return 2;
             if (parse_policies(v, &S)) {
                 fprintf(stderr, "sweep: --policies takes a list of entropy, top-p, ratio, not '%s'\n", v);
                 return 2;
             }
             continue;
         }
-        struct { const char *a; int *dst, min, max; } ints[] = {
-            {"-c", &S.n_ctx, 4, 1 << 20},           {"--chunks", &S.n_chunks, 1, 1 << 30},
-            {"--calib-chunks", &S.calib_chunks, 1, 1 << 30}, {"-t", &S.n_threads, 1, 4096},
-            {"--k-max", &S.k_max, 1, AK_MAX_EXPERTS}, {"--decode-tokens", &S.decode_tokens, 1, 4096},
-            {"--prompt-tokens", &S.prompt_tokens, 1, 1 << 20}, {"--decode-reps", &S.decode_reps, 1, 15}};
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !matched; k++) {
-            if (!(r = ak_cli_flag_value(argc, argv, &i, ints[k].a, &v))) continue;
-            if (r < 0) goto missing;
-            if (ak_cli_parse_int(v, ints[k].dst) || *ints[k].dst < ints[k].min || *ints[k].dst > ints[k].max) {
-                fprintf(stderr, "sweep: %s needs an integer in %d..%d, not '%s'\n", ints[k].a, ints[k].min,
-                        ints[k].max, v);
-                return 2;
-            }
-            matched = 1;
-        }
-        if (matched) continue;
-        fprintf(stderr, "sweep: unknown argument '%s' (see --help)\n", argv[i]);
-        return 2;
-    missing:
-        fprintf(stderr, "sweep: %s needs a value\n", argv[i]);
-        return 2;
+        if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
     if (!S.model_path || !S.text_path) {
         fprintf(stderr, "sweep: -m FILE and -f TEXT are required (see --help)\n");
@@ -721,12 +690,7 @@ int cmd_sweep(int argc, char **argv) {
                         "tokens each\n", S.n_eval, S.n_calib, 2 * S.n_ctx);
         goto done;
     }
-    S.pp = ak_ppl_default_params();
-    S.pp.n_vocab = hp->n_vocab;
-    S.pp.n_ctx = S.n_ctx;
-    S.pp.n_batch = S.n_ctx;
-    S.pp.n_chunks = S.n_chunks;
-    S.pp.bos = ak_tokenizer_add_bos(S.s.tok) ? ak_tokenizer_bos(S.s.tok) : -1;
+    S.pp = ak_cli_ppl_params(&S.s, S.n_ctx, S.n_ctx, S.n_chunks);
     S.base_logp = malloc((size_t)hp->n_vocab * sizeof *S.base_logp);
     if (!S.base_logp) {
         fprintf(stderr, "sweep: out of memory\n");

@@ -3,23 +3,15 @@
 #ifndef AK_COMMANDS_H
 #define AK_COMMANDS_H
 
+typedef int ak_command_fn(int argc, char **argv);
+
 typedef struct {
     const char *name;
-    int (*run)(int argc, char **argv);
+    ak_command_fn *run;
     const char *summary;
 } ak_command;
 
-int cmd_route(int argc, char **argv);
-int cmd_calibrate_logits(int argc, char **argv);
-int cmd_train_tokenizer(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_gguf_info(int argc, char **argv);
-int cmd_gen_model(int argc, char **argv);
-int cmd_perplexity(int argc, char **argv);
-int cmd_generate(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
-int cmd_calibrate(int argc, char **argv);
-int cmd_sweep(int argc, char **argv);
+ak_command_fn cmd_route, cmd_calibrate_logits, cmd_train_tokenizer, cmd_train, cmd_gguf_info, cmd_gen_model,
+    cmd_perplexity, cmd_generate, cmd_tokenize, cmd_serve, cmd_calibrate, cmd_sweep;
 
 #endif

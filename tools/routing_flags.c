@@ -2,22 +2,13 @@
 #include "routing_flags.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "cli_util.h"
+#include "io/io_error.h"
 
-static int fail(ak_error *err, ak_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(ak_error *err, ak_status code, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->code = code;
-    }
-    return -1;
-}
+/* Sets the error and evaluates to -1, what the parsing functions return on failure. */
+#define fail(err, code, ...) (ak_io_fail((err), (code), __VA_ARGS__), -1)
 
 void ak_routing_flags_init(ak_routing_flags *f) {
     memset(f, 0, sizeof *f);
@@ -25,38 +16,25 @@ void ak_routing_flags_init(ak_routing_flags *f) {
     f->renormalize = -1;
 }
 
-/* "1,2,4" -> ints; returns the count or -1. */
-static int parse_int_list(const char *s, int *out, int cap) {
+/* "1,2,4" -> at most cap items, each converted by item(text, out, index); the count or -1. */
+static int parse_list(const char *s, void *out, int cap, int (*item)(const char *, void *, int)) {
     int n = 0;
-    char item[64];
+    char text[64];
     while (*s) {
         const char *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (len == 0 || len >= sizeof item || n == cap) return -1;
-        memcpy(item, s, len);
-        item[len] = 0;
-        if (ak_cli_parse_int(item, &out[n++])) return -1;
+        if (len == 0 || len >= sizeof text || n == cap) return -1;
+        memcpy(text, s, len);
+        text[len] = 0;
+        if (item(text, out, n++)) return -1;
         s += len + (comma ? 1 : 0);
         if (comma && !*s) return -1;
     }
     return n ? n : -1;
 }
 
-static int parse_float_list(const char *s, float *out, int cap) {
-    int n = 0;
-    char item[64];
-    while (*s) {
-        const char *comma = strchr(s, ',');
-        size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (len == 0 || len >= sizeof item || n == cap) return -1;
-        memcpy(item, s, len);
-        item[len] = 0;
-        if (ak_cli_parse_float(item, &out[n++])) return -1;
-        s += len + (comma ? 1 : 0);
-        if (comma && !*s) return -1;
-    }
-    return n ? n : -1;
-}
+static int int_item(const char *text, void *out, int n) { return ak_cli_parse_int(text, (int *)out + n); }
+static int float_item(const char *text, void *out, int n) { return ak_cli_parse_float(text, (float *)out + n); }
 
 int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak_error *err) {
     const char *a = argv[i];
@@ -96,7 +74,7 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
         f->has_k = 1;
         break;
     case 2:
-        f->n_k_values = parse_int_list(v, f->k_values, AK_MAX_LEVELS);
+        f->n_k_values = parse_list(v, f->k_values, AK_MAX_LEVELS, int_item);
         if (f->n_k_values < 0) {
             f->n_k_values = 0;
             return fail(err, AK_ERR_INVALID_ARG, "--k-values '%s' is not a list of 1 to %d integers like 1,2,4", v,
@@ -108,7 +86,7 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
             f->n_thresholds = 0;
             break;
         }
-        f->n_thresholds = parse_float_list(v, f->thresholds, AK_MAX_LEVELS - 1);
+        f->n_thresholds = parse_list(v, f->thresholds, AK_MAX_LEVELS - 1, float_item);
         if (f->n_thresholds < 0)
             return fail(err, AK_ERR_INVALID_ARG, "--thresholds '%s' is not a list of 1 to %d numbers like 0.6,1.2",
                         v, AK_MAX_LEVELS - 1);
@@ -265,19 +243,19 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
         ak_error e = {0};
         s = ak_config_load(f->config_path, out, &e);
         if (s) {
-            if (strstr(e.msg, f->config_path)) fail(err, s, "--router-config %s", e.msg);
-            else fail(err, s, "--router-config %s: %s", f->config_path, e.msg);
+            if (strstr(e.msg, f->config_path)) ak_io_fail(err, s, "--router-config %s", e.msg);
+            else ak_io_fail(err, s, "--router-config %s: %s", f->config_path, e.msg);
             return s;
         }
         if (out->n_experts != n_experts) {
-            fail(err, AK_ERR_CONFIG, "--router-config %s is for %d experts, the input has %d", f->config_path,
-                 out->n_experts, n_experts);
+            ak_io_fail(err, AK_ERR_CONFIG, "--router-config %s is for %d experts, the input has %d",
+                       f->config_path, out->n_experts, n_experts);
             ak_config_free(out);
             return AK_ERR_CONFIG;
         }
         if (out->n_layers > 0 && out->n_layers != n_layers) {
-            fail(err, AK_ERR_CONFIG, "--router-config %s has %d layer policies, the input has %d layers",
-                 f->config_path, out->n_layers, n_layers);
+            ak_io_fail(err, AK_ERR_CONFIG, "--router-config %s has %d layer policies, the input has %d layers",
+                       f->config_path, out->n_layers, n_layers);
             ak_config_free(out);
             return AK_ERR_CONFIG;
         }
@@ -285,12 +263,12 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
         ak_error e = {0};
         s = ak_preset_get(f->preset, out, &e);
         if (s) {
-            fail(err, s, "--preset: %s", e.msg);
+            ak_io_fail(err, s, "--preset: %s", e.msg);
             return s;
         }
         if (out->n_experts != n_experts) {
-            fail(err, AK_ERR_CONFIG, "--preset %s is for %d experts, the input has %d", f->preset, out->n_experts,
-                 n_experts);
+            ak_io_fail(err, AK_ERR_CONFIG, "--preset %s is for %d experts, the input has %d", f->preset,
+                       out->n_experts, n_experts);
             ak_config_free(out);
             return AK_ERR_CONFIG;
         }
@@ -318,8 +296,8 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
         if (s) {
             char desc[160];
             ak_policy_describe(p, desc, sizeof desc);
-            if (l < 0) fail(err, s, "invalid policy '%s': %s", desc, e.msg);
-            else fail(err, s, "invalid policy for layer %d '%s': %s", l, desc, e.msg);
+            if (l < 0) ak_io_fail(err, s, "invalid policy '%s': %s", desc, e.msg);
+            else ak_io_fail(err, s, "invalid policy for layer %d '%s': %s", l, desc, e.msg);
             goto fail;
         }
     }
@@ -328,13 +306,20 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
         ak_error e = {0};
         s = ak_config_validate(out, &e);
         if (s) {
-            fail(err, s, "invalid router config: %s", e.msg);
+            ak_io_fail(err, s, "invalid router config: %s", e.msg);
             goto fail;
         }
     }
     return AK_OK;
 fail:
     ak_config_free(out);
+    return s;
+}
+
+ak_status ak_routing_flags_build_for_model(const ak_routing_flags *f, int n_experts, int n_layers, int n_expert_used,
+                                           ak_router_config *out, ak_error *err) {
+    ak_status s = ak_routing_flags_build(f, n_experts, n_layers, 0, out, err);
+    if (s == AK_OK && !out->k_native) out->k_native = n_expert_used;
     return s;
 }
 

@@ -57,6 +57,11 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
 ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n_layers, int for_calibration,
                                  ak_router_config *out, ak_error *err);
 
+/* The config a model runs with: ak_routing_flags_build (not for calibration) for the model's
+ * experts and layers, its k_native the model's top-k (n_expert_used) when nothing sets one. */
+ak_status ak_routing_flags_build_for_model(const ak_routing_flags *f, int n_experts, int n_layers, int n_expert_used,
+                                           ak_router_config *out, ak_error *err);
+
 /* The baseline top-k when neither the user nor the config gives one: the largest K any
  * layer's policy can choose (fixed k, the largest k_values entry, or k_max). */
 int ak_routing_default_k_native(const ak_router_config *c);

@@ -1,4 +1,4 @@
-/* io_error.c - error reporting shared by the ak_io sources. */
+/* io_error.c - error reporting shared by the ak_io sources and the CLI helpers in tools/. */
 #include "io/io_error.h"
 
 #include <stdarg.h>

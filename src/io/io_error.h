@@ -1,4 +1,4 @@
-/* io_error.h - error reporting shared by the ak_io sources. */
+/* io_error.h - error reporting shared by the ak_io sources and the CLI helpers in tools/. */
 #ifndef AK_IO_ERROR_H
 #define AK_IO_ERROR_H
 
