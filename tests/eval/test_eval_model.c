@@ -10,21 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../check.h"
 #include "eval/accounting.h"
 #include "eval/calib.h"
 #include "model/gen_model.h"
 #include "model/model.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                             \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                            \
-            fprintf(stderr, "\n");                                                   \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 enum { L = 2, E = 64, X = 8, K = 2, FF = 32, CTX = 128 };
 
@@ -222,10 +213,5 @@ int main(void) {
     test_accounting(m);
     test_calibration(m);
     ak_model_free(m);
-    if (failures) {
-        fprintf(stderr, "test_eval_model: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_eval_model: ok\n");
-    return 0;
+    return check_finish("test_eval_model");
 }

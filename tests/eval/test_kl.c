@@ -7,19 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../check.h"
 #include "eval/kl.h"
 #include "eval/logprobs.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                             \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                            \
-            fprintf(stderr, "\n");                                                   \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 #define NEAR(a, b, tol) (fabs((double)(a) - (double)(b)) <= (tol))
 
 static void logs(const double *p, float *out, int n) {
@@ -204,10 +195,5 @@ static void test_logprobs_file(void) {
 int main(void) {
     test_kl_by_hand();
     test_logprobs_file();
-    if (failures) {
-        fprintf(stderr, "test_kl: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_kl: ok\n");
-    return 0;
+    return check_finish("test_kl");
 }

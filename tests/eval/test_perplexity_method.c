@@ -6,18 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../check.h"
 #include "eval/perplexity.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                             \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                            \
-            fprintf(stderr, "\n");                                                   \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 /* ---------------------------------------------------------------- mock engine */
 
@@ -148,10 +139,5 @@ int main(void) {
     test_two_chunks(3); /* batches of 3, 3, 2 give the same numbers */
     test_no_bos_and_errors();
     test_nll_and_sums();
-    if (failures) {
-        fprintf(stderr, "test_perplexity_method: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_perplexity_method: all checks passed\n");
-    return 0;
+    return check_finish("test_perplexity_method");
 }

@@ -9,20 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../check.h"
 #include "gguf/gguf.h"
 #include "model/gen_model.h"
 #include "quant/quant.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);   \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fprintf(stderr, "\n");                                                     \
-            failures++;                                                                \
-        }                                                                              \
-    } while (0)
 
 static char tmpdir[512];
 
@@ -352,10 +343,5 @@ int main(void) {
     test_bytes_vocab();
     test_fallback_and_errors();
     rmdir(tmpdir);
-    if (failures) {
-        fprintf(stderr, "test_gen_model: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_gen_model: all checks passed\n");
-    return 0;
+    return check_finish("test_gen_model");
 }

@@ -4,18 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../check.h"
 #include "model/sampler.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                             \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                            \
-            fprintf(stderr, "\n");                                                   \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 #define DRAWS 40000
 
@@ -104,10 +95,5 @@ int main(void) {
     p.temp = NAN;
     CHECK(ak_sampler_new(10, &p) == NULL, "NaN temperature rejected");
 
-    if (failures) {
-        fprintf(stderr, "test_sampler: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_sampler: all checks passed\n");
-    return 0;
+    return check_finish("test_sampler");
 }

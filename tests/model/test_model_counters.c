@@ -71,7 +71,7 @@ int main(void) {
     CHECK(fx_write(fm, path, AK_TYPE_F32, NULL) == 0, "write");
     ak_model *m = ak_model_load(path, err, sizeof err);
     CHECK(m != NULL, "load: %s", err);
-    if (!m) return finish("test_model_counters");
+    if (!m) return check_finish("test_model_counters");
 
     ak_router_config rc;
     memset(&rc, 0, sizeof rc);
@@ -178,5 +178,5 @@ int main(void) {
     ak_model_free(m);
     remove(path);
     fx_free(fm);
-    return finish("test_model_counters");
+    return check_finish("test_model_counters");
 }

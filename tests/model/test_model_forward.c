@@ -238,5 +238,5 @@ int main(void) {
     test_arch("llama", 1);
     test_kquants("olmoe");
     test_kquants("qwen2moe");
-    return finish("test_model_forward");
+    return check_finish("test_model_forward");
 }

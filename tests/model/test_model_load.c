@@ -137,5 +137,5 @@ int main(void) {
         remove(path);
     }
     fx_free(fm);
-    return finish("test_model_load");
+    return check_finish("test_model_load");
 }

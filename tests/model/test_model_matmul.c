@@ -79,5 +79,5 @@ int main(void) {
     } else {
         printf("no AVX512-VNNI on this CPU: VNNI build not compared\n");
     }
-    return finish("test_model_matmul");
+    return check_finish("test_model_matmul");
 }
