@@ -1,0 +1,134 @@
+/* The hot path allocates nothing: after a context is made, ak_decode (single tokens and
+ * full batches, every policy, several threads) and the sampler call neither malloc,
+ * calloc, realloc nor aligned_alloc/posix_memalign.
+ *
+ * The test binary is linked with -Wl,--wrap for those functions, so every call made from
+ * our objects (libraries included) goes through the counters below; calls inside libc
+ * itself are not seen, and none of ours should need them. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "quant/quant.h"
+
+static volatile int g_counting;
+static volatile long g_allocs;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+int __real_posix_memalign(void **p, size_t align, size_t n);
+void *__real_aligned_alloc(size_t align, size_t n);
+
+void *__wrap_malloc(size_t n) {
+    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t size) {
+    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
+    return __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n) {
+    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
+    return __real_realloc(p, n);
+}
+int __wrap_posix_memalign(void **p, size_t align, size_t n) {
+    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
+    return __real_posix_memalign(p, align, n);
+}
+void *__wrap_aligned_alloc(size_t align, size_t n) {
+    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
+    return __real_aligned_alloc(align, n);
+}
+
+#define N_BATCH 8
+
+/* Decodes a prompt as batches, then single tokens with sampling, counting allocations. */
+static long run(ak_model *m, const ak_router_config *rc, int threads, const char *what) {
+    char err[512];
+    ak_context_params cp = ak_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_batch = N_BATCH;
+    cp.n_threads = threads;
+    cp.routing = rc;
+    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
+    CHECK(c != NULL, "%s: context: %s", what, err);
+    if (!c) return -1;
+    int n_vocab = ak_model_hparams(m)->n_vocab;
+    ak_sampler_params sp = ak_sampler_default_params();
+    sp.temp = 0.8f;
+    sp.top_k = 10;
+    sp.top_p = 0.9f;
+    sp.seed = 7;
+    ak_sampler *s = ak_sampler_new(n_vocab, &sp);
+    CHECK(s != NULL, "%s: sampler", what);
+    int32_t prompt[20];
+    for (int i = 0; i < 20; i++) prompt[i] = 1 + i % (n_vocab - 1);
+
+    /* warm-up outside the count: the first call may start the pool's threads */
+    CHECK(ak_decode(c, prompt, 1, err, sizeof err) == 0, "%s: warm-up: %s", what, err);
+    ak_context_reset(c);
+
+    g_allocs = 0;
+    g_counting = 1;
+    int ok = ak_decode(c, prompt, 20, err, sizeof err) == 0; /* 3 batches: 8 + 8 + 4 */
+    int32_t tok = ak_sampler_sample(s, ak_get_logits(c, -1));
+    for (int i = 0; ok && i < 16; i++) {
+        ok = ak_decode(c, &tok, 1, err, sizeof err) == 0;
+        tok = ak_sampler_sample(s, ak_get_logits(c, 0));
+    }
+    ak_context_truncate(c, 10);
+    ok = ok && ak_decode(c, prompt, N_BATCH, err, sizeof err) == 0;
+    g_counting = 0;
+    CHECK(ok, "%s: decode: %s", what, err);
+    long n = g_allocs;
+    CHECK(n == 0, "%s: %ld allocations while decoding", what, n);
+    ak_sampler_free(s);
+    ak_context_free(c);
+    return n;
+}
+
+int main(void) {
+    fx_params p = fx_default("olmoe");
+    fx_model *fm = fx_build(&p);
+    char path[256], err[512];
+    tmp_path(path, sizeof path, "noalloc");
+    CHECK(fx_write(fm, path, AK_TYPE_Q8_0, NULL) == 0, "write");
+    ak_model *m = ak_model_load(path, err, sizeof err);
+    CHECK(m != NULL, "load: %s", err);
+    if (!m) return check_finish("test_model_noalloc");
+
+    /* the counters see the libraries' allocations: making a sampler allocates */
+    g_allocs = 0;
+    g_counting = 1;
+    ak_sampler_params sp = ak_sampler_default_params();
+    ak_sampler *probe = ak_sampler_new(100, &sp);
+    g_counting = 0;
+    CHECK(probe != NULL && g_allocs >= 1, "the wrappers saw %ld allocations in ak_sampler_new", g_allocs);
+    ak_sampler_free(probe);
+
+    int n_exp = ak_model_hparams(m)->n_expert;
+    ak_router_config rc;
+    memset(&rc, 0, sizeof rc);
+    rc.n_experts = n_exp;
+    rc.k_native = ak_model_hparams(m)->n_expert_used;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        run(m, NULL, threads, "native top-k");
+        rc.default_policy = ak_policy_entropy_default();
+        run(m, &rc, threads, "entropy");
+        rc.default_policy = ak_policy_top_p(0.9f, 1, n_exp);
+        run(m, &rc, threads, "top-p");
+        rc.default_policy = ak_policy_ratio(0.3f, 1, n_exp);
+        run(m, &rc, threads, "ratio");
+        rc.default_policy = ak_policy_fixed(n_exp);
+        run(m, &rc, threads, "all experts");
+    }
+    ak_model_free(m);
+    fx_free(fm);
+    remove(path);
+    return check_finish("test_model_noalloc");
+}
