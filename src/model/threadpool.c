@@ -137,7 +137,14 @@ void ak_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
     *hi = *lo + per + (ith < rem ? 1 : 0);
 }
 
+/* The CPUs this process may run on (taskset, cpusets), not all the machine has online:
+ * more threads than that only take turns on the same cores. */
 int ak_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/threadpool.h"
 #include "serve/server_internal.h"
 
 void ak_serve_default_options(ak_serve_options *o) {
@@ -112,7 +113,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     s->opt = *o;
     if (s->opt.n_parallel < 1) s->opt.n_parallel = 1;
     if (s->opt.n_threads <= 0 && s->opt.n_parallel > 1) { /* share the CPUs rather than oversubscribe */
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        long cpus = ak_cpu_count();
         s->opt.n_threads = cpus > s->opt.n_parallel ? (int)(cpus / s->opt.n_parallel) : 1;
     }
     if (s->opt.queue_size < 0) s->opt.queue_size = 0;

@@ -1,10 +1,12 @@
 /* Loader errors: each bad file gives NULL and a message naming what is wrong. */
 #include <math.h>
+#include <sched.h>
 #include <string.h>
 
 #include "check.h"
 #include "fixture.h"
 #include "model/model.h"
+#include "model/threadpool.h"
 #include "quant/quant.h"
 
 static void expect_error(const fx_model *fm, const fx_faults *f, const char *tag, const char *must1,
@@ -137,5 +139,20 @@ int main(void) {
         remove(path);
     }
     fx_free(fm);
+    /* the default thread count follows the CPUs this process may use */
+    cpu_set_t all, one;
+    if (sched_getaffinity(0, sizeof all, &all) == 0) {
+        CHECK(ak_cpu_count() == CPU_COUNT(&all), "ak_cpu_count %d, affinity %d", ak_cpu_count(), CPU_COUNT(&all));
+        CPU_ZERO(&one);
+        for (int i = 0; i < CPU_SETSIZE; i++)
+            if (CPU_ISSET(i, &all)) {
+                CPU_SET(i, &one);
+                break;
+            }
+        if (sched_setaffinity(0, sizeof one, &one) == 0) {
+            CHECK(ak_cpu_count() == 1, "pinned to one CPU, ak_cpu_count %d", ak_cpu_count());
+            sched_setaffinity(0, sizeof all, &all);
+        }
+    }
     return check_finish("test_model_load");
 }
