@@ -126,7 +126,11 @@ char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen
     while (buf) {
         if (n + 1 >= cap) {
             char *b = realloc(buf, cap * 2);
-            if (!b) break;
+            if (!b) { /* out of memory: fail rather than return a truncated text */
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = b;
             cap *= 2;
         }

@@ -488,6 +488,23 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
 /* ---------------------------------------------------------------- decode */
 
 /* One batch of 1..n_batch tokens (validated by ak_decode). */
+/* The first of n rows of width w holding a NaN or an infinity, or -1. Tests the exponent
+ * bits as integers, so the loop vectorises (a float reduction would not, without
+ * reassociation): the cost is small next to the head's matrix product. */
+static int first_nonfinite_row(const float *x, int n, int w) {
+    for (int r = 0; r < n; r++) {
+        const float *row = x + (size_t)r * w;
+        uint32_t any = 0;
+        for (int i = 0; i < w; i++) {
+            uint32_t bits;
+            memcpy(&bits, &row[i], sizeof bits);
+            any |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+        }
+        if (any) return r;
+    }
+    return -1;
+}
+
 static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
     const ak_model *m = c->model;
     const ak_hparams *hp = &c->hp;
@@ -521,6 +538,12 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *e
     float *yh[1] = {c->logits};
     matmul(c, c->xn, E, n_tok, wh, yh, 1);
     enc_invalidate(c);
+    int bad = first_nonfinite_row(c->logits, n_tok, hp->n_vocab);
+    if (bad >= 0)
+        return fail(err, errlen,
+                    "the logits of token %d (position %d) are not finite (NaN or Inf): the model's weights "
+                    "or its activations are not finite",
+                    bad, c->n_past + bad);
     uint64_t head = (uint64_t)n_tok * E * (uint64_t)hp->n_vocab;
     cn->model_macs += head;
     cn->model_macs_native += head;
