@@ -164,16 +164,20 @@ INLINE void q4_0_cols(int64_t n, const void *w, const void *x, size_t xs, float 
 }
 
 /* The 12 packed bytes of Q4_K/Q5_K scales as 8 int16 scales (low half) and 8 int16 mins
- * (high half), unpacked with 32-bit word operations (see k4_scale_min for the layout). */
+ * (high half) (see k4_scale_min for the layout). With the three 32-bit words w0..w2:
+ *   scales 0-3 = w0 & 0x3F..,  scales 4-7 = (w2 & 0x0F..) | ((w0 >> 6) & 0x03..) << 4
+ *   mins   0-3 = w1 & 0x3F..,  mins   4-7 = ((w2 >> 4) & 0x0F..) | ((w1 >> 6) & 0x03..) << 4
+ * computed in one vector, since building it from general registers (a pinsrd per word)
+ * competes for the shuffle port the dot product needs. Reads 16 bytes: the 4 after the
+ * scales are the block's first quants. */
 INLINE __m256i k4_scales_mins(const uint8_t *packed) {
-    uint32_t w0, w1, w2;
-    memcpy(&w0, packed, 4);
-    memcpy(&w1, packed + 4, 4);
-    memcpy(&w2, packed + 8, 4);
-    uint32_t sc_lo = w0 & 0x3F3F3F3Fu, m_lo = w1 & 0x3F3F3F3Fu;
-    uint32_t sc_hi = (w2 & 0x0F0F0F0Fu) | ((w0 >> 6) & 0x03030303u) << 4;
-    uint32_t m_hi = ((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 6) & 0x03030303u) << 4;
-    return _mm256_cvtepu8_epi16(_mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi));
+    __m128i v = _mm_loadu_si128((const __m128i *)packed);
+    __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));             /* w0 w2 w1 w2 */
+    a = _mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4));                      /* w0 w2 w1 w2>>4 */
+    __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));             /* w0 w0 w1 w1 */
+    __m128i lo = _mm_and_si128(a, _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+    __m128i hi = _mm_and_si128(_mm_srli_epi32(b, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm256_cvtepu8_epi16(_mm_or_si128(lo, hi));
 }
 
 /* shuffle_epi8 mask that copies int16 word `word` of each 128-bit lane to all its words */
@@ -188,8 +192,8 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
     const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
     __m256 acc[AK_DOTN_MAX];
     for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
-    __m128 acc_min[AK_DOTN_MAX];
-    for (int c = 0; c < NC; c++) acc_min[c] = _mm_setzero_ps();
+    __m256 acc_min[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc_min[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QKK; i++) {
         const uint8_t *blk = (const uint8_t *)w + (size_t)i * bb;
         uint16_t d16, dmin16;
@@ -198,7 +202,9 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
         const uint8_t *qh = blk + 16, *qs = blk + 16 + (HAS_QH ? QKK / 8 : 0);
         __m256i sm = k4_scales_mins(blk + 4);
         __m256i scales = _mm256_permute2x128_si256(sm, sm, 0x00); /* 8 scales in both lanes */
-        __m128i mins = _mm256_extracti128_si256(sm, 1);
+        /* min j twice, next to bsums 2j and 2j+1 (each bsum covers 16 of a min's 32 values) */
+        __m256i mins_q = _mm256_permute4x64_epi64(sm, _MM_SHUFFLE(3, 3, 3, 2)); /* m0-3 | m4-7 low */
+        __m256i mins2 = _mm256_unpacklo_epi16(mins_q, mins_q);
         __m256i hbits = HAS_QH ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
         /* With VNNI each MADD_ACC is one vpdpwssd whose result feeds the next (5 cycles of
          * latency each): the high nibbles get their own accumulator so two chains run side
@@ -231,19 +237,12 @@ INLINE void k4_cols(int64_t n, const void *w, const void *x, size_t xs, float *o
         float d = h2f(d16), dmin = h2f(dmin16);
         for (int c = 0; c < NC; c++) {
             const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
-            __m128i bs_lo = _mm_loadu_si128((const __m128i *)b->bsums);
-            __m128i bs_hi = _mm_loadu_si128((const __m128i *)(b->bsums + 8));
-            __m128i mprod = _mm_madd_epi16(mins, _mm_hadd_epi16(bs_lo, bs_hi)); /* 4 int32 */
+            __m256i mprod = _mm256_madd_epi16(mins2, _mm256_loadu_si256((const __m256i *)b->bsums)); /* 8 int32 */
             acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
-            acc_min[c] = _mm_fmadd_ps(_mm_set1_ps(dmin * b->d), _mm_cvtepi32_ps(mprod), acc_min[c]);
+            acc_min[c] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * b->d), _mm256_cvtepi32_ps(mprod), acc_min[c]);
         }
     }
-    for (int c = 0; c < NC; c++) {
-        __m128 m = acc_min[c];
-        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_add_ss(m, _mm_movehdup_ps(m));
-        out[c] = hsum8(acc[c]) - _mm_cvtss_f32(m);
-    }
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]) - hsum8(acc_min[c]);
 }
 
 /* Q6_K: stored q in 0..63 means q-32: sum((q-32)*y) = sum(q*y) - 32*sum(y), and the sums of
