@@ -22,6 +22,12 @@ void ak_error_json(ak_sbuf *o, const char *msg, const char *type, const char *co
 
 double ak_job_avg_k(const ak_job *j) { return j->routed ? (double)j->k_sum / (double)j->routed : 0.0; }
 
+/* Decode alone: the prompt's K is not what a user pays per generated token. 0 when no
+ * generated token went through the model (at most one token, or a failed prompt). */
+static double job_completion_avg_k(const ak_job *j) {
+    return j->gen_routed ? (double)j->gen_k_sum / (double)j->gen_routed : 0.0;
+}
+
 double ak_job_compute_saved(const ak_job *j) {
     return j->expert_macs_native ? 1.0 - (double)j->expert_macs / (double)j->expert_macs_native : 0.0;
 }
@@ -30,8 +36,9 @@ int ak_usage_json(ak_server *s, const ak_job *j, ak_sbuf *o) {
     (void)s;
     return ak_sbuf_printf(o,
                           "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d,\"avg_k\":%.4f,"
-                          "\"compute_saved\":%.4f}",
-                          j->n_prompt, j->n_gen, j->n_prompt + j->n_gen, ak_job_avg_k(j), ak_job_compute_saved(j));
+                          "\"completion_avg_k\":%.4f,\"compute_saved\":%.4f}",
+                          j->n_prompt, j->n_gen, j->n_prompt + j->n_gen, ak_job_avg_k(j), job_completion_avg_k(j),
+                          ak_job_compute_saved(j));
 }
 
 /* [{"pos":0,"token":"The","layers":[{"layer":0,"entropy":0.42,"k":1,"bar":"L00 | ..."}, ...]}, ...] */

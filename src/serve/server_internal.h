@@ -59,6 +59,7 @@ typedef struct {
     char errmsg[256];
     const char *err_type, *err_code;
     uint64_t routed, k_sum;  /* token-layer routing decisions and their K sum */
+    uint64_t gen_routed, gen_k_sum; /* the same for the generated tokens alone (decode) */
     uint64_t expert_macs, expert_macs_native;
     float *trace_h;          /* [cap_tokens][n_layer] when want_trace */
     int16_t *trace_k;

@@ -171,6 +171,16 @@ static const char *interrupted(ak_server *s, ak_job *j, int *status) {
     return NULL;
 }
 
+/* Routing decisions and their K sum over all layers since the context's last stats reset. */
+static void routing_totals(const ak_context *ctx, int n_layer, uint64_t *routed, uint64_t *k_sum) {
+    *routed = *k_sum = 0;
+    for (int l = 0; l < n_layer; l++) {
+        const ak_layer_stats *st = ak_context_layer_stats(ctx, l);
+        *routed += st->n_tokens;
+        *k_sum += st->k_sum;
+    }
+}
+
 static void run_job(ak_worker *w, ak_job *j) {
     ak_server *s = w->srv;
     const int L = s->hp->n_layer, E = s->hp->n_expert;
@@ -178,6 +188,8 @@ static void run_job(ak_worker *w, ak_job *j) {
     int status = 200;
     const char *why;
     ak_sampler *smp = NULL;
+    uint64_t prompt_routed = 0, prompt_k_sum = 0; /* routing totals once the prompt is in */
+    int prompt_done = 0;
 
     pthread_mutex_lock(&j->mu);
     if (j->cancelled || ak_now() > j->deadline || atomic_load(&s->hard_stop)) {
@@ -222,6 +234,8 @@ static void run_job(ak_worker *w, ak_job *j) {
             goto interrupted;
         }
     }
+    routing_totals(w->ctx, L, &prompt_routed, &prompt_k_sum);
+    prompt_done = 1;
     const char *finish = "length";
     while (j->n_gen < j->max_tokens) {
         const float *logits = ak_get_logits(w->ctx, -1);
@@ -277,6 +291,12 @@ done_locked : {
         ak_context_counters(w->ctx, &cc);
         j->expert_macs = cc.expert_macs;
         j->expert_macs_native = cc.expert_macs_native;
+        uint64_t all_routed, all_k_sum;
+        routing_totals(w->ctx, L, &all_routed, &all_k_sum);
+        if (prompt_done) {
+            j->gen_routed = all_routed - prompt_routed;
+            j->gen_k_sum = all_k_sum - prompt_k_sum;
+        }
     }
     for (int l = 0; l < L && w->job == j; l++)
         for (int k = 0; k <= E; k++) {

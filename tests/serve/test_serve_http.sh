@@ -24,6 +24,7 @@ check "completion 200" test "$st" = 200 && n_ok=$((n_ok + 1))
 check "completion shape" is_true $DIR/c1.json 'd.object === "text_completion" && d.id.startsWith("cmpl-") && typeof d.created === "number" && d.model === "olmoe-sotu-f16" && d.choices.length === 1 && d.choices[0].index === 0 && typeof d.choices[0].text === "string" && ["stop","length"].includes(d.choices[0].finish_reason)'
 check "usage sums" is_true $DIR/c1.json 'd.usage.total_tokens === d.usage.prompt_tokens + d.usage.completion_tokens && d.usage.completion_tokens <= 12 && d.usage.prompt_tokens >= 2'
 check "native avg_k 4, saved 0" is_true $DIR/c1.json 'd.usage.avg_k === 4 && d.usage.compute_saved === 0'
+check "native completion_avg_k 4 (0 without a decoded token)" is_true $DIR/c1.json 'd.usage.completion_avg_k === (d.usage.completion_tokens >= 2 ? 4 : 0)'
 p /v1/completions '{"prompt":"The Congress","max_tokens":12,"temperature":0}' $DIR/c2.json > /dev/null && n_ok=$((n_ok + 1))
 check "greedy is deterministic" test "$(js $DIR/c1.json d.choices[0].text)" = "$(js $DIR/c2.json d.choices[0].text)"
 st=$(p /v1/completions '{"prompt":["The Congress"],"max_tokens":3}' $DIR/c3.json)
@@ -34,9 +35,11 @@ check "max_tokens 3 -> length" is_true $DIR/c3.json 'd.usage.completion_tokens =
 st=$(p /v1/completions '{"prompt":"The Congress","max_tokens":8,"adaptive_k":{"policy":"fixed","k":2}}' $DIR/r1.json)
 check "fixed k=2 200" test "$st" = 200 && n_ok=$((n_ok + 1))
 check "fixed k=2 usage" is_true $DIR/r1.json 'd.usage.avg_k === 2 && d.usage.compute_saved === 0.5 && d.variant === "custom"'
+check "fixed k=2 completion_avg_k" is_true $DIR/r1.json 'd.usage.completion_avg_k === (d.usage.completion_tokens >= 2 ? 2 : 0)'
 st=$(p /v1/completions '{"prompt":"The Congress","max_tokens":8,"adaptive_k":{"policy":"entropy","target_avg_k":2}}' $DIR/r2.json)
 check "entropy target 2: 200" test "$st" = 200 && n_ok=$((n_ok + 1))
 check "entropy target 2: avg K between the levels' extremes, below native" is_true $DIR/r2.json 'd.usage.avg_k >= 1 && d.usage.avg_k < 4 && d.usage.compute_saved > 0'
+check "entropy target 2: completion_avg_k within the levels" is_true $DIR/r2.json 'd.usage.completion_tokens < 2 || (d.usage.completion_avg_k >= 1 && d.usage.completion_avg_k <= 4)'
 st=$(p /v1/completions '{"prompt":"The","max_tokens":4,"adaptive_k":{"policy":"top-p","top_p":0.5,"k_min":1,"k_max":4}}' $DIR/r3.json)
 check "top-p 200" test "$st" = 200 && n_ok=$((n_ok + 1))
 check "top-p avg K within [1,4]" is_true $DIR/r3.json 'd.usage.avg_k >= 1 && d.usage.avg_k <= 4'
