@@ -285,27 +285,18 @@ interrupted:
         snprintf(j->errmsg, sizeof j->errmsg, "the request timed out after %.3g s (%d tokens generated)",
                  s->opt.timeout_s, j->n_gen);
 done_locked : {
-    uint64_t routed = 0, ksum = 0;
+    j->routed = j->k_sum = 0;
     if (w->job == j) {
         ak_compute_counters cc;
         ak_context_counters(w->ctx, &cc);
         j->expert_macs = cc.expert_macs;
         j->expert_macs_native = cc.expert_macs_native;
-        uint64_t all_routed, all_k_sum;
-        routing_totals(w->ctx, L, &all_routed, &all_k_sum);
+        routing_totals(w->ctx, L, &j->routed, &j->k_sum);
         if (prompt_done) {
-            j->gen_routed = all_routed - prompt_routed;
-            j->gen_k_sum = all_k_sum - prompt_k_sum;
+            j->gen_routed = j->routed - prompt_routed;
+            j->gen_k_sum = j->k_sum - prompt_k_sum;
         }
     }
-    for (int l = 0; l < L && w->job == j; l++)
-        for (int k = 0; k <= E; k++) {
-            uint64_t c = w->k_hist[(size_t)l * (size_t)(E + 1) + (size_t)k];
-            routed += c;
-            ksum += c * (uint64_t)k;
-        }
-    j->routed = routed;
-    j->k_sum = ksum;
     if (j->stream && j->state == AK_JOB_RUNNING) finish_stream(s, j);
     j->state = AK_JOB_DONE;
     j->t_done = ak_now();
