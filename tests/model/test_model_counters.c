@@ -51,17 +51,7 @@ static void sink(void *user, int layer, const float *logits, int n_tokens, int n
     CHECK(n_experts == N_EXPERT, "sink experts %d", n_experts);
 }
 
-static ak_context *make(ak_model *m, const ak_router_config *rc) {
-    char err[512];
-    ak_context_params cp = ak_context_default_params();
-    cp.n_ctx = 16;
-    cp.n_batch = 8;
-    cp.n_threads = 2;
-    cp.routing = rc;
-    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
-    CHECK(c != NULL, "context: %s", err);
-    return c;
-}
+static ak_context *make(ak_model *m, const ak_router_config *rc) { return test_context(m, 16, 8, 2, rc); }
 
 int main(void) {
     fx_params p = fx_default("olmoe");

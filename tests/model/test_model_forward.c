@@ -44,13 +44,7 @@ static void config_fixed(ak_router_config *rc, const ak_hparams *hp, int k) {
 /* Runs the tokens either as one batch or one at a time; logits [N_TOK][n_vocab]. */
 static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_by_one, float *out) {
     char err[512];
-    ak_context_params cp = ak_context_default_params();
-    cp.n_ctx = 32;
-    cp.n_batch = 16;
-    cp.n_threads = n_threads;
-    cp.routing = rc;
-    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
-    CHECK(c != NULL, "context: %s", err);
+    ak_context *c = test_context(m, 32, 16, n_threads, rc);
     if (!c) return -1;
     const int V = ak_model_hparams(m)->n_vocab;
     int rc_ = 0;
@@ -75,12 +69,7 @@ static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_b
  * [n_vocab] go to out; in one call, only the last batch's logits are kept. */
 static int run_chunked(ak_model *m, int one_call, float *out) {
     char err[512];
-    ak_context_params cp = ak_context_default_params();
-    cp.n_ctx = 32;
-    cp.n_batch = 4;
-    cp.n_threads = 2;
-    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
-    CHECK(c != NULL, "context: %s", err);
+    ak_context *c = test_context(m, 32, 4, 2, NULL);
     if (!c) return -1;
     const int V = ak_model_hparams(m)->n_vocab;
     int rc = 0;

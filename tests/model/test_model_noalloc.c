@@ -50,13 +50,7 @@ void *__wrap_aligned_alloc(size_t align, size_t n) {
 /* Decodes a prompt as batches, then single tokens with sampling, counting allocations. */
 static long run(ak_model *m, const ak_router_config *rc, int threads, const char *what) {
     char err[512];
-    ak_context_params cp = ak_context_default_params();
-    cp.n_ctx = 64;
-    cp.n_batch = N_BATCH;
-    cp.n_threads = threads;
-    cp.routing = rc;
-    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
-    CHECK(c != NULL, "%s: context: %s", what, err);
+    ak_context *c = test_context(m, 64, N_BATCH, threads, rc);
     if (!c) return -1;
     int n_vocab = ak_model_hparams(m)->n_vocab;
     ak_sampler_params sp = ak_sampler_default_params();

@@ -27,13 +27,8 @@ static void expect_error(const char *tensor, float value, int wtype, const char 
     CHECK(fx_write(fm, path, wtype, NULL) == 0, "%s: write", tensor);
     ak_model *m = ak_model_load(path, err, sizeof err);
     CHECK(m != NULL, "%s: load: %s", tensor, err);
-    if (m) {
-        ak_context_params cp = ak_context_default_params();
-        cp.n_ctx = 16;
-        cp.n_batch = 4;
-        cp.n_threads = 2;
-        ak_context *c = ak_context_new(m, &cp, err, sizeof err);
-        CHECK(c != NULL, "context: %s", err);
+    ak_context *c = m ? test_context(m, 16, 4, 2, NULL) : NULL;
+    if (c) {
         const int32_t toks[4] = {1, 2, 3, 4};
         err[0] = 0;
         int rc = ak_decode(c, toks, 4, err, sizeof err);
@@ -42,8 +37,8 @@ static void expect_error(const char *tensor, float value, int wtype, const char 
         CHECK(ak_context_n_past(c) == 0, "%s: the failed batch stayed in the cache (%d)", tensor,
               ak_context_n_past(c));
         ak_context_free(c);
-        ak_model_free(m);
     }
+    ak_model_free(m);
     fx_free(fm);
     remove(path);
 }
