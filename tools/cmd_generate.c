@@ -141,7 +141,12 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "generate: the prompt has %d tokens; the context holds %d (-c)\n", n_prompt, n_ctx);
         goto done;
     }
-    if (n_prompt + n_predict > n_ctx) n_predict = n_ctx - n_prompt;
+    if (n_prompt + n_predict > n_ctx) {
+        fprintf(stderr, "generate: -n %d does not fit the context of %d tokens (-c) after the %d-token prompt: "
+                        "generating at most %d\n",
+                n_predict, n_ctx, n_prompt, n_ctx - n_prompt);
+        n_predict = n_ctx - n_prompt;
+    }
     smp = ak_sampler_new(hp->n_vocab, &sp);
     if (!smp) {
         fprintf(stderr, "generate: bad sampling parameters\n");

@@ -39,6 +39,14 @@ check "average K printed" grep -q 'average K' "$DIR/g1.err"
 "$AK" generate -m "$M" -p "The sea" -n 12 --temp 1 --seed 5 --policy entropy -t 2 > "$DIR/s1.txt" 2>/dev/null
 "$AK" generate -m "$M" -p "The sea" -n 12 --temp 1 --seed 5 --policy entropy -t 2 > "$DIR/s2.txt" 2>/dev/null
 check "seeded sampling is deterministic" cmp -s "$DIR/s1.txt" "$DIR/s2.txt"
+# -n beyond the context: said on stderr, and no more tokens than fit are generated (fewer
+# when the model samples its end-of-text token)
+"$AK" generate -m "$M" -p "The sea" -n 500 -c 32 --temp 0 -t 2 > "$DIR/long.txt" 2> "$DIR/long.err"
+check "-n beyond the context: exit 0" test $? -eq 0
+check "-n beyond the context: said" grep -q 'generate: -n 500 does not fit the context of 32 tokens' "$DIR/long.err"
+n_prompt=$(sed -nE 's/^prompt: ([0-9]+) tokens.*/\1/p' "$DIR/long.err")
+n_gen=$(sed -nE 's/^generation: ([0-9]+) tokens.*/\1/p' "$DIR/long.err")
+check "-n beyond the context: at most what fits" test "${n_gen:-999}" -le $((32 - ${n_prompt:-0}))
 
 # greedy generation against llama.cpp: the first bytes llama-completion --temp 0 printed for
 # these byte-vocabulary models (scripts/compare-llama.sh shapes; docs/correctness.md)
