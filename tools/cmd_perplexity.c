@@ -141,6 +141,9 @@ int cmd_perplexity(int argc, char **argv) {
     }
     fprintf(stderr, "perplexity: %s, %d tokens, n_ctx %d, batch %d, %d threads\n", hp->arch, n_tokens, n_ctx, n_batch,
             ak_context_n_threads(s.ctx));
+    if (hp->n_ctx_train > 0 && n_ctx > hp->n_ctx_train) /* as llama.cpp: allowed, but said */
+        fprintf(stderr, "perplexity: warning: n_ctx %d is larger than the %d tokens the model was trained on\n",
+                n_ctx, hp->n_ctx_train);
     ak_ppl_params pp = ak_cli_ppl_params(&s, n_ctx, n_batch, n_chunks);
     pp.progress = stdout;
     if (n_tokens >= 2 * n_ctx) {

@@ -25,6 +25,11 @@ check "final estimate line" grep -Eq '^Final estimate: PPL = [0-9]+\.[0-9]{4} \+
 check "native average K = 2" grep -q 'average K 2.000' "$DIR/ppl.txt"
 check "native saves nothing" grep -q 'expert MACs 0.0%' "$DIR/ppl.txt"
 
+check "no context warning within the training context" test "$(grep -c warning "$DIR/ppl.err")" = 0
+"$AK" gen-model -o "$DIR/c32.gguf" --arch olmoe --type q8_0 --seed 3 --ctx 32 --quiet
+"$AK" perplexity -m "$DIR/c32.gguf" -f "$TEXT" -c 64 --chunks 1 -t 2 > /dev/null 2> "$DIR/c32.err"
+check "-c beyond the training context: runs" test $? -eq 0
+check "-c beyond the training context: warned" grep -q 'warning: n_ctx 64 is larger than the 32 tokens the model was trained on' "$DIR/c32.err"
 "$AK" perplexity -m "$M" -f "$TEXT" -c 64 --chunks 3 -t 2 --policy fixed --k 1 > "$DIR/ppl1.txt" 2>&1
 check "fixed k=1 average K" grep -q 'average K 1.000' "$DIR/ppl1.txt"
 check "fixed k=1 saves half the expert MACs" grep -q 'expert MACs 50.0%' "$DIR/ppl1.txt"
