@@ -2,7 +2,8 @@
 # The main demo: installs the build dependencies, builds, then runs the shipped MoE model
 # (models/olmoe-sotu-f16.gguf, 6 layers, 16 experts, native top-4) at its native K and with
 # adaptive-K routers calibrated to an average K of 3 (models/*-avgk3.json), and shows what
-# that costs in quality and saves in compute. About a minute after the build on 2 cores.
+# that costs in quality and saves in compute, then serves it over an OpenAI-compatible HTTP
+# API with Prometheus metrics. About 20 seconds after the build on 2 cores.
 #   bash scripts/demo.sh            (AK_DEMO_CHUNKS=N scores N chunks of 256 tokens, default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,3 +47,29 @@ echo "(docs/results.md has the full sweep: every policy, KL divergence and decod
 
 section "4. Routing decisions on recorded router logits (data/sample_router_logits.npy)"
 "$AK" route data/sample_router_logits.npy --router-config "$ENTROPY"
+
+section "5. Serve it: OpenAI-compatible API, usage with average K, Prometheus metrics"
+tmp=$(mktemp -d)
+"$AK" serve -m "$MODEL" --port 0 --port-file "$tmp/port" --router-config "$RATIO" \
+  --log-file "$tmp/requests.jsonl" >"$tmp/serve.out" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+[ -s "$tmp/port" ] || { echo "the server did not start:" >&2; cat "$tmp/serve.out" >&2; exit 1; }
+url="http://127.0.0.1:$(cat "$tmp/port")"
+echo "adaptive-k serve on $url, default routing $RATIO"
+ask() { # label, JSON body
+  echo "-- $1"
+  curl -s "$url/v1/completions" -H 'Content-Type: application/json' -d "$2" |
+    sed -nE 's/.*"text":"([^"]*)".*"usage":(\{[^}]*\}).*/  text: \1\n  usage: \2/p'
+  echo
+}
+ask "default routing (ratio rule, calibrated to average K 3)" \
+  '{"prompt":"The Congress","max_tokens":24,"temperature":0}'
+ask "the same request at the model's own top-4" \
+  '{"prompt":"The Congress","max_tokens":24,"temperature":0,"adaptive_k":{"policy":"fixed","k":4}}'
+echo "-- GET /metrics (excerpt)"
+curl -s "$url/metrics" | grep -E '^adaptive_k_(avg_k|compute_saved_ratio|requests_total)' | sed 's/^/  /'
+kill -TERM $server && wait $server 2>/dev/null || true
+echo "-- the JSON log line of each request"
+sed 's/^/  /' "$tmp/requests.jsonl"
