@@ -53,7 +53,7 @@ tmp=$(mktemp -d)
 "$AK" serve -m "$MODEL" --port 0 --port-file "$tmp/port" --router-config "$RATIO" \
   --log-file "$tmp/requests.jsonl" >"$tmp/serve.out" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 [ -s "$tmp/port" ] || { echo "the server did not start:" >&2; cat "$tmp/serve.out" >&2; exit 1; }
 url="http://127.0.0.1:$(cat "$tmp/port")"
