@@ -1,75 +1,12 @@
 #!/usr/bin/env bash
-# The main demo: installs the build dependencies, builds, then runs the shipped MoE model
-# (models/olmoe-sotu-f16.gguf, 6 layers, 16 experts, native top-4) at its native K and with
-# adaptive-K routers calibrated to an average K of 3 (models/*-avgk3.json), and shows what
-# that costs in quality and saves in compute, then serves it over an OpenAI-compatible HTTP
-# API with Prometheus metrics. About 20 seconds after the build on 2 cores.
+# The main demo: installs the build dependencies, builds, then runs scripts/demo-run.sh: the
+# shipped MoE model at its native K and with adaptive-K routers calibrated to an average K
+# of 3, what that costs in quality and saves in compute, and the model served over the
+# OpenAI-compatible HTTP API with Prometheus metrics. About 20 seconds after the build.
 #   bash scripts/demo.sh            (AK_DEMO_CHUNKS=N scores N chunks of 256 tokens, default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-
-AK=./build/tools/adaptive-k
-MODEL=models/olmoe-sotu-f16.gguf
-ENTROPY=models/olmoe-sotu-entropy-avgk3.json
-RATIO=models/olmoe-sotu-ratio-avgk3.json
-CHUNKS=${AK_DEMO_CHUNKS:-30}
-PROMPT="The state of our union is"
-
-section() { printf '\n== %s ==\n' "$*"; }
-
-section "1. Generate 40 tokens at the model's native top-4"
-"$AK" generate -m "$MODEL" -p "$PROMPT" -n 40 --seed 1 2>&1 | grep -v "^per token"
-
-section "2. The same prompt with the entropy router calibrated to average K 3 ($ENTROPY)"
-"$AK" generate -m "$MODEL" -p "$PROMPT" -n 40 --seed 1 --router-config "$ENTROPY" 2>&1 | grep -v "^per token"
-
-section "3. Perplexity on held-out text (data/sotu-test.txt, $CHUNKS chunks of 256 tokens)"
-echo "The routers were calibrated on data/sotu-valid.txt (adaptive-k calibrate), never on this text."
-printf '%-34s %10s %8s %16s\n' "routing" "PPL" "avg K" "expert MACs saved"
-ppl_row() { # label, routing flags...
-  local label=$1; shift
-  local out
-  out=$("$AK" perplexity -m "$MODEL" -f data/sotu-test.txt -c 256 --chunks "$CHUNKS" "$@" 2>&1)
-  printf '%-34s %10s %8s %16s\n' "$label" \
-    "$(sed -nE 's/^Final estimate: PPL = ([0-9.]+).*/\1/p' <<<"$out")" \
-    "$(sed -nE 's/^routing: average K ([0-9.]+).*/\1/p' <<<"$out")" \
-    "$(sed -nE 's/.*expert MACs ([0-9.]+%).*/\1/p' <<<"$out" | head -n1)"
-}
-ppl_row "native top-4" --k 4
-ppl_row "entropy, calibrated avg K 3" --router-config "$ENTROPY"
-ppl_row "ratio, calibrated avg K 3" --router-config "$RATIO"
-ppl_row "fixed top-3" --k 3
-ppl_row "fixed top-2" --k 2
-echo "(docs/results.md has the full sweep: every policy, KL divergence and decode speed.)"
-
-section "4. Routing decisions on recorded router logits (data/sample_router_logits.npy)"
-"$AK" route data/sample_router_logits.npy --router-config "$ENTROPY"
-
-section "5. Serve it: OpenAI-compatible API, usage with average K, Prometheus metrics"
-tmp=$(mktemp -d)
-"$AK" serve -m "$MODEL" --port 0 --port-file "$tmp/port" --router-config "$RATIO" \
-  --log-file "$tmp/requests.jsonl" >"$tmp/serve.out" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "the server did not start:" >&2; cat "$tmp/serve.out" >&2; exit 1; }
-url="http://127.0.0.1:$(cat "$tmp/port")"
-echo "adaptive-k serve on $url, default routing $RATIO"
-ask() { # label, JSON body
-  echo "-- $1"
-  curl -s "$url/v1/completions" -H 'Content-Type: application/json' -d "$2" |
-    sed -nE 's/.*"text":"([^"]*)".*"usage":(\{[^}]*\}).*/  text: \1\n  usage: \2/p'
-  echo
-}
-ask "default routing (ratio rule, calibrated to average K 3)" \
-  '{"prompt":"The Congress","max_tokens":24,"temperature":0}'
-ask "the same request at the model's own top-4" \
-  '{"prompt":"The Congress","max_tokens":24,"temperature":0,"adaptive_k":{"policy":"fixed","k":4}}'
-echo "-- GET /metrics (excerpt)"
-curl -s "$url/metrics" | grep -E '^adaptive_k_(avg_k|compute_saved_ratio|requests_total)' | sed 's/^/  /'
-kill -TERM $server && wait $server 2>/dev/null || true
-echo "-- the JSON log line of each request"
-sed 's/^/  /' "$tmp/requests.jsonl"
+exec bash scripts/demo-run.sh ./build/tools/adaptive-k
