@@ -487,7 +487,6 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
 
 /* ---------------------------------------------------------------- decode */
 
-/* One batch of 1..n_batch tokens (validated by ak_decode). */
 /* The first of n rows of width w holding a NaN or an infinity, or -1. Tests the exponent
  * bits as integers, so the loop vectorises (a float reduction would not, without
  * reassociation): the cost is small next to the head's matrix product. */
@@ -505,6 +504,7 @@ static int first_nonfinite_row(const float *x, int n, int w) {
     return -1;
 }
 
+/* One batch of 1..n_batch tokens (validated by ak_decode). */
 static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
     const ak_model *m = c->model;
     const ak_hparams *hp = &c->hp;
