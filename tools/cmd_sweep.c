@@ -364,11 +364,7 @@ static int write_plot(const sweep *S, const char *svg_path, const char *png_path
     free(xs), free(ys), free(ks), free(pts);
     if (rc) return -1;
     /* PNG: rasterised by rsvg-convert (librsvg2-bin) when it is installed */
-    if (png_path && system("command -v rsvg-convert >/dev/null 2>&1") == 0) {
-        char cmd[2600];
-        snprintf(cmd, sizeof cmd, "rsvg-convert -o '%s' '%s'", png_path, svg_path);
-        if (strchr(png_path, '\'') || strchr(svg_path, '\'') || system(cmd) != 0) return -2;
-    }
+    if (png_path && ak_plot_svg_to_png(svg_path, png_path) < 0) return -2;
     return 0;
 oom:
     free(xs), free(ys), free(ks), free(pts);

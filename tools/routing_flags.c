@@ -195,6 +195,8 @@ static int apply_flags(const ak_routing_flags *f, int have_kind, ak_policy_kind 
             if (!f->has_ratio) return fail(err, AK_ERR_CONFIG, "--policy ratio needs --ratio R");
             *p = ak_policy_ratio(f->ratio, 1, n_experts);
             break;
+        case AK_POLICY_THRESHOLD:
+            return fail(err, AK_ERR_CONFIG, "the threshold policy is set by a router config (--router-config)");
         }
     }
     if ((f->has_k_min || f->has_k_max) && p->kind != AK_POLICY_TOP_P && p->kind != AK_POLICY_RATIO)

@@ -171,6 +171,8 @@ static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak
     cfg->renormalize = s->hp->renormalize;
     ak_policy *p = &cfg->default_policy;
     switch (kind) {
+    case AK_POLICY_THRESHOLD:
+        return bad(e, 400, "invalid_value", P, "the threshold policy is set by a router config (serve --router-config)");
     case AK_POLICY_FIXED: *p = ak_policy_fixed(has_k ? k : s->hp->n_expert_used); break;
     case AK_POLICY_ENTROPY: {
         *p = ak_policy_entropy_default();
