@@ -60,7 +60,7 @@ static int allocate(const ak_allocate_opts *o, state *st, int n_profile, int n_h
         ak_alloc_rule_parse(o->rule, &r);
         return ak_allocate(&st->p, r, o->target, &st->a, &st->cfg, err, errlen) ? 1 : 0;
     }
-    ak_ppl_params pp = ak_cli_ppl_params(&st->s, po.n_ctx, po.n_ctx, n_hold);
+    ak_ppl_params pp = ak_session_ppl_params(&st->s, po.n_ctx, po.n_ctx, n_hold);
     const int32_t *hold = st->tokens + (size_t)n_profile * po.n_ctx;
     printf("choosing the rule on %d held-out chunks (%s):\n", n_hold, po.data_free ? "mean KL to native" : "mean NLL");
     return ak_allocate_choose(&st->p, use, o->target, po.data_free, st->s.ctx, hold, (int64_t)n_hold * po.n_ctx, &pp,

@@ -194,7 +194,7 @@ int cmd_calibrate(int argc, char **argv) {
         goto done;
     }
     ak_context_set_router_logits_sink(s.ctx, ak_router_record_sink, &rec);
-    ak_ppl_params pp = ak_cli_ppl_params(&s, n_ctx, n_ctx, n_chunks);
+    ak_ppl_params pp = ak_session_ppl_params(&s, n_ctx, n_ctx, n_chunks);
     ak_ppl_result res;
     if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);

@@ -85,7 +85,7 @@ static int run_check(ak_session *s, const ak_profile *p, const ak_profile_opts *
         fprintf(stderr, "profile: --check-rule takes fixed, ratio, top-p, threshold or entropy, not '%s'\n", ck->rule);
         return 2;
     }
-    ak_ppl_params pp = ak_cli_ppl_params(s, o->n_ctx, o->n_ctx, o->exact_chunks > 0 ? o->exact_chunks : 16);
+    ak_ppl_params pp = ak_session_ppl_params(s, o->n_ctx, o->n_ctx, o->exact_chunks > 0 ? o->exact_chunks : 16);
     char err[600];
     double rk, rn;
     printf("check: %s budgets for average K %g, predicted (profile) vs measured on %d chunks:\n", ck->rule,

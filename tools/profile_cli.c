@@ -25,7 +25,7 @@ int ak_cli_profile_tokens(const ak_session *s, const ak_profile_opts *o, int32_t
 
 int ak_cli_profile_run(ak_session *s, const ak_profile_opts *o, const int32_t *tokens, int64_t n, ak_profile *p,
                        FILE *log, char *err, size_t errlen) {
-    ak_ppl_params pp = ak_cli_ppl_params(s, o->n_ctx, o->n_ctx, o->n_chunks);
+    ak_ppl_params pp = ak_session_ppl_params(s, o->n_ctx, o->n_ctx, o->n_chunks);
     if (ak_profile_init(p, s->model, n, err, errlen)) return -1;
     return ak_profile_run(p, s->ctx, tokens, n, &pp, o->exact_chunks, log, err, errlen);
 }
