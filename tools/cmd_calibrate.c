@@ -43,6 +43,7 @@ static void usage(FILE *out) {
             "                            text), fixed, ratio, top-p, threshold or entropy\n"
             "  --holdout-chunks N        chunks kept out of the profile to choose the rule (default a quarter)\n"
             "  --exact-chunks N          chunks of the exact per-layer runs that scale the proxy (default 16)\n"
+            "  --objective kl|nll        scale the proxy to the exact runs' mean KL (default) or NLL change\n"
             "  --data-free               no text: random token sequences (--random-chunks N, default 32; --seed S)\n\n");
     ak_routing_flags_help(out);
 }
@@ -100,7 +101,7 @@ static int save_npy(const ak_router_record *r, const char *path, char *err, size
 
 int cmd_calibrate(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *out_path = NULL, *npy_path = NULL, *name = NULL;
-    const char *rule = "auto";
+    const char *rule = "auto", *objective = NULL;
     int n_ctx = -1, n_chunks = -1, n_threads = 0, per_layer = 0, alloc = 0, data_free = 0, hold = -1, exact = 16;
     int random_chunks = 32, seed = 1;
     double target = 0;
@@ -111,7 +112,8 @@ int cmd_calibrate(int argc, char **argv) {
                                     {"-o", "--out", &out_path},
                                     {"--save-router-logits", NULL, &npy_path},
                                     {"--name", NULL, &name},
-                                    {"--rule", NULL, &rule}};
+                                    {"--rule", NULL, &rule},
+                                    {"--objective", NULL, &objective}};
     const ak_cli_int_flag ints[] = {{"-c", NULL, &n_ctx, 4, INT_MAX},
                                     {"--chunks", NULL, &n_chunks, 1, INT_MAX},
                                     {"-t", NULL, &n_threads, 1, INT_MAX},
@@ -144,7 +146,13 @@ int cmd_calibrate(int argc, char **argv) {
             return 2;
         }
         ak_allocate_opts ao = {model_path, out_path, name, rule, target, n_threads, hold,
-                               {text_path, data_free, random_chunks, seed, n_ctx > 0 ? n_ctx : 256, n_chunks, exact}};
+                               {text_path, data_free, random_chunks, seed, n_ctx > 0 ? n_ctx : 256, n_chunks, exact,
+                                AK_OBJECTIVE_KL}};
+        if (objective && !strcmp(objective, "nll")) ao.prof.objective = AK_OBJECTIVE_NLL;
+        else if (objective && strcmp(objective, "kl")) {
+            fprintf(stderr, "calibrate: --objective takes kl or nll, not '%s'\n", objective);
+            return 2;
+        }
         return ak_cli_calibrate_allocate(&ao);
     }
     if (n_ctx < 0) n_ctx = 512;

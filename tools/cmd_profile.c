@@ -100,7 +100,7 @@ static int run_check(ak_session *s, const ak_profile *p, const ak_profile_opts *
 
 int cmd_profile(int argc, char **argv) {
     const char *model_path = NULL, *json = NULL, *svg = NULL, *png = NULL, *check_target = NULL;
-    ak_profile_opts o = {NULL, 0, 32, 1, 256, -1, 16};
+    ak_profile_opts o = {NULL, 0, 32, 1, 256, -1, 16, AK_OBJECTIVE_KL};
     check_opts ck = {0, "threshold", 8};
     int n_threads = 0;
     const ak_cli_str_flag strs[] = {{"-m", "--model", &model_path}, {"-f", "--file", &o.text_path},

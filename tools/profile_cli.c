@@ -27,5 +27,7 @@ int ak_cli_profile_run(ak_session *s, const ak_profile_opts *o, const int32_t *t
                        FILE *log, char *err, size_t errlen) {
     ak_ppl_params pp = ak_session_ppl_params(s, o->n_ctx, o->n_ctx, o->n_chunks);
     if (ak_profile_init(p, s->model, n, err, errlen)) return -1;
-    return ak_profile_run(p, s->ctx, tokens, n, &pp, o->exact_chunks, log, err, errlen);
+    if (ak_profile_run(p, s->ctx, tokens, n, &pp, o->exact_chunks, log, err, errlen)) return -1;
+    ak_profile_set_objective(p, (ak_objective)o->objective);
+    return 0;
 }

@@ -16,6 +16,7 @@ typedef struct {
     int seed;
     int n_ctx, n_chunks;    /* chunks of the text (n_chunks -1: all) */
     int exact_chunks;       /* chunks of the exact runs (0: proxy only) */
+    int objective;          /* ak_objective: what the exact runs scale the proxy to */
 } ak_profile_opts;
 
 /* The tokens: the text's (BOS as the vocabulary adds it) or random ones. Count, or -1 with

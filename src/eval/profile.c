@@ -180,17 +180,26 @@ static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_con
     return 0;
 }
 
-/* alpha[l]: least squares through the origin of KL(l, j) on proxy(l, j), j < K. */
+/* alpha[l]: least squares through the origin of the exact measure (KL, or the NLL change)
+ * on proxy(l, j), j < K. */
 static void fit_alpha(ak_profile *p) {
     const int K = p->k_native;
     for (int l = 0; l < p->n_layer; l++) {
-        double xy = 0, xx = 0;
+        double xy = 0, xx = 0, xy_kl = 0;
         for (int j = 1; j < K; j++) {
-            double x = p->proxy[l * K + j - 1], y = p->kl[l * K + j - 1];
-            if (isfinite(y)) xy += x * y, xx += x * x;
+            double x = p->proxy[l * K + j - 1], kl = p->kl[l * K + j - 1], dn = p->dnll[l * K + j - 1];
+            if (!isfinite(kl)) continue;
+            xy += x * (p->objective == AK_OBJECTIVE_NLL && isfinite(dn) ? dn : kl), xx += x * x, xy_kl += x * kl;
         }
-        p->alpha[l] = xx > 0 && xy > 0 ? xy / xx : 1.0;
+        double a_kl = xx > 0 && xy_kl > 0 ? xy_kl / xx : 1.0;
+        /* a layer whose NLL change is lost in the noise keeps a quarter of its KL scale */
+        p->alpha[l] = p->objective == AK_OBJECTIVE_NLL ? fmax(xx > 0 ? xy / xx : 0.0, 0.25 * a_kl) : a_kl;
     }
+}
+
+void ak_profile_set_objective(ak_profile *p, ak_objective o) {
+    p->objective = o;
+    if (p->has_exact) fit_alpha(p);
 }
 
 static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,

@@ -28,6 +28,9 @@
 #include "eval/perplexity.h"
 #include "model/model.h"
 
+/* What alpha scales the proxy to: the mean KL to native (default) or the NLL change. */
+typedef enum { AK_OBJECTIVE_KL = 0, AK_OBJECTIVE_NLL } ak_objective;
+
 typedef struct {
     int n_layer, n_expert, k_native, renormalize, n_embd;
     int64_t n_tokens;      /* tokens per layer (every position of every chunk) */
@@ -45,6 +48,7 @@ typedef struct {
     double *dnll, *dnll_err; /* exact: mean NLL change (nats per token) */
     double *alpha;         /* [n_layer] KL per unit of proxy (1 when not measured) */
     int has_exact;
+    ak_objective objective;
     int exact_chunks;
     int64_t exact_scored;  /* positions the exact runs scored */
     double *entropy_pct;   /* [n_layer][3] router entropy p10, p50, p90 (nats) */
@@ -74,6 +78,9 @@ int ak_profile_run(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t 
 /* n uniformly random token ids in [0, n_vocab) from seed (xorshift; reproducible): the
  * input of a data-free profile, which then depends on nothing but the weights. */
 void ak_profile_random_tokens(int32_t *out, int64_t n, int n_vocab, uint64_t seed);
+
+/* Refits alpha to the objective (no-op without exact runs). */
+void ak_profile_set_objective(ak_profile *p, ak_objective o);
 
 /* Proxy cost of running j experts (1..K) on token t of layer l, scaled by alpha[l]. */
 double ak_profile_token_cost(const ak_profile *p, int l, int64_t t, int j);
