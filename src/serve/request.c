@@ -109,17 +109,33 @@ static int get_string(const cJSON *o, const char *name, const char **out, ak_req
 static const char *const routing_fields[] = {"policy", "k", "k_values", "thresholds", "threshold_unit",
                                              "top_p", "ratio", "k_min", "k_max", "target_avg_k"};
 
-static int policy_k_range(const ak_policy *p, int n_experts, int *kmin, int *kmax) {
-    switch (p->kind) {
-    case AK_POLICY_FIXED: *kmin = p->k; break;
-    case AK_POLICY_ENTROPY: *kmin = p->k_values[0]; break;
-    default: *kmin = p->k_min; break;
+/* How "adaptive_k" spells the policy specification's fields (for the spec's messages). */
+static const ak_policy_spec_names request_names = {"policy", "k",     "k_values", "thresholds", "threshold_unit",
+                                                   "top_p",  "ratio", "k_min",    "k_max"};
+
+/* A JSON array of at most cap numbers into out (integers in lo..hi when integers != 0);
+ * the count, or -1 with the error set. */
+static int number_array(const cJSON *a, const char *name, int cap, int integers, int lo, int hi, double *out,
+                        ak_req_error *e) {
+    const char *P = "adaptive_k";
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (n < (integers ? 1 : 0) || n > cap)
+        return bad(e, 400, "invalid_type", P, "%s must be an array of %d to %d %s", name, integers ? 1 : 0, cap,
+                   integers ? "integers" : "numbers");
+    int i = 0;
+    for (const cJSON *c = a->child; c; c = c->next, i++) {
+        if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
+            return bad(e, 400, "invalid_type", P, "%s must hold numbers", name);
+        if (integers && (c->valuedouble != floor(c->valuedouble) || c->valuedouble < lo || c->valuedouble > hi))
+            return bad(e, 400, "invalid_value", P, "%s must hold integers in %d..%d", name, lo, hi);
+        out[i] = c->valuedouble;
     }
-    *kmax = ak_policy_max_k(p, n_experts);
-    return 0;
+    return n;
 }
 
-static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak_req_error *e) {
+/* "adaptive_k" into a policy specification (syntax only: the rules are libadaptivek's,
+ * ak_config_apply_spec); *target is the requested average K (0: none). */
+static int routing_spec(ak_server *s, const cJSON *o, ak_policy_spec *sp, double *target, ak_req_error *e) {
     const int E = s->hp->n_expert;
     const char *P = "adaptive_k";
     if (!cJSON_IsObject(o)) return bad(e, 400, "invalid_type", P, "'adaptive_k' must be an object");
@@ -133,108 +149,68 @@ static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak
                        "top_p, ratio, k_min, k_max, target_avg_k)",
                        c->string ? c->string : "");
     }
-    const char *name;
-    if (get_string(o, "policy", &name, e)) return -1;
-    ak_policy_kind kind = AK_POLICY_ENTROPY;
-    if (name && ak_policy_kind_parse(name, &kind))
+    ak_policy_spec_init(sp);
+    sp->names = &request_names;
+    sp->has_kind = 1; /* the policy defaults to entropy; other kinds' parameters are errors */
+    sp->kind = AK_POLICY_ENTROPY;
+    const char *name, *unit_name;
+    if (get_string(o, "policy", &name, e) || get_string(o, "threshold_unit", &unit_name, e)) return -1;
+    if (name && ak_policy_kind_parse(name, &sp->kind))
         return bad(e, 400, "invalid_value", P, "adaptive_k.policy must be fixed, entropy, top-p or ratio, not '%s'",
                    name);
-    int k, has_k, kmin, has_kmin, kmax, has_kmax, has_target, has_top_p, has_ratio;
-    double target = 0, top_p = 0, ratio = 0;
-    if (get_int(o, "k", 1, E, &k, &has_k, e) || get_int(o, "k_min", 1, E, &kmin, &has_kmin, e) ||
-        get_int(o, "k_max", 1, E, &kmax, &has_kmax, e) ||
-        get_num(o, "target_avg_k", 1, E, 0, &target, &has_target, e) ||
-        get_num(o, "top_p", 0, 1, 1, &top_p, &has_top_p, e) || get_num(o, "ratio", 0, 1, 1, &ratio, &has_ratio, e)) {
+    if (unit_name && ak_entropy_unit_parse(unit_name, &sp->unit))
+        return bad(e, 400, "invalid_value", P, "threshold_unit must be nats, bits or normalized");
+    sp->has_unit = unit_name != NULL;
+    int has_target;
+    double top_p = 0, ratio = 0;
+    if (get_int(o, "k", 1, E, &sp->k, &sp->has_k, e) || get_int(o, "k_min", 1, E, &sp->k_min, &sp->has_k_min, e) ||
+        get_int(o, "k_max", 1, E, &sp->k_max, &sp->has_k_max, e) ||
+        get_num(o, "target_avg_k", 1, E, 0, target, &has_target, e) ||
+        get_num(o, "top_p", 0, 1, 1, &top_p, &sp->has_top_p, e) || get_num(o, "ratio", 0, 1, 1, &ratio, &sp->has_ratio, e)) {
         char tmp[64];
         snprintf(tmp, sizeof tmp, "adaptive_k.%.40s", e->param);
         snprintf(e->param, sizeof e->param, "%s", tmp);
         return -1;
     }
-    const cJSON *kv = field(o, "k_values"), *th = field(o, "thresholds");
-    const char *unit_name;
-    if (get_string(o, "threshold_unit", &unit_name, e)) return -1;
-    int is_entropy = kind == AK_POLICY_ENTROPY, is_clamped = kind == AK_POLICY_TOP_P || kind == AK_POLICY_RATIO;
-    if (has_k && kind != AK_POLICY_FIXED) return bad(e, 400, "invalid_value", P, "adaptive_k.k applies to policy fixed");
-    if ((kv || th || unit_name) && !is_entropy)
-        return bad(e, 400, "invalid_value", P, "k_values, thresholds and threshold_unit apply to policy entropy");
-    if ((has_kmin || has_kmax) && !is_clamped)
-        return bad(e, 400, "invalid_value", P, "k_min and k_max apply to policies top-p and ratio");
-    if (has_top_p && kind != AK_POLICY_TOP_P) return bad(e, 400, "invalid_value", P, "top_p applies to policy top-p");
-    if (has_ratio && kind != AK_POLICY_RATIO) return bad(e, 400, "invalid_value", P, "ratio applies to policy ratio");
-    if (has_target && kind == AK_POLICY_FIXED)
+    sp->top_p = (float)top_p;
+    sp->ratio = (float)ratio;
+    if (!has_target) *target = 0;
+    else if (sp->kind == AK_POLICY_FIXED)
         return bad(e, 400, "invalid_value", P, "target_avg_k applies to entropy, top-p and ratio; use k with fixed");
+    else sp->fit = AK_FIT_THRESHOLDS | AK_FIT_PARAM;
+    double v[AK_MAX_LEVELS];
+    const cJSON *kv = field(o, "k_values"), *th = field(o, "thresholds");
+    if (kv) {
+        if ((sp->n_k_values = number_array(kv, "k_values", AK_MAX_LEVELS, 1, 1, E, v, e)) < 0) return -1;
+        for (int i = 0; i < sp->n_k_values; i++) sp->k_values[i] = (int)v[i];
+    }
+    if (th) {
+        if ((sp->n_thresholds = number_array(th, "thresholds", AK_MAX_LEVELS - 1, 0, 0, 0, v, e)) < 0) return -1;
+        for (int i = 0; i < sp->n_thresholds; i++) sp->thresholds[i] = (float)v[i];
+    }
+    return 0;
+}
 
+static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak_req_error *e) {
+    const char *P = "adaptive_k";
+    ak_policy_spec sp;
+    double target;
+    if (routing_spec(s, o, &sp, &target, e)) return -1;
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->name, sizeof cfg->name, "request");
-    cfg->n_experts = E;
+    cfg->n_experts = s->hp->n_expert;
     cfg->k_native = s->hp->n_expert_used;
     cfg->renormalize = s->hp->renormalize;
-    ak_policy *p = &cfg->default_policy;
-    switch (kind) {
-    case AK_POLICY_FIXED: *p = ak_policy_fixed(has_k ? k : s->hp->n_expert_used); break;
-    case AK_POLICY_ENTROPY: {
-        *p = ak_policy_entropy_default();
-        if (unit_name) {
-            if (!strcmp(unit_name, "nats")) p->unit = AK_ENTROPY_NATS;
-            else if (!strcmp(unit_name, "bits")) p->unit = AK_ENTROPY_BITS;
-            else if (!strcmp(unit_name, "normalized")) p->unit = AK_ENTROPY_NORMALIZED;
-            else return bad(e, 400, "invalid_value", P, "threshold_unit must be nats, bits or normalized");
-            for (int i = 0; i + 1 < p->n_levels; i++) /* keep the default thresholds' meaning */
-                p->thresholds[i] = ak_entropy_to_unit(ak_entropy_from_unit(p->thresholds[i], AK_ENTROPY_NATS, E),
-                                                      p->unit, E);
-        }
-        if (kv) {
-            int n = cJSON_IsArray(kv) ? cJSON_GetArraySize(kv) : -1;
-            if (n < 1 || n > AK_MAX_LEVELS)
-                return bad(e, 400, "invalid_type", P, "k_values must be an array of 1 to %d integers", AK_MAX_LEVELS);
-            int i = 0;
-            for (const cJSON *c = kv->child; c; c = c->next, i++) {
-                if (!cJSON_IsNumber(c) || c->valuedouble != floor(c->valuedouble) || c->valuedouble < 1 ||
-                    c->valuedouble > E)
-                    return bad(e, 400, "invalid_value", P, "k_values must hold integers in 1..%d", E);
-                p->k_values[i] = (int)c->valuedouble;
-            }
-            p->n_levels = n;
-        }
-        if (th) {
-            int n = cJSON_IsArray(th) ? cJSON_GetArraySize(th) : -1;
-            if (n != p->n_levels - 1)
-                return bad(e, 400, "invalid_value", P, "thresholds must be an array of %d numbers (one less than k_values)",
-                           p->n_levels - 1);
-            int i = 0;
-            for (const cJSON *c = th->child; c; c = c->next, i++) {
-                if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
-                    return bad(e, 400, "invalid_type", P, "thresholds must hold numbers");
-                p->thresholds[i] = (float)c->valuedouble;
-            }
-        } else if (kv) {
-            if (!has_target)
-                return bad(e, 400, "invalid_value", P, "k_values needs thresholds (or target_avg_k to fit them)");
-            for (int i = 0; i + 1 < p->n_levels; i++) /* evenly spaced placeholders, rescaled by calibration */
-                p->thresholds[i] = ak_entropy_to_unit(
-                    ak_entropy_from_unit((float)(i + 1) / (float)p->n_levels, AK_ENTROPY_NORMALIZED, E), p->unit, E);
-        }
-        break;
-    }
-    case AK_POLICY_TOP_P:
-        if (!has_top_p && !has_target) return bad(e, 400, "invalid_value", P, "policy top-p needs top_p or target_avg_k");
-        *p = ak_policy_top_p(has_top_p ? (float)top_p : 0.5f, has_kmin ? kmin : 1, has_kmax ? kmax : E);
-        break;
-    case AK_POLICY_RATIO:
-        if (!has_ratio && !has_target) return bad(e, 400, "invalid_value", P, "policy ratio needs ratio or target_avg_k");
-        *p = ak_policy_ratio(has_ratio ? (float)ratio : 0.5f, has_kmin ? kmin : 1, has_kmax ? kmax : E);
-        break;
-    }
+    cfg->default_policy = ak_policy_entropy_default();
     ak_error ae = {0};
-    if (ak_policy_validate(p, E, &ae) != AK_OK) return bad(e, 400, "invalid_value", P, "adaptive_k: %s", ae.msg);
-    const int lim_lo = s->opt.min_k, lim_hi = s->opt.max_k;
-    int lo, hi;
-    policy_k_range(p, E, &lo, &hi);
-    if (lo < lim_lo || hi > lim_hi)
+    if (ak_config_apply_spec(cfg, &sp, &ae) != AK_OK) return bad(e, 400, "invalid_value", P, "adaptive_k: %s", ae.msg);
+    const ak_policy *p = &cfg->default_policy;
+    int lo = ak_policy_min_k(p), hi = ak_policy_max_k(p, cfg->n_experts);
+    if (lo < s->opt.min_k || hi > s->opt.max_k)
         return bad(e, 400, "routing_not_allowed", P,
-                   "this policy chooses K in %d..%d; the server allows K in %d..%d (--min-k, --max-k)", lo, hi, lim_lo,
-                   lim_hi);
-    if (has_target) {
+                   "this policy chooses K in %d..%d; the server allows K in %d..%d (--min-k, --max-k)", lo, hi,
+                   s->opt.min_k, s->opt.max_k);
+    if (target > 0) {
         char msg[256];
         if (ak_calib_config(s, cfg, target, msg, sizeof msg)) {
             ak_config_free(cfg);
