@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "cli_util.h"
-#include "io/io_error.h"
+#include "base/errfmt.h"
 
 /* Sets the error and evaluates to -1, what the parsing functions return on failure. */
-#define fail(err, code, ...) (ak_io_fail((err), (code), __VA_ARGS__), -1)
+#define fail(err, code, ...) (ak_error_setf((err), (code), __VA_ARGS__), -1)
 
 /* How the flags spell the spec's fields, for the spec's messages. */
 static const ak_policy_spec_names flag_names = {"--policy", "--k", "--k-values", "--thresholds", "--threshold-unit",
@@ -140,10 +140,10 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
 static ak_status check_fits(ak_router_config *c, const char *flag, const char *name, int n_experts, int n_layers,
                             ak_error *err) {
     if (c->n_experts != n_experts)
-        ak_io_fail(err, AK_ERR_CONFIG, "%s %s is for %d experts, the input has %d", flag, name, c->n_experts,
+        ak_error_setf(err, AK_ERR_CONFIG, "%s %s is for %d experts, the input has %d", flag, name, c->n_experts,
                    n_experts);
     else if (c->n_layers > 0 && c->n_layers != n_layers)
-        ak_io_fail(err, AK_ERR_CONFIG, "%s %s has %d layer policies, the input has %d layers", flag, name,
+        ak_error_setf(err, AK_ERR_CONFIG, "%s %s has %d layer policies, the input has %d layers", flag, name,
                    c->n_layers, n_layers);
     else return AK_OK;
     ak_config_free(c);
@@ -157,12 +157,12 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
     ak_error e = {0};
     if (f->config_path[0]) {
         if ((s = ak_config_load(f->config_path, out, &e))) {
-            if (strstr(e.msg, f->config_path)) return ak_io_fail(err, s, "--router-config %s", e.msg);
-            return ak_io_fail(err, s, "--router-config %s: %s", f->config_path, e.msg);
+            if (strstr(e.msg, f->config_path)) return ak_error_setf(err, s, "--router-config %s", e.msg);
+            return ak_error_setf(err, s, "--router-config %s: %s", f->config_path, e.msg);
         }
         if ((s = check_fits(out, "--router-config", f->config_path, n_experts, n_layers, err))) return s;
     } else if (f->preset[0]) {
-        if ((s = ak_preset_get(f->preset, out, &e))) return ak_io_fail(err, s, "--preset: %s", e.msg);
+        if ((s = ak_preset_get(f->preset, out, &e))) return ak_error_setf(err, s, "--preset: %s", e.msg);
         if ((s = check_fits(out, "--preset", f->preset, n_experts, n_layers, err))) return s;
     } else {
         snprintf(out->name, sizeof out->name, "command-line");

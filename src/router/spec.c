@@ -75,9 +75,9 @@ static ak_status resolve_kind(const ak_policy_spec *s, const ak_policy_spec_name
             by = implied[n].name;
         } else if (implied[n].kind != *kind) {
             if (!by)
-                return ak_fail(err, AK_ERR_CONFIG, "%s does not apply to %s %s", implied[n].name, nm->kind,
+                return ak_error_setf(err, AK_ERR_CONFIG, "%s does not apply to %s %s", implied[n].name, nm->kind,
                                ak_policy_kind_name(*kind));
-            return ak_fail(err, AK_ERR_CONFIG, "%s (%s) and %s (%s) select different policies", by,
+            return ak_error_setf(err, AK_ERR_CONFIG, "%s (%s) and %s (%s) select different policies", by,
                            ak_policy_kind_name(*kind), implied[n].name, ak_policy_kind_name(implied[n].kind));
         }
     }
@@ -100,18 +100,18 @@ static ak_status start_policy(const ak_policy_spec *s, const ak_policy_spec_name
     switch (kind) {
     case AK_POLICY_FIXED:
         if (!s->has_k && k_native <= 0)
-            return ak_fail(err, AK_ERR_CONFIG, "%s fixed needs %s", nm->kind, nm->k);
+            return ak_error_setf(err, AK_ERR_CONFIG, "%s fixed needs %s", nm->kind, nm->k);
         *p = ak_policy_fixed(s->has_k ? s->k : k_native);
         break;
     case AK_POLICY_ENTROPY: *p = ak_policy_entropy_default(); break;
     case AK_POLICY_TOP_P:
         if (!s->has_top_p && !(s->fit & AK_FIT_PARAM))
-            return ak_fail(err, AK_ERR_CONFIG, "%s top-p needs %s", nm->kind, nm->top_p);
+            return ak_error_setf(err, AK_ERR_CONFIG, "%s top-p needs %s", nm->kind, nm->top_p);
         *p = ak_policy_top_p(s->has_top_p ? s->top_p : placeholder, 1, n_experts);
         break;
     case AK_POLICY_RATIO:
         if (!s->has_ratio && !(s->fit & AK_FIT_PARAM))
-            return ak_fail(err, AK_ERR_CONFIG, "%s ratio needs %s", nm->kind, nm->ratio);
+            return ak_error_setf(err, AK_ERR_CONFIG, "%s ratio needs %s", nm->kind, nm->ratio);
         *p = ak_policy_ratio(s->has_ratio ? s->ratio : placeholder, 1, n_experts);
         break;
     }
@@ -137,14 +137,14 @@ static ak_status apply_entropy(const ak_policy_spec *s, const ak_policy_spec_nam
         if (s->n_thresholds == 0 && fit) {
             placeholder_thresholds(p, n_experts);
         } else if (s->n_thresholds != p->n_levels - 1) {
-            return ak_fail(err, AK_ERR_CONFIG, "%d k-values need %d thresholds, %s gives %d", p->n_levels,
+            return ak_error_setf(err, AK_ERR_CONFIG, "%d k-values need %d thresholds, %s gives %d", p->n_levels,
                            p->n_levels - 1, nm->thresholds, s->n_thresholds);
         } else {
             memcpy(p->thresholds, s->thresholds, sizeof s->thresholds);
         }
     } else if (p->n_levels != old_levels) {
         if (!fit)
-            return ak_fail(err, AK_ERR_CONFIG, "%s gives %d levels: add %s with %d values", nm->k_values,
+            return ak_error_setf(err, AK_ERR_CONFIG, "%s gives %d levels: add %s with %d values", nm->k_values,
                            p->n_levels, nm->thresholds, p->n_levels - 1);
         placeholder_thresholds(p, n_experts);
     }
@@ -160,7 +160,7 @@ static ak_status apply(const ak_policy_spec *s, int n_experts, int k_native, ak_
     if (st) return st;
     if (have_kind && p->kind != kind && (st = start_policy(s, nm, kind, n_experts, k_native, p, err))) return st;
     if ((s->has_k_min || s->has_k_max) && p->kind != AK_POLICY_TOP_P && p->kind != AK_POLICY_RATIO)
-        return ak_fail(err, AK_ERR_CONFIG, "%s/%s apply to the top-p and ratio policies, not %s", nm->k_min,
+        return ak_error_setf(err, AK_ERR_CONFIG, "%s/%s apply to the top-p and ratio policies, not %s", nm->k_min,
                        nm->k_max, ak_policy_kind_name(p->kind));
     if (s->has_k) p->k = s->k;
     if (s->has_top_p) p->top_p = s->top_p;
@@ -177,18 +177,18 @@ static ak_status validate_named(const ak_policy *p, int n_experts, int layer, ak
     if (st == AK_OK) return AK_OK;
     char desc[160];
     ak_policy_describe(p, desc, sizeof desc);
-    if (layer < 0) return ak_fail(err, st, "invalid policy '%s': %s", desc, e.msg);
-    return ak_fail(err, st, "invalid policy for layer %d '%s': %s", layer, desc, e.msg);
+    if (layer < 0) return ak_error_setf(err, st, "invalid policy '%s': %s", desc, e.msg);
+    return ak_error_setf(err, st, "invalid policy for layer %d '%s': %s", layer, desc, e.msg);
 }
 
 ak_status ak_policy_spec_apply(const ak_policy_spec *s, int n_experts, int k_native, ak_policy *p, ak_error *err) {
-    if (!s || !p) return ak_fail(err, AK_ERR_INVALID_ARG, "spec or policy is NULL");
+    if (!s || !p) return ak_error_setf(err, AK_ERR_INVALID_ARG, "spec or policy is NULL");
     ak_status st = apply(s, n_experts, k_native, p, err);
     return st ? st : validate_named(p, n_experts, -1, err);
 }
 
 ak_status ak_config_apply_spec(ak_router_config *c, const ak_policy_spec *s, ak_error *err) {
-    if (!c || !s) return ak_fail(err, AK_ERR_INVALID_ARG, "config or spec is NULL");
+    if (!c || !s) return ak_error_setf(err, AK_ERR_INVALID_ARG, "config or spec is NULL");
     ak_status st;
     for (int l = -1; l < c->n_layers; l++)
         if ((st = apply(s, c->n_experts, c->k_native, l < 0 ? &c->default_policy : &c->layers[l], err))) return st;
@@ -196,6 +196,6 @@ ak_status ak_config_apply_spec(ak_router_config *c, const ak_policy_spec *s, ak_
         if ((st = validate_named(l < 0 ? &c->default_policy : &c->layers[l], c->n_experts, l, err))) return st;
     if (c->k_native <= 0) c->k_native = ak_config_max_k(c);
     ak_error e = {AK_OK, ""};
-    if ((st = ak_config_validate(c, &e))) return ak_fail(err, st, "invalid router config: %s", e.msg);
+    if ((st = ak_config_validate(c, &e))) return ak_error_setf(err, st, "invalid router config: %s", e.msg);
     return AK_OK;
 }

@@ -105,11 +105,7 @@ static void sse_free(void *cls) {
 static void timed_wait(ak_job *j, double deadline) {
     double left = deadline - ak_now();
     if (left <= 0) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double t = (double)ts.tv_sec + 1e-9 * ts.tv_nsec + left;
-    ts.tv_sec = (time_t)t;
-    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    struct timespec ts = ak_abstime_in(left);
     pthread_cond_timedwait(&j->cv, &j->mu, &ts);
 }
 

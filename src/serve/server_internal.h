@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/clock.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "serve/ab.h"
@@ -125,8 +126,6 @@ struct ak_server {
 
 #define AK_VARIANT_CUSTOM(s) ((s)->n_variants)
 #define AK_VARIANT_NONE(s) ((s)->n_variants + 1)
-
-double ak_now(void); /* monotonic seconds */
 
 /* worker.c */
 int ak_workers_start(ak_server *s, char *err, size_t errlen);

@@ -10,12 +10,6 @@
 #include "serve/server_internal.h"
 #include "serve/textutil.h"
 
-double ak_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---------------------------------------------------------------- queue */
 
 int ak_queue_push(ak_server *s, ak_job *j) {
@@ -368,10 +362,7 @@ void ak_workers_drain_and_stop(ak_server *s, double grace_s) {
     s->closing = 1;
     pthread_cond_broadcast(&s->qcv);
     while ((s->q_len || s->busy) && ak_now() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        struct timespec ts = ak_abstime_in(0.05);
         pthread_cond_timedwait(&s->qcv, &s->qmu, &ts);
     }
     pthread_mutex_unlock(&s->qmu);
