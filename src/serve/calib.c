@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "base/file.h"
-#include "serve/server_internal.h"
+#include "serve/calib.h"
+#include "serve/server_state.h"
 
 /* Plain English prose of mixed registers (written for this project). */
 static const char builtin_text[] =

@@ -7,35 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/server_internal.h"
+#include "serve/calib.h"
+#include "serve/request.h"
+#include "serve/server_state.h"
 #include "serve/textutil.h"
-
-ak_job *ak_job_new(void) {
-    ak_job *j = calloc(1, sizeof *j);
-    if (!j) return NULL;
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
-    j->refs = 1;
-    j->status = 200;
-    return j;
-}
-
-void ak_job_release(ak_job *j) {
-    if (!j) return;
-    pthread_mutex_lock(&j->mu);
-    int left = --j->refs;
-    pthread_mutex_unlock(&j->mu);
-    if (left) return;
-    if (j->has_own_routing) ak_config_free(&j->own_routing);
-    free(j->tokens);
-    free(j->trace_h);
-    free(j->trace_k);
-    ak_sbuf_free(&j->text);
-    ak_sbuf_free(&j->sse);
-    pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
-    free(j);
-}
 
 static int bad(ak_req_error *e, int status, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

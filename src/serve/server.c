@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "model/threadpool.h"
-#include "serve/server_internal.h"
+#include "serve/calib.h"
+#include "serve/http.h"
+#include "serve/server_state.h"
+#include "serve/worker.h"
 
 void ak_serve_default_options(ak_serve_options *o) {
     memset(o, 0, sizeof *o);
@@ -129,11 +132,8 @@ static void server_free(ak_server *s) {
     if (s->has_default_routing) ak_config_free(&s->default_routing);
     ak_metrics_free(s->metrics);
     ak_ab_stats_free(s->ab);
-    free(s->queue);
     free(s->calib_logits);
     if (s->log && s->log != stderr) fclose(s->log);
-    pthread_mutex_destroy(&s->qmu);
-    pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->log_mu);
     pthread_mutex_destroy(&s->trace_mu);
     free(s);
@@ -196,9 +196,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     s->metrics = ak_metrics_new(hp->n_layer, hp->n_expert, s->n_variants + 2, names);
     s->ab = ak_ab_stats_new(s->n_variants);
     s->n_workers = s->opt.n_parallel;
-    s->q_cap = s->opt.queue_size + s->n_workers;
-    s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
-    if (!s->metrics || !s->ab || !s->queue) return snprintf(err, errlen, "out of memory"), -1;
+    if (!s->metrics || !s->ab) return snprintf(err, errlen, "out of memory"), -1;
     s->log = stderr;
     if (o->log_file && !(s->log = fopen(o->log_file, "a"))) {
         s->log = stderr;
@@ -211,8 +209,6 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
                  char *err, size_t errlen) {
     ak_server *s = calloc(1, sizeof *s);
     if (!s) return snprintf(err, errlen, "out of memory"), -1;
-    pthread_mutex_init(&s->qmu, NULL);
-    pthread_cond_init(&s->qcv, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->trace_mu, NULL);
     s->model = m;
@@ -232,7 +228,6 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
     if (ak_workers_start(s, err, errlen)) {
-        s->closing = 1;
         ak_workers_drain_and_stop(s, 0);
         server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
