@@ -6,15 +6,8 @@
 #include <unistd.h>
 
 #include "routing_flags.h"
+#include "../check.h"
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 static char config_path[64];
 
@@ -193,10 +186,5 @@ int main(void) {
     test_errors();
     test_config_overrides();
     remove(config_path);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("routing flags: all checks passed\n");
-    return 0;
+    return check_finish("routing flags");
 }

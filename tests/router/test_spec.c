@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "adaptivek.h"
-#include "check.h"
+#include "../check.h"
 
 static ak_router_config config(int n_experts, int k_native, ak_policy p) {
     ak_router_config c;
@@ -175,5 +175,5 @@ int main(void) {
     test_entropy_parameters();
     test_config();
     test_helpers();
-    return check_report("test_spec");
+    return check_finish("test_spec");
 }
