@@ -73,11 +73,6 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
             return fail(err, AK_ERR_INVALID_ARG, "unknown policy '%s' (use fixed, entropy, top-p or ratio)", v);
         p->has_kind = 1;
         break;
-    case 1:
-        if (ak_cli_parse_int(v, &p->k) || p->k < 1)
-            return fail(err, AK_ERR_INVALID_ARG, "--k '%s' is not a positive integer", v);
-        p->has_k = 1;
-        break;
     case 2:
         p->n_k_values = parse_list(v, p->k_values, AK_MAX_LEVELS, int_item);
         if (p->n_k_values < 0) {
@@ -109,12 +104,14 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
         if (ak_cli_parse_float(v, &p->ratio)) return fail(err, AK_ERR_INVALID_ARG, "--ratio '%s' is not a number", v);
         p->has_ratio = 1;
         break;
+    case 1:
     case 7:
     case 8: {
         int k;
         if (ak_cli_parse_int(v, &k) || k < 1)
             return fail(err, AK_ERR_INVALID_ARG, "%s '%s' is not a positive integer", name, v);
-        if (which == 7) p->has_k_min = 1, p->k_min = k;
+        if (which == 1) p->has_k = 1, p->k = k;
+        else if (which == 7) p->has_k_min = 1, p->k_min = k;
         else p->has_k_max = 1, p->k_max = k;
         break;
     }

@@ -245,17 +245,10 @@ static int add_stop(ak_job *j, const char *s, ak_req_error *e) {
 
 static const char *const unsupported_true[] = {"echo"};
 
-ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_t len, const char *request_id,
-                         ak_req_error *e) {
-    memset(e, 0, sizeof *e);
-    if (!ak_utf8_valid(body, len)) {
-        bad(e, 400, "invalid_utf8", NULL, "the request body is not valid UTF-8");
-        return NULL;
-    }
-    if (memchr(body, 0, len)) {
-        bad(e, 400, "invalid_json", NULL, "the request body contains a NUL byte");
-        return NULL;
-    }
+/* The body as a JSON value (valid UTF-8, no NUL, nothing after the value), or NULL. */
+static cJSON *parse_body(const char *body, size_t len, ak_req_error *e) {
+    if (!ak_utf8_valid(body, len)) return bad(e, 400, "invalid_utf8", NULL, "the request body is not valid UTF-8"), NULL;
+    if (memchr(body, 0, len)) return bad(e, 400, "invalid_json", NULL, "the request body contains a NUL byte"), NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
@@ -270,160 +263,167 @@ ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_
         bad(e, 400, "invalid_json", NULL, "unexpected data after the JSON value at byte %zu", used);
         return NULL;
     }
-    ak_job *j = ak_job_new();
-    ak_sbuf prompt = {0};
-    if (!j) {
-        bad(e, 500, "out_of_memory", NULL, "out of memory");
-        goto fail;
-    }
-    j->kind = kind;
-    snprintf(j->request_id, sizeof j->request_id, "%s", request_id);
-    snprintf(j->id, sizeof j->id, "%s-%s", kind == AK_REQ_CHAT ? "chatcmpl" : "cmpl", request_id);
-    if (!cJSON_IsObject(root)) {
-        bad(e, 400, "invalid_type", NULL, "the request body must be a JSON object");
-        goto fail;
-    }
-    const char *model, *user;
-    if (get_string(root, "model", &model, e) || get_string(root, "user", &user, e)) goto fail;
-    if (get_bool(root, "stream", &j->stream, e) || get_bool(root, "trace", &j->want_trace, e)) goto fail;
+    return root;
+}
+
+/* stream, trace, stream_options and the OpenAI options this server supports only at their
+ * default (n, best_of, logprobs, echo). */
+static int parse_flags(const cJSON *root, ak_job *j, ak_req_error *e) {
+    if (get_bool(root, "stream", &j->stream, e) || get_bool(root, "trace", &j->want_trace, e)) return -1;
     for (size_t i = 0; i < sizeof unsupported_true / sizeof unsupported_true[0]; i++) {
         int v = 0;
-        if (get_bool(root, unsupported_true[i], &v, e)) goto fail;
-        if (v) {
-            bad(e, 400, "unsupported", unsupported_true[i], "'%s' is not supported", unsupported_true[i]);
-            goto fail;
-        }
+        if (get_bool(root, unsupported_true[i], &v, e)) return -1;
+        if (v) return bad(e, 400, "unsupported", unsupported_true[i], "'%s' is not supported", unsupported_true[i]);
     }
     const cJSON *so = field(root, "stream_options");
     if (so) {
-        if (!cJSON_IsObject(so)) {
-            bad(e, 400, "invalid_type", "stream_options", "'stream_options' must be an object");
-            goto fail;
-        }
-        if (get_bool(so, "include_usage", &j->include_usage, e)) goto fail;
+        if (!cJSON_IsObject(so))
+            return bad(e, 400, "invalid_type", "stream_options", "'stream_options' must be an object");
+        if (get_bool(so, "include_usage", &j->include_usage, e)) return -1;
     }
-    int n, present, max_tokens = 0, has_max = 0, seed = 0, has_seed = 0, top_k = 0, has_top_k = 0;
+    int n, present;
     if (get_int(root, "n", 1, 1, &n, &present, e) || get_int(root, "best_of", 1, 1, &n, &present, e)) {
         e->code = "unsupported";
         snprintf(e->msg, sizeof e->msg, "'%s' must be 1: one choice per request", e->param);
-        goto fail;
+        return -1;
     }
     if (get_int(root, "logprobs", 0, 0, &n, &present, e)) {
         const cJSON *lp = field(root, "logprobs");
-        if (!cJSON_IsBool(lp) || cJSON_IsTrue(lp)) {
-            bad(e, 400, "unsupported", "logprobs", "'logprobs' is not supported");
-            goto fail;
-        }
+        if (!cJSON_IsBool(lp) || cJSON_IsTrue(lp)) return bad(e, 400, "unsupported", "logprobs", "'logprobs' is not supported");
     }
-    if (get_int(root, kind == AK_REQ_CHAT && field(root, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
-                1, s->opt.max_tokens, &max_tokens, &has_max, e))
-        goto fail;
-    if (get_int(root, "seed", INT32_MIN, INT32_MAX, &seed, &has_seed, e) ||
-        get_int(root, "top_k", 0, s->hp->n_vocab, &top_k, &has_top_k, e))
-        goto fail;
+    return 0;
+}
+
+/* temperature, top_p, top_k, seed (and the penalties, checked and ignored) into j->sp. */
+static int parse_sampling(ak_server *s, const cJSON *root, const char *request_id, ak_job *j, ak_req_error *e) {
+    int present, seed = 0, has_seed = 0, top_k = 0, has_top_k = 0;
     double temp = 1.0, top_p = 1.0, ign;
-    if (get_num(root, "temperature", 0, 2, 0, &temp, &present, e) || get_num(root, "top_p", 0, 1, 1, &top_p, &present, e) ||
+    if (get_int(root, "seed", INT32_MIN, INT32_MAX, &seed, &has_seed, e) ||
+        get_int(root, "top_k", 0, s->hp->n_vocab, &top_k, &has_top_k, e) ||
+        get_num(root, "temperature", 0, 2, 0, &temp, &present, e) || get_num(root, "top_p", 0, 1, 1, &top_p, &present, e) ||
         get_num(root, "presence_penalty", -2, 2, 0, &ign, &present, e) ||
         get_num(root, "frequency_penalty", -2, 2, 0, &ign, &present, e))
-        goto fail;
-    const cJSON *stop = field(root, "stop");
-    if (stop) {
-        if (cJSON_IsString(stop)) {
-            if (add_stop(j, stop->valuestring, e)) goto fail;
-        } else if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) <= 4) {
-            for (const cJSON *c = stop->child; c; c = c->next) {
-                if (!cJSON_IsString(c)) {
-                    bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
-                    goto fail;
-                }
-                if (add_stop(j, c->valuestring, e)) goto fail;
-            }
-        } else {
-            bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
-            goto fail;
-        }
-    }
-
-    if (kind == AK_REQ_CHAT) {
-        if (render_chat(field(root, "messages"), &prompt, e)) goto fail;
-        if (add_stop(j, "\nUser:", e) || add_stop(j, "\nSystem:", e)) goto fail;
-    } else {
-        const cJSON *p = field(root, "prompt");
-        if (p && cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(p->child)) p = p->child;
-        if (!p || !cJSON_IsString(p)) {
-            bad(e, 400, p ? "invalid_type" : "missing_field", "prompt", "'prompt' must be a string (or an array of one string)");
-            goto fail;
-        }
-        ak_sbuf_puts(&prompt, p->valuestring);
-    }
-    if (!prompt.s) ak_sbuf_puts(&prompt, "");
-    if (!prompt.s || !ak_utf8_valid(prompt.s, prompt.len)) {
-        bad(e, 400, "invalid_utf8", kind == AK_REQ_CHAT ? "messages" : "prompt", "the prompt is not valid UTF-8");
-        goto fail;
-    }
-
-    const cJSON *route = cJSON_GetObjectItemCaseSensitive(root, "adaptive_k");
-    if (route && !cJSON_IsNull(route)) {
-        if (parse_routing(s, route, &j->own_routing, e)) goto fail;
-        j->has_own_routing = 1;
-        j->routing = &j->own_routing;
-        j->variant = AK_VARIANT_CUSTOM(s);
-    } else {
-        const char *key = user && *user ? user : request_id;
-        j->variant = s->ab_enabled ? ak_ab_assign(s->variants, s->n_variants, key, strlen(key)) : 0;
-        j->routing = s->variants[j->variant].native ? NULL : &s->variants[j->variant].cfg;
-    }
-
-    /* tokens: the prompt, then room for the completion */
-    int limit = s->opt.max_prompt_tokens;
-    if (!has_max) max_tokens = kind == AK_REQ_CHAT ? s->opt.max_tokens : (s->opt.max_tokens < 16 ? s->opt.max_tokens : 16);
-    j->tokens = malloc(((size_t)limit + (size_t)max_tokens + 1) * sizeof *j->tokens);
-    if (!j->tokens) {
-        bad(e, 500, "out_of_memory", NULL, "out of memory");
-        goto fail;
-    }
-    int np = ak_tokenize(s->tok, prompt.s, prompt.len, ak_tokenizer_add_bos(s->tok), 0, j->tokens, limit);
-    if (np == INT32_MIN) {
-        bad(e, 400, "invalid_value", "prompt", "the prompt could not be tokenised");
-        goto fail;
-    }
-    if (np < 0) {
-        bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; this server accepts at most %d", -np, limit);
-        goto fail;
-    }
-    if (np == 0) {
-        bad(e, 400, "invalid_value", "prompt", "the prompt is empty");
-        goto fail;
-    }
-    if (np >= s->n_ctx) {
-        bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; the context holds %d", np, s->n_ctx);
-        goto fail;
-    }
-    j->n_prompt = np;
-    j->max_tokens = max_tokens < s->n_ctx - np ? max_tokens : s->n_ctx - np;
-    j->cap_tokens = np + j->max_tokens;
-
+        return -1;
     j->sp = ak_sampler_default_params();
     j->sp.temp = (float)temp;
     j->sp.top_p = (float)top_p;
     j->sp.top_k = has_top_k ? top_k : 0;
     j->sp.seed = has_seed ? (uint64_t)(uint32_t)seed : ak_fnv1a64(request_id, strlen(request_id));
+    return 0;
+}
+
+static int parse_stop(const cJSON *root, ak_job *j, ak_req_error *e) {
+    const cJSON *stop = field(root, "stop");
+    if (!stop) return 0;
+    if (cJSON_IsString(stop)) return add_stop(j, stop->valuestring, e);
+    if (!cJSON_IsArray(stop) || cJSON_GetArraySize(stop) > 4)
+        return bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
+    for (const cJSON *c = stop->child; c; c = c->next) {
+        if (!cJSON_IsString(c))
+            return bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
+        if (add_stop(j, c->valuestring, e)) return -1;
+    }
+    return 0;
+}
+
+/* The prompt text: the chat template over "messages", or "prompt". */
+static int parse_prompt(const cJSON *root, ak_req_kind kind, ak_job *j, ak_sbuf *prompt, ak_req_error *e) {
+    if (kind == AK_REQ_CHAT) {
+        if (render_chat(field(root, "messages"), prompt, e)) return -1;
+        if (add_stop(j, "\nUser:", e) || add_stop(j, "\nSystem:", e)) return -1;
+    } else {
+        const cJSON *p = field(root, "prompt");
+        if (p && cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(p->child)) p = p->child;
+        if (!p || !cJSON_IsString(p))
+            return bad(e, 400, p ? "invalid_type" : "missing_field", "prompt",
+                       "'prompt' must be a string (or an array of one string)");
+        ak_sbuf_puts(prompt, p->valuestring);
+    }
+    if (!prompt->s) ak_sbuf_puts(prompt, "");
+    if (!prompt->s || !ak_utf8_valid(prompt->s, prompt->len))
+        return bad(e, 400, "invalid_utf8", kind == AK_REQ_CHAT ? "messages" : "prompt", "the prompt is not valid UTF-8");
+    return 0;
+}
+
+/* The request's own routing ("adaptive_k"), else its A/B variant (by user, else request id). */
+static int choose_routing(ak_server *s, const cJSON *root, const char *user, const char *request_id, ak_job *j,
+                          ak_req_error *e) {
+    const cJSON *route = cJSON_GetObjectItemCaseSensitive(root, "adaptive_k");
+    if (route && !cJSON_IsNull(route)) {
+        if (parse_routing(s, route, &j->own_routing, e)) return -1;
+        j->has_own_routing = 1;
+        j->routing = &j->own_routing;
+        j->variant = AK_VARIANT_CUSTOM(s);
+        return 0;
+    }
+    const char *key = user && *user ? user : request_id;
+    j->variant = s->ab_enabled ? ak_ab_assign(s->variants, s->n_variants, key, strlen(key)) : 0;
+    j->routing = s->variants[j->variant].native ? NULL : &s->variants[j->variant].cfg;
+    return 0;
+}
+
+/* The prompt's tokens, room for max_tokens more, and the trace arrays when asked for. */
+static int prepare_tokens(ak_server *s, const ak_sbuf *prompt, int max_tokens, ak_job *j, ak_req_error *e) {
+    int limit = s->opt.max_prompt_tokens;
+    j->tokens = malloc(((size_t)limit + (size_t)max_tokens + 1) * sizeof *j->tokens);
+    if (!j->tokens) return bad(e, 500, "out_of_memory", NULL, "out of memory");
+    int np = ak_tokenize(s->tok, prompt->s, prompt->len, ak_tokenizer_add_bos(s->tok), 0, j->tokens, limit);
+    if (np == INT32_MIN) return bad(e, 400, "invalid_value", "prompt", "the prompt could not be tokenised");
+    if (np < 0)
+        return bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; this server accepts at most %d", -np,
+                   limit);
+    if (np == 0) return bad(e, 400, "invalid_value", "prompt", "the prompt is empty");
+    if (np >= s->n_ctx)
+        return bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; the context holds %d", np, s->n_ctx);
+    j->n_prompt = np;
+    j->max_tokens = max_tokens < s->n_ctx - np ? max_tokens : s->n_ctx - np;
+    j->cap_tokens = np + j->max_tokens;
     j->print_trace = s->opt.trace;
     if (j->want_trace || j->print_trace) {
         size_t n_cells = (size_t)j->cap_tokens * (size_t)s->hp->n_layer;
         j->trace_h = calloc(n_cells, sizeof *j->trace_h);
         j->trace_k = calloc(n_cells, sizeof *j->trace_k);
-        if (!j->trace_h || !j->trace_k) {
-            bad(e, 500, "out_of_memory", NULL, "out of memory");
-            goto fail;
-        }
+        if (!j->trace_h || !j->trace_k) return bad(e, 500, "out_of_memory", NULL, "out of memory");
     }
+    return 0;
+}
+
+/* Everything but the body's syntax: fields into the job. */
+static int fill_job(ak_server *s, ak_req_kind kind, const cJSON *root, const char *request_id, ak_job *j,
+                    ak_req_error *e) {
+    if (!cJSON_IsObject(root)) return bad(e, 400, "invalid_type", NULL, "the request body must be a JSON object");
+    const char *model, *user;
+    int max_tokens = 0, has_max = 0;
+    if (get_string(root, "model", &model, e) || get_string(root, "user", &user, e) || parse_flags(root, j, e))
+        return -1;
+    if (get_int(root, kind == AK_REQ_CHAT && field(root, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+                1, s->opt.max_tokens, &max_tokens, &has_max, e))
+        return -1;
+    if (parse_sampling(s, root, request_id, j, e) || parse_stop(root, j, e)) return -1;
+    ak_sbuf prompt = {0};
+    int rc = parse_prompt(root, kind, j, &prompt, e) || choose_routing(s, root, user, request_id, j, e);
+    if (!has_max) max_tokens = kind == AK_REQ_CHAT ? s->opt.max_tokens : (s->opt.max_tokens < 16 ? s->opt.max_tokens : 16);
+    if (!rc) rc = prepare_tokens(s, &prompt, max_tokens, j, e);
     ak_sbuf_free(&prompt);
+    return rc ? -1 : 0;
+}
+
+ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_t len, const char *request_id,
+                         ak_req_error *e) {
+    memset(e, 0, sizeof *e);
+    cJSON *root = parse_body(body, len, e);
+    if (!root) return NULL;
+    ak_job *j = ak_job_new();
+    if (!j) bad(e, 500, "out_of_memory", NULL, "out of memory");
+    else {
+        j->kind = kind;
+        snprintf(j->request_id, sizeof j->request_id, "%s", request_id);
+        snprintf(j->id, sizeof j->id, "%s-%s", kind == AK_REQ_CHAT ? "chatcmpl" : "cmpl", request_id);
+    }
+    if (j && fill_job(s, kind, root, request_id, j, e)) {
+        ak_job_release(j);
+        j = NULL;
+    }
     cJSON_Delete(root);
     return j;
-fail:
-    ak_sbuf_free(&prompt);
-    cJSON_Delete(root);
-    ak_job_release(j);
-    return NULL;
 }
