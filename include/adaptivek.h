@@ -77,6 +77,7 @@ typedef enum {
     AK_POLICY_ENTROPY,   /* thresholds on router entropy map H to k (the seeds' method) */
     AK_POLICY_TOP_P,     /* smallest prefix of sorted p whose sum reaches top_p */
     AK_POLICY_RATIO,     /* keep rank i if p_i >= ratio * p_0 (dynamic skipping) */
+    AK_POLICY_THRESHOLD, /* keep rank i if p_i >= p_min (an absolute probability) */
 } ak_policy_kind;
 
 typedef struct {
@@ -90,9 +91,10 @@ typedef struct {
     int k_values[AK_MAX_LEVELS];
     float thresholds[AK_MAX_LEVELS - 1];
     ak_entropy_unit unit;
-    /* top-p and ratio: parameter and clamp [k_min, k_max] */
+    /* top-p, ratio and threshold: parameter and clamp [k_min, k_max] */
     float top_p;
     float ratio;
+    float p_min;
     int k_min;
     int k_max;
 } ak_policy;
@@ -104,6 +106,7 @@ ak_policy ak_policy_entropy(int n_levels, const int *k_values, const float *thre
 ak_policy ak_policy_entropy_default(void); /* seeds: k = {1,2,4}, h = {0.6, 1.2} nats */
 ak_policy ak_policy_top_p(float p, int k_min, int k_max);
 ak_policy ak_policy_ratio(float r, int k_min, int k_max);
+ak_policy ak_policy_threshold(float p_min, int k_min, int k_max);
 
 /* Checks a policy against an expert count: k in 1..n_experts, k_values ascending,
  * thresholds ascending and finite, 0 < p <= 1, 0 < r <= 1, 1 <= k_min <= k_max <= n_experts. */
@@ -112,7 +115,8 @@ ak_status ak_policy_validate(const ak_policy *p, int n_experts, ak_error *err);
 /* The largest K the policy can choose: the number of id/weight slots per token. */
 int ak_policy_max_k(const ak_policy *p, int n_experts);
 
-const char *ak_policy_kind_name(ak_policy_kind kind); /* "fixed", "entropy", "top-p", "ratio" */
+/* "fixed", "entropy", "top-p", "ratio", "threshold" */
+const char *ak_policy_kind_name(ak_policy_kind kind);
 int ak_policy_kind_parse(const char *name, ak_policy_kind *kind); /* 0 on success */
 /* Human-readable one-line description, e.g. "entropy k={1,2,4} h={0.6,1.2} nats". */
 void ak_policy_describe(const ak_policy *p, char *buf, size_t len);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate_allocate.h"
 #include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -33,7 +34,16 @@ static void usage(FILE *out) {
             "  -t N                      threads\n"
             "  --save-router-logits F    also write the recorded logits as float32 .npy\n"
             "                            [layers][tokens][experts] (input of `adaptive-k route`)\n"
-            "  --name NAME               the config's name (default 'calibrated')\n\n");
+            "  --name NAME               the config's name (default 'calibrated')\n\n"
+            "per-layer budgets (docs/calibration.md):\n"
+            "  --allocate                profile the text (adaptive-k profile), give each layer its own average K\n"
+            "                            so the predicted loss is least for the total, and calibrate a token-level\n"
+            "                            rule inside each layer to its budget (-c defaults to 256 here)\n"
+            "  --rule R                  auto (default: the rule with the lowest NLL on held-out chunks of the\n"
+            "                            text), fixed, ratio, top-p, threshold or entropy\n"
+            "  --holdout-chunks N        chunks kept out of the profile to choose the rule (default a quarter)\n"
+            "  --exact-chunks N          chunks of the exact per-layer runs that scale the proxy (default 16)\n"
+            "  --data-free               no text: random token sequences (--random-chunks N, default 32; --seed S)\n\n");
     ak_routing_flags_help(out);
 }
 
@@ -90,7 +100,9 @@ static int save_npy(const ak_router_record *r, const char *path, char *err, size
 
 int cmd_calibrate(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *out_path = NULL, *npy_path = NULL, *name = NULL;
-    int n_ctx = 512, n_chunks = -1, n_threads = 0, per_layer = 0;
+    const char *rule = "auto";
+    int n_ctx = -1, n_chunks = -1, n_threads = 0, per_layer = 0, alloc = 0, data_free = 0, hold = -1, exact = 16;
+    int random_chunks = 32, seed = 1;
     double target = 0;
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
@@ -98,11 +110,17 @@ int cmd_calibrate(int argc, char **argv) {
                                     {"-f", "--file", &text_path},
                                     {"-o", "--out", &out_path},
                                     {"--save-router-logits", NULL, &npy_path},
-                                    {"--name", NULL, &name}};
+                                    {"--name", NULL, &name},
+                                    {"--rule", NULL, &rule}};
     const ak_cli_int_flag ints[] = {{"-c", NULL, &n_ctx, 4, INT_MAX},
                                     {"--chunks", NULL, &n_chunks, 1, INT_MAX},
-                                    {"-t", NULL, &n_threads, 1, INT_MAX}};
-    const ak_cli_bool_flag bools[] = {{"--per-layer", &per_layer, 1}};
+                                    {"-t", NULL, &n_threads, 1, INT_MAX},
+                                    {"--holdout-chunks", NULL, &hold, 1, INT_MAX},
+                                    {"--exact-chunks", NULL, &exact, 0, INT_MAX},
+                                    {"--random-chunks", NULL, &random_chunks, 2, 1 << 20},
+                                    {"--seed", NULL, &seed, 0, INT_MAX}};
+    const ak_cli_bool_flag bools[] = {{"--per-layer", &per_layer, 1}, {"--allocate", &alloc, 1},
+                                      {"--data-free", &data_free, 1}};
     ak_cli_args args = {.cmd = "calibrate", .usage = usage, .strs = strs, .n_strs = AK_CLI_COUNT(strs),
                         .ints = ints, .n_ints = AK_CLI_COUNT(ints), .bools = bools, .n_bools = AK_CLI_COUNT(bools),
                         .routing = &rf};
@@ -119,6 +137,17 @@ int cmd_calibrate(int argc, char **argv) {
         }
         if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
+    if (alloc) {
+        if (!model_path || (!text_path == !data_free) || !out_path || target <= 0 || args.n_routing || per_layer) {
+            fprintf(stderr, "calibrate: --allocate needs -m FILE, one of -f TEXT or --data-free, --target-avg-k X and "
+                            "-o OUT.json, and takes no routing flags or --per-layer (see --help)\n");
+            return 2;
+        }
+        ak_allocate_opts ao = {model_path, out_path, name, rule, target, n_threads, hold,
+                               {text_path, data_free, random_chunks, seed, n_ctx > 0 ? n_ctx : 256, n_chunks, exact}};
+        return ak_cli_calibrate_allocate(&ao);
+    }
+    if (n_ctx < 0) n_ctx = 512;
     if (!model_path || !text_path || !out_path || target <= 0) {
         fprintf(stderr, "calibrate: -m FILE, -f TEXT, --target-avg-k X and -o OUT.json are required (see --help)\n");
         return 2;
@@ -165,7 +194,7 @@ int cmd_calibrate(int argc, char **argv) {
         goto done;
     }
     ak_context_set_router_logits_sink(s.ctx, ak_router_record_sink, &rec);
-    ak_ppl_params pp = ak_cli_ppl_params(&s, n_ctx, n_ctx, n_chunks);
+    ak_ppl_params pp = ak_session_ppl_params(&s, n_ctx, n_ctx, n_chunks);
     ak_ppl_result res;
     if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);

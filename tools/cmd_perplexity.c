@@ -144,7 +144,7 @@ int cmd_perplexity(int argc, char **argv) {
     if (hp->n_ctx_train > 0 && n_ctx > hp->n_ctx_train) /* as llama.cpp: allowed, but said */
         fprintf(stderr, "perplexity: warning: n_ctx %d is larger than the %d tokens the model was trained on\n",
                 n_ctx, hp->n_ctx_train);
-    ak_ppl_params pp = ak_cli_ppl_params(&s, n_ctx, n_batch, n_chunks);
+    ak_ppl_params pp = ak_session_ppl_params(&s, n_ctx, n_batch, n_chunks);
     pp.progress = stdout;
     if (n_tokens >= 2 * n_ctx) {
         const int whole = n_tokens / n_ctx;

@@ -12,6 +12,6 @@ typedef struct {
 } ak_command;
 
 ak_command_fn cmd_route, cmd_calibrate_logits, cmd_train_tokenizer, cmd_train, cmd_gguf_info, cmd_gen_model,
-    cmd_perplexity, cmd_generate, cmd_tokenize, cmd_serve, cmd_calibrate, cmd_sweep;
+    cmd_perplexity, cmd_generate, cmd_tokenize, cmd_serve, cmd_calibrate, cmd_sweep, cmd_profile;
 
 #endif

@@ -12,8 +12,5 @@
  * A malloc'd NUL-terminated buffer, or NULL with a message. */
 char *ak_cli_read_text(const char *path, size_t *len, char *err, size_t errlen);
 
-/* llama.cpp's perplexity parameters for the session's model and vocabulary (BOS as the
- * vocabulary adds it); n_chunks -1: all. */
-ak_ppl_params ak_cli_ppl_params(const ak_session *s, int n_ctx, int n_batch, int n_chunks);
 
 #endif

@@ -18,6 +18,7 @@ static const ak_command commands[] = {
     {"perplexity", cmd_perplexity, "perplexity of a text, llama.cpp's method, with average K and compute saved"},
     {"generate", cmd_generate, "generate text from a prompt with adaptive expert routing"},
     {"calibrate", cmd_calibrate, "calibrate a policy to a target average K on a model's router logits over a text"},
+    {"profile", cmd_profile, "per-layer sensitivity to fewer experts: table, JSON and heat map"},
     {"sweep", cmd_sweep, "quality vs average K for fixed K and calibrated policies: CSV, JSON, SVG and PNG plot"},
     {"tokenize", cmd_tokenize, "tokenize a text with a GGUF model's tokenizer (ids and pieces)"},
 #ifndef AK_ENGINE_ONLY

@@ -2,6 +2,7 @@
 #include "eval/plot.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PANEL_W 560
@@ -164,4 +165,62 @@ int ak_plot_svg(FILE *out, const char *title, const char *subtitle, const ak_plo
     }
     fputs("</svg>\n", out);
     return ferror(out) ? -1 : 0;
+}
+
+/* Heat map: cell colour from white (the smallest value) to dark red (the largest), on a
+ * log scale when every value is positive (sensitivities span decades). */
+static void heat_colour(double v, double lo, double hi, int log_scale, char *buf, size_t len) {
+    double f = 0;
+    if (isfinite(v) && hi > lo) f = log_scale ? (log(v) - log(lo)) / (log(hi) - log(lo)) : (v - lo) / (hi - lo);
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    int r = (int)(255 - 80 * f), g = (int)(255 - 235 * f), b = (int)(255 - 225 * f);
+    snprintf(buf, len, "#%02x%02x%02x", r, g, b);
+}
+
+int ak_plot_heatmap_svg(FILE *out, const ak_plot_heatmap *h) {
+    const int cw = 86, ch = 34, ox = 90, oy = 86, min_w = 820;
+    double lo = INFINITY, hi = -INFINITY;
+    int log_scale = 1;
+    for (int i = 0; i < h->rows * h->cols; i++)
+        if (isfinite(h->v[i])) {
+            lo = fmin(lo, h->v[i]), hi = fmax(hi, h->v[i]);
+            if (h->v[i] <= 0) log_scale = 0;
+        }
+    const int W = ox + cw * h->cols + 30 > min_w ? ox + cw * h->cols + 30 : min_w, H = oy + ch * h->rows + 60;
+    fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n", W,
+            H);
+    fprintf(out, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n<text x=\"12\" y=\"26\" font-size=\"17\">", W, H);
+    text_escaped(out, h->title);
+    fputs("</text>\n<text x=\"12\" y=\"48\" font-size=\"12\" fill=\"#444\">", out);
+    text_escaped(out, h->subtitle);
+    fputs("</text>\n", out);
+    for (int c = 0; c < h->cols; c++)
+        fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">%s%d</text>\n",
+                ox + c * cw + cw / 2, oy - 8, h->col_prefix, h->col0 + c);
+    for (int r = 0; r < h->rows; r++) {
+        fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"end\">%s%d</text>\n", ox - 8,
+                oy + r * ch + ch / 2 + 5, h->row_prefix, r);
+        for (int c = 0; c < h->cols; c++) {
+            double v = h->v[r * h->cols + c];
+            char col[16];
+            heat_colour(v, lo, hi, log_scale, col, sizeof col);
+            fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#888\"/>\n",
+                    ox + c * cw, oy + r * ch, cw, ch, col);
+            if (isfinite(v))
+                fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.3g</text>\n",
+                        ox + c * cw + cw / 2, oy + r * ch + ch / 2 + 4, v);
+        }
+    }
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#444\">", ox, oy + ch * h->rows + 24);
+    text_escaped(out, h->note);
+    fputs("</text>\n</svg>\n", out);
+    return ferror(out) ? -1 : 0;
+}
+
+int ak_plot_svg_to_png(const char *svg_path, const char *png_path) {
+    if (system("command -v rsvg-convert >/dev/null 2>&1") != 0) return 1;
+    if (strchr(png_path, '\'') || strchr(svg_path, '\'')) return -1;
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd, "rsvg-convert -o '%s' '%s'", png_path, svg_path);
+    return system(cmd) == 0 ? 0 : -1;
 }

@@ -25,6 +25,21 @@ typedef struct {
 /* Writes the SVG document. Returns 0, or -1 on a write error. */
 int ak_plot_svg(FILE *out, const char *title, const char *subtitle, const ak_plot_panel *panels, int n_panels);
 
+/* A table of values as coloured cells (e.g. a sensitivity profile: layers x K). */
+typedef struct {
+    const char *title, *subtitle, *note;
+    int rows, cols;
+    const char *row_prefix, *col_prefix; /* labels: prefix + index (rows from 0, cols from col0) */
+    int col0;
+    const double *v;                     /* [rows][cols]; non-finite cells left blank */
+} ak_plot_heatmap;
+
+int ak_plot_heatmap_svg(FILE *out, const ak_plot_heatmap *h);
+
+/* Rasterises an SVG file with rsvg-convert (librsvg2-bin): 0, 1 when rsvg-convert is not
+ * installed, -1 when it failed (or a path holds a quote). */
+int ak_plot_svg_to_png(const char *svg_path, const char *png_path);
+
 /* "Nice" tick step (1, 2 or 5 times a power of ten) for about n ticks over [lo, hi]. */
 double ak_plot_tick_step(double lo, double hi, int n);
 

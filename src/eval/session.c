@@ -149,3 +149,13 @@ char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen
     *len = n;
     return buf;
 }
+
+ak_ppl_params ak_session_ppl_params(const ak_session *s, int n_ctx, int n_batch, int n_chunks) {
+    ak_ppl_params pp = ak_ppl_default_params();
+    pp.n_vocab = ak_model_hparams(s->model)->n_vocab;
+    pp.n_ctx = n_ctx;
+    pp.n_batch = n_batch;
+    pp.n_chunks = n_chunks;
+    pp.bos = ak_tokenizer_add_bos(s->tok) ? ak_tokenizer_bos(s->tok) : -1;
+    return pp;
+}

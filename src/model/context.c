@@ -246,6 +246,7 @@ int ak_context_n_ctx(const ak_context *c) { return c->n_ctx; }
 int ak_context_n_batch(const ak_context *c) { return c->n_batch; }
 int ak_context_n_threads(const ak_context *c) { return c->n_threads; }
 int ak_context_n_past(const ak_context *c) { return c->n_past; }
+const ak_model *ak_context_model(const ak_context *c) { return c->model; }
 void ak_context_reset(ak_context *c) { c->n_past = 0; }
 
 void ak_context_truncate(ak_context *c, int n) {
@@ -278,4 +279,9 @@ void ak_context_set_trace(ak_context *c, ak_route_trace_fn fn, void *user) {
 void ak_context_set_router_logits_sink(ak_context *c, ak_router_logits_fn fn, void *user) {
     c->sink = fn;
     c->sink_user = user;
+}
+
+void ak_context_set_expert_outputs_sink(ak_context *c, ak_expert_outputs_fn fn, void *user) {
+    c->out_sink = fn;
+    c->out_sink_user = user;
 }

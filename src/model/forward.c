@@ -461,6 +461,11 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
         }
     }
 
+    if (c->out_sink) {
+        ak_expert_outputs o = {il, n_tok, E, S, c->route_k, c->route_w, c->assign_of, c->y_exp, c->moe_out, c->x};
+        c->out_sink(c->out_sink_user, &o);
+    }
+
     if (l->has_shexp) {
         const int fs = hp->n_ff_shexp;
         for (int t = 0; t < n_tok; t++) {

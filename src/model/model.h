@@ -76,6 +76,7 @@ void ak_context_free(ak_context *c);
 int ak_context_n_ctx(const ak_context *c);
 int ak_context_n_batch(const ak_context *c);
 int ak_context_n_threads(const ak_context *c);
+const ak_model *ak_context_model(const ak_context *c);
 
 /* Evaluates n_tokens (>= 1) tokens at positions n_past.., appending them to the KV cache.
  * More than n_batch tokens are computed as consecutive batches of n_batch (same results as
@@ -126,5 +127,21 @@ void ak_context_set_trace(ak_context *c, ak_route_trace_fn fn, void *user);
 typedef void (*ak_router_logits_fn)(void *user, int layer, const float *logits, int n_tokens,
                                     int n_experts);
 void ak_context_set_router_logits_sink(ak_context *c, ak_router_logits_fn fn, void *user);
+
+/* The routed experts' outputs of one MoE layer for one ak_decode batch, exactly as the
+ * layer sums them: sum[t] = sum over s < k[t] of weights[t][s] * rows[row[t][s]], slots in
+ * descending router probability, added in slot order (for sensitivity profiles: the
+ * output with only the top j experts is a prefix of that sum). */
+typedef struct {
+    int layer, n_tokens, n_embd, slots;
+    const int *k;           /* [n_tokens] experts run per token */
+    const float *weights;   /* [n_tokens][slots] weight of slot s (0 past k[t]) */
+    const int *row;         /* [n_tokens][slots] row of `rows` holding slot s's output */
+    const float *rows;      /* unweighted expert outputs, n_embd floats per row */
+    const float *sum;       /* [n_tokens][n_embd] the weighted sum (before any shared expert) */
+    const float *residual;  /* [n_tokens][n_embd] the residual stream the layer adds it to */
+} ak_expert_outputs;
+typedef void (*ak_expert_outputs_fn)(void *user, const ak_expert_outputs *o);
+void ak_context_set_expert_outputs_sink(ak_context *c, ak_expert_outputs_fn fn, void *user);
 
 #endif

@@ -116,6 +116,8 @@ struct ak_context {
     void *trace_user;
     ak_router_logits_fn sink;
     void *sink_user;
+    ak_expert_outputs_fn out_sink;
+    void *out_sink_user;
 };
 
 #endif

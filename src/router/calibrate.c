@@ -2,7 +2,7 @@
  *
  * The average K over a sample is a monotone step function of the parameter:
  *   entropy: thresholds * s (non-increasing in s),  top-p: p (non-decreasing),
- *   ratio: r (non-increasing).
+ *   ratio: r (non-increasing),  threshold: p_min (non-increasing).
  * We bracket the reachable range with the extreme parameters, bisect (in log space for s
  * and r, linearly for p), evaluate every candidate exactly as ak_route would route with it,
  * and keep the candidate whose average K is closest to the target. Method and limits:
@@ -32,6 +32,7 @@ static ak_policy with_param(const ak_policy *base, double x) {
         break;
     case AK_POLICY_TOP_P: p.top_p = (float)x; break;
     case AK_POLICY_RATIO: p.ratio = (float)x; break;
+    case AK_POLICY_THRESHOLD: p.p_min = (float)x; break;
     case AK_POLICY_FIXED: break;
     }
     return p;
@@ -174,6 +175,7 @@ static ak_status calibrate_layers(layer_data *d, int n_layers, double target, do
         use_log = 0;
         break;
     case AK_POLICY_RATIO:
+    case AK_POLICY_THRESHOLD:
         lo = 1e-12;
         hi = 1.0;
         use_log = 1;

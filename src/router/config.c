@@ -137,7 +137,7 @@ static ak_status read_policy(reader *r, const json_node *obj, ak_policy *p) {
     ak_policy_kind kind;
     if (ak_policy_kind_parse(kind_name, &kind) != 0)
         return at_error(r, json_get(r->doc, obj, "kind"),
-                        "unknown policy kind \"%s\" (fixed, entropy, top-p, ratio)%s", kind_name, "");
+                        "unknown policy kind \"%s\" (fixed, entropy, top-p, ratio, threshold)%s", kind_name, "");
     switch (kind) {
     case AK_POLICY_FIXED: {
         static const char *const keys[] = {"kind", "k"};
@@ -183,16 +183,18 @@ static ak_status read_policy(reader *r, const json_node *obj, ak_policy *p) {
         return AK_OK;
     }
     case AK_POLICY_TOP_P:
-    case AK_POLICY_RATIO: {
-        const char *param = kind == AK_POLICY_TOP_P ? "top_p" : "ratio";
+    case AK_POLICY_RATIO:
+    case AK_POLICY_THRESHOLD: {
+        const char *param = kind == AK_POLICY_TOP_P ? "top_p" : kind == AK_POLICY_RATIO ? "ratio" : "p_min";
         const char *const keys[] = {"kind", param, "k_min", "k_max"};
         float v = 0.0f;
         int k_min, k_max;
         if ((st = check_keys(r, obj, keys, 4)) || (st = get_float(r, obj, param, &v)) ||
             (st = get_int(r, obj, "k_min", &k_min)) || (st = get_int(r, obj, "k_max", &k_max)))
             return st;
-        *p = kind == AK_POLICY_TOP_P ? ak_policy_top_p(v, k_min, k_max)
-                                     : ak_policy_ratio(v, k_min, k_max);
+        *p = kind == AK_POLICY_TOP_P   ? ak_policy_top_p(v, k_min, k_max)
+             : kind == AK_POLICY_RATIO ? ak_policy_ratio(v, k_min, k_max)
+                                       : ak_policy_threshold(v, k_min, k_max);
         return AK_OK;
     }
     }
@@ -284,8 +286,11 @@ static void write_policy(json_writer *w, const ak_policy *p) {
         break;
     case AK_POLICY_TOP_P:
     case AK_POLICY_RATIO:
-        jw_raw(w, p->kind == AK_POLICY_TOP_P ? ", \"top_p\": " : ", \"ratio\": ");
-        jw_float(w, p->kind == AK_POLICY_TOP_P ? p->top_p : p->ratio);
+    case AK_POLICY_THRESHOLD:
+        jw_raw(w, p->kind == AK_POLICY_TOP_P   ? ", \"top_p\": "
+                  : p->kind == AK_POLICY_RATIO ? ", \"ratio\": "
+                                               : ", \"p_min\": ");
+        jw_float(w, p->kind == AK_POLICY_TOP_P ? p->top_p : p->kind == AK_POLICY_RATIO ? p->ratio : p->p_min);
         jw_printf(w, ", \"k_min\": %d, \"k_max\": %d", p->k_min, p->k_max);
         break;
     }

@@ -58,6 +58,14 @@ ak_policy ak_policy_ratio(float r, int k_min, int k_max) {
     return p;
 }
 
+ak_policy ak_policy_threshold(float p_min, int k_min, int k_max) {
+    ak_policy p = policy_zero(AK_POLICY_THRESHOLD);
+    p.p_min = p_min;
+    p.k_min = k_min;
+    p.k_max = k_max;
+    return p;
+}
+
 static ak_status check_clamp(const ak_policy *p, int n_experts, const char *what, ak_error *err) {
     if (p->k_min < 1 || p->k_min > p->k_max || p->k_max > n_experts)
         return ak_error_setf(err, AK_ERR_CONFIG,
@@ -114,6 +122,11 @@ ak_status ak_policy_validate(const ak_policy *p, int n_experts, ak_error *err) {
             return ak_error_setf(err, AK_ERR_CONFIG, "ratio policy: r=%g must be in (0, 1]",
                            (double)p->ratio);
         return check_clamp(p, n_experts, "ratio", err);
+    case AK_POLICY_THRESHOLD:
+        if (!(p->p_min > 0.0f && p->p_min <= 1.0f))
+            return ak_error_setf(err, AK_ERR_CONFIG, "threshold policy: p_min=%g must be in (0, 1]",
+                           (double)p->p_min);
+        return check_clamp(p, n_experts, "threshold", err);
     }
     return ak_error_setf(err, AK_ERR_CONFIG, "unknown policy kind %d", (int)p->kind);
 }
@@ -126,7 +139,8 @@ int ak_policy_max_k(const ak_policy *p, int n_experts) {
         k = p->n_levels >= 1 && p->n_levels <= AK_MAX_LEVELS ? p->k_values[p->n_levels - 1] : 0;
         break;
     case AK_POLICY_TOP_P:
-    case AK_POLICY_RATIO: k = p->k_max; break;
+    case AK_POLICY_RATIO:
+    case AK_POLICY_THRESHOLD: k = p->k_max; break;
     }
     if (k > n_experts) k = n_experts;
     return k < 0 ? 0 : k;
@@ -173,6 +187,12 @@ int ak_select_k_nats(const ak_policy *policy, const float *sorted_p, int n_exper
         while (k < limit && sorted_p[k] >= cut) k++;
         return clamp_k(k, policy);
     }
+    case AK_POLICY_THRESHOLD: {
+        int limit = policy->k_max < n_experts ? policy->k_max : n_experts;
+        int k = 1;
+        while (k < limit && sorted_p[k] >= policy->p_min) k++;
+        return clamp_k(k, policy);
+    }
     }
     return 1;
 }
@@ -183,16 +203,16 @@ int ak_select_k(const ak_policy *policy, const float *sorted_p, int n_experts, f
     return ak_select_k_nats(policy, sorted_p, n_experts, entropy_nats, thr);
 }
 
-static const char *const kind_names[] = {"fixed", "entropy", "top-p", "ratio"};
+static const char *const kind_names[] = {"fixed", "entropy", "top-p", "ratio", "threshold"};
 
 const char *ak_policy_kind_name(ak_policy_kind kind) {
-    if ((int)kind < 0 || (int)kind > AK_POLICY_RATIO) return "unknown";
+    if ((int)kind < 0 || (int)kind > AK_POLICY_THRESHOLD) return "unknown";
     return kind_names[kind];
 }
 
 int ak_policy_kind_parse(const char *name, ak_policy_kind *kind) {
     if (!name) return -1;
-    for (int i = 0; i <= AK_POLICY_RATIO; i++)
+    for (int i = 0; i <= AK_POLICY_THRESHOLD; i++)
         if (strcmp(name, kind_names[i]) == 0) {
             if (kind) *kind = (ak_policy_kind)i;
             return 0;
@@ -236,6 +256,9 @@ void ak_policy_describe(const ak_policy *p, char *buf, size_t len) {
         break;
     case AK_POLICY_RATIO:
         APPEND("ratio r=%.4g k=[%d,%d]", (double)p->ratio, p->k_min, p->k_max);
+        break;
+    case AK_POLICY_THRESHOLD:
+        APPEND("threshold p>=%.4g k=[%d,%d]", (double)p->p_min, p->k_min, p->k_max);
         break;
     default: APPEND("unknown policy"); break;
     }

@@ -114,6 +114,8 @@ static ak_status start_policy(const ak_policy_spec *s, const ak_policy_spec_name
             return ak_error_setf(err, AK_ERR_CONFIG, "%s ratio needs %s", nm->kind, nm->ratio);
         *p = ak_policy_ratio(s->has_ratio ? s->ratio : placeholder, 1, n_experts);
         break;
+    case AK_POLICY_THRESHOLD:
+        return ak_error_setf(err, AK_ERR_CONFIG, "the threshold policy is set by a router config");
     }
     return AK_OK;
 }

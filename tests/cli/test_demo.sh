@@ -20,6 +20,8 @@ check "native row: K 4, nothing saved" '^native top-4 +[0-9.]+ +4\.000 +0\.0%$'
 check "top-2 row: K 2, half saved" '^fixed top-2 +[0-9.]+ +2\.000 +50\.0%$'
 check "entropy row: K near 3" '^entropy, calibrated avg K 3 +[0-9.]+ +(2\.[6-9]|3\.[0-3])[0-9]* +'
 check "ratio row: K near 3" '^ratio, calibrated avg K 3 +[0-9.]+ +(2\.[6-9]|3\.[0-3])[0-9]* +'
+check "best (per-layer budgets) row: K near 3" '^per-layer budgets, avg K 3 \(best\) +[0-9.]+ +(2\.[6-9]|3\.[0-3])[0-9]* +'
+check "the server runs the best config" 'default routing models/olmoe-sotu-best-avgk3.json'
 check "route summary" 'average K [0-9.]+ vs native top-4'
 check "served usage with completion_avg_k" '^  usage: \{.*"completion_avg_k":' 2
 check "metrics excerpt" '^  adaptive_k_avg_k\{variant="default"\}'

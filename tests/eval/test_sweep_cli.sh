@@ -72,11 +72,45 @@ expect_error "required" "$AK" calibrate -m "$M" -f "$TEXT" -o "$DIR/x.json"
 expect_error "reachable\|range\|outside" "$AK" calibrate -m "$M" -f "$TEXT" -c 64 --chunks 4 --target-avg-k 7 --policy top-p \
   -o "$DIR/x.json"
 
+# ---- profile and per-layer budgets
+"$AK" profile -m "$M" -f "$TEXT" -c 64 --chunks 12 --exact-chunks 3 -t 2 -o "$DIR/prof.json" --svg "$DIR/prof.svg" \
+  > "$DIR/prof.txt" 2>&1
+check "profile exit 0" test $? -eq 0
+check "profile: the proxy table for both layers" grep -Eq '^  layer  1: +[0-9.e-]+ +0 +entropy p50' "$DIR/prof.txt"
+check "profile: the exact table" grep -q '^exact, one layer at top-k (93 scored positions)' "$DIR/prof.txt"
+check "profile: JSON with two layers" test "$(grep -c '"layer":' "$DIR/prof.json")" -eq 2
+check "profile: SVG heat map" grep -q '<svg' "$DIR/prof.svg"
+"$AK" profile -m "$M" --data-free --random-chunks 4 -c 64 --exact-chunks 0 -t 2 > "$DIR/pdf.txt" 2>&1
+check "profile --data-free exit 0" test $? -eq 0
+check "profile --data-free names its input" grep -q 'on random tokens: 256 tokens' "$DIR/pdf.txt"
+"$AK" calibrate -m "$M" -f "$TEXT" -c 64 --chunks 16 --exact-chunks 2 -t 2 --target-avg-k 1.5 --allocate \
+  -o "$DIR/alloc.json" > "$DIR/alloc.txt" 2>&1
+check "calibrate --allocate exit 0" test $? -eq 0
+check "calibrate --allocate: every rule tried" test "$(grep -c 'held-out mean NLL' "$DIR/alloc.txt")" -eq 5
+k=$(sed -n 's/^achieved average K \([0-9.]*\) on the profiled.*/\1/p' "$DIR/alloc.txt")
+check "calibrate --allocate: average K $k on the calibration logits within 1% of 1.5" \
+  awk -v k="${k:-0}" 'BEGIN { d = (k - 1.5) / 1.5; exit !(d < 0.01 && d > -0.01) }'
+check "calibrate --allocate: a per-layer config" grep -q '"layers"' "$DIR/alloc.json"
+"$AK" perplexity -m "$M" -f "$TEXT" -c 64 --chunks 4 -t 2 --router-config "$DIR/alloc.json" > "$DIR/p.txt" 2>&1
+check "the allocated config runs" test $? -eq 0
+"$AK" calibrate -m "$M" --data-free --random-chunks 8 -c 64 --exact-chunks 2 -t 2 --target-avg-k 1.5 --allocate \
+  --rule threshold -o "$DIR/adf.json" > "$DIR/adf.txt" 2>&1
+check "calibrate --allocate --data-free exit 0" test $? -eq 0
+for bad in 0.5 2.5 9; do
+  expect_error "outside 1..2" "$AK" calibrate -m "$M" -f "$TEXT" -c 64 --chunks 8 --exact-chunks 0 --target-avg-k $bad \
+    --allocate --rule ratio -o "$DIR/x.json"
+done
+expect_error "whole number" "$AK" calibrate -m "$M" -f "$TEXT" -c 64 --chunks 8 --exact-chunks 0 --target-avg-k 1.25 \
+  --allocate --rule fixed -o "$DIR/x.json"
+expect_error "rule takes" "$AK" calibrate -m "$M" -f "$TEXT" -c 64 --target-avg-k 1.5 --allocate --rule magic -o "$DIR/x.json"
+expect_error "one of -f TEXT or --data-free" "$AK" calibrate -m "$M" --target-avg-k 1.5 --allocate -o "$DIR/x.json"
+
 # ---- a small sweep (calibration on the first third of the tokens)
 "$AK" sweep -m "$M" -f "$TEXT" -c 64 --chunks 8 --calib-chunks 8 -t 2 --targets 1.5 --k-max 3 --decode-tokens 4 --prompt-tokens 4 \
   --decode-reps 1 -o "$DIR/sw" > "$DIR/sw.txt" 2>&1
 check "sweep exit 0" test $? -eq 0
-check "sweep: 3 fixed K + 3 policies x 2 modes" test "$(($(wc -l < "$DIR/sw/sweep.csv") - 1))" -eq 9
+check "sweep: 3 fixed K + 3 policies x 2 modes + 1 allocated" test "$(($(wc -l < "$DIR/sw/sweep.csv") - 1))" -eq 10
+check "sweep: the allocated row ran" grep -q '^threshold,allocated,0,1.5000,1.5000,[0-9.]*,.*,ok,' "$DIR/sw/sweep.csv"
 "$CHECK_SWEEP" "$DIR/sw"
 check "sweep outputs parse" test $? -eq 0
 if command -v rsvg-convert > /dev/null; then

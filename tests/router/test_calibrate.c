@@ -83,6 +83,9 @@ static void test_held_out(void) {
         {ak_policy_ratio(0.5f, 1, 8), 2.0},
         {ak_policy_ratio(0.5f, 1, 8), 4.0},
         {ak_policy_ratio(0.5f, 1, 8), 6.0},
+        {ak_policy_threshold(0.1f, 1, 8), 2.0},
+        {ak_policy_threshold(0.1f, 2, 8), 4.0},
+        {ak_policy_threshold(0.1f, 1, 8), 6.0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ak_policy p = cases[i].policy;

@@ -18,6 +18,7 @@ static const char *good =
     "    {\"kind\": \"fixed\", \"k\": 8},\n"
     "    {\"kind\": \"top-p\", \"top_p\": 0.9, \"k_min\": 1, \"k_max\": 8},\n"
     "    {\"kind\": \"ratio\", \"ratio\": 0.125, \"k_min\": 2, \"k_max\": 6},\n"
+    "    {\"kind\": \"threshold\", \"p_min\": 0.0625, \"k_min\": 1, \"k_max\": 7},\n"
     "    {\"kind\": \"entropy\", \"k_values\": [2, 4, 6, 8], \"thresholds\": [0.1, 0.5, 0.9],\n"
     "     \"unit\": \"normalized\"}\n"
     "  ]\n"
@@ -33,16 +34,18 @@ static void check_good(const ak_router_config *c) {
     CHECK_EQ_INT(c->default_policy.n_levels, 3);
     CHECK_EQ_INT(c->default_policy.k_values[2], 4);
     CHECK(c->default_policy.thresholds[1] == 1.2f);
-    CHECK_EQ_INT(c->n_layers, 4);
-    if (c->n_layers != 4) return;
+    CHECK_EQ_INT(c->n_layers, 5);
+    if (c->n_layers != 5) return;
     CHECK(c->layers[0].kind == AK_POLICY_FIXED && c->layers[0].k == 8);
     CHECK(c->layers[1].kind == AK_POLICY_TOP_P && c->layers[1].top_p == 0.9f);
     CHECK(c->layers[2].kind == AK_POLICY_RATIO && c->layers[2].ratio == 0.125f);
     CHECK(c->layers[2].k_min == 2 && c->layers[2].k_max == 6);
-    CHECK(c->layers[3].unit == AK_ENTROPY_NORMALIZED && c->layers[3].n_levels == 4);
-    CHECK(c->layers[3].thresholds[2] == 0.9f);
+    CHECK(c->layers[3].kind == AK_POLICY_THRESHOLD && c->layers[3].p_min == 0.0625f);
+    CHECK(c->layers[3].k_min == 1 && c->layers[3].k_max == 7);
+    CHECK(c->layers[4].unit == AK_ENTROPY_NORMALIZED && c->layers[4].n_levels == 4);
+    CHECK(c->layers[4].thresholds[2] == 0.9f);
     CHECK(ak_config_layer_policy(c, 1) == &c->layers[1]);
-    CHECK(ak_config_layer_policy(c, 4) == &c->default_policy);
+    CHECK(ak_config_layer_policy(c, 5) == &c->default_policy);
 }
 
 static void test_round_trip(void) {

@@ -69,6 +69,17 @@ static void test_top_p_ratio(void) {
     r = ak_policy_ratio(0.01f, 1, 4);
     CHECK_EQ_INT(ak_select_k(&r, s, 6, 0), 4);
 
+    ak_policy a = ak_policy_threshold(0.125f, 1, 6); /* keep p_i >= 0.125: three */
+    CHECK_EQ_INT(ak_select_k(&a, s, 6, 0), 3);
+    a.p_min = 0.03125f; /* the equal last two are both kept */
+    CHECK_EQ_INT(ak_select_k(&a, s, 6, 0), 6);
+    a.p_min = 0.9f; /* none reaches it: the top expert is always kept */
+    CHECK_EQ_INT(ak_select_k(&a, s, 6, 0), 1);
+    a = ak_policy_threshold(0.9f, 2, 4);
+    CHECK_EQ_INT(ak_select_k(&a, s, 6, 0), 2);
+    a = ak_policy_threshold(0.01f, 1, 4);
+    CHECK_EQ_INT(ak_select_k(&a, s, 6, 0), 4);
+
     ak_policy f = ak_policy_fixed(3);
     CHECK_EQ_INT(ak_select_k(&f, s, 6, 5.0f), 3);
     CHECK_EQ_INT(ak_policy_max_k(&f, 6), 3);
@@ -124,6 +135,12 @@ static void test_validate(void) {
     CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "ratio");
     p = ak_policy_ratio(0.1f, 0, 4);
     CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "k_min=0");
+    p = ak_policy_threshold(0.0f, 1, 4);
+    CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "p_min");
+    p = ak_policy_threshold(1.5f, 1, 4);
+    CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "p_min");
+    p = ak_policy_threshold(0.1f, 1, 9);
+    CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "k_max=9");
     p.kind = (ak_policy_kind)42;
     CHECK_ERR(ak_policy_validate(&p, 8, &e), AK_ERR_CONFIG, e, "unknown policy kind");
     CHECK_ERR(ak_policy_validate(NULL, 8, &e), AK_ERR_INVALID_ARG, e, NULL);
@@ -131,8 +148,8 @@ static void test_validate(void) {
 
 static void test_names(void) {
     ak_policy_kind k;
-    const char *names[] = {"fixed", "entropy", "top-p", "ratio"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"fixed", "entropy", "top-p", "ratio", "threshold"};
+    for (int i = 0; i < 5; i++) {
         CHECK(strcmp(ak_policy_kind_name((ak_policy_kind)i), names[i]) == 0);
         CHECK(ak_policy_kind_parse(names[i], &k) == 0 && (int)k == i);
     }
@@ -144,6 +161,10 @@ static void test_names(void) {
     p = ak_policy_top_p(0.9f, 1, 8);
     ak_policy_describe(&p, buf, sizeof buf);
     CHECK(strcmp(buf, "top-p p=0.9 k=[1,8]") == 0);
+    p = ak_policy_threshold(0.05f, 2, 8);
+    ak_policy_describe(&p, buf, sizeof buf);
+    CHECK(strcmp(buf, "threshold p>=0.05 k=[2,8]") == 0);
+    CHECK_EQ_INT(ak_policy_max_k(&p, 16), 8);
     p = ak_policy_fixed(8);
     ak_policy_describe(&p, buf, 6); /* truncation stays NUL-terminated */
     CHECK(strcmp(buf, "fixed") == 0);

@@ -151,12 +151,12 @@ static void test_vs_naive(void) {
     }
     int k5[5] = {1, 2, 3, 5, 8};
     float h5[4] = {1.5f, 2.5f, 3.2f, 3.8f};
-    ak_policy pols[4] = {ak_policy_fixed(8), ak_policy_entropy(5, k5, h5, AK_ENTROPY_NATS),
-                         ak_policy_top_p(0.8f, 1, 8), ak_policy_ratio(0.3f, 2, 8)};
+    ak_policy pols[5] = {ak_policy_fixed(8), ak_policy_entropy(5, k5, h5, AK_ENTROPY_NATS),
+                         ak_policy_top_p(0.8f, 1, 8), ak_policy_ratio(0.3f, 2, 8), ak_policy_threshold(0.05f, 2, 7)};
     route_buf b;
     ak_route_out *out = buf_init(&b, T, SLOTS);
     int mismatches = 0;
-    for (int pi = 0; pi < 4; pi++) {
+    for (int pi = 0; pi < 5; pi++) {
         CHECK(ak_route(&pols[pi], z, T, N, pi % 2, out, NULL) == AK_OK);
         for (int t = 0; t < T; t++) {
             ranked r[N];
@@ -182,6 +182,10 @@ static void test_vs_naive(void) {
             }
             case AK_POLICY_RATIO:
                 for (k = 1; k < 8 && r[k].p >= 0.3 * r[0].p;) k++;
+                if (k < 2) k = 2;
+                break;
+            case AK_POLICY_THRESHOLD: /* keep p_i >= 0.05, K in [2, 7] */
+                for (k = 1; k < 7 && r[k].p >= 0.05;) k++;
                 if (k < 2) k = 2;
                 break;
             }

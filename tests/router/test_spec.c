@@ -83,6 +83,10 @@ static void test_errors_in_syntax_words(void) {
     s.n_k_values = 4, s.k_values[0] = 1, s.k_values[1] = 2, s.k_values[2] = 3, s.k_values[3] = 4;
     CHECK_ERR(ak_policy_spec_apply(&s, 8, 0, &p, &err), AK_ERR_CONFIG, err, "k_values gives 4 levels: add thresholds");
 
+    ak_policy_spec_init(&s); /* a threshold policy comes only from a config */
+    s.has_kind = 1, s.kind = AK_POLICY_THRESHOLD;
+    CHECK_ERR(ak_policy_spec_apply(&s, 8, 0, &p, &err), AK_ERR_CONFIG, err, "set by a router config");
+
     ak_policy_spec_init(&s); /* the result is validated */
     s.has_k = 1, s.k = 9;
     CHECK_ERR(ak_policy_spec_apply(&s, 8, 0, &p, &err), AK_ERR_CONFIG, err, "invalid policy 'fixed k=9'");

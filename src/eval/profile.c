@@ -1,0 +1,299 @@
+/* profile.c - per-layer sensitivity to fewer experts (see profile.h). */
+#include "eval/profile.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/kl.h"
+#include "eval/logprobs.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    const ak_hparams *hp = ak_model_hparams(m);
+    p->n_layer = hp->n_layer;
+    p->n_expert = hp->n_expert;
+    p->k_native = hp->n_expert_used;
+    p->renormalize = hp->renormalize;
+    p->n_embd = hp->n_embd;
+    p->stride = p->k_native + 2;
+    p->cap = cap;
+    const size_t LK = (size_t)p->n_layer * (size_t)p->k_native;
+    p->err = malloc((size_t)p->n_layer * (size_t)cap * (size_t)p->stride * sizeof *p->err);
+    p->filled = calloc((size_t)p->n_layer, sizeof *p->filled);
+    double **tables[] = {&p->proxy, &p->proxy_out, &p->kl, &p->kl_err, &p->dnll, &p->dnll_err};
+    int ok = p->err && p->filled;
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) ok &= (*tables[i] = calloc(LK, sizeof(double))) != NULL;
+    ok &= (p->alpha = calloc((size_t)p->n_layer, sizeof(double))) != NULL;
+    ok &= (p->entropy_pct = calloc((size_t)p->n_layer * 3, sizeof(double))) != NULL;
+    ok &= (p->scratch = malloc((size_t)p->n_embd * sizeof(float))) != NULL;
+    if (!ok || ak_router_record_init(&p->router, p->n_layer, p->n_expert, cap, err, errlen)) {
+        ak_profile_free(p);
+        return fail(err, errlen, "profile: out of memory for %lld tokens", (long long)cap);
+    }
+    for (size_t i = 0; i < LK; i++) p->kl[i] = p->kl_err[i] = p->dnll[i] = p->dnll_err[i] = NAN;
+    for (int l = 0; l < p->n_layer; l++) p->alpha[l] = 1.0;
+    return 0;
+}
+
+void ak_profile_free(ak_profile *p) {
+    free(p->err);
+    free(p->filled);
+    free(p->proxy), free(p->proxy_out), free(p->kl), free(p->kl_err), free(p->dnll), free(p->dnll_err);
+    free(p->alpha);
+    free(p->entropy_pct);
+    free(p->scratch);
+    ak_router_record_free(&p->router);
+    memset(p, 0, sizeof *p);
+}
+
+void ak_profile_prefix(const ak_expert_outputs *o, int t, int j, int renormalize, float *out) {
+    const int E = o->n_embd;
+    const float *w = o->weights + (size_t)t * o->slots;
+    const int *row = o->row + (size_t)t * o->slots;
+    if (j <= 0) {
+        memset(out, 0, (size_t)E * sizeof *out);
+        return;
+    }
+    for (int s = 0; s < j; s++) { /* the engine's order and operations (forward.c, moe) */
+        const float *y = o->rows + (size_t)row[s] * E;
+        if (s == 0)
+            for (int i = 0; i < E; i++) out[i] = y[i] * w[s];
+        else
+            for (int i = 0; i < E; i++) out[i] += y[i] * w[s];
+    }
+    if (renormalize && j < o->k[t]) {
+        double wj = 0, wk = 0;
+        for (int s = 0; s < o->k[t]; s++) {
+            if (s < j) wj += w[s];
+            else wk += w[s];
+        }
+        const float scale = wj > 0 ? (float)((wj + wk) / wj) : 0.0f;
+        for (int i = 0; i < E; i++) out[i] *= scale;
+    }
+}
+
+/* ||y_j - y_K||^2 for j = 1..K, then ||y_K||^2 and ||h||^2, of token t. */
+static void token_errors(const ak_profile *p, const ak_expert_outputs *o, int t, float *rec) {
+    const int E = o->n_embd, K = p->k_native;
+    const float *sum = o->sum + (size_t)t * E, *res = o->residual + (size_t)t * E;
+    double ny = 0, nh = 0;
+    for (int i = 0; i < E; i++) {
+        ny += (double)sum[i] * sum[i];
+        nh += ((double)res[i] + sum[i]) * ((double)res[i] + sum[i]);
+    }
+    for (int j = 1; j <= K; j++) {
+        ak_profile_prefix(o, t, j, p->renormalize, p->scratch);
+        double d = 0;
+        for (int i = 0; i < E; i++) d += ((double)p->scratch[i] - sum[i]) * ((double)p->scratch[i] - sum[i]);
+        rec[j - 1] = (float)d;
+    }
+    rec[K] = (float)ny;
+    rec[K + 1] = (float)nh;
+}
+
+void ak_profile_sink(void *user, const ak_expert_outputs *o) {
+    ak_profile *p = user;
+    const int l = o->layer;
+    if (l < 0 || l >= p->n_layer || o->n_embd != p->n_embd) return;
+    for (int t = 0; t < o->n_tokens; t++) {
+        if (o->k[t] != p->k_native) p->bad_k = 1;
+        if (p->filled[l] >= p->cap) return;
+        float *rec = p->err + ((size_t)l * (size_t)p->cap + (size_t)p->filled[l]) * (size_t)p->stride;
+        token_errors(p, o, t, rec);
+        p->filled[l]++;
+    }
+}
+
+double ak_profile_token_cost(const ak_profile *p, int l, int64_t t, int j) {
+    const float *rec = p->err + ((size_t)l * (size_t)p->cap + (size_t)t) * (size_t)p->stride;
+    const int K = p->k_native;
+    if (j >= K) return 0.0;
+    return rec[K + 1] > 0 ? p->alpha[l] * (double)rec[j - 1] / (double)rec[K + 1] : 0.0;
+}
+
+/* Means over tokens of the two normalised errors, per layer and j. */
+static void proxy_tables(ak_profile *p) {
+    const int K = p->k_native;
+    for (int l = 0; l < p->n_layer; l++)
+        for (int j = 1; j <= K; j++) {
+            double a = 0, b = 0;
+            for (int64_t t = 0; t < p->n_tokens; t++) {
+                const float *rec = p->err + ((size_t)l * (size_t)p->cap + (size_t)t) * (size_t)p->stride;
+                if (rec[K + 1] > 0) a += (double)rec[j - 1] / rec[K + 1];
+                if (rec[K] > 0) b += (double)rec[j - 1] / rec[K];
+            }
+            p->proxy[l * K + j - 1] = a / (double)p->n_tokens;
+            p->proxy_out[l * K + j - 1] = b / (double)p->n_tokens;
+        }
+}
+
+typedef struct {
+    ak_logprobs base;
+    float *logp;
+    ak_kl_stats kl;
+    int limit;
+    int mismatch;
+} exact_state;
+
+static void store_base(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
+    exact_state *x = user;
+    (void)n_vocab;
+    if (chunk >= x->limit) return;
+    int64_t r = ak_logprobs_row(&x->base, chunk, pos);
+    if (r >= 0) ak_logprobs_put(&x->base, r, logits, next);
+}
+
+static void add_kl(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
+    exact_state *x = user;
+    int64_t r = ak_logprobs_row(&x->base, chunk, pos);
+    if (r < 0) return;
+    int32_t argmax, base_next;
+    double nll_base;
+    ak_logprobs_get(&x->base, r, x->logp, &argmax, &base_next, &nll_base);
+    if (base_next != next) x->mismatch = 1;
+    else ak_kl_add(&x->kl, x->logp, argmax, nll_base, logits, n_vocab, next);
+}
+
+/* A config running layer `layer` at top-j and every other layer at the native top-K. */
+static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_config *cfg, char *err, size_t errlen) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->name, sizeof cfg->name, "profile-l%d-k%d", layer, j);
+    cfg->n_experts = p->n_expert;
+    cfg->k_native = p->k_native;
+    cfg->renormalize = p->renormalize;
+    cfg->default_policy = ak_policy_fixed(p->k_native);
+    ak_error e;
+    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return fail(err, errlen, "profile: %s", e.msg);
+    cfg->layers[layer] = ak_policy_fixed(j);
+    return 0;
+}
+
+/* alpha[l]: least squares through the origin of KL(l, j) on proxy(l, j), j < K. */
+static void fit_alpha(ak_profile *p) {
+    const int K = p->k_native;
+    for (int l = 0; l < p->n_layer; l++) {
+        double xy = 0, xx = 0;
+        for (int j = 1; j < K; j++) {
+            double x = p->proxy[l * K + j - 1], y = p->kl[l * K + j - 1];
+            if (isfinite(y)) xy += x * y, xx += x * x;
+        }
+        p->alpha[l] = xx > 0 && xy > 0 ? xy / xx : 1.0;
+    }
+}
+
+static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
+                      exact_state *x, FILE *progress, char *err, size_t errlen) {
+    const int K = p->k_native;
+    ak_ppl_params ep = *pp;
+    ep.n_chunks = x->limit;
+    ep.progress = NULL;
+    ep.on_logits = add_kl;
+    ep.user = x;
+    for (int l = 0; l < p->n_layer; l++)
+        for (int j = 1; j < K; j++) {
+            ak_router_config cfg;
+            if (one_layer_config(p, l, j, &cfg, err, errlen)) return -1;
+            ak_ppl_result r;
+            ak_kl_init(&x->kl);
+            int rc = ak_context_set_routing(c, &cfg, err, errlen);
+            if (!rc) rc = ak_perplexity(c, tokens, n_tokens, &ep, &r, err, errlen);
+            ak_config_free(&cfg);
+            if (rc) return -1;
+            if (x->mismatch) return fail(err, errlen, "profile: internal: the base run's tokens differ");
+            ak_kl_summary s;
+            ak_kl_summarize(&x->kl, &s);
+            p->kl[l * K + j - 1] = s.kld, p->kl_err[l * K + j - 1] = s.kld_err;
+            p->dnll[l * K + j - 1] = s.ln_ratio, p->dnll_err[l * K + j - 1] = s.ln_ratio_err;
+            p->exact_scored = s.count;
+            if (progress)
+                fprintf(progress, "profile: layer %d at top-%d: KL %.5f +/- %.5f, NLL %+.5f +/- %.5f\n", l, j, s.kld,
+                        s.kld_err, s.ln_ratio, s.ln_ratio_err);
+        }
+    p->has_exact = 1;
+    fit_alpha(p);
+    return 0;
+}
+
+static void entropy_percentiles(ak_profile *p, const ak_context *c) {
+    for (int l = 0; l < p->n_layer; l++) {
+        const ak_layer_stats *s = ak_context_layer_stats(c, l);
+        const double q[3] = {0.1, 0.5, 0.9};
+        for (int i = 0; i < 3; i++) p->entropy_pct[l * 3 + i] = ak_stats_entropy_percentile(s, q[i]);
+    }
+}
+
+int ak_profile_run(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
+                   int exact_chunks, FILE *progress, char *err, size_t errlen) {
+    if (ak_context_set_routing(c, NULL, err, errlen)) return -1;
+    const int whole = (int)(n_tokens / pp->n_ctx);
+    const int n_run = pp->n_chunks > 0 && pp->n_chunks < whole ? pp->n_chunks : whole;
+    exact_state x;
+    memset(&x, 0, sizeof x);
+    x.limit = exact_chunks < n_run ? exact_chunks : n_run;
+    int rc = -1;
+    if (x.limit > 0) {
+        if (ak_logprobs_init(&x.base, pp->n_vocab, pp->n_ctx, x.limit, err, errlen)) return -1;
+        if (!(x.logp = malloc((size_t)pp->n_vocab * sizeof *x.logp))) {
+            fail(err, errlen, "profile: out of memory");
+            goto done;
+        }
+    }
+    ak_ppl_params np = *pp;
+    np.on_logits = x.limit > 0 ? store_base : NULL;
+    np.user = &x;
+    ak_ppl_result r;
+    ak_router_record_reset(&p->router);
+    memset(p->filled, 0, (size_t)p->n_layer * sizeof *p->filled);
+    p->bad_k = 0;
+    ak_context_reset_stats(c);
+    ak_context_set_router_logits_sink(c, ak_router_record_sink, &p->router);
+    ak_context_set_expert_outputs_sink(c, ak_profile_sink, p);
+    rc = ak_perplexity(c, tokens, n_tokens, &np, &r, err, errlen);
+    ak_context_set_router_logits_sink(c, NULL, NULL);
+    ak_context_set_expert_outputs_sink(c, NULL, NULL);
+    if (rc) goto done;
+    rc = -1;
+    if (p->bad_k) {
+        fail(err, errlen, "profile: the recording was not at the native top-%d", p->k_native);
+        goto done;
+    }
+    int64_t T = ak_router_record_finish(&p->router, err, errlen);
+    if (T < 0) goto done;
+    for (int l = 0; l < p->n_layer; l++)
+        if (p->filled[l] != T) {
+            fail(err, errlen, "profile: layer %d recorded %lld tokens, layer 0 %lld (more than %lld?)", l,
+                 (long long)p->filled[l], (long long)T, (long long)p->cap);
+            goto done;
+        }
+    p->n_tokens = T;
+    p->base_ppl = r.ppl;
+    entropy_percentiles(p, c);
+    proxy_tables(p);
+    p->exact_chunks = x.limit;
+    rc = x.limit > 0 ? exact_runs(p, c, tokens, n_tokens, pp, &x, progress, err, errlen) : 0;
+    if (x.limit > 0 && ak_context_set_routing(c, NULL, err, errlen)) rc = -1;
+done:
+    ak_logprobs_free(&x.base);
+    free(x.logp);
+    return rc;
+}
+
+void ak_profile_random_tokens(int32_t *out, int64_t n, int n_vocab, uint64_t seed) {
+    uint64_t x = seed ? seed : 0x2545f4914f6cdd1dull;
+    for (int64_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        out[i] = (int32_t)(x % (uint64_t)n_vocab);
+    }
+}

@@ -1,0 +1,31 @@
+/* profile_cli.c - the input and run of a sensitivity profile (see profile_cli.h). */
+#include "profile_cli.h"
+
+#include <stdlib.h>
+
+#include "engine_cli.h"
+
+int ak_cli_profile_tokens(const ak_session *s, const ak_profile_opts *o, int32_t **out, char *err, size_t errlen) {
+    if (o->data_free) {
+        const int64_t n = (int64_t)o->random_chunks * o->n_ctx;
+        if (!(*out = malloc((size_t)n * sizeof **out))) {
+            snprintf(err, errlen, "out of memory for %lld random tokens", (long long)n);
+            return -1;
+        }
+        ak_profile_random_tokens(*out, n, ak_model_hparams(s->model)->n_vocab, (uint64_t)o->seed);
+        return (int)n;
+    }
+    size_t len = 0;
+    char *text = ak_cli_read_text(o->text_path, &len, err, errlen);
+    if (!text) return -1;
+    int n = ak_session_tokenize(s, text, len, ak_tokenizer_add_bos(s->tok), out, err, errlen);
+    free(text);
+    return n;
+}
+
+int ak_cli_profile_run(ak_session *s, const ak_profile_opts *o, const int32_t *tokens, int64_t n, ak_profile *p,
+                       FILE *log, char *err, size_t errlen) {
+    ak_ppl_params pp = ak_session_ppl_params(s, o->n_ctx, o->n_ctx, o->n_chunks);
+    if (ak_profile_init(p, s->model, n, err, errlen)) return -1;
+    return ak_profile_run(p, s->ctx, tokens, n, &pp, o->exact_chunks, log, err, errlen);
+}
