@@ -183,6 +183,71 @@ int ak_preset_count(void);
 const char *ak_preset_name(int i);
 ak_status ak_preset_get(const char *name, ak_router_config *c, ak_error *err);
 
+/* The largest K any of the config's policies (default and per-layer) can choose, not
+ * clamped to n_experts: the baseline top-k when neither the user nor the config gives one. */
+int ak_config_max_k(const ak_router_config *c);
+
+/* ---------------------------------------------------------------- policy specifications */
+
+/* A policy as a user states it: the CLI's routing flags, an HTTP request's "adaptive_k"
+ * object and the server's A/B variants each only fill one (syntax), and the rules that turn
+ * it into policies live here (docs/router-config.md, "Policy specifications"):
+ *   - kind: given, else implied by the parameters (k: fixed; k_values, thresholds, unit:
+ *     entropy; top_p: top-p; ratio: ratio), else the policy's own kind. Parameters of two
+ *     kinds, or of another kind than the given one, are an error.
+ *   - a policy of another kind starts from that kind's defaults: fixed k (or the config's
+ *     k_native), the seeds' entropy policy, top-p / ratio over 1..n_experts.
+ *   - unit without thresholds keeps the thresholds' meaning (converted); k_values with a new
+ *     level count need thresholds, unless calibration will fit them (fit).
+ *   - k_min / k_max apply to top-p and ratio only. */
+typedef struct {
+    const char *kind, *k, *k_values, *thresholds, *unit, *top_p, *ratio, *k_min, *k_max;
+} ak_policy_spec_names;
+
+#define AK_FIT_THRESHOLDS 1 /* an entropy policy may come without thresholds (placeholders) */
+#define AK_FIT_PARAM 2      /* top-p / ratio may come without p / r (placeholder 0.5) */
+
+typedef struct {
+    int has_kind;
+    ak_policy_kind kind;
+    int has_k, k;
+    int n_k_values;   /* 0: not given */
+    int k_values[AK_MAX_LEVELS];
+    int n_thresholds; /* -1: not given; 0: none (placeholders when fit allows) */
+    float thresholds[AK_MAX_LEVELS - 1];
+    int has_unit;
+    ak_entropy_unit unit;
+    int has_top_p;
+    float top_p;
+    int has_ratio;
+    float ratio;
+    int has_k_min, k_min;
+    int has_k_max, k_max;
+    int fit; /* AK_FIT_* : what calibration will set afterwards */
+    /* how the syntax spells each field, for messages; NULL: the router-config JSON names
+     * ("kind", "k", "k_values", "thresholds", "unit", "top_p", "ratio", "k_min", "k_max") */
+    const ak_policy_spec_names *names;
+} ak_policy_spec;
+
+void ak_policy_spec_init(ak_policy_spec *s); /* nothing given */
+
+/* Parses an entropy unit name: "nats", "bits" or "normalized"; 0 on success. */
+int ak_entropy_unit_parse(const char *name, ak_entropy_unit *unit);
+
+/* Applies the spec to one policy (rules above) and validates it against n_experts.
+ * k_native: the K of a fixed policy the spec gives no k for (0: k is required). */
+ak_status ak_policy_spec_apply(const ak_policy_spec *s, int n_experts, int k_native, ak_policy *p,
+                               ak_error *err);
+
+/* Applies the spec to the config's default and per-layer policies (c->n_experts, with
+ * c->k_native for a fixed policy without k), validates them and the config, and sets
+ * k_native to ak_config_max_k when it is 0. Messages name the policy ("invalid policy for
+ * layer 3 'fixed k=9': ..."). On failure the policies may be partly changed. */
+ak_status ak_config_apply_spec(ak_router_config *c, const ak_policy_spec *s, ak_error *err);
+
+/* The smallest K the policy can choose (fixed k, the first k_values entry, or k_min). */
+int ak_policy_min_k(const ak_policy *p);
+
 /* ---------------------------------------------------------------- calibration */
 
 /* Calibrate one policy so that its average K over the sample hits target_avg_k.

@@ -56,10 +56,10 @@ static int build_config(const ak_routing_flags *flags, int n_routing, const ak_h
     /* --policy top-p / ratio need no starting value here (calibration finds it), and K is
      * clamped to 1..native unless --k-min/--k-max say otherwise */
     ak_routing_flags f = *flags;
-    if (f.has_kind && (f.kind == AK_POLICY_TOP_P || f.kind == AK_POLICY_RATIO) && !f.config_path[0] && !f.preset[0]) {
-        if (f.kind == AK_POLICY_TOP_P && !f.has_top_p) f.has_top_p = 1, f.top_p = 0.5f;
-        if (f.kind == AK_POLICY_RATIO && !f.has_ratio) f.has_ratio = 1, f.ratio = 0.5f;
-        if (!f.has_k_max) f.has_k_max = 1, f.k_max = hp->n_expert_used;
+    ak_policy_spec *ps = &f.policy;
+    if (ps->has_kind && (ps->kind == AK_POLICY_TOP_P || ps->kind == AK_POLICY_RATIO) && !f.config_path[0] && !f.preset[0]) {
+        ps->fit |= AK_FIT_PARAM;
+        if (!ps->has_k_max) ps->has_k_max = 1, ps->k_max = hp->n_expert_used;
     }
     const ak_routing_flags *rf = &f;
     if (ak_routing_flags_build(rf, hp->n_expert, hp->n_layer, 1, cfg, &aerr) != AK_OK) {

@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "eval/session.h"
 #include "model/sampler.h"
+#include "base/clock.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -24,12 +24,6 @@ static void usage(FILE *out) {
             "  4096). --top-p/--top-k here are the sampler's; give the top-p routing policy's\n"
             "  threshold as --route-top-p P.\n\n");
     ak_routing_flags_help(out);
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* buf is the caller's, sized once, so streaming allocates nothing per token. */
@@ -155,7 +149,7 @@ int cmd_generate(int argc, char **argv) {
 
     fwrite(prompt, 1, strlen(prompt), stdout);
     fflush(stdout);
-    double t0 = now_seconds();
+    double t0 = ak_now();
     for (int b0 = 0; b0 < n_prompt; b0 += n_batch) {
         int nb = n_prompt - b0 < n_batch ? n_prompt - b0 : n_batch;
         if (ak_decode(s.ctx, tokens + b0, nb, err, sizeof err)) {
@@ -163,8 +157,8 @@ int cmd_generate(int argc, char **argv) {
             goto done;
         }
     }
-    double t_prompt = now_seconds() - t0;
-    t0 = now_seconds();
+    double t_prompt = ak_now() - t0;
+    t0 = ak_now();
     int n_gen = 0;
     static char piece[1 << 16];
     for (; n_gen < n_predict; n_gen++) {
@@ -182,7 +176,7 @@ int cmd_generate(int argc, char **argv) {
             goto done;
         }
     }
-    double t_gen = now_seconds() - t0;
+    double t_gen = ak_now() - t0;
     printf("\n");
     fflush(stdout); /* the text ends before the timing lines on a shared terminal or pipe */
     fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tokens/s)\n", n_prompt, t_prompt,

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
+#include "base/file.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -16,32 +17,6 @@ static void usage(FILE *out) {
             "  --ids-only       print only the ids, as [id, id, ...]\n"
             "  --no-bos         do not add BOS/EOS even when the vocabulary asks for them\n"
             "  --parse-special  turn control-token texts such as <|endoftext|> into their ids\n");
-}
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        char *b = realloc(buf, cap * 2);
-        if (!b) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = b, cap *= 2;
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 /* Prints a piece quoted, escaping what would break the line. */
@@ -98,7 +73,7 @@ int cmd_tokenize(int argc, char **argv) {
     size_t len = 0;
     char *text = NULL;
     if (file) {
-        text = read_all(file, &len);
+        text = ak_read_file(file, &len, NULL, 0);
         if (!text) {
             fprintf(stderr, "tokenize: cannot read %s\n", file);
             ak_tokenizer_free(t);

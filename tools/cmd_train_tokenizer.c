@@ -3,10 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "train/bpe.h"
 #include "commands.h"
+#include "base/clock.h"
+#include "base/file.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -85,10 +86,9 @@ int cmd_train_tokenizer(int argc, char **argv) {
         fprintf(stderr, "train-tokenizer: %s\n", err);
         return 1;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ak_now();
     ak_bpe *b = ak_bpe_train(text, len, vocab, err, sizeof err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = ak_now() - t0;
     if (!b || ak_bpe_save(b, out, err, sizeof err)) {
         fprintf(stderr, "train-tokenizer: %s\n", err);
         free(text);
@@ -99,7 +99,7 @@ int cmd_train_tokenizer(int argc, char **argv) {
     size_t n_ids = 0;
     int enc = ak_bpe_encode(b, text, len, &ids, &n_ids);
     printf("train-tokenizer: %d tokens, %d merges from %zu bytes in %.1f s", ak_bpe_n_tokens(b),
-           ak_bpe_n_merges(b), len, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+           ak_bpe_n_merges(b), len, seconds);
     if (!enc) printf("; %zu tokens on the input (%.2f bytes/token)", n_ids, (double)len / (double)(n_ids ? n_ids : 1));
     printf(" -> %s\n", out);
     int status = enc ? 1 : unigram_report(b, ids, n_ids, evals, n_evals);

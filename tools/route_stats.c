@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/io_error.h"
+#include "base/errfmt.h"
 
 ak_status ak_route_run_init(ak_route_run *r, const ak_router_config *c, int n_layers, int n_tokens, int n_experts,
                             ak_error *err) {
@@ -28,7 +28,7 @@ ak_status ak_route_run_init(ak_route_run *r, const ak_router_config *c, int n_la
     r->out.weights = malloc(ts * sizeof *r->out.weights);
     if (!r->k_hist || !r->entropy || !r->out.k || !r->out.ids || !r->out.weights) {
         ak_route_run_free(r);
-        return ak_io_fail(err, AK_ERR_NOMEM, "out of memory for %d layers x %d tokens", n_layers, n_tokens);
+        return ak_error_setf(err, AK_ERR_NOMEM, "out of memory for %d layers x %d tokens", n_layers, n_tokens);
     }
     return AK_OK;
 }
@@ -42,12 +42,12 @@ ak_status ak_route_run_all(ak_route_run *r, const ak_router_config *c, const flo
         ak_error e = {0};
         ak_status s = ak_route(ak_config_layer_policy(c, l), logits + (size_t)l * layer_size, r->n_tokens,
                                r->n_experts, c->renormalize, &r->out, &e);
-        if (s) return ak_io_fail(err, s, "layer %d: %s", l, e.msg);
+        if (s) return ak_error_setf(err, s, "layer %d: %s", l, e.msg);
         uint64_t *h = r->k_hist + (size_t)l * (size_t)(r->n_experts + 1);
         for (int t = 0; t < r->n_tokens; t++) {
             int k = r->out.k[t];
             if (k < 0 || k > r->n_experts)
-                return ak_io_fail(err, AK_ERR_INVALID_ARG, "layer %d token %d: K = %d", l, t, k);
+                return ak_error_setf(err, AK_ERR_INVALID_ARG, "layer %d token %d: K = %d", l, t, k);
             h[k]++;
         }
         if (sink && sink(ctx, l, &r->out, err)) return err ? err->code : AK_ERR_IO;

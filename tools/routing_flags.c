@@ -1,18 +1,22 @@
 /* routing_flags.c - parsing the shared routing flags into a validated router config. */
 #include "routing_flags.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "cli_util.h"
-#include "io/io_error.h"
+#include "base/errfmt.h"
 
 /* Sets the error and evaluates to -1, what the parsing functions return on failure. */
-#define fail(err, code, ...) (ak_io_fail((err), (code), __VA_ARGS__), -1)
+#define fail(err, code, ...) (ak_error_setf((err), (code), __VA_ARGS__), -1)
+
+/* How the flags spell the spec's fields, for the spec's messages. */
+static const ak_policy_spec_names flag_names = {"--policy", "--k", "--k-values", "--thresholds", "--threshold-unit",
+                                                "--top-p", "--ratio", "--k-min", "--k-max"};
 
 void ak_routing_flags_init(ak_routing_flags *f) {
     memset(f, 0, sizeof *f);
-    f->n_thresholds = -1;
+    ak_policy_spec_init(&f->policy);
+    f->policy.names = &flag_names;
     f->renormalize = -1;
 }
 
@@ -62,58 +66,53 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
     const char *name = with_value[which];
     if (r < 0) return fail(err, AK_ERR_INVALID_ARG, "%s needs a value", name);
     int consumed = j - i + 1;
+    ak_policy_spec *p = &f->policy;
     switch (which) {
     case 0:
-        if (ak_policy_kind_parse(v, &f->kind))
+        if (ak_policy_kind_parse(v, &p->kind))
             return fail(err, AK_ERR_INVALID_ARG, "unknown policy '%s' (use fixed, entropy, top-p or ratio)", v);
-        f->has_kind = 1;
-        break;
-    case 1:
-        if (ak_cli_parse_int(v, &f->k) || f->k < 1)
-            return fail(err, AK_ERR_INVALID_ARG, "--k '%s' is not a positive integer", v);
-        f->has_k = 1;
+        p->has_kind = 1;
         break;
     case 2:
-        f->n_k_values = parse_list(v, f->k_values, AK_MAX_LEVELS, int_item);
-        if (f->n_k_values < 0) {
-            f->n_k_values = 0;
+        p->n_k_values = parse_list(v, p->k_values, AK_MAX_LEVELS, int_item);
+        if (p->n_k_values < 0) {
+            p->n_k_values = 0;
             return fail(err, AK_ERR_INVALID_ARG, "--k-values '%s' is not a list of 1 to %d integers like 1,2,4", v,
                         AK_MAX_LEVELS);
         }
         break;
     case 3:
         if (!strcmp(v, "none")) {
-            f->n_thresholds = 0;
+            p->n_thresholds = 0;
             break;
         }
-        f->n_thresholds = parse_list(v, f->thresholds, AK_MAX_LEVELS - 1, float_item);
-        if (f->n_thresholds < 0)
+        p->n_thresholds = parse_list(v, p->thresholds, AK_MAX_LEVELS - 1, float_item);
+        if (p->n_thresholds < 0)
             return fail(err, AK_ERR_INVALID_ARG, "--thresholds '%s' is not a list of 1 to %d numbers like 0.6,1.2",
                         v, AK_MAX_LEVELS - 1);
         break;
     case 4:
-        if (!strcmp(v, "nats")) f->unit = AK_ENTROPY_NATS;
-        else if (!strcmp(v, "bits")) f->unit = AK_ENTROPY_BITS;
-        else if (!strcmp(v, "normalized")) f->unit = AK_ENTROPY_NORMALIZED;
-        else return fail(err, AK_ERR_INVALID_ARG, "--threshold-unit '%s': use nats, bits or normalized", v);
-        f->has_unit = 1;
+        if (ak_entropy_unit_parse(v, &p->unit))
+            return fail(err, AK_ERR_INVALID_ARG, "--threshold-unit '%s': use nats, bits or normalized", v);
+        p->has_unit = 1;
         break;
     case 5:
-        if (ak_cli_parse_float(v, &f->top_p))
-            return fail(err, AK_ERR_INVALID_ARG, "--top-p '%s' is not a number", v);
-        f->has_top_p = 1;
+        if (ak_cli_parse_float(v, &p->top_p)) return fail(err, AK_ERR_INVALID_ARG, "--top-p '%s' is not a number", v);
+        p->has_top_p = 1;
         break;
     case 6:
-        if (ak_cli_parse_float(v, &f->ratio)) return fail(err, AK_ERR_INVALID_ARG, "--ratio '%s' is not a number", v);
-        f->has_ratio = 1;
+        if (ak_cli_parse_float(v, &p->ratio)) return fail(err, AK_ERR_INVALID_ARG, "--ratio '%s' is not a number", v);
+        p->has_ratio = 1;
         break;
+    case 1:
     case 7:
     case 8: {
         int k;
         if (ak_cli_parse_int(v, &k) || k < 1)
             return fail(err, AK_ERR_INVALID_ARG, "%s '%s' is not a positive integer", name, v);
-        if (which == 7) f->has_k_min = 1, f->k_min = k;
-        else f->has_k_max = 1, f->k_max = k;
+        if (which == 1) p->has_k = 1, p->k = k;
+        else if (which == 7) p->has_k_min = 1, p->k_min = k;
+        else p->has_k_max = 1, p->k_max = k;
         break;
     }
     case 9:
@@ -134,187 +133,44 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
 
 /* ---------------------------------------------------------------- building the config */
 
-/* The policy kind the flags ask for: 1 and *kind set, 0 when they do not say, -1 on a conflict. */
-static int resolve_kind(const ak_routing_flags *f, ak_policy_kind *kind, ak_error *err) {
-    struct {
-        int given;
-        const char *flag;
-        ak_policy_kind kind;
-    } implied[] = {
-        {f->has_k, "--k", AK_POLICY_FIXED},
-        {f->n_k_values > 0, "--k-values", AK_POLICY_ENTROPY},
-        {f->n_thresholds >= 0, "--thresholds", AK_POLICY_ENTROPY},
-        {f->has_unit, "--threshold-unit", AK_POLICY_ENTROPY},
-        {f->has_top_p, "--top-p", AK_POLICY_TOP_P},
-        {f->has_ratio, "--ratio", AK_POLICY_RATIO},
-    };
-    int have = f->has_kind;
-    const char *by = "--policy";
-    if (have) *kind = f->kind;
-    for (size_t n = 0; n < sizeof implied / sizeof implied[0]; n++) {
-        if (!implied[n].given) continue;
-        if (!have) {
-            have = 1;
-            *kind = implied[n].kind;
-            by = implied[n].flag;
-        } else if (implied[n].kind != *kind) {
-            if (!strcmp(by, "--policy"))
-                return fail(err, AK_ERR_CONFIG, "%s does not apply to --policy %s", implied[n].flag,
-                            ak_policy_kind_name(*kind));
-            return fail(err, AK_ERR_CONFIG, "%s (%s) and %s (%s) select different policies", by,
-                        ak_policy_kind_name(*kind), implied[n].flag, ak_policy_kind_name(implied[n].kind));
-        }
-    }
-    return have;
-}
-
-/* Evenly spaced normalised-entropy thresholds in `unit`: placeholders for calibration. */
-static void placeholder_thresholds(ak_policy *p, int n_experts) {
-    for (int i = 0; i + 1 < p->n_levels; i++) {
-        float nats = ak_entropy_from_unit((float)(i + 1) / (float)p->n_levels, AK_ENTROPY_NORMALIZED, n_experts);
-        p->thresholds[i] = ak_entropy_to_unit(nats, p->unit, n_experts);
-    }
-}
-
-static int apply_flags(const ak_routing_flags *f, int have_kind, ak_policy_kind kind, int k_native, int n_experts,
-                       int for_calibration, ak_policy *p, ak_error *err) {
-    if (have_kind && p->kind != kind) {
-        switch (kind) {
-        case AK_POLICY_FIXED:
-            if (!f->has_k && k_native <= 0) return fail(err, AK_ERR_CONFIG, "--policy fixed needs --k N");
-            *p = ak_policy_fixed(f->has_k ? f->k : k_native);
-            break;
-        case AK_POLICY_ENTROPY:
-            *p = ak_policy_entropy_default();
-            break;
-        case AK_POLICY_TOP_P:
-            if (!f->has_top_p) return fail(err, AK_ERR_CONFIG, "--policy top-p needs --top-p P");
-            *p = ak_policy_top_p(f->top_p, 1, n_experts);
-            break;
-        case AK_POLICY_RATIO:
-            if (!f->has_ratio) return fail(err, AK_ERR_CONFIG, "--policy ratio needs --ratio R");
-            *p = ak_policy_ratio(f->ratio, 1, n_experts);
-            break;
-        case AK_POLICY_THRESHOLD:
-            return fail(err, AK_ERR_CONFIG, "the threshold policy is set by a router config (--router-config)");
-        }
-    }
-    if ((f->has_k_min || f->has_k_max) && p->kind != AK_POLICY_TOP_P && p->kind != AK_POLICY_RATIO)
-        return fail(err, AK_ERR_CONFIG, "--k-min/--k-max apply to the top-p and ratio policies, not %s",
-                    ak_policy_kind_name(p->kind));
-    if (f->has_k) p->k = f->k;
-    if (f->has_top_p) p->top_p = f->top_p;
-    if (f->has_ratio) p->ratio = f->ratio;
-    if (f->has_k_min) p->k_min = f->k_min;
-    if (f->has_k_max) p->k_max = f->k_max;
-    if (p->kind != AK_POLICY_ENTROPY) return 0;
-
-    if (f->has_unit && f->n_thresholds < 0) /* keep the thresholds' meaning, change their unit */
-        for (int i = 0; i + 1 < p->n_levels; i++)
-            p->thresholds[i] =
-                ak_entropy_to_unit(ak_entropy_from_unit(p->thresholds[i], p->unit, n_experts), f->unit, n_experts);
-    if (f->has_unit) p->unit = f->unit;
-    int old_levels = p->n_levels;
-    if (f->n_k_values > 0) {
-        p->n_levels = f->n_k_values;
-        memcpy(p->k_values, f->k_values, sizeof f->k_values);
-    }
-    if (f->n_thresholds >= 0) {
-        if (f->n_thresholds == 0 && for_calibration) {
-            placeholder_thresholds(p, n_experts);
-        } else if (f->n_thresholds != p->n_levels - 1) {
-            return fail(err, AK_ERR_CONFIG, "%d k-values need %d thresholds, --thresholds gives %d", p->n_levels,
-                        p->n_levels - 1, f->n_thresholds);
-        } else {
-            memcpy(p->thresholds, f->thresholds, sizeof f->thresholds);
-        }
-    } else if (p->n_levels != old_levels) {
-        if (!for_calibration)
-            return fail(err, AK_ERR_CONFIG, "--k-values gives %d levels: add --thresholds with %d values",
-                        p->n_levels, p->n_levels - 1);
-        placeholder_thresholds(p, n_experts);
-    }
-    return 0;
+/* A loaded config must be for the input's experts and, when it has per-layer policies, layers. */
+static ak_status check_fits(ak_router_config *c, const char *flag, const char *name, int n_experts, int n_layers,
+                            ak_error *err) {
+    if (c->n_experts != n_experts)
+        ak_error_setf(err, AK_ERR_CONFIG, "%s %s is for %d experts, the input has %d", flag, name, c->n_experts,
+                   n_experts);
+    else if (c->n_layers > 0 && c->n_layers != n_layers)
+        ak_error_setf(err, AK_ERR_CONFIG, "%s %s has %d layer policies, the input has %d layers", flag, name,
+                   c->n_layers, n_layers);
+    else return AK_OK;
+    ak_config_free(c);
+    return AK_ERR_CONFIG;
 }
 
 ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n_layers, int for_calibration,
                                  ak_router_config *out, ak_error *err) {
     memset(out, 0, sizeof *out);
     ak_status s;
+    ak_error e = {0};
     if (f->config_path[0]) {
-        ak_error e = {0};
-        s = ak_config_load(f->config_path, out, &e);
-        if (s) {
-            if (strstr(e.msg, f->config_path)) ak_io_fail(err, s, "--router-config %s", e.msg);
-            else ak_io_fail(err, s, "--router-config %s: %s", f->config_path, e.msg);
-            return s;
+        if ((s = ak_config_load(f->config_path, out, &e))) {
+            if (strstr(e.msg, f->config_path)) return ak_error_setf(err, s, "--router-config %s", e.msg);
+            return ak_error_setf(err, s, "--router-config %s: %s", f->config_path, e.msg);
         }
-        if (out->n_experts != n_experts) {
-            ak_io_fail(err, AK_ERR_CONFIG, "--router-config %s is for %d experts, the input has %d",
-                       f->config_path, out->n_experts, n_experts);
-            ak_config_free(out);
-            return AK_ERR_CONFIG;
-        }
-        if (out->n_layers > 0 && out->n_layers != n_layers) {
-            ak_io_fail(err, AK_ERR_CONFIG, "--router-config %s has %d layer policies, the input has %d layers",
-                       f->config_path, out->n_layers, n_layers);
-            ak_config_free(out);
-            return AK_ERR_CONFIG;
-        }
+        if ((s = check_fits(out, "--router-config", f->config_path, n_experts, n_layers, err))) return s;
     } else if (f->preset[0]) {
-        ak_error e = {0};
-        s = ak_preset_get(f->preset, out, &e);
-        if (s) {
-            ak_io_fail(err, s, "--preset: %s", e.msg);
-            return s;
-        }
-        if (out->n_experts != n_experts) {
-            ak_io_fail(err, AK_ERR_CONFIG, "--preset %s is for %d experts, the input has %d", f->preset,
-                       out->n_experts, n_experts);
-            ak_config_free(out);
-            return AK_ERR_CONFIG;
-        }
+        if ((s = ak_preset_get(f->preset, out, &e))) return ak_error_setf(err, s, "--preset: %s", e.msg);
+        if ((s = check_fits(out, "--preset", f->preset, n_experts, n_layers, err))) return s;
     } else {
         snprintf(out->name, sizeof out->name, "command-line");
         out->n_experts = n_experts;
         out->default_policy = ak_policy_entropy_default();
     }
     if (f->renormalize >= 0) out->renormalize = f->renormalize;
-
-    ak_policy_kind kind = AK_POLICY_ENTROPY;
-    int have_kind = resolve_kind(f, &kind, err);
-    s = AK_ERR_CONFIG;
-    if (have_kind < 0) goto fail;
-    if (apply_flags(f, have_kind, kind, out->k_native, n_experts, for_calibration, &out->default_policy, err))
-        goto fail;
-    for (int l = 0; l < out->n_layers; l++)
-        if (apply_flags(f, have_kind, kind, out->k_native, n_experts, for_calibration, &out->layers[l], err))
-            goto fail;
-
-    for (int l = -1; l < out->n_layers; l++) {
-        const ak_policy *p = l < 0 ? &out->default_policy : &out->layers[l];
-        ak_error e = {0};
-        s = ak_policy_validate(p, n_experts, &e);
-        if (s) {
-            char desc[160];
-            ak_policy_describe(p, desc, sizeof desc);
-            if (l < 0) ak_io_fail(err, s, "invalid policy '%s': %s", desc, e.msg);
-            else ak_io_fail(err, s, "invalid policy for layer %d '%s': %s", l, desc, e.msg);
-            goto fail;
-        }
-    }
-    if (out->k_native <= 0) out->k_native = ak_routing_default_k_native(out);
-    {
-        ak_error e = {0};
-        s = ak_config_validate(out, &e);
-        if (s) {
-            ak_io_fail(err, s, "invalid router config: %s", e.msg);
-            goto fail;
-        }
-    }
-    return AK_OK;
-fail:
-    ak_config_free(out);
+    ak_policy_spec spec = f->policy;
+    if (for_calibration) spec.fit |= AK_FIT_THRESHOLDS;
+    s = ak_config_apply_spec(out, &spec, err);
+    if (s) ak_config_free(out);
     return s;
 }
 
@@ -323,21 +179,6 @@ ak_status ak_routing_flags_build_for_model(const ak_routing_flags *f, int n_expe
     ak_status s = ak_routing_flags_build(f, n_experts, n_layers, 0, out, err);
     if (s == AK_OK && !out->k_native) out->k_native = n_expert_used;
     return s;
-}
-
-static int policy_top(const ak_policy *p) {
-    switch (p->kind) {
-    case AK_POLICY_FIXED: return p->k;
-    case AK_POLICY_ENTROPY: return p->n_levels > 0 ? p->k_values[p->n_levels - 1] : 0;
-    default: return p->k_max;
-    }
-}
-
-int ak_routing_default_k_native(const ak_router_config *c) {
-    int k = policy_top(&c->default_policy);
-    for (int l = 0; l < c->n_layers; l++)
-        if (policy_top(&c->layers[l]) > k) k = policy_top(&c->layers[l]);
-    return k;
 }
 
 void ak_routing_flags_help(FILE *out) {

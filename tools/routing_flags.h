@@ -7,8 +7,9 @@
  *
  * Flags are collected with ak_routing_flags_parse (mixed with a command's own flags) and
  * turned into a validated router config by ak_routing_flags_build once the expert and
- * layer counts are known. A --router-config (or --preset, a built-in config such as
- * olmoe-1b-7b) replaces every routing flag given before it;
+ * layer counts are known. The flags are syntax only: they fill an ak_policy_spec, whose
+ * rules (include/adaptivek.h) make the policies. A --router-config (or --preset, a built-in
+ * config such as olmoe-1b-7b) replaces every routing flag given before it;
  * flags given after it override the config's values (in the default and every layer
  * policy). Without --policy, the policy is implied by its parameters (--k: fixed,
  * --k-values/--thresholds/--threshold-unit: entropy, --top-p, --ratio), else taken from
@@ -23,22 +24,8 @@
 typedef struct {
     char config_path[1024]; /* "" when no --router-config */
     char preset[64];        /* "" when no --preset */
-    int has_kind;
-    ak_policy_kind kind;
-    int has_k, k;
-    int n_k_values; /* 0: not given */
-    int k_values[AK_MAX_LEVELS];
-    int n_thresholds; /* -1: not given */
-    float thresholds[AK_MAX_LEVELS - 1];
-    int has_unit;
-    ak_entropy_unit unit;
-    int has_top_p;
-    float top_p;
-    int has_ratio;
-    float ratio;
-    int has_k_min, k_min;
-    int has_k_max, k_max;
-    int renormalize; /* -1: not given */
+    ak_policy_spec policy;  /* the policy flags, applied to the config's policies */
+    int renormalize;        /* -1: not given */
 } ak_routing_flags;
 
 void ak_routing_flags_init(ak_routing_flags *f);
@@ -52,7 +39,7 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
  * n_experts, and validates every policy against n_experts. n_layers: the layers of the
  * input (a per-layer config must have that many). for_calibration != 0 lets an entropy
  * policy come without thresholds (evenly spaced placeholders that calibration rescales).
- * k_native is the config's, or without a config ak_routing_default_k_native.
+ * k_native is the config's, or without a config ak_config_max_k.
  * On success the caller owns *out (ak_config_free). */
 ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n_layers, int for_calibration,
                                  ak_router_config *out, ak_error *err);
@@ -61,10 +48,6 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
  * experts and layers, its k_native the model's top-k (n_expert_used) when nothing sets one. */
 ak_status ak_routing_flags_build_for_model(const ak_routing_flags *f, int n_experts, int n_layers, int n_expert_used,
                                            ak_router_config *out, ak_error *err);
-
-/* The baseline top-k when neither the user nor the config gives one: the largest K any
- * layer's policy can choose (fixed k, the largest k_values entry, or k_max). */
-int ak_routing_default_k_native(const ak_router_config *c);
 
 /* Writes the help text of the routing flags (indented two spaces). */
 void ak_routing_flags_help(FILE *out);

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/io_error.h"
+#include "base/errfmt.h"
 
 static int starts_with_npy_magic(const char *path, ak_error *err, int *is_npy) {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return ak_io_fail(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!fp) return ak_error_setf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
     unsigned char b[6] = {0};
     size_t n = fread(b, 1, sizeof b, fp);
     fclose(fp);
@@ -21,7 +21,7 @@ static int starts_with_npy_magic(const char *path, ak_error *err, int *is_npy) {
 ak_status ak_logits_load(const char *path, int n_experts, ak_logits *out, ak_error *err) {
     memset(out, 0, sizeof *out);
     if (n_experts < 0 || n_experts > AK_MAX_EXPERTS)
-        return ak_io_fail(err, AK_ERR_INVALID_ARG, "--experts %d is outside 1..%d", n_experts, AK_MAX_EXPERTS);
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "--experts %d is outside 1..%d", n_experts, AK_MAX_EXPERTS);
     int is_npy = 0;
     ak_status s = starts_with_npy_magic(path, err, &is_npy);
     if (s) return s;
@@ -30,7 +30,7 @@ ak_status ak_logits_load(const char *path, int n_experts, ak_logits *out, ak_err
         s = ak_npy_load_f32(path, a, err);
     } else {
         if (n_experts == 0)
-            return ak_io_fail(err, AK_ERR_INVALID_ARG,
+            return ak_error_setf(err, AK_ERR_INVALID_ARG,
                               "%s: not a .npy file; raw float32 input needs --experts N", path);
         s = ak_raw_load_f32(path, n_experts, a, err);
     }
@@ -46,7 +46,7 @@ ak_status ak_logits_load(const char *path, int n_experts, ak_logits *out, ak_err
     } else {
         int ndim = a->ndim;
         ak_f32_array_free(a);
-        return ak_io_fail(err, AK_ERR_IO,
+        return ak_error_setf(err, AK_ERR_IO,
                           "%s: has %d dimension(s); need [tokens][experts] or [layers][tokens][experts]", path, ndim);
     }
     const char *bad = NULL;
@@ -55,11 +55,11 @@ ak_status ak_logits_load(const char *path, int n_experts, ak_logits *out, ak_err
     else if (layers < 1 || layers > AK_MAX_LAYERS) bad = "layer count outside 1..4096";
     if (bad) {
         ak_f32_array_free(a);
-        return ak_io_fail(err, AK_ERR_IO, "%s: %s", path, bad);
+        return ak_error_setf(err, AK_ERR_IO, "%s: %s", path, bad);
     }
     if (n_experts && experts != n_experts) {
         ak_f32_array_free(a);
-        return ak_io_fail(err, AK_ERR_INVALID_ARG, "%s: rows have %lld experts but --experts says %d", path,
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "%s: rows have %lld experts but --experts says %d", path,
                           (long long)experts, n_experts);
     }
     out->n_layers = (int)layers;

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/io_error.h"
+#include "base/errfmt.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ak_io reads little-endian data in place: a little-endian host is required"
@@ -99,7 +99,7 @@ static int match_word(dict_cursor *c, const char *w) {
 
 static ak_status parse_shape(dict_cursor *c, const char *start, ak_npy_header *h) {
     if (c->p >= c->end || *c->p != '(')
-        return ak_io_fail(c->err, AK_ERR_IO, "npy header: 'shape' must be a tuple (at byte %ld)",
+        return ak_error_setf(c->err, AK_ERR_IO, "npy header: 'shape' must be a tuple (at byte %ld)",
                           header_pos(c, start));
     c->p++;
     h->ndim = 0;
@@ -108,15 +108,15 @@ static ak_status parse_shape(dict_cursor *c, const char *start, ak_npy_header *h
         skip_space(c);
         if (c->p < c->end && *c->p == ')') break;
         if (c->p >= c->end || *c->p < '0' || *c->p > '9')
-            return ak_io_fail(c->err, AK_ERR_IO,
+            return ak_error_setf(c->err, AK_ERR_IO,
                               "npy header: shape entries must be non-negative integers (at byte %ld)",
                               header_pos(c, start));
         if (h->ndim == AK_NPY_MAX_DIMS)
-            return ak_io_fail(c->err, AK_ERR_IO, "npy header: more than %d dimensions", AK_NPY_MAX_DIMS);
+            return ak_error_setf(c->err, AK_ERR_IO, "npy header: more than %d dimensions", AK_NPY_MAX_DIMS);
         int64_t v = 0;
         while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
             if (v > (INT64_MAX - 9) / 10)
-                return ak_io_fail(c->err, AK_ERR_IO, "npy header: shape entry too large");
+                return ak_error_setf(c->err, AK_ERR_IO, "npy header: shape entry too large");
             v = v * 10 + (*c->p++ - '0');
         }
         h->shape[h->ndim++] = v;
@@ -128,30 +128,30 @@ static ak_status parse_shape(dict_cursor *c, const char *start, ak_npy_header *h
             continue;
         }
         if (c->p < c->end && *c->p == ')') break;
-        return ak_io_fail(c->err, AK_ERR_IO, "npy header: expected ',' or ')' in shape (at byte %ld)",
+        return ak_error_setf(c->err, AK_ERR_IO, "npy header: expected ',' or ')' in shape (at byte %ld)",
                           header_pos(c, start));
     }
     c->p++; /* ')' */
     if (h->ndim == 1 && !last_comma) /* "(5)" is not a tuple in Python; numpy never writes it */
-        return ak_io_fail(c->err, AK_ERR_IO, "npy header: a 1-D shape must be written '(n,)'");
+        return ak_error_setf(c->err, AK_ERR_IO, "npy header: a 1-D shape must be written '(n,)'");
     return AK_OK;
 }
 
 static ak_status parse_descr(dict_cursor *c, const char *start, ak_npy_header *h) {
     char d[32];
     if (c->p < c->end && *c->p == '[')
-        return ak_io_fail(c->err, AK_ERR_IO, "npy: structured dtypes are not supported");
+        return ak_error_setf(c->err, AK_ERR_IO, "npy: structured dtypes are not supported");
     if (parse_string(c, d, sizeof d))
-        return ak_io_fail(c->err, AK_ERR_IO, "npy header: 'descr' must be a string (at byte %ld)",
+        return ak_error_setf(c->err, AK_ERR_IO, "npy header: 'descr' must be a string (at byte %ld)",
                           header_pos(c, start));
     if (!strcmp(d, "<f4")) h->dtype = AK_DTYPE_F32;
     else if (!strcmp(d, "<f2")) h->dtype = AK_DTYPE_F16;
     else if (!strcmp(d, "<i4")) h->dtype = AK_DTYPE_I32;
     else if (d[0] == '>')
-        return ak_io_fail(c->err, AK_ERR_IO, "npy: big-endian dtype '%s' is not supported (save as '<%s')", d,
+        return ak_error_setf(c->err, AK_ERR_IO, "npy: big-endian dtype '%s' is not supported (save as '<%s')", d,
                           d + 1);
     else
-        return ak_io_fail(c->err, AK_ERR_IO,
+        return ak_error_setf(c->err, AK_ERR_IO,
                           "npy: dtype '%s' is not supported (need float32 '<f4' or float16 '<f2')", d);
     return AK_OK;
 }
@@ -161,32 +161,32 @@ ak_status ak_npy_parse_header(const void *buf, size_t len, ak_npy_header *h, ak_
     memset(h, 0, sizeof *h);
     size_t magic_len = len < sizeof npy_magic ? len : sizeof npy_magic;
     if (len == 0 || memcmp(b, npy_magic, magic_len))
-        return ak_io_fail(err, AK_ERR_IO, "not a .npy file (no \\x93NUMPY magic)");
-    if (len < 10) return ak_io_fail(err, AK_ERR_IO, "npy: file truncated inside the header");
+        return ak_error_setf(err, AK_ERR_IO, "not a .npy file (no \\x93NUMPY magic)");
+    if (len < 10) return ak_error_setf(err, AK_ERR_IO, "npy: file truncated inside the header");
     h->major = b[6];
     h->minor = b[7];
     if (h->major < 1 || h->major > 3 || h->minor != 0)
-        return ak_io_fail(err, AK_ERR_IO, "npy: unsupported format version %d.%d (need 1.0, 2.0 or 3.0)",
+        return ak_error_setf(err, AK_ERR_IO, "npy: unsupported format version %d.%d (need 1.0, 2.0 or 3.0)",
                           h->major, h->minor);
     size_t prefix = h->major == 1 ? 10 : 12;
-    if (len < prefix) return ak_io_fail(err, AK_ERR_IO, "npy: file truncated inside the header");
+    if (len < prefix) return ak_error_setf(err, AK_ERR_IO, "npy: file truncated inside the header");
     size_t hlen = h->major == 1 ? (size_t)b[8] | (size_t)b[9] << 8
                                 : (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
     if (hlen > len - prefix)
-        return ak_io_fail(err, AK_ERR_IO, "npy: file truncated inside the header (header says %zu bytes, %zu present)",
+        return ak_error_setf(err, AK_ERR_IO, "npy: file truncated inside the header (header says %zu bytes, %zu present)",
                           hlen, len - prefix);
     h->data_offset = prefix + hlen;
     const char *start = (const char *)b + prefix;
     if (hlen == 0 || start[hlen - 1] != '\n')
-        return ak_io_fail(err, AK_ERR_IO, "npy header: not terminated by a newline");
+        return ak_error_setf(err, AK_ERR_IO, "npy header: not terminated by a newline");
     for (size_t i = 0; i < hlen; i++)
         if (start[i] == 0 || (unsigned char)start[i] >= 0x80)
-            return ak_io_fail(err, AK_ERR_IO, "npy header: unexpected byte 0x%02x at byte %zu",
+            return ak_error_setf(err, AK_ERR_IO, "npy header: unexpected byte 0x%02x at byte %zu",
                               (unsigned char)start[i], i);
 
     dict_cursor c = {start, start + hlen, err};
     skip_space(&c);
-    if (c.p >= c.end || *c.p != '{') return ak_io_fail(err, AK_ERR_IO, "npy header: expected a '{' dict");
+    if (c.p >= c.end || *c.p != '{') return ak_error_setf(err, AK_ERR_IO, "npy header: expected a '{' dict");
     c.p++;
     int have_descr = 0, have_order = 0, have_shape = 0;
     for (;;) {
@@ -194,11 +194,11 @@ ak_status ak_npy_parse_header(const void *buf, size_t len, ak_npy_header *h, ak_
         if (c.p < c.end && *c.p == '}') break;
         char key[32];
         if (parse_string(&c, key, sizeof key))
-            return ak_io_fail(err, AK_ERR_IO, "npy header: expected a quoted key (at byte %ld)",
+            return ak_error_setf(err, AK_ERR_IO, "npy header: expected a quoted key (at byte %ld)",
                               header_pos(&c, start));
         skip_space(&c);
         if (c.p >= c.end || *c.p != ':')
-            return ak_io_fail(err, AK_ERR_IO, "npy header: expected ':' after '%s'", key);
+            return ak_error_setf(err, AK_ERR_IO, "npy header: expected ':' after '%s'", key);
         c.p++;
         skip_space(&c);
         ak_status s = AK_OK;
@@ -209,18 +209,18 @@ ak_status ak_npy_parse_header(const void *buf, size_t len, ak_npy_header *h, ak_
         } else if (!strcmp(key, "fortran_order")) {
             seen = &have_order;
             if (match_word(&c, "True"))
-                return ak_io_fail(err, AK_ERR_IO,
+                return ak_error_setf(err, AK_ERR_IO,
                                   "npy: Fortran-order arrays are not supported (save a C-order array)");
             if (!match_word(&c, "False"))
-                return ak_io_fail(err, AK_ERR_IO, "npy header: 'fortran_order' must be True or False");
+                return ak_error_setf(err, AK_ERR_IO, "npy header: 'fortran_order' must be True or False");
         } else if (!strcmp(key, "shape")) {
             seen = &have_shape;
             s = parse_shape(&c, start, h);
         } else {
-            return ak_io_fail(err, AK_ERR_IO, "npy header: unexpected key '%s'", key);
+            return ak_error_setf(err, AK_ERR_IO, "npy header: unexpected key '%s'", key);
         }
         if (s) return s;
-        if (*seen) return ak_io_fail(err, AK_ERR_IO, "npy header: duplicate key '%s'", key);
+        if (*seen) return ak_error_setf(err, AK_ERR_IO, "npy header: duplicate key '%s'", key);
         *seen = 1;
         skip_space(&c);
         if (c.p < c.end && *c.p == ',') {
@@ -228,13 +228,13 @@ ak_status ak_npy_parse_header(const void *buf, size_t len, ak_npy_header *h, ak_
             continue;
         }
         if (c.p < c.end && *c.p == '}') break;
-        return ak_io_fail(err, AK_ERR_IO, "npy header: expected ',' or '}' (at byte %ld)", header_pos(&c, start));
+        return ak_error_setf(err, AK_ERR_IO, "npy header: expected ',' or '}' (at byte %ld)", header_pos(&c, start));
     }
     c.p++; /* '}' */
     skip_space(&c);
-    if (c.p != c.end) return ak_io_fail(err, AK_ERR_IO, "npy header: trailing characters after the dict");
+    if (c.p != c.end) return ak_error_setf(err, AK_ERR_IO, "npy header: trailing characters after the dict");
     if (!have_descr || !have_order || !have_shape)
-        return ak_io_fail(err, AK_ERR_IO, "npy header: missing key '%s'",
+        return ak_error_setf(err, AK_ERR_IO, "npy header: missing key '%s'",
                           !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
 
     size_t count = 1, limit = SIZE_MAX / ak_dtype_size(h->dtype);
@@ -243,7 +243,7 @@ ak_status ak_npy_parse_header(const void *buf, size_t len, ak_npy_header *h, ak_
         if (d != 0 && count > limit / d) {
             char sh[160];
             format_shape(sh, sizeof sh, h->ndim, h->shape);
-            return ak_io_fail(err, AK_ERR_IO, "npy: shape %s is too large (size overflows)", sh);
+            return ak_error_setf(err, AK_ERR_IO, "npy: shape %s is too large (size overflows)", sh);
         }
         count *= (size_t)d;
     }
@@ -262,11 +262,11 @@ static ak_status map_file(const char *path, mapped_file *m, ak_error *err) {
     m->map = NULL;
     m->len = 0;
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return ak_io_fail(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
+    if (fd < 0) return ak_error_setf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return ak_io_fail(err, AK_ERR_IO, "%s: not a regular file", path);
+        return ak_error_setf(err, AK_ERR_IO, "%s: not a regular file", path);
     }
     m->len = (size_t)st.st_size;
     if (m->len == 0) {
@@ -277,7 +277,7 @@ static ak_status map_file(const char *path, mapped_file *m, ak_error *err) {
     close(fd);
     if (m->map == MAP_FAILED) {
         m->map = NULL;
-        return ak_io_fail(err, AK_ERR_IO, "%s: cannot map the file: %s", path, strerror(errno));
+        return ak_error_setf(err, AK_ERR_IO, "%s: cannot map the file: %s", path, strerror(errno));
     }
     return AK_OK;
 }
@@ -297,7 +297,7 @@ static ak_status open_npy(const char *path, mapped_file *m, ak_npy_header *h, ak
         if (!err) return s;
         char msg[sizeof err->msg];
         memcpy(msg, err->msg, sizeof msg);
-        return ak_io_fail(err, s, "%s: %s", path, msg);
+        return ak_error_setf(err, s, "%s: %s", path, msg);
     }
     size_t need = h->count * ak_dtype_size(h->dtype), have = m->len - h->data_offset;
     if (need != have) {
@@ -305,9 +305,9 @@ static ak_status open_npy(const char *path, mapped_file *m, ak_npy_header *h, ak
         format_shape(sh, sizeof sh, h->ndim, h->shape);
         unmap_file(m);
         if (have < need)
-            return ak_io_fail(err, AK_ERR_IO, "%s: data truncated: shape %s %s needs %zu bytes, file has %zu", path,
+            return ak_error_setf(err, AK_ERR_IO, "%s: data truncated: shape %s %s needs %zu bytes, file has %zu", path,
                               sh, ak_dtype_name(h->dtype), need, have);
-        return ak_io_fail(err, AK_ERR_IO, "%s: %zu unexpected bytes after the %s %s data", path, have - need, sh,
+        return ak_error_setf(err, AK_ERR_IO, "%s: %zu unexpected bytes after the %s %s data", path, have - need, sh,
                           ak_dtype_name(h->dtype));
     }
     return AK_OK;
@@ -321,7 +321,7 @@ ak_status ak_npy_load_f32(const char *path, ak_f32_array *a, ak_error *err) {
     if (s) return s;
     if (h.dtype == AK_DTYPE_I32) {
         unmap_file(&m);
-        return ak_io_fail(err, AK_ERR_IO, "%s: holds int32 values, expected float32 or float16", path);
+        return ak_error_setf(err, AK_ERR_IO, "%s: holds int32 values, expected float32 or float16", path);
     }
     a->ndim = h.ndim;
     memcpy(a->shape, h.shape, sizeof h.shape);
@@ -337,7 +337,7 @@ ak_status ak_npy_load_f32(const char *path, ak_f32_array *a, ak_error *err) {
     a->owned_ = malloc(h.count ? h.count * sizeof(float) : 1);
     if (!a->owned_) {
         unmap_file(&m);
-        return ak_io_fail(err, AK_ERR_NOMEM, "%s: out of memory for %zu values", path, h.count);
+        return ak_error_setf(err, AK_ERR_NOMEM, "%s: out of memory for %zu values", path, h.count);
     }
     if (h.dtype == AK_DTYPE_F32) {
         memcpy(a->owned_, src, h.count * sizeof(float));
@@ -352,7 +352,7 @@ ak_status ak_npy_load_f32(const char *path, ak_f32_array *a, ak_error *err) {
 
 ak_status ak_raw_load_f32(const char *path, int cols, ak_f32_array *a, ak_error *err) {
     memset(a, 0, sizeof *a);
-    if (cols <= 0) return ak_io_fail(err, AK_ERR_INVALID_ARG, "%s: the column count must be positive", path);
+    if (cols <= 0) return ak_error_setf(err, AK_ERR_INVALID_ARG, "%s: the column count must be positive", path);
     mapped_file m;
     ak_status s = map_file(path, &m, err);
     if (s) return s;
@@ -360,7 +360,7 @@ ak_status ak_raw_load_f32(const char *path, int cols, ak_f32_array *a, ak_error 
     if (m.len == 0 || m.len % row) {
         size_t len = m.len;
         unmap_file(&m);
-        return ak_io_fail(err, AK_ERR_IO, "%s: size %zu bytes is not a positive multiple of 4 x %d experts = %zu",
+        return ak_error_setf(err, AK_ERR_IO, "%s: size %zu bytes is not a positive multiple of 4 x %d experts = %zu",
                           path, len, cols, row);
     }
     a->ndim = 2;
@@ -389,12 +389,12 @@ ak_status ak_npy_load_i32(const char *path, ak_i32_array *a, ak_error *err) {
     if (s) return s;
     if (h.dtype != AK_DTYPE_I32) {
         unmap_file(&m);
-        return ak_io_fail(err, AK_ERR_IO, "%s: holds %s values, expected int32", path, ak_dtype_name(h.dtype));
+        return ak_error_setf(err, AK_ERR_IO, "%s: holds %s values, expected int32", path, ak_dtype_name(h.dtype));
     }
     a->data = malloc(h.count ? h.count * sizeof(int32_t) : 1);
     if (!a->data) {
         unmap_file(&m);
-        return ak_io_fail(err, AK_ERR_NOMEM, "%s: out of memory", path);
+        return ak_error_setf(err, AK_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(a->data, (const char *)m.map + h.data_offset, h.count * sizeof(int32_t));
     unmap_file(&m);
@@ -416,12 +416,12 @@ ak_status ak_npy_writer_open(ak_npy_writer *w, const char *path, ak_dtype dtype,
                              const int64_t *shape, ak_error *err) {
     memset(w, 0, sizeof *w);
     if (dtype == AK_DTYPE_F16 || ndim < 0 || ndim > AK_NPY_MAX_DIMS || (ndim && !shape))
-        return ak_io_fail(err, AK_ERR_INVALID_ARG, "%s: can only write float32 or int32 arrays of <= %d dims",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "%s: can only write float32 or int32 arrays of <= %d dims",
                           path, AK_NPY_MAX_DIMS);
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] && count > SIZE_MAX / 4 / (size_t)shape[i]))
-            return ak_io_fail(err, AK_ERR_INVALID_ARG, "%s: invalid shape", path);
+            return ak_error_setf(err, AK_ERR_INVALID_ARG, "%s: invalid shape", path);
         count *= (size_t)shape[i];
     }
     char sh[200], dict[320];
@@ -433,7 +433,7 @@ ak_status ak_npy_writer_open(ak_npy_writer *w, const char *path, ak_dtype dtype,
     unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                                 (unsigned char)(hlen >> 8)};
     FILE *fp = fopen(path, "wb");
-    if (!fp) return ak_io_fail(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!fp) return ak_error_setf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
     fwrite(prefix, 1, sizeof prefix, fp);
     fwrite(dict, 1, (size_t)n, fp);
     for (size_t i = (size_t)n; i + 1 < hlen; i++) fputc(' ', fp);
@@ -445,17 +445,17 @@ ak_status ak_npy_writer_open(ak_npy_writer *w, const char *path, ak_dtype dtype,
     if (ferror(fp)) {
         ak_error ignored;
         ak_npy_writer_close(w, &ignored);
-        return ak_io_fail(err, AK_ERR_IO, "%s: write failed", path);
+        return ak_error_setf(err, AK_ERR_IO, "%s: write failed", path);
     }
     return AK_OK;
 }
 
 ak_status ak_npy_write(ak_npy_writer *w, const void *values, size_t n, ak_error *err) {
-    if (!w->fp_) return ak_io_fail(err, AK_ERR_INVALID_ARG, "npy writer is not open");
+    if (!w->fp_) return ak_error_setf(err, AK_ERR_INVALID_ARG, "npy writer is not open");
     if (n > w->count - w->written)
-        return ak_io_fail(err, AK_ERR_INVALID_ARG, "%s: more values written than the shape holds", w->path);
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "%s: more values written than the shape holds", w->path);
     if (n && fwrite(values, 4, n, w->fp_) != n)
-        return ak_io_fail(err, AK_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+        return ak_error_setf(err, AK_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
     w->written += n;
     return AK_OK;
 }
@@ -468,8 +468,8 @@ ak_status ak_npy_writer_close(ak_npy_writer *w, ak_error *err) {
     if (fclose(fp)) bad = 1;
     if (bad || w->written != w->count) {
         remove(w->path);
-        if (bad) return ak_io_fail(err, AK_ERR_IO, "%s: write failed", w->path);
-        return ak_io_fail(err, AK_ERR_INVALID_ARG, "%s: %zu of %zu values written", w->path, w->written, w->count);
+        if (bad) return ak_error_setf(err, AK_ERR_IO, "%s: write failed", w->path);
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "%s: %zu of %zu values written", w->path, w->written, w->count);
     }
     return AK_OK;
 }

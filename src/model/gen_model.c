@@ -19,6 +19,7 @@
 #include "quant/quant.h"
 
 #include "tokenizer/tokenizer.h"
+#include "base/errfmt.h"
 
 enum { T_EMBED, T_NORM, T_BIAS, T_MATRIX, T_ROUTER, T_SHEXP_GATE };
 
@@ -30,14 +31,6 @@ typedef struct {
     uint64_t nbytes;
     uint64_t file_offset;
 } tensor_spec;
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- parameters */
 
@@ -105,11 +98,11 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
 static int validate(const ak_gen_params *p, char *err, size_t errlen) {
     ak_gen_params d;
     if (ak_gen_params_default(&d, p->arch)) {
-        set_err(err, errlen, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)", p->arch);
+        ak_errorf(err, errlen, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)", p->arch);
         return -1;
     }
     if (p->type < 0 || p->type >= AK_TYPE_COUNT || !ak_type_is_weight(p->type)) {
-        set_err(err, errlen, "weight type %d is not one this engine computes with", p->type);
+        ak_errorf(err, errlen, "weight type %d is not one this engine computes with", p->type);
         return -1;
     }
     struct { const char *name; int v, min, max; } r[] = {
@@ -122,39 +115,39 @@ static int validate(const ak_gen_params *p, char *err, size_t errlen) {
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (r[i].v < r[i].min || r[i].v > r[i].max) {
-            set_err(err, errlen, "--%s %d is out of range [%d, %d]", r[i].name, r[i].v, r[i].min, r[i].max);
+            ak_errorf(err, errlen, "--%s %d is out of range [%d, %d]", r[i].name, r[i].v, r[i].min, r[i].max);
             return -1;
         }
     if (p->n_head % p->n_head_kv) {
-        set_err(err, errlen, "heads (%d) must be a multiple of heads-kv (%d)", p->n_head, p->n_head_kv);
+        ak_errorf(err, errlen, "heads (%d) must be a multiple of heads-kv (%d)", p->n_head, p->n_head_kv);
         return -1;
     }
     int hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
     if (!p->head_dim && p->n_embd % p->n_head) {
-        set_err(err, errlen, "embd (%d) must be a multiple of heads (%d)", p->n_embd, p->n_head);
+        ak_errorf(err, errlen, "embd (%d) must be a multiple of heads (%d)", p->n_embd, p->n_head);
         return -1;
     }
     if (strcmp(p->arch, "qwen3moe") && hd * p->n_head != p->n_embd) {
-        set_err(err, errlen, "%s needs head_dim * heads == embd", p->arch);
+        ak_errorf(err, errlen, "%s needs head_dim * heads == embd", p->arch);
         return -1;
     }
     if (!strcmp(p->arch, "olmoe") && p->n_head_kv != p->n_head) {
         /* llama.cpp's olmoe loader wants attn_k_norm over n_embd, i.e. no grouped-query attention */
-        set_err(err, errlen, "olmoe has no grouped-query attention in llama.cpp: --heads-kv (%d) must equal --heads (%d)",
+        ak_errorf(err, errlen, "olmoe has no grouped-query attention in llama.cpp: --heads-kv (%d) must equal --heads (%d)",
                 p->n_head_kv, p->n_head);
         return -1;
     }
     if (hd % 2) {
-        set_err(err, errlen, "head dimension %d must be even (rotary pairs)", hd);
+        ak_errorf(err, errlen, "head dimension %d must be even (rotary pairs)", hd);
         return -1;
     }
     if (!strcmp(p->arch, "qwen2moe") && p->n_ff_shexp < 1) {
-        set_err(err, errlen, "qwen2moe needs a shared expert (--ff-shexp > 0)");
+        ak_errorf(err, errlen, "qwen2moe needs a shared expert (--ff-shexp > 0)");
         return -1;
     }
     if (strcmp(p->vocab_kind, "gpt2") && strcmp(p->vocab_kind, "llama") && strcmp(p->vocab_kind, "bytes") &&
         strcmp(p->vocab_kind, "none")) {
-        set_err(err, errlen, "unknown vocabulary kind '%s' (gpt2, llama, bytes, none)", p->vocab_kind);
+        ak_errorf(err, errlen, "unknown vocabulary kind '%s' (gpt2, llama, bytes, none)", p->vocab_kind);
         return -1;
     }
     return 0;
@@ -370,7 +363,7 @@ static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_voc
     }
     if (!strcmp(p->vocab_kind, "bytes")) {
         if (p->n_vocab < BYTES_VOCAB_MIN) {
-            set_err(err, errlen, "a 'bytes' vocabulary needs --vocab >= %d", BYTES_VOCAB_MIN);
+            ak_errorf(err, errlen, "a 'bytes' vocabulary needs --vocab >= %d", BYTES_VOCAB_MIN);
             return -1;
         }
         *n_vocab = p->n_vocab;
@@ -380,12 +373,12 @@ static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_voc
     snprintf(tmp, sizeof tmp, "%s.vocab-probe", path);
     gguf_writer *w = gguf_writer_new();
     if (!w) {
-        set_err(err, errlen, "out of memory");
+        ak_errorf(err, errlen, "out of memory");
         return -1;
     }
     int rc = -1;
     if (ak_tokenizer_write_tiny_vocab(w, p->vocab_kind, p->n_vocab)) {
-        set_err(err, errlen, "cannot build a '%s' vocabulary of about %d tokens", p->vocab_kind, p->n_vocab);
+        ak_errorf(err, errlen, "cannot build a '%s' vocabulary of about %d tokens", p->vocab_kind, p->n_vocab);
     } else if (gguf_writer_write(w, tmp, err, errlen) == 0) {
         gguf_file *f = gguf_open(tmp, err, errlen);
         gguf_type et;
@@ -394,7 +387,7 @@ static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_voc
             *n_vocab = (int)n;
             rc = 0;
         } else if (f) {
-            set_err(err, errlen, "the '%s' vocabulary has no tokenizer.ggml.tokens array", p->vocab_kind);
+            ak_errorf(err, errlen, "the '%s' vocabulary has no tokenizer.ggml.tokens array", p->vocab_kind);
         }
         gguf_close(f);
         unlink(tmp);
@@ -475,7 +468,7 @@ static int write_tensor_data(int fd, const tensor_spec *t, const ak_gen_params *
             ssize_t k = pwrite(fd, src + done, len - done, off + (off_t)done);
             if (k < 0 && errno == EINTR) continue;
             if (k <= 0) {
-                set_err(err, errlen, "writing %s: %s", t->name, strerror(k < 0 ? errno : EIO));
+                ak_errorf(err, errlen, "writing %s: %s", t->name, strerror(k < 0 ? errno : EIO));
                 goto done;
             }
             done += (size_t)k;
@@ -484,7 +477,7 @@ static int write_tensor_data(int fd, const tensor_spec *t, const ak_gen_params *
     rc = 0;
     goto done;
 oom:
-    set_err(err, errlen, "out of memory generating %s", t->name);
+    ak_errorf(err, errlen, "out of memory generating %s", t->name);
 done:
     free(vals);
     free(enc);
@@ -501,7 +494,7 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char
     const int max_specs = 3 + p->n_layer * 20;
     tensor_spec *specs = calloc((size_t)max_specs, sizeof *specs);
     if (!specs) {
-        set_err(err, errlen, "out of memory");
+        ak_errorf(err, errlen, "out of memory");
         return -1;
     }
     const int n = build_specs(p, n_vocab, specs);
@@ -523,18 +516,18 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char
     void *zeros = calloc(1, (size_t)max_bytes);
     gguf_writer *w = gguf_writer_new();
     if (!zeros || !w) {
-        set_err(err, errlen, "out of memory (%llu bytes for the largest tensor)", (unsigned long long)max_bytes);
+        ak_errorf(err, errlen, "out of memory (%llu bytes for the largest tensor)", (unsigned long long)max_bytes);
         goto done;
     }
     set_metadata(w, p);
     if (write_vocab(w, p, n_vocab)) {
-        set_err(err, errlen, "cannot write the '%s' vocabulary", p->vocab_kind);
+        ak_errorf(err, errlen, "cannot write the '%s' vocabulary", p->vocab_kind);
         goto done;
     }
     for (int i = 0; i < n; i++) {
         const tensor_spec *t = &specs[i];
         if (gguf_add_tensor(w, t->name, t->type, (uint32_t)t->nd, t->ne, zeros, t->nbytes)) {
-            set_err(err, errlen, "cannot add tensor %s", t->name);
+            ak_errorf(err, errlen, "cannot add tensor %s", t->name);
             goto done;
         }
     }
@@ -550,7 +543,7 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char
     for (int i = 0; i < n; i++) {
         const gguf_tensor *gt = gguf_find_tensor(f, specs[i].name);
         if (!gt || gt->nbytes != specs[i].nbytes) {
-            set_err(err, errlen, "%s: tensor %s missing after writing", path, specs[i].name);
+            ak_errorf(err, errlen, "%s: tensor %s missing after writing", path, specs[i].name);
             gguf_close(f);
             goto done;
         }
@@ -560,14 +553,14 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char
 
     fd = open(path, O_WRONLY);
     if (fd < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }
     for (int i = 0; i < n; i++)
         if (write_tensor_data(fd, &specs[i], p, err, errlen)) goto done;
     if (close(fd)) {
         fd = -1;
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }
     fd = -1;

@@ -8,16 +8,28 @@
 /* level + 1 once chosen, 0 before; atomic because engine threads may ask first at once */
 static atomic_int g_level_plus1;
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* F16C from CPUID (leaf 1, ECX bit 29): clang 14's __builtin_cpu_supports has no "f16c". */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
+/* The AVX2 kernels are built in and the CPU has AVX2, FMA and F16C. */
+static int avx2_usable(void) {
+    __builtin_cpu_init();
+    return ak_dot_available_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+}
+#else
+static int avx2_usable(void) { return 0; }
+#endif
+
 static ak_simd_level detect(void) {
     const char *env = getenv("AK_SIMD");
     if (env && strcmp(env, "scalar") == 0) return AK_SIMD_SCALAR;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (ak_dot_available_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-        return AK_SIMD_AVX2;
-#endif
-    return AK_SIMD_SCALAR;
+    return avx2_usable() ? AK_SIMD_AVX2 : AK_SIMD_SCALAR;
 }
 
 ak_simd_level ak_quant_simd(void) {
@@ -31,13 +43,7 @@ ak_simd_level ak_quant_simd(void) {
 
 /* Forcing AVX2 on a CPU without it would crash; such a request falls back to scalar. */
 void ak_quant_set_simd(ak_simd_level level) {
-    ak_simd_level best = AK_SIMD_SCALAR;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (ak_dot_available_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-        best = AK_SIMD_AVX2;
-#endif
+    ak_simd_level best = avx2_usable() ? AK_SIMD_AVX2 : AK_SIMD_SCALAR;
     ak_simd_level chosen = level == AK_SIMD_AVX2 ? best : AK_SIMD_SCALAR;
     atomic_store_explicit(&g_level_plus1, (int)chosen + 1, memory_order_relaxed);
 }

@@ -69,7 +69,7 @@ static ak_status bisect(const layer_data *d, int n_layers, double target, double
     double flo = eval_avg(d, n_layers, lo), fhi = eval_avg(d, n_layers, hi);
     double f_min = fmin(flo, fhi), f_max = fmax(flo, fhi);
     if (target < f_min - 1e-9 || target > f_max + 1e-9)
-        return ak_fail(err, AK_ERR_CONFIG,
+        return ak_error_setf(err, AK_ERR_CONFIG,
                        "calibration: target average K %.4g is outside what this policy can reach "
                        "on the sample [%.4g, %.4g]", target, f_min, f_max);
     double best_x = lo, best_f = flo;
@@ -111,7 +111,7 @@ static ak_status init_thresholds(ak_policy *p, const float *h, int n_tokens, int
     for (int i = 0; i + 1 < p->n_levels; i++) all_zero &= p->thresholds[i] == 0.0f;
     if (!all_zero || p->n_levels < 2) return AK_OK;
     float *sorted = malloc((size_t)n_tokens * sizeof *sorted);
-    if (!sorted) return ak_fail(err, AK_ERR_NOMEM, "calibration: out of memory");
+    if (!sorted) return ak_error_setf(err, AK_ERR_NOMEM, "calibration: out of memory");
     memcpy(sorted, h, (size_t)n_tokens * sizeof *sorted);
     qsort(sorted, (size_t)n_tokens, sizeof *sorted, cmp_float);
     for (int i = 0; i + 1 < p->n_levels; i++) {
@@ -121,7 +121,7 @@ static ak_status init_thresholds(ak_policy *p, const float *h, int n_tokens, int
     free(sorted);
     for (int i = 0; i + 1 < p->n_levels; i++)
         if (p->thresholds[i] <= 0.0f || (i > 0 && p->thresholds[i] <= p->thresholds[i - 1]))
-            return ak_fail(err, AK_ERR_CONFIG,
+            return ak_error_setf(err, AK_ERR_CONFIG,
                            "calibration: sample entropies are too concentrated to place %d "
                            "thresholds by quantiles", p->n_levels - 1);
     return AK_OK;
@@ -133,18 +133,18 @@ static ak_status calibrate_layers(layer_data *d, int n_layers, double target, do
     ak_policy_kind kind = d[0].base.kind;
     for (int l = 0; l < n_layers; l++)
         if (d[l].base.kind != kind)
-            return ak_fail(err, AK_ERR_CONFIG,
+            return ak_error_setf(err, AK_ERR_CONFIG,
                            "calibration: one shared parameter needs the same policy kind in "
                            "every layer (layer %d is %s, layer 0 is %s)", l,
                            ak_policy_kind_name(d[l].base.kind), ak_policy_kind_name(kind));
     if (!(target > 0.0) || !isfinite(target))
-        return ak_fail(err, AK_ERR_INVALID_ARG, "calibration: target average K %g must be > 0",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "calibration: target average K %g must be > 0",
                        target);
     double lo = 1.0, hi = 1.0, x = 1.0;
     int use_log = 0;
     switch (kind) {
     case AK_POLICY_FIXED:
-        return ak_fail(err, AK_ERR_CONFIG,
+        return ak_error_setf(err, AK_ERR_CONFIG,
                        "calibration: a fixed top-k policy has no parameter to calibrate");
     case AK_POLICY_ENTROPY: {
         float max_h = 0.0f;
@@ -155,7 +155,7 @@ static ak_status calibrate_layers(layer_data *d, int n_layers, double target, do
             float thr[AK_MAX_LEVELS];
             ak_policy_thresholds_nats(&d[l].base, d[l].n_experts, thr);
             if (!(thr[0] > 0.0f))
-                return ak_fail(err, AK_ERR_CONFIG,
+                return ak_error_setf(err, AK_ERR_CONFIG,
                                "calibration: entropy thresholds must be positive to be scaled "
                                "(layer %d has %g)", l, (double)d[l].base.thresholds[0]);
             min_thr = fmin(min_thr, thr[0]);
@@ -180,7 +180,7 @@ static ak_status calibrate_layers(layer_data *d, int n_layers, double target, do
         hi = 1.0;
         use_log = 1;
         break;
-    default: return ak_fail(err, AK_ERR_CONFIG, "calibration: unknown policy kind");
+    default: return ak_error_setf(err, AK_ERR_CONFIG, "calibration: unknown policy kind");
     }
     ak_status st = bisect(d, n_layers, target, lo, hi, use_log, &x, achieved, err);
     if (st != AK_OK) return st;
@@ -189,12 +189,12 @@ static ak_status calibrate_layers(layer_data *d, int n_layers, double target, do
 }
 
 static ak_status check_sample(const float *data, int n_tokens, int n_experts, ak_error *err) {
-    if (!data) return ak_fail(err, AK_ERR_INVALID_ARG, "calibration: sample is NULL");
+    if (!data) return ak_error_setf(err, AK_ERR_INVALID_ARG, "calibration: sample is NULL");
     if (n_tokens <= 0)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "calibration: n_tokens=%d, need at least one",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "calibration: n_tokens=%d, need at least one",
                        n_tokens);
     if (n_experts < 1 || n_experts > AK_MAX_EXPERTS)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "calibration: n_experts %d out of range 1..%d",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "calibration: n_experts %d out of range 1..%d",
                        n_experts, AK_MAX_EXPERTS);
     return AK_OK;
 }
@@ -220,7 +220,7 @@ static ak_status prepare_layer(layer_data *d, const ak_policy *p, const float *l
         int bad = top ? route_row(z, n_experts, d->m, probs, &ht, top + (size_t)t * (size_t)d->m, ids)
                       : softmax_row(z, n_experts, probs, &ht);
         if (bad >= 0)
-            return ak_fail(err, AK_ERR_NONFINITE,
+            return ak_error_setf(err, AK_ERR_NONFINITE,
                            "calibration: layer %d: logit of token %d, expert %d is %s", layer, t,
                            bad, isnan(z[bad]) ? "NaN" : "Inf");
         if (h) h[t] = ht;
@@ -235,7 +235,7 @@ static ak_status prepare_alloc(layer_data *d, ak_policy *p, const float *logits,
     ak_status st;
     if (p->kind == AK_POLICY_ENTROPY) {
         float *h = malloc((size_t)n_tokens * sizeof *h);
-        if (!h) return ak_fail(err, AK_ERR_NOMEM, "calibration: out of memory");
+        if (!h) return ak_error_setf(err, AK_ERR_NOMEM, "calibration: out of memory");
         *owned = h;
         st = prepare_layer(d, p, logits, n_tokens, n_experts, h, NULL, layer, err);
         if (st == AK_OK) st = init_thresholds(p, h, n_tokens, n_experts, err);
@@ -243,7 +243,7 @@ static ak_status prepare_alloc(layer_data *d, ak_policy *p, const float *logits,
     } else {
         int m = ak_policy_max_k(p, n_experts);
         float *top = malloc((size_t)n_tokens * (size_t)(m > 0 ? m : 1) * sizeof *top);
-        if (!top) return ak_fail(err, AK_ERR_NOMEM, "calibration: out of memory");
+        if (!top) return ak_error_setf(err, AK_ERR_NOMEM, "calibration: out of memory");
         *owned = top;
         st = prepare_layer(d, p, logits, n_tokens, n_experts, NULL, top, layer, err);
     }
@@ -267,12 +267,12 @@ static ak_status validate_for_calibration(const ak_policy *p, int n_experts, ak_
 
 ak_status ak_calibrate_policy(ak_policy *policy, const float *logits, int n_tokens, int n_experts,
                               double target_avg_k, double *achieved, ak_error *err) {
-    if (!policy) return ak_fail(err, AK_ERR_INVALID_ARG, "calibration: policy is NULL");
+    if (!policy) return ak_error_setf(err, AK_ERR_INVALID_ARG, "calibration: policy is NULL");
     ak_status st = check_sample(logits, n_tokens, n_experts, err);
     if (st == AK_OK) st = validate_for_calibration(policy, n_experts, err);
     if (st != AK_OK) return st;
     if (policy->kind == AK_POLICY_FIXED)
-        return ak_fail(err, AK_ERR_CONFIG,
+        return ak_error_setf(err, AK_ERR_CONFIG,
                        "calibration: a fixed top-k policy has no parameter to calibrate");
     ak_policy work = *policy;
     layer_data d;
@@ -287,17 +287,17 @@ ak_status ak_calibrate_policy(ak_policy *policy, const float *logits, int n_toke
 
 ak_status ak_calibrate_entropy(ak_policy *policy, const float *entropies, int n_tokens,
                                int n_experts, double target_avg_k, double *achieved, ak_error *err) {
-    if (!policy) return ak_fail(err, AK_ERR_INVALID_ARG, "calibration: policy is NULL");
+    if (!policy) return ak_error_setf(err, AK_ERR_INVALID_ARG, "calibration: policy is NULL");
     ak_status st = check_sample(entropies, n_tokens, n_experts, err);
     if (st == AK_OK) st = validate_for_calibration(policy, n_experts, err);
     if (st != AK_OK) return st;
     if (policy->kind != AK_POLICY_ENTROPY)
-        return ak_fail(err, AK_ERR_CONFIG,
+        return ak_error_setf(err, AK_ERR_CONFIG,
                        "calibration from entropies needs an entropy policy, got %s",
                        ak_policy_kind_name(policy->kind));
     for (int t = 0; t < n_tokens; t++)
         if (!isfinite(entropies[t]) || entropies[t] < 0.0f)
-            return ak_fail(err, AK_ERR_NONFINITE, "calibration: entropy of token %d is %g", t,
+            return ak_error_setf(err, AK_ERR_NONFINITE, "calibration: entropy of token %d is %g", t,
                            (double)entropies[t]);
     ak_policy work = *policy;
     st = init_thresholds(&work, entropies, n_tokens, n_experts, err);
@@ -311,9 +311,9 @@ ak_status ak_calibrate_entropy(ak_policy *policy, const float *entropies, int n_
 
 ak_status ak_calibrate_config(ak_router_config *c, const float *logits, int n_layers, int n_tokens,
                               double target_avg_k, int per_layer, double *achieved, ak_error *err) {
-    if (!c) return ak_fail(err, AK_ERR_INVALID_ARG, "calibration: config is NULL");
+    if (!c) return ak_error_setf(err, AK_ERR_INVALID_ARG, "calibration: config is NULL");
     if (n_layers < 1 || c->n_layers != n_layers || !c->layers)
-        return ak_fail(err, AK_ERR_INVALID_ARG,
+        return ak_error_setf(err, AK_ERR_INVALID_ARG,
                        "calibration: config has %d layers, sample has %d (call "
                        "ak_config_set_layers first)", c->n_layers, n_layers);
     ak_status st = check_sample(logits, n_tokens, c->n_experts, err);
@@ -321,7 +321,7 @@ ak_status ak_calibrate_config(ak_router_config *c, const float *logits, int n_la
     for (int l = 0; l < n_layers; l++) {
         ak_error e;
         if (validate_for_calibration(&c->layers[l], c->n_experts, &e) != AK_OK)
-            return ak_fail(err, AK_ERR_CONFIG, "calibration: layer %d: %s", l, e.msg);
+            return ak_error_setf(err, AK_ERR_CONFIG, "calibration: layer %d: %s", l, e.msg);
     }
     size_t layer_stride = (size_t)n_tokens * (size_t)c->n_experts;
     if (per_layer) {
@@ -331,7 +331,7 @@ ak_status ak_calibrate_config(ak_router_config *c, const float *logits, int n_la
             ak_error e;
             st = ak_calibrate_policy(&c->layers[l], logits + (size_t)l * layer_stride, n_tokens,
                                      c->n_experts, target_avg_k, &a, &e);
-            if (st != AK_OK) return ak_fail(err, st, "layer %d: %s", l, e.msg);
+            if (st != AK_OK) return ak_error_setf(err, st, "layer %d: %s", l, e.msg);
             sum += a;
         }
         if (achieved) *achieved = sum / n_layers;
@@ -342,7 +342,7 @@ ak_status ak_calibrate_config(ak_router_config *c, const float *logits, int n_la
     ak_policy *work = malloc((size_t)n_layers * sizeof *work);
     ak_policy **targets = malloc((size_t)n_layers * sizeof *targets);
     if (!d || !owned || !work || !targets) {
-        st = ak_fail(err, AK_ERR_NOMEM, "calibration: out of memory");
+        st = ak_error_setf(err, AK_ERR_NOMEM, "calibration: out of memory");
     } else {
         for (int l = 0; l < n_layers && st == AK_OK; l++) {
             work[l] = c->layers[l];

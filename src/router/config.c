@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "router/json.h"
 #include "router/router_internal.h"
 
@@ -14,37 +15,37 @@ const ak_policy *ak_config_layer_policy(const ak_router_config *c, int layer) {
 }
 
 ak_status ak_config_validate(const ak_router_config *c, ak_error *err) {
-    if (!c) return ak_fail(err, AK_ERR_INVALID_ARG, "config is NULL");
+    if (!c) return ak_error_setf(err, AK_ERR_INVALID_ARG, "config is NULL");
     if (!memchr(c->name, '\0', sizeof c->name) || !memchr(c->provenance, '\0', sizeof c->provenance))
-        return ak_fail(err, AK_ERR_CONFIG, "config: name or provenance is not NUL-terminated");
+        return ak_error_setf(err, AK_ERR_CONFIG, "config: name or provenance is not NUL-terminated");
     if (c->n_experts < 1 || c->n_experts > AK_MAX_EXPERTS)
-        return ak_fail(err, AK_ERR_CONFIG, "config: n_experts=%d out of range 1..%d", c->n_experts,
+        return ak_error_setf(err, AK_ERR_CONFIG, "config: n_experts=%d out of range 1..%d", c->n_experts,
                        AK_MAX_EXPERTS);
     if (c->k_native < 1 || c->k_native > c->n_experts)
-        return ak_fail(err, AK_ERR_CONFIG, "config: k_native=%d must be in 1..n_experts=%d",
+        return ak_error_setf(err, AK_ERR_CONFIG, "config: k_native=%d must be in 1..n_experts=%d",
                        c->k_native, c->n_experts);
     if (c->renormalize != 0 && c->renormalize != 1)
-        return ak_fail(err, AK_ERR_CONFIG, "config: renormalize must be 0 or 1, got %d",
+        return ak_error_setf(err, AK_ERR_CONFIG, "config: renormalize must be 0 or 1, got %d",
                        c->renormalize);
     if (c->n_layers < 0 || (c->n_layers > 0 && !c->layers))
-        return ak_fail(err, AK_ERR_CONFIG, "config: n_layers=%d without a layers array",
+        return ak_error_setf(err, AK_ERR_CONFIG, "config: n_layers=%d without a layers array",
                        c->n_layers);
     ak_error e;
     if (ak_policy_validate(&c->default_policy, c->n_experts, &e) != AK_OK)
-        return ak_fail(err, AK_ERR_CONFIG, "config: default policy: %s", e.msg);
+        return ak_error_setf(err, AK_ERR_CONFIG, "config: default policy: %s", e.msg);
     for (int l = 0; l < c->n_layers; l++)
         if (ak_policy_validate(&c->layers[l], c->n_experts, &e) != AK_OK)
-            return ak_fail(err, AK_ERR_CONFIG, "config: layer %d: %s", l, e.msg);
+            return ak_error_setf(err, AK_ERR_CONFIG, "config: layer %d: %s", l, e.msg);
     return AK_OK;
 }
 
 ak_status ak_config_set_layers(ak_router_config *c, int n_layers, ak_error *err) {
-    if (!c) return ak_fail(err, AK_ERR_INVALID_ARG, "config is NULL");
+    if (!c) return ak_error_setf(err, AK_ERR_INVALID_ARG, "config is NULL");
     if (n_layers < 1 || n_layers > 100000)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "config: n_layers=%d out of range 1..100000",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "config: n_layers=%d out of range 1..100000",
                        n_layers);
     ak_policy *layers = malloc((size_t)n_layers * sizeof *layers);
-    if (!layers) return ak_fail(err, AK_ERR_NOMEM, "config: out of memory for %d layers", n_layers);
+    if (!layers) return ak_error_setf(err, AK_ERR_NOMEM, "config: out of memory for %d layers", n_layers);
     for (int l = 0; l < n_layers; l++) layers[l] = c->default_policy;
     free(c->layers);
     c->layers = layers;
@@ -71,7 +72,7 @@ static ak_status at_error(reader *r, const json_node *n, const char *fmt, const 
     char where[64], msg[160];
     json_where(r->doc, n->pos, where, sizeof where);
     snprintf(msg, sizeof msg, fmt, a, b);
-    return ak_fail(r->err, AK_ERR_JSON, "router config at %s: %s", where, msg);
+    return ak_error_setf(r->err, AK_ERR_JSON, "router config at %s: %s", where, msg);
 }
 
 static ak_status check_keys(reader *r, const json_node *obj, const char *const *allowed, int n) {
@@ -223,7 +224,7 @@ static ak_status read_config(reader *r, const json_node *root, ak_router_config 
             return at_error(r, layers, "\"layers\" must be an array%s%s", "", "");
         if (layers->count > 0) {
             c->layers = calloc((size_t)layers->count, sizeof *c->layers);
-            if (!c->layers) return ak_fail(r->err, AK_ERR_NOMEM, "router config: out of memory");
+            if (!c->layers) return ak_error_setf(r->err, AK_ERR_NOMEM, "router config: out of memory");
             c->n_layers = layers->count;
             int l = 0;
             for (const json_node *e = json_child(r->doc, layers); e; e = json_next(r->doc, e), l++)
@@ -234,7 +235,7 @@ static ak_status read_config(reader *r, const json_node *root, ak_router_config 
 }
 
 ak_status ak_config_from_json(const char *json, size_t len, ak_router_config *c, ak_error *err) {
-    if (!json || !c) return ak_fail(err, AK_ERR_INVALID_ARG, "router config: NULL argument");
+    if (!json || !c) return ak_error_setf(err, AK_ERR_INVALID_ARG, "router config: NULL argument");
     memset(c, 0, sizeof *c);
     json_doc doc;
     ak_status st = json_parse(json, len, &doc, err);
@@ -244,48 +245,22 @@ ak_status ak_config_from_json(const char *json, size_t len, ak_router_config *c,
     json_free(&doc);
     if (st == AK_OK) {
         ak_error e;
-        if (ak_config_validate(c, &e) != AK_OK) st = ak_fail(err, AK_ERR_CONFIG, "%s", e.msg);
+        if (ak_config_validate(c, &e) != AK_OK) st = ak_error_setf(err, AK_ERR_CONFIG, "%s", e.msg);
     }
     if (st != AK_OK) ak_config_free(c);
     return st;
 }
 
 ak_status ak_config_load(const char *path, ak_router_config *c, ak_error *err) {
-    if (!path || !c) return ak_fail(err, AK_ERR_INVALID_ARG, "router config: NULL argument");
-    FILE *f = fopen(path, "rb");
-    if (!f) return ak_fail(err, AK_ERR_IO, "cannot open router config %s", path);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            if (cap > ((size_t)64 << 20)) {
-                free(buf);
-                fclose(f);
-                return ak_fail(err, AK_ERR_IO, "router config %s is larger than 64 MiB", path);
-            }
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return ak_fail(err, AK_ERR_NOMEM, "out of memory reading %s", path);
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (read_error) {
-        free(buf);
-        return ak_fail(err, AK_ERR_IO, "error reading router config %s", path);
-    }
+    if (!path || !c) return ak_error_setf(err, AK_ERR_INVALID_ARG, "router config: NULL argument");
+    char why[300];
+    size_t len = 0;
+    char *buf = ak_read_file_max(path, (size_t)64 << 20, &len, why, sizeof why);
+    if (!buf) return ak_error_setf(err, AK_ERR_IO, "cannot open or read router config %s", why);
     ak_error e = {AK_OK, ""};
-    ak_status st = ak_config_from_json(buf ? buf : "", len, c, &e);
+    ak_status st = ak_config_from_json(buf, len, c, &e);
     free(buf);
-    if (st != AK_OK) return ak_fail(err, st, "%s: %s", path, e.msg);
+    if (st != AK_OK) return ak_error_setf(err, st, "%s: %s", path, e.msg);
     return AK_OK;
 }
 
@@ -323,7 +298,7 @@ static void write_policy(json_writer *w, const ak_policy *p) {
 }
 
 ak_status ak_config_to_json(const ak_router_config *c, char **out, ak_error *err) {
-    if (!out) return ak_fail(err, AK_ERR_INVALID_ARG, "router config: out is NULL");
+    if (!out) return ak_error_setf(err, AK_ERR_INVALID_ARG, "router config: out is NULL");
     *out = NULL;
     ak_status st = ak_config_validate(c, err);
     if (st != AK_OK) return st;
@@ -347,26 +322,26 @@ ak_status ak_config_to_json(const ak_router_config *c, char **out, ak_error *err
     jw_raw(&w, "\n}\n");
     if (w.failed) {
         free(w.buf);
-        return ak_fail(err, AK_ERR_NOMEM, "router config: out of memory writing JSON");
+        return ak_error_setf(err, AK_ERR_NOMEM, "router config: out of memory writing JSON");
     }
     *out = w.buf;
     return AK_OK;
 }
 
 ak_status ak_config_save(const char *path, const ak_router_config *c, ak_error *err) {
-    if (!path) return ak_fail(err, AK_ERR_INVALID_ARG, "router config: path is NULL");
+    if (!path) return ak_error_setf(err, AK_ERR_INVALID_ARG, "router config: path is NULL");
     char *text;
     ak_status st = ak_config_to_json(c, &text, err);
     if (st != AK_OK) return st;
     FILE *f = fopen(path, "wb");
     if (!f) {
         free(text);
-        return ak_fail(err, AK_ERR_IO, "cannot create router config %s", path);
+        return ak_error_setf(err, AK_ERR_IO, "cannot create router config %s", path);
     }
     size_t len = strlen(text);
     int ok = fwrite(text, 1, len, f) == len;
     ok = (fclose(f) == 0) && ok;
     free(text);
-    if (!ok) return ak_fail(err, AK_ERR_IO, "error writing router config %s", path);
+    if (!ok) return ak_error_setf(err, AK_ERR_IO, "error writing router config %s", path);
     return AK_OK;
 }

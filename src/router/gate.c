@@ -60,13 +60,13 @@ int ak_softmax_row(const float *z, int n, float *p, float *h_nats) {
 ak_status ak_softmax_entropy(const float *logits, int n_experts, float *probs, float *entropy_nats,
                              ak_error *err) {
     if (!logits || !probs)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "softmax: logits and probs must not be NULL");
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "softmax: logits and probs must not be NULL");
     if (n_experts < 1 || n_experts > AK_MAX_EXPERTS)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "softmax: n_experts %d out of range 1..%d",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "softmax: n_experts %d out of range 1..%d",
                        n_experts, AK_MAX_EXPERTS);
     int bad = ak_softmax_row(logits, n_experts, probs, entropy_nats);
     if (bad >= 0)
-        return ak_fail(err, AK_ERR_NONFINITE, "softmax: logit of expert %d is %s", bad,
+        return ak_error_setf(err, AK_ERR_NONFINITE, "softmax: logit of expert %d is %s", bad,
                        isnan(logits[bad]) ? "NaN" : "Inf");
     return AK_OK;
 }

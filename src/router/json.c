@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_escape.h"
 #include "router/router_internal.h"
 
 #define MAX_DEPTH 64
@@ -36,11 +37,11 @@ static ak_status syntax_error(parser *ps, size_t pos, const char *what) {
     char where[64];
     json_where(ps->doc, pos, where, sizeof where);
     if (pos >= ps->doc->len)
-        return ak_fail(ps->err, AK_ERR_JSON, "JSON error at %s: %s (end of input)", where, what);
+        return ak_error_setf(ps->err, AK_ERR_JSON, "JSON error at %s: %s (end of input)", where, what);
     unsigned char c = (unsigned char)ps->doc->src[pos];
     if (c >= 0x20 && c < 0x7f)
-        return ak_fail(ps->err, AK_ERR_JSON, "JSON error at %s: %s, found '%c'", where, what, c);
-    return ak_fail(ps->err, AK_ERR_JSON, "JSON error at %s: %s, found byte 0x%02x", where, what, c);
+        return ak_error_setf(ps->err, AK_ERR_JSON, "JSON error at %s: %s, found '%c'", where, what, c);
+    return ak_error_setf(ps->err, AK_ERR_JSON, "JSON error at %s: %s, found byte 0x%02x", where, what, c);
 }
 
 static void skip_ws(parser *ps) {
@@ -258,7 +259,7 @@ static ak_status parse_container(parser *ps, int self, int is_object) {
                 if (strcmp(d->nodes[c].key, key) == 0) {
                     char where[64];
                     json_where(d, key_pos, where, sizeof where);
-                    return ak_fail(ps->err, AK_ERR_JSON, "JSON error at %s: duplicate key \"%s\"",
+                    return ak_error_setf(ps->err, AK_ERR_JSON, "JSON error at %s: duplicate key \"%s\"",
                                    where, key);
                 }
             skip_ws(ps);
@@ -318,7 +319,7 @@ static ak_status parse_value(parser *ps, int *out_index) {
         return syntax_error(ps, ps->pos, "expected a value");
     }
     int idx = new_node(ps, type);
-    if (idx < 0) return ak_fail(ps->err, AK_ERR_NOMEM, "JSON: out of memory");
+    if (idx < 0) return ak_error_setf(ps->err, AK_ERR_NOMEM, "JSON: out of memory");
     *out_index = idx;
     ak_status st = AK_OK;
     switch (type) {
@@ -351,11 +352,11 @@ static ak_status parse_value(parser *ps, int *out_index) {
 
 ak_status json_parse(const char *src, size_t len, json_doc *doc, ak_error *err) {
     memset(doc, 0, sizeof *doc);
-    if (!src) return ak_fail(err, AK_ERR_INVALID_ARG, "JSON: input is NULL");
+    if (!src) return ak_error_setf(err, AK_ERR_INVALID_ARG, "JSON: input is NULL");
     doc->src = src;
     doc->len = len;
     doc->strings = malloc(len + 1);
-    if (!doc->strings) return ak_fail(err, AK_ERR_NOMEM, "JSON: out of memory");
+    if (!doc->strings) return ak_error_setf(err, AK_ERR_NOMEM, "JSON: out of memory");
     parser ps = {doc, 0, 0, err};
     skip_ws(&ps);
     int root;
@@ -445,19 +446,9 @@ void jw_printf(json_writer *w, const char *fmt, ...) {
 }
 
 void jw_string(json_writer *w, const char *s) {
+    char esc[6];
     jw_bytes(w, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': jw_bytes(w, "\\\"", 2); break;
-        case '\\': jw_bytes(w, "\\\\", 2); break;
-        case '\n': jw_bytes(w, "\\n", 2); break;
-        case '\r': jw_bytes(w, "\\r", 2); break;
-        case '\t': jw_bytes(w, "\\t", 2); break;
-        default:
-            if (*p < 0x20) jw_printf(w, "\\u%04x", *p);
-            else jw_bytes(w, (const char *)p, 1);
-        }
-    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) jw_bytes(w, esc, ak_json_escape_byte(*p, esc));
     jw_bytes(w, "\"", 1);
 }
 

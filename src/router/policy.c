@@ -68,45 +68,45 @@ ak_policy ak_policy_threshold(float p_min, int k_min, int k_max) {
 
 static ak_status check_clamp(const ak_policy *p, int n_experts, const char *what, ak_error *err) {
     if (p->k_min < 1 || p->k_min > p->k_max || p->k_max > n_experts)
-        return ak_fail(err, AK_ERR_CONFIG,
+        return ak_error_setf(err, AK_ERR_CONFIG,
                        "%s policy: need 1 <= k_min <= k_max <= n_experts, got k_min=%d k_max=%d "
                        "n_experts=%d", what, p->k_min, p->k_max, n_experts);
     return AK_OK;
 }
 
 ak_status ak_policy_validate(const ak_policy *p, int n_experts, ak_error *err) {
-    if (!p) return ak_fail(err, AK_ERR_INVALID_ARG, "policy is NULL");
+    if (!p) return ak_error_setf(err, AK_ERR_INVALID_ARG, "policy is NULL");
     if (n_experts < 1 || n_experts > AK_MAX_EXPERTS)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "n_experts %d out of range 1..%d", n_experts,
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "n_experts %d out of range 1..%d", n_experts,
                        AK_MAX_EXPERTS);
     switch (p->kind) {
     case AK_POLICY_FIXED:
         if (p->k < 1 || p->k > n_experts)
-            return ak_fail(err, AK_ERR_CONFIG, "fixed policy: k=%d must be in 1..n_experts=%d",
+            return ak_error_setf(err, AK_ERR_CONFIG, "fixed policy: k=%d must be in 1..n_experts=%d",
                            p->k, n_experts);
         return AK_OK;
     case AK_POLICY_ENTROPY:
         if (p->n_levels < 1 || p->n_levels > AK_MAX_LEVELS)
-            return ak_fail(err, AK_ERR_CONFIG, "entropy policy: n_levels=%d must be in 1..%d",
+            return ak_error_setf(err, AK_ERR_CONFIG, "entropy policy: n_levels=%d must be in 1..%d",
                            p->n_levels, AK_MAX_LEVELS);
         if ((int)p->unit < AK_ENTROPY_NATS || p->unit > AK_ENTROPY_NORMALIZED)
-            return ak_fail(err, AK_ERR_CONFIG, "entropy policy: unknown unit %d", (int)p->unit);
+            return ak_error_setf(err, AK_ERR_CONFIG, "entropy policy: unknown unit %d", (int)p->unit);
         for (int i = 0; i < p->n_levels; i++) {
             if (p->k_values[i] < 1 || p->k_values[i] > n_experts)
-                return ak_fail(err, AK_ERR_CONFIG,
+                return ak_error_setf(err, AK_ERR_CONFIG,
                                "entropy policy: k_values[%d]=%d must be in 1..n_experts=%d", i,
                                p->k_values[i], n_experts);
             if (i > 0 && p->k_values[i] <= p->k_values[i - 1])
-                return ak_fail(err, AK_ERR_CONFIG,
+                return ak_error_setf(err, AK_ERR_CONFIG,
                                "entropy policy: k_values must be strictly ascending "
                                "(k_values[%d]=%d after %d)", i, p->k_values[i], p->k_values[i - 1]);
         }
         for (int i = 0; i + 1 < p->n_levels; i++) {
             if (!isfinite(p->thresholds[i]))
-                return ak_fail(err, AK_ERR_CONFIG, "entropy policy: thresholds[%d] is not finite",
+                return ak_error_setf(err, AK_ERR_CONFIG, "entropy policy: thresholds[%d] is not finite",
                                i);
             if (i > 0 && p->thresholds[i] <= p->thresholds[i - 1])
-                return ak_fail(err, AK_ERR_CONFIG,
+                return ak_error_setf(err, AK_ERR_CONFIG,
                                "entropy policy: thresholds must be strictly ascending "
                                "(thresholds[%d]=%g after %g)", i, (double)p->thresholds[i],
                                (double)p->thresholds[i - 1]);
@@ -114,21 +114,21 @@ ak_status ak_policy_validate(const ak_policy *p, int n_experts, ak_error *err) {
         return AK_OK;
     case AK_POLICY_TOP_P:
         if (!(p->top_p > 0.0f && p->top_p <= 1.0f))
-            return ak_fail(err, AK_ERR_CONFIG, "top-p policy: p=%g must be in (0, 1]",
+            return ak_error_setf(err, AK_ERR_CONFIG, "top-p policy: p=%g must be in (0, 1]",
                            (double)p->top_p);
         return check_clamp(p, n_experts, "top-p", err);
     case AK_POLICY_RATIO:
         if (!(p->ratio > 0.0f && p->ratio <= 1.0f))
-            return ak_fail(err, AK_ERR_CONFIG, "ratio policy: r=%g must be in (0, 1]",
+            return ak_error_setf(err, AK_ERR_CONFIG, "ratio policy: r=%g must be in (0, 1]",
                            (double)p->ratio);
         return check_clamp(p, n_experts, "ratio", err);
     case AK_POLICY_THRESHOLD:
         if (!(p->p_min > 0.0f && p->p_min <= 1.0f))
-            return ak_fail(err, AK_ERR_CONFIG, "threshold policy: p_min=%g must be in (0, 1]",
+            return ak_error_setf(err, AK_ERR_CONFIG, "threshold policy: p_min=%g must be in (0, 1]",
                            (double)p->p_min);
         return check_clamp(p, n_experts, "threshold", err);
     }
-    return ak_fail(err, AK_ERR_CONFIG, "unknown policy kind %d", (int)p->kind);
+    return ak_error_setf(err, AK_ERR_CONFIG, "unknown policy kind %d", (int)p->kind);
 }
 
 int ak_policy_max_k(const ak_policy *p, int n_experts) {

@@ -54,7 +54,7 @@ static ak_policy seed_policy_for(int n_experts) {
 }
 
 ak_status ak_preset_get(const char *name, ak_router_config *c, ak_error *err) {
-    if (!name || !c) return ak_fail(err, AK_ERR_INVALID_ARG, "preset: NULL argument");
+    if (!name || !c) return ak_error_setf(err, AK_ERR_INVALID_ARG, "preset: NULL argument");
     for (int i = 0; i < N_PRESETS; i++) {
         const preset *p = &presets[i];
         if (strcmp(name, p->name) != 0) continue;
@@ -77,5 +77,5 @@ ak_status ak_preset_get(const char *name, ak_router_config *c, ak_error *err) {
         strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
         strncat(names, presets[i].name, sizeof names - strlen(names) - 1);
     }
-    return ak_fail(err, AK_ERR_INVALID_ARG, "unknown preset \"%s\" (known: %s)", name, names);
+    return ak_error_setf(err, AK_ERR_INVALID_ARG, "unknown preset \"%s\" (known: %s)", name, names);
 }

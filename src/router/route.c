@@ -13,20 +13,20 @@
 ak_status ak_route(const ak_policy *policy, const float *logits, int n_tokens, int n_experts,
                    int renormalize, ak_route_out *out, ak_error *err) {
     if (!policy || !logits || !out)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "route: policy, logits and out must not be NULL");
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "route: policy, logits and out must not be NULL");
     if (n_tokens <= 0)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "route: n_tokens=%d, need at least one token",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "route: n_tokens=%d, need at least one token",
                        n_tokens);
     ak_status st = ak_policy_validate(policy, n_experts, err);
     if (st != AK_OK) return st;
     int m = ak_policy_max_k(policy, n_experts);
     if (out->slots < m)
-        return ak_fail(err, AK_ERR_INVALID_ARG,
+        return ak_error_setf(err, AK_ERR_INVALID_ARG,
                        "route: out->slots=%d is less than the policy's max K %d", out->slots, m);
     if (!out->k || !out->ids || !out->weights)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "route: out->k, ids and weights must be allocated");
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "route: out->k, ids and weights must be allocated");
     if (out->n_tokens != 0 && out->n_tokens < n_tokens)
-        return ak_fail(err, AK_ERR_INVALID_ARG, "route: out has room for %d tokens, got %d",
+        return ak_error_setf(err, AK_ERR_INVALID_ARG, "route: out has room for %d tokens, got %d",
                        out->n_tokens, n_tokens);
 
     float thr[AK_MAX_LEVELS];
@@ -43,7 +43,7 @@ ak_status ak_route(const ak_policy *policy, const float *logits, int n_tokens, i
         float *w = out->weights + (size_t)t * (size_t)slots;
         int bad = route_row(z, n_experts, m, probs, &h, top_p, ids);
         if (bad >= 0)
-            return ak_fail(err, AK_ERR_NONFINITE, "route: logit of token %d, expert %d is %s", t,
+            return ak_error_setf(err, AK_ERR_NONFINITE, "route: logit of token %d, expert %d is %s", t,
                            bad, isnan(z[bad]) ? "NaN" : "Inf");
         int k = ak_select_k_nats(policy, top_p, m, h, thr);
         float scale = 1.0f;

@@ -3,10 +3,7 @@
 #define AK_ROUTER_INTERNAL_H
 
 #include "adaptivek.h"
-
-/* Sets err (when not NULL) to code and a printf-formatted message; returns code. */
-ak_status ak_fail(ak_error *err, ak_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "base/errfmt.h" /* ak_error_setf: err (when not NULL) = code + message; returns code */
 
 /* Softmax of one row into p, entropy (nats) into *h_nats when not NULL. Returns -1, or the
  * index of the first non-finite logit (p is then unspecified). */

@@ -1,7 +1,4 @@
-/* status.c - status names and the error helper. */
-#include <stdarg.h>
-#include <stdio.h>
-
+/* status.c - status names. */
 #include "router/router_internal.h"
 
 const char *ak_status_str(ak_status s) {
@@ -15,15 +12,4 @@ const char *ak_status_str(ak_status s) {
     case AK_ERR_NOMEM: return "out of memory";
     }
     return "unknown status";
-}
-
-ak_status ak_fail(ak_error *err, ak_status code, const char *fmt, ...) {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->code = code;
-    }
-    return code;
 }

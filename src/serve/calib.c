@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/server_internal.h"
+#include "base/file.h"
+#include "serve/calib.h"
+#include "serve/server_state.h"
 
 /* Plain English prose of mixed registers (written for this project). */
 static const char builtin_text[] =
@@ -42,12 +44,10 @@ int ak_calib_collect(ak_server *s, char *err, size_t errlen) {
     char *text = NULL;
     size_t len = 0;
     if (s->opt.calibration_file) {
-        FILE *f = fopen(s->opt.calibration_file, "rb");
-        if (!f) return snprintf(err, errlen, "cannot open --calibration-file %s", s->opt.calibration_file), -1;
-        text = malloc(1 << 20);
-        len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
-        fclose(f);
-        if (!text) return snprintf(err, errlen, "out of memory"), -1;
+        char why[256];
+        if (!(text = ak_read_file(s->opt.calibration_file, &len, why, sizeof why)))
+            return snprintf(err, errlen, "cannot open --calibration-file %s", why), -1;
+        if (len >= 1 << 20) len = (1 << 20) - 1; /* the sample is at most 1024 tokens */
     }
     const char *t = text ? text : builtin_text;
     if (!text) len = strlen(builtin_text);

@@ -10,7 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "serve/server_internal.h"
+#include "base/clock.h"
+#include "serve/http.h"
+#include "serve/reqlog.h"
+#include "serve/request.h"
+#include "serve/response.h"
+#include "serve/server_state.h"
+#include "serve/worker.h"
 
 typedef struct {
     ak_sbuf body;
@@ -73,31 +79,13 @@ static const char *variant_label(const ak_server *s, int v) {
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
-    ak_job *j = cls;
-    pthread_mutex_lock(&j->mu);
-    while (j->sse_read == j->sse.len && j->state != AK_JOB_DONE) pthread_cond_wait(&j->cv, &j->mu);
-    if (j->sse_read == j->sse.len) {
-        pthread_mutex_unlock(&j->mu);
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    size_t n = j->sse.len - j->sse_read;
-    if (n > max) n = max;
-    memcpy(buf, j->sse.s + j->sse_read, n);
-    j->sse_read += n;
-    if (j->sse_read == j->sse.len) { /* all read: reuse the buffer */
-        j->sse_read = 0;
-        ak_sbuf_clear(&j->sse);
-    }
-    pthread_mutex_unlock(&j->mu);
-    return (ssize_t)n;
+    ssize_t n = ak_job_read_events(cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
 }
 
 static void sse_free(void *cls) {
-    ak_job *j = cls;
-    pthread_mutex_lock(&j->mu);
-    if (j->state != AK_JOB_DONE) j->cancelled = 1; /* the client went away */
-    pthread_mutex_unlock(&j->mu);
-    ak_job_release(j);
+    ak_job_cancel(cls); /* the client went away, unless the job is done */
+    ak_job_release(cls);
 }
 
 /* ---------------------------------------------------------------- generation endpoints */
@@ -105,11 +93,7 @@ static void sse_free(void *cls) {
 static void timed_wait(ak_job *j, double deadline) {
     double left = deadline - ak_now();
     if (left <= 0) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double t = (double)ts.tv_sec + 1e-9 * ts.tv_nsec + left;
-    ts.tv_sec = (time_t)t;
-    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    struct timespec ts = ak_abstime_in(left);
     pthread_cond_timedwait(&j->cv, &j->mu, &ts);
 }
 
@@ -127,7 +111,7 @@ static enum MHD_Result generate(ak_server *s, struct MHD_Connection *c, conn_ctx
     if (!j) return send_error(s, c, cx, e.status, e.type, e.code, e.param, e.msg, 1, AK_VARIANT_NONE(s));
     j->t_arrival = cx->t_arrival;
     j->deadline = cx->t_arrival + s->opt.timeout_s;
-    int rc = ak_queue_push(s, j);
+    int rc = ak_workers_submit(s, j);
     if (rc) {
         int v = j->variant;
         ak_job_release(j);
@@ -175,9 +159,7 @@ static enum MHD_Result generate(ak_server *s, struct MHD_Connection *c, conn_ctx
         ak_job_release(j);
         return ret;
     }
-    pthread_mutex_lock(&j->mu);
-    j->refs++; /* one for the response's reader */
-    pthread_mutex_unlock(&j->mu);
+    ak_job_retain(j); /* one for the response's reader */
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, j, sse_free);
     if (!r) {
         ak_job_release(j);
@@ -219,7 +201,7 @@ static enum MHD_Result models(ak_server *s, struct MHD_Connection *c, conn_ctx *
 }
 
 static enum MHD_Result health(ak_server *s, struct MHD_Connection *c, conn_ctx *cx) {
-    int busy, depth = ak_queue_depth(s, &busy), down = atomic_load(&s->shutting_down);
+    int busy, depth = ak_workers_depth(s, &busy), down = atomic_load(&s->shutting_down);
     ak_sbuf b = {0};
     ak_sbuf_printf(&b, "{\"status\":\"%s\",\"model\":", down ? "shutting_down" : "ok");
     ak_sbuf_json_string(&b, s->model_name, strlen(s->model_name));
@@ -231,7 +213,7 @@ static enum MHD_Result health(ak_server *s, struct MHD_Connection *c, conn_ctx *
 }
 
 static enum MHD_Result metrics(ak_server *s, struct MHD_Connection *c, conn_ctx *cx) {
-    int busy, depth = ak_queue_depth(s, &busy);
+    int busy, depth = ak_workers_depth(s, &busy);
     ak_sbuf b = {0};
     if (ak_metrics_render(s->metrics, &b, depth, busy)) {
         ak_sbuf_free(&b);
@@ -324,10 +306,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!cx) return;
     if (cx->job) {
         ak_job *j = cx->job;
-        pthread_mutex_lock(&j->mu);
-        int done = j->state == AK_JOB_DONE, status = done ? j->status : 499;
-        if (!done) j->cancelled = 1;
-        pthread_mutex_unlock(&j->mu);
+        int done = ak_job_cancel(j), status = done ? j->status : 499;
         ak_request_finished(s, cx->request_id, j->variant, status, done ? j : NULL, cx->t_arrival,
                             done ? j->errmsg : "the client closed the stream");
         ak_job_release(j);

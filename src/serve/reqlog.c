@@ -6,7 +6,10 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "serve/server_internal.h"
+#include "base/clock.h"
+#include "serve/reqlog.h"
+#include "serve/response.h"
+#include "serve/server_state.h"
 
 static const char *variant_name(const ak_server *s, int v) {
     if (v >= 0 && v < s->n_variants) return s->variants[v].name;
@@ -23,8 +26,8 @@ void ak_request_finished(ak_server *s, const char *request_id, int variant, int 
     double avg_k = j ? ak_job_avg_k(j) : 0, saved = j ? ak_job_compute_saved(j) : 0;
     if (variant < 0 || variant > AK_VARIANT_NONE(s)) variant = AK_VARIANT_NONE(s);
 
-    ak_metrics_add_request(s->metrics, variant, status, latency, ttft, np, nc, j ? j->k_sum : 0, j ? j->routed : 0,
-                           j ? j->expert_macs : 0, j ? j->expert_macs_native : 0);
+    ak_metrics_add_request(s->metrics, variant, status, latency, ttft, np, nc, j ? j->counts.k_sum : 0, j ? j->counts.routed : 0,
+                           j ? j->counts.expert_macs : 0, j ? j->counts.expert_macs_native : 0);
     if (status == 200 && j && variant < s->n_variants) {
         double gen_s = j->t_done - j->t_start;
         ak_ab_record(s->ab, variant, latency, gen_s > 0 ? j->n_gen / gen_s : 0, avg_k,

@@ -7,35 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/server_internal.h"
+#include "serve/calib.h"
+#include "serve/request.h"
+#include "serve/server_state.h"
 #include "serve/textutil.h"
-
-ak_job *ak_job_new(void) {
-    ak_job *j = calloc(1, sizeof *j);
-    if (!j) return NULL;
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
-    j->refs = 1;
-    j->status = 200;
-    return j;
-}
-
-void ak_job_release(ak_job *j) {
-    if (!j) return;
-    pthread_mutex_lock(&j->mu);
-    int left = --j->refs;
-    pthread_mutex_unlock(&j->mu);
-    if (left) return;
-    if (j->has_own_routing) ak_config_free(&j->own_routing);
-    free(j->tokens);
-    free(j->trace_h);
-    free(j->trace_k);
-    ak_sbuf_free(&j->text);
-    ak_sbuf_free(&j->sse);
-    pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
-    free(j);
-}
 
 static int bad(ak_req_error *e, int status, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -109,17 +84,33 @@ static int get_string(const cJSON *o, const char *name, const char **out, ak_req
 static const char *const routing_fields[] = {"policy", "k", "k_values", "thresholds", "threshold_unit",
                                              "top_p", "ratio", "k_min", "k_max", "target_avg_k"};
 
-static int policy_k_range(const ak_policy *p, int n_experts, int *kmin, int *kmax) {
-    switch (p->kind) {
-    case AK_POLICY_FIXED: *kmin = p->k; break;
-    case AK_POLICY_ENTROPY: *kmin = p->k_values[0]; break;
-    default: *kmin = p->k_min; break;
+/* How "adaptive_k" spells the policy specification's fields (for the spec's messages). */
+static const ak_policy_spec_names request_names = {"policy", "k",     "k_values", "thresholds", "threshold_unit",
+                                                   "top_p",  "ratio", "k_min",    "k_max"};
+
+/* A JSON array of at most cap numbers into out (integers in lo..hi when integers != 0);
+ * the count, or -1 with the error set. */
+static int number_array(const cJSON *a, const char *name, int cap, int integers, int lo, int hi, double *out,
+                        ak_req_error *e) {
+    const char *P = "adaptive_k";
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (n < (integers ? 1 : 0) || n > cap)
+        return bad(e, 400, "invalid_type", P, "%s must be an array of %d to %d %s", name, integers ? 1 : 0, cap,
+                   integers ? "integers" : "numbers");
+    int i = 0;
+    for (const cJSON *c = a->child; c; c = c->next, i++) {
+        if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
+            return bad(e, 400, "invalid_type", P, "%s must hold numbers", name);
+        if (integers && (c->valuedouble != floor(c->valuedouble) || c->valuedouble < lo || c->valuedouble > hi))
+            return bad(e, 400, "invalid_value", P, "%s must hold integers in %d..%d", name, lo, hi);
+        out[i] = c->valuedouble;
     }
-    *kmax = ak_policy_max_k(p, n_experts);
-    return 0;
+    return n;
 }
 
-static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak_req_error *e) {
+/* "adaptive_k" into a policy specification (syntax only: the rules are libadaptivek's,
+ * ak_config_apply_spec); *target is the requested average K (0: none). */
+static int routing_spec(ak_server *s, const cJSON *o, ak_policy_spec *sp, double *target, ak_req_error *e) {
     const int E = s->hp->n_expert;
     const char *P = "adaptive_k";
     if (!cJSON_IsObject(o)) return bad(e, 400, "invalid_type", P, "'adaptive_k' must be an object");
@@ -133,110 +124,68 @@ static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak
                        "top_p, ratio, k_min, k_max, target_avg_k)",
                        c->string ? c->string : "");
     }
-    const char *name;
-    if (get_string(o, "policy", &name, e)) return -1;
-    ak_policy_kind kind = AK_POLICY_ENTROPY;
-    if (name && ak_policy_kind_parse(name, &kind))
+    ak_policy_spec_init(sp);
+    sp->names = &request_names;
+    sp->has_kind = 1; /* the policy defaults to entropy; other kinds' parameters are errors */
+    sp->kind = AK_POLICY_ENTROPY;
+    const char *name, *unit_name;
+    if (get_string(o, "policy", &name, e) || get_string(o, "threshold_unit", &unit_name, e)) return -1;
+    if (name && ak_policy_kind_parse(name, &sp->kind))
         return bad(e, 400, "invalid_value", P, "adaptive_k.policy must be fixed, entropy, top-p or ratio, not '%s'",
                    name);
-    int k, has_k, kmin, has_kmin, kmax, has_kmax, has_target, has_top_p, has_ratio;
-    double target = 0, top_p = 0, ratio = 0;
-    if (get_int(o, "k", 1, E, &k, &has_k, e) || get_int(o, "k_min", 1, E, &kmin, &has_kmin, e) ||
-        get_int(o, "k_max", 1, E, &kmax, &has_kmax, e) ||
-        get_num(o, "target_avg_k", 1, E, 0, &target, &has_target, e) ||
-        get_num(o, "top_p", 0, 1, 1, &top_p, &has_top_p, e) || get_num(o, "ratio", 0, 1, 1, &ratio, &has_ratio, e)) {
+    if (unit_name && ak_entropy_unit_parse(unit_name, &sp->unit))
+        return bad(e, 400, "invalid_value", P, "threshold_unit must be nats, bits or normalized");
+    sp->has_unit = unit_name != NULL;
+    int has_target;
+    double top_p = 0, ratio = 0;
+    if (get_int(o, "k", 1, E, &sp->k, &sp->has_k, e) || get_int(o, "k_min", 1, E, &sp->k_min, &sp->has_k_min, e) ||
+        get_int(o, "k_max", 1, E, &sp->k_max, &sp->has_k_max, e) ||
+        get_num(o, "target_avg_k", 1, E, 0, target, &has_target, e) ||
+        get_num(o, "top_p", 0, 1, 1, &top_p, &sp->has_top_p, e) || get_num(o, "ratio", 0, 1, 1, &ratio, &sp->has_ratio, e)) {
         char tmp[64];
         snprintf(tmp, sizeof tmp, "adaptive_k.%.40s", e->param);
         snprintf(e->param, sizeof e->param, "%s", tmp);
         return -1;
     }
-    const cJSON *kv = field(o, "k_values"), *th = field(o, "thresholds");
-    const char *unit_name;
-    if (get_string(o, "threshold_unit", &unit_name, e)) return -1;
-    int is_entropy = kind == AK_POLICY_ENTROPY, is_clamped = kind == AK_POLICY_TOP_P || kind == AK_POLICY_RATIO;
-    if (has_k && kind != AK_POLICY_FIXED) return bad(e, 400, "invalid_value", P, "adaptive_k.k applies to policy fixed");
-    if ((kv || th || unit_name) && !is_entropy)
-        return bad(e, 400, "invalid_value", P, "k_values, thresholds and threshold_unit apply to policy entropy");
-    if ((has_kmin || has_kmax) && !is_clamped)
-        return bad(e, 400, "invalid_value", P, "k_min and k_max apply to policies top-p and ratio");
-    if (has_top_p && kind != AK_POLICY_TOP_P) return bad(e, 400, "invalid_value", P, "top_p applies to policy top-p");
-    if (has_ratio && kind != AK_POLICY_RATIO) return bad(e, 400, "invalid_value", P, "ratio applies to policy ratio");
-    if (has_target && kind == AK_POLICY_FIXED)
+    sp->top_p = (float)top_p;
+    sp->ratio = (float)ratio;
+    if (!has_target) *target = 0;
+    else if (sp->kind == AK_POLICY_FIXED)
         return bad(e, 400, "invalid_value", P, "target_avg_k applies to entropy, top-p and ratio; use k with fixed");
+    else sp->fit = AK_FIT_THRESHOLDS | AK_FIT_PARAM;
+    double v[AK_MAX_LEVELS];
+    const cJSON *kv = field(o, "k_values"), *th = field(o, "thresholds");
+    if (kv) {
+        if ((sp->n_k_values = number_array(kv, "k_values", AK_MAX_LEVELS, 1, 1, E, v, e)) < 0) return -1;
+        for (int i = 0; i < sp->n_k_values; i++) sp->k_values[i] = (int)v[i];
+    }
+    if (th) {
+        if ((sp->n_thresholds = number_array(th, "thresholds", AK_MAX_LEVELS - 1, 0, 0, 0, v, e)) < 0) return -1;
+        for (int i = 0; i < sp->n_thresholds; i++) sp->thresholds[i] = (float)v[i];
+    }
+    return 0;
+}
 
+static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak_req_error *e) {
+    const char *P = "adaptive_k";
+    ak_policy_spec sp;
+    double target;
+    if (routing_spec(s, o, &sp, &target, e)) return -1;
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->name, sizeof cfg->name, "request");
-    cfg->n_experts = E;
+    cfg->n_experts = s->hp->n_expert;
     cfg->k_native = s->hp->n_expert_used;
     cfg->renormalize = s->hp->renormalize;
-    ak_policy *p = &cfg->default_policy;
-    switch (kind) {
-    case AK_POLICY_THRESHOLD:
-        return bad(e, 400, "invalid_value", P, "the threshold policy is set by a router config (serve --router-config)");
-    case AK_POLICY_FIXED: *p = ak_policy_fixed(has_k ? k : s->hp->n_expert_used); break;
-    case AK_POLICY_ENTROPY: {
-        *p = ak_policy_entropy_default();
-        if (unit_name) {
-            if (!strcmp(unit_name, "nats")) p->unit = AK_ENTROPY_NATS;
-            else if (!strcmp(unit_name, "bits")) p->unit = AK_ENTROPY_BITS;
-            else if (!strcmp(unit_name, "normalized")) p->unit = AK_ENTROPY_NORMALIZED;
-            else return bad(e, 400, "invalid_value", P, "threshold_unit must be nats, bits or normalized");
-            for (int i = 0; i + 1 < p->n_levels; i++) /* keep the default thresholds' meaning */
-                p->thresholds[i] = ak_entropy_to_unit(ak_entropy_from_unit(p->thresholds[i], AK_ENTROPY_NATS, E),
-                                                      p->unit, E);
-        }
-        if (kv) {
-            int n = cJSON_IsArray(kv) ? cJSON_GetArraySize(kv) : -1;
-            if (n < 1 || n > AK_MAX_LEVELS)
-                return bad(e, 400, "invalid_type", P, "k_values must be an array of 1 to %d integers", AK_MAX_LEVELS);
-            int i = 0;
-            for (const cJSON *c = kv->child; c; c = c->next, i++) {
-                if (!cJSON_IsNumber(c) || c->valuedouble != floor(c->valuedouble) || c->valuedouble < 1 ||
-                    c->valuedouble > E)
-                    return bad(e, 400, "invalid_value", P, "k_values must hold integers in 1..%d", E);
-                p->k_values[i] = (int)c->valuedouble;
-            }
-            p->n_levels = n;
-        }
-        if (th) {
-            int n = cJSON_IsArray(th) ? cJSON_GetArraySize(th) : -1;
-            if (n != p->n_levels - 1)
-                return bad(e, 400, "invalid_value", P, "thresholds must be an array of %d numbers (one less than k_values)",
-                           p->n_levels - 1);
-            int i = 0;
-            for (const cJSON *c = th->child; c; c = c->next, i++) {
-                if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble))
-                    return bad(e, 400, "invalid_type", P, "thresholds must hold numbers");
-                p->thresholds[i] = (float)c->valuedouble;
-            }
-        } else if (kv) {
-            if (!has_target)
-                return bad(e, 400, "invalid_value", P, "k_values needs thresholds (or target_avg_k to fit them)");
-            for (int i = 0; i + 1 < p->n_levels; i++) /* evenly spaced placeholders, rescaled by calibration */
-                p->thresholds[i] = ak_entropy_to_unit(
-                    ak_entropy_from_unit((float)(i + 1) / (float)p->n_levels, AK_ENTROPY_NORMALIZED, E), p->unit, E);
-        }
-        break;
-    }
-    case AK_POLICY_TOP_P:
-        if (!has_top_p && !has_target) return bad(e, 400, "invalid_value", P, "policy top-p needs top_p or target_avg_k");
-        *p = ak_policy_top_p(has_top_p ? (float)top_p : 0.5f, has_kmin ? kmin : 1, has_kmax ? kmax : E);
-        break;
-    case AK_POLICY_RATIO:
-        if (!has_ratio && !has_target) return bad(e, 400, "invalid_value", P, "policy ratio needs ratio or target_avg_k");
-        *p = ak_policy_ratio(has_ratio ? (float)ratio : 0.5f, has_kmin ? kmin : 1, has_kmax ? kmax : E);
-        break;
-    }
+    cfg->default_policy = ak_policy_entropy_default();
     ak_error ae = {0};
-    if (ak_policy_validate(p, E, &ae) != AK_OK) return bad(e, 400, "invalid_value", P, "adaptive_k: %s", ae.msg);
-    const int lim_lo = s->opt.min_k, lim_hi = s->opt.max_k;
-    int lo, hi;
-    policy_k_range(p, E, &lo, &hi);
-    if (lo < lim_lo || hi > lim_hi)
+    if (ak_config_apply_spec(cfg, &sp, &ae) != AK_OK) return bad(e, 400, "invalid_value", P, "adaptive_k: %s", ae.msg);
+    const ak_policy *p = &cfg->default_policy;
+    int lo = ak_policy_min_k(p), hi = ak_policy_max_k(p, cfg->n_experts);
+    if (lo < s->opt.min_k || hi > s->opt.max_k)
         return bad(e, 400, "routing_not_allowed", P,
-                   "this policy chooses K in %d..%d; the server allows K in %d..%d (--min-k, --max-k)", lo, hi, lim_lo,
-                   lim_hi);
-    if (has_target) {
+                   "this policy chooses K in %d..%d; the server allows K in %d..%d (--min-k, --max-k)", lo, hi,
+                   s->opt.min_k, s->opt.max_k);
+    if (target > 0) {
         char msg[256];
         if (ak_calib_config(s, cfg, target, msg, sizeof msg)) {
             ak_config_free(cfg);
@@ -296,17 +245,10 @@ static int add_stop(ak_job *j, const char *s, ak_req_error *e) {
 
 static const char *const unsupported_true[] = {"echo"};
 
-ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_t len, const char *request_id,
-                         ak_req_error *e) {
-    memset(e, 0, sizeof *e);
-    if (!ak_utf8_valid(body, len)) {
-        bad(e, 400, "invalid_utf8", NULL, "the request body is not valid UTF-8");
-        return NULL;
-    }
-    if (memchr(body, 0, len)) {
-        bad(e, 400, "invalid_json", NULL, "the request body contains a NUL byte");
-        return NULL;
-    }
+/* The body as a JSON value (valid UTF-8, no NUL, nothing after the value), or NULL. */
+static cJSON *parse_body(const char *body, size_t len, ak_req_error *e) {
+    if (!ak_utf8_valid(body, len)) return bad(e, 400, "invalid_utf8", NULL, "the request body is not valid UTF-8"), NULL;
+    if (memchr(body, 0, len)) return bad(e, 400, "invalid_json", NULL, "the request body contains a NUL byte"), NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
@@ -321,160 +263,167 @@ ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_
         bad(e, 400, "invalid_json", NULL, "unexpected data after the JSON value at byte %zu", used);
         return NULL;
     }
-    ak_job *j = ak_job_new();
-    ak_sbuf prompt = {0};
-    if (!j) {
-        bad(e, 500, "out_of_memory", NULL, "out of memory");
-        goto fail;
-    }
-    j->kind = kind;
-    snprintf(j->request_id, sizeof j->request_id, "%s", request_id);
-    snprintf(j->id, sizeof j->id, "%s-%s", kind == AK_REQ_CHAT ? "chatcmpl" : "cmpl", request_id);
-    if (!cJSON_IsObject(root)) {
-        bad(e, 400, "invalid_type", NULL, "the request body must be a JSON object");
-        goto fail;
-    }
-    const char *model, *user;
-    if (get_string(root, "model", &model, e) || get_string(root, "user", &user, e)) goto fail;
-    if (get_bool(root, "stream", &j->stream, e) || get_bool(root, "trace", &j->want_trace, e)) goto fail;
+    return root;
+}
+
+/* stream, trace, stream_options and the OpenAI options this server supports only at their
+ * default (n, best_of, logprobs, echo). */
+static int parse_flags(const cJSON *root, ak_job *j, ak_req_error *e) {
+    if (get_bool(root, "stream", &j->stream, e) || get_bool(root, "trace", &j->want_trace, e)) return -1;
     for (size_t i = 0; i < sizeof unsupported_true / sizeof unsupported_true[0]; i++) {
         int v = 0;
-        if (get_bool(root, unsupported_true[i], &v, e)) goto fail;
-        if (v) {
-            bad(e, 400, "unsupported", unsupported_true[i], "'%s' is not supported", unsupported_true[i]);
-            goto fail;
-        }
+        if (get_bool(root, unsupported_true[i], &v, e)) return -1;
+        if (v) return bad(e, 400, "unsupported", unsupported_true[i], "'%s' is not supported", unsupported_true[i]);
     }
     const cJSON *so = field(root, "stream_options");
     if (so) {
-        if (!cJSON_IsObject(so)) {
-            bad(e, 400, "invalid_type", "stream_options", "'stream_options' must be an object");
-            goto fail;
-        }
-        if (get_bool(so, "include_usage", &j->include_usage, e)) goto fail;
+        if (!cJSON_IsObject(so))
+            return bad(e, 400, "invalid_type", "stream_options", "'stream_options' must be an object");
+        if (get_bool(so, "include_usage", &j->include_usage, e)) return -1;
     }
-    int n, present, max_tokens = 0, has_max = 0, seed = 0, has_seed = 0, top_k = 0, has_top_k = 0;
+    int n, present;
     if (get_int(root, "n", 1, 1, &n, &present, e) || get_int(root, "best_of", 1, 1, &n, &present, e)) {
         e->code = "unsupported";
         snprintf(e->msg, sizeof e->msg, "'%s' must be 1: one choice per request", e->param);
-        goto fail;
+        return -1;
     }
     if (get_int(root, "logprobs", 0, 0, &n, &present, e)) {
         const cJSON *lp = field(root, "logprobs");
-        if (!cJSON_IsBool(lp) || cJSON_IsTrue(lp)) {
-            bad(e, 400, "unsupported", "logprobs", "'logprobs' is not supported");
-            goto fail;
-        }
+        if (!cJSON_IsBool(lp) || cJSON_IsTrue(lp)) return bad(e, 400, "unsupported", "logprobs", "'logprobs' is not supported");
     }
-    if (get_int(root, kind == AK_REQ_CHAT && field(root, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
-                1, s->opt.max_tokens, &max_tokens, &has_max, e))
-        goto fail;
-    if (get_int(root, "seed", INT32_MIN, INT32_MAX, &seed, &has_seed, e) ||
-        get_int(root, "top_k", 0, s->hp->n_vocab, &top_k, &has_top_k, e))
-        goto fail;
+    return 0;
+}
+
+/* temperature, top_p, top_k, seed (and the penalties, checked and ignored) into j->sp. */
+static int parse_sampling(ak_server *s, const cJSON *root, const char *request_id, ak_job *j, ak_req_error *e) {
+    int present, seed = 0, has_seed = 0, top_k = 0, has_top_k = 0;
     double temp = 1.0, top_p = 1.0, ign;
-    if (get_num(root, "temperature", 0, 2, 0, &temp, &present, e) || get_num(root, "top_p", 0, 1, 1, &top_p, &present, e) ||
+    if (get_int(root, "seed", INT32_MIN, INT32_MAX, &seed, &has_seed, e) ||
+        get_int(root, "top_k", 0, s->hp->n_vocab, &top_k, &has_top_k, e) ||
+        get_num(root, "temperature", 0, 2, 0, &temp, &present, e) || get_num(root, "top_p", 0, 1, 1, &top_p, &present, e) ||
         get_num(root, "presence_penalty", -2, 2, 0, &ign, &present, e) ||
         get_num(root, "frequency_penalty", -2, 2, 0, &ign, &present, e))
-        goto fail;
-    const cJSON *stop = field(root, "stop");
-    if (stop) {
-        if (cJSON_IsString(stop)) {
-            if (add_stop(j, stop->valuestring, e)) goto fail;
-        } else if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) <= 4) {
-            for (const cJSON *c = stop->child; c; c = c->next) {
-                if (!cJSON_IsString(c)) {
-                    bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
-                    goto fail;
-                }
-                if (add_stop(j, c->valuestring, e)) goto fail;
-            }
-        } else {
-            bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
-            goto fail;
-        }
-    }
-
-    if (kind == AK_REQ_CHAT) {
-        if (render_chat(field(root, "messages"), &prompt, e)) goto fail;
-        if (add_stop(j, "\nUser:", e) || add_stop(j, "\nSystem:", e)) goto fail;
-    } else {
-        const cJSON *p = field(root, "prompt");
-        if (p && cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(p->child)) p = p->child;
-        if (!p || !cJSON_IsString(p)) {
-            bad(e, 400, p ? "invalid_type" : "missing_field", "prompt", "'prompt' must be a string (or an array of one string)");
-            goto fail;
-        }
-        ak_sbuf_puts(&prompt, p->valuestring);
-    }
-    if (!prompt.s) ak_sbuf_puts(&prompt, "");
-    if (!prompt.s || !ak_utf8_valid(prompt.s, prompt.len)) {
-        bad(e, 400, "invalid_utf8", kind == AK_REQ_CHAT ? "messages" : "prompt", "the prompt is not valid UTF-8");
-        goto fail;
-    }
-
-    const cJSON *route = cJSON_GetObjectItemCaseSensitive(root, "adaptive_k");
-    if (route && !cJSON_IsNull(route)) {
-        if (parse_routing(s, route, &j->own_routing, e)) goto fail;
-        j->has_own_routing = 1;
-        j->routing = &j->own_routing;
-        j->variant = AK_VARIANT_CUSTOM(s);
-    } else {
-        const char *key = user && *user ? user : request_id;
-        j->variant = s->ab_enabled ? ak_ab_assign(s->variants, s->n_variants, key, strlen(key)) : 0;
-        j->routing = s->variants[j->variant].native ? NULL : &s->variants[j->variant].cfg;
-    }
-
-    /* tokens: the prompt, then room for the completion */
-    int limit = s->opt.max_prompt_tokens;
-    if (!has_max) max_tokens = kind == AK_REQ_CHAT ? s->opt.max_tokens : (s->opt.max_tokens < 16 ? s->opt.max_tokens : 16);
-    j->tokens = malloc(((size_t)limit + (size_t)max_tokens + 1) * sizeof *j->tokens);
-    if (!j->tokens) {
-        bad(e, 500, "out_of_memory", NULL, "out of memory");
-        goto fail;
-    }
-    int np = ak_tokenize(s->tok, prompt.s, prompt.len, ak_tokenizer_add_bos(s->tok), 0, j->tokens, limit);
-    if (np == INT32_MIN) {
-        bad(e, 400, "invalid_value", "prompt", "the prompt could not be tokenised");
-        goto fail;
-    }
-    if (np < 0) {
-        bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; this server accepts at most %d", -np, limit);
-        goto fail;
-    }
-    if (np == 0) {
-        bad(e, 400, "invalid_value", "prompt", "the prompt is empty");
-        goto fail;
-    }
-    if (np >= s->n_ctx) {
-        bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; the context holds %d", np, s->n_ctx);
-        goto fail;
-    }
-    j->n_prompt = np;
-    j->max_tokens = max_tokens < s->n_ctx - np ? max_tokens : s->n_ctx - np;
-    j->cap_tokens = np + j->max_tokens;
-
+        return -1;
     j->sp = ak_sampler_default_params();
     j->sp.temp = (float)temp;
     j->sp.top_p = (float)top_p;
     j->sp.top_k = has_top_k ? top_k : 0;
     j->sp.seed = has_seed ? (uint64_t)(uint32_t)seed : ak_fnv1a64(request_id, strlen(request_id));
+    return 0;
+}
+
+static int parse_stop(const cJSON *root, ak_job *j, ak_req_error *e) {
+    const cJSON *stop = field(root, "stop");
+    if (!stop) return 0;
+    if (cJSON_IsString(stop)) return add_stop(j, stop->valuestring, e);
+    if (!cJSON_IsArray(stop) || cJSON_GetArraySize(stop) > 4)
+        return bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
+    for (const cJSON *c = stop->child; c; c = c->next) {
+        if (!cJSON_IsString(c))
+            return bad(e, 400, "invalid_type", "stop", "'stop' must be a string or an array of up to 4 strings");
+        if (add_stop(j, c->valuestring, e)) return -1;
+    }
+    return 0;
+}
+
+/* The prompt text: the chat template over "messages", or "prompt". */
+static int parse_prompt(const cJSON *root, ak_req_kind kind, ak_job *j, ak_sbuf *prompt, ak_req_error *e) {
+    if (kind == AK_REQ_CHAT) {
+        if (render_chat(field(root, "messages"), prompt, e)) return -1;
+        if (add_stop(j, "\nUser:", e) || add_stop(j, "\nSystem:", e)) return -1;
+    } else {
+        const cJSON *p = field(root, "prompt");
+        if (p && cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(p->child)) p = p->child;
+        if (!p || !cJSON_IsString(p))
+            return bad(e, 400, p ? "invalid_type" : "missing_field", "prompt",
+                       "'prompt' must be a string (or an array of one string)");
+        ak_sbuf_puts(prompt, p->valuestring);
+    }
+    if (!prompt->s) ak_sbuf_puts(prompt, "");
+    if (!prompt->s || !ak_utf8_valid(prompt->s, prompt->len))
+        return bad(e, 400, "invalid_utf8", kind == AK_REQ_CHAT ? "messages" : "prompt", "the prompt is not valid UTF-8");
+    return 0;
+}
+
+/* The request's own routing ("adaptive_k"), else its A/B variant (by user, else request id). */
+static int choose_routing(ak_server *s, const cJSON *root, const char *user, const char *request_id, ak_job *j,
+                          ak_req_error *e) {
+    const cJSON *route = cJSON_GetObjectItemCaseSensitive(root, "adaptive_k");
+    if (route && !cJSON_IsNull(route)) {
+        if (parse_routing(s, route, &j->own_routing, e)) return -1;
+        j->has_own_routing = 1;
+        j->routing = &j->own_routing;
+        j->variant = AK_VARIANT_CUSTOM(s);
+        return 0;
+    }
+    const char *key = user && *user ? user : request_id;
+    j->variant = s->ab_enabled ? ak_ab_assign(s->variants, s->n_variants, key, strlen(key)) : 0;
+    j->routing = s->variants[j->variant].native ? NULL : &s->variants[j->variant].cfg;
+    return 0;
+}
+
+/* The prompt's tokens, room for max_tokens more, and the trace arrays when asked for. */
+static int prepare_tokens(ak_server *s, const ak_sbuf *prompt, int max_tokens, ak_job *j, ak_req_error *e) {
+    int limit = s->opt.max_prompt_tokens;
+    j->tokens = malloc(((size_t)limit + (size_t)max_tokens + 1) * sizeof *j->tokens);
+    if (!j->tokens) return bad(e, 500, "out_of_memory", NULL, "out of memory");
+    int np = ak_tokenize(s->tok, prompt->s, prompt->len, ak_tokenizer_add_bos(s->tok), 0, j->tokens, limit);
+    if (np == INT32_MIN) return bad(e, 400, "invalid_value", "prompt", "the prompt could not be tokenised");
+    if (np < 0)
+        return bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; this server accepts at most %d", -np,
+                   limit);
+    if (np == 0) return bad(e, 400, "invalid_value", "prompt", "the prompt is empty");
+    if (np >= s->n_ctx)
+        return bad(e, 400, "prompt_too_long", "prompt", "the prompt has %d tokens; the context holds %d", np, s->n_ctx);
+    j->n_prompt = np;
+    j->max_tokens = max_tokens < s->n_ctx - np ? max_tokens : s->n_ctx - np;
+    j->cap_tokens = np + j->max_tokens;
     j->print_trace = s->opt.trace;
     if (j->want_trace || j->print_trace) {
         size_t n_cells = (size_t)j->cap_tokens * (size_t)s->hp->n_layer;
         j->trace_h = calloc(n_cells, sizeof *j->trace_h);
         j->trace_k = calloc(n_cells, sizeof *j->trace_k);
-        if (!j->trace_h || !j->trace_k) {
-            bad(e, 500, "out_of_memory", NULL, "out of memory");
-            goto fail;
-        }
+        if (!j->trace_h || !j->trace_k) return bad(e, 500, "out_of_memory", NULL, "out of memory");
     }
+    return 0;
+}
+
+/* Everything but the body's syntax: fields into the job. */
+static int fill_job(ak_server *s, ak_req_kind kind, const cJSON *root, const char *request_id, ak_job *j,
+                    ak_req_error *e) {
+    if (!cJSON_IsObject(root)) return bad(e, 400, "invalid_type", NULL, "the request body must be a JSON object");
+    const char *model, *user;
+    int max_tokens = 0, has_max = 0;
+    if (get_string(root, "model", &model, e) || get_string(root, "user", &user, e) || parse_flags(root, j, e))
+        return -1;
+    if (get_int(root, kind == AK_REQ_CHAT && field(root, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+                1, s->opt.max_tokens, &max_tokens, &has_max, e))
+        return -1;
+    if (parse_sampling(s, root, request_id, j, e) || parse_stop(root, j, e)) return -1;
+    ak_sbuf prompt = {0};
+    int rc = parse_prompt(root, kind, j, &prompt, e) || choose_routing(s, root, user, request_id, j, e);
+    if (!has_max) max_tokens = kind == AK_REQ_CHAT ? s->opt.max_tokens : (s->opt.max_tokens < 16 ? s->opt.max_tokens : 16);
+    if (!rc) rc = prepare_tokens(s, &prompt, max_tokens, j, e);
     ak_sbuf_free(&prompt);
+    return rc ? -1 : 0;
+}
+
+ak_job *ak_request_parse(ak_server *s, ak_req_kind kind, const char *body, size_t len, const char *request_id,
+                         ak_req_error *e) {
+    memset(e, 0, sizeof *e);
+    cJSON *root = parse_body(body, len, e);
+    if (!root) return NULL;
+    ak_job *j = ak_job_new();
+    if (!j) bad(e, 500, "out_of_memory", NULL, "out of memory");
+    else {
+        j->kind = kind;
+        snprintf(j->request_id, sizeof j->request_id, "%s", request_id);
+        snprintf(j->id, sizeof j->id, "%s-%s", kind == AK_REQ_CHAT ? "chatcmpl" : "cmpl", request_id);
+    }
+    if (j && fill_job(s, kind, root, request_id, j, e)) {
+        ak_job_release(j);
+        j = NULL;
+    }
     cJSON_Delete(root);
     return j;
-fail:
-    ak_sbuf_free(&prompt);
-    cJSON_Delete(root);
-    ak_job_release(j);
-    return NULL;
 }

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/server_internal.h"
+#include "serve/response.h"
+#include "serve/server_state.h"
 #include "serve/textutil.h"
 
 void ak_error_json(ak_sbuf *o, const char *msg, const char *type, const char *code, const char *param) {
@@ -20,16 +21,16 @@ void ak_error_json(ak_sbuf *o, const char *msg, const char *type, const char *co
     ak_sbuf_puts(o, "}}");
 }
 
-double ak_job_avg_k(const ak_job *j) { return j->routed ? (double)j->k_sum / (double)j->routed : 0.0; }
+double ak_job_avg_k(const ak_job *j) { return j->counts.routed ? (double)j->counts.k_sum / (double)j->counts.routed : 0.0; }
 
 /* Decode alone: the prompt's K is not what a user pays per generated token. 0 when no
  * generated token went through the model (at most one token, or a failed prompt). */
 static double job_completion_avg_k(const ak_job *j) {
-    return j->gen_routed ? (double)j->gen_k_sum / (double)j->gen_routed : 0.0;
+    return j->counts.gen_routed ? (double)j->counts.gen_k_sum / (double)j->counts.gen_routed : 0.0;
 }
 
 double ak_job_compute_saved(const ak_job *j) {
-    return j->expert_macs_native ? 1.0 - (double)j->expert_macs / (double)j->expert_macs_native : 0.0;
+    return j->counts.expert_macs_native ? 1.0 - (double)j->counts.expert_macs / (double)j->counts.expert_macs_native : 0.0;
 }
 
 int ak_usage_json(ak_server *s, const ak_job *j, ak_sbuf *o) {
@@ -156,4 +157,23 @@ int ak_sse_chunk(ak_server *s, ak_job *j, const char *text, size_t n, int first,
     else ak_sbuf_puts(o, ",\"finish_reason\":null}]");
     tail(s, j, o, final);
     return ak_sbuf_puts(o, "\n\n");
+}
+
+void ak_sse_end(ak_server *s, ak_job *j) {
+    ak_sbuf *o = &j->sse;
+    if (j->status == 200) {
+        ak_sse_chunk(s, j, "", 0, 0, 1);
+        if (j->include_usage) {
+            ak_sbuf_puts(o, "data: ");
+            head(s, j, o, j->kind == AK_REQ_CHAT ? "chat.completion.chunk" : "text_completion");
+            ak_sbuf_puts(o, ",\"choices\":[],\"usage\":");
+            ak_usage_json(s, j, o);
+            ak_sbuf_puts(o, "}\n\n");
+        }
+    } else {
+        ak_sbuf_puts(o, "data: ");
+        ak_error_json(o, j->errmsg, j->err_type ? j->err_type : "server_error", j->err_code, NULL);
+        ak_sbuf_puts(o, "\n\n");
+    }
+    ak_sbuf_puts(o, "data: [DONE]\n\n");
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_escape.h"
 #include "serve/textutil.h"
 
 void ak_sbuf_free(ak_sbuf *b) {
@@ -81,19 +82,7 @@ int ak_sbuf_json_string(ak_sbuf *b, const char *s, size_t n) {
             continue;
         }
         i++;
-        switch (c) {
-        case '"': *o++ = '\\'; *o++ = '"'; break;
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                o += sprintf(o, "\\u%04x", c);
-            } else {
-                *o++ = (char)c;
-            }
-        }
+        o += ak_json_escape_byte(c, o);
     }
     *o++ = '"';
     b->len = (size_t)(o - b->s);

@@ -1,5 +1,6 @@
 /* server.c - start-up (options, variants, calibration sample, workers, listener), the
  * signal wait, and the graceful shutdown. */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,10 @@
 #include <unistd.h>
 
 #include "model/threadpool.h"
-#include "serve/server_internal.h"
+#include "serve/calib.h"
+#include "serve/http.h"
+#include "serve/server_state.h"
+#include "serve/worker.h"
 
 void ak_serve_default_options(ak_serve_options *o) {
     memset(o, 0, sizeof *o);
@@ -32,62 +36,92 @@ static int copy_config(ak_router_config *dst, const ak_router_config *src) {
 }
 
 /* POLICY of --ab: native|fixed, fixed@K, entropy, entropy@AVGK, top-p@P, ratio@R, default, or a
- * router-config JSON file. */
-static int build_variant(ak_server *s, ak_variant *v, char *err, size_t errlen) {
-    const int E = s->hp->n_expert, L = s->hp->n_layer;
-    ak_router_config *c = &v->cfg;
-    memset(c, 0, sizeof *c);
-    snprintf(c->name, sizeof c->name, "%s", v->name);
-    c->n_experts = E;
-    c->k_native = s->hp->n_expert_used;
-    c->renormalize = s->hp->renormalize;
+ * router-config JSON file. The names are syntax for a policy specification (fixed@K: kind
+ * fixed, k K; ...): libadaptivek's spec rules make the policy. *target: AVGK of entropy@AVGK
+ * (*has_target). Returns 0, -1 on an error, 1 when POLICY names no policy (a file, then). */
+static int variant_spec(const ak_variant *v, int n_experts, ak_policy_spec *sp, int *has_target, double *target, char *err,
+                        size_t errlen) {
+    static const ak_policy_spec_names names = {"POLICY", "@K", "k_values", "thresholds", "unit",
+                                               "@P", "@R", "k_min", "k_max"};
     const char *p = v->policy, *at = strchr(p, '@');
     char *end = NULL;
     double arg = at ? strtod(at + 1, &end) : 0;
     if (at && (end == at + 1 || *end)) return snprintf(err, errlen, "--ab %s: '%s' is not a number", v->name, at + 1), -1;
     size_t kl = at ? (size_t)(at - p) : strlen(p);
-    int target = 0;
-    if (!strcmp(p, "native") || !strcmp(p, "fixed")) {
+    ak_policy_spec_init(sp);
+    sp->names = &names;
+    sp->has_kind = 1;
+    *has_target = 0;
+    *target = arg;
+    if (at && kl == 5 && !strncmp(p, "fixed", 5)) {
+        if (!(arg >= 1 && arg <= n_experts) || arg != floor(arg)) /* like a request's "k": 1..E */
+            return snprintf(err, errlen, "--ab %s: K must be 1..%d", v->name, n_experts), -1;
+        sp->kind = AK_POLICY_FIXED, sp->has_k = 1, sp->k = (int)arg;
+    } else if (kl == 7 && !strncmp(p, "entropy", 7)) {
+        sp->kind = AK_POLICY_ENTROPY, *has_target = at != NULL;
+    } else if (at && kl == 5 && !strncmp(p, "top-p", 5)) {
+        sp->kind = AK_POLICY_TOP_P, sp->has_top_p = 1, sp->top_p = (float)arg;
+    } else if (at && kl == 5 && !strncmp(p, "ratio", 5)) {
+        sp->kind = AK_POLICY_RATIO, sp->has_ratio = 1, sp->ratio = (float)arg;
+    } else {
+        return 1; /* not a policy name */
+    }
+    return 0;
+}
+
+/* A variant's config from a router-config file, fitted to this model. */
+static int variant_file(ak_server *s, ak_variant *v, char *err, size_t errlen) {
+    const int E = s->hp->n_expert, L = s->hp->n_layer;
+    ak_router_config *c = &v->cfg;
+    ak_error e = {0};
+    if (ak_config_load(v->policy, c, &e) != AK_OK)
+        return snprintf(err, errlen, "--ab %s: '%s' is not a policy (native, fixed, fixed@K, entropy, entropy@AVGK, "
+                                     "top-p@P, ratio@R, default) nor a router config: %s",
+                        v->name, v->policy, e.msg),
+               -1;
+    if (c->n_experts != E || (c->n_layers && c->n_layers != L)) {
+        ak_config_free(c);
+        return snprintf(err, errlen, "--ab %s: %s does not fit this model (%d experts, %d layers)", v->name, v->policy,
+                        E, L),
+               -1;
+    }
+    if (ak_config_validate(c, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
+    return 0;
+}
+
+static int build_variant(ak_server *s, ak_variant *v, char *err, size_t errlen) {
+    const char *p = v->policy;
+    ak_router_config *c = &v->cfg;
+    memset(c, 0, sizeof *c);
+    if (!strcmp(p, "native") || !strcmp(p, "fixed") || (!strcmp(p, "default") && !s->has_default_routing)) {
         v->native = 1;
         return 0;
-    } else if (!strcmp(p, "default")) {
-        if (!s->has_default_routing) {
-            v->native = 1;
-            return 0;
-        }
+    }
+    if (!strcmp(p, "default")) {
         if (copy_config(c, &s->default_routing)) return snprintf(err, errlen, "out of memory"), -1;
         snprintf(c->name, sizeof c->name, "%s", v->name);
-    } else if (at && kl == 5 && !strncmp(p, "fixed", 5)) {
-        if (arg != (int)arg || arg < 1 || arg > E) return snprintf(err, errlen, "--ab %s: K must be 1..%d", v->name, E), -1;
-        c->default_policy = ak_policy_fixed((int)arg);
-    } else if (kl == 7 && !strncmp(p, "entropy", 7)) {
-        c->default_policy = s->has_default_routing && s->default_routing.default_policy.kind == AK_POLICY_ENTROPY
-                                ? s->default_routing.default_policy
-                                : ak_policy_entropy_default();
-        target = at != NULL;
-    } else if (at && kl == 5 && !strncmp(p, "top-p", 5)) {
-        c->default_policy = ak_policy_top_p((float)arg, 1, E);
-    } else if (at && kl == 5 && !strncmp(p, "ratio", 5)) {
-        c->default_policy = ak_policy_ratio((float)arg, 1, E);
-    } else {
         ak_error e = {0};
-        if (ak_config_load(p, c, &e) != AK_OK)
-            return snprintf(err, errlen, "--ab %s: '%s' is not a policy (native, fixed, fixed@K, entropy, entropy@AVGK, "
-                                         "top-p@P, ratio@R, default) nor a router config: %s",
-                            v->name, p, e.msg),
-                   -1;
-        if (c->n_experts != E || (c->n_layers && c->n_layers != L)) {
-            ak_config_free(c);
-            return snprintf(err, errlen, "--ab %s: %s does not fit this model (%d experts, %d layers)", v->name, p, E, L),
-                   -1;
-        }
+        if (ak_config_validate(c, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
+        return 0;
     }
+    ak_policy_spec sp;
+    double target;
+    int has_target, r = variant_spec(v, s->hp->n_expert, &sp, &has_target, &target, err, errlen);
+    if (r < 0) return -1;
+    if (r > 0) return variant_file(s, v, err, errlen);
+    snprintf(c->name, sizeof c->name, "%s", v->name);
+    c->n_experts = s->hp->n_expert;
+    c->k_native = s->hp->n_expert_used;
+    c->renormalize = s->hp->renormalize;
+    /* entropy starts from the server's own entropy policy (--router-config, flags) if any */
+    const ak_policy *own = s->has_default_routing ? &s->default_routing.default_policy : NULL;
+    c->default_policy = own && own->kind == AK_POLICY_ENTROPY ? *own : ak_policy_entropy_default();
     ak_error e = {0};
-    if (ak_config_validate(c, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
-    if (target) {
+    if (ak_config_apply_spec(c, &sp, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
+    if (has_target) {
         char msg[256];
-        if (ak_calib_config(s, c, arg, msg, sizeof msg))
-            return snprintf(err, errlen, "--ab %s: entropy@%g: %s", v->name, arg, msg), -1;
+        if (ak_calib_config(s, c, target, msg, sizeof msg))
+            return snprintf(err, errlen, "--ab %s: entropy@%g: %s", v->name, target, msg), -1;
     }
     return 0;
 }
@@ -98,11 +132,8 @@ static void server_free(ak_server *s) {
     if (s->has_default_routing) ak_config_free(&s->default_routing);
     ak_metrics_free(s->metrics);
     ak_ab_stats_free(s->ab);
-    free(s->queue);
     free(s->calib_logits);
     if (s->log && s->log != stderr) fclose(s->log);
-    pthread_mutex_destroy(&s->qmu);
-    pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->log_mu);
     pthread_mutex_destroy(&s->trace_mu);
     free(s);
@@ -165,9 +196,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     s->metrics = ak_metrics_new(hp->n_layer, hp->n_expert, s->n_variants + 2, names);
     s->ab = ak_ab_stats_new(s->n_variants);
     s->n_workers = s->opt.n_parallel;
-    s->q_cap = s->opt.queue_size + s->n_workers;
-    s->queue = calloc((size_t)s->q_cap, sizeof *s->queue);
-    if (!s->metrics || !s->ab || !s->queue) return snprintf(err, errlen, "out of memory"), -1;
+    if (!s->metrics || !s->ab) return snprintf(err, errlen, "out of memory"), -1;
     s->log = stderr;
     if (o->log_file && !(s->log = fopen(o->log_file, "a"))) {
         s->log = stderr;
@@ -180,8 +209,6 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
                  char *err, size_t errlen) {
     ak_server *s = calloc(1, sizeof *s);
     if (!s) return snprintf(err, errlen, "out of memory"), -1;
-    pthread_mutex_init(&s->qmu, NULL);
-    pthread_cond_init(&s->qcv, NULL);
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->trace_mu, NULL);
     s->model = m;
@@ -201,7 +228,6 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
     if (ak_workers_start(s, err, errlen)) {
-        s->closing = 1;
         ak_workers_drain_and_stop(s, 0);
         server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);

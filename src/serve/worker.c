@@ -1,61 +1,48 @@
-/* worker.c - the bounded queue and the workers: each owns an ak_context and runs one job at
- * a time (prompt, then token by token), streaming events into the job as text becomes
- * sendable. Nothing allocates per token: the text and event buffers grow geometrically and
- * the trace and token arrays are sized when the request is parsed. */
+/* worker.c - the workers: each owns an ak_context and runs one job at a time (prompt, then
+ * token by token); the job API (job.c) streams events as text becomes sendable. Nothing
+ * allocates per token: the text and event buffers grow geometrically and the trace and
+ * token arrays are sized when the request is parsed. */
+#include "serve/worker.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "serve/server_internal.h"
-#include "serve/textutil.h"
+#include "base/clock.h"
+#include "serve/queue.h"
+#include "serve/response.h"
+#include "serve/server_state.h"
 
-double ak_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+typedef struct {
+    ak_server *srv;
+    ak_workers *pool;
+    pthread_t thread;
+    ak_context *ctx;
+    /* The shared config ctx routes with (a variant's, or NULL: native). After a request
+     * with its own routing (freed with that request) own_now is set instead, so that the
+     * next job always sets its routing again. */
+    const ak_router_config *routing_now;
+    int own_now;
+    ak_job *job;
+    /* this request's routing, merged into the metrics when it ends */
+    uint64_t *k_hist; /* [n_layer][n_expert + 1] */
+    uint64_t *h_hist; /* [n_layer][AK_METRICS_H_BUCKETS + 1] */
+    double *h_sum;    /* [n_layer] */
+    char *piece;      /* token text buffer */
+    int piece_cap;
+} ak_worker;
 
-/* ---------------------------------------------------------------- queue */
+struct ak_workers {
+    ak_queue *queue;
+    ak_worker *w;
+    int n, n_started;   /* workers allocated, threads running */
+    atomic_int hard_stop; /* shutdown grace over: running requests end now */
+};
 
-int ak_queue_push(ak_server *s, ak_job *j) {
-    pthread_mutex_lock(&s->qmu);
-    int rc = 0;
-    if (s->closing || atomic_load(&s->shutting_down)) rc = 503;
-    else if (s->q_len + s->busy >= s->q_cap) rc = 429;
-    else {
-        s->queue[(s->q_head + s->q_len) % s->q_cap] = j;
-        s->q_len++;
-        pthread_mutex_lock(&j->mu);
-        j->refs++;
-        pthread_mutex_unlock(&j->mu);
-        pthread_cond_broadcast(&s->qcv);
-    }
-    pthread_mutex_unlock(&s->qmu);
-    return rc;
-}
-
-int ak_queue_depth(ak_server *s, int *busy) {
-    pthread_mutex_lock(&s->qmu);
-    int n = s->q_len;
-    if (busy) *busy = s->busy;
-    pthread_mutex_unlock(&s->qmu);
-    return n;
-}
-
-static ak_job *queue_pop(ak_server *s) {
-    pthread_mutex_lock(&s->qmu);
-    while (!s->q_len && !s->closing) pthread_cond_wait(&s->qcv, &s->qmu);
-    ak_job *j = NULL;
-    if (s->q_len) {
-        j = s->queue[s->q_head];
-        s->q_head = (s->q_head + 1) % s->q_cap;
-        s->q_len--;
-        s->busy++;
-    }
-    pthread_mutex_unlock(&s->qmu);
-    return j;
-}
+/* Routing decisions and their K sum over all layers since the context's last stats reset. */
+typedef struct {
+    uint64_t routed, k_sum;
+} route_totals;
 
 /* ---------------------------------------------------------------- one job */
 
@@ -86,73 +73,19 @@ static double token_logprob(const float *logits, int n_vocab, int32_t id) {
     return (double)(logits[id] - mx) - log(sum);
 }
 
-/* Ends the job with an error status (before or during generation). Called with j->mu held. */
-static void fail_locked(ak_job *j, int status, const char *type, const char *code, const char *msg) {
-    j->status = status;
-    j->err_type = type;
-    j->err_code = code;
-    snprintf(j->errmsg, sizeof j->errmsg, "%.250s", msg);
-}
-
-/* Position in text of the first stop string found at or after `from`, or -1. */
-static long find_stop(const ak_job *j, size_t from) {
-    long best = -1;
-    for (int i = 0; i < j->n_stop; i++) {
-        size_t sl = strlen(j->stop[i]);
-        if (j->text.len < sl) continue;
-        size_t start = from >= sl - 1 ? from - (sl - 1) : 0;
-        const char *hit = memmem(j->text.s + start, j->text.len - start, j->stop[i], sl);
-        if (hit && (best < 0 || hit - j->text.s < best)) best = hit - j->text.s;
+static route_totals routing_totals(const ak_context *ctx, int n_layer) {
+    route_totals t = {0, 0};
+    for (int l = 0; l < n_layer; l++) {
+        const ak_layer_stats *st = ak_context_layer_stats(ctx, l);
+        t.routed += st->n_tokens;
+        t.k_sum += st->k_sum;
     }
-    return best;
+    return t;
 }
 
-static size_t max_stop_len(const ak_job *j) {
-    size_t m = 0;
-    for (int i = 0; i < j->n_stop; i++)
-        if (strlen(j->stop[i]) > m) m = strlen(j->stop[i]);
-    return m;
-}
-
-/* Streams what may be sent now: all but a possible stop-string prefix at the end and an
- * incomplete UTF-8 character. With j->mu held. */
-static void stream_pending(ak_server *s, ak_job *j, int final) {
-    size_t end = j->text.len, hold = max_stop_len(j);
-    if (!final) {
-        end = end >= hold ? end - (hold ? hold - 1 : 0) : 0;
-        end = ak_utf8_stream_prefix(j->text.s ? j->text.s : "", end);
-    }
-    if (end > j->text_sent) {
-        ak_sse_chunk(s, j, j->text.s + j->text_sent, end - j->text_sent, 0, 0);
-        j->text_sent = end;
-    }
-}
-
-static void finish_stream(ak_server *s, ak_job *j) {
-    stream_pending(s, j, 1);
-    if (j->status == 200) {
-        ak_sse_chunk(s, j, "", 0, 0, 1);
-        if (j->include_usage) {
-            ak_sbuf_puts(&j->sse, "data: {\"id\":");
-            ak_sbuf_json_string(&j->sse, j->id, strlen(j->id));
-            ak_sbuf_printf(&j->sse, ",\"object\":\"%s\",\"created\":%ld,\"model\":",
-                           j->kind == AK_REQ_CHAT ? "chat.completion.chunk" : "text_completion", s->created);
-            ak_sbuf_json_string(&j->sse, s->model_name, strlen(s->model_name));
-            ak_sbuf_puts(&j->sse, ",\"choices\":[],\"usage\":");
-            ak_usage_json(s, j, &j->sse);
-            ak_sbuf_puts(&j->sse, "}\n\n");
-        }
-    } else {
-        ak_sbuf_puts(&j->sse, "data: ");
-        ak_error_json(&j->sse, j->errmsg, j->err_type ? j->err_type : "server_error", j->err_code, NULL);
-        ak_sbuf_puts(&j->sse, "\n\n");
-    }
-    ak_sbuf_puts(&j->sse, "data: [DONE]\n\n");
-}
-
-/* Why the job must stop now: NULL to go on. */
-static const char *interrupted(ak_server *s, ak_job *j, int *status) {
-    if (atomic_load(&s->hard_stop)) {
+/* Why the job must stop now (and its HTTP status): NULL to go on. */
+static const char *interrupted(ak_worker *w, ak_job *j, int *status) {
+    if (atomic_load(&w->pool->hard_stop)) {
         *status = 503;
         return "the server is shutting down";
     }
@@ -160,9 +93,8 @@ static const char *interrupted(ak_server *s, ak_job *j, int *status) {
         *status = 504;
         return "the request timed out";
     }
-    int c;
     pthread_mutex_lock(&j->mu);
-    c = j->cancelled;
+    int c = j->cancelled;
     pthread_mutex_unlock(&j->mu);
     if (c) {
         *status = 499;
@@ -171,139 +103,99 @@ static const char *interrupted(ak_server *s, ak_job *j, int *status) {
     return NULL;
 }
 
-/* Routing decisions and their K sum over all layers since the context's last stats reset. */
-static void routing_totals(const ak_context *ctx, int n_layer, uint64_t *routed, uint64_t *k_sum) {
-    *routed = *k_sum = 0;
-    for (int l = 0; l < n_layer; l++) {
-        const ak_layer_stats *st = ak_context_layer_stats(ctx, l);
-        *routed += st->n_tokens;
-        *k_sum += st->k_sum;
-    }
+/* Decodes n tokens unless the job must stop first: 0, or -1 with the job failed. */
+static int decode(ak_worker *w, ak_job *j, const int32_t *tokens, int n) {
+    char err[512], msg[256];
+    int status = 500;
+    const char *why = interrupted(w, j, &status);
+    if (!why && ak_decode(w->ctx, tokens, n, err, sizeof err)) why = err, status = 500;
+    if (!why) return 0;
+    if (status == 504)
+        snprintf(msg, sizeof msg, "the request timed out after %.3g s (%d tokens generated)", w->srv->opt.timeout_s,
+                 j->n_gen),
+            why = msg;
+    ak_job_fail(j, status, status == 504 ? "timeout_error" : "server_error",
+                status == 504 ? "timeout" : status == 503 ? "shutting_down" : status == 499 ? "cancelled" : "internal",
+                why);
+    return -1;
 }
 
-static void run_job(ak_worker *w, ak_job *j) {
-    ak_server *s = w->srv;
-    const int L = s->hp->n_layer, E = s->hp->n_expert;
-    char err[512];
-    int status = 200;
-    const char *why;
-    ak_sampler *smp = NULL;
-    uint64_t prompt_routed = 0, prompt_k_sum = 0; /* routing totals once the prompt is in */
-    int prompt_done = 0;
+/* Points the context at the job's routing (unless it routes with it already). */
+static int set_routing(ak_worker *w, ak_job *j, char *err, size_t errlen) {
+    if (!w->own_now && !j->has_own_routing && w->routing_now == j->routing) return 0;
+    if (ak_context_set_routing(w->ctx, j->routing, err, errlen)) return -1;
+    w->routing_now = j->has_own_routing ? NULL : j->routing;
+    w->own_now = j->has_own_routing;
+    return 0;
+}
 
-    pthread_mutex_lock(&j->mu);
-    if (j->cancelled || ak_now() > j->deadline || atomic_load(&s->hard_stop)) {
-        if (j->cancelled) fail_locked(j, 499, "timeout_error", "cancelled", "the request was cancelled");
-        else if (atomic_load(&s->hard_stop))
-            fail_locked(j, 503, "server_error", "shutting_down", "the server is shutting down");
-        else fail_locked(j, 504, "timeout_error", "timeout", "the request timed out while waiting in the queue");
-        goto done_locked;
-    }
-    j->state = AK_JOB_RUNNING;
-    j->t_start = ak_now();
-    if (j->stream && j->kind == AK_REQ_CHAT) ak_sse_chunk(s, j, "", 0, 1, 0); /* the role */
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-
-    if (w->routing_now != j->routing || j->has_own_routing) {
-        if (ak_context_set_routing(w->ctx, j->routing, err, sizeof err)) {
-            pthread_mutex_lock(&j->mu);
-            fail_locked(j, 500, "server_error", "routing", err);
-            goto done_locked;
-        }
-        w->routing_now = j->has_own_routing ? (const ak_router_config *)&w->routing_now : j->routing;
-    }
+/* A fresh context and routing counts for the job. */
+static void begin_counting(ak_worker *w, ak_job *j) {
+    const int L = w->srv->hp->n_layer, E = w->srv->hp->n_expert;
     ak_context_reset(w->ctx);
     ak_context_reset_stats(w->ctx);
     memset(w->k_hist, 0, (size_t)L * (size_t)(E + 1) * sizeof *w->k_hist);
     memset(w->h_hist, 0, (size_t)L * (AK_METRICS_H_BUCKETS + 1) * sizeof *w->h_hist);
     memset(w->h_sum, 0, (size_t)L * sizeof *w->h_sum);
     w->job = j;
-    smp = ak_sampler_new(s->hp->n_vocab, &j->sp);
-    if (!smp) {
-        pthread_mutex_lock(&j->mu);
-        fail_locked(j, 400, "invalid_request_error", "invalid_value", "bad sampling parameters");
-        goto done_locked;
-    }
+}
+
+/* The prompt, then tokens until an end-of-generation token, a stop string or max_tokens.
+ * Returns the finish reason, or NULL with the job failed; *prompt: the routing totals once
+ * the prompt is in (*prompt_done). */
+static const char *generate(ak_worker *w, ak_job *j, ak_sampler *smp, route_totals *prompt, int *prompt_done) {
+    ak_server *s = w->srv;
     for (int b0 = 0; b0 < j->n_prompt; b0 += s->n_batch) {
         int nb = j->n_prompt - b0 < s->n_batch ? j->n_prompt - b0 : s->n_batch;
-        if ((why = interrupted(s, j, &status))) goto interrupted;
-        if (ak_decode(w->ctx, j->tokens + b0, nb, err, sizeof err)) {
-            status = 500;
-            why = err;
-            goto interrupted;
-        }
+        if (decode(w, j, j->tokens + b0, nb)) return NULL;
     }
-    routing_totals(w->ctx, L, &prompt_routed, &prompt_k_sum);
-    prompt_done = 1;
-    const char *finish = "length";
+    *prompt = routing_totals(w->ctx, s->hp->n_layer);
+    *prompt_done = 1;
     while (j->n_gen < j->max_tokens) {
         const float *logits = ak_get_logits(w->ctx, -1);
         int32_t id = ak_sampler_sample(smp, logits);
-        if (ak_tokenizer_is_eog(s->tok, id)) {
-            finish = "stop";
-            break;
-        }
+        if (ak_tokenizer_is_eog(s->tok, id)) return "stop";
         double lp = token_logprob(logits, s->hp->n_vocab, id);
         int n = id == ak_tokenizer_bos(s->tok) ? 0 : ak_token_to_piece(s->tok, id, w->piece, w->piece_cap);
-        if (n < 0) n = 0;
-        pthread_mutex_lock(&j->mu);
-        size_t before = j->text.len;
-        ak_sbuf_append(&j->text, w->piece, (size_t)n);
-        j->tokens[j->n_prompt + j->n_gen] = id;
-        j->n_gen++;
-        j->sum_logprob += lp;
-        if (j->t_first == 0) j->t_first = ak_now();
-        long at = j->n_stop ? find_stop(j, before) : -1;
-        if (at >= 0) {
-            j->text.len = (size_t)at;
-            j->text.s[at] = 0;
-            finish = "stop";
-        } else if (j->stream) {
-            stream_pending(s, j, 0);
-            pthread_cond_broadcast(&j->cv);
-        }
-        pthread_mutex_unlock(&j->mu);
-        if (at >= 0 || j->n_gen == j->max_tokens) break;
-        if ((why = interrupted(s, j, &status))) goto interrupted;
-        if (ak_decode(w->ctx, &id, 1, err, sizeof err)) {
-            status = 500;
-            why = err;
-            goto interrupted;
-        }
+        if (ak_job_append(s, j, id, w->piece, n < 0 ? 0 : (size_t)n, lp)) return "stop";
+        if (j->n_gen == j->max_tokens) break;
+        if (decode(w, j, &id, 1)) return NULL;
     }
-    pthread_mutex_lock(&j->mu);
-    j->finish_reason = finish;
-    goto done_locked;
-
-interrupted:
-    pthread_mutex_lock(&j->mu);
-    fail_locked(j, status, status == 500 ? "server_error" : status == 504 ? "timeout_error" : "server_error",
-                status == 504 ? "timeout" : status == 503 ? "shutting_down" : status == 499 ? "cancelled" : "internal",
-                why);
-    if (status == 504)
-        snprintf(j->errmsg, sizeof j->errmsg, "the request timed out after %.3g s (%d tokens generated)",
-                 s->opt.timeout_s, j->n_gen);
-done_locked : {
-    j->routed = j->k_sum = 0;
-    if (w->job == j) {
-        ak_compute_counters cc;
-        ak_context_counters(w->ctx, &cc);
-        j->expert_macs = cc.expert_macs;
-        j->expert_macs_native = cc.expert_macs_native;
-        routing_totals(w->ctx, L, &j->routed, &j->k_sum);
-        if (prompt_done) {
-            j->gen_routed = j->routed - prompt_routed;
-            j->gen_k_sum = j->k_sum - prompt_k_sum;
-        }
-    }
-    if (j->stream && j->state == AK_JOB_RUNNING) finish_stream(s, j);
-    j->state = AK_JOB_DONE;
-    j->t_done = ak_now();
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    return "length";
 }
-    if (w->job) ak_metrics_add_routing(s->metrics, w->k_hist, w->h_hist, w->h_sum);
+
+/* What the job's routing cost, from the context's counters. */
+static ak_job_counts job_counts(ak_worker *w, const route_totals *prompt, int prompt_done) {
+    ak_compute_counters cc;
+    ak_context_counters(w->ctx, &cc);
+    route_totals all = routing_totals(w->ctx, w->srv->hp->n_layer);
+    ak_job_counts c = {all.routed, all.k_sum, 0, 0, cc.expert_macs, cc.expert_macs_native};
+    if (prompt_done) {
+        c.gen_routed = all.routed - prompt->routed;
+        c.gen_k_sum = all.k_sum - prompt->k_sum;
+    }
+    return c;
+}
+
+static void run_job(ak_worker *w, ak_job *j) {
+    ak_server *s = w->srv;
+    if (ak_job_begin(s, j, atomic_load(&w->pool->hard_stop))) return; /* cancelled, timed out or stopping */
+    char err[512];
+    if (set_routing(w, j, err, sizeof err)) {
+        ak_job_fail(j, 500, "server_error", "routing", err);
+        ak_job_finish(s, j, NULL, NULL);
+        return;
+    }
+    begin_counting(w, j);
+    route_totals prompt = {0, 0};
+    int prompt_done = 0;
+    const char *finish = NULL;
+    ak_sampler *smp = ak_sampler_new(s->hp->n_vocab, &j->sp);
+    if (!smp) ak_job_fail(j, 400, "invalid_request_error", "invalid_value", "bad sampling parameters");
+    else finish = generate(w, j, smp, &prompt, &prompt_done);
+    ak_job_counts counts = job_counts(w, &prompt, prompt_done);
+    ak_job_finish(s, j, finish, &counts);
+    ak_metrics_add_routing(s->metrics, w->k_hist, w->h_hist, w->h_sum);
     w->job = NULL;
     if (j->print_trace && j->trace_h && j->status == 200) ak_trace_print(s, j, stderr);
     ak_sampler_free(smp);
@@ -311,83 +203,85 @@ done_locked : {
 
 static void *worker_main(void *arg) {
     ak_worker *w = arg;
-    ak_server *s = w->srv;
     ak_job *j;
-    while ((j = queue_pop(s))) {
+    while ((j = ak_queue_pop(w->pool->queue))) {
         run_job(w, j);
         ak_job_release(j);
-        pthread_mutex_lock(&s->qmu);
-        s->busy--;
-        pthread_cond_broadcast(&s->qcv);
-        pthread_mutex_unlock(&s->qmu);
+        ak_queue_done(w->pool->queue);
     }
     return NULL;
 }
 
-int ak_workers_start(ak_server *s, char *err, size_t errlen) {
+/* ---------------------------------------------------------------- the pool */
+
+static int worker_init(ak_server *s, ak_worker *w, char *err, size_t errlen) {
     const int L = s->hp->n_layer, E = s->hp->n_expert;
-    s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
-    if (!s->workers) return snprintf(err, errlen, "out of memory"), -1;
-    for (int i = 0; i < s->n_workers; i++) {
-        ak_worker *w = &s->workers[i];
-        w->srv = s;
-        w->index = i;
-        ak_context_params cp = ak_context_default_params();
-        cp.n_ctx = s->n_ctx;
-        cp.n_batch = s->n_batch;
-        cp.n_threads = s->opt.n_threads;
-        cp.routing = s->variants[0].native ? NULL : &s->variants[0].cfg;
-        w->routing_now = cp.routing;
-        w->ctx = ak_context_new(s->model, &cp, err, errlen);
-        w->k_hist = calloc((size_t)L * (size_t)(E + 1), sizeof *w->k_hist);
-        w->h_hist = calloc((size_t)L * (AK_METRICS_H_BUCKETS + 1), sizeof *w->h_hist);
-        w->h_sum = calloc((size_t)L, sizeof *w->h_sum);
-        w->piece_cap = 1 << 16;
-        w->piece = malloc((size_t)w->piece_cap);
-        if (!w->ctx || !w->k_hist || !w->h_hist || !w->h_sum || !w->piece) {
-            if (w->ctx) snprintf(err, errlen, "out of memory");
-            s->n_workers = i + 1;
-            return -1;
-        }
-        ak_context_set_trace(w->ctx, route_hook, w);
+    w->srv = s;
+    w->pool = s->workers;
+    ak_context_params cp = ak_context_default_params();
+    cp.n_ctx = s->n_ctx;
+    cp.n_batch = s->n_batch;
+    cp.n_threads = s->opt.n_threads;
+    cp.routing = s->variants[0].native ? NULL : &s->variants[0].cfg;
+    w->routing_now = cp.routing;
+    w->ctx = ak_context_new(s->model, &cp, err, errlen);
+    w->k_hist = calloc((size_t)L * (size_t)(E + 1), sizeof *w->k_hist);
+    w->h_hist = calloc((size_t)L * (AK_METRICS_H_BUCKETS + 1), sizeof *w->h_hist);
+    w->h_sum = calloc((size_t)L, sizeof *w->h_sum);
+    w->piece_cap = 1 << 16;
+    w->piece = malloc((size_t)w->piece_cap);
+    if (!w->ctx || !w->k_hist || !w->h_hist || !w->h_sum || !w->piece) {
+        if (w->ctx) snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    for (int i = 0; i < s->n_workers; i++)
-        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i])) {
-            snprintf(err, errlen, "cannot start worker threads");
-            return -1;
-        } else {
-            s->n_started++;
-        }
+    ak_context_set_trace(w->ctx, route_hook, w);
     return 0;
 }
 
-/* Lets the queue empty and running jobs finish for at most grace_s, then ends what is left. */
-void ak_workers_drain_and_stop(ak_server *s, double grace_s) {
-    double until = ak_now() + grace_s;
-    pthread_mutex_lock(&s->qmu);
-    s->closing = 1;
-    pthread_cond_broadcast(&s->qcv);
-    while ((s->q_len || s->busy) && ak_now() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-        pthread_cond_timedwait(&s->qcv, &s->qmu, &ts);
+int ak_workers_start(ak_server *s, char *err, size_t errlen) {
+    ak_workers *p = s->workers = calloc(1, sizeof *s->workers);
+    if (p) p->queue = ak_queue_new(s->opt.queue_size + s->n_workers);
+    if (p) p->w = calloc((size_t)s->n_workers, sizeof *p->w);
+    if (!p || !p->queue || !p->w) return snprintf(err, errlen, "out of memory"), -1;
+    for (p->n = 0; p->n < s->n_workers;)
+        if (worker_init(s, &p->w[p->n++], err, errlen)) return -1;
+    for (int i = 0; i < p->n; i++) {
+        if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]))
+            return snprintf(err, errlen, "cannot start worker threads"), -1;
+        p->n_started++;
     }
-    pthread_mutex_unlock(&s->qmu);
-    atomic_store(&s->hard_stop, 1);
-    for (int i = 0; i < s->n_started; i++) pthread_join(s->workers[i].thread, NULL);
+    return 0;
+}
+
+int ak_workers_submit(ak_server *s, ak_job *j) {
+    if (atomic_load(&s->shutting_down)) return 503;
+    return ak_queue_push(s->workers->queue, j);
+}
+
+int ak_workers_depth(ak_server *s, int *running) { return ak_queue_depth(s->workers->queue, running); }
+
+void ak_workers_drain_and_stop(ak_server *s, double grace_s) {
+    ak_workers *p = s->workers;
+    if (!p || !p->queue) return;
+    ak_queue_close(p->queue);
+    ak_queue_wait_idle(p->queue, grace_s);
+    atomic_store(&p->hard_stop, 1);
+    for (int i = 0; i < p->n_started; i++) pthread_join(p->w[i].thread, NULL);
 }
 
 void ak_workers_free(ak_server *s) {
-    for (int i = 0; i < s->n_workers && s->workers; i++) {
-        ak_worker *w = &s->workers[i];
+    ak_workers *p = s->workers;
+    if (!p) return;
+    for (int i = 0; i < p->n && p->w; i++) {
+        ak_worker *w = &p->w[i];
         ak_context_free(w->ctx);
         free(w->k_hist);
         free(w->h_hist);
         free(w->h_sum);
         free(w->piece);
     }
-    free(s->workers);
+    free(p->w);
+    ak_queue_free(p->queue);
+    free(p);
     s->workers = NULL;
 }

@@ -5,16 +5,7 @@
 #include <string.h>
 
 #include "tokenizer/tokenizer_internal.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "base/errfmt.h"
 
 ak_tokenizer *ak_tokenizer_alloc(ak_tok_kind kind, int n_vocab) {
     ak_tokenizer *t = calloc(1, sizeof *t);
@@ -49,11 +40,11 @@ static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *le
     for (int i = 0; i < t->n_vocab; i++)
         if (lens[i] > max_len) max_len = lens[i];
     char *buf = malloc(max_len + 1);
-    if (!buf) return fail(err, errlen, "out of memory");
+    if (!buf) return ak_errorf(err, errlen, "out of memory");
     for (int i = 0; i < t->n_vocab; i++) {
         if (ak_strtab_add(&t->text, texts[i], lens[i]) != i) {
             free(buf);
-            return fail(err, errlen, "out of memory");
+            return ak_errorf(err, errlen, "out of memory");
         }
         if (t->kind != AK_TOK_BPE) continue;
         int n = ak_gpt2_decode(texts[i], lens[i], buf);
@@ -61,7 +52,7 @@ static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *le
         int32_t id = n >= 0 ? ak_strtab_add(&t->raw, buf, (size_t)n) : ak_strtab_add(&t->raw, texts[i], lens[i]);
         if (id != i) {
             free(buf);
-            return fail(err, errlen, "out of memory");
+            return ak_errorf(err, errlen, "out of memory");
         }
     }
     free(buf);
@@ -75,7 +66,7 @@ static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *le
         char c = (char)b;
         int32_t id = ak_strtab_find(&t->raw, &c, 1);
         t->byte_str[b] = id >= 0 ? id : ak_strtab_add(&t->raw, &c, 1);
-        if (t->byte_str[b] < 0) return fail(err, errlen, "out of memory");
+        if (t->byte_str[b] < 0) return ak_errorf(err, errlen, "out of memory");
     }
     return 0;
 }
@@ -122,7 +113,7 @@ int ak_tokenizer_finish(ak_tokenizer *t, char *err, size_t errlen) {
     uint64_t *keys = malloc((n ? (size_t)n : 1) * sizeof *keys);
     if (!t->specials || !keys) {
         free(keys);
-        return fail(err, errlen, "out of memory");
+        return ak_errorf(err, errlen, "out of memory");
     }
     /* longest text first (matched first, as llama.cpp), then by id */
     t->n_specials = 0;
@@ -145,11 +136,11 @@ ak_tokenizer *ak_tokenizer_create_bpe(const char *const *tokens, int n_vocab, co
                                       int n_merges, const char *pre, int32_t bos, int32_t eos, char *err,
                                       size_t errlen) {
     if (!tokens || n_vocab <= 0 || n_merges < 0 || (n_merges > 0 && !merges)) {
-        fail(err, errlen, "create_bpe: need at least one token and a merges array");
+        ak_errorf(err, errlen, "create_bpe: need at least one token and a merges array");
         return NULL;
     }
     if (bos < -1 || bos >= n_vocab || eos < -1 || eos >= n_vocab) {
-        fail(err, errlen, "create_bpe: bos %d / eos %d outside the vocabulary of %d", bos, eos, n_vocab);
+        ak_errorf(err, errlen, "create_bpe: bos %d / eos %d outside the vocabulary of %d", bos, eos, n_vocab);
         return NULL;
     }
     ak_tokenizer *t = ak_tokenizer_alloc(AK_TOK_BPE, n_vocab);
@@ -157,19 +148,19 @@ ak_tokenizer *ak_tokenizer_create_bpe(const char *const *tokens, int n_vocab, co
     if (!t || !lens) {
         free(lens);
         ak_tokenizer_free(t);
-        fail(err, errlen, "out of memory");
+        ak_errorf(err, errlen, "out of memory");
         return NULL;
     }
     for (int i = 0; i < n_vocab; i++) {
         if (!tokens[i]) {
-            fail(err, errlen, "create_bpe: token %d is NULL", i);
+            ak_errorf(err, errlen, "create_bpe: token %d is NULL", i);
             goto bad;
         }
         lens[i] = strlen(tokens[i]);
     }
     for (int i = 0; i < n_merges; i++) {
         if (!merges[i]) {
-            fail(err, errlen, "create_bpe: merge %d is NULL", i);
+            ak_errorf(err, errlen, "create_bpe: merge %d is NULL", i);
             goto bad;
         }
         lens[n_vocab + i] = strlen(merges[i]);
@@ -200,14 +191,14 @@ bad:
 static int read_id(const gguf_file *f, const char *key, int n_vocab, int32_t *out, char *err, size_t errlen) {
     int64_t v;
     if (gguf_find_key(f, key) < 0) return 0;
-    if (!gguf_get_i64(f, key, &v)) return fail(err, errlen, "%s is not an integer", key);
+    if (!gguf_get_i64(f, key, &v)) return ak_errorf(err, errlen, "%s is not an integer", key);
     if (v < 0 || v >= n_vocab) {
         /* llama.cpp also accepts ids like 0xFFFFFFFF (= none) in some files: treat as absent */
         if (v == 0xFFFFFFFFll || v == -1) {
             *out = -1;
             return 0;
         }
-        return fail(err, errlen, "%s = %lld is outside the vocabulary of %d tokens", key, (long long)v, n_vocab);
+        return ak_errorf(err, errlen, "%s = %lld is outside the vocabulary of %d tokens", key, (long long)v, n_vocab);
     }
     *out = (int32_t)v;
     return 0;
@@ -228,12 +219,12 @@ static const void *read_arr(const gguf_file *f, const char *key, gguf_type want,
     if (gguf_find_key(f, key) < 0) return NULL;
     if (!gguf_get_arr_info(f, key, &et, &cnt) || et != want) {
         *bad = 1;
-        fail(err, errlen, "%s must be an array of %s", key, gguf_type_name(want));
+        ak_errorf(err, errlen, "%s must be an array of %s", key, gguf_type_name(want));
         return NULL;
     }
     if (cnt != n) {
         *bad = 1;
-        fail(err, errlen, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key, (unsigned long long)cnt,
+        ak_errorf(err, errlen, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key, (unsigned long long)cnt,
              (unsigned long long)n);
         return NULL;
     }
@@ -244,10 +235,10 @@ static int read_strings(const gguf_file *f, const char *key, uint64_t n, const c
                         size_t errlen) {
     *strs = malloc((n ? n : 1) * sizeof **strs);
     *lens = malloc((n ? n : 1) * sizeof **lens);
-    if (!*strs || !*lens) return fail(err, errlen, "out of memory");
+    if (!*strs || !*lens) return ak_errorf(err, errlen, "out of memory");
     for (uint64_t i = 0; i < n; i++) {
         gguf_str s;
-        if (!gguf_get_arr_str(f, key, i, &s)) return fail(err, errlen, "%s[%llu] cannot be read", key, (unsigned long long)i);
+        if (!gguf_get_arr_str(f, key, i, &s)) return ak_errorf(err, errlen, "%s[%llu] cannot be read", key, (unsigned long long)i);
         (*strs)[i] = s.ptr;
         (*lens)[i] = (size_t)s.len;
     }
@@ -257,29 +248,29 @@ static int read_strings(const gguf_file *f, const char *key, uint64_t n, const c
 ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     gguf_str model;
     if (!f) {
-        fail(err, errlen, "no file");
+        ak_errorf(err, errlen, "no file");
         return NULL;
     }
     if (!gguf_get_str(f, "tokenizer.ggml.model", &model)) {
-        fail(err, errlen, "the file has no tokenizer (tokenizer.ggml.model missing)");
+        ak_errorf(err, errlen, "the file has no tokenizer (tokenizer.ggml.model missing)");
         return NULL;
     }
     ak_tok_kind kind;
     if (gguf_str_eq(model, "gpt2")) kind = AK_TOK_BPE;
     else if (gguf_str_eq(model, "llama")) kind = AK_TOK_SPM;
     else {
-        fail(err, errlen, "tokenizer.ggml.model '%.*s' is not supported (gpt2 and llama are)", (int)(model.len > 40 ? 40 : model.len),
+        ak_errorf(err, errlen, "tokenizer.ggml.model '%.*s' is not supported (gpt2 and llama are)", (int)(model.len > 40 ? 40 : model.len),
              model.ptr);
         return NULL;
     }
     gguf_type et;
     uint64_t n;
     if (!gguf_get_arr_info(f, "tokenizer.ggml.tokens", &et, &n) || et != GGUF_TYPE_STRING) {
-        fail(err, errlen, "tokenizer.ggml.tokens is missing or not an array of strings");
+        ak_errorf(err, errlen, "tokenizer.ggml.tokens is missing or not an array of strings");
         return NULL;
     }
     if (n == 0 || n > INT32_MAX / 2) {
-        fail(err, errlen, "tokenizer.ggml.tokens has %llu entries", (unsigned long long)n);
+        ak_errorf(err, errlen, "tokenizer.ggml.tokens has %llu entries", (unsigned long long)n);
         return NULL;
     }
     ak_tokenizer *t = ak_tokenizer_alloc(kind, (int)n);
@@ -287,7 +278,7 @@ ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     size_t *lens = NULL, *merge_lens = NULL;
     int bad;
     if (!t) {
-        fail(err, errlen, "out of memory");
+        ak_errorf(err, errlen, "out of memory");
         return NULL;
     }
     if (read_strings(f, "tokenizer.ggml.tokens", n, &texts, &lens, err, errlen)) goto fail;
@@ -302,7 +293,7 @@ ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     if (bad) goto fail;
     t->scores = calloc(n, sizeof *t->scores);
     if (!t->scores) {
-        fail(err, errlen, "out of memory");
+        ak_errorf(err, errlen, "out of memory");
         goto fail;
     }
     if (scores) memcpy(t->scores, scores, n * sizeof *t->scores);
@@ -339,11 +330,11 @@ ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     if (kind == AK_TOK_BPE) {
         uint64_t n_merges;
         if (!gguf_get_arr_info(f, "tokenizer.ggml.merges", &et, &n_merges) || et != GGUF_TYPE_STRING) {
-            fail(err, errlen, "tokenizer.ggml.merges is missing or not an array of strings (needed for gpt2)");
+            ak_errorf(err, errlen, "tokenizer.ggml.merges is missing or not an array of strings (needed for gpt2)");
             goto fail;
         }
         if (n_merges > INT32_MAX / 4) {
-            fail(err, errlen, "tokenizer.ggml.merges has %llu entries", (unsigned long long)n_merges);
+            ak_errorf(err, errlen, "tokenizer.ggml.merges has %llu entries", (unsigned long long)n_merges);
             goto fail;
         }
         if (read_strings(f, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens, err, errlen) ||

@@ -1,6 +1,7 @@
 /* bpe.c - BPE vocabulary, its text file, and the encoder. */
 #include "bpe_internal.h"
 #include "pretok.h"
+#include "base/file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -115,38 +116,6 @@ int ak_bpe_merge_gpt2(const ak_bpe *b, int i, char *buf, size_t cap) {
     buf[n] = ' ';
     int m = ak_bpe_token_gpt2(b, b->merge[i][1], buf + n + 1, cap - (size_t)n - 1);
     return m < 0 ? -1 : n + 1 + m;
-}
-
-char *ak_read_file(const char *path, size_t *len, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "out of memory");
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
 }
 
 /* ------------------------------------------------------------------ file format */

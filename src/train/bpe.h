@@ -38,7 +38,4 @@ ak_bpe *ak_bpe_load(const char *path, char *err, size_t errlen);
 /* Encodes text (no BOS added) into a new array *out of *n_out ids; 0 or -1 (out of memory). */
 int ak_bpe_encode(ak_bpe *b, const char *text, size_t len, int32_t **out, size_t *n_out);
 
-/* Reads a whole file into a NUL-terminated buffer; NULL with a message on failure. */
-char *ak_read_file(const char *path, size_t *len, char *err, size_t errlen);
-
 #endif

@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bpe.h"
 #include "export.h"
+#include "base/clock.h"
+#include "base/file.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -34,12 +35,6 @@ void ak_train_default_options(ak_train_options *o) {
     o->eval_every = 200;
     o->eval_batches = 8;
     o->save_every = 100;
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static uint64_t next_rand(uint64_t *s) {
@@ -135,7 +130,7 @@ int ak_train_run(const ak_train_options *o) {
     }
     if (o->export_only) goto export;
 
-    double t_enc = now();
+    double t_enc = ak_now();
     if (!(train = encode_file(vocab, o->train_path, &n_train))) goto done;
     if (o->valid_path && !(valid = encode_file(vocab, o->valid_path, &n_valid))) goto done;
     if (n_train < (size_t)T + 2) {
@@ -149,7 +144,7 @@ int ak_train_run(const ak_train_options *o) {
         goto done;
     }
     printf("train: %zu training tokens, %zu validation tokens (encoded in %.1f s)\n", n_train, n_valid,
-           now() - t_enc);
+           ak_now() - t_enc);
     printf("train: olmoe %d layers, width %d, %d heads, %d experts (top-%d, width %d), context %d, vocab %d\n",
            cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_expert, cfg.n_expert_used, cfg.n_ff, cfg.n_ctx, cfg.n_vocab);
     printf("train: %.2fM parameters, %.2fM active per token; %lld steps x %d x %d = %.1fM tokens (%.2f epochs)\n",
@@ -161,7 +156,7 @@ int ak_train_run(const ak_train_options *o) {
     signal(SIGTERM, on_signal);
     int tty = isatty(fileno(stdout));
     ak_adamw opt = {o->lr, 0.9f, 0.95f, 1e-8f, o->weight_decay, o->clip};
-    double t_start = now(), ema = NAN, best_valid = INFINITY;
+    double t_start = ak_now(), ema = NAN, best_valid = INFINITY;
     int64_t first_step = step;
     while (step < o->steps && !stop_requested) {
         for (int s = 0; s < n_seq; s++) {
@@ -175,7 +170,7 @@ int ak_train_run(const ak_train_options *o) {
         double gnorm = ak_moe_model_adamw(m, &opt, step);
         step++;
         ema = isnan(ema) ? ce : 0.95 * ema + 0.05 * ce;
-        double elapsed = now() - t_start, tps = (double)(step - first_step) * n_seq * T / elapsed;
+        double elapsed = ak_now() - t_start, tps = (double)(step - first_step) * n_seq * T / elapsed;
         char eta[32];
         format_eta(eta, sizeof eta, (double)(o->steps - step) * n_seq * T / tps);
         if (tty || step % 10 == 0 || step == o->steps) {
@@ -217,7 +212,7 @@ int ak_train_run(const ak_train_options *o) {
         status = 130;
         goto done;
     }
-    printf("train: %lld steps in %.1f min\n", (long long)(step - first_step), (now() - t_start) / 60);
+    printf("train: %lld steps in %.1f min\n", (long long)(step - first_step), (ak_now() - t_start) / 60);
 export:
     if (o->out_path) {
         int type = !strcmp(o->out_type, "f32") ? 0 : !strcmp(o->out_type, "f16") ? 1 : !strcmp(o->out_type, "q8_0") ? 8 : -1;

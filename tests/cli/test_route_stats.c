@@ -6,15 +6,8 @@
 #include <string.h>
 
 #include "route_stats.h"
+#include "../check.h"
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 int main(void) {
     /* 2 layers x 5 tokens x 8 experts; layer 0 chose K = 1,1,2,2,4, layer 1 K = 4,4,4,4,8 */
@@ -64,11 +57,6 @@ int main(void) {
     text[n] = 0;
     fclose(fp);
     CHECK(strstr(text, "70.0% MORE routed-expert FFN compute than top-2"));
-    if (failures) {
-        fputs(text, stderr);
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("route stats: all checks passed\n");
-    return 0;
+    if (failures) fputs(text, stderr);
+    return check_finish("route stats");
 }

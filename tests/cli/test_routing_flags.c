@@ -6,15 +6,8 @@
 #include <unistd.h>
 
 #include "routing_flags.h"
+#include "../check.h"
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 static char config_path[64];
 
@@ -47,12 +40,12 @@ static void test_defaults_and_inference(void) {
     CHECK(c.default_policy.k_values[0] == 1 && c.default_policy.k_values[2] == 4);
     CHECK(c.default_policy.thresholds[0] == 0.6f && c.default_policy.thresholds[1] == 1.2f);
     CHECK(c.n_experts == 64 && c.renormalize == 0 && c.n_layers == 0);
-    CHECK(ak_routing_default_k_native(&c) == 4);
+    CHECK(ak_config_max_k(&c) == 4);
     ak_config_free(&c);
 
     CHECK(build("--k 3", 64, 1, 0, &c, &err) == AK_OK);
     CHECK(c.default_policy.kind == AK_POLICY_FIXED && c.default_policy.k == 3);
-    CHECK(ak_routing_default_k_native(&c) == 3);
+    CHECK(ak_config_max_k(&c) == 3);
     ak_config_free(&c);
     CHECK(build("--policy=fixed --k=5 --renormalize", 64, 1, 0, &c, &err) == AK_OK);
     CHECK(c.default_policy.kind == AK_POLICY_FIXED && c.default_policy.k == 5 && c.renormalize == 1);
@@ -64,7 +57,7 @@ static void test_defaults_and_inference(void) {
     ak_config_free(&c);
     CHECK(build("--policy ratio --ratio 0.25 --k-min 2 --k-max 8", 64, 1, 0, &c, &err) == AK_OK);
     CHECK(c.default_policy.kind == AK_POLICY_RATIO && c.default_policy.ratio == 0.25f);
-    CHECK(c.default_policy.k_min == 2 && c.default_policy.k_max == 8 && ak_routing_default_k_native(&c) == 8);
+    CHECK(c.default_policy.k_min == 2 && c.default_policy.k_max == 8 && ak_config_max_k(&c) == 8);
     ak_config_free(&c);
 
     CHECK(build("--k-values 1,2,4,8 --thresholds 0.5,1,1.5", 64, 1, 0, &c, &err) == AK_OK);
@@ -193,10 +186,5 @@ int main(void) {
     test_errors();
     test_config_overrides();
     remove(config_path);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("routing flags: all checks passed\n");
-    return 0;
+    return check_finish("routing flags");
 }

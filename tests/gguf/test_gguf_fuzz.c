@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../check.h"
 #include "gguf/gguf.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -147,5 +147,5 @@ int main(void) {
     CHECK(opened > 0 && failed > 0);
     free(buf);
     free(orig);
-    CHECK_DONE();
+    return check_finish("test_gguf_fuzz");
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../check.h"
 #include "gguf/gguf.h"
 
 static size_t run(const char *cmd, char *out, size_t cap) {
@@ -57,6 +57,6 @@ int main(int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "%s.cut", path);
     unlink(cmd);
     unlink(path);
-    if (check_failures) fprintf(stderr, "output was:\n%s\n", out);
-    CHECK_DONE();
+    if (failures) fprintf(stderr, "output was:\n%s\n", out);
+    return check_finish("test_gguf_info_cli");
 }

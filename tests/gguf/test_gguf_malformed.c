@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../check.h"
 #include "gguf/gguf.h"
 
 typedef struct {
@@ -104,7 +104,7 @@ static void expect_fail(const bytes *o, const char *want, int line) {
     if (f || !err[0] || (want && !strstr(err, want))) {
         fprintf(stderr, "line %d: expected failure with '%s', got %s: %s\n", line, want ? want : "",
                 f ? "success" : "failure", err);
-        check_failures++;
+        failures++;
     }
     gguf_close(f);
 }
@@ -136,7 +136,7 @@ static void test_valid_and_prefixes(void) {
         f = gguf_open_buffer(o.b, len, e, sizeof e);
         if (f || !e[0]) {
             fprintf(stderr, "prefix of %zu bytes was accepted\n", len);
-            check_failures++;
+            failures++;
         }
         gguf_close(f);
     }
@@ -331,5 +331,5 @@ int main(void) {
     test_kvs();
     test_tensors();
     test_files();
-    CHECK_DONE();
+    return check_finish("test_gguf_malformed");
 }

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "../check.h"
 #include "gguf/gguf.h"
 
 static char path[256];
@@ -288,5 +288,5 @@ int main(void) {
     test_tensors(8);
     test_writer_errors();
     unlink(path);
-    CHECK_DONE();
+    return check_finish("test_gguf_roundtrip");
 }

@@ -7,15 +7,8 @@
 
 #include "io/logits.h"
 #include "io/npy.h"
+#include "../check.h"
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 static char path[256];
 
@@ -305,10 +298,5 @@ int main(void) {
     test_writer();
     test_raw_and_logits();
     remove(path);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("npy: all checks passed\n");
-    return 0;
+    return check_finish("npy");
 }

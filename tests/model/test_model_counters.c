@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "check.h"
+#include "helpers.h"
 #include "fixture.h"
 #include "model/model.h"
 #include "quant/quant.h"

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "check.h"
+#include "helpers.h"
 #include "fixture.h"
 #include "model/model.h"
 #include "quant/quant.h"

@@ -3,7 +3,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "check.h"
+#include "helpers.h"
 #include "fixture.h"
 #include "model/model.h"
 #include "model/threadpool.h"

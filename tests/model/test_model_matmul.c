@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "helpers.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "helpers.h"
 #include "fixture.h"
 #include "model/model.h"
 #include "model/sampler.h"

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "quant/quant.h"
 
 static void put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v & 0xFF); p[1] = (uint8_t)(v >> 8); }
@@ -306,5 +306,5 @@ int main(void) {
     test_roundtrip(AK_TYPE_Q4_K, 15, 0.55, 0.1);
     test_roundtrip(AK_TYPE_Q5_K, 31, 0.55, 0.05);
     test_roundtrip(AK_TYPE_Q6_K, 31, 0.55, 0.03);
-    return check_report("test_quant_blocks");
+    return check_finish("test_quant_blocks");
 }

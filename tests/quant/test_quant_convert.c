@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "quant/quant.h"
 
 static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
@@ -121,5 +121,5 @@ int main(void) {
     test_f16_to_f32();
     test_bf16();
     test_type_table();
-    return check_report("test_quant_convert");
+    return check_finish("test_quant_convert");
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "../check.h"
 #include "quant/quant.h"
 
 static const ak_type k_weights[] = {AK_TYPE_F32,  AK_TYPE_F16,  AK_TYPE_BF16, AK_TYPE_Q4_0,
@@ -132,5 +132,5 @@ int main(void) {
     } else {
         printf("AVX2 kernels not available on this CPU/build: scalar only\n");
     }
-    return check_report("test_quant_dot");
+    return check_finish("test_quant_dot");
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "adaptivek.h"
-#include "check.h"
+#include "../check.h"
 
 enum { N = 64, T = 4000 };
 
@@ -94,7 +94,7 @@ static void test_held_out(void) {
         char d[128];
         if (ak_calibrate_policy(&p, a, T, N, cases[i].target, &got, &e) != AK_OK) {
             fprintf(stderr, "case %zu: %s\n", i, e.msg);
-            check_failures++;
+            failures++;
             continue;
         }
         double same = routed_avg_k(&p, a, T, N), held = routed_avg_k(&p, b, T, N);
@@ -175,5 +175,5 @@ int main(void) {
     test_hand_case();
     test_held_out();
     test_config();
-    return check_report("test_calibrate");
+    return check_finish("test_calibrate");
 }

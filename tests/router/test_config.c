@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "adaptivek.h"
-#include "check.h"
+#include "../check.h"
 
 static const char *good =
     "{\n"
@@ -177,7 +177,7 @@ static void test_malformed(void) {
         if (st != cases[i].code || !strstr(e.msg, cases[i].needle)) {
             fprintf(stderr, "malformed case %zu: got %s \"%s\", want %s containing \"%s\"\n", i,
                     ak_status_str(st), e.msg, ak_status_str(cases[i].code), cases[i].needle);
-            check_failures++;
+            failures++;
         }
         if (st == AK_OK) ak_config_free(&c);
     }
@@ -189,7 +189,7 @@ static void test_malformed(void) {
         ak_status st = ak_config_from_json(good, len, &c, &e);
         if (st == AK_OK) {
             fprintf(stderr, "truncated config of %zu bytes accepted\n", len);
-            check_failures++;
+            failures++;
             ak_config_free(&c);
         }
     }
@@ -286,5 +286,5 @@ int main(void) {
     test_mutations();
     test_presets();
     test_validate();
-    return check_report("test_config");
+    return check_finish("test_config");
 }

@@ -2,7 +2,7 @@
 #include <float.h>
 
 #include "adaptivek.h"
-#include "check.h"
+#include "../check.h"
 #include "router/router_internal.h"
 
 static void direct(const float *z, int n, double *p, double *h) {
@@ -126,5 +126,5 @@ int main(void) {
     }
     test_units();
     test_bad_input();
-    return check_report("test_gate");
+    return check_finish("test_gate");
 }

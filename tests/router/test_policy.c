@@ -1,6 +1,6 @@
 /* Policies: K selection by hand, the SDK-bug regression, validation, names, description. */
 #include "adaptivek.h"
-#include "check.h"
+#include "../check.h"
 
 static void test_entropy_levels(void) {
     ak_policy p = ak_policy_entropy_default();
@@ -175,5 +175,5 @@ int main(void) {
     test_top_p_ratio();
     test_validate();
     test_names();
-    return check_report("test_policy");
+    return check_finish("test_policy");
 }

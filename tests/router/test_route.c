@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "adaptivek.h"
-#include "check.h"
+#include "../check.h"
 #include "router/compact_table.h"
 #include "router/router_internal.h"
 
@@ -312,5 +312,5 @@ int main(void) {
         test_selection_exhaustive();
         test_errors();
     }
-    return check_report("test_route");
+    return check_finish("test_route");
 }

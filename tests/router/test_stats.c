@@ -1,6 +1,6 @@
 /* Statistics: a hand-built batch with known averages, histograms and percentiles. */
 #include "adaptivek.h"
-#include "check.h"
+#include "../check.h"
 
 int main(void) {
     static ak_layer_stats s, m;
@@ -43,5 +43,5 @@ int main(void) {
     ak_stats_add(&s, &out2);
     CHECK_NEAR(ak_stats_saved(&s), 1.0 - 9.0 / 8.0, 1e-12);
     CHECK(s.n_entropy == 0 && ak_stats_avg_entropy(&s) == 0.0);
-    return check_report("test_stats");
+    return check_finish("test_stats");
 }

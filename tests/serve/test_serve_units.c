@@ -4,7 +4,7 @@
  * FNV-1a test vectors, and from hand calculation. */
 #include <stdlib.h>
 
-#include "check.h"
+#include "../check.h"
 #include "serve/ab.h"
 #include "serve/metrics.h"
 #include "serve/sbuf.h"
@@ -176,6 +176,5 @@ int main(void) {
     test_utf8();
     test_json_and_bar();
     test_metrics_format();
-    if (!g_fail) printf("serve units: ok\n");
-    return g_fail;
+    return check_finish("serve units");
 }

@@ -3,23 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
+#include "base/clock.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
 #else
 #define SANITIZED 0
 #endif
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(void) {
     static const char *const words[] = {"the", "router", "picks", "experts", "for", "each", "token", "and",
@@ -56,9 +50,9 @@ int main(void) {
             gguf_close(f);
             continue;
         }
-        double t0 = now();
+        double t0 = ak_now();
         int got = ak_tokenize(t, text, len, 1, 0, ids, (int)len + 64);
-        double dt = now() - t0;
+        double dt = ak_now() - t0;
         printf("%s: %d tokens from %zu bytes in %.3f s\n", kinds[k], got, len, dt);
         if (got <= 0 || (!SANITIZED && dt >= 1.0)) {
             printf("FAIL %s too slow or failed\n", kinds[k]);

@@ -6,15 +6,8 @@
 
 #include "train/bpe.h"
 #include "train/pretok.h"
+#include "../check.h"
 
-static int failures;
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
 
 static void check_split(const char *text, const char *const *want, int n_want) {
     size_t len = strlen(text), pos = 0;
@@ -137,7 +130,5 @@ int main(void) {
     test_byte_map();
     test_train();
     test_round_trip();
-    if (failures) fprintf(stderr, "test_bpe: %d failures\n", failures);
-    else printf("test_bpe: ok\n");
-    return failures != 0;
+    return check_finish("test_bpe");
 }

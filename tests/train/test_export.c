@@ -11,15 +11,8 @@
 #include "train/bpe.h"
 #include "train/export.h"
 #include "train/moe_model.h"
+#include "../check.h"
 
-static int failures;
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);         \
-            failures++;                                                                      \
-        }                                                                                    \
-    } while (0)
 
 static uint32_t u32(const gguf_file *f, const char *key) {
     uint32_t v = 0;
@@ -115,7 +108,5 @@ int main(void) {
     CHECK(ak_moe_export_gguf(m, b, "/nonexistent/dir/x.gguf", AK_TYPE_F32, "test", err, sizeof err) != 0);
     ak_moe_model_free(m);
     ak_bpe_free(b);
-    if (failures) fprintf(stderr, "test_export: %d failures\n", failures);
-    else printf("test_export: ok\n");
-    return failures != 0;
+    return check_finish("test_export");
 }

@@ -7,6 +7,7 @@
 
 #include "tokenizer/tokenizer.h"
 #include "train/bpe.h"
+#include "base/file.h"
 
 int main(int argc, char **argv) {
     if (argc < 3) {

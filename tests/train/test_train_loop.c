@@ -7,15 +7,8 @@
 #include <string.h>
 
 #include "train/moe_model.h"
+#include "../check.h"
 
-static int failures;
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);         \
-            failures++;                                                                      \
-        }                                                                                    \
-    } while (0)
 
 static void test_schedule(void) {
     /* warm-up 10 steps to 1.0, cosine to 0.1 at step 110 */
@@ -91,7 +84,5 @@ static void test_learns_and_checkpoints(void) {
 int main(void) {
     test_schedule();
     test_learns_and_checkpoints();
-    if (failures) fprintf(stderr, "test_train_loop: %d failures\n", failures);
-    else printf("test_train_loop: ok\n");
-    return failures != 0;
+    return check_finish("test_train_loop");
 }

@@ -1,6 +1,7 @@
-/* check.h - the engine tests: the shared CHECK (tests/check.h) and fixture file paths. */
-#ifndef AK_TEST_CHECK_H
-#define AK_TEST_CHECK_H
+/* helpers.h - the engine tests' helpers: fixture file paths and contexts (with the shared
+ * CHECK of tests/check.h). */
+#ifndef AK_TEST_MODEL_HELPERS_H
+#define AK_TEST_MODEL_HELPERS_H
 
 #include <stdio.h>
 #include <stdlib.h>

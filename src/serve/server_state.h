@@ -1,0 +1,56 @@
+/* server_state.h - the server's shared state: options, model, variants, metrics, the log,
+ * and the listener's and workers' handles. The functions the server's files call in each
+ * other are declared in their own headers (job.h, queue.h, worker.h, request.h,
+ * response.h, reqlog.h, calib.h, http.h). */
+#ifndef AK_SERVE_STATE_H
+#define AK_SERVE_STATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model/model.h"
+#include "serve/ab.h"
+#include "serve/metrics.h"
+#include "serve/serve.h"
+#include "serve/worker.h"
+#include "tokenizer/tokenizer.h"
+
+struct ak_server {
+    ak_serve_options opt;
+    const ak_model *model;
+    const ak_tokenizer *tok;
+    const ak_hparams *hp;
+    int n_ctx, n_batch;
+    char model_name[128];
+    long created;
+    ak_router_config default_routing;
+    int has_default_routing;
+    ak_variant variants[AK_MAX_VARIANTS];
+    int n_variants; /* 1 ("default") without --ab */
+    int ab_enabled;
+    ak_metrics *metrics;
+    ak_ab_stats *ab;
+
+    ak_workers *workers; /* worker.c: the queue and the worker threads */
+    int n_workers;
+    atomic_int shutting_down;
+    atomic_uint_fast64_t next_id;
+
+    FILE *log;
+    pthread_mutex_t log_mu;
+    pthread_mutex_t trace_mu;
+
+    void *daemon; /* struct MHD_Daemon */
+    atomic_int http_active; /* requests between their first byte and their last */
+    int port;     /* bound */
+
+    float *calib_logits; /* [n_layer][calib_tokens][n_expert] router logits of the calibration text */
+    int calib_tokens;
+};
+
+#define AK_VARIANT_CUSTOM(s) ((s)->n_variants)
+#define AK_VARIANT_NONE(s) ((s)->n_variants + 1)
+
+#endif
