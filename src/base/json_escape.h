@@ -6,6 +6,7 @@
 #define AK_BASE_JSON_ESCAPE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Writes the escaped form of c into out (at most 6 bytes, no NUL); returns its length. */
 static inline size_t ak_json_escape_byte(unsigned char c, char out[6]) {
@@ -22,6 +23,16 @@ static inline size_t ak_json_escape_byte(unsigned char c, char out[6]) {
     }
     out[0] = '\\', out[1] = 'u', out[2] = '0', out[3] = '0', out[4] = hex[c >> 4], out[5] = hex[c & 15];
     return 6;
+}
+
+/* Writes s as a quoted JSON string to f. */
+static inline void ak_json_write_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s && *s; s++) {
+        char b[6];
+        fwrite(b, 1, ak_json_escape_byte((unsigned char)*s, b), f);
+    }
+    fputc('"', f);
 }
 
 #endif

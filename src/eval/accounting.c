@@ -1,19 +1,10 @@
 /* accounting.c - per-layer compute accounting from the router-logits sink (see accounting.h). */
 #include "eval/accounting.h"
+#include "base/errfmt.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int ak_accounting_set_routing(ak_accounting *a, const ak_router_config *routing, char *err, size_t errlen) {
     if (a->has_cfg) ak_config_free(&a->cfg);
@@ -27,7 +18,7 @@ int ak_accounting_set_routing(ak_accounting *a, const ak_router_config *routing,
         ak_error e = {0};
         if (routing->n_layers > 0) {
             if (ak_config_set_layers(&a->cfg, routing->n_layers, &e))
-                return fail(err, errlen, "accounting: %s", e.msg);
+                return ak_errorf(err, errlen, "accounting: %s", e.msg);
             memcpy(a->cfg.layers, routing->layers, (size_t)routing->n_layers * sizeof *routing->layers);
         }
         a->has_cfg = 1;
@@ -42,7 +33,7 @@ int ak_accounting_set_routing(ak_accounting *a, const ak_router_config *routing,
         a->ids = malloc((size_t)a->n_batch * (size_t)slots * sizeof *a->ids);
         a->w = malloc((size_t)a->n_batch * (size_t)slots * sizeof *a->w);
         a->slots = slots;
-        if (!a->ids || !a->w) return fail(err, errlen, "accounting: out of memory");
+        if (!a->ids || !a->w) return ak_errorf(err, errlen, "accounting: out of memory");
     }
     return 0;
 }
@@ -63,7 +54,7 @@ int ak_accounting_init(ak_accounting *a, const ak_model *m, int n_batch, const a
     a->mark = malloc((size_t)a->n_expert);
     if (!a->bytes_per_expert || !a->layers || !a->k || !a->mark) {
         ak_accounting_free(a);
-        return fail(err, errlen, "accounting: out of memory");
+        return ak_errorf(err, errlen, "accounting: out of memory");
     }
     const gguf_file *g = ak_model_gguf(m);
     for (int l = 0; l < a->n_layer; l++) {
@@ -74,7 +65,7 @@ int ak_accounting_init(ak_accounting *a, const ak_model *m, int n_batch, const a
             const gguf_tensor *t = gguf_find_tensor(g, name);
             if (!t) {
                 ak_accounting_free(a);
-                return fail(err, errlen, "accounting: tensor %s is missing", name);
+                return ak_errorf(err, errlen, "accounting: tensor %s is missing", name);
             }
             a->bytes_per_expert[l] += t->nbytes / (uint64_t)a->n_expert;
         }

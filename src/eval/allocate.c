@@ -1,6 +1,7 @@
 /* allocate.c - per-layer budgets by dynamic programming over per-layer cost curves
  * (see allocate.h). */
 #include "eval/allocate.h"
+#include "base/errfmt.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -9,16 +10,6 @@
 
 #define STEPS 16         /* budget grid: 1/16 of an expert */
 #define ENTROPY_EVERY 4  /* the entropy curve is calibrated every 1/4 and interpolated */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static const char *const rule_names[AK_RULE_COUNT] = {"fixed", "ratio", "top-p", "threshold", "entropy"};
 
@@ -58,7 +49,7 @@ static int route_layer(const ak_profile *p, int l, const ak_policy *pol, int *k,
     ak_route_out ro = {(int)p->n_tokens, p->k_native, k, ids, w, NULL};
     ak_error e;
     if (ak_route(pol, layer_logits(p, l), (int)p->n_tokens, p->n_expert, 0, &ro, &e) != AK_OK)
-        return fail(err, errlen, "allocation: layer %d: %s", l, e.msg);
+        return ak_errorf(err, errlen, "allocation: layer %d: %s", l, e.msg);
     return 0;
 }
 
@@ -163,7 +154,7 @@ static int layer_curve(const ak_profile *p, int l, ak_alloc_rule rule, curve *cv
     entry *buf = is_sorted_rule(rule) ? malloc(T * (size_t)K * sizeof *buf) : NULL;
     int rc = -1;
     if (!k || !ids || !w || ((is_sorted_rule(rule)) && !buf)) {
-        fail(err, errlen, "allocation: out of memory");
+        ak_errorf(err, errlen, "allocation: out of memory");
         goto done;
     }
     if (rule == AK_RULE_FIXED) {
@@ -194,13 +185,13 @@ static void curves_free(curve *cv, int n) {
 static curve *build_curves(const ak_profile *p, ak_alloc_rule rule, char *err, size_t errlen) {
     const int G = (p->k_native - 1) * STEPS;
     curve *cv = calloc((size_t)p->n_layer, sizeof *cv);
-    if (!cv) return fail(err, errlen, "allocation: out of memory"), NULL;
+    if (!cv) return ak_errorf(err, errlen, "allocation: out of memory"), NULL;
     for (int l = 0; l < p->n_layer; l++) {
         cv[l].c = malloc((size_t)(G + 1) * sizeof(double));
         cv[l].kmin = malloc((size_t)(G + 1) * sizeof(int));
         if (!cv[l].c || !cv[l].kmin) {
             curves_free(cv, p->n_layer);
-            return fail(err, errlen, "allocation: out of memory"), NULL;
+            return ak_errorf(err, errlen, "allocation: out of memory"), NULL;
         }
         if (layer_curve(p, l, rule, &cv[l], err, errlen)) {
             curves_free(cv, p->n_layer);
@@ -231,7 +222,7 @@ static int allocate_grid(const curve *cv, int L, int G, int total, int *g_out, c
     int *choice = malloc((size_t)L * (size_t)(S + 1) * sizeof *choice);
     int rc = -1;
     if (!f || !nf || !choice) {
-        fail(err, errlen, "allocation: out of memory");
+        ak_errorf(err, errlen, "allocation: out of memory");
         goto done;
     }
     for (int s = 0; s <= S; s++) f[s] = s == 0 ? 0.0 : INFINITY;
@@ -248,7 +239,7 @@ static int allocate_grid(const curve *cv, int L, int G, int total, int *g_out, c
         f = nf, nf = tmp;
     }
     if (!isfinite(f[total])) {
-        fail(err, errlen, "allocation: no per-layer budgets of this rule reach the target");
+        ak_errorf(err, errlen, "allocation: no per-layer budgets of this rule reach the target");
         goto done;
     }
     for (int l = L - 1, s = total; l >= 0; l--) {
@@ -281,14 +272,14 @@ static int place_remainder(const curve *cv, int L, int K, double rem, double *bu
 static int check_target(const ak_profile *p, ak_alloc_rule rule, double target, char *err, size_t errlen) {
     const int K = p->k_native, L = p->n_layer;
     if (!(target >= 1.0) || !(target <= K))
-        return fail(err, errlen,
+        return ak_errorf(err, errlen,
                     "allocation: target average K %g is outside 1..%d (every token runs at least one expert and "
                     "at most the model's native top-%d)", target, K, K);
-    if (p->n_tokens < 1) return fail(err, errlen, "allocation: the profile has no tokens");
-    if (rule < 0 || rule >= AK_RULE_COUNT) return fail(err, errlen, "allocation: unknown rule");
+    if (p->n_tokens < 1) return ak_errorf(err, errlen, "allocation: the profile has no tokens");
+    if (rule < 0 || rule >= AK_RULE_COUNT) return ak_errorf(err, errlen, "allocation: unknown rule");
     double slots = target * L;
     if (rule == AK_RULE_FIXED && fabs(slots - llround(slots)) > 1e-9)
-        return fail(err, errlen,
+        return ak_errorf(err, errlen,
                     "allocation: fixed top-k per layer needs n_layers x target (%d x %g = %g) to be a whole "
                     "number of experts", L, target, slots);
     return 0;
@@ -308,7 +299,7 @@ int ak_allocate(const ak_profile *p, ak_alloc_rule rule, double target, ak_alloc
     int *g = calloc((size_t)L, sizeof *g);
     int rc = -1;
     if (!out->budget || !out->k_min || !g) {
-        fail(err, errlen, "allocation: out of memory");
+        ak_errorf(err, errlen, "allocation: out of memory");
         goto done;
     }
     int total = (int)floor((target - 1.0) * L * STEPS + 1e-9);
@@ -318,7 +309,7 @@ int ak_allocate(const ak_profile *p, ak_alloc_rule rule, double target, ak_alloc
     for (int l = 0; l < L; l++) out->budget[l] = budget_of(g[l]), sum += out->budget[l];
     double rem = target * L - sum;
     if (fabs(rem) > 1e-12 && place_remainder(cv, L, K, rem, out->budget)) {
-        fail(err, errlen, "allocation: cannot place the last %g experts of the budget", rem);
+        ak_errorf(err, errlen, "allocation: cannot place the last %g experts of the budget", rem);
         goto done;
     }
     out->predicted = 0;
@@ -349,7 +340,7 @@ static int layer_policy(const ak_profile *p, const ak_allocation *a, int l, ak_p
     else *pol = entropy_levels(K);
     ak_error e;
     if (ak_calibrate_policy(pol, layer_logits(p, l), (int)p->n_tokens, p->n_expert, b, achieved, &e) != AK_OK)
-        return fail(err, errlen, "allocation: layer %d (budget %.4f): %s", l, b, e.msg);
+        return ak_errorf(err, errlen, "allocation: layer %d (budget %.4f): %s", l, b, e.msg);
     return 0;
 }
 
@@ -362,7 +353,7 @@ int ak_allocation_config(const ak_profile *p, const ak_allocation *a, ak_router_
     cfg->renormalize = p->renormalize;
     cfg->default_policy = ak_policy_fixed(p->k_native);
     ak_error e;
-    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return fail(err, errlen, "allocation: %s", e.msg);
+    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_errorf(err, errlen, "allocation: %s", e.msg);
     double sum = 0;
     for (int l = 0; l < p->n_layer; l++) {
         double ach;
@@ -445,7 +436,7 @@ int ak_allocation_check(const ak_profile *p, ak_alloc_rule rule, double target, 
     int rc = -1, got = 0;
     if (!cv) goto done;
     if (!pred || !kl || !dn || !b) {
-        fail(err, errlen, "allocation check: out of memory");
+        ak_errorf(err, errlen, "allocation check: out of memory");
         goto done;
     }
     for (int i = 0; i < N; i++) {
@@ -460,12 +451,12 @@ int ak_allocation_check(const ak_profile *p, ak_alloc_rule rule, double target, 
         if (!isfinite(pred[got])) continue;
         ak_compare m;
         if (measure(&x, &a, &m, err, errlen)) goto done;
-        kl[got] = m.kl, dn[got] = m.ln_ratio;
+        kl[got] = m.kl.kld, dn[got] = m.kl.ln_ratio;
         if (out) {
             fprintf(out, "  %-9s budgets", i == 0 ? "optimum" : i == 1 ? "uniform" : "perturbed");
             for (int l = 0; l < L; l++) fprintf(out, " %.3g", b[l]);
-            fprintf(out, ": predicted %.5f  measured KL %.5f +/- %.5f  NLL %+.5f +/- %.5f  avg K %.3f\n", pred[got], m.kl,
-                    m.kl_err, m.ln_ratio, m.ln_ratio_err, m.avg_k);
+            fprintf(out, ": predicted %.5f  measured KL %.5f +/- %.5f  NLL %+.5f +/- %.5f  avg K %.3f\n", pred[got], m.kl.kld,
+                    m.kl.kld_err, m.kl.ln_ratio, m.kl.ln_ratio_err, m.avg_k);
         }
         got++;
     }
@@ -508,10 +499,10 @@ int ak_allocate_choose(const ak_profile *p, const int *use_rule, double target, 
             ak_config_free(&rc_cfg);
             goto done;
         }
-        double score = by_kl ? m.kl : m.nll;
+        double score = by_kl ? m.kl.kld : m.nll;
         if (report)
             fprintf(report, "  %-8s held-out mean NLL %.5f (%+.5f vs native)  KL %.5f  avg K %.3f  predicted %.5f\n",
-                    ak_alloc_rule_name((ak_alloc_rule)r), m.nll, m.ln_ratio, m.kl, m.avg_k, a.predicted);
+                    ak_alloc_rule_name((ak_alloc_rule)r), m.nll, m.kl.ln_ratio, m.kl.kld, m.avg_k, a.predicted);
         if (score < best) {
             best = score;
             ak_allocation_free(out);
@@ -523,7 +514,7 @@ int ak_allocate_choose(const ak_profile *p, const int *use_rule, double target, 
             ak_config_free(&rc_cfg);
         }
     }
-    rc = isfinite(best) ? 0 : fail(err, errlen, "allocation: no rule reaches the target average K %g", target);
+    rc = isfinite(best) ? 0 : ak_errorf(err, errlen, "allocation: no rule reaches the target average K %g", target);
 done:
     ak_compare_base_free(base);
     if (rc) ak_allocation_free(out), ak_config_free(cfg);

@@ -1,24 +1,15 @@
 /* calib.c - router-logit recording and calibration on a model (see calib.h). */
 #include "eval/calib.h"
+#include "base/errfmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_t cap, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
-    if (n_layer < 1 || n_expert < 1 || cap < 1) return fail(err, errlen, "router record: bad shape");
+    if (n_layer < 1 || n_expert < 1 || cap < 1) return ak_errorf(err, errlen, "router record: bad shape");
     r->n_layer = n_layer;
     r->n_expert = n_expert;
     r->cap = cap;
@@ -26,7 +17,7 @@ int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_
     r->logits = malloc((size_t)n_layer * (size_t)cap * (size_t)n_expert * sizeof *r->logits);
     if (!r->filled || !r->logits) {
         ak_router_record_free(r);
-        return fail(err, errlen, "router record: out of memory for %lld tokens", (long long)cap);
+        return ak_errorf(err, errlen, "router record: out of memory for %lld tokens", (long long)cap);
     }
     return 0;
 }
@@ -55,13 +46,13 @@ void ak_router_record_sink(void *user, int layer, const float *logits, int n_tok
 }
 
 int64_t ak_router_record_finish(ak_router_record *r, char *err, size_t errlen) {
-    if (r->overflow) return fail(err, errlen, "router record: more than %lld tokens per layer", (long long)r->cap);
+    if (r->overflow) return ak_errorf(err, errlen, "router record: more than %lld tokens per layer", (long long)r->cap);
     const int64_t n = r->filled[0];
     for (int l = 1; l < r->n_layer; l++)
         if (r->filled[l] != n)
-            return fail(err, errlen, "router record: layer %d has %lld tokens, layer 0 %lld (not every layer is MoE?)",
+            return ak_errorf(err, errlen, "router record: layer %d has %lld tokens, layer 0 %lld (not every layer is MoE?)",
                         l, (long long)r->filled[l], (long long)n);
-    if (n < 1) return fail(err, errlen, "router record: no tokens recorded");
+    if (n < 1) return ak_errorf(err, errlen, "router record: no tokens recorded");
     const size_t row = (size_t)r->n_expert;
     for (int l = 1; l < r->n_layer && n < r->cap; l++)
         memmove(r->logits + (size_t)l * (size_t)n * row, r->logits + (size_t)l * (size_t)r->cap * row,
@@ -73,11 +64,11 @@ int64_t ak_router_record_finish(ak_router_record *r, char *err, size_t errlen) {
 int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *cfg, double target, int per_layer,
                                   double *achieved, char *err, size_t errlen) {
     ak_error e = {0};
-    if (cfg->n_layers == 0 && ak_config_set_layers(cfg, r->n_layer, &e)) return fail(err, errlen, "%s", e.msg);
+    if (cfg->n_layers == 0 && ak_config_set_layers(cfg, r->n_layer, &e)) return ak_errorf(err, errlen, "%s", e.msg);
     if (cfg->n_layers != r->n_layer)
-        return fail(err, errlen, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
+        return ak_errorf(err, errlen, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
     if (ak_calibrate_config(cfg, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e))
-        return fail(err, errlen, "%s", e.msg);
+        return ak_errorf(err, errlen, "%s", e.msg);
     int same = 1; /* identical layers: store the one policy as the default */
     for (int l = 1; l < cfg->n_layers; l++) same &= !memcmp(&cfg->layers[l], &cfg->layers[0], sizeof cfg->layers[0]);
     if (same) {

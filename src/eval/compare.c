@@ -1,30 +1,19 @@
 /* compare.c - a config's run against the native run on the same chunks (see compare.h). */
 #include "eval/compare.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/kl.h"
+#include "base/errfmt.h"
 #include "eval/logprobs.h"
 
 struct ak_compare_base {
     ak_logprobs lp;
-    float *logp;
+    float *logp;       /* [n_vocab] scratch */
     ak_kl_stats kl;
     int mismatch;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void store(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
     ak_compare_base *b = user;
@@ -44,27 +33,6 @@ static void add(void *user, int chunk, int pos, const float *logits, int n_vocab
     else ak_kl_add(&b->kl, b->logp, argmax, nll_base, logits, n_vocab, next);
 }
 
-static ak_compare_base *base_new(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp, char *err,
-                                 size_t errlen) {
-    const int whole = (int)(n / pp->n_ctx);
-    const int n_run = pp->n_chunks > 0 && pp->n_chunks < whole ? pp->n_chunks : whole;
-    ak_compare_base *b = calloc(1, sizeof *b);
-    if (!b) return fail(err, errlen, "out of memory"), NULL;
-    if (ak_logprobs_init(&b->lp, pp->n_vocab, pp->n_ctx, n_run, err, errlen)) {
-        free(b);
-        return NULL;
-    }
-    ak_ppl_params np = *pp;
-    np.on_logits = store;
-    np.user = b;
-    ak_ppl_result r;
-    if (!(b->logp = malloc((size_t)pp->n_vocab * sizeof *b->logp))) fail(err, errlen, "out of memory");
-    else if (!ak_context_set_routing(c, NULL, err, errlen) && !ak_perplexity(c, tokens, n, &np, &r, err, errlen))
-        return b;
-    ak_compare_base_free(b);
-    return NULL;
-}
-
 void ak_compare_base_free(ak_compare_base *b) {
     if (!b) return;
     ak_logprobs_free(&b->lp);
@@ -72,32 +40,60 @@ void ak_compare_base_free(ak_compare_base *b) {
     free(b);
 }
 
-static double context_avg_k(const ak_context *c, int n_layer) {
+static double context_avg_k(const ak_context *c) {
+    const int n_layer = ak_model_hparams(ak_context_model(c))->n_layer;
     double s = 0;
     for (int l = 0; l < n_layer; l++) s += ak_stats_avg_k(ak_context_layer_stats(c, l));
     return s / n_layer;
 }
 
-int ak_compare_run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp,
-                   const ak_router_config *cfg, ak_compare_base **base, ak_compare *out, char *err, size_t errlen) {
-    if (!*base && !(*base = base_new(c, tokens, n, pp, err, errlen))) return -1;
-    ak_compare_base *b = *base;
+/* One perplexity run with cfg; the base's callback stores (first run) or compares. */
+static int run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp, const ak_router_config *cfg,
+               ak_compare_base *b, int storing, ak_compare *out, char *err, size_t errlen) {
+    ak_ppl_params np = *pp;
+    np.on_logits = storing ? store : add;
+    np.user = b;
     ak_kl_init(&b->kl);
     b->mismatch = 0;
-    ak_ppl_params np = *pp;
-    np.on_logits = add;
-    np.user = b;
-    ak_ppl_result r;
     if (ak_context_set_routing(c, cfg, err, errlen)) return -1;
     ak_context_reset_stats(c);
-    if (ak_perplexity(c, tokens, n, &np, &r, err, errlen)) return -1;
-    if (b->mismatch) return fail(err, errlen, "internal: the native run's tokens differ");
-    ak_kl_summary s;
-    ak_kl_summarize(&b->kl, &s);
-    out->nll = r.nll_sum / (double)r.n_scored;
-    out->kl = s.kld, out->kl_err = s.kld_err;
-    out->ln_ratio = s.ln_ratio, out->ln_ratio_err = s.ln_ratio_err;
-    out->scored = r.n_scored;
-    out->avg_k = context_avg_k(c, ak_model_hparams(ak_context_model(c))->n_layer);
+    if (ak_perplexity(c, tokens, n, &np, &out->ppl, err, errlen)) return -1;
+    if (b->mismatch) return ak_errorf(err, errlen, "internal: the native run's tokens differ");
+    out->nll = out->ppl.nll_sum / (double)out->ppl.n_scored;
+    out->avg_k = context_avg_k(c);
+    memset(&out->kl, 0, sizeof out->kl);
+    if (storing) { /* the native run against itself: the engine is deterministic */
+        out->kl.count = out->ppl.n_scored;
+        out->kl.ratio = out->kl.same_top = 1.0;
+        out->kl.ppl = out->kl.ppl_base = out->ppl.ppl;
+        out->kl.ppl_err = out->kl.ppl_base_err = out->ppl.ppl_err;
+    } else {
+        ak_kl_summarize(&b->kl, &out->kl);
+    }
     return 0;
+}
+
+int ak_compare_run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp,
+                   const ak_router_config *cfg, ak_compare_base **base, ak_compare *out, char *err, size_t errlen) {
+    if (!*base) {
+        const int whole = (int)(n / pp->n_ctx);
+        const int n_run = pp->n_chunks > 0 && pp->n_chunks < whole ? pp->n_chunks : whole;
+        ak_compare_base *b = calloc(1, sizeof *b);
+        if (!b || !(b->logp = malloc((size_t)pp->n_vocab * sizeof *b->logp))) {
+            ak_compare_base_free(b);
+            return ak_errorf(err, errlen, "out of memory");
+        }
+        ak_compare native;
+        if (ak_logprobs_init(&b->lp, pp->n_vocab, pp->n_ctx, n_run, err, errlen) ||
+            run(c, tokens, n, pp, NULL, b, 1, &native, err, errlen)) {
+            ak_compare_base_free(b);
+            return -1;
+        }
+        *base = b;
+        if (!cfg) {
+            *out = native;
+            return 0;
+        }
+    }
+    return run(c, tokens, n, pp, cfg, *base, 0, out, err, errlen);
 }

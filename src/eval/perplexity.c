@@ -1,19 +1,13 @@
 /* perplexity.c - llama.cpp's perplexity method over the engine (see perplexity.h). */
 #include "eval/perplexity.h"
+#include "base/clock.h"
+#include "base/errfmt.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 ak_ppl_params ak_ppl_default_params(void) {
     ak_ppl_params p = {0};
@@ -44,27 +38,21 @@ void ak_ppl_from_sums(double nll_sum, double nll2_sum, int64_t count, double *pp
     *ppl_err = var > 0 && count > 1 ? sqrt(var / (double)(count - 1)) * *ppl : 0.0;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *p,
                   ak_ppl_result *r, char *err, size_t errlen) {
     const int n_ctx = p->n_ctx, n_vocab = p->n_vocab;
     *r = (ak_ppl_result){0};
     if (n_vocab <= 0 || n_ctx < 4 || p->n_batch < 1) {
-        set_err(err, errlen, "perplexity: bad parameters (n_vocab %d, n_ctx %d, n_batch %d)", n_vocab, n_ctx,
+        ak_errorf(err, errlen, "perplexity: bad parameters (n_vocab %d, n_ctx %d, n_batch %d)", n_vocab, n_ctx,
                 p->n_batch);
         return -1;
     }
     if (n_ctx > ak_context_n_ctx(c)) {
-        set_err(err, errlen, "perplexity: chunk of %d tokens does not fit the context (%d)", n_ctx, ak_context_n_ctx(c));
+        ak_errorf(err, errlen, "perplexity: chunk of %d tokens does not fit the context (%d)", n_ctx, ak_context_n_ctx(c));
         return -1;
     }
     if (n_tokens < 2 * (int64_t)n_ctx) {
-        set_err(err, errlen,
+        ak_errorf(err, errlen,
                 "you need at least %d tokens to evaluate perplexity with a context of %d; the text has only %lld",
                 2 * n_ctx, n_ctx, (long long)n_tokens);
         return -1;
@@ -76,11 +64,11 @@ int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const 
     const int first = n_ctx / 2;
     double nll = 0, nll2 = 0;
     int64_t count = 0;
-    const double t0 = now_seconds();
+    const double t0 = ak_now();
 
     int32_t *batch = malloc((size_t)n_batch * sizeof *batch);
     if (!batch) {
-        set_err(err, errlen, "perplexity: out of memory");
+        ak_errorf(err, errlen, "perplexity: out of memory");
         return -1;
     }
     for (int ch = 0; ch < n_chunk; ch++) {
@@ -111,7 +99,7 @@ int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const 
     }
     free(batch);
     if (p->progress) fprintf(p->progress, "\n");
-    r->seconds = now_seconds() - t0;
+    r->seconds = ak_now() - t0;
     r->n_chunks = n_chunk;
     r->n_scored = count;
     r->nll_sum = nll;

@@ -6,18 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/kl.h"
-#include "eval/logprobs.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "eval/compare.h"
+#include "base/errfmt.h"
 
 int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
@@ -40,7 +30,7 @@ int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, char *err, si
     ok &= (p->scratch = malloc((size_t)p->n_embd * sizeof(float))) != NULL;
     if (!ok || ak_router_record_init(&p->router, p->n_layer, p->n_expert, cap, err, errlen)) {
         ak_profile_free(p);
-        return fail(err, errlen, "profile: out of memory for %lld tokens", (long long)cap);
+        return ak_errorf(err, errlen, "profile: out of memory for %lld tokens", (long long)cap);
     }
     for (size_t i = 0; i < LK; i++) p->kl[i] = p->kl_err[i] = p->dnll[i] = p->dnll_err[i] = NAN;
     for (int l = 0; l < p->n_layer; l++) p->alpha[l] = 1.0;
@@ -139,33 +129,6 @@ static void proxy_tables(ak_profile *p) {
         }
 }
 
-typedef struct {
-    ak_logprobs base;
-    float *logp;
-    ak_kl_stats kl;
-    int limit;
-    int mismatch;
-} exact_state;
-
-static void store_base(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
-    exact_state *x = user;
-    (void)n_vocab;
-    if (chunk >= x->limit) return;
-    int64_t r = ak_logprobs_row(&x->base, chunk, pos);
-    if (r >= 0) ak_logprobs_put(&x->base, r, logits, next);
-}
-
-static void add_kl(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
-    exact_state *x = user;
-    int64_t r = ak_logprobs_row(&x->base, chunk, pos);
-    if (r < 0) return;
-    int32_t argmax, base_next;
-    double nll_base;
-    ak_logprobs_get(&x->base, r, x->logp, &argmax, &base_next, &nll_base);
-    if (base_next != next) x->mismatch = 1;
-    else ak_kl_add(&x->kl, x->logp, argmax, nll_base, logits, n_vocab, next);
-}
-
 /* A config running layer `layer` at top-j and every other layer at the native top-K. */
 static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_config *cfg, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
@@ -175,7 +138,7 @@ static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_con
     cfg->renormalize = p->renormalize;
     cfg->default_policy = ak_policy_fixed(p->k_native);
     ak_error e;
-    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return fail(err, errlen, "profile: %s", e.msg);
+    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_errorf(err, errlen, "profile: %s", e.msg);
     cfg->layers[layer] = ak_policy_fixed(j);
     return 0;
 }
@@ -202,37 +165,35 @@ void ak_profile_set_objective(ak_profile *p, ak_objective o) {
     if (p->has_exact) fit_alpha(p);
 }
 
+/* Every layer alone at every top-j < K over the first `chunks` chunks, against native. */
 static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
-                      exact_state *x, FILE *progress, char *err, size_t errlen) {
+                      int chunks, FILE *progress, char *err, size_t errlen) {
     const int K = p->k_native;
     ak_ppl_params ep = *pp;
-    ep.n_chunks = x->limit;
+    ep.n_chunks = chunks;
     ep.progress = NULL;
-    ep.on_logits = add_kl;
-    ep.user = x;
-    for (int l = 0; l < p->n_layer; l++)
-        for (int j = 1; j < K; j++) {
+    ak_compare_base *base = NULL;
+    int rc = 0;
+    for (int l = 0; l < p->n_layer && !rc; l++)
+        for (int j = 1; j < K && !rc; j++) {
             ak_router_config cfg;
-            if (one_layer_config(p, l, j, &cfg, err, errlen)) return -1;
-            ak_ppl_result r;
-            ak_kl_init(&x->kl);
-            int rc = ak_context_set_routing(c, &cfg, err, errlen);
-            if (!rc) rc = ak_perplexity(c, tokens, n_tokens, &ep, &r, err, errlen);
+            ak_compare m;
+            if ((rc = one_layer_config(p, l, j, &cfg, err, errlen))) break;
+            rc = ak_compare_run(c, tokens, n_tokens, &ep, &cfg, &base, &m, err, errlen);
             ak_config_free(&cfg);
-            if (rc) return -1;
-            if (x->mismatch) return fail(err, errlen, "profile: internal: the base run's tokens differ");
-            ak_kl_summary s;
-            ak_kl_summarize(&x->kl, &s);
-            p->kl[l * K + j - 1] = s.kld, p->kl_err[l * K + j - 1] = s.kld_err;
-            p->dnll[l * K + j - 1] = s.ln_ratio, p->dnll_err[l * K + j - 1] = s.ln_ratio_err;
-            p->exact_scored = s.count;
+            if (rc) break;
+            p->kl[l * K + j - 1] = m.kl.kld, p->kl_err[l * K + j - 1] = m.kl.kld_err;
+            p->dnll[l * K + j - 1] = m.kl.ln_ratio, p->dnll_err[l * K + j - 1] = m.kl.ln_ratio_err;
+            p->exact_scored = m.kl.count;
             if (progress)
-                fprintf(progress, "profile: layer %d at top-%d: KL %.5f +/- %.5f, NLL %+.5f +/- %.5f\n", l, j, s.kld,
-                        s.kld_err, s.ln_ratio, s.ln_ratio_err);
+                fprintf(progress, "profile: layer %d at top-%d: KL %.5f +/- %.5f, NLL %+.5f +/- %.5f\n", l, j, m.kl.kld,
+                        m.kl.kld_err, m.kl.ln_ratio, m.kl.ln_ratio_err);
         }
+    ak_compare_base_free(base);
+    if (rc) return -1;
     p->has_exact = 1;
     fit_alpha(p);
-    return 0;
+    return ak_context_set_routing(c, NULL, err, errlen);
 }
 
 static void entropy_percentiles(ak_profile *p, const ak_context *c) {
@@ -243,25 +204,9 @@ static void entropy_percentiles(ak_profile *p, const ak_context *c) {
     }
 }
 
-int ak_profile_run(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
-                   int exact_chunks, FILE *progress, char *err, size_t errlen) {
-    if (ak_context_set_routing(c, NULL, err, errlen)) return -1;
-    const int whole = (int)(n_tokens / pp->n_ctx);
-    const int n_run = pp->n_chunks > 0 && pp->n_chunks < whole ? pp->n_chunks : whole;
-    exact_state x;
-    memset(&x, 0, sizeof x);
-    x.limit = exact_chunks < n_run ? exact_chunks : n_run;
-    int rc = -1;
-    if (x.limit > 0) {
-        if (ak_logprobs_init(&x.base, pp->n_vocab, pp->n_ctx, x.limit, err, errlen)) return -1;
-        if (!(x.logp = malloc((size_t)pp->n_vocab * sizeof *x.logp))) {
-            fail(err, errlen, "profile: out of memory");
-            goto done;
-        }
-    }
-    ak_ppl_params np = *pp;
-    np.on_logits = x.limit > 0 ? store_base : NULL;
-    np.user = &x;
+/* The native run with both sinks: router logits and per-token prefix errors. */
+static int record(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
+                  char *err, size_t errlen) {
     ak_ppl_result r;
     ak_router_record_reset(&p->router);
     memset(p->filled, 0, (size_t)p->n_layer * sizeof *p->filled);
@@ -269,34 +214,31 @@ int ak_profile_run(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t 
     ak_context_reset_stats(c);
     ak_context_set_router_logits_sink(c, ak_router_record_sink, &p->router);
     ak_context_set_expert_outputs_sink(c, ak_profile_sink, p);
-    rc = ak_perplexity(c, tokens, n_tokens, &np, &r, err, errlen);
+    int rc = ak_perplexity(c, tokens, n_tokens, pp, &r, err, errlen);
     ak_context_set_router_logits_sink(c, NULL, NULL);
     ak_context_set_expert_outputs_sink(c, NULL, NULL);
-    if (rc) goto done;
-    rc = -1;
-    if (p->bad_k) {
-        fail(err, errlen, "profile: the recording was not at the native top-%d", p->k_native);
-        goto done;
-    }
+    if (rc) return -1;
+    if (p->bad_k) return ak_errorf(err, errlen, "profile: the recording was not at the native top-%d", p->k_native);
     int64_t T = ak_router_record_finish(&p->router, err, errlen);
-    if (T < 0) goto done;
+    if (T < 0) return -1;
     for (int l = 0; l < p->n_layer; l++)
-        if (p->filled[l] != T) {
-            fail(err, errlen, "profile: layer %d recorded %lld tokens, layer 0 %lld (more than %lld?)", l,
-                 (long long)p->filled[l], (long long)T, (long long)p->cap);
-            goto done;
-        }
+        if (p->filled[l] != T)
+            return ak_errorf(err, errlen, "profile: layer %d recorded %lld tokens, layer 0 %lld (more than %lld?)", l,
+                             (long long)p->filled[l], (long long)T, (long long)p->cap);
     p->n_tokens = T;
     p->base_ppl = r.ppl;
+    return 0;
+}
+
+int ak_profile_run(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
+                   int exact_chunks, FILE *progress, char *err, size_t errlen) {
+    if (ak_context_set_routing(c, NULL, err, errlen) || record(p, c, tokens, n_tokens, pp, err, errlen)) return -1;
     entropy_percentiles(p, c);
     proxy_tables(p);
-    p->exact_chunks = x.limit;
-    rc = x.limit > 0 ? exact_runs(p, c, tokens, n_tokens, pp, &x, progress, err, errlen) : 0;
-    if (x.limit > 0 && ak_context_set_routing(c, NULL, err, errlen)) rc = -1;
-done:
-    ak_logprobs_free(&x.base);
-    free(x.logp);
-    return rc;
+    const int whole = (int)(n_tokens / pp->n_ctx);
+    const int n_run = pp->n_chunks > 0 && pp->n_chunks < whole ? pp->n_chunks : whole;
+    p->exact_chunks = exact_chunks < n_run ? exact_chunks : n_run;
+    return p->exact_chunks > 0 ? exact_runs(p, c, tokens, n_tokens, pp, p->exact_chunks, progress, err, errlen) : 0;
 }
 
 void ak_profile_random_tokens(int32_t *out, int64_t n, int n_vocab, uint64_t seed) {

@@ -3,17 +3,7 @@
 
 #include "eval/plot.h"
 #include "eval/profile.h"
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
+#include "base/json_escape.h"
 
 static void json_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.6g", v);
@@ -32,9 +22,9 @@ static void json_row(FILE *f, const char *key, const double *v, int n) {
 int ak_profile_write_json(const ak_profile *p, FILE *f, const char *model, const char *text) {
     const int K = p->k_native;
     fputs("{\n  \"model\": ", f);
-    json_str(f, model);
+    ak_json_write_string(f, model);
     fputs(",\n  \"text\": ", f);
-    json_str(f, text);
+    ak_json_write_string(f, text);
     fprintf(f, ",\n  \"n_layers\": %d, \"n_experts\": %d, \"k_native\": %d, \"tokens\": %lld,\n", p->n_layer,
             p->n_expert, K, (long long)p->n_tokens);
     fprintf(f, "  \"native_ppl\": ");

@@ -1,18 +1,11 @@
 /* session.c - model, tokenizer and context set-up shared by the engine commands. */
 #include "eval/session.h"
+#include "base/errfmt.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int ak_session_load(ak_session *s, const char *model_path, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
@@ -49,13 +42,13 @@ int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int a
                         size_t errlen) {
     *out = NULL;
     if (len > (size_t)INT32_MAX / 2) {
-        set_err(err, errlen, "text of %zu bytes is too long to tokenise", len);
+        ak_errorf(err, errlen, "text of %zu bytes is too long to tokenise", len);
         return -1;
     }
     int cap = (int)len + 16;
     int32_t *t = malloc((size_t)cap * sizeof *t);
     if (!t) {
-        set_err(err, errlen, "out of memory");
+        ak_errorf(err, errlen, "out of memory");
         return -1;
     }
     int n = ak_tokenize(s->tok, text, len, add_bos, 0, t, cap);
@@ -64,7 +57,7 @@ int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int a
         int32_t *bigger = realloc(t, (size_t)cap * sizeof *t);
         if (!bigger) {
             free(t);
-            set_err(err, errlen, "out of memory");
+            ak_errorf(err, errlen, "out of memory");
             return -1;
         }
         t = bigger;
@@ -72,7 +65,7 @@ int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int a
     }
     if (n < 0) {
         free(t);
-        set_err(err, errlen, "the text could not be tokenised");
+        ak_errorf(err, errlen, "the text could not be tokenised");
         return -1;
     }
     *out = t;
@@ -118,7 +111,7 @@ void ak_session_print_routing(const ak_session *s, FILE *out) {
 char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -142,7 +135,7 @@ char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen
     fclose(f);
     if (bad) {
         free(buf);
-        set_err(err, errlen, "%s: cannot read the file", path);
+        ak_errorf(err, errlen, "%s: cannot read the file", path);
         return NULL;
     }
     buf[n] = 0;

@@ -10,16 +10,8 @@
 
 #include "eval/calib.h"
 #include "eval/profile.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "base/errfmt.h"
+#include "base/clock.h"
 
 void ak_sweep_init(ak_sweep *S) {
     memset(S, 0, sizeof *S);
@@ -40,37 +32,12 @@ void ak_sweep_init(ak_sweep *S) {
 
 void ak_sweep_free(ak_sweep *S) {
     free(S->rows);
-    free(S->base_logp);
-    ak_logprobs_free(&S->base);
+    ak_compare_base_free(S->base);
     S->rows = NULL;
-    S->base_logp = NULL;
+    S->base = NULL;
 }
 
 /* ---------------------------------------------------------------- evaluation */
-
-static void store_base(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
-    ak_sweep *S = user;
-    (void)n_vocab;
-    int64_t r = ak_logprobs_row(&S->base, chunk, pos);
-    if (r >= 0) ak_logprobs_put(&S->base, r, logits, next);
-}
-
-static void add_kl(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next) {
-    ak_sweep *S = user;
-    int64_t r = ak_logprobs_row(&S->base, chunk, pos);
-    if (r < 0) return;
-    int32_t argmax, base_next;
-    double nll_base;
-    ak_logprobs_get(&S->base, r, S->base_logp, &argmax, &base_next, &nll_base);
-    if (base_next != next) S->mismatch = 1;
-    else ak_kl_add(&S->kl, S->base_logp, argmax, nll_base, logits, n_vocab, next);
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -92,9 +59,9 @@ static int decode_time(ak_sweep *S, double *seconds, char *err, size_t errlen) {
         int32_t best = 0;
         for (int v = 1; v < ak_model_hparams(S->s->model)->n_vocab; v++)
             if (lg[v] > lg[best]) best = v;
-        const double t0 = now_seconds();
+        const double t0 = ak_now();
         if (ak_decode(c, &best, 1, err, errlen)) return -1;
-        t += now_seconds() - t0;
+        t += ak_now() - t0;
     }
     *seconds = t;
     return 0;
@@ -127,41 +94,23 @@ static double saved(uint64_t v, uint64_t native) { return native ? 1.0 - (double
 /* Runs the evaluation text with cfg (NULL: native) and fills the measured fields of r. */
 static int evaluate(ak_sweep *S, const ak_router_config *cfg, ak_sweep_row *r, char *err, size_t errlen) {
     ak_context *c = S->s->ctx;
-    if (ak_context_set_routing(c, cfg, err, errlen)) return -1;
-    ak_context_reset_stats(c);
-    ak_kl_init(&S->kl);
-    S->mismatch = 0;
-    ak_ppl_params pp = S->pp;
-    pp.on_logits = cfg ? add_kl : store_base;
-    pp.user = S;
-    ak_ppl_result res;
-    const double t0 = now_seconds();
-    if (ak_perplexity(c, S->eval_tokens, S->n_eval, &pp, &res, err, errlen)) return -1;
-    if (S->mismatch) {
-        snprintf(err, errlen, "internal: the base run's tokens differ");
-        return -1;
-    }
-    S->n_scored = res.n_scored;
+    ak_compare m;
+    const double t0 = ak_now();
+    if (ak_compare_run(c, S->eval_tokens, S->n_eval, &S->pp, cfg, &S->base, &m, err, errlen)) return -1;
+    S->n_scored = m.ppl.n_scored;
     r->avg_k = ak_session_avg_k(S->s);
     ak_compute_counters cc;
     ak_context_counters(c, &cc);
     r->expert_saved = saved(cc.expert_macs, cc.expert_macs_native);
     r->model_saved = saved(cc.model_macs, cc.model_macs_native);
     r->bytes_saved = saved(cc.expert_bytes_read, cc.expert_bytes_read_native);
-    r->ppl = res.ppl;
-    r->ppl_err = res.ppl_err;
-    if (cfg) {
-        ak_kl_summary k;
-        ak_kl_summarize(&S->kl, &k);
-        r->ratio = k.ratio, r->ratio_err = k.ratio_err;
-        r->kld = k.kld, r->kld_err = k.kld_err;
-        r->same_top = k.same_top, r->same_top_err = k.same_top_err;
-    } else { /* the base itself: the engine is deterministic */
-        r->ratio = 1, r->ratio_err = 0, r->kld = 0, r->kld_err = 0, r->same_top = 1, r->same_top_err = 0;
-    }
+    r->ppl = m.ppl.ppl, r->ppl_err = m.ppl.ppl_err;
+    r->ratio = m.kl.ratio, r->ratio_err = m.kl.ratio_err;
+    r->kld = m.kl.kld, r->kld_err = m.kl.kld_err;
+    r->same_top = m.kl.same_top, r->same_top_err = m.kl.same_top_err;
     if (decode_speed(S, cfg, &r->decode_tps, &r->decode_rel, err, errlen)) return -1;
     if (!cfg) S->native_tps = r->decode_tps;
-    r->seconds = now_seconds() - t0;
+    r->seconds = ak_now() - t0;
     r->ok = 1;
     return 0;
 }
@@ -235,7 +184,7 @@ static int finish_row(ak_sweep *S, ak_sweep_row *r, const ak_router_config *cfg,
     if (cfg && !r->params[0]) describe_config(cfg, r->params, sizeof r->params);
     if (!r->note[0] && evaluate(S, cfg, r, err, errlen)) return -1;
     progress(r, log);
-    return ak_sweep_write(S, log) ? fail(err, errlen, "cannot write the outputs into %s", S->out_dir) : 0;
+    return ak_sweep_write(S, log) ? ak_errorf(err, errlen, "cannot write the outputs into %s", S->out_dir) : 0;
 }
 
 static ak_sweep_row *row_of(ak_sweep *S, const char *policy, ak_sweep_mode mode, double target, int k) {
@@ -251,7 +200,7 @@ static int fixed_rows(ak_sweep *S, FILE *log, char *err, size_t errlen) {
     const ak_hparams *hp = ak_model_hparams(S->s->model);
     const int K = hp->n_expert_used;
     ak_sweep_row *r = row_of(S, "fixed", AK_SWEEP_FIXED, NAN, K);
-    if (!r) return fail(err, errlen, "out of memory");
+    if (!r) return ak_errorf(err, errlen, "out of memory");
     snprintf(r->params, sizeof r->params, "native top-%d", K);
     if (finish_row(S, r, NULL, log, err, errlen)) return -1;
     for (int k = 1; k <= S->k_max; k++) {
@@ -263,7 +212,7 @@ static int fixed_rows(ak_sweep *S, FILE *log, char *err, size_t errlen) {
         cfg.k_native = K;
         cfg.renormalize = hp->renormalize;
         cfg.default_policy = ak_policy_fixed(k);
-        if (!(r = row_of(S, "fixed", AK_SWEEP_FIXED, NAN, k))) return fail(err, errlen, "out of memory");
+        if (!(r = row_of(S, "fixed", AK_SWEEP_FIXED, NAN, k))) return ak_errorf(err, errlen, "out of memory");
         if (finish_row(S, r, &cfg, log, err, errlen)) return -1;
     }
     return 0;
@@ -279,7 +228,7 @@ static int calibrated_rows(ak_sweep *S, const ak_router_record *rec, FILE *log, 
                 const ak_policy base = start_policy(which, hp);
                 ak_sweep_row *r = row_of(S, ak_policy_kind_name(base.kind), mode ? AK_SWEEP_PER_LAYER : AK_SWEEP_GLOBAL,
                                          S->targets[t], 0);
-                if (!r) return fail(err, errlen, "out of memory");
+                if (!r) return ak_errorf(err, errlen, "out of memory");
                 ak_router_config cfg;
                 char cerr[280];
                 memset(&cfg, 0, sizeof cfg);
@@ -298,7 +247,7 @@ static int allocated_rows(ak_sweep *S, const ak_profile *p, FILE *log, char *err
         for (int rule = 0; rule < AK_RULE_COUNT; rule++) {
             if (!S->use_alloc[rule]) continue;
             ak_sweep_row *r = row_of(S, ak_alloc_rule_name((ak_alloc_rule)rule), AK_SWEEP_ALLOCATED, S->targets[t], 0);
-            if (!r) return fail(err, errlen, "out of memory");
+            if (!r) return ak_errorf(err, errlen, "out of memory");
             ak_allocation a;
             ak_router_config cfg;
             char aerr[280];
@@ -326,7 +275,6 @@ int ak_sweep_run(ak_sweep *S, FILE *log, char *err, size_t errlen) {
     if (S->k_max < 0) S->k_max = 2 * hp->n_expert_used < hp->n_expert ? 2 * hp->n_expert_used : hp->n_expert;
     if (S->k_max > hp->n_expert) S->k_max = hp->n_expert;
     S->pp = ak_session_ppl_params(S->s, S->n_ctx, S->n_ctx, S->n_chunks);
-    if (!(S->base_logp = malloc((size_t)hp->n_vocab * sizeof *S->base_logp))) return fail(err, errlen, "out of memory");
     /* 1. the calibration text at native top-k: router logits and, for allocations, a profile */
     ak_profile p;
     int rc = -1;
@@ -339,9 +287,6 @@ int ak_sweep_run(ak_sweep *S, FILE *log, char *err, size_t errlen) {
         fprintf(log, "sweep: calibration: %lld tokens x %d layers of router logits (calibration PPL %.4f)\n",
                 (long long)p.n_tokens, hp->n_layer, p.base_ppl);
     /* 2. the native run (base of the KL divergence), fixed K, calibrated policies, budgets */
-    const int whole = S->n_eval / S->n_ctx;
-    const int n_run = S->n_chunks > 0 && S->n_chunks < whole ? S->n_chunks : whole;
-    if (ak_logprobs_init(&S->base, hp->n_vocab, S->n_ctx, n_run, err, errlen)) goto done;
     if (fixed_rows(S, log, err, errlen) || calibrated_rows(S, &p.router, log, err, errlen) ||
         allocated_rows(S, &p, log, err, errlen))
         goto done;

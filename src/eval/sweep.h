@@ -14,8 +14,7 @@
 #include <stdio.h>
 
 #include "eval/allocate.h"
-#include "eval/kl.h"
-#include "eval/logprobs.h"
+#include "eval/compare.h"
 #include "eval/session.h"
 
 #define AK_SWEEP_MAX_TARGETS 32
@@ -54,10 +53,7 @@ typedef struct {
     int n_rows, cap_rows;
     /* working state */
     ak_ppl_params pp;
-    ak_logprobs base;
-    float *base_logp;
-    ak_kl_stats kl;
-    int mismatch;
+    ak_compare_base *base;          /* the native run on the test text */
 } ak_sweep;
 
 /* Defaults: -c 512, all chunks, k_max 2 x native (capped), per layer too, every policy,

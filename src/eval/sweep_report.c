@@ -5,17 +5,7 @@
 
 #include "eval/plot.h"
 #include "eval/sweep.h"
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
+#include "base/json_escape.h"
 
 static void json_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.6g", v);
@@ -65,11 +55,11 @@ static int write_json(const ak_sweep *S, const char *path) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fputs("{\n  \"model\": ", f);
-    json_str(f, S->model_path);
+    ak_json_write_string(f, S->model_path);
     fputs(",\n  \"text\": ", f);
-    json_str(f, S->text_path);
+    ak_json_write_string(f, S->text_path);
     fputs(",\n  \"calibration\": ", f);
-    json_str(f, S->calib_path ? S->calib_path : "first third of the text's tokens");
+    ak_json_write_string(f, S->calib_path ? S->calib_path : "first third of the text's tokens");
     fprintf(f, ",\n  \"n_ctx\": %d,\n  \"eval_tokens\": %d,\n  \"scored_tokens\": %lld,\n  \"calib_tokens\": %d,\n",
             S->n_ctx, S->n_eval, (long long)S->n_scored, S->n_calib);
     const ak_hparams *hp = ak_model_hparams(S->s->model);
@@ -83,7 +73,7 @@ static int write_json(const ak_sweep *S, const char *path) {
         const ak_sweep_row *r = &S->rows[i];
         fputs(i ? ",\n    {" : "\n    {", f);
         fputs("\"policy\": ", f);
-        json_str(f, r->policy);
+        ak_json_write_string(f, r->policy);
         fprintf(f, ", \"mode\": \"%s\", \"k\": %d, \"target_avg_k\": ", mode_names[r->mode],
                 r->k);
         json_num(f, r->target);
@@ -102,10 +92,10 @@ static int write_json(const ak_sweep *S, const char *path) {
                 json_num(f, m[j].v);
             }
             fputs(", \"params\": ", f);
-            json_str(f, r->params);
+            ak_json_write_string(f, r->params);
         } else {
             fputs(", \"note\": ", f);
-            json_str(f, r->note);
+            ak_json_write_string(f, r->note);
         }
         fputc('}', f);
     }

@@ -9,16 +9,7 @@
 
 #include "model/model_internal.h"
 #include "quant/quant.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "base/errfmt.h"
 
 static float silu(float x) { return x / (1.0f + expf(-x)); }
 
@@ -395,7 +386,7 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     ak_route_out ro = {n_tok, S, c->route_k, c->route_ids, c->route_w, c->route_h};
     ak_error e;
     if (ak_route(pol, c->router_logits, n_tok, X, hp->renormalize, &ro, &e) != AK_OK)
-        return fail(err, errlen, "layer %d routing: %s", il, e.msg);
+        return ak_errorf(err, errlen, "layer %d routing: %s", il, e.msg);
     const int K = hp->n_expert_used;
     if (c->native_policy) {
         for (int t = 0; t < n_tok; t++) {
@@ -405,7 +396,7 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     } else {
         ak_route_out no = {n_tok, K, c->native_k, c->native_ids, c->native_w, c->native_h};
         if (ak_route(&c->native, c->router_logits, n_tok, X, hp->renormalize, &no, &e) != AK_OK)
-            return fail(err, errlen, "layer %d native routing: %s", il, e.msg);
+            return ak_errorf(err, errlen, "layer %d native routing: %s", il, e.msg);
     }
     const float ws = c->model->expert_weights_scale;
     if (ws != 0.0f && ws != 1.0f)
@@ -545,7 +536,7 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *e
     enc_invalidate(c);
     int bad = first_nonfinite_row(c->logits, n_tok, hp->n_vocab);
     if (bad >= 0)
-        return fail(err, errlen,
+        return ak_errorf(err, errlen,
                     "the logits of token %d (position %d) are not finite (NaN or Inf): the model's weights "
                     "or its activations are not finite",
                     bad, c->n_past + bad);
@@ -563,13 +554,13 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *e
 int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
     const ak_hparams *hp = &c->hp;
     if (!tokens || n_tok < 1)
-        return fail(err, errlen, "ak_decode: %d tokens (must be at least 1)", n_tok);
+        return ak_errorf(err, errlen, "ak_decode: %d tokens (must be at least 1)", n_tok);
     if (n_tok > c->n_ctx - c->n_past)
-        return fail(err, errlen, "context full: %d tokens in the cache + %d new > n_ctx %d", c->n_past, n_tok,
+        return ak_errorf(err, errlen, "context full: %d tokens in the cache + %d new > n_ctx %d", c->n_past, n_tok,
                     c->n_ctx);
     for (int t = 0; t < n_tok; t++)
         if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
-            return fail(err, errlen, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
+            return ak_errorf(err, errlen, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
     const int n_past0 = c->n_past;
     c->n_logits = c->logits_first = 0;
     for (int b0 = 0; b0 < n_tok; b0 += c->n_batch) {
