@@ -9,7 +9,6 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "engine_cli.h"
-#include "eval/accounting.h"
 #include "eval/kl.h"
 #include "eval/logprobs.h"
 
@@ -118,8 +117,6 @@ int cmd_perplexity(int argc, char **argv) {
     memset(&base_lp, 0, sizeof base_lp);
     logits_sink ls;
     memset(&ls, 0, sizeof ls);
-    ak_accounting acc;
-    memset(&acc, 0, sizeof acc);
     ak_router_config cfg;
     memset(&cfg, 0, sizeof cfg);
     if (args.n_routing) {
@@ -184,11 +181,6 @@ int cmd_perplexity(int argc, char **argv) {
             pp.user = &ls;
         }
     }
-    if (ak_accounting_init(&acc, s.model, n_batch, have_cfg ? &cfg : NULL, err, sizeof err)) {
-        fprintf(stderr, "perplexity: %s\n", err);
-        goto done;
-    }
-    ak_context_set_router_logits_sink(s.ctx, ak_accounting_sink, &acc);
     ak_ppl_result res;
     if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
         fprintf(stderr, "perplexity: %s\n", err);
@@ -202,7 +194,7 @@ int cmd_perplexity(int argc, char **argv) {
     printf("chunks %d, scored tokens %lld, %.2f s (%.1f tokens/s)\n", res.n_chunks, (long long)res.n_scored,
            res.seconds, res.seconds > 0 ? (double)res.n_chunks * n_ctx / res.seconds : 0.0);
     ak_session_print_routing(&s, stdout);
-    ak_accounting_print(&acc, stdout);
+    ak_context_print_ledger(s.ctx, stdout);
     if (ls.base) print_kl(&ls.kl, stdout);
     if (ls.save) {
         if (ak_logprobs_save(&saved_lp, save_path, err, sizeof err)) {
@@ -213,7 +205,6 @@ int cmd_perplexity(int argc, char **argv) {
     }
     rc = 0;
 done:
-    ak_accounting_free(&acc);
     ak_logprobs_free(&saved_lp);
     ak_logprobs_free(&base_lp);
     free(ls.base_logp);

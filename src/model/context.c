@@ -187,7 +187,8 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, c
         c->sh_enc = zalloc(B, c->enc_stride_ff, &ok);
         c->sh_scale = zalloc(B, sizeof(float), &ok);
     }
-    c->stats = zalloc((size_t)hp->n_layer, sizeof(ak_layer_stats), &ok);
+    c->ledger = zalloc((size_t)hp->n_layer, sizeof(ak_layer_ledger), &ok);
+    c->native_baseline = 1;
     if (!ok) {
         ak_errorf(err, errlen, "out of memory for a context of %d tokens (batch %d)", c->n_ctx, c->n_batch);
         ak_context_free(c);
@@ -230,7 +231,7 @@ void ak_context_free(ak_context *c) {
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
-                    c->sh_scale, c->stats};
+                    c->sh_scale, c->ledger};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }
@@ -252,13 +253,23 @@ const float *ak_get_logits(const ak_context *c, int i) {
     return c->logits + (size_t)(i - c->logits_first) * (size_t)c->hp.n_vocab;
 }
 
-const ak_layer_stats *ak_context_layer_stats(const ak_context *c, int layer) {
+const ak_layer_ledger *ak_context_ledger(const ak_context *c, int layer) {
     if (layer < 0 || layer >= c->hp.n_layer) return NULL;
-    return &c->stats[layer];
+    return &c->ledger[layer];
 }
 
+const ak_layer_stats *ak_context_layer_stats(const ak_context *c, int layer) {
+    if (layer < 0 || layer >= c->hp.n_layer) return NULL;
+    return &c->ledger[layer].k;
+}
+
+void ak_context_set_native_baseline(ak_context *c, int on) { c->native_baseline = on != 0; }
+
 void ak_context_reset_stats(ak_context *c) {
-    for (int il = 0; il < c->hp.n_layer; il++) ak_stats_init(&c->stats[il], c->hp.n_expert, c->hp.n_expert_used);
+    for (int il = 0; il < c->hp.n_layer; il++) {
+        memset(&c->ledger[il], 0, sizeof c->ledger[il]);
+        ak_stats_init(&c->ledger[il].k, c->hp.n_expert, c->hp.n_expert_used);
+    }
     memset(&c->counters, 0, sizeof c->counters);
 }
 

@@ -355,21 +355,6 @@ static void group_by_expert(ak_context *c, int n_tok) {
         }
 }
 
-static int count_native_experts(ak_context *c, int n_tok) {
-    const int X = c->hp.n_expert, K = c->hp.n_expert_used;
-    memset(c->mark, 0, (size_t)X);
-    int n = 0;
-    for (int t = 0; t < n_tok; t++)
-        for (int s = 0; s < c->native_k[t]; s++) {
-            int e = c->native_ids[(size_t)t * K + s];
-            if (!c->mark[e]) {
-                c->mark[e] = 1;
-                n++;
-            }
-        }
-    return n;
-}
-
 static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     const ak_layer *l = &c->model->layers[il];
     const ak_hparams *hp = &c->hp;
@@ -387,39 +372,17 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     ak_error e;
     if (ak_route(pol, c->router_logits, n_tok, X, hp->renormalize, &ro, &e) != AK_OK)
         return ak_errorf(err, errlen, "layer %d routing: %s", il, e.msg);
-    const int K = hp->n_expert_used;
-    if (c->native_policy) {
-        for (int t = 0; t < n_tok; t++) {
-            c->native_k[t] = c->route_k[t];
-            memcpy(c->native_ids + (size_t)t * K, c->route_ids + (size_t)t * S, (size_t)K * sizeof(int32_t));
-        }
-    } else {
-        ak_route_out no = {n_tok, K, c->native_k, c->native_ids, c->native_w, c->native_h};
-        if (ak_route(&c->native, c->router_logits, n_tok, X, hp->renormalize, &no, &e) != AK_OK)
-            return ak_errorf(err, errlen, "layer %d native routing: %s", il, e.msg);
-    }
     const float ws = c->model->expert_weights_scale;
     if (ws != 0.0f && ws != 1.0f)
         for (size_t i = 0; i < (size_t)n_tok * S; i++) c->route_w[i] *= ws;
-    ak_stats_add(&c->stats[il], &ro);
     if (c->trace)
         for (int t = 0; t < n_tok; t++)
             c->trace(c->trace_user, il, c->n_past + t, c->route_h[t], c->route_k[t], c->route_ids + (size_t)t * S,
                      c->route_w + (size_t)t * S);
 
     group_by_expert(c, n_tok);
-
-    /* counters */
-    const uint64_t per_expert = 3ull * (uint64_t)E * (uint64_t)ff;
-    const uint64_t expert_bytes = l->gate_exps.mat_bytes + l->up_exps.mat_bytes + l->down_exps.mat_bytes;
-    uint64_t n_assign = (uint64_t)c->exp_off[X];
-    ak_compute_counters *cn = &c->counters;
-    cn->expert_macs += n_assign * per_expert;
-    cn->expert_macs_native += (uint64_t)n_tok * K * per_expert;
-    cn->model_macs += n_assign * per_expert;
-    cn->model_macs_native += (uint64_t)n_tok * K * per_expert;
-    cn->expert_bytes_read += (uint64_t)c->n_active * expert_bytes;
-    cn->expert_bytes_read_native += (uint64_t)count_native_experts(c, n_tok) * expert_bytes;
+    if (ak_ledger_record(c, il, n_tok, &ro, err, errlen)) return -1;
+    const int n_assign = c->exp_off[X];
 
     /* routed experts, each over its own tokens */
     up_job uj = {c, l, encoded(c, c->xn, E, n_tok, l->gate_exps.type), NULL, 0, 0, 0, 0};
@@ -433,7 +396,7 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     }
     atomic_init(&uj.next, 0);
     ak_pool_run(c->pool, up_worker, &uj);
-    encode_rows(c, l->down_exps.type, c->h_gate, (size_t)ff, ff, c->henc, c->enc_stride_ff, (int)n_assign);
+    encode_rows(c, l->down_exps.type, c->h_gate, (size_t)ff, ff, c->henc, c->enc_stride_ff, n_assign);
     atomic_init(&uj.next, 0);
     ak_pool_run(c->pool, down_worker, &uj);
 
@@ -474,8 +437,8 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
             for (int i = 0; i < E; i++)
                 c->moe_out[(size_t)t * E + i] += c->shexp_out[(size_t)t * E + i] * c->sh_scale[t];
         uint64_t sh = (uint64_t)n_tok * (3ull * (uint64_t)E * fs + (uint64_t)E);
-        cn->model_macs += sh;
-        cn->model_macs_native += sh;
+        c->counters.model_macs += sh;
+        c->counters.model_macs_native += sh;
     }
     for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
     return 0;

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "adaptivek.h"
 #include "gguf/gguf.h"
@@ -97,9 +98,26 @@ void ak_context_truncate(ak_context *c, int n);
  * model; the architecture's own weight normalisation is always used. Returns 0 or -1. */
 int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err, size_t errlen);
 
-/* Per-layer routing statistics since the last reset (NULL for a bad layer index). */
+/* The routing ledger: per MoE layer, what the tokens chose and what it cost, since the
+ * last reset. It is the one record of routing: perplexity's per-layer table, the sweep,
+ * the server's usage and metrics all read it. "native" = what the model's own top-k would
+ * have cost for the same tokens (a second routing per layer, skipped when the context's
+ * policy is native or the baseline is switched off). */
+typedef struct {
+    ak_layer_stats k;              /* tokens, K histogram and sum, router entropy histogram */
+    uint64_t expert_macs;          /* routed experts' gate + up + down */
+    uint64_t expert_bytes;         /* expert weight bytes read: each chosen expert once per batch */
+    uint64_t expert_macs_native, expert_bytes_native;
+} ak_layer_ledger;
+
+const ak_layer_ledger *ak_context_ledger(const ak_context *c, int layer); /* NULL for a bad index */
+/* The K statistics of a layer (the ledger's k); NULL for a bad layer index. */
 const ak_layer_stats *ak_context_layer_stats(const ak_context *c, int layer);
-void ak_context_reset_stats(ak_context *c); /* statistics and counters */
+void ak_context_reset_stats(ak_context *c); /* the ledger and the counters */
+/* Whether the ledger and counters track the native baseline (default on). */
+void ak_context_set_native_baseline(ak_context *c, int on);
+/* The per-layer table: average K, expert MACs and bytes per token against native. */
+void ak_context_print_ledger(const ak_context *c, FILE *out);
 
 /* Exact counts (multiply-accumulates and bytes), accumulated over ak_decode calls since
  * ak_context_reset_stats. "native" = what the model's own top-k routing would have done

@@ -62,6 +62,10 @@ void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8
 
 void ak_rms_norm(const float *x, const float *w, float *out, int n, float eps);
 
+/* ledger.c: records one MoE layer's routing of a batch (ro, grouped by expert) in the
+ * ledger and the counters; routes the native baseline when tracked. 0 or -1 with err. */
+int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, char *err, size_t errlen);
+
 struct ak_context {
     const ak_model *model;
     ak_hparams hp;
@@ -110,7 +114,8 @@ struct ak_context {
     uint8_t *sh_enc;
     float *sh_scale;             /* [n_batch] sigmoid gate of the shared expert */
 
-    ak_layer_stats *stats;       /* [n_layer] */
+    ak_layer_ledger *ledger;     /* [n_layer] */
+    int native_baseline;         /* the ledger tracks what native top-k would cost */
     ak_compute_counters counters;
     ak_route_trace_fn trace;
     void *trace_user;

@@ -53,7 +53,6 @@ static void route_hook(void *user, int layer, int pos, float entropy, int k, con
     ak_server *s = wk->srv;
     const int E = s->hp->n_expert;
     if (k < 0 || k > E || layer < 0 || layer >= s->hp->n_layer) return;
-    wk->k_hist[(size_t)layer * (size_t)(E + 1) + (size_t)k]++;
     wk->h_hist[(size_t)layer * (AK_METRICS_H_BUCKETS + 1) + (size_t)ak_metrics_entropy_bucket(s->metrics, entropy)]++;
     wk->h_sum[layer] += entropy;
     ak_job *j = wk->job;
@@ -177,6 +176,16 @@ static ak_job_counts job_counts(ak_worker *w, const route_totals *prompt, int pr
     return c;
 }
 
+/* This job's K histogram per layer, from the context's routing ledger (reset when the
+ * job began). */
+static void ledger_k_hist(ak_worker *w) {
+    const int L = w->srv->hp->n_layer, E = w->srv->hp->n_expert;
+    for (int l = 0; l < L; l++) {
+        const ak_layer_stats *st = ak_context_layer_stats(w->ctx, l);
+        for (int k = 0; k <= E; k++) w->k_hist[(size_t)l * (size_t)(E + 1) + (size_t)k] = st->k_hist[k];
+    }
+}
+
 static void run_job(ak_worker *w, ak_job *j) {
     ak_server *s = w->srv;
     if (ak_job_begin(s, j, atomic_load(&w->pool->hard_stop))) return; /* cancelled, timed out or stopping */
@@ -195,6 +204,7 @@ static void run_job(ak_worker *w, ak_job *j) {
     else finish = generate(w, j, smp, &prompt, &prompt_done);
     ak_job_counts counts = job_counts(w, &prompt, prompt_done);
     ak_job_finish(s, j, finish, &counts);
+    ledger_k_hist(w);
     ak_metrics_add_routing(s->metrics, w->k_hist, w->h_hist, w->h_sum);
     w->job = NULL;
     if (j->print_trace && j->trace_h && j->status == 200) ak_trace_print(s, j, stderr);

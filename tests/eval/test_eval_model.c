@@ -1,7 +1,8 @@
 /* test_eval_model.c - evaluation over a generated model (2 layers, 8 experts, top-2,
  * embd 64, expert width 32, F32):
- *   - compute accounting: expert MACs and bytes per layer by hand for fixed K, and the
- *     per-layer numbers summing exactly to the engine's counters for every policy;
+ *   - the routing ledger: expert MACs and bytes per layer by hand for fixed K, bytes equal
+ *     to an independent re-routing of the router logits, the layers summing exactly to the
+ *     engine's counters for every policy, and no native baseline when switched off;
  *   - calibration on one token stream (recorded router logits) reaching the target
  *     average K within 2% when the calibrated config routes a different stream. */
 #include <math.h>
@@ -11,7 +12,6 @@
 #include <unistd.h>
 
 #include "../check.h"
-#include "eval/accounting.h"
 #include "eval/calib.h"
 #include "model/gen_model.h"
 #include "model/model.h"
@@ -51,7 +51,27 @@ static int run(ak_context *ctx, int n_vocab) {
     return 0;
 }
 
-static void test_accounting(const ak_model *m) {
+/* Distinct experts chosen by each batch, routed independently of the engine from the
+ * router logits it hands out (a check on the ledger's "bytes read"). */
+typedef struct {
+    ak_policy policy;
+    uint64_t unique[L];
+} reroute;
+
+static void reroute_sink(void *user, int layer, const float *logits, int n_tokens, int n_experts) {
+    reroute *r = user;
+    int k[16], slots = ak_policy_max_k(&r->policy, n_experts);
+    int32_t ids[16 * X];
+    float w[16 * X];
+    ak_route_out ro = {n_tokens, slots, k, ids, w, NULL};
+    if (n_tokens > 16 || ak_route(&r->policy, logits, n_tokens, n_experts, 0, &ro, NULL) != AK_OK) return;
+    unsigned char mark[X] = {0};
+    for (int t = 0; t < n_tokens; t++)
+        for (int s = 0; s < k[t]; s++)
+            if (!mark[ids[t * slots + s]]) mark[ids[t * slots + s]] = 1, r->unique[layer]++;
+}
+
+static void test_ledger(const ak_model *m) {
     char err[256];
     const int n_vocab = ak_model_hparams(m)->n_vocab;
     ak_context_params cp = ak_context_default_params();
@@ -61,62 +81,64 @@ static void test_accounting(const ak_model *m) {
     ak_context *ctx = ak_context_new(m, &cp, err, sizeof err);
     CHECK(ctx, "%s", err);
     if (!ctx) return;
-    ak_accounting a;
-    CHECK(ak_accounting_init(&a, m, 16, NULL, err, sizeof err) == 0, "%s", err);
-    ak_context_set_router_logits_sink(ctx, ak_accounting_sink, &a);
-
     const uint64_t macs = 3ull * E * FF;        /* gate, up, down of one expert, one token */
     const uint64_t bytes = 3ull * E * FF * 4;   /* F32 */
-    for (int i = 0; i < L; i++) CHECK(a.bytes_per_expert[i] == bytes, "bytes per expert %llu", (unsigned long long)a.bytes_per_expert[i]);
-
     const ak_policy policies[4] = {ak_policy_fixed(1), ak_policy_fixed(3), ak_policy_top_p(0.6f, 1, X),
                                    ak_policy_ratio(0.3f, 1, 4)};
     for (int pi = 0; pi < 4; pi++) {
         ak_router_config cfg = config(policies[pi]);
+        reroute rr = {policies[pi], {0}};
         CHECK(ak_context_set_routing(ctx, &cfg, err, sizeof err) == 0, "%s", err);
-        CHECK(ak_accounting_set_routing(&a, &cfg, err, sizeof err) == 0, "%s", err);
+        ak_context_set_router_logits_sink(ctx, reroute_sink, &rr);
         ak_context_reset_stats(ctx);
-        ak_accounting_reset(&a);
         if (run(ctx, n_vocab)) {
             failures++;
             continue;
         }
         ak_compute_counters cc;
         ak_context_counters(ctx, &cc);
-        ak_layer_compute tot;
-        ak_accounting_total(&a, &tot);
-        CHECK(a.error[0] == 0, "%s", a.error);
-        CHECK(tot.expert_macs == cc.expert_macs && tot.expert_macs_native == cc.expert_macs_native,
-              "policy %d: MACs %llu/%llu vs engine %llu/%llu", pi, (unsigned long long)tot.expert_macs,
-              (unsigned long long)tot.expert_macs_native, (unsigned long long)cc.expert_macs,
-              (unsigned long long)cc.expert_macs_native);
-        CHECK(tot.expert_bytes == cc.expert_bytes_read && tot.expert_bytes_native == cc.expert_bytes_read_native,
-              "policy %d: bytes %llu/%llu vs engine %llu/%llu", pi, (unsigned long long)tot.expert_bytes,
-              (unsigned long long)tot.expert_bytes_native, (unsigned long long)cc.expert_bytes_read,
-              (unsigned long long)cc.expert_bytes_read_native);
+        uint64_t sum_macs = 0, sum_native = 0, sum_bytes = 0, sum_bytes_native = 0;
         for (int l = 0; l < L; l++) {
-            const ak_layer_stats *st = ak_context_layer_stats(ctx, l);
-            const ak_layer_compute *lc = &a.layers[l];
-            CHECK(lc->tokens == 20 && st && lc->k_sum == st->k_sum, "policy %d layer %d: k_sum %llu vs engine %llu", pi,
-                  l, (unsigned long long)lc->k_sum, st ? (unsigned long long)st->k_sum : 0ull);
-            CHECK(lc->expert_macs_native == 20ull * K * macs, "native MACs by hand");
+            const ak_layer_ledger *g = ak_context_ledger(ctx, l);
+            CHECK(g && g->k.n_tokens == 20, "policy %d layer %d: 20 tokens", pi, l);
+            if (!g) continue;
+            sum_macs += g->expert_macs, sum_native += g->expert_macs_native;
+            sum_bytes += g->expert_bytes, sum_bytes_native += g->expert_bytes_native;
+            CHECK(g->expert_macs == g->k.k_sum * macs, "policy %d layer %d: MACs = K sum x one expert", pi, l);
+            CHECK(g->expert_macs_native == 20ull * K * macs, "native MACs by hand");
+            CHECK(g->expert_bytes == rr.unique[l] * bytes, "policy %d layer %d: bytes %llu, rerouted %llu experts", pi,
+                  l, (unsigned long long)g->expert_bytes, (unsigned long long)rr.unique[l]);
             if (policies[pi].kind == AK_POLICY_FIXED) {
                 const uint64_t k = (uint64_t)policies[pi].k;
-                CHECK(lc->expert_macs == 20 * k * macs, "policy %d layer %d: MACs %llu want 20*%llu*3*64*32", pi, l,
-                      (unsigned long long)lc->expert_macs, (unsigned long long)k);
+                CHECK(g->expert_macs == 20 * k * macs, "policy %d layer %d: MACs %llu want 20*%llu*3*64*32", pi, l,
+                      (unsigned long long)g->expert_macs, (unsigned long long)k);
                 /* 4 single-token batches each read exactly k experts; the 16-token batch
                  * reads between k and 8 */
-                CHECK(lc->expert_bytes >= (4 * k + k) * bytes && lc->expert_bytes <= (4 * k + X) * bytes,
-                      "policy %d layer %d: bytes %llu", pi, l, (unsigned long long)lc->expert_bytes);
+                CHECK(g->expert_bytes >= (4 * k + k) * bytes && g->expert_bytes <= (4 * k + X) * bytes,
+                      "policy %d layer %d: bytes %llu", pi, l, (unsigned long long)g->expert_bytes);
             }
         }
+        CHECK(sum_macs == cc.expert_macs && sum_native == cc.expert_macs_native, "policy %d: ledger MACs = counters",
+              pi);
+        CHECK(sum_bytes == cc.expert_bytes_read && sum_bytes_native == cc.expert_bytes_read_native,
+              "policy %d: ledger bytes = counters", pi);
         /* whole model: the engine's count by hand for fixed K = 1 (the rest of the model
          * is the same for both, so the difference is exactly the expert MACs saved) */
         if (pi == 0)
             CHECK(cc.model_macs_native - cc.model_macs == 20ull * L * (K - 1) * macs, "model MACs difference %llu",
                   (unsigned long long)(cc.model_macs_native - cc.model_macs));
     }
-    ak_accounting_free(&a);
+    /* without the native baseline the ledger skips the second routing */
+    ak_context_set_router_logits_sink(ctx, NULL, NULL);
+    ak_context_set_native_baseline(ctx, 0);
+    ak_context_reset_stats(ctx);
+    const uint64_t rng_before = rng; /* the calibration test below keeps its token streams */
+    int rc = run(ctx, n_vocab);
+    rng = rng_before;
+    if (!rc) {
+        const ak_layer_ledger *g = ak_context_ledger(ctx, 0);
+        CHECK(g->expert_macs > 0 && g->expert_macs_native == 0 && g->expert_bytes_native == 0, "no native baseline");
+    }
     ak_context_free(ctx);
 }
 
@@ -210,7 +232,7 @@ int main(void) {
     const ak_hparams *hp = ak_model_hparams(m);
     CHECK(hp->n_layer == L && hp->n_embd == E && hp->n_expert == X && hp->n_expert_used == K && hp->n_ff_exp == FF,
           "generated shape");
-    test_accounting(m);
+    test_ledger(m);
     test_calibration(m);
     ak_model_free(m);
     return check_finish("test_eval_model");
