@@ -69,10 +69,9 @@ static int allocate(const ak_allocate_opts *o, state *st, int n_profile, int n_h
 
 static int run(const ak_allocate_opts *o, state *st, char *err, size_t errlen) {
     ak_profile_opts po = o->prof;
-    if (ak_session_load(&st->s, o->model_path, err, errlen)) return 1;
-    const ak_hparams *hp = ak_model_hparams(st->s.model);
-    if (po.n_ctx > hp->n_ctx_train && hp->n_ctx_train > 0) po.n_ctx = hp->n_ctx_train;
-    if (ak_session_start(&st->s, po.n_ctx, po.n_ctx, o->n_threads, NULL, err, errlen)) return 1;
+    ak_session_opts so = {.n_ctx = po.n_ctx, .ctx_at_most_train = 1, .n_threads = o->n_threads};
+    if (ak_session_open(&st->s, o->model_path, &so, err, errlen)) return 1;
+    po.n_ctx = st->s.n_ctx;
     if ((st->n_tokens = ak_cli_profile_tokens(&st->s, &po, &st->tokens, err, errlen)) < 0) return 1;
     int total = st->n_tokens / po.n_ctx;
     if (po.n_chunks > 0 && po.n_chunks < total) total = po.n_chunks;

@@ -99,163 +99,188 @@ static int save_npy(const ak_router_record *r, const char *path, char *err, size
     return 0;
 }
 
-int cmd_calibrate(int argc, char **argv) {
-    const char *model_path = NULL, *text_path = NULL, *out_path = NULL, *npy_path = NULL, *name = NULL;
-    const char *rule = "auto", *objective = NULL;
-    int n_ctx = -1, n_chunks = -1, n_threads = 0, per_layer = 0, alloc = 0, data_free = 0, hold = -1, exact = 16;
-    int random_chunks = 32, seed = 1;
-    double target = 0;
-    ak_routing_flags rf;
-    ak_routing_flags_init(&rf);
-    const ak_cli_str_flag strs[] = {{"-m", "--model", &model_path},
-                                    {"-f", "--file", &text_path},
-                                    {"-o", "--out", &out_path},
-                                    {"--save-router-logits", NULL, &npy_path},
-                                    {"--name", NULL, &name},
-                                    {"--rule", NULL, &rule},
-                                    {"--objective", NULL, &objective}};
-    const ak_cli_int_flag ints[] = {{"-c", NULL, &n_ctx, 4, INT_MAX},
-                                    {"--chunks", NULL, &n_chunks, 1, INT_MAX},
-                                    {"-t", NULL, &n_threads, 1, INT_MAX},
-                                    {"--holdout-chunks", NULL, &hold, 1, INT_MAX},
-                                    {"--exact-chunks", NULL, &exact, 0, INT_MAX},
-                                    {"--random-chunks", NULL, &random_chunks, 2, 1 << 20},
-                                    {"--seed", NULL, &seed, 0, INT_MAX}};
-    const ak_cli_bool_flag bools[] = {{"--per-layer", &per_layer, 1}, {"--allocate", &alloc, 1},
-                                      {"--data-free", &data_free, 1}};
-    ak_cli_args args = {.cmd = "calibrate", .usage = usage, .strs = strs, .n_strs = AK_CLI_COUNT(strs),
-                        .ints = ints, .n_ints = AK_CLI_COUNT(ints), .bools = bools, .n_bools = AK_CLI_COUNT(bools),
-                        .routing = &rf};
+typedef struct {
+    const char *model_path, *text_path, *out_path, *npy_path, *name, *rule, *objective;
+    int n_ctx, n_chunks, n_threads, per_layer, alloc, data_free, hold, exact, random_chunks, seed;
+    double target;
+} calib_opts;
+
+/* Options into o and the routing flags into args (whose flag tables are this function's own:
+ * only args->n_routing is read afterwards); the exit status when the command must stop, else -1. */
+static int parse_args(int argc, char **argv, calib_opts *o, ak_cli_args *args) {
+    const ak_cli_str_flag strs[] = {{"-m", "--model", &o->model_path},
+                                    {"-f", "--file", &o->text_path},
+                                    {"-o", "--out", &o->out_path},
+                                    {"--save-router-logits", NULL, &o->npy_path},
+                                    {"--name", NULL, &o->name},
+                                    {"--rule", NULL, &o->rule},
+                                    {"--objective", NULL, &o->objective}};
+    const ak_cli_int_flag ints[] = {{"-c", NULL, &o->n_ctx, 4, INT_MAX},
+                                    {"--chunks", NULL, &o->n_chunks, 1, INT_MAX},
+                                    {"-t", NULL, &o->n_threads, 1, INT_MAX},
+                                    {"--holdout-chunks", NULL, &o->hold, 1, INT_MAX},
+                                    {"--exact-chunks", NULL, &o->exact, 0, INT_MAX},
+                                    {"--random-chunks", NULL, &o->random_chunks, 2, 1 << 20},
+                                    {"--seed", NULL, &o->seed, 0, INT_MAX}};
+    const ak_cli_bool_flag bools[] = {{"--per-layer", &o->per_layer, 1}, {"--allocate", &o->alloc, 1},
+                                      {"--data-free", &o->data_free, 1}};
+    args->strs = strs, args->n_strs = AK_CLI_COUNT(strs), args->ints = ints, args->n_ints = AK_CLI_COUNT(ints);
+    args->bools = bools, args->n_bools = AK_CLI_COUNT(bools);
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
-        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--target-avg-k", &v))) {
+        if ((r = ak_cli_args_value(args, argc, argv, &i, "--target-avg-k", &v))) {
             if (r < 0) return 2;
-            if (ak_cli_parse_double(v, &target) || target <= 0) {
+            if (ak_cli_parse_double(v, &o->target) || o->target <= 0) {
                 fprintf(stderr, "calibrate: --target-avg-k needs a positive number, not '%s'\n", v);
                 return 2;
             }
             continue;
         }
-        if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
+        if ((r = ak_cli_args_take(args, argc, argv, &i)) >= 0) return r;
     }
-    if (alloc) {
-        if (!model_path || (!text_path == !data_free) || !out_path || target <= 0 || args.n_routing || per_layer) {
-            fprintf(stderr, "calibrate: --allocate needs -m FILE, one of -f TEXT or --data-free, --target-avg-k X and "
-                            "-o OUT.json, and takes no routing flags or --per-layer (see --help)\n");
-            return 2;
-        }
-        ak_allocate_opts ao = {model_path, out_path, name, rule, target, n_threads, hold,
-                               {text_path, data_free, random_chunks, seed, n_ctx > 0 ? n_ctx : 256, n_chunks, exact,
-                                AK_OBJECTIVE_KL}};
-        if (objective && !strcmp(objective, "nll")) ao.prof.objective = AK_OBJECTIVE_NLL;
-        else if (objective && strcmp(objective, "kl")) {
-            fprintf(stderr, "calibrate: --objective takes kl or nll, not '%s'\n", objective);
-            return 2;
-        }
-        return ak_cli_calibrate_allocate(&ao);
-    }
-    if (n_ctx < 0) n_ctx = 512;
-    if (!model_path || !text_path || !out_path || target <= 0) {
-        fprintf(stderr, "calibrate: -m FILE, -f TEXT, --target-avg-k X and -o OUT.json are required (see --help)\n");
+    return -1;
+}
+
+/* calibrate --allocate. */
+static int run_allocate(const calib_opts *o, int n_routing) {
+    if (!o->model_path || (!o->text_path == !o->data_free) || !o->out_path || o->target <= 0 || n_routing ||
+        o->per_layer) {
+        fprintf(stderr, "calibrate: --allocate needs -m FILE, one of -f TEXT or --data-free, --target-avg-k X and "
+                        "-o OUT.json, and takes no routing flags or --per-layer (see --help)\n");
         return 2;
     }
+    ak_allocate_opts ao = {o->model_path, o->out_path, o->name, o->rule, o->target, o->n_threads, o->hold,
+                           {o->text_path, o->data_free, o->random_chunks, o->seed, o->n_ctx > 0 ? o->n_ctx : 256,
+                            o->n_chunks, o->exact, AK_OBJECTIVE_KL}};
+    if (o->objective && !strcmp(o->objective, "nll")) ao.prof.objective = AK_OBJECTIVE_NLL;
+    else if (o->objective && strcmp(o->objective, "kl")) {
+        fprintf(stderr, "calibrate: --objective takes kl or nll, not '%s'\n", o->objective);
+        return 2;
+    }
+    return ak_cli_calibrate_allocate(&ao);
+}
 
-    char err[512];
-    size_t text_len = 0;
-    char *text = ak_cli_read_text(text_path, &text_len, err, sizeof err);
-    if (!text) {
-        fprintf(stderr, "calibrate: %s\n", err);
-        return 1;
-    }
-    ak_session s;
-    if (ak_session_load(&s, model_path, err, sizeof err)) {
-        fprintf(stderr, "calibrate: %s\n", err);
-        free(text);
-        return 1;
-    }
-    const ak_hparams *hp = ak_model_hparams(s.model);
-    int rc = 1;
-    int32_t *tokens = NULL;
+/* The start policy, built once the model is loaded (an ak_session_routing_fn that gives the
+ * context no policy: the text runs at the native top-k). */
+typedef struct {
+    const ak_cli_args *args;
     ak_router_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    ak_router_record rec;
-    memset(&rec, 0, sizeof rec);
-    if (n_ctx > hp->n_ctx_train && hp->n_ctx_train > 0) n_ctx = hp->n_ctx_train;
-    if (build_config(&rf, args.n_routing, hp, &cfg, err, sizeof err)) {
-        fprintf(stderr, "calibrate: %s\n", err);
-        rc = 2;
-        goto done;
+    int bad; /* the start policy could not be built */
+} start_policy;
+
+static int build_start(void *user, const ak_hparams *hp, ak_router_config *unused, char *err, size_t errlen) {
+    (void)unused;
+    start_policy *sp = user;
+    if (build_config(sp->args->routing, sp->args->n_routing, hp, &sp->cfg, err, errlen)) {
+        sp->bad = 1;
+        return -1;
     }
-    if (ak_session_start(&s, n_ctx, n_ctx, n_threads, NULL, err, sizeof err)) {
-        fprintf(stderr, "calibrate: %s\n", err);
-        goto done;
-    }
-    int n_tokens = ak_session_tokenize(&s, text, text_len, ak_tokenizer_add_bos(s.tok), &tokens, err, sizeof err);
-    if (n_tokens < 0) {
-        fprintf(stderr, "calibrate: %s\n", err);
-        goto done;
-    }
-    if (ak_router_record_init(&rec, hp->n_layer, hp->n_expert, n_tokens > n_ctx ? n_tokens : n_ctx, err,
+    return 0;
+}
+
+/* Records the router logits of every layer over the text's chunks at the native top-k; the
+ * number of tokens, or -1 once the message is printed. */
+static int64_t record(ak_session *s, const calib_opts *o, ak_router_record *rec) {
+    const ak_hparams *hp = ak_model_hparams(s->model);
+    const int n_ctx = s->n_ctx;
+    char err[512];
+    if (ak_router_record_init(rec, hp->n_layer, hp->n_expert, s->n_tokens > n_ctx ? s->n_tokens : n_ctx, err,
                               sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);
-        goto done;
+        return -1;
     }
-    ak_context_set_router_logits_sink(s.ctx, ak_router_record_sink, &rec);
-    ak_ppl_params pp = ak_session_ppl_params(&s, n_ctx, n_ctx, n_chunks);
+    ak_context_set_router_logits_sink(s->ctx, ak_router_record_sink, rec);
+    ak_ppl_params pp = ak_session_ppl_params(s, n_ctx, n_ctx, o->n_chunks);
     ak_ppl_result res;
-    if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
+    if (ak_perplexity(s->ctx, s->tokens, s->n_tokens, &pp, &res, err, sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);
-        goto done;
+        return -1;
     }
-    int64_t T = ak_router_record_finish(&rec, err, sizeof err);
+    int64_t T = ak_router_record_finish(rec, err, sizeof err);
     if (T < 0) {
         fprintf(stderr, "calibrate: %s\n", err);
-        goto done;
+        return -1;
     }
     printf("calibrate: %s, %d chunks of %d tokens at native top-%d (PPL %.4f): %lld tokens x %d layers of router "
            "logits\n",
-           text_path, res.n_chunks, n_ctx, hp->n_expert_used, res.ppl, (long long)T, hp->n_layer);
-    if (npy_path) {
-        if (save_npy(&rec, npy_path, err, sizeof err)) {
+           o->text_path, res.n_chunks, n_ctx, hp->n_expert_used, res.ppl, (long long)T, hp->n_layer);
+    if (o->npy_path) {
+        if (save_npy(rec, o->npy_path, err, sizeof err)) {
             fprintf(stderr, "calibrate: --save-router-logits %s\n", err);
-            goto done;
+            return -1;
         }
-        printf("wrote the router logits [%d][%lld][%d] to %s\n", hp->n_layer, (long long)T, hp->n_expert, npy_path);
+        printf("wrote the router logits [%d][%lld][%d] to %s\n", hp->n_layer, (long long)T, hp->n_expert,
+               o->npy_path);
     }
-    char before[200];
-    ak_policy_describe(&cfg.default_policy, before, sizeof before);
+    return T;
+}
+
+/* Fits cfg to the target on the record and writes it. 0, or -1 once the message is printed. */
+static int fit_and_save(const calib_opts *o, const ak_hparams *hp, int n_ctx, int64_t T, const ak_router_record *rec,
+                        ak_router_config *cfg) {
+    char before[200], err[512];
+    ak_policy_describe(&cfg->default_policy, before, sizeof before);
     double achieved = 0;
-    if (ak_calibrate_config_on_record(&rec, &cfg, target, per_layer, &achieved, err, sizeof err)) {
+    if (ak_calibrate_config_on_record(rec, cfg, o->target, o->per_layer, &achieved, err, sizeof err)) {
         fprintf(stderr, "calibrate: %s\n", err);
-        goto done;
+        return -1;
     }
-    snprintf(cfg.name, sizeof cfg.name, "%s", name ? name : "calibrated");
-    snprintf(cfg.provenance, sizeof cfg.provenance,
-             "adaptive-k calibrate on %.60s with %.50s (%lld tokens, -c %d): target avg K %g, %s", text_path,
-             model_path, (long long)T, n_ctx, target, per_layer ? "per layer" : "one parameter for all layers");
+    snprintf(cfg->name, sizeof cfg->name, "%s", o->name ? o->name : "calibrated");
+    snprintf(cfg->provenance, sizeof cfg->provenance,
+             "adaptive-k calibrate on %.60s with %.50s (%lld tokens, -c %d): target avg K %g, %s", o->text_path,
+             o->model_path, (long long)T, n_ctx, o->target, o->per_layer ? "per layer" : "one parameter for all layers");
     ak_error aerr = {0};
-    if (ak_config_save(out_path, &cfg, &aerr)) {
+    if (ak_config_save(o->out_path, cfg, &aerr)) {
         fprintf(stderr, "calibrate: %s\n", aerr.msg);
-        goto done;
+        return -1;
     }
     printf("start policy: %s\n", before);
     for (int l = 0; l < hp->n_layer; l++) {
         char desc[200];
-        ak_policy_describe(ak_config_layer_policy(&cfg, l), desc, sizeof desc);
+        ak_policy_describe(ak_config_layer_policy(cfg, l), desc, sizeof desc);
         printf("  layer %d: %s\n", l, desc);
-        if (!per_layer) break;
+        if (!o->per_layer) break;
     }
     printf("achieved average K %.3f on the calibration text (target %.3f, %+.2f%%), %.1f%% expert compute saved vs "
            "top-%d\nwrote %s\n",
-           achieved, target, 100.0 * (achieved - target) / target, 100.0 * (1.0 - achieved / hp->n_expert_used),
-           hp->n_expert_used, out_path);
+           achieved, o->target, 100.0 * (achieved - o->target) / o->target,
+           100.0 * (1.0 - achieved / hp->n_expert_used), hp->n_expert_used, o->out_path);
+    return 0;
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    calib_opts o = {.rule = "auto", .n_ctx = -1, .n_chunks = -1, .hold = -1, .exact = 16, .random_chunks = 32,
+                    .seed = 1};
+    ak_routing_flags rf;
+    ak_routing_flags_init(&rf);
+    ak_cli_args args = {.cmd = "calibrate", .usage = usage, .routing = &rf};
+    int rc = parse_args(argc, argv, &o, &args);
+    if (rc >= 0) return rc;
+    if (o.alloc) return run_allocate(&o, args.n_routing);
+    if (o.n_ctx < 0) o.n_ctx = 512;
+    if (!o.model_path || !o.text_path || !o.out_path || o.target <= 0) {
+        fprintf(stderr, "calibrate: -m FILE, -f TEXT, --target-avg-k X and -o OUT.json are required (see --help)\n");
+        return 2;
+    }
+
+    start_policy sp = {.args = &args};
+    ak_session_opts so = {.n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = o.n_threads,
+                          .routing = build_start, .routing_user = &sp};
+    ak_session s;
+    ak_router_record rec;
+    memset(&rec, 0, sizeof rec);
+    rc = 1;
+    if (ak_cli_session_open(&s, "calibrate", o.model_path, o.text_path, &so)) {
+        rc = sp.bad ? 2 : 1;
+        goto done;
+    }
+    int64_t T = record(&s, &o, &rec);
+    if (T < 0 || fit_and_save(&o, ak_model_hparams(s.model), s.n_ctx, T, &rec, &sp.cfg)) goto done;
     rc = 0;
 done:
-    free(text);
-    free(tokens);
     ak_router_record_free(&rec);
-    ak_config_free(&cfg);
+    ak_config_free(&sp.cfg);
     ak_session_close(&s);
     return rc;
 }

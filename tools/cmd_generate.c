@@ -9,7 +9,7 @@
 #include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "eval/session.h"
+#include "engine_cli.h"
 #include "model/sampler.h"
 #include "base/clock.h"
 
@@ -34,99 +34,133 @@ static void print_piece(const ak_session *s, int32_t id, char *buf, int cap) {
     fflush(stdout);
 }
 
-int cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *prompt = NULL;
-    int n_predict = 64, n_threads = 0, n_ctx = 0;
-    ak_sampler_params sp = ak_sampler_default_params();
-    ak_routing_flags rf;
-    ak_routing_flags_init(&rf);
-    const ak_cli_str_flag strs[] = {{"-m", "--model", &model_path}, {"-p", "--prompt", &prompt}};
-    const ak_cli_int_flag ints[] = {{"-n", "--n-predict", &n_predict, 0, INT_MAX},
-                                    {"--top-k", NULL, &sp.top_k, 0, INT_MAX},
-                                    {"-t", "--threads", &n_threads, 1, INT_MAX},
-                                    {"-c", "--ctx-size", &n_ctx, 0, INT_MAX}};
-    ak_cli_args args = {.cmd = "generate", .usage = usage, .usage_after_unknown = 1,
-                        .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
-                        .routing = &rf};
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int r;
-        /* --top-p / --top-k are the sampler's here (as in llama.cpp); the top-p routing
-         * policy's threshold is --route-top-p */
-        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--temp", &v))) {
-            if (r < 0) return 2;
-            if (ak_cli_parse_float(v, &sp.temp) || sp.temp < 0) {
-                fprintf(stderr, "generate: --temp needs a number >= 0, not '%s'\n", v);
-                return 2;
-            }
-            continue;
+typedef struct {
+    const char *model_path, *prompt;
+    int n_predict, n_threads, n_ctx;
+    ak_sampler_params sp;
+} gen_opts;
+
+/* The sampler's flags and --route-top-p: 1 when argv[*i] was one (taken), 0 when not, -1
+ * once a message is printed. */
+static int take_sampling(ak_cli_args *args, int argc, char **argv, int *i, ak_sampler_params *sp) {
+    const char *v = NULL;
+    int r;
+    /* --top-p / --top-k are the sampler's here (as in llama.cpp); the top-p routing
+     * policy's threshold is --route-top-p */
+    if ((r = ak_cli_args_value(args, argc, argv, i, "--temp", &v))) {
+        if (r < 0) return -1;
+        if (ak_cli_parse_float(v, &sp->temp) || sp->temp < 0) {
+            fprintf(stderr, "generate: --temp needs a number >= 0, not '%s'\n", v);
+            return -1;
         }
-        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--top-p", &v))) {
-            if (r < 0) return 2;
-            if (ak_cli_parse_float(v, &sp.top_p) || sp.top_p <= 0 || sp.top_p > 1) {
-                fprintf(stderr, "generate: --top-p needs a number in (0, 1], not '%s'\n", v);
-                return 2;
-            }
-            continue;
-        }
-        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--seed", &v))) {
-            if (r < 0) return 2;
-            if (ak_cli_parse_seed(v, &sp.seed)) {
-                fprintf(stderr, "generate: --seed needs a non-negative integer, not '%s'\n", v);
-                return 2;
-            }
-            continue;
-        }
-        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--route-top-p", &v))) {
-            ak_error aerr = {0};
-            char *fake[] = {"--top-p", (char *)v};
-            if (r < 0) return 2;
-            if (ak_routing_flags_parse(&rf, 2, fake, 0, &aerr) < 0) {
-                fprintf(stderr, "generate: %s\n", aerr.msg);
-                return 2;
-            }
-            args.n_routing++;
-            continue;
-        }
-        if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
+        return 1;
     }
-    if (!model_path || !prompt) {
+    if ((r = ak_cli_args_value(args, argc, argv, i, "--top-p", &v))) {
+        if (r < 0) return -1;
+        if (ak_cli_parse_float(v, &sp->top_p) || sp->top_p <= 0 || sp->top_p > 1) {
+            fprintf(stderr, "generate: --top-p needs a number in (0, 1], not '%s'\n", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = ak_cli_args_value(args, argc, argv, i, "--seed", &v))) {
+        if (r < 0) return -1;
+        if (ak_cli_parse_seed(v, &sp->seed)) {
+            fprintf(stderr, "generate: --seed needs a non-negative integer, not '%s'\n", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((r = ak_cli_args_value(args, argc, argv, i, "--route-top-p", &v))) {
+        ak_error aerr = {0};
+        char *fake[] = {"--top-p", (char *)v};
+        if (r < 0) return -1;
+        if (ak_routing_flags_parse(args->routing, 2, fake, 0, &aerr) < 0) {
+            fprintf(stderr, "generate: %s\n", aerr.msg);
+            return -1;
+        }
+        args->n_routing++;
+        return 1;
+    }
+    return 0;
+}
+
+/* Options into o and the routing flags into args (whose flag tables are this function's own:
+ * only args->n_routing is read afterwards); the exit status when the command must stop, else -1. */
+static int parse_args(int argc, char **argv, gen_opts *o, ak_cli_args *args) {
+    const ak_cli_str_flag strs[] = {{"-m", "--model", &o->model_path}, {"-p", "--prompt", &o->prompt}};
+    const ak_cli_int_flag ints[] = {{"-n", "--n-predict", &o->n_predict, 0, INT_MAX},
+                                    {"--top-k", NULL, &o->sp.top_k, 0, INT_MAX},
+                                    {"-t", "--threads", &o->n_threads, 1, INT_MAX},
+                                    {"-c", "--ctx-size", &o->n_ctx, 0, INT_MAX}};
+    args->strs = strs, args->n_strs = AK_CLI_COUNT(strs), args->ints = ints, args->n_ints = AK_CLI_COUNT(ints);
+    for (int i = 1; i < argc; i++) {
+        int r = take_sampling(args, argc, argv, &i, &o->sp);
+        if (r < 0) return 2;
+        if (r) continue;
+        if ((r = ak_cli_args_take(args, argc, argv, &i)) >= 0) return r;
+    }
+    if (!o->model_path || !o->prompt) {
         fprintf(stderr, "generate: -m FILE and -p PROMPT are required\n");
         usage(stderr);
         return 2;
     }
+    return -1;
+}
 
+/* Decodes the prompt in batches, then samples and streams up to n_predict tokens. The number
+ * generated, or -1 once the message is printed; the prompt's and generation's seconds. */
+static int run(ak_session *s, ak_sampler *smp, int n_predict, double *t_prompt, double *t_gen) {
     char err[512];
-    ak_session s;
-    if (ak_session_load(&s, model_path, err, sizeof err)) {
-        fprintf(stderr, "generate: %s\n", err);
-        return 1;
-    }
-    const ak_hparams *hp = ak_model_hparams(s.model);
-    int rc = 1, have_cfg = 0;
-    int32_t *tokens = NULL;
-    ak_sampler *smp = NULL;
-    ak_router_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    if (args.n_routing) {
-        ak_error aerr = {0};
-        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
-            fprintf(stderr, "generate: %s\n", aerr.msg);
-            goto done;
+    double t0 = ak_now();
+    for (int b0 = 0; b0 < s->n_tokens; b0 += s->n_batch) {
+        int nb = s->n_tokens - b0 < s->n_batch ? s->n_tokens - b0 : s->n_batch;
+        if (ak_decode(s->ctx, s->tokens + b0, nb, err, sizeof err)) {
+            fprintf(stderr, "\ngenerate: %s\n", err);
+            return -1;
         }
-        have_cfg = 1;
     }
-    if (n_ctx == 0) n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
-    const int n_batch = n_ctx < 512 ? n_ctx : 512;
-    if (ak_session_start(&s, n_ctx, n_batch, n_threads, have_cfg ? &cfg : NULL, err, sizeof err)) {
-        fprintf(stderr, "generate: %s\n", err);
-        goto done;
+    *t_prompt = ak_now() - t0;
+    t0 = ak_now();
+    int n_gen = 0;
+    static char piece[1 << 16];
+    for (; n_gen < n_predict; n_gen++) {
+        int32_t id = ak_sampler_sample(smp, ak_get_logits(s->ctx, -1));
+        if (ak_tokenizer_is_eog(s->tok, id)) break;
+        /* llama.cpp renders control tokens as nothing; BOS is the one a model emits (the
+         * tokenizer API has no control-token query, so others print their text) */
+        if (id != ak_tokenizer_bos(s->tok)) print_piece(s, id, piece, (int)sizeof piece);
+        if (n_gen + 1 == n_predict) {
+            n_gen++;
+            break; /* the last token's logits are not needed */
+        }
+        if (ak_decode(s->ctx, &id, 1, err, sizeof err)) {
+            fprintf(stderr, "\ngenerate: %s\n", err);
+            return -1;
+        }
     }
-    int n_prompt = ak_session_tokenize(&s, prompt, strlen(prompt), ak_tokenizer_add_bos(s.tok), &tokens, err, sizeof err);
-    if (n_prompt < 0) {
-        fprintf(stderr, "generate: %s\n", err);
-        goto done;
-    }
+    *t_gen = ak_now() - t0;
+    return n_gen;
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_opts o = {NULL, NULL, 64, 0, 0, ak_sampler_default_params()};
+    ak_routing_flags rf;
+    ak_routing_flags_init(&rf);
+    ak_cli_args args = {.cmd = "generate", .usage = usage, .usage_after_unknown = 1, .routing = &rf};
+    int rc = parse_args(argc, argv, &o, &args);
+    if (rc >= 0) return rc;
+
+    /* -c 0: the model's context, at most 4096 */
+    ak_session_opts so = {.n_ctx = o.n_ctx ? o.n_ctx : 4096, .ctx_at_most_train = !o.n_ctx, .n_batch = 512,
+                          .n_threads = o.n_threads, .routing = ak_cli_session_routing, .routing_user = &args,
+                          .text = o.prompt, .text_len = strlen(o.prompt)};
+    ak_session s;
+    ak_sampler *smp = NULL;
+    rc = 1;
+    if (ak_cli_session_open(&s, "generate", o.model_path, NULL, &so)) goto done;
+    const int n_prompt = s.n_tokens, n_ctx = s.n_ctx;
+    int n_predict = o.n_predict;
     if (n_prompt == 0) {
         fprintf(stderr, "generate: the prompt is empty and the vocabulary adds no BOS token\n");
         goto done;
@@ -141,42 +175,17 @@ int cmd_generate(int argc, char **argv) {
                 n_predict, n_ctx, n_prompt, n_ctx - n_prompt);
         n_predict = n_ctx - n_prompt;
     }
-    smp = ak_sampler_new(hp->n_vocab, &sp);
+    smp = ak_sampler_new(ak_model_hparams(s.model)->n_vocab, &o.sp);
     if (!smp) {
         fprintf(stderr, "generate: bad sampling parameters\n");
         goto done;
     }
 
-    fwrite(prompt, 1, strlen(prompt), stdout);
+    fwrite(o.prompt, 1, strlen(o.prompt), stdout);
     fflush(stdout);
-    double t0 = ak_now();
-    for (int b0 = 0; b0 < n_prompt; b0 += n_batch) {
-        int nb = n_prompt - b0 < n_batch ? n_prompt - b0 : n_batch;
-        if (ak_decode(s.ctx, tokens + b0, nb, err, sizeof err)) {
-            fprintf(stderr, "\ngenerate: %s\n", err);
-            goto done;
-        }
-    }
-    double t_prompt = ak_now() - t0;
-    t0 = ak_now();
-    int n_gen = 0;
-    static char piece[1 << 16];
-    for (; n_gen < n_predict; n_gen++) {
-        int32_t id = ak_sampler_sample(smp, ak_get_logits(s.ctx, -1));
-        if (ak_tokenizer_is_eog(s.tok, id)) break;
-        /* llama.cpp renders control tokens as nothing; BOS is the one a model emits (the
-         * tokenizer API has no control-token query, so others print their text) */
-        if (id != ak_tokenizer_bos(s.tok)) print_piece(&s, id, piece, (int)sizeof piece);
-        if (n_gen + 1 == n_predict) {
-            n_gen++;
-            break; /* the last token's logits are not needed */
-        }
-        if (ak_decode(s.ctx, &id, 1, err, sizeof err)) {
-            fprintf(stderr, "\ngenerate: %s\n", err);
-            goto done;
-        }
-    }
-    double t_gen = ak_now() - t0;
+    double t_prompt = 0, t_gen = 0;
+    int n_gen = run(&s, smp, n_predict, &t_prompt, &t_gen);
+    if (n_gen < 0) goto done;
     printf("\n");
     fflush(stdout); /* the text ends before the timing lines on a shared terminal or pipe */
     fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tokens/s)\n", n_prompt, t_prompt,
@@ -185,9 +194,7 @@ int cmd_generate(int argc, char **argv) {
     ak_session_print_routing(&s, stderr);
     rc = 0;
 done:
-    free(tokens);
     ak_sampler_free(smp);
-    if (have_cfg) ak_config_free(&cfg);
     ak_session_close(&s);
     return rc;
 }

@@ -68,126 +68,118 @@ static void print_kl(const ak_kl_stats *st, FILE *out) {
     fprintf(out, "  Same top p                  : %6.3f +/- %5.3f %%\n", 100.0 * k.same_top, 100.0 * k.same_top_err);
 }
 
-int cmd_perplexity(int argc, char **argv) {
-    const char *model_path = NULL, *text_path = NULL, *save_path = NULL, *base_path = NULL;
-    int n_ctx = 512, n_batch = 2048, n_chunks = -1, n_threads = 0;
-    ak_routing_flags rf;
-    ak_routing_flags_init(&rf);
-    const ak_cli_str_flag strs[] = {{"-m", "--model", &model_path},
-                                    {"-f", "--file", &text_path},
-                                    {"--save-logits", NULL, &save_path},
-                                    {"--kl-base", NULL, &base_path}};
-    const ak_cli_int_flag ints[] = {{"-c", "--ctx-size", &n_ctx, 4, INT_MAX},
-                                    {"-b", "--batch-size", &n_batch, 1, INT_MAX},
-                                    {"--chunks", NULL, &n_chunks, 1, INT_MAX},
-                                    {"-t", "--threads", &n_threads, 1, INT_MAX}};
-    ak_cli_args args = {.cmd = "perplexity", .usage = usage, .usage_after_unknown = 1,
-                        .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
-                        .routing = &rf};
+typedef struct {
+    const char *model_path, *text_path, *save_path, *base_path;
+    int n_ctx, n_batch, n_chunks, n_threads;
+} ppl_opts;
+
+/* Options into o and the routing flags into args (whose flag tables are this function's own:
+ * only args->n_routing is read afterwards); the exit status when the command must stop, else -1. */
+static int parse_args(int argc, char **argv, ppl_opts *o, ak_cli_args *args) {
+    const ak_cli_str_flag strs[] = {{"-m", "--model", &o->model_path},
+                                    {"-f", "--file", &o->text_path},
+                                    {"--save-logits", NULL, &o->save_path},
+                                    {"--kl-base", NULL, &o->base_path}};
+    const ak_cli_int_flag ints[] = {{"-c", "--ctx-size", &o->n_ctx, 4, INT_MAX},
+                                    {"-b", "--batch-size", &o->n_batch, 1, INT_MAX},
+                                    {"--chunks", NULL, &o->n_chunks, 1, INT_MAX},
+                                    {"-t", "--threads", &o->n_threads, 1, INT_MAX}};
+    args->strs = strs, args->n_strs = AK_CLI_COUNT(strs), args->ints = ints, args->n_ints = AK_CLI_COUNT(ints);
     for (int i = 1; i < argc; i++) {
-        int st = ak_cli_args_take(&args, argc, argv, &i);
+        int st = ak_cli_args_take(args, argc, argv, &i);
         if (st >= 0) return st;
     }
-    if (!model_path || !text_path) {
+    if (!o->model_path || !o->text_path) {
         fprintf(stderr, "perplexity: -m FILE and -f TEXT are required\n");
         usage(stderr);
         return 2;
     }
-    if (n_batch > n_ctx) n_batch = n_ctx;
+    return -1;
+}
 
+/* --kl-base and --save-logits for the n_run chunks of tokens (whose hash is hash). 0, or -1
+ * once the message is printed. */
+static int setup_logits(const ppl_opts *o, const ak_hparams *hp, int n_run, uint64_t hash, ak_logprobs *base_lp,
+                        ak_logprobs *saved_lp, logits_sink *ls) {
     char err[512];
-    size_t text_len = 0;
-    char *text = ak_cli_read_text(text_path, &text_len, err, sizeof err);
-    if (!text) {
-        fprintf(stderr, "perplexity: %s\n", err);
-        return 1;
+    if (o->base_path) {
+        if (ak_logprobs_load(base_lp, o->base_path, err, sizeof err)) {
+            fprintf(stderr, "perplexity: --kl-base %s\n", err);
+            return -1;
+        }
+        if (base_lp->n_vocab != hp->n_vocab || base_lp->n_ctx != o->n_ctx || base_lp->n_chunks != n_run ||
+            base_lp->tokens_hash != hash) {
+            fprintf(stderr,
+                    "perplexity: --kl-base %s was saved from another run (n_vocab %d, -c %d, %d chunks, tokens "
+                    "%016llx; this run: %d, %d, %d, %016llx): use the same model, text, -c and --chunks\n",
+                    o->base_path, base_lp->n_vocab, base_lp->n_ctx, base_lp->n_chunks,
+                    (unsigned long long)base_lp->tokens_hash, hp->n_vocab, o->n_ctx, n_run, (unsigned long long)hash);
+            return -1;
+        }
+        ls->base = base_lp;
+        ls->base_logp = malloc((size_t)hp->n_vocab * sizeof *ls->base_logp);
+        if (!ls->base_logp) {
+            fprintf(stderr, "perplexity: out of memory\n");
+            return -1;
+        }
     }
+    if (o->save_path) {
+        if (ak_logprobs_init(saved_lp, hp->n_vocab, o->n_ctx, n_run, err, sizeof err)) {
+            fprintf(stderr, "perplexity: --save-logits: %s\n", err);
+            return -1;
+        }
+        saved_lp->tokens_hash = hash;
+        ls->save = saved_lp;
+    }
+    return 0;
+}
+
+int cmd_perplexity(int argc, char **argv) {
+    ppl_opts o = {NULL, NULL, NULL, NULL, 512, 2048, -1, 0};
+    ak_routing_flags rf;
+    ak_routing_flags_init(&rf);
+    ak_cli_args args = {.cmd = "perplexity", .usage = usage, .usage_after_unknown = 1, .routing = &rf};
+    int rc = parse_args(argc, argv, &o, &args);
+    if (rc >= 0) return rc;
+    if (o.n_batch > o.n_ctx) o.n_batch = o.n_ctx;
 
     ak_session s;
-    if (ak_session_load(&s, model_path, err, sizeof err)) {
-        fprintf(stderr, "perplexity: %s\n", err);
-        free(text);
-        return 1;
-    }
-    const ak_hparams *hp = ak_model_hparams(s.model);
-    int rc = 1, have_cfg = 0;
-    int32_t *tokens = NULL;
+    ak_session_opts so = {.n_ctx = o.n_ctx, .n_batch = o.n_batch, .n_threads = o.n_threads,
+                          .routing = ak_cli_session_routing, .routing_user = &args};
     ak_logprobs saved_lp, base_lp;
     memset(&saved_lp, 0, sizeof saved_lp);
     memset(&base_lp, 0, sizeof base_lp);
     logits_sink ls;
     memset(&ls, 0, sizeof ls);
-    ak_router_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    if (args.n_routing) {
-        ak_error aerr = {0};
-        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
-            fprintf(stderr, "perplexity: %s\n", aerr.msg);
-            goto done;
-        }
-        have_cfg = 1;
-    }
-    if (ak_session_start(&s, n_ctx, n_batch, n_threads, have_cfg ? &cfg : NULL, err, sizeof err)) {
-        fprintf(stderr, "perplexity: %s\n", err);
-        goto done;
-    }
-    int n_tokens = ak_session_tokenize(&s, text, text_len, ak_tokenizer_add_bos(s.tok), &tokens, err, sizeof err);
-    if (n_tokens < 0) {
-        fprintf(stderr, "perplexity: %s\n", err);
-        goto done;
-    }
-    fprintf(stderr, "perplexity: %s, %d tokens, n_ctx %d, batch %d, %d threads\n", hp->arch, n_tokens, n_ctx, n_batch,
-            ak_context_n_threads(s.ctx));
+    rc = 1;
+    if (ak_cli_session_open(&s, "perplexity", o.model_path, o.text_path, &so)) goto done;
+    const ak_hparams *hp = ak_model_hparams(s.model);
+    const int n_ctx = o.n_ctx, n_tokens = s.n_tokens;
+    fprintf(stderr, "perplexity: %s, %d tokens, n_ctx %d, batch %d, %d threads\n", hp->arch, n_tokens, n_ctx,
+            o.n_batch, ak_context_n_threads(s.ctx));
     if (hp->n_ctx_train > 0 && n_ctx > hp->n_ctx_train) /* as llama.cpp: allowed, but said */
         fprintf(stderr, "perplexity: warning: n_ctx %d is larger than the %d tokens the model was trained on\n",
                 n_ctx, hp->n_ctx_train);
-    ak_ppl_params pp = ak_session_ppl_params(&s, n_ctx, n_batch, n_chunks);
+    ak_ppl_params pp = ak_session_ppl_params(&s, n_ctx, o.n_batch, o.n_chunks);
     pp.progress = stdout;
     if (n_tokens >= 2 * n_ctx) {
         const int whole = n_tokens / n_ctx;
-        const int n_run = n_chunks > 0 && n_chunks < whole ? n_chunks : whole;
-        const uint64_t hash = ak_tokens_hash(tokens, (int64_t)n_run * n_ctx);
-        if (base_path) {
-            if (ak_logprobs_load(&base_lp, base_path, err, sizeof err)) {
-                fprintf(stderr, "perplexity: --kl-base %s\n", err);
-                goto done;
-            }
-            if (base_lp.n_vocab != hp->n_vocab || base_lp.n_ctx != n_ctx || base_lp.n_chunks != n_run ||
-                base_lp.tokens_hash != hash) {
-                fprintf(stderr,
-                        "perplexity: --kl-base %s was saved from another run (n_vocab %d, -c %d, %d chunks, tokens "
-                        "%016llx; this run: %d, %d, %d, %016llx): use the same model, text, -c and --chunks\n",
-                        base_path, base_lp.n_vocab, base_lp.n_ctx, base_lp.n_chunks,
-                        (unsigned long long)base_lp.tokens_hash, hp->n_vocab, n_ctx, n_run, (unsigned long long)hash);
-                goto done;
-            }
-            ls.base = &base_lp;
-            ls.base_logp = malloc((size_t)hp->n_vocab * sizeof *ls.base_logp);
-            if (!ls.base_logp) {
-                fprintf(stderr, "perplexity: out of memory\n");
-                goto done;
-            }
-        }
-        if (save_path) {
-            if (ak_logprobs_init(&saved_lp, hp->n_vocab, n_ctx, n_run, err, sizeof err)) {
-                fprintf(stderr, "perplexity: --save-logits: %s\n", err);
-                goto done;
-            }
-            saved_lp.tokens_hash = hash;
-            ls.save = &saved_lp;
-        }
+        const int n_run = o.n_chunks > 0 && o.n_chunks < whole ? o.n_chunks : whole;
+        const uint64_t hash = ak_tokens_hash(s.tokens, (int64_t)n_run * n_ctx);
+        if (setup_logits(&o, hp, n_run, hash, &base_lp, &saved_lp, &ls)) goto done;
         if (ls.save || ls.base) {
             pp.on_logits = on_logits;
             pp.user = &ls;
         }
     }
+    char err[512];
     ak_ppl_result res;
-    if (ak_perplexity(s.ctx, tokens, n_tokens, &pp, &res, err, sizeof err)) {
+    if (ak_perplexity(s.ctx, s.tokens, n_tokens, &pp, &res, err, sizeof err)) {
         fprintf(stderr, "perplexity: %s\n", err);
         goto done;
     }
     if (ls.mismatch) {
-        fprintf(stderr, "perplexity: --kl-base %s: its tokens differ from this run's\n", base_path);
+        fprintf(stderr, "perplexity: --kl-base %s: its tokens differ from this run's\n", o.base_path);
         goto done;
     }
     printf("Final estimate: PPL = %.4lf +/- %.5lf\n", res.ppl, res.ppl_err);
@@ -197,20 +189,17 @@ int cmd_perplexity(int argc, char **argv) {
     ak_context_print_ledger(s.ctx, stdout);
     if (ls.base) print_kl(&ls.kl, stdout);
     if (ls.save) {
-        if (ak_logprobs_save(&saved_lp, save_path, err, sizeof err)) {
+        if (ak_logprobs_save(&saved_lp, o.save_path, err, sizeof err)) {
             fprintf(stderr, "perplexity: --save-logits %s\n", err);
             goto done;
         }
-        printf("saved the log-probabilities of %lld positions to %s\n", (long long)saved_lp.n_rows, save_path);
+        printf("saved the log-probabilities of %lld positions to %s\n", (long long)saved_lp.n_rows, o.save_path);
     }
     rc = 0;
 done:
     ak_logprobs_free(&saved_lp);
     ak_logprobs_free(&base_lp);
     free(ls.base_logp);
-    free(text);
-    free(tokens);
-    if (have_cfg) ak_config_free(&cfg);
     ak_session_close(&s);
     return rc;
 }

@@ -131,18 +131,15 @@ int cmd_profile(int argc, char **argv) {
     }
     char err[600];
     ak_session s;
-    if (ak_session_load(&s, model_path, err, sizeof err)) {
-        fprintf(stderr, "profile: %s\n", err);
-        return 1;
-    }
-    const ak_hparams *hp = ak_model_hparams(s.model);
-    if (o.n_ctx > hp->n_ctx_train && hp->n_ctx_train > 0) o.n_ctx = hp->n_ctx_train;
+    ak_session_opts so = {.n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
     int rc = 1, n = -1;
     int32_t *tokens = NULL;
     ak_profile p;
     memset(&p, 0, sizeof p);
-    if (ak_session_start(&s, o.n_ctx, o.n_ctx, n_threads, NULL, err, sizeof err) ||
-        (n = ak_cli_profile_tokens(&s, &o, &tokens, err, sizeof err)) < 0 ||
+    if (ak_cli_session_open(&s, "profile", model_path, NULL, &so)) goto done;
+    const ak_hparams *hp = ak_model_hparams(s.model);
+    o.n_ctx = s.n_ctx;
+    if ((n = ak_cli_profile_tokens(&s, &o, &tokens, err, sizeof err)) < 0 ||
         ak_cli_profile_run(&s, &o, tokens, n, &p, stderr, err, sizeof err)) {
         fprintf(stderr, "profile: %s\n", err);
         goto done;

@@ -6,7 +6,7 @@
 #include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "eval/session.h"
+#include "engine_cli.h"
 #include "serve/serve.h"
 
 static void usage(FILE *out) {
@@ -77,16 +77,12 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "serve: %s\n", err);
         return 1;
     }
-    const ak_hparams *hp = ak_model_hparams(s.model);
     ak_router_config cfg;
     memset(&cfg, 0, sizeof cfg);
     int rc = 1;
-    if (args.n_routing) {
-        ak_error aerr = {0};
-        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
-            fprintf(stderr, "serve: %s\n", aerr.msg);
-            goto done;
-        }
+    if (ak_cli_session_routing(&args, ak_model_hparams(s.model), &cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "serve: %s\n", err);
+        goto done;
     }
     if (ak_serve_run(&o, s.model, s.tok, args.n_routing ? &cfg : NULL, err, sizeof err)) {
         fprintf(stderr, "serve: %s\n", err);

@@ -202,18 +202,15 @@ int cmd_sweep(int argc, char **argv) {
     }
     char err[600];
     ak_session s;
+    ak_session_opts so = {.n_ctx = S.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
     int32_t *eval = NULL, *calib = NULL;
     S.s = &s;
     rc = 1;
-    if (ak_session_load(&s, S.model_path, err, sizeof err)) {
-        fprintf(stderr, "sweep: %s\n", err);
-        return 1;
-    }
+    if (ak_cli_session_open(&s, "sweep", S.model_path, NULL, &so)) goto done;
     const ak_hparams *hp = ak_model_hparams(s.model);
-    if (S.n_ctx > hp->n_ctx_train && hp->n_ctx_train > 0) S.n_ctx = hp->n_ctx_train;
+    S.n_ctx = s.n_ctx;
     if (S.n_targets < 0) default_targets(&S, hp->n_expert_used);
-    if (ak_session_start(&s, S.n_ctx, S.n_ctx, n_threads, NULL, err, sizeof err) ||
-        split_texts(&S, &eval, &calib, err, sizeof err)) {
+    if (split_texts(&S, &eval, &calib, err, sizeof err)) {
         fprintf(stderr, "sweep: %s\n", err);
         goto done;
     }

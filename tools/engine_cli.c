@@ -1,5 +1,8 @@
-/* engine_cli.c - the text and perplexity set-up of the engine commands. */
+/* engine_cli.c - the text, routing and session set-up of the engine commands. */
 #include "engine_cli.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 char *ak_cli_read_text(const char *path, size_t *len, char *err, size_t errlen) {
     char *text = ak_read_whole_file(path, len, err, errlen);
@@ -7,3 +10,30 @@ char *ak_cli_read_text(const char *path, size_t *len, char *err, size_t errlen) 
     return text;
 }
 
+int ak_cli_session_routing(void *user, const ak_hparams *hp, ak_router_config *cfg, char *err, size_t errlen) {
+    const ak_cli_args *args = user;
+    if (!args->n_routing) return 0;
+    ak_error aerr = {0};
+    if (ak_routing_flags_build_for_model(args->routing, hp->n_expert, hp->n_layer, hp->n_expert_used, cfg, &aerr)) {
+        snprintf(err, errlen, "%s", aerr.msg);
+        return -1;
+    }
+    return 1;
+}
+
+int ak_cli_session_open(ak_session *s, const char *cmd, const char *model_path, const char *text_path,
+                        ak_session_opts *o) {
+    char err[600];
+    char *text = NULL;
+    memset(s, 0, sizeof *s);
+    if (text_path && !(text = ak_cli_read_text(text_path, &o->text_len, err, sizeof err))) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return 1;
+    }
+    if (text) o->text = text;
+    int rc = ak_session_open(s, model_path, o, err, sizeof err);
+    if (text) o->text = NULL;
+    free(text);
+    if (rc) fprintf(stderr, "%s: %s\n", cmd, err);
+    return rc ? 1 : 0;
+}

@@ -31,7 +31,27 @@ int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const
     return s->ctx ? 0 : -1;
 }
 
+int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, char *err, size_t errlen) {
+    if (ak_session_load(s, model_path, err, errlen)) return -1;
+    const ak_hparams *hp = ak_model_hparams(s->model);
+    s->n_ctx = o->n_ctx;
+    if (o->ctx_at_most_train && hp->n_ctx_train > 0 && s->n_ctx > hp->n_ctx_train) s->n_ctx = hp->n_ctx_train;
+    s->n_batch = o->n_batch > 0 && o->n_batch < s->n_ctx ? o->n_batch : s->n_ctx;
+    if (o->routing) {
+        int r = o->routing(o->routing_user, hp, &s->routing, err, errlen);
+        if (r < 0) return -1;
+        s->has_routing = r > 0;
+    }
+    if (ak_session_start(s, s->n_ctx, s->n_batch, o->n_threads, s->has_routing ? &s->routing : NULL, err, errlen))
+        return -1;
+    if (!o->text) return 0;
+    s->n_tokens = ak_session_tokenize(s, o->text, o->text_len, ak_tokenizer_add_bos(s->tok), &s->tokens, err, errlen);
+    return s->n_tokens < 0 ? -1 : 0;
+}
+
 void ak_session_close(ak_session *s) {
+    free(s->tokens);
+    if (s->has_routing) ak_config_free(&s->routing);
     ak_context_free(s->ctx);
     ak_tokenizer_free(s->tok);
     ak_model_free(s->model);

@@ -15,7 +15,30 @@ typedef struct {
     ak_model *model;
     ak_tokenizer *tok;
     ak_context *ctx;
+    /* set by ak_session_open (and freed by ak_session_close): */
+    ak_router_config routing; /* the context's policy, when has_routing */
+    int has_routing;
+    int n_ctx, n_batch;       /* the context's sizes */
+    int32_t *tokens;          /* opts.text tokenised, or NULL */
+    int n_tokens;
 } ak_session;
+
+/* Builds the context's routing policy once the model is loaded (its shape in hp): 1 with
+ * *cfg filled (the session then owns it), 0 for the model's native top-k, -1 with a message. */
+typedef int (*ak_session_routing_fn)(void *user, const ak_hparams *hp, ak_router_config *cfg, char *err,
+                                     size_t errlen);
+
+/* The load -> route -> start -> tokenise steps of an engine command. */
+typedef struct {
+    int n_ctx;                 /* tokens of KV cache */
+    int ctx_at_most_train;     /* 1: n_ctx cut to the model's training context, when it has one */
+    int n_batch;               /* tokens per decode, cut to n_ctx; 0: n_ctx */
+    int n_threads;             /* 0: all CPUs */
+    ak_session_routing_fn routing; /* NULL: the native top-k */
+    void *routing_user;
+    const char *text;          /* tokenised into s->tokens (BOS as the vocabulary adds it); NULL: none */
+    size_t text_len;
+} ak_session_opts;
 
 /* Loads the model and its tokenizer. 0, or -1 with a message; *s is then empty. */
 int ak_session_load(ak_session *s, const char *model_path, char *err, size_t errlen);
@@ -24,6 +47,10 @@ int ak_session_load(ak_session *s, const char *model_path, char *err, size_t err
 int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const ak_router_config *routing,
                      char *err, size_t errlen);
 void ak_session_close(ak_session *s);
+
+/* ak_session_load, the routing, ak_session_start and ak_session_tokenize of o->text, in that
+ * order. 0, or -1 with a message (then ak_session_close what was opened). */
+int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, char *err, size_t errlen);
 
 /* Tokenises text (add_bos: as the vocabulary says, like llama.cpp's add_special) into a
  * malloc'd array. Returns the count, or -1 with a message. */
