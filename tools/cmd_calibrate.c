@@ -79,13 +79,6 @@ static int build_config(const ak_routing_flags *flags, int n_routing, const ak_h
             return -1;
         }
     }
-    for (int l = -1; l < cfg->n_layers; l++) {
-        const ak_policy *p = l < 0 ? &cfg->default_policy : &cfg->layers[l];
-        if (p->kind == AK_POLICY_FIXED) {
-            snprintf(err, errlen, "the fixed policy has nothing to calibrate (use --policy entropy, top-p or ratio)");
-            return -1;
-        }
-    }
     return 0;
 }
 

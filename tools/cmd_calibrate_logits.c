@@ -44,23 +44,25 @@ static void collapse_layers(ak_router_config *c) {
     c->n_layers = 0;
 }
 
-int cmd_calibrate_logits(int argc, char **argv) {
-    const char *out_path = NULL, *name = NULL;
-    int per_layer = 0;
-    double target = 0, holdout = 0;
-    ak_logits_args a;
-    ak_logits_args_init(&a, "adaptive-k calibrate-logits", calibrate_help, "--help");
-    ak_error err = {0};
+typedef struct {
+    const char *out_path, *name;
+    int per_layer;
+    double target, holdout;
+} cal_opts;
+
+/* Options into o and the shared arguments into a; the exit status when the command must
+ * stop, else -1. */
+static int parse_args(int argc, char **argv, cal_opts *o, ak_logits_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
         if ((r = ak_cli_flag_value(argc, argv, &i, "--target-avg-k", &v))) {
-            if (r < 0 || ak_cli_parse_double(v, &target) || target <= 0) {
+            if (r < 0 || ak_cli_parse_double(v, &o->target) || o->target <= 0) {
                 fprintf(stderr, "adaptive-k calibrate-logits: --target-avg-k needs a positive number\n");
                 return 2;
             }
         } else if ((r = ak_cli_flag_value(argc, argv, &i, "--holdout", &v))) {
-            if (r < 0 || ak_cli_parse_double(v, &holdout) || holdout <= 0 || holdout >= 1) {
+            if (r < 0 || ak_cli_parse_double(v, &o->holdout) || o->holdout <= 0 || o->holdout >= 1) {
                 fprintf(stderr, "adaptive-k calibrate-logits: --holdout needs a fraction strictly between 0 and 1\n");
                 return 2;
             }
@@ -70,96 +72,127 @@ int cmd_calibrate_logits(int argc, char **argv) {
                 fprintf(stderr, "adaptive-k calibrate-logits: -o needs a file name\n");
                 return 2;
             }
-            out_path = v;
+            o->out_path = v;
         } else if ((r = ak_cli_flag_value(argc, argv, &i, "--name", &v))) {
             if (r < 0) {
                 fprintf(stderr, "adaptive-k calibrate-logits: --name needs a value\n");
                 return 2;
             }
-            name = v;
+            o->name = v;
         } else if (!strcmp(argv[i], "--per-layer")) {
-            per_layer = 1;
-        } else if ((r = ak_logits_args_take(&a, argc, argv, &i)) >= 0) {
+            o->per_layer = 1;
+        } else if ((r = ak_logits_args_take(a, argc, argv, &i)) >= 0) {
             return r;
         }
     }
-    const char *input = a.input;
-    int k_native = a.k_native;
-    if (!input || !out_path || target <= 0) {
+    if (!a->input || !o->out_path || o->target <= 0) {
         fprintf(stderr, "adaptive-k calibrate-logits: needs INPUT, --target-avg-k X and -o OUT.json (see --help)\n");
         return 2;
     }
+    return -1;
+}
 
-    ak_logits lg;
-    if (ak_logits_load(input, a.n_experts, &lg, &err)) {
-        fprintf(stderr, "adaptive-k calibrate-logits: %s\n", err.msg);
-        return 1;
+/* The calibration set: the first n_cal tokens of every layer (into *cal), and the rest held
+ * out (into *held). 0, or -1 out of memory. */
+static int split_holdout(const ak_logits *lg, int n_cal, int n_hold, float **cal, float **held) {
+    const int L = lg->n_layers;
+    const size_t row = (size_t)lg->n_experts;
+    *cal = malloc((size_t)L * (size_t)n_cal * row * sizeof **cal);
+    *held = malloc((size_t)L * (size_t)n_hold * row * sizeof **held);
+    if (!*cal || !*held) return -1;
+    for (int l = 0; l < L; l++) {
+        const float *src = ak_logits_layer(lg, l);
+        memcpy(*cal + (size_t)l * n_cal * row, src, (size_t)n_cal * row * sizeof **cal);
+        memcpy(*held + (size_t)l * n_hold * row, src + (size_t)n_cal * row, (size_t)n_hold * row * sizeof **held);
     }
+    return 0;
+}
+
+static void print_report(const char *input, const cal_opts *o, const ak_logits *lg, int n_cal, int n_hold,
+                         const char *before, const ak_router_config *cfg, const ak_route_run *run_cal,
+                         const ak_route_run *run_held, int k_native) {
+    const int L = lg->n_layers;
+    const double target = o->target;
+    printf("adaptive-k calibrate-logits: %s\n", input);
+    printf("  input     %d layer%s x %d tokens x %d experts; calibrating on %s%d tokens per layer", L,
+           L == 1 ? "" : "s", lg->n_tokens, lg->n_experts, n_hold ? "the first " : "", n_cal);
+    if (n_hold) printf(", %d held out", n_hold);
+    printf("\n  start     %s\n", before);
+    printf("  target    average K %.3f, %s\n", target,
+           o->per_layer ? "every layer" : "over all layers (one parameter for all)");
+    printf("\n  layer  avg K (calibration)%s  policy\n", n_hold ? "  avg K (held out)" : "");
+    for (int l = 0; l <= L; l++) {
+        int layer = l < L ? l : -1; /* layers first, then the total */
+        if (layer < 0 && L == 1) break;
+        char desc[200] = "";
+        if (layer >= 0) ak_policy_describe(ak_config_layer_policy(cfg, layer), desc, sizeof desc);
+        if (layer < 0) printf("    all");
+        else printf("  %5d", layer);
+        printf("  %19.3f", ak_route_run_avg_k(run_cal, layer));
+        if (n_hold) printf("  %16.3f", ak_route_run_avg_k(run_held, layer));
+        printf("  %s\n", desc);
+    }
+    double got = ak_route_run_avg_k(run_cal, -1);
+    printf("\n  achieved average K %.3f (target %.3f, %+.2f%%) vs native top-%d: %.1f%% compute saved\n", got,
+           target, 100.0 * (got - target) / target, k_native, 100.0 * (1.0 - got / k_native));
+    if (n_hold) {
+        double h = ak_route_run_avg_k(run_held, -1);
+        printf("  held-out average K %.3f (%+.2f%% from the target)\n", h, 100.0 * (h - target) / target);
+    }
+    printf("  wrote %s\n", o->out_path);
+}
+
+int cmd_calibrate_logits(int argc, char **argv) {
+    cal_opts o = {NULL, NULL, 0, 0, 0};
+    ak_logits_args a;
+    ak_logits_args_init(&a, "adaptive-k calibrate-logits", calibrate_help, "--help");
+    int rc = parse_args(argc, argv, &o, &a);
+    if (rc >= 0) return rc;
+    const char *input = a.input;
+    ak_error err = {0};
+    ak_logits lg;
+    if (ak_logits_args_load(&a, &lg)) return 1;
     int L = lg.n_layers, T = lg.n_tokens, E = lg.n_experts;
-    int n_hold = holdout > 0 ? (int)(holdout * T + 0.5) : 0, n_cal = T - n_hold;
-    if (holdout > 0 && (n_hold < 1 || n_cal < 1)) {
-        fprintf(stderr, "adaptive-k calibrate-logits: --holdout %g of %d tokens leaves an empty set\n", holdout, T);
+    int n_hold = o.holdout > 0 ? (int)(o.holdout * T + 0.5) : 0, n_cal = T - n_hold;
+    if (o.holdout > 0 && (n_hold < 1 || n_cal < 1)) {
+        fprintf(stderr, "adaptive-k calibrate-logits: --holdout %g of %d tokens leaves an empty set\n", o.holdout, T);
         ak_logits_free(&lg);
         return 2;
     }
     ak_router_config cfg;
-    if (ak_routing_flags_build(&a.flags, E, L, 1, &cfg, &err)) {
-        fprintf(stderr, "adaptive-k calibrate-logits: %s\n", err.msg);
-        ak_logits_free(&lg);
-        return 2;
-    }
-    int rc = 1, had_layers = cfg.n_layers > 0;
+    if (ak_logits_args_build(&a, &lg, 1, &cfg)) return 2;
+    int had_layers = cfg.n_layers > 0;
     float *cal = NULL, *held = NULL;
     ak_route_run run_cal, run_held;
     memset(&run_cal, 0, sizeof run_cal);
     memset(&run_held, 0, sizeof run_held);
-    for (int l = -1; l < cfg.n_layers; l++) {
-        const ak_policy *p = l < 0 ? &cfg.default_policy : &cfg.layers[l];
-        if (p->kind == AK_POLICY_FIXED) {
-            fprintf(stderr, "adaptive-k calibrate-logits: the fixed policy has nothing to calibrate "
-                            "(use --policy entropy, top-p or ratio)\n");
-            rc = 2;
-            goto done;
-        }
-    }
+    rc = 1;
     if (!had_layers && ak_config_set_layers(&cfg, L, &err)) {
         fprintf(stderr, "adaptive-k calibrate-logits: %s\n", err.msg);
         goto done;
     }
-    /* the calibration set: the first n_cal tokens of every layer, and the rest held out */
-    size_t row = (size_t)E;
-    if (n_hold) {
-        cal = malloc((size_t)L * (size_t)n_cal * row * sizeof *cal);
-        held = malloc((size_t)L * (size_t)n_hold * row * sizeof *held);
-        if (!cal || !held) {
-            fprintf(stderr, "adaptive-k calibrate-logits: out of memory\n");
-            goto done;
-        }
-        for (int l = 0; l < L; l++) {
-            const float *src = ak_logits_layer(&lg, l);
-            memcpy(cal + (size_t)l * n_cal * row, src, (size_t)n_cal * row * sizeof *cal);
-            memcpy(held + (size_t)l * n_hold * row, src + (size_t)n_cal * row, (size_t)n_hold * row * sizeof *held);
-        }
+    if (n_hold && split_holdout(&lg, n_cal, n_hold, &cal, &held)) {
+        fprintf(stderr, "adaptive-k calibrate-logits: out of memory\n");
+        goto done;
     }
     const float *cal_logits = n_hold ? cal : lg.data;
 
     char before[200];
     ak_policy_describe(&cfg.layers[0], before, sizeof before);
     double achieved = 0;
-    ak_status s = ak_calibrate_config(&cfg, cal_logits, L, n_cal, target, per_layer, &achieved, &err);
-    if (s) {
+    if (ak_calibrate_config(&cfg, cal_logits, L, n_cal, o.target, o.per_layer, &achieved, &err)) {
         fprintf(stderr, "adaptive-k calibrate-logits: %s: %s\n", input, err.msg);
         goto done;
     }
-    if (!per_layer && !had_layers) collapse_layers(&cfg);
+    if (!o.per_layer && !had_layers) collapse_layers(&cfg);
 
-    if (!k_native) k_native = cfg.k_native;
+    int k_native = a.k_native ? a.k_native : cfg.k_native;
     cfg.k_native = k_native;
-    if (name) snprintf(cfg.name, sizeof cfg.name, "%s", name);
+    if (o.name) snprintf(cfg.name, sizeof cfg.name, "%s", o.name);
     else if (!a.flags.config_path[0] && !a.flags.preset[0]) snprintf(cfg.name, sizeof cfg.name, "calibrated");
     snprintf(cfg.provenance, sizeof cfg.provenance,
              "adaptive-k calibrate-logits on %.120s (%d layers, %d tokens, %d experts): target avg K %g, %s", input, L,
-             n_cal, E, target, per_layer ? "per layer" : "one parameter for all layers");
+             n_cal, E, o.target, o.per_layer ? "per layer" : "one parameter for all layers");
 
     if (ak_route_run_init(&run_cal, &cfg, L, n_cal, E, &err) ||
         ak_route_run_all(&run_cal, &cfg, cal_logits, NULL, NULL, &err) ||
@@ -168,38 +201,11 @@ int cmd_calibrate_logits(int argc, char **argv) {
         fprintf(stderr, "adaptive-k calibrate-logits: %s: %s\n", input, err.msg);
         goto done;
     }
-    if (ak_config_save(out_path, &cfg, &err)) {
+    if (ak_config_save(o.out_path, &cfg, &err)) {
         fprintf(stderr, "adaptive-k calibrate-logits: %s\n", err.msg);
         goto done;
     }
-
-    printf("adaptive-k calibrate-logits: %s\n", input);
-    printf("  input     %d layer%s x %d tokens x %d experts; calibrating on %s%d tokens per layer", L,
-           L == 1 ? "" : "s", T, E, n_hold ? "the first " : "", n_cal);
-    if (n_hold) printf(", %d held out", n_hold);
-    printf("\n  start     %s\n", before);
-    printf("  target    average K %.3f, %s\n", target,
-           per_layer ? "every layer" : "over all layers (one parameter for all)");
-    printf("\n  layer  avg K (calibration)%s  policy\n", n_hold ? "  avg K (held out)" : "");
-    for (int l = 0; l <= L; l++) {
-        int layer = l < L ? l : -1; /* layers first, then the total */
-        if (layer < 0 && L == 1) break;
-        char desc[200] = "";
-        if (layer >= 0) ak_policy_describe(ak_config_layer_policy(&cfg, layer), desc, sizeof desc);
-        if (layer < 0) printf("    all");
-        else printf("  %5d", layer);
-        printf("  %19.3f", ak_route_run_avg_k(&run_cal, layer));
-        if (n_hold) printf("  %16.3f", ak_route_run_avg_k(&run_held, layer));
-        printf("  %s\n", desc);
-    }
-    double got = ak_route_run_avg_k(&run_cal, -1);
-    printf("\n  achieved average K %.3f (target %.3f, %+.2f%%) vs native top-%d: %.1f%% compute saved\n", got,
-           target, 100.0 * (got - target) / target, k_native, 100.0 * (1.0 - got / k_native));
-    if (n_hold) {
-        double h = ak_route_run_avg_k(&run_held, -1);
-        printf("  held-out average K %.3f (%+.2f%% from the target)\n", h, 100.0 * (h - target) / target);
-    }
-    printf("  wrote %s\n", out_path);
+    print_report(input, &o, &lg, n_cal, n_hold, before, &cfg, &run_cal, &run_held, k_native);
     rc = 0;
 done:
     ak_route_run_free(&run_cal);

@@ -220,16 +220,9 @@ int cmd_route(int argc, char **argv) {
     }
 
     ak_logits lg;
-    if (ak_logits_load(input, a.n_experts, &lg, &err)) {
-        fprintf(stderr, "adaptive-k route: %s\n", err.msg);
-        return 1;
-    }
+    if (ak_logits_args_load(&a, &lg)) return 1;
     ak_router_config cfg;
-    if (ak_routing_flags_build(&a.flags, lg.n_experts, lg.n_layers, 0, &cfg, &err)) {
-        fprintf(stderr, "adaptive-k route: %s\n", err.msg);
-        ak_logits_free(&lg);
-        return 2;
-    }
+    if (ak_logits_args_build(&a, &lg, 0, &cfg)) return 2;
     const char *k_native_source = "--k-native";
     int k_native_derived = !k_native && !a.flags.config_path[0] && !a.flags.preset[0];
     if (!k_native) {

@@ -55,3 +55,18 @@ int ak_logits_args_take(ak_logits_args *a, int argc, char **argv, int *i) {
     a->input = arg;
     return -1;
 }
+
+int ak_logits_args_load(const ak_logits_args *a, ak_logits *lg) {
+    ak_error err = {0};
+    if (!ak_logits_load(a->input, a->n_experts, lg, &err)) return 0;
+    fprintf(stderr, "%s: %s\n", a->prog, err.msg);
+    return 1;
+}
+
+int ak_logits_args_build(const ak_logits_args *a, ak_logits *lg, int for_calibration, ak_router_config *cfg) {
+    ak_error err = {0};
+    if (!ak_routing_flags_build(&a->flags, lg->n_experts, lg->n_layers, for_calibration, cfg, &err)) return 0;
+    fprintf(stderr, "%s: %s\n", a->prog, err.msg);
+    ak_logits_free(lg);
+    return 2;
+}

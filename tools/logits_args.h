@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "io/logits.h"
 #include "routing_flags.h"
 
 typedef struct {
@@ -24,5 +25,13 @@ void ak_logits_args_init(ak_logits_args *a, const char *prog, void (*help)(FILE 
  * exits with: 0 after the help, 2 after "PROG: why" (a bad value, an unknown option, a
  * second input). */
 int ak_logits_args_take(ak_logits_args *a, int argc, char **argv, int *i);
+
+/* Loads a->input (ak_logits_load, a->n_experts for raw input): 0, or 1 once "PROG: why" is
+ * printed. */
+int ak_logits_args_load(const ak_logits_args *a, ak_logits *lg);
+
+/* The router config of the routing flags for lg's experts and layers (ak_routing_flags_build):
+ * 0, or 2 once "PROG: why" is printed and lg freed. */
+int ak_logits_args_build(const ak_logits_args *a, ak_logits *lg, int for_calibration, ak_router_config *cfg);
 
 #endif

@@ -170,6 +170,10 @@ ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n
     ak_policy_spec spec = f->policy;
     if (for_calibration) spec.fit |= AK_FIT_THRESHOLDS;
     s = ak_config_apply_spec(out, &spec, err);
+    for (int l = -1; for_calibration && s == AK_OK && l < out->n_layers; l++)
+        if ((l < 0 ? &out->default_policy : &out->layers[l])->kind == AK_POLICY_FIXED)
+            s = ak_error_setf(err, AK_ERR_CONFIG,
+                              "the fixed policy has nothing to calibrate (use --policy entropy, top-p or ratio)");
     if (s) ak_config_free(out);
     return s;
 }

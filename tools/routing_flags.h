@@ -38,7 +38,8 @@ int ak_routing_flags_parse(ak_routing_flags *f, int argc, char **argv, int i, ak
 /* Builds the router config: loads --router-config (if any), applies the flags, fills
  * n_experts, and validates every policy against n_experts. n_layers: the layers of the
  * input (a per-layer config must have that many). for_calibration != 0 lets an entropy
- * policy come without thresholds (evenly spaced placeholders that calibration rescales).
+ * policy come without thresholds (evenly spaced placeholders that calibration rescales)
+ * and refuses a fixed policy (nothing to calibrate).
  * k_native is the config's, or without a config ak_config_max_k.
  * On success the caller owns *out (ak_config_free). */
 ak_status ak_routing_flags_build(const ak_routing_flags *f, int n_experts, int n_layers, int for_calibration,
