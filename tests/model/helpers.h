@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "fixture.h"
 #include "model/model.h"
 
 /* A unique temporary path for a fixture file. */
@@ -28,6 +29,16 @@ static inline ak_context *test_context(ak_model *m, int n_ctx, int n_batch, int 
     ak_context *c = ak_context_new(m, &cp, err, sizeof err);
     CHECK(c != NULL, "context (n_ctx %d, n_batch %d, %d threads): %s", n_ctx, n_batch, n_threads, err);
     return c;
+}
+
+/* Writes fm with weights of type wtype to path (see tmp_path) and loads it; NULL (and a
+ * failed check naming what) when either fails. */
+static inline ak_model *test_write_load(const fx_model *fm, const char *path, int wtype, const char *what) {
+    char err[512];
+    CHECK(fx_write(fm, path, wtype, NULL) == 0, "%s: write", what);
+    ak_model *m = ak_model_load(path, err, sizeof err);
+    CHECK(m != NULL, "%s: load: %s", what, err);
+    return m;
 }
 
 #endif

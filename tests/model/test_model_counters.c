@@ -53,25 +53,10 @@ static void sink(void *user, int layer, const float *logits, int n_tokens, int n
 
 static ak_context *make(ak_model *m, const ak_router_config *rc) { return test_context(m, 16, 8, 2, rc); }
 
-int main(void) {
-    fx_params p = fx_default("olmoe");
-    fx_model *fm = fx_build(&p);
-    char path[256], err[512];
-    tmp_path(path, sizeof path, "counters");
-    CHECK(fx_write(fm, path, AK_TYPE_F32, NULL) == 0, "write");
-    ak_model *m = ak_model_load(path, err, sizeof err);
-    CHECK(m != NULL, "load: %s", err);
-    if (!m) return check_finish("test_model_counters");
-
-    ak_router_config rc;
-    memset(&rc, 0, sizeof rc);
-    snprintf(rc.name, sizeof rc.name, "all");
-    rc.n_experts = N_EXPERT;
-    rc.k_native = 2;
-    rc.default_policy = ak_policy_fixed(N_EXPERT);
-
-    /* A: all 6 experts, one token per call (so the native top-2 reads exactly 2 experts) */
-    ak_context *c = make(m, &rc);
+/* A: all 6 experts, one token per call (so the native top-2 reads exactly 2 experts) */
+static void test_all_experts(ak_model *m, const ak_router_config *rc) {
+    char err[512];
+    ak_context *c = make(m, rc);
     trace_state ts;
     memset(&ts, 0, sizeof ts);
     ak_context_set_trace(c, trace, &ts);
@@ -102,9 +87,14 @@ int main(void) {
     ak_context_counters(c, &k);
     CHECK(k.tokens == 0 && k.model_macs == 0 && ak_context_layer_stats(c, 0)->n_tokens == 0, "reset");
     ak_context_free(c);
+}
 
-    /* B: native top-2 as one batch: each expert any token uses is read once */
-    c = make(m, NULL);
+/* B: native top-2 as one batch: each expert any token uses is read once */
+static void test_native_batch(ak_model *m, const ak_router_config *rc) {
+    char err[512];
+    ak_compute_counters k;
+    trace_state ts;
+    ak_context *c = make(m, NULL);
     memset(&ts, 0, sizeof ts);
     ak_context_set_trace(c, trace, &ts);
     ak_context_set_router_logits_sink(c, sink, &ts);
@@ -123,7 +113,7 @@ int main(void) {
           ts.sink_tokens);
     /* switching to a policy with more slots mid-sequence (buffers grow), then back */
     uint64_t before = k.expert_macs;
-    CHECK(ak_context_set_routing(c, &rc, err, sizeof err) == 0, "set routing: %s", err);
+    CHECK(ak_context_set_routing(c, rc, err, sizeof err) == 0, "set routing: %s", err);
     CHECK(ak_decode(c, tokens, 1, err, sizeof err) == 0, "decode after switch: %s", err);
     ak_context_counters(c, &k);
     CHECK(k.expert_macs - before == 2ull * 6 * 6144, "all-expert token after switch: %llu",
@@ -132,14 +122,19 @@ int main(void) {
     CHECK(ak_decode(c, tokens, 1, err, sizeof err) == 0, "decode after switch back: %s", err);
     ak_context_counters(c, &k);
     CHECK(k.expert_macs - before == 2ull * 8 * 6144, "native token after switch back");
-    ak_router_config bad = rc;
+    ak_router_config bad = *rc;
     bad.default_policy = ak_policy_fixed(0);
     CHECK(ak_context_set_routing(c, &bad, err, sizeof err) == -1, "k = 0 refused");
     ak_context_free(c);
+}
 
-    /* C: entropy policy: statistics, trace and counters tell the same story */
+/* C: entropy policy: statistics, trace and counters tell the same story */
+static void test_entropy(ak_model *m, ak_router_config rc) {
+    char err[512];
+    ak_compute_counters k;
+    trace_state ts;
     rc.default_policy = ak_policy_entropy_default();
-    c = make(m, &rc);
+    ak_context *c = make(m, &rc);
     memset(&ts, 0, sizeof ts);
     ak_context_set_trace(c, trace, &ts);
     CHECK(ak_decode(c, tokens, 3, err, sizeof err) == 0, "decode: %s", err);
@@ -164,6 +159,25 @@ int main(void) {
     ak_context_reset(c);
     CHECK(ak_context_n_past(c) == 0, "reset");
     ak_context_free(c);
+}
+
+int main(void) {
+    fx_params p = fx_default("olmoe");
+    fx_model *fm = fx_build(&p);
+    char path[256];
+    tmp_path(path, sizeof path, "counters");
+    ak_model *m = test_write_load(fm, path, AK_TYPE_F32, "counters");
+    if (!m) return check_finish("test_model_counters");
+
+    ak_router_config rc;
+    memset(&rc, 0, sizeof rc);
+    snprintf(rc.name, sizeof rc.name, "all");
+    rc.n_experts = N_EXPERT;
+    rc.k_native = 2;
+    rc.default_policy = ak_policy_fixed(N_EXPERT);
+    test_all_experts(m, &rc);
+    test_native_batch(m, &rc);
+    test_entropy(m, rc);
 
     ak_model_free(m);
     remove(path);

@@ -88,15 +88,31 @@ static int run_chunked(ak_model *m, int one_call, float *out) {
     return rc;
 }
 
+/* fm written with weights of type wtype: batch and token-by-token decoding agree, and both
+ * are within tol (relative RMS) of the float reference. */
+static void check_type(const fx_model *fm, const char *arch, const char *path, int wtype, double tol, const float *ref,
+                       float *batch, float *seq, size_t n, const char *note) {
+    char what[64];
+    snprintf(what, sizeof what, "%s %s", arch, ak_type_name(wtype));
+    ak_model *m = test_write_load(fm, path, wtype, what);
+    if (!m) return;
+    run(m, 2, NULL, 0, batch);
+    run(m, 1, NULL, 1, seq);
+    double dq = max_abs_diff(batch, seq, n), dr = rel_rms(batch, ref, n);
+    CHECK(dq < 1e-4, "%s: batch vs token-by-token %g", what, dq);
+    CHECK(dr < tol, "%s: vs float reference %g", what, dr);
+    printf("%-9s %-5s rel-rms-vs-ref %.2e  batch-vs-seq %.2e%s\n", arch, ak_type_name(wtype), dr, dq, note);
+    ak_model_free(m);
+    remove(path);
+}
+
 static void test_arch(const char *arch, int tied) {
     fx_params p = fx_default(arch);
     p.tied = tied;
     fx_model *fm = fx_build(&p);
-    char path[256], err[512];
+    char path[256];
     tmp_path(path, sizeof path, arch);
-    CHECK(fx_write(fm, path, AK_TYPE_F32, NULL) == 0, "%s: write", arch);
-    ak_model *m = ak_model_load(path, err, sizeof err);
-    CHECK(m != NULL, "%s: load: %s", arch, err);
+    ak_model *m = test_write_load(fm, path, AK_TYPE_F32, arch);
     if (!m) {
         fx_free(fm);
         return;
@@ -161,18 +177,7 @@ static void test_arch(const char *arch, int tied) {
             printf("%s: type %d not supported by this build, skipped\n", arch, qtypes[qi]);
             continue;
         }
-        CHECK(fx_write(fm, path, qtypes[qi], NULL) == 0, "%s: write %s", arch, ak_type_name(qtypes[qi]));
-        m = ak_model_load(path, err, sizeof err);
-        CHECK(m != NULL, "%s %s: load: %s", arch, ak_type_name(qtypes[qi]), err);
-        if (!m) continue;
-        run(m, 2, NULL, 0, batch);
-        run(m, 1, NULL, 1, seq);
-        double dq = max_abs_diff(batch, seq, n), dr = rel_rms(batch, ref, n);
-        CHECK(dq < 1e-4, "%s %s: batch vs token-by-token %g", arch, ak_type_name(qtypes[qi]), dq);
-        CHECK(dr < qtol[qi], "%s %s: vs float reference %g", arch, ak_type_name(qtypes[qi]), dr);
-        printf("%-9s %-5s rel-rms-vs-ref %.2e  batch-vs-seq %.2e\n", arch, ak_type_name(qtypes[qi]), dr, dq);
-        ak_model_free(m);
-        remove(path);
+        check_type(fm, arch, path, qtypes[qi], qtol[qi], ref, batch, seq, n, "");
     }
     printf("%-9s f32   engine-vs-ref %.2e  batch-vs-seq %.2e  all-experts %.2e  k1-vs-native %.2e\n", arch,
            d_ref, d_seq, d_all, d_k1);
@@ -193,27 +198,14 @@ static void test_kquants(const char *arch) {
     p.n_head_kv = 2;
     if (p.n_ff_shexp) p.n_ff_shexp = 512;
     fx_model *fm = fx_build(&p);
-    char path[256], err[512];
+    char path[256];
     tmp_path(path, sizeof path, "kq");
     const size_t n = (size_t)N_TOK * p.n_vocab;
     float *batch = malloc(n * sizeof(float)), *seq = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
     ref_forward(fm, tokens, N_TOK, p.n_expert_used, ref);
     const int types[] = {AK_TYPE_Q4_K, AK_TYPE_Q5_K, AK_TYPE_Q6_K};
     const double tol[] = {0.25, 0.12, 0.05};
-    for (int i = 0; i < 3; i++) {
-        CHECK(fx_write(fm, path, types[i], NULL) == 0, "write %s", ak_type_name(types[i]));
-        ak_model *m = ak_model_load(path, err, sizeof err);
-        CHECK(m != NULL, "%s: load: %s", ak_type_name(types[i]), err);
-        if (!m) continue;
-        run(m, 2, NULL, 0, batch);
-        run(m, 1, NULL, 1, seq);
-        double dq = max_abs_diff(batch, seq, n), dr = rel_rms(batch, ref, n);
-        CHECK(dq < 1e-4, "%s %s: batch vs token-by-token %g", arch, ak_type_name(types[i]), dq);
-        CHECK(dr < tol[i], "%s %s: vs float reference %g", arch, ak_type_name(types[i]), dr);
-        printf("%-9s %-5s rel-rms-vs-ref %.2e  batch-vs-seq %.2e (n_embd 256)\n", arch, ak_type_name(types[i]), dr, dq);
-        ak_model_free(m);
-        remove(path);
-    }
+    for (int i = 0; i < 3; i++) check_type(fm, arch, path, types[i], tol[i], ref, batch, seq, n, " (n_embd 256)");
     free(batch);
     free(seq);
     free(ref);

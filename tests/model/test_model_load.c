@@ -22,40 +22,11 @@ static void expect_error(const fx_model *fm, const fx_faults *f, const char *tag
     remove(path);
 }
 
-int main(void) {
-    char err[512];
-    CHECK(ak_model_load("/nonexistent/model.gguf", err, sizeof err) == NULL, "missing file");
-    CHECK(err[0] != 0, "missing file gives a message");
-
-    fx_params p = fx_default("olmoe");
-    fx_model *fm = fx_build(&p);
-
-    fx_faults f = {0};
-    f.arch_override = "gpt2";
-    expect_error(fm, &f, "arch", "unsupported architecture 'gpt2'", NULL);
-
-    memset(&f, 0, sizeof f);
-    f.skip = "blk.1.ffn_up_exps.weight";
-    expect_error(fm, &f, "missing", "missing tensor blk.1.ffn_up_exps.weight", "[64, 32, 6]");
-
-    memset(&f, 0, sizeof f);
-    f.transpose = "blk.0.attn_k.weight";
-    expect_error(fm, &f, "shape2", "tensor blk.0.attn_k.weight has shape [32, 64], expected [64, 32]", NULL);
-
-    memset(&f, 0, sizeof f);
-    f.legacy_experts = 1;
-    expect_error(fm, &f, "legacy", "blk.0.ffn_gate.0.weight", "merged");
-
-    memset(&f, 0, sizeof f);
-    f.expert_used_override = 7; /* more than the 6 experts */
-    expect_error(fm, &f, "kused", "expert_used_count", "out of range");
-
-    /* a good file loads, with the hyperparameters it was written with */
-    char path[256];
+/* A good file loads, with the hyperparameters it was written with. */
+static void test_good(const fx_model *fm) {
+    char path[256], err[512];
     tmp_path(path, sizeof path, "good");
-    CHECK(fx_write(fm, path, AK_TYPE_F32, NULL) == 0, "write good");
-    ak_model *m = ak_model_load(path, err, sizeof err);
-    CHECK(m != NULL, "good file: %s", err);
+    ak_model *m = test_write_load(fm, path, AK_TYPE_F32, "good file");
     if (m) {
         const ak_hparams *hp = ak_model_hparams(m);
         CHECK(!strcmp(hp->arch, "olmoe"), "arch %s", hp->arch);
@@ -90,56 +61,55 @@ int main(void) {
     }
     ak_model_free(m);
     remove(path);
+}
 
-    /* run-time errors: too many tokens, a full cache, NaN router logits */
-    {
-        fx_model *nm = fx_build(&p);
-        for (int i = 0; i < nm->n_tensors; i++)
-            if (!strcmp(nm->t[i].name, "blk.1.ffn_gate_inp.weight")) nm->t[i].data[5] = NAN;
-        tmp_path(path, sizeof path, "nan");
-        CHECK(fx_write(nm, path, AK_TYPE_F32, NULL) == 0, "write nan");
-        m = ak_model_load(path, err, sizeof err);
-        CHECK(m != NULL, "nan model loads: %s", err);
-        ak_context_params cp = ak_context_default_params();
-        cp.n_ctx = 4;
-        cp.n_batch = 2;
-        cp.n_threads = 2;
-        ak_context *c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
-        CHECK(c != NULL, "context: %s", err);
-        if (c) {
-            int32_t toks[3] = {1, 2, 3};
-            /* more than n_batch tokens run in batches; the first fails, the cache is untouched */
-            CHECK(ak_decode(c, toks, 3, err, sizeof err) == -1 && strstr(err, "layer 1"), "split batch: %s", err);
-            CHECK(ak_context_n_past(c) == 0, "failed split decode leaves the cache");
-            CHECK(ak_decode(c, toks, 5, err, sizeof err) == -1 && strstr(err, "context full"), "5 > n_ctx: %s", err);
-            CHECK(ak_decode(c, toks, 0, err, sizeof err) == -1, "zero tokens");
-            CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "layer 1"), "NaN router: %s", err);
-            CHECK(ak_context_n_past(c) == 0 && ak_get_logits(c, -1) == NULL, "failed decode keeps state");
-        }
-        ak_context_free(c);
-        ak_model_free(m);
-        remove(path);
-        fx_free(nm);
-
-        m = NULL;
-        tmp_path(path, sizeof path, "full");
-        CHECK(fx_write(fm, path, AK_TYPE_F32, NULL) == 0, "write");
-        m = ak_model_load(path, err, sizeof err);
-        c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
-        if (c) {
-            int32_t toks[2] = {1, 2};
-            CHECK(ak_decode(c, toks, 2, err, sizeof err) == 0 && ak_decode(c, toks, 2, err, sizeof err) == 0, "fill");
-            CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "context full"), "full: %s", err);
-            CHECK(ak_context_n_past(c) == 4, "n_past after full");
-            ak_context_truncate(c, 3);
-            CHECK(ak_decode(c, toks, 1, err, sizeof err) == 0, "after truncate: %s", err);
-        }
-        ak_context_free(c);
-        ak_model_free(m);
-        remove(path);
+/* Run-time errors: too many tokens, a full cache, NaN router logits. */
+static void test_run_errors(const fx_params *p, const fx_model *fm) {
+    char path[256], err[512];
+    fx_model *nm = fx_build(p);
+    for (int i = 0; i < nm->n_tensors; i++)
+        if (!strcmp(nm->t[i].name, "blk.1.ffn_gate_inp.weight")) nm->t[i].data[5] = NAN;
+    tmp_path(path, sizeof path, "nan");
+    ak_model *m = test_write_load(nm, path, AK_TYPE_F32, "nan model");
+    ak_context_params cp = ak_context_default_params();
+    cp.n_ctx = 4;
+    cp.n_batch = 2;
+    cp.n_threads = 2;
+    ak_context *c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
+    CHECK(c != NULL, "context: %s", err);
+    if (c) {
+        int32_t toks[3] = {1, 2, 3};
+        /* more than n_batch tokens run in batches; the first fails, the cache is untouched */
+        CHECK(ak_decode(c, toks, 3, err, sizeof err) == -1 && strstr(err, "layer 1"), "split batch: %s", err);
+        CHECK(ak_context_n_past(c) == 0, "failed split decode leaves the cache");
+        CHECK(ak_decode(c, toks, 5, err, sizeof err) == -1 && strstr(err, "context full"), "5 > n_ctx: %s", err);
+        CHECK(ak_decode(c, toks, 0, err, sizeof err) == -1, "zero tokens");
+        CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "layer 1"), "NaN router: %s", err);
+        CHECK(ak_context_n_past(c) == 0 && ak_get_logits(c, -1) == NULL, "failed decode keeps state");
     }
-    fx_free(fm);
-    /* the default thread count follows the CPUs this process may use */
+    ak_context_free(c);
+    ak_model_free(m);
+    remove(path);
+    fx_free(nm);
+
+    tmp_path(path, sizeof path, "full");
+    m = test_write_load(fm, path, AK_TYPE_F32, "full");
+    c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
+    if (c) {
+        int32_t toks[2] = {1, 2};
+        CHECK(ak_decode(c, toks, 2, err, sizeof err) == 0 && ak_decode(c, toks, 2, err, sizeof err) == 0, "fill");
+        CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "context full"), "full: %s", err);
+        CHECK(ak_context_n_past(c) == 4, "n_past after full");
+        ak_context_truncate(c, 3);
+        CHECK(ak_decode(c, toks, 1, err, sizeof err) == 0, "after truncate: %s", err);
+    }
+    ak_context_free(c);
+    ak_model_free(m);
+    remove(path);
+}
+
+/* The default thread count follows the CPUs this process may use. */
+static void test_cpu_count(void) {
     cpu_set_t all, one;
     if (sched_getaffinity(0, sizeof all, &all) == 0) {
         CHECK(ak_cpu_count() == CPU_COUNT(&all), "ak_cpu_count %d, affinity %d", ak_cpu_count(), CPU_COUNT(&all));
@@ -154,5 +124,39 @@ int main(void) {
             sched_setaffinity(0, sizeof all, &all);
         }
     }
+}
+
+int main(void) {
+    char err[512];
+    CHECK(ak_model_load("/nonexistent/model.gguf", err, sizeof err) == NULL, "missing file");
+    CHECK(err[0] != 0, "missing file gives a message");
+
+    fx_params p = fx_default("olmoe");
+    fx_model *fm = fx_build(&p);
+
+    fx_faults f = {0};
+    f.arch_override = "gpt2";
+    expect_error(fm, &f, "arch", "unsupported architecture 'gpt2'", NULL);
+
+    memset(&f, 0, sizeof f);
+    f.skip = "blk.1.ffn_up_exps.weight";
+    expect_error(fm, &f, "missing", "missing tensor blk.1.ffn_up_exps.weight", "[64, 32, 6]");
+
+    memset(&f, 0, sizeof f);
+    f.transpose = "blk.0.attn_k.weight";
+    expect_error(fm, &f, "shape2", "tensor blk.0.attn_k.weight has shape [32, 64], expected [64, 32]", NULL);
+
+    memset(&f, 0, sizeof f);
+    f.legacy_experts = 1;
+    expect_error(fm, &f, "legacy", "blk.0.ffn_gate.0.weight", "merged");
+
+    memset(&f, 0, sizeof f);
+    f.expert_used_override = 7; /* more than the 6 experts */
+    expect_error(fm, &f, "kused", "expert_used_count", "out of range");
+
+    test_good(fm);
+    test_run_errors(&p, fm);
+    fx_free(fm);
+    test_cpu_count();
     return check_finish("test_model_load");
 }

@@ -89,11 +89,9 @@ static long run(ak_model *m, const ak_router_config *rc, int threads, const char
 int main(void) {
     fx_params p = fx_default("olmoe");
     fx_model *fm = fx_build(&p);
-    char path[256], err[512];
+    char path[256];
     tmp_path(path, sizeof path, "noalloc");
-    CHECK(fx_write(fm, path, AK_TYPE_Q8_0, NULL) == 0, "write");
-    ak_model *m = ak_model_load(path, err, sizeof err);
-    CHECK(m != NULL, "load: %s", err);
+    ak_model *m = test_write_load(fm, path, AK_TYPE_Q8_0, "noalloc");
     if (!m) return check_finish("test_model_noalloc");
 
     /* the counters see the libraries' allocations: making a sampler allocates */
