@@ -108,11 +108,50 @@ static int run_decode(ak_context *c, const int32_t *toks, int n, double *secs, c
     return 0;
 }
 
-int main(int argc, char **argv) {
-    const char *path = NULL;
-    int n_prompt = 128, n_gen = 32, reps = 3, n_threads = 0, n_ctx = 0, n_routing = 0;
+typedef int run_fn(ak_context *c, const int32_t *toks, int n, double *secs, char *err, size_t errlen);
+
+/* A warm-up run of `warm` tokens, then reps timed runs of n tokens: tokens/s of each into
+ * tps, their median and the average K, printed on the line `label`. 0, or -1 with a message. */
+static int measure(ak_context *c, run_fn *run, const char *label, const int32_t *toks, int n, int warm, int reps,
+                   double *tps, double *med, double *k, char *err, size_t errlen) {
+    double dummy;
+    if (run(c, toks, warm, &dummy, err, errlen)) return -1;
+    ak_context_reset_stats(c);
+    for (int r = 0; r < reps; r++) {
+        if (run(c, toks, n, &tps[r], err, errlen)) return -1;
+        tps[r] = n / tps[r];
+    }
+    *k = average_k(c, ak_model_hparams(ak_context_model(c))->n_layer);
+    printf("%s %d tokens:", label, n);
+    for (int r = 0; r < reps; r++) printf(" %.2f", tps[r]);
+    *med = median(tps, reps);
+    printf(" tok/s -> median %.2f (avg K %.2f)\n", *med, *k);
+    return 0;
+}
+
+static void print_memory_and_result(const char *path, const ak_model *m, const ak_context *c, int n_prompt, int n_gen,
+                                    int reps, double pp_med, double tg_med, double k_pp, double k_tg) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double maxrss = (double)ru.ru_maxrss / 1024.0, hwm = proc_status_mib("VmHWM");
+    double rss_file = proc_status_mib("RssFile"), rss_anon = proc_status_mib("RssAnon");
+    double file_mib = (double)ak_model_weight_bytes(m) / (1024.0 * 1024.0);
+    printf("memory    peak RSS %.0f MiB (VmHWM %.0f); now RssFile %.0f MiB (mapped weights: %.0f MiB), "
+           "RssAnon %.0f MiB\n", maxrss, hwm, rss_file, file_mib, rss_anon);
+    printf("RESULT file=%s clock=%s threads=%d p=%d n=%d reps=%d pp_tps=%.3f tg_tps=%.3f k_pp=%.3f k_tg=%.3f "
+           "maxrss_mib=%.0f rss_file_mib=%.0f rss_anon_mib=%.0f weights_mib=%.0f\n",
+           path, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", ak_context_n_threads(c), n_prompt, n_gen, reps, pp_med, tg_med, k_pp, k_tg, maxrss, rss_file,
+           rss_anon, file_mib);
+}
+
+typedef struct {
+    const char *path;
+    int n_prompt, n_gen, reps, n_threads, n_ctx, n_routing;
     ak_routing_flags rf;
-    ak_routing_flags_init(&rf);
+} bench_opts;
+
+/* The arguments into o: the exit status when the program must stop, else -1. */
+static int parse_args(int argc, char **argv, bench_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *dst = NULL, min = 0;
@@ -129,22 +168,22 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_engine: -m needs a file\n");
                 return 2;
             }
-            path = v;
+            o->path = v;
             i++;
             continue;
         }
-        if (!strcmp(a, "-p")) dst = &n_prompt;
-        else if (!strcmp(a, "-n")) dst = &n_gen;
-        else if (!strcmp(a, "-r")) dst = &reps, min = 1;
-        else if (!strcmp(a, "-t")) dst = &n_threads, min = 1;
-        else if (!strcmp(a, "-c")) dst = &n_ctx, min = 1;
+        if (!strcmp(a, "-p")) dst = &o->n_prompt;
+        else if (!strcmp(a, "-n")) dst = &o->n_gen;
+        else if (!strcmp(a, "-r")) dst = &o->reps, min = 1;
+        else if (!strcmp(a, "-t")) dst = &o->n_threads, min = 1;
+        else if (!strcmp(a, "-c")) dst = &o->n_ctx, min = 1;
         if (dst) {
             if (parse_int_arg(a, v, min, dst)) return 2;
             i++;
             continue;
         }
         ak_error aerr = {0};
-        int r = ak_routing_flags_parse(&rf, argc, argv, i, &aerr);
+        int r = ak_routing_flags_parse(&o->rf, argc, argv, i, &aerr);
         if (r < 0) {
             fprintf(stderr, "bench_engine: %s\n", aerr.msg);
             return 2;
@@ -155,17 +194,27 @@ int main(int argc, char **argv) {
             return 2;
         }
         i += r - 1;
-        n_routing++;
+        o->n_routing++;
     }
-    if (!path) {
+    if (!o->path) {
         usage(stderr);
         return 2;
     }
-    if (n_prompt + n_gen == 0) {
+    if (o->n_prompt + o->n_gen == 0) {
         fprintf(stderr, "bench_engine: nothing to run (-p 0 -n 0)\n");
         return 2;
     }
 
+    return -1;
+}
+
+int main(int argc, char **argv) {
+    bench_opts o = {.n_prompt = 128, .n_gen = 32, .reps = 3};
+    ak_routing_flags_init(&o.rf);
+    int st = parse_args(argc, argv, &o);
+    if (st >= 0) return st;
+    const char *path = o.path;
+    const int n_prompt = o.n_prompt, n_gen = o.n_gen, reps = o.reps, n_routing = o.n_routing;
     char err[512];
     double t_load = now_s();
     ak_model *m = ak_model_load(path, err, sizeof err);
@@ -179,7 +228,7 @@ int main(int argc, char **argv) {
     memset(&cfg, 0, sizeof cfg);
     if (n_routing) {
         ak_error aerr = {0};
-        if (ak_routing_flags_build_for_model(&rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
+        if (ak_routing_flags_build_for_model(&o.rf, hp->n_expert, hp->n_layer, hp->n_expert_used, &cfg, &aerr)) {
             fprintf(stderr, "bench_engine: %s\n", aerr.msg);
             ak_model_free(m);
             return 1;
@@ -187,9 +236,9 @@ int main(int argc, char **argv) {
     }
     ak_context_params cp = ak_context_default_params();
     int longest = n_prompt > n_gen ? n_prompt : n_gen;
-    cp.n_ctx = n_ctx ? n_ctx : longest;
+    cp.n_ctx = o.n_ctx ? o.n_ctx : longest;
     cp.n_batch = n_prompt > 0 ? n_prompt : 1;
-    cp.n_threads = n_threads;
+    cp.n_threads = o.n_threads;
     cp.routing = n_routing ? &cfg : NULL;
     ak_context *c = ak_context_new(m, &cp, err, sizeof err);
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)(longest > 0 ? longest : 1));
@@ -215,45 +264,15 @@ int main(int argc, char **argv) {
     printf("threads   %d   kernels %s   load %.2f s   timing %s\n", ak_context_n_threads(c),
            ak_quant_simd() == AK_SIMD_AVX2 && ak_quant_vnni() ? "avx2+vnni" : ak_simd_name(ak_quant_simd()), t_load, g_clock == CLOCK_MONOTONIC ? "wall" : "process CPU time");
 
-    double dummy, pp_med = 0.0, tg_med = 0.0, k_pp = 0.0, k_tg = 0.0;
-    if (n_prompt > 0) {
-        if (run_prefill(c, toks, n_prompt, &dummy, err, sizeof err)) goto decode_error; /* warm-up */
-        ak_context_reset_stats(c);
-        for (int r = 0; r < reps; r++) {
-            if (run_prefill(c, toks, n_prompt, &pp[r], err, sizeof err)) goto decode_error;
-            pp[r] = n_prompt / pp[r];
-        }
-        k_pp = average_k(c, hp->n_layer);
-        printf("prefill   %d tokens:", n_prompt);
-        for (int r = 0; r < reps; r++) printf(" %.2f", pp[r]);
-        pp_med = median(pp, reps);
-        printf(" tok/s -> median %.2f (avg K %.2f)\n", pp_med, k_pp);
-    }
-    if (n_gen > 0) {
-        if (run_decode(c, toks, n_gen < 4 ? n_gen : 4, &dummy, err, sizeof err)) goto decode_error;
-        ak_context_reset_stats(c);
-        for (int r = 0; r < reps; r++) {
-            if (run_decode(c, toks, n_gen, &tg[r], err, sizeof err)) goto decode_error;
-            tg[r] = n_gen / tg[r];
-        }
-        k_tg = average_k(c, hp->n_layer);
-        printf("decode    %d tokens:", n_gen);
-        for (int r = 0; r < reps; r++) printf(" %.2f", tg[r]);
-        tg_med = median(tg, reps);
-        printf(" tok/s -> median %.2f (avg K %.2f)\n", tg_med, k_tg);
-    }
+    double pp_med = 0.0, tg_med = 0.0, k_pp = 0.0, k_tg = 0.0;
+    if (n_prompt > 0 &&
+        measure(c, run_prefill, "prefill  ", toks, n_prompt, n_prompt, reps, pp, &pp_med, &k_pp, err, sizeof err))
+        goto decode_error;
+    if (n_gen > 0 &&
+        measure(c, run_decode, "decode   ", toks, n_gen, n_gen < 4 ? n_gen : 4, reps, tg, &tg_med, &k_tg, err, sizeof err))
+        goto decode_error;
 
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double maxrss = (double)ru.ru_maxrss / 1024.0, hwm = proc_status_mib("VmHWM");
-    double rss_file = proc_status_mib("RssFile"), rss_anon = proc_status_mib("RssAnon");
-    double file_mib = (double)ak_model_weight_bytes(m) / (1024.0 * 1024.0);
-    printf("memory    peak RSS %.0f MiB (VmHWM %.0f); now RssFile %.0f MiB (mapped weights: %.0f MiB), "
-           "RssAnon %.0f MiB\n", maxrss, hwm, rss_file, file_mib, rss_anon);
-    printf("RESULT file=%s clock=%s threads=%d p=%d n=%d reps=%d pp_tps=%.3f tg_tps=%.3f k_pp=%.3f k_tg=%.3f "
-           "maxrss_mib=%.0f rss_file_mib=%.0f rss_anon_mib=%.0f weights_mib=%.0f\n",
-           path, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", ak_context_n_threads(c), n_prompt, n_gen, reps, pp_med, tg_med, k_pp, k_tg, maxrss, rss_file,
-           rss_anon, file_mib);
+    print_memory_and_result(path, m, c, n_prompt, n_gen, reps, pp_med, tg_med, k_pp, k_tg);
     rc = 0;
     goto done;
 decode_error:
