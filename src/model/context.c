@@ -120,6 +120,22 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err
     return 0;
 }
 
+/* The rope table as ggml builds it: theta = pos * freq_scale * base^(-2i/n_rot), the power
+ * taken by repeated multiplication in float. */
+static void fill_rope(ak_context *c, const ak_hparams *hp) {
+    const int half = hp->n_rot / 2;
+    const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+    for (int pos = 0; pos < c->n_ctx; pos++) {
+        float theta = (float)pos;
+        for (int i = 0; i < half; i++) {
+            float t = hp->rope_freq_scale * theta;
+            c->rope_cos[(size_t)pos * half + i] = cosf(t);
+            c->rope_sin[(size_t)pos * half + i] = sinf(t);
+            theta *= theta_scale;
+        }
+    }
+}
+
 ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, char *err, size_t errlen) {
     if (err && errlen) err[0] = 0;
     if (!m) {
@@ -205,19 +221,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, c
         return NULL;
     }
 
-    /* rope table as ggml builds it: theta = pos * freq_scale * base^(-2i/n_rot), the power
-     * taken by repeated multiplication in float */
-    const int half = hp->n_rot / 2;
-    const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
-    for (int pos = 0; pos < c->n_ctx; pos++) {
-        float theta = (float)pos;
-        for (int i = 0; i < half; i++) {
-            float t = hp->rope_freq_scale * theta;
-            c->rope_cos[(size_t)pos * half + i] = cosf(t);
-            c->rope_sin[(size_t)pos * half + i] = sinf(t);
-            theta *= theta_scale;
-        }
-    }
+    fill_rope(c, hp);
     ak_context_reset_stats(c);
     return c;
 }

@@ -245,6 +245,49 @@ static int read_strings(const gguf_file *f, const char *key, uint64_t n, const c
     return 0;
 }
 
+/* The special tokens and flags before the file's keys override them: llama.cpp's SPM
+ * defaults, or the BPE pre-tokenizer named by tokenizer.ggml.pre. */
+static void set_defaults(const gguf_file *f, ak_tokenizer *t, ak_tok_kind kind, uint64_t n) {
+    if (kind == AK_TOK_SPM) {
+        t->bos = 1 < n ? 1 : -1, t->eos = 2 < n ? 2 : -1, t->unk = 0; /* llama.cpp's SPM defaults */
+        t->add_bos = 1, t->add_space_prefix = 1;
+    } else {
+        gguf_str pre;
+        char name[64] = "default";
+        if (gguf_get_str(f, "tokenizer.ggml.pre", &pre))
+            snprintf(name, sizeof name, "%.*s", (int)(pre.len < 63 ? pre.len : 63), pre.ptr);
+        else fprintf(stderr, "tokenizer: no tokenizer.ggml.pre, using 'default'\n");
+        if (ak_pre_type_from_name(name, &t->pre)) {
+            fprintf(stderr, "tokenizer: unknown pre-tokenizer '%s', using 'default'\n", name);
+            t->pre = AK_PRE_DEFAULT;
+        }
+        t->ignore_merges = t->pre == AK_PRE_LLAMA3;
+        t->add_bos = t->pre == AK_PRE_LLAMA3;
+    }
+}
+
+/* tokenizer.ggml.merges into the BPE merge table. 0, or -1 with a message. */
+static int load_merges(const gguf_file *f, ak_tokenizer *t, char *err, size_t errlen) {
+    gguf_type et;
+    uint64_t n_merges;
+    const char **merges = NULL;
+    size_t *merge_lens = NULL;
+    if (!gguf_get_arr_info(f, "tokenizer.ggml.merges", &et, &n_merges) || et != GGUF_TYPE_STRING) {
+        ak_errorf(err, errlen, "tokenizer.ggml.merges is missing or not an array of strings (needed for gpt2)");
+        return -1;
+    }
+    if (n_merges > INT32_MAX / 4) {
+        ak_errorf(err, errlen, "tokenizer.ggml.merges has %llu entries", (unsigned long long)n_merges);
+        return -1;
+    }
+    int rc = -1;
+    if (!read_strings(f, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens, err, errlen) &&
+        !ak_bpe_build_merges(t, merges, merge_lens, (int)n_merges, err, errlen))
+        rc = 0;
+    free(merges), free(merge_lens);
+    return rc;
+}
+
 ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     gguf_str model;
     if (!f) {
@@ -274,8 +317,8 @@ ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
         return NULL;
     }
     ak_tokenizer *t = ak_tokenizer_alloc(kind, (int)n);
-    const char **texts = NULL, **merges = NULL;
-    size_t *lens = NULL, *merge_lens = NULL;
+    const char **texts = NULL;
+    size_t *lens = NULL;
     int bad;
     if (!t) {
         ak_errorf(err, errlen, "out of memory");
@@ -298,22 +341,7 @@ ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     }
     if (scores) memcpy(t->scores, scores, n * sizeof *t->scores);
 
-    if (kind == AK_TOK_SPM) {
-        t->bos = 1 < n ? 1 : -1, t->eos = 2 < n ? 2 : -1, t->unk = 0; /* llama.cpp's SPM defaults */
-        t->add_bos = 1, t->add_space_prefix = 1;
-    } else {
-        gguf_str pre;
-        char name[64] = "default";
-        if (gguf_get_str(f, "tokenizer.ggml.pre", &pre))
-            snprintf(name, sizeof name, "%.*s", (int)(pre.len < 63 ? pre.len : 63), pre.ptr);
-        else fprintf(stderr, "tokenizer: no tokenizer.ggml.pre, using 'default'\n");
-        if (ak_pre_type_from_name(name, &t->pre)) {
-            fprintf(stderr, "tokenizer: unknown pre-tokenizer '%s', using 'default'\n", name);
-            t->pre = AK_PRE_DEFAULT;
-        }
-        t->ignore_merges = t->pre == AK_PRE_LLAMA3;
-        t->add_bos = t->pre == AK_PRE_LLAMA3;
-    }
+    set_defaults(f, t, kind, n);
     if (read_id(f, "tokenizer.ggml.bos_token_id", (int)n, &t->bos, err, errlen) ||
         read_id(f, "tokenizer.ggml.eos_token_id", (int)n, &t->eos, err, errlen) ||
         read_id(f, "tokenizer.ggml.unknown_token_id", (int)n, &t->unk, err, errlen))
@@ -327,27 +355,14 @@ ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     read_bool(f, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix);
 
     if (add_texts(t, texts, lens, err, errlen)) goto fail;
-    if (kind == AK_TOK_BPE) {
-        uint64_t n_merges;
-        if (!gguf_get_arr_info(f, "tokenizer.ggml.merges", &et, &n_merges) || et != GGUF_TYPE_STRING) {
-            ak_errorf(err, errlen, "tokenizer.ggml.merges is missing or not an array of strings (needed for gpt2)");
-            goto fail;
-        }
-        if (n_merges > INT32_MAX / 4) {
-            ak_errorf(err, errlen, "tokenizer.ggml.merges has %llu entries", (unsigned long long)n_merges);
-            goto fail;
-        }
-        if (read_strings(f, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens, err, errlen) ||
-            ak_bpe_build_merges(t, merges, merge_lens, (int)n_merges, err, errlen))
-            goto fail;
-    }
+    if (kind == AK_TOK_BPE && load_merges(f, t, err, errlen)) goto fail;
     if (ak_tokenizer_finish(t, err, errlen)) goto fail;
     add_eog(t, eot);
     add_eog(t, eom);
-    free(texts), free(lens), free(merges), free(merge_lens);
+    free(texts), free(lens);
     return t;
 fail:
-    free(texts), free(lens), free(merges), free(merge_lens);
+    free(texts), free(lens);
     ak_tokenizer_free(t);
     return NULL;
 }
