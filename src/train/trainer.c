@@ -88,6 +88,94 @@ static void format_eta(char *buf, size_t cap, double s) {
     snprintf(buf, cap, "%d:%02d:%02d", (int)(s / 3600), (int)fmod(s / 60, 60), (int)fmod(s, 60));
 }
 
+/* With --resume or --export-only and an existing checkpoint, the model's shape from it: 1;
+ * 0 when training starts afresh; -1 once the message is printed. */
+static int resume_config(const ak_train_options *o, ak_moe_config *cfg) {
+    char err[512];
+    if ((o->resume || o->export_only) && o->ckpt_path && access(o->ckpt_path, F_OK) == 0) {
+        if (ak_moe_checkpoint_read_config(o->ckpt_path, cfg, err, sizeof err)) {
+            fprintf(stderr, "train: %s\n", err);
+            return -1;
+        }
+        return 1;
+    }
+    if (o->export_only) {
+        fprintf(stderr, "train: --export-only needs an existing --ckpt\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* The training and validation texts encoded, and the batch buffers (n_seq x T tokens). 0, or
+ * -1 once the message is printed. */
+static int load_data(const ak_train_options *o, ak_bpe *vocab, int n_seq, int T, int32_t **train, size_t *n_train,
+                     int32_t **valid, size_t *n_valid, int32_t **in, int32_t **tg) {
+    double t_enc = ak_now();
+    if (!(*train = encode_file(vocab, o->train_path, n_train))) return -1;
+    if (o->valid_path && !(*valid = encode_file(vocab, o->valid_path, n_valid))) return -1;
+    if (*n_train < (size_t)T + 2) {
+        fprintf(stderr, "train: %s has %zu tokens, fewer than one context of %d\n", o->train_path, *n_train, T);
+        return -1;
+    }
+    *in = malloc((size_t)n_seq * T * sizeof **in);
+    *tg = malloc((size_t)n_seq * T * sizeof **tg);
+    if (!*in || !*tg) {
+        fprintf(stderr, "train: out of memory\n");
+        return -1;
+    }
+    printf("train: %zu training tokens, %zu validation tokens (encoded in %.1f s)\n", *n_train, *n_valid,
+           ak_now() - t_enc);
+    return 0;
+}
+
+static void print_plan(const ak_train_options *o, const ak_moe_config *cfg, const ak_moe_model *m, int n_seq,
+                       size_t n_train) {
+    const int T = cfg->n_ctx;
+    printf("train: olmoe %d layers, width %d, %d heads, %d experts (top-%d, width %d), context %d, vocab %d\n",
+           cfg->n_layer, cfg->n_embd, cfg->n_head, cfg->n_expert, cfg->n_expert_used, cfg->n_ff, cfg->n_ctx,
+           cfg->n_vocab);
+    printf("train: %.2fM parameters, %.2fM active per token; %lld steps x %d x %d = %.1fM tokens (%.2f epochs)\n",
+           ak_moe_model_n_params(m) / 1e6, ak_moe_model_n_active(m) / 1e6, (long long)o->steps, n_seq, T,
+           (double)o->steps * n_seq * T / 1e6, (double)o->steps * n_seq * T / (double)n_train);
+}
+
+/* The progress line: a bar, the loss, the learning rate, speed and time left (eta_s seconds). */
+static void print_progress(const ak_train_options *o, int tty, int64_t step, double ce, double ema, double aux,
+                           float lr, double gnorm, double tps, double eta_s) {
+    char eta[32];
+    format_eta(eta, sizeof eta, eta_s);
+    int width = 24, fill = (int)(width * step / o->steps);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    printf("%s[%s] %lld/%lld loss %.3f (avg %.3f) aux %.3f lr %.2e |g| %.2f %.0f tok/s ETA %s%s", tty ? "\r" : "", bar,
+           (long long)step, (long long)o->steps, ce, ema, aux, lr, gnorm, tps, eta, tty ? "  " : "\n");
+    fflush(stdout);
+}
+
+/* The checkpoint with the best validation loss so far, as CKPT.best. */
+static void save_best(ak_moe_model *m, const char *ckpt_path, int64_t step, uint64_t rng) {
+    char best[4096], err[512];
+    snprintf(best, sizeof best, "%s.best", ckpt_path);
+    if (ak_moe_checkpoint_save(m, best, step, rng, err, sizeof err)) fprintf(stderr, "train: %s\n", err);
+}
+
+/* Writes the GGUF file of --out. 0, or -1 once the message is printed. */
+static int export_model(const ak_train_options *o, ak_moe_model *m, ak_bpe *vocab) {
+    char err[512];
+    int type = !strcmp(o->out_type, "f32") ? 0 : !strcmp(o->out_type, "f16") ? 1 : !strcmp(o->out_type, "q8_0") ? 8 : -1;
+    if (type < 0) {
+        fprintf(stderr, "train: unknown --type '%s' (f32, f16, q8_0)\n", o->out_type);
+        return -1;
+    }
+    if (ak_moe_export_gguf(m, vocab, o->out_path, type, "adaptive-k OLMoE-tiny (SOTU)", err, sizeof err)) {
+        fprintf(stderr, "train: %s\n", err);
+        return -1;
+    }
+    printf("train: wrote %s (%s)\n", o->out_path, o->out_type);
+    return 0;
+}
+
 int ak_train_run(const ak_train_options *o) {
     char err[512];
     int status = 1;
@@ -98,16 +186,8 @@ int ak_train_run(const ak_train_options *o) {
     }
     ak_moe_config cfg = o->model;
     cfg.n_vocab = ak_bpe_n_tokens(vocab);
-    int resuming = 0;
-    if ((o->resume || o->export_only) && o->ckpt_path && access(o->ckpt_path, F_OK) == 0) {
-        if (ak_moe_checkpoint_read_config(o->ckpt_path, &cfg, err, sizeof err)) {
-            fprintf(stderr, "train: %s\n", err);
-            ak_bpe_free(vocab);
-            return 1;
-        }
-        resuming = 1;
-    } else if (o->export_only) {
-        fprintf(stderr, "train: --export-only needs an existing --ckpt\n");
+    int resuming = resume_config(o, &cfg);
+    if (resuming < 0) {
         ak_bpe_free(vocab);
         return 1;
     }
@@ -130,26 +210,8 @@ int ak_train_run(const ak_train_options *o) {
     }
     if (o->export_only) goto export;
 
-    double t_enc = ak_now();
-    if (!(train = encode_file(vocab, o->train_path, &n_train))) goto done;
-    if (o->valid_path && !(valid = encode_file(vocab, o->valid_path, &n_valid))) goto done;
-    if (n_train < (size_t)T + 2) {
-        fprintf(stderr, "train: %s has %zu tokens, fewer than one context of %d\n", o->train_path, n_train, T);
-        goto done;
-    }
-    in = malloc((size_t)n_seq * T * sizeof *in);
-    tg = malloc((size_t)n_seq * T * sizeof *tg);
-    if (!in || !tg) {
-        fprintf(stderr, "train: out of memory\n");
-        goto done;
-    }
-    printf("train: %zu training tokens, %zu validation tokens (encoded in %.1f s)\n", n_train, n_valid,
-           ak_now() - t_enc);
-    printf("train: olmoe %d layers, width %d, %d heads, %d experts (top-%d, width %d), context %d, vocab %d\n",
-           cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_expert, cfg.n_expert_used, cfg.n_ff, cfg.n_ctx, cfg.n_vocab);
-    printf("train: %.2fM parameters, %.2fM active per token; %lld steps x %d x %d = %.1fM tokens (%.2f epochs)\n",
-           ak_moe_model_n_params(m) / 1e6, ak_moe_model_n_active(m) / 1e6, (long long)o->steps, n_seq, T,
-           (double)o->steps * n_seq * T / 1e6, (double)o->steps * n_seq * T / (double)n_train);
+    if (load_data(o, vocab, n_seq, T, &train, &n_train, &valid, &n_valid, &in, &tg)) goto done;
+    print_plan(o, &cfg, m, n_seq, n_train);
     fflush(stdout);
 
     signal(SIGINT, on_signal);
@@ -171,28 +233,13 @@ int ak_train_run(const ak_train_options *o) {
         step++;
         ema = isnan(ema) ? ce : 0.95 * ema + 0.05 * ce;
         double elapsed = ak_now() - t_start, tps = (double)(step - first_step) * n_seq * T / elapsed;
-        char eta[32];
-        format_eta(eta, sizeof eta, (double)(o->steps - step) * n_seq * T / tps);
-        if (tty || step % 10 == 0 || step == o->steps) {
-            int width = 24, fill = (int)(width * step / o->steps);
-            char bar[64];
-            for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-            bar[width] = 0;
-            printf("%s[%s] %lld/%lld loss %.3f (avg %.3f) aux %.3f lr %.2e |g| %.2f %.0f tok/s ETA %s%s",
-                   tty ? "\r" : "", bar, (long long)step, (long long)o->steps, ce, ema, aux, opt.lr, gnorm, tps, eta,
-                   tty ? "  " : "\n");
-            fflush(stdout);
-        }
+        if (tty || step % 10 == 0 || step == o->steps)
+            print_progress(o, tty, step, ce, ema, aux, opt.lr, gnorm, tps, (double)(o->steps - step) * n_seq * T / tps);
         if (valid && o->eval_every > 0 && (step % o->eval_every == 0 || step == o->steps)) {
             double vl = evaluate(m, valid, n_valid, n_seq, T, bos, o->eval_batches, in, tg);
             printf("%sstep %lld: validation loss %.4f, perplexity %.2f\n", tty ? "\n" : "", (long long)step, vl,
                    exp(vl));
-            if (o->ckpt_path && vl < best_valid) {
-                char best[4096];
-                snprintf(best, sizeof best, "%s.best", o->ckpt_path);
-                best_valid = vl;
-                if (ak_moe_checkpoint_save(m, best, step, rng, err, sizeof err)) fprintf(stderr, "train: %s\n", err);
-            }
+            if (o->ckpt_path && vl < best_valid) save_best(m, o->ckpt_path, step, rng), best_valid = vl;
             fflush(stdout);
         }
         if (o->ckpt_path && o->save_every > 0 && step % o->save_every == 0 &&
@@ -214,18 +261,7 @@ int ak_train_run(const ak_train_options *o) {
     }
     printf("train: %lld steps in %.1f min\n", (long long)(step - first_step), (ak_now() - t_start) / 60);
 export:
-    if (o->out_path) {
-        int type = !strcmp(o->out_type, "f32") ? 0 : !strcmp(o->out_type, "f16") ? 1 : !strcmp(o->out_type, "q8_0") ? 8 : -1;
-        if (type < 0) {
-            fprintf(stderr, "train: unknown --type '%s' (f32, f16, q8_0)\n", o->out_type);
-            goto done;
-        }
-        if (ak_moe_export_gguf(m, vocab, o->out_path, type, "adaptive-k OLMoE-tiny (SOTU)", err, sizeof err)) {
-            fprintf(stderr, "train: %s\n", err);
-            goto done;
-        }
-        printf("train: wrote %s (%s)\n", o->out_path, o->out_type);
-    }
+    if (o->out_path && export_model(o, m, vocab)) goto done;
     status = 0;
 done:
     free(in);
