@@ -162,6 +162,8 @@ typedef struct {
     ak_policy *layers;      /* [n_layers] or NULL */
 } ak_router_config;
 
+/* A config with one policy for every layer (no per-layer entries, empty name). */
+ak_router_config ak_config_uniform(int n_experts, int k_native, int renormalize, ak_policy policy);
 /* Policy for a layer (the per-layer one if present, otherwise the default). */
 const ak_policy *ak_config_layer_policy(const ak_router_config *c, int layer);
 ak_status ak_config_validate(const ak_router_config *c, ak_error *err);

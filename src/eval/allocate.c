@@ -346,12 +346,8 @@ static int layer_policy(const ak_profile *p, const ak_allocation *a, int l, ak_p
 
 int ak_allocation_config(const ak_profile *p, const ak_allocation *a, ak_router_config *cfg, double *achieved,
                          char *err, size_t errlen) {
-    memset(cfg, 0, sizeof *cfg);
+    *cfg = ak_config_uniform(p->n_expert, p->k_native, p->renormalize, ak_policy_fixed(p->k_native));
     snprintf(cfg->name, sizeof cfg->name, "allocated-%s-avgk%g", ak_alloc_rule_name(a->rule), a->target);
-    cfg->n_experts = p->n_expert;
-    cfg->k_native = p->k_native;
-    cfg->renormalize = p->renormalize;
-    cfg->default_policy = ak_policy_fixed(p->k_native);
     ak_error e;
     if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_errorf(err, errlen, "allocation: %s", e.msg);
     double sum = 0;

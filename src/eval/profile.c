@@ -131,12 +131,8 @@ static void proxy_tables(ak_profile *p) {
 
 /* A config running layer `layer` at top-j and every other layer at the native top-K. */
 static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_config *cfg, char *err, size_t errlen) {
-    memset(cfg, 0, sizeof *cfg);
+    *cfg = ak_config_uniform(p->n_expert, p->k_native, p->renormalize, ak_policy_fixed(p->k_native));
     snprintf(cfg->name, sizeof cfg->name, "profile-l%d-k%d", layer, j);
-    cfg->n_experts = p->n_expert;
-    cfg->k_native = p->k_native;
-    cfg->renormalize = p->renormalize;
-    cfg->default_policy = ak_policy_fixed(p->k_native);
     ak_error e;
     if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_errorf(err, errlen, "profile: %s", e.msg);
     cfg->layers[layer] = ak_policy_fixed(j);

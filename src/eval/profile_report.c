@@ -35,17 +35,15 @@ int ak_profile_write_json(const ak_profile *p, FILE *f, const char *model, const
     fputs("],\n  \"layers\": [", f);
     for (int l = 0; l < p->n_layer; l++) {
         fprintf(f, "%s\n    {\"layer\": %d, ", l ? "," : "", l);
-        json_row(f, "proxy", p->proxy + l * K, K);
-        fputs(", ", f);
-        json_row(f, "proxy_output", p->proxy_out + l * K, K);
-        fputs(", ", f);
-        json_row(f, "kl", p->kl + l * K, K);
-        fputs(", ", f);
-        json_row(f, "kl_err", p->kl_err + l * K, K);
-        fputs(", ", f);
-        json_row(f, "dnll", p->dnll + l * K, K);
-        fputs(", ", f);
-        json_row(f, "dnll_err", p->dnll_err + l * K, K);
+        const struct {
+            const char *key;
+            const double *v;
+        } rows[] = {{"proxy", p->proxy}, {"proxy_output", p->proxy_out}, {"kl", p->kl},
+                    {"kl_err", p->kl_err}, {"dnll", p->dnll},           {"dnll_err", p->dnll_err}};
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            json_row(f, rows[i].key, rows[i].v + l * K, K);
+            if (i + 1 < sizeof rows / sizeof rows[0]) fputs(", ", f);
+        }
         fputs(", \"alpha\": ", f);
         json_num(f, p->has_exact ? p->alpha[l] : NAN);
         fputs(", ", f);

@@ -205,13 +205,8 @@ static int fixed_rows(ak_sweep *S, FILE *log, char *err, size_t errlen) {
     if (finish_row(S, r, NULL, log, err, errlen)) return -1;
     for (int k = 1; k <= S->k_max; k++) {
         if (k == K) continue;
-        ak_router_config cfg;
-        memset(&cfg, 0, sizeof cfg);
+        ak_router_config cfg = ak_config_uniform(hp->n_expert, K, hp->renormalize, ak_policy_fixed(k));
         snprintf(cfg.name, sizeof cfg.name, "fixed-%d", k);
-        cfg.n_experts = hp->n_expert;
-        cfg.k_native = K;
-        cfg.renormalize = hp->renormalize;
-        cfg.default_policy = ak_policy_fixed(k);
         if (!(r = row_of(S, "fixed", AK_SWEEP_FIXED, NAN, k))) return ak_errorf(err, errlen, "out of memory");
         if (finish_row(S, r, &cfg, log, err, errlen)) return -1;
     }

@@ -9,6 +9,16 @@
 #include "router/json.h"
 #include "router/router_internal.h"
 
+ak_router_config ak_config_uniform(int n_experts, int k_native, int renormalize, ak_policy policy) {
+    ak_router_config c;
+    memset(&c, 0, sizeof c);
+    c.n_experts = n_experts;
+    c.k_native = k_native;
+    c.renormalize = renormalize;
+    c.default_policy = policy;
+    return c;
+}
+
 const ak_policy *ak_config_layer_policy(const ak_router_config *c, int layer) {
     if (c->layers && layer >= 0 && layer < c->n_layers) return &c->layers[layer];
     return &c->default_policy;

@@ -5,14 +5,7 @@
 set -u
 AK=$1
 TEXT=$2
-DIR=$(mktemp -d)
-trap 'rm -rf "$DIR"' EXIT
-fail=0
-check() { # check NAME COND...
-  local name=$1
-  shift
-  if "$@"; then :; else echo "FAIL: $name" >&2; fail=1; fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 M=$DIR/m.gguf
 "$AK" gen-model -o "$M" --arch olmoe --type q8_0 --seed 3 --quiet
@@ -69,16 +62,6 @@ pinned_greedy olmoe 5a3c7c756e7573656432367c3e4217ec3c7c756e757365643132397c3e3c
 pinned_greedy mixtral 3c7c756e757365643133337c3e3c7c756e7573656431367c3e363c7c756e75736564317c3e53af36d0af36b9ba3c7c756e7573656439377c3ea8c2883c7c756e7573656435377c3eab3c7c756e757365643130367c3eab9fc5eb3c7c756e757365643133357c3e3c7c756e7573656437367c3e3c7c756e7573656435327c3e7ceb3c7c756e757365643133357c3e3c7c756e7573656437367c3e3c7c756e7573656435327c3e --heads-kv 2
 
 # bad input: exit status non-zero and a message naming the problem, never a crash (>= 128)
-expect_error() { # expect_error PATTERN CMD...
-  local pat=$1
-  shift
-  "$@" > "$DIR/e.out" 2> "$DIR/e.err"
-  local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ] || ! grep -q -e "$pat" "$DIR/e.err"; then
-    echo "FAIL: '$*' -> rc $rc, stderr: $(cat "$DIR/e.err")" >&2
-    fail=1
-  fi
-}
 expect_error "required" "$AK" perplexity -f "$TEXT"
 expect_error "No such file" "$AK" perplexity -m "$DIR/none.gguf" -f "$TEXT"
 expect_error "No such file" "$AK" perplexity -m "$M" -f "$DIR/none.txt"

@@ -25,14 +25,7 @@ static int32_t next_token(int n_vocab) {
     return (int32_t)(rng % (uint64_t)n_vocab);
 }
 
-static ak_router_config config(ak_policy p) {
-    ak_router_config c;
-    memset(&c, 0, sizeof c);
-    c.n_experts = X;
-    c.k_native = K;
-    c.default_policy = p;
-    return c;
-}
+static ak_router_config config(ak_policy p) { return ak_config_uniform(X, K, 0, p); }
 
 /* Runs batches of 16 tokens and then 4 single tokens; returns 0 or -1. */
 static int run(ak_context *ctx, int n_vocab) {

@@ -10,24 +10,7 @@ AK=$1
 CHECK_SWEEP=$2
 TEXT=$3
 OTHER=$4
-DIR=$(mktemp -d)
-trap 'rm -rf "$DIR"' EXIT
-fail=0
-check() { # check NAME COND...
-  local name=$1
-  shift
-  if "$@"; then :; else echo "FAIL: $name" >&2; fail=1; fi
-}
-expect_error() { # expect_error PATTERN CMD...
-  local pat=$1
-  shift
-  "$@" > "$DIR/e.out" 2> "$DIR/e.err"
-  local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ] || ! grep -q -e "$pat" "$DIR/e.err"; then
-    echo "FAIL: '$*' -> rc $rc, stderr: $(cat "$DIR/e.err")" >&2
-    fail=1
-  fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 M=$DIR/m.gguf
 "$AK" gen-model -o "$M" --arch olmoe --type q8_0 --seed 3 --quiet

@@ -41,4 +41,15 @@ static inline ak_model *test_write_load(const fx_model *fm, const char *path, in
     return m;
 }
 
+/* The default olmoe fixture written as wtype to a temporary file named after `name` and
+ * loaded (the start of several tests' main); NULL after a failed CHECK. */
+static inline ak_model *test_default_model(const char *name, int wtype, char *path, size_t path_len) {
+    fx_params p = fx_default("olmoe");
+    fx_model *fm = fx_build(&p);
+    tmp_path(path, path_len, name);
+    ak_model *m = test_write_load(fm, path, wtype, name);
+    fx_free(fm);
+    return m;
+}
+
 #endif

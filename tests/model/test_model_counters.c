@@ -162,11 +162,8 @@ static void test_entropy(ak_model *m, ak_router_config rc) {
 }
 
 int main(void) {
-    fx_params p = fx_default("olmoe");
-    fx_model *fm = fx_build(&p);
     char path[256];
-    tmp_path(path, sizeof path, "counters");
-    ak_model *m = test_write_load(fm, path, AK_TYPE_F32, "counters");
+    ak_model *m = test_default_model("counters", AK_TYPE_F32, path, sizeof path);
     if (!m) return check_finish("test_model_counters");
 
     ak_router_config rc;
@@ -181,6 +178,5 @@ int main(void) {
 
     ak_model_free(m);
     remove(path);
-    fx_free(fm);
     return check_finish("test_model_counters");
 }

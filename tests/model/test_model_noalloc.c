@@ -87,11 +87,8 @@ static long run(ak_model *m, const ak_router_config *rc, int threads, const char
 }
 
 int main(void) {
-    fx_params p = fx_default("olmoe");
-    fx_model *fm = fx_build(&p);
     char path[256];
-    tmp_path(path, sizeof path, "noalloc");
-    ak_model *m = test_write_load(fm, path, AK_TYPE_Q8_0, "noalloc");
+    ak_model *m = test_default_model("noalloc", AK_TYPE_Q8_0, path, sizeof path);
     if (!m) return check_finish("test_model_noalloc");
 
     /* the counters see the libraries' allocations: making a sampler allocates */
@@ -120,7 +117,6 @@ int main(void) {
         run(m, &rc, threads, "all experts");
     }
     ak_model_free(m);
-    fx_free(fm);
     remove(path);
     return check_finish("test_model_noalloc");
 }

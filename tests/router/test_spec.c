@@ -8,12 +8,7 @@
 #include "../check.h"
 
 static ak_router_config config(int n_experts, int k_native, ak_policy p) {
-    ak_router_config c;
-    memset(&c, 0, sizeof c);
-    c.n_experts = n_experts;
-    c.k_native = k_native;
-    c.default_policy = p;
-    return c;
+    return ak_config_uniform(n_experts, k_native, 0, p);
 }
 
 static void test_kind_inference(void) {
