@@ -37,6 +37,31 @@ static double percentile(const double *sorted, size_t n, double q) {
     return sorted[lo] + (pos - (double)lo) * (sorted[lo + 1] - sorted[lo]);
 }
 
+/* The JSON line of token t of layer l says the same as the arrays. */
+static void check_json_line(FILE *jf, char **line, size_t *cap, const char *path, int l, int t, int k, double h,
+                            const int32_t *id, const float *wt) {
+    ssize_t n = getline(line, cap, jf);
+    CHECK(n > 0, "%s: missing line for layer %d token %d", path, l, t);
+    if (n <= 0) return;
+    cJSON *j = cJSON_Parse(*line);
+    CHECK(j != NULL, "line for layer %d token %d is not JSON: %s", l, t, *line);
+    if (!j) return;
+    cJSON *jl = cJSON_GetObjectItemCaseSensitive(j, "layer"), *jt = cJSON_GetObjectItemCaseSensitive(j, "token"),
+          *jk = cJSON_GetObjectItemCaseSensitive(j, "k"), *jh = cJSON_GetObjectItemCaseSensitive(j, "entropy"),
+          *ji = cJSON_GetObjectItemCaseSensitive(j, "ids"), *jw = cJSON_GetObjectItemCaseSensitive(j, "weights");
+    CHECK(cJSON_IsNumber(jl) && jl->valueint == l && cJSON_IsNumber(jt) && jt->valueint == t,
+          "line order at layer %d token %d", l, t);
+    CHECK(cJSON_IsNumber(jk) && jk->valueint == k, "JSON k at layer %d token %d", l, t);
+    CHECK(cJSON_IsNumber(jh) && fabs(jh->valuedouble - h) < 1e-4, "JSON entropy at layer %d token %d", l, t);
+    CHECK(cJSON_IsArray(ji) && cJSON_GetArraySize(ji) == k && cJSON_IsArray(jw) && cJSON_GetArraySize(jw) == k,
+          "JSON ids/weights length at layer %d token %d", l, t);
+    for (int i = 0; i < k && cJSON_IsArray(ji) && cJSON_GetArraySize(ji) == k; i++) {
+        CHECK(cJSON_GetArrayItem(ji, i)->valueint == id[i], "JSON id %d at layer %d token %d", i, l, t);
+        CHECK(fabs(cJSON_GetArrayItem(jw, i)->valuedouble - wt[i]) < 1e-6, "JSON weight %d", i);
+    }
+    cJSON_Delete(j);
+}
+
 int main(int argc, char **argv) {
     if (argc < 5) {
         fprintf(stderr, "usage: check_routes LOGITS.npy BASE fixed K | entropy T1 T2\n");
@@ -113,27 +138,7 @@ int main(int argc, char **argv) {
                 for (int e = 0; e < E; e++) larger += z[e] > z[id[i]];
                 CHECK(larger == i, "layer %d token %d: slot %d holds rank %d", l, t, i, larger);
             }
-            /* the JSON line of this token says the same */
-            ssize_t n = getline(&line, &cap, jf);
-            CHECK(n > 0, "%s: missing line for layer %d token %d", path, l, t);
-            if (n <= 0) continue;
-            cJSON *j = cJSON_Parse(line);
-            CHECK(j != NULL, "line for layer %d token %d is not JSON: %s", l, t, line);
-            if (!j) continue;
-            cJSON *jl = cJSON_GetObjectItemCaseSensitive(j, "layer"), *jt = cJSON_GetObjectItemCaseSensitive(j, "token"),
-                  *jk = cJSON_GetObjectItemCaseSensitive(j, "k"), *jh = cJSON_GetObjectItemCaseSensitive(j, "entropy"),
-                  *ji = cJSON_GetObjectItemCaseSensitive(j, "ids"), *jw = cJSON_GetObjectItemCaseSensitive(j, "weights");
-            CHECK(cJSON_IsNumber(jl) && jl->valueint == l && cJSON_IsNumber(jt) && jt->valueint == t,
-                  "line order at layer %d token %d", l, t);
-            CHECK(cJSON_IsNumber(jk) && jk->valueint == k, "JSON k at layer %d token %d", l, t);
-            CHECK(cJSON_IsNumber(jh) && fabs(jh->valuedouble - h) < 1e-4, "JSON entropy at layer %d token %d", l, t);
-            CHECK(cJSON_IsArray(ji) && cJSON_GetArraySize(ji) == k && cJSON_IsArray(jw) && cJSON_GetArraySize(jw) == k,
-                  "JSON ids/weights length at layer %d token %d", l, t);
-            for (int i = 0; i < k && cJSON_IsArray(ji) && cJSON_GetArraySize(ji) == k; i++) {
-                CHECK(cJSON_GetArrayItem(ji, i)->valueint == id[i], "JSON id %d at layer %d token %d", i, l, t);
-                CHECK(fabs(cJSON_GetArrayItem(jw, i)->valuedouble - wt[i]) < 1e-6, "JSON weight %d", i);
-            }
-            cJSON_Delete(j);
+            check_json_line(jf, &line, &cap, path, l, t, k, h, id, wt);
         }
     }
     CHECK(getline(&line, &cap, jf) <= 0, "%s: extra lines", path);

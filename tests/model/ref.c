@@ -59,13 +59,53 @@ static void ffn(const float *g, const float *u, const float *d, const float *x, 
     free(y);
 }
 
+/* One MoE block on the normalised input xn: softmax router, top-k by selection, the
+ * chosen experts (and a shared expert) summed into acc. rl, pr: [n_expert] scratch. */
+static void ref_moe(const fx_model *m, int il, const float *xn, int k_used, float *rl, double *pr, double *acc) {
+    const fx_params *p = &m->p;
+    const int E = p->n_embd, X = p->n_expert, ff = p->n_ff;
+    const int renorm = !strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "llama");
+    mv(W(m, il, "ffn_gate_inp.weight"), xn, E, X, rl);
+    double mxl = -1e300, z = 0;
+    for (int e = 0; e < X; e++) mxl = rl[e] > mxl ? rl[e] : mxl;
+    for (int e = 0; e < X; e++) z += (pr[e] = exp(rl[e] - mxl));
+    for (int e = 0; e < X; e++) pr[e] /= z;
+    /* top-k by selection: k times the largest not yet taken */
+    int chosen[64];
+    double wsum = 0;
+    for (int s = 0; s < k_used; s++) {
+        int best = -1;
+        for (int e = 0; e < X; e++) {
+            int taken = 0;
+            for (int u = 0; u < s; u++) taken |= chosen[u] == e;
+            if (!taken && (best < 0 || pr[e] > pr[best])) best = e;
+        }
+        chosen[s] = best;
+        wsum += pr[best];
+    }
+    memset(acc, 0, E * sizeof *acc);
+    const float *G = W(m, il, "ffn_gate_exps.weight"), *U = W(m, il, "ffn_up_exps.weight");
+    const float *D = W(m, il, "ffn_down_exps.weight");
+    for (int s = 0; s < k_used; s++) {
+        int e = chosen[s];
+        double w = renorm ? pr[e] / wsum : pr[e];
+        ffn(G + (size_t)e * ff * E, U + (size_t)e * ff * E, D + (size_t)e * E * ff, xn, E, ff, w, acc);
+    }
+    if (W(m, il, "ffn_gate_inp_shexp.weight")) {
+        const float *gi = W(m, il, "ffn_gate_inp_shexp.weight");
+        double g = 0;
+        for (int i = 0; i < E; i++) g += (double)gi[i] * xn[i];
+        ffn(W(m, il, "ffn_gate_shexp.weight"), W(m, il, "ffn_up_shexp.weight"), W(m, il, "ffn_down_shexp.weight"), xn,
+            E, p->n_ff_shexp, 1.0 / (1.0 + exp(-g)), acc);
+    }
+}
+
 void ref_forward(const fx_model *m, const int32_t *tokens, int n_tokens, int k_used, float *logits) {
     const fx_params *p = &m->p;
     const int E = p->n_embd, hd = p->head_dim, nh = p->n_head, nkv = p->n_head_kv, X = p->n_expert;
-    const int q_dim = nh * hd, kv_dim = nkv * hd, ff = p->n_ff;
+    const int q_dim = nh * hd, kv_dim = nkv * hd;
     const int olmoe = !strcmp(p->arch, "olmoe"), q3 = !strcmp(p->arch, "qwen3moe");
     const int neox = strcmp(p->arch, "llama") != 0;
-    const int renorm = q3 || !strcmp(p->arch, "llama");
     float *Kc = calloc((size_t)p->n_layer * n_tokens * kv_dim, sizeof(float));
     float *Vc = calloc((size_t)p->n_layer * n_tokens * kv_dim, sizeof(float));
     float *x = malloc(E * sizeof *x), *xn = malloc(E * sizeof *xn), *q = malloc(q_dim * sizeof *q);
@@ -120,39 +160,7 @@ void ref_forward(const fx_model *m, const int32_t *tokens, int n_tokens, int k_u
 
             memcpy(xn, x, E * sizeof *x);
             rmsnorm(xn, W(m, il, "ffn_norm.weight"), E);
-            mv(W(m, il, "ffn_gate_inp.weight"), xn, E, X, rl);
-            double mxl = -1e300, z = 0;
-            for (int e = 0; e < X; e++) mxl = rl[e] > mxl ? rl[e] : mxl;
-            for (int e = 0; e < X; e++) z += (pr[e] = exp(rl[e] - mxl));
-            for (int e = 0; e < X; e++) pr[e] /= z;
-            /* top-k by selection: k times the largest not yet taken */
-            int chosen[64];
-            double wsum = 0;
-            for (int s = 0; s < k_used; s++) {
-                int best = -1;
-                for (int e = 0; e < X; e++) {
-                    int taken = 0;
-                    for (int u = 0; u < s; u++) taken |= chosen[u] == e;
-                    if (!taken && (best < 0 || pr[e] > pr[best])) best = e;
-                }
-                chosen[s] = best;
-                wsum += pr[best];
-            }
-            memset(acc, 0, E * sizeof *acc);
-            const float *G = W(m, il, "ffn_gate_exps.weight"), *U = W(m, il, "ffn_up_exps.weight");
-            const float *D = W(m, il, "ffn_down_exps.weight");
-            for (int s = 0; s < k_used; s++) {
-                int e = chosen[s];
-                double w = renorm ? pr[e] / wsum : pr[e];
-                ffn(G + (size_t)e * ff * E, U + (size_t)e * ff * E, D + (size_t)e * E * ff, xn, E, ff, w, acc);
-            }
-            if (W(m, il, "ffn_gate_inp_shexp.weight")) {
-                const float *gi = W(m, il, "ffn_gate_inp_shexp.weight");
-                double g = 0;
-                for (int i = 0; i < E; i++) g += (double)gi[i] * xn[i];
-                ffn(W(m, il, "ffn_gate_shexp.weight"), W(m, il, "ffn_up_shexp.weight"),
-                    W(m, il, "ffn_down_shexp.weight"), xn, E, p->n_ff_shexp, 1.0 / (1.0 + exp(-g)), acc);
-            }
+            ref_moe(m, il, xn, k_used, rl, pr, acc);
             for (int i = 0; i < E; i++) x[i] += (float)acc[i];
         }
         memcpy(xn, x, E * sizeof *x);
