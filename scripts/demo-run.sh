@@ -4,7 +4,9 @@
 # layers, 16 experts, native top-4) at its native K and with routing at an average K of 3:
 # the default is models/olmoe-sotu-best-avgk3.json (per-layer budgets with a probability
 # threshold in each layer, `calibrate --allocate`), next to the single-rule routers
-# (models/*-avgk3.json) and fixed top-3; then served over HTTP with the best config.
+# (models/*-avgk3.json) and fixed top-3; then served over HTTP with the best config; last,
+# the fine-grained model (models/olmoe64-sotu-f16.gguf: 64 experts, top-8) at native K and
+# with its per-layer budgets at average K 6.
 #   bash scripts/demo-run.sh ADAPTIVE_K      (AK_DEMO_CHUNKS=N: chunks of 256 tokens, default 30)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 ADAPTIVE_K" >&2; exit 2; }
@@ -14,6 +16,8 @@ MODEL=models/olmoe-sotu-f16.gguf
 BEST=models/olmoe-sotu-best-avgk3.json
 ENTROPY=models/olmoe-sotu-entropy-avgk3.json
 RATIO=models/olmoe-sotu-ratio-avgk3.json
+MODEL64=models/olmoe64-sotu-f16.gguf
+BEST64=models/olmoe64-sotu-best-avgk6.json
 CHUNKS=${AK_DEMO_CHUNKS:-30}
 PROMPT="The state of our union is"
 
@@ -73,3 +77,12 @@ curl -s "$url/metrics" | grep -E '^adaptive_k_(avg_k|compute_saved_ratio|request
 kill -TERM $server && wait $server 2>/dev/null || true
 echo "-- the JSON log line of each request"
 sed 's/^/  /' "$tmp/requests.jsonl"
+
+section "6. A fine-grained MoE: 64 experts, top-8 ($MODEL64)"
+echo "The same data and tokenizer, 8 layers of 64 small experts (docs/results.md compares both models)."
+MODEL=$MODEL64
+printf '%-34s %10s %8s %16s\n' "routing" "PPL" "avg K" "expert MACs saved"
+ppl_row "native top-8" --k 8
+ppl_row "per-layer budgets, avg K 6 (best)" --router-config "$BEST64"
+ppl_row "fixed top-6" --k 6
+"$AK" generate -m "$MODEL64" -p "$PROMPT" -n 24 --seed 1 --router-config "$BEST64" 2>&1 | grep -v "^per token"
