@@ -69,10 +69,14 @@ int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *c
         return ak_errorf(err, errlen, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
     if (ak_calibrate_config(cfg, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e))
         return ak_errorf(err, errlen, "%s", e.msg);
-    int same = 1; /* identical layers: store the one policy as the default */
+    /* The default must be a calibrated policy too: an entropy policy whose thresholds were
+     * placed at each layer's quantiles (all zero before) differs per layer, and the
+     * uncalibrated default left in the config made it invalid (a 64-expert model's sweep
+     * stopped on it). Identical layers: the one policy is stored as the default alone. */
+    cfg->default_policy = cfg->layers[0];
+    int same = 1;
     for (int l = 1; l < cfg->n_layers; l++) same &= !memcmp(&cfg->layers[l], &cfg->layers[0], sizeof cfg->layers[0]);
     if (same) {
-        cfg->default_policy = cfg->layers[0];
         ak_config_free(cfg);
         cfg->layers = NULL;
         cfg->n_layers = 0;

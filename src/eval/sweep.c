@@ -227,8 +227,11 @@ static int calibrated_rows(ak_sweep *S, const ak_router_record *rec, FILE *log, 
                 ak_router_config cfg;
                 char cerr[280];
                 memset(&cfg, 0, sizeof cfg);
+                ak_error ve;
                 if (ak_calibrate_on_record(rec, hp, &base, r->target, mode, &cfg, &r->calib_avg_k, cerr, sizeof cerr))
                     snprintf(r->note, sizeof r->note, "calibration: %s", cerr);
+                else if (ak_config_validate(&cfg, &ve) != AK_OK)
+                    snprintf(r->note, sizeof r->note, "calibrated config: %s", ve.msg);
                 int e = finish_row(S, r, &cfg, log, err, errlen);
                 ak_config_free(&cfg);
                 if (e) return -1;

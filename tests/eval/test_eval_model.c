@@ -135,6 +135,29 @@ static void test_ledger(const ak_model *m) {
     ak_context_free(ctx);
 }
 
+/* Regression (a 64-expert model's sweep stopped on it): an entropy policy of three levels
+ * whose thresholds are placed at each layer's quantiles (all zero before calibration),
+ * calibrated with one shared parameter, left its uncalibrated default policy in the config,
+ * which then failed validation when a context took it. */
+static void regression_calibrated_default_invalid(const ak_router_record *rec, const ak_hparams *hp, ak_context *ctx) {
+    const int levels[3] = {1, 2, 4};
+    const float zero[2] = {0, 0};
+    const ak_policy base = ak_policy_entropy(3, levels, zero, AK_ENTROPY_NATS);
+    char err[256];
+    for (int per_layer = 0; per_layer <= 1; per_layer++) {
+        ak_router_config cfg;
+        double got = 0;
+        if (ak_calibrate_on_record(rec, hp, &base, 1.7, per_layer, &cfg, &got, err, sizeof err)) {
+            CHECK(0, "%s", err);
+            continue;
+        }
+        ak_error e;
+        CHECK(ak_config_validate(&cfg, &e) == AK_OK, "calibrated config (per layer %d): %s", per_layer, e.msg);
+        CHECK(ak_context_set_routing(ctx, &cfg, err, sizeof err) == 0, "%s", err);
+        ak_config_free(&cfg);
+    }
+}
+
 /* Feeds n chunks of CTX random tokens. */
 static int feed(ak_context *ctx, int n_vocab, int chunks) {
     char err[256];
@@ -200,6 +223,7 @@ static void test_calibration(const ak_model *m) {
                       ak_policy_kind_name(bases[b].kind), per_layer ? "per layer" : "global", targets[t], k);
                 ak_config_free(&cfg);
             }
+    regression_calibrated_default_invalid(&rec, hp, ctx);
     ak_router_record_free(&rec);
     ak_context_free(ctx);
 }
