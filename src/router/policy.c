@@ -42,27 +42,29 @@ ak_policy ak_policy_entropy_default(void) {
     return ak_policy_entropy(3, k, h, AK_ENTROPY_NATS);
 }
 
-ak_policy ak_policy_top_p(float p_value, int k_min, int k_max) {
-    ak_policy p = policy_zero(AK_POLICY_TOP_P);
-    p.top_p = p_value;
+/* The parameterised policies (top-p, ratio, threshold): a kind and its clamp [k_min, k_max]. */
+static ak_policy policy_clamped(ak_policy_kind kind, int k_min, int k_max) {
+    ak_policy p = policy_zero(kind);
     p.k_min = k_min;
     p.k_max = k_max;
+    return p;
+}
+
+ak_policy ak_policy_top_p(float p_value, int k_min, int k_max) {
+    ak_policy p = policy_clamped(AK_POLICY_TOP_P, k_min, k_max);
+    p.top_p = p_value;
     return p;
 }
 
 ak_policy ak_policy_ratio(float r, int k_min, int k_max) {
-    ak_policy p = policy_zero(AK_POLICY_RATIO);
+    ak_policy p = policy_clamped(AK_POLICY_RATIO, k_min, k_max);
     p.ratio = r;
-    p.k_min = k_min;
-    p.k_max = k_max;
     return p;
 }
 
 ak_policy ak_policy_threshold(float p_min, int k_min, int k_max) {
-    ak_policy p = policy_zero(AK_POLICY_THRESHOLD);
+    ak_policy p = policy_clamped(AK_POLICY_THRESHOLD, k_min, k_max);
     p.p_min = p_min;
-    p.k_min = k_min;
-    p.k_max = k_max;
     return p;
 }
 
