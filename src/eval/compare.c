@@ -40,13 +40,6 @@ void ak_compare_base_free(ak_compare_base *b) {
     free(b);
 }
 
-static double context_avg_k(const ak_context *c) {
-    const int n_layer = ak_model_hparams(ak_context_model(c))->n_layer;
-    double s = 0;
-    for (int l = 0; l < n_layer; l++) s += ak_stats_avg_k(ak_context_layer_stats(c, l));
-    return s / n_layer;
-}
-
 /* One perplexity run with cfg; the base's callback stores (first run) or compares. */
 static int run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp, const ak_router_config *cfg,
                ak_compare_base *b, int storing, ak_compare *out, char *err, size_t errlen) {
@@ -60,7 +53,7 @@ static int run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_par
     if (ak_perplexity(c, tokens, n, &np, &out->ppl, err, errlen)) return -1;
     if (b->mismatch) return ak_errorf(err, errlen, "internal: the native run's tokens differ");
     out->nll = out->ppl.nll_sum / (double)out->ppl.n_scored;
-    out->avg_k = context_avg_k(c);
+    out->avg_k = ak_context_avg_k(c);
     memset(&out->kl, 0, sizeof out->kl);
     if (storing) { /* the native run against itself: the engine is deterministic */
         out->kl.count = out->ppl.n_scored;

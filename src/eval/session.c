@@ -92,17 +92,7 @@ int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int a
     return n;
 }
 
-double ak_session_avg_k(const ak_session *s) {
-    const ak_hparams *hp = ak_model_hparams(s->model);
-    uint64_t k = 0, n = 0;
-    for (int l = 0; l < hp->n_layer; l++) {
-        const ak_layer_stats *st = ak_context_layer_stats(s->ctx, l);
-        if (!st) continue;
-        k += st->k_sum;
-        n += st->n_tokens;
-    }
-    return n ? (double)k / (double)n : 0.0;
-}
+double ak_session_avg_k(const ak_session *s) { return ak_context_avg_k(s->ctx); }
 
 static double saved(uint64_t used, uint64_t native) { return native ? 1.0 - (double)used / (double)native : 0.0; }
 

@@ -98,7 +98,7 @@ static int evaluate(ak_sweep *S, const ak_router_config *cfg, ak_sweep_row *r, c
     const double t0 = ak_now();
     if (ak_compare_run(c, S->eval_tokens, S->n_eval, &S->pp, cfg, &S->base, &m, err, errlen)) return -1;
     S->n_scored = m.ppl.n_scored;
-    r->avg_k = ak_session_avg_k(S->s);
+    r->avg_k = m.avg_k;
     ak_compute_counters cc;
     ak_context_counters(c, &cc);
     r->expert_saved = saved(cc.expert_macs, cc.expert_macs_native);

@@ -61,6 +61,12 @@ int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, c
     return 0;
 }
 
+double ak_context_avg_k(const ak_context *c) {
+    uint64_t k = 0, n = 0;
+    for (int l = 0; l < c->hp.n_layer; l++) k += c->ledger[l].k.k_sum, n += c->ledger[l].k.n_tokens;
+    return n ? (double)k / (double)n : 0.0;
+}
+
 static double per(uint64_t v, uint64_t n) { return n ? (double)v / (double)n : 0.0; }
 static double saved(uint64_t v, uint64_t native) { return native ? 100.0 * (1.0 - (double)v / (double)native) : 0.0; }
 

@@ -116,6 +116,8 @@ const ak_layer_stats *ak_context_layer_stats(const ak_context *c, int layer);
 void ak_context_reset_stats(ak_context *c); /* the ledger and the counters */
 /* Whether the ledger and counters track the native baseline (default on). */
 void ak_context_set_native_baseline(ak_context *c, int on);
+/* Average K per token and layer over the ledger (0 before any token). */
+double ak_context_avg_k(const ak_context *c);
 /* The per-layer table: average K, expert MACs and bytes per token against native. */
 void ak_context_print_ledger(const ak_context *c, FILE *out);
 
