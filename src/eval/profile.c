@@ -48,33 +48,45 @@ void ak_profile_free(ak_profile *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* Adds slot s of token t to the running sum acc as the engine adds it (forward.c, moe):
+ * the first slot is stored, the others added, in slot order. */
+static void prefix_add(const ak_expert_outputs *o, int t, int s, float *acc) {
+    const int E = o->n_embd;
+    const float w = o->weights[(size_t)t * o->slots + s];
+    const float *y = o->rows + (size_t)o->row[(size_t)t * o->slots + s] * E;
+    if (s == 0)
+        for (int i = 0; i < E; i++) acc[i] = y[i] * w;
+    else
+        for (int i = 0; i < E; i++) acc[i] += y[i] * w;
+}
+
+/* What top-j weights the first j slots by, relative to the native weights: 1, or with
+ * renormalisation the sum of the k[t] weights over the sum of the first j. */
+static float prefix_scale(const ak_expert_outputs *o, int t, int j, int renormalize) {
+    if (!renormalize || j >= o->k[t]) return 1.0f;
+    const float *w = o->weights + (size_t)t * o->slots;
+    double wj = 0, wk = 0;
+    for (int s = 0; s < o->k[t]; s++) {
+        if (s < j) wj += w[s];
+        else wk += w[s];
+    }
+    return wj > 0 ? (float)((wj + wk) / wj) : 0.0f;
+}
+
 void ak_profile_prefix(const ak_expert_outputs *o, int t, int j, int renormalize, float *out) {
     const int E = o->n_embd;
-    const float *w = o->weights + (size_t)t * o->slots;
-    const int *row = o->row + (size_t)t * o->slots;
     if (j <= 0) {
         memset(out, 0, (size_t)E * sizeof *out);
         return;
     }
-    for (int s = 0; s < j; s++) { /* the engine's order and operations (forward.c, moe) */
-        const float *y = o->rows + (size_t)row[s] * E;
-        if (s == 0)
-            for (int i = 0; i < E; i++) out[i] = y[i] * w[s];
-        else
-            for (int i = 0; i < E; i++) out[i] += y[i] * w[s];
-    }
-    if (renormalize && j < o->k[t]) {
-        double wj = 0, wk = 0;
-        for (int s = 0; s < o->k[t]; s++) {
-            if (s < j) wj += w[s];
-            else wk += w[s];
-        }
-        const float scale = wj > 0 ? (float)((wj + wk) / wj) : 0.0f;
+    for (int s = 0; s < j; s++) prefix_add(o, t, s, out);
+    const float scale = prefix_scale(o, t, j, renormalize);
+    if (scale != 1.0f)
         for (int i = 0; i < E; i++) out[i] *= scale;
-    }
 }
 
-/* ||y_j - y_K||^2 for j = 1..K, then ||y_K||^2 and ||h||^2, of token t. */
+/* ||y_j - y_K||^2 for j = 1..K (the prefix grown one slot at a time: the same operations
+ * as ak_profile_prefix), then ||y_K||^2 and ||h||^2, of token t. */
 static void token_errors(const ak_profile *p, const ak_expert_outputs *o, int t, float *rec) {
     const int E = o->n_embd, K = p->k_native;
     const float *sum = o->sum + (size_t)t * E, *res = o->residual + (size_t)t * E;
@@ -84,9 +96,13 @@ static void token_errors(const ak_profile *p, const ak_expert_outputs *o, int t,
         nh += ((double)res[i] + sum[i]) * ((double)res[i] + sum[i]);
     }
     for (int j = 1; j <= K; j++) {
-        ak_profile_prefix(o, t, j, p->renormalize, p->scratch);
+        prefix_add(o, t, j - 1, p->scratch);
+        const float scale = prefix_scale(o, t, j, p->renormalize);
         double d = 0;
-        for (int i = 0; i < E; i++) d += ((double)p->scratch[i] - sum[i]) * ((double)p->scratch[i] - sum[i]);
+        for (int i = 0; i < E; i++) {
+            const float v = scale != 1.0f ? p->scratch[i] * scale : p->scratch[i];
+            d += ((double)v - sum[i]) * ((double)v - sum[i]);
+        }
         rec[j - 1] = (float)d;
     }
     rec[K] = (float)ny;
