@@ -285,14 +285,11 @@ static int check_target(const ak_profile *p, ak_alloc_rule rule, double target, 
     return 0;
 }
 
-int ak_allocate(const ak_profile *p, ak_alloc_rule rule, double target, ak_allocation *out, ak_router_config *cfg,
-                char *err, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    memset(cfg, 0, sizeof *cfg);
-    if (check_target(p, rule, target, err, errlen)) return -1;
+/* Budgets, floors and predicted cost of the optimum on the rule's curves (no config). */
+static int allocate_on_curves(const ak_profile *p, const curve *cv, ak_alloc_rule rule, double target,
+                              ak_allocation *out, char *err, size_t errlen) {
     const int K = p->k_native, L = p->n_layer, G = (K - 1) * STEPS;
-    curve *cv = build_curves(p, rule, err, errlen);
-    if (!cv) return -1;
+    memset(out, 0, sizeof *out);
     out->rule = rule, out->target = target, out->n_layer = L;
     out->budget = calloc((size_t)L, sizeof *out->budget);
     out->k_min = calloc((size_t)L, sizeof *out->k_min);
@@ -314,11 +311,23 @@ int ak_allocate(const ak_profile *p, ak_alloc_rule rule, double target, ak_alloc
     }
     out->predicted = 0;
     for (int l = 0; l < L; l++) out->predicted += curve_at(&cv[l], G, out->budget[l], &out->k_min[l]);
-    rc = ak_allocation_config(p, out, cfg, &out->achieved, err, errlen);
+    rc = 0;
 done:
     free(g);
-    curves_free(cv, L);
     if (rc) ak_allocation_free(out);
+    return rc;
+}
+
+int ak_allocate(const ak_profile *p, ak_alloc_rule rule, double target, ak_allocation *out, ak_router_config *cfg,
+                char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    memset(cfg, 0, sizeof *cfg);
+    if (check_target(p, rule, target, err, errlen)) return -1;
+    curve *cv = build_curves(p, rule, err, errlen);
+    if (!cv) return -1;
+    int rc = allocate_on_curves(p, cv, rule, target, out, err, errlen);
+    curves_free(cv, p->n_layer);
+    if (!rc && (rc = ak_allocation_config(p, out, cfg, &out->achieved, err, errlen))) ak_allocation_free(out);
     return rc;
 }
 
@@ -420,11 +429,14 @@ int ak_allocation_check(const ak_profile *p, ak_alloc_rule rule, double target, 
                         const int32_t *tokens, int64_t n, const ak_ppl_params *pp, FILE *out, double *rho_kl,
                         double *rho_nll, char *err, size_t errlen) {
     ak_allocation opt;
-    ak_router_config cfg;
-    if (ak_allocate(p, rule, target, &opt, &cfg, err, errlen)) return -1;
-    ak_config_free(&cfg);
+    memset(&opt, 0, sizeof opt);
+    if (check_target(p, rule, target, err, errlen)) return -1;
     const int L = p->n_layer, K = p->k_native, G = (K - 1) * STEPS, N = n_random + 2;
     curve *cv = build_curves(p, rule, err, errlen);
+    if (cv && allocate_on_curves(p, cv, rule, target, &opt, err, errlen)) {
+        curves_free(cv, L);
+        return -1;
+    }
     double *pred = calloc((size_t)N, sizeof *pred), *kl = calloc((size_t)N, sizeof *kl);
     double *dn = calloc((size_t)N, sizeof *dn), *b = calloc((size_t)L, sizeof *b);
     check_ctx x = {p, c, tokens, n, pp, NULL};
