@@ -91,34 +91,34 @@ static double average_k(const ak_context *c, int n_layer) {
     return t ? (double)k / (double)t : 0.0;
 }
 
-static int run_prefill(ak_context *c, const int32_t *toks, int p, double *secs, char *err, size_t errlen) {
+static int run_prefill(ak_context *c, const int32_t *toks, int p, double *secs, ak_error *err) {
     ak_context_reset(c);
     double t0 = now_s();
-    if (ak_decode(c, toks, p, err, errlen)) return -1;
+    if (ak_decode(c, toks, p, err)) return -1;
     *secs = now_s() - t0;
     return 0;
 }
 
-static int run_decode(ak_context *c, const int32_t *toks, int n, double *secs, char *err, size_t errlen) {
+static int run_decode(ak_context *c, const int32_t *toks, int n, double *secs, ak_error *err) {
     ak_context_reset(c);
     double t0 = now_s();
     for (int i = 0; i < n; i++)
-        if (ak_decode(c, toks + i, 1, err, errlen)) return -1;
+        if (ak_decode(c, toks + i, 1, err)) return -1;
     *secs = now_s() - t0;
     return 0;
 }
 
-typedef int run_fn(ak_context *c, const int32_t *toks, int n, double *secs, char *err, size_t errlen);
+typedef int run_fn(ak_context *c, const int32_t *toks, int n, double *secs, ak_error *err);
 
 /* A warm-up run of `warm` tokens, then reps timed runs of n tokens: tokens/s of each into
  * tps, their median and the average K, printed on the line `label`. 0, or -1 with a message. */
 static int measure(ak_context *c, run_fn *run, const char *label, const int32_t *toks, int n, int warm, int reps,
-                   double *tps, double *med, double *k, char *err, size_t errlen) {
+                   double *tps, double *med, double *k, ak_error *err) {
     double dummy;
-    if (run(c, toks, warm, &dummy, err, errlen)) return -1;
+    if (run(c, toks, warm, &dummy, err)) return -1;
     ak_context_reset_stats(c);
     for (int r = 0; r < reps; r++) {
-        if (run(c, toks, n, &tps[r], err, errlen)) return -1;
+        if (run(c, toks, n, &tps[r], err)) return -1;
         tps[r] = n / tps[r];
     }
     *k = average_k(c, ak_model_hparams(ak_context_model(c))->n_layer);
@@ -215,11 +215,11 @@ int main(int argc, char **argv) {
     if (st >= 0) return st;
     const char *path = o.path;
     const int n_prompt = o.n_prompt, n_gen = o.n_gen, reps = o.reps, n_routing = o.n_routing;
-    char err[512];
+    ak_error err = {0};
     double t_load = now_s();
-    ak_model *m = ak_model_load(path, err, sizeof err);
+    ak_model *m = ak_model_load(path, &err);
     if (!m) {
-        fprintf(stderr, "bench_engine: %s\n", err);
+        fprintf(stderr, "bench_engine: %s\n", err.msg);
         return 1;
     }
     t_load = now_s() - t_load;
@@ -240,12 +240,12 @@ int main(int argc, char **argv) {
     cp.n_batch = n_prompt > 0 ? n_prompt : 1;
     cp.n_threads = o.n_threads;
     cp.routing = n_routing ? &cfg : NULL;
-    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
+    ak_context *c = ak_context_new(m, &cp, &err);
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)(longest > 0 ? longest : 1));
     double *pp = malloc(sizeof(double) * (size_t)reps), *tg = malloc(sizeof(double) * (size_t)reps);
     int rc = 1;
     if (!c) {
-        fprintf(stderr, "bench_engine: %s\n", err);
+        fprintf(stderr, "bench_engine: %s\n", err.msg);
         goto done;
     }
     if (!toks || !pp || !tg) {
@@ -266,17 +266,17 @@ int main(int argc, char **argv) {
 
     double pp_med = 0.0, tg_med = 0.0, k_pp = 0.0, k_tg = 0.0;
     if (n_prompt > 0 &&
-        measure(c, run_prefill, "prefill  ", toks, n_prompt, n_prompt, reps, pp, &pp_med, &k_pp, err, sizeof err))
+        measure(c, run_prefill, "prefill  ", toks, n_prompt, n_prompt, reps, pp, &pp_med, &k_pp, &err))
         goto decode_error;
     if (n_gen > 0 &&
-        measure(c, run_decode, "decode   ", toks, n_gen, n_gen < 4 ? n_gen : 4, reps, tg, &tg_med, &k_tg, err, sizeof err))
+        measure(c, run_decode, "decode   ", toks, n_gen, n_gen < 4 ? n_gen : 4, reps, tg, &tg_med, &k_tg, &err))
         goto decode_error;
 
     print_memory_and_result(path, m, c, n_prompt, n_gen, reps, pp_med, tg_med, k_pp, k_tg);
     rc = 0;
     goto done;
 decode_error:
-    fprintf(stderr, "bench_engine: %s\n", err);
+    fprintf(stderr, "bench_engine: %s\n", err.msg);
 done:
     free(toks);
     free(pp);

@@ -42,11 +42,12 @@ typedef enum {
     AK_ERR_JSON,         /* malformed JSON or a JSON value of the wrong type */
     AK_ERR_IO,           /* a file could not be read or written */
     AK_ERR_NOMEM,
+    AK_ERR_FORMAT,       /* a malformed or unsupported file: GGUF, model shapes, vocabulary */
 } ak_status;
 
 typedef struct {
     ak_status code;
-    char msg[256];
+    char msg[512]; /* room for a path and what went wrong with it */
 } ak_error;
 
 const char *ak_status_str(ak_status s);

@@ -4,6 +4,7 @@
 #ifndef AK_TESTS_CHECK_H
 #define AK_TESTS_CHECK_H
 
+#include "adaptivek.h" /* ak_error */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
 /* calibrate_allocate.c - see calibrate_allocate.h. */
+#include "base/errfmt.h"
 #include "calibrate_allocate.h"
 
 #include <stdio.h>
@@ -43,47 +44,47 @@ typedef struct {
     ak_router_config cfg;
 } state;
 
-static int allocate(const ak_allocate_opts *o, state *st, int n_profile, int n_hold, char *err, size_t errlen) {
+static int allocate(const ak_allocate_opts *o, state *st, int n_profile, int n_hold, ak_error *err) {
     int use[AK_RULE_COUNT];
     if (parse_rules(o->rule, use)) {
-        snprintf(err, errlen, "--rule takes auto, fixed, ratio, top-p, threshold or entropy, not '%s'", o->rule);
+        ak_failf(err, AK_ERR_INVALID_ARG, "--rule takes auto, fixed, ratio, top-p, threshold or entropy, not '%s'", o->rule);
         return 2;
     }
     ak_profile_opts po = o->prof;
     po.n_chunks = n_profile;
     fprintf(stderr, "calibrate: profiling %d chunks of %d tokens%s\n", n_profile, po.n_ctx,
             n_hold ? ", the rest chooses the rule" : "");
-    if (ak_cli_profile_run(&st->s, &po, st->tokens, (int64_t)n_profile * po.n_ctx, &st->p, stderr, err, errlen))
+    if (ak_cli_profile_run(&st->s, &po, st->tokens, (int64_t)n_profile * po.n_ctx, &st->p, stderr, err))
         return 1;
     if (!n_hold) {
         ak_alloc_rule r;
         ak_alloc_rule_parse(o->rule, &r);
-        return ak_allocate(&st->p, r, o->target, &st->a, &st->cfg, err, errlen) ? 1 : 0;
+        return ak_allocate(&st->p, r, o->target, &st->a, &st->cfg, err) ? 1 : 0;
     }
     ak_ppl_params pp = ak_session_ppl_params(&st->s, po.n_ctx, po.n_ctx, n_hold);
     const int32_t *hold = st->tokens + (size_t)n_profile * po.n_ctx;
     printf("choosing the rule on %d held-out chunks (%s):\n", n_hold, po.data_free ? "mean KL to native" : "mean NLL");
     return ak_allocate_choose(&st->p, use, o->target, po.data_free, st->s.ctx, hold, (int64_t)n_hold * po.n_ctx, &pp,
-                              &st->a, &st->cfg, stdout, err, errlen) ? 1 : 0;
+                              &st->a, &st->cfg, stdout, err) ? 1 : 0;
 }
 
-static int run(const ak_allocate_opts *o, state *st, char *err, size_t errlen) {
+static int run(const ak_allocate_opts *o, state *st, ak_error *err) {
     ak_profile_opts po = o->prof;
     ak_session_opts so = {.n_ctx = po.n_ctx, .ctx_at_most_train = 1, .n_threads = o->n_threads};
-    if (ak_session_open(&st->s, o->model_path, &so, err, errlen)) return 1;
+    if (ak_session_open(&st->s, o->model_path, &so, err)) return 1;
     po.n_ctx = st->s.n_ctx;
-    if ((st->n_tokens = ak_cli_profile_tokens(&st->s, &po, &st->tokens, err, errlen)) < 0) return 1;
+    if ((st->n_tokens = ak_cli_profile_tokens(&st->s, &po, &st->tokens, err)) < 0) return 1;
     int total = st->n_tokens / po.n_ctx;
     if (po.n_chunks > 0 && po.n_chunks < total) total = po.n_chunks;
     int n_hold = strcmp(o->rule, "auto") ? 0 : o->holdout_chunks >= 0 ? o->holdout_chunks : total / 4;
     if (total - n_hold < 2 || (!strcmp(o->rule, "auto") && n_hold < 1)) {
-        snprintf(err, errlen, "the calibration text has %d chunks of %d tokens: too few to profile%s", total, po.n_ctx,
+        ak_failf(err, AK_ERR_INVALID_ARG, "the calibration text has %d chunks of %d tokens: too few to profile%s", total, po.n_ctx,
                  n_hold ? " and keep chunks out to choose the rule" : "");
         return 1;
     }
     ak_allocate_opts oo = *o;
     oo.prof = po;
-    int rc = allocate(&oo, st, total - n_hold, n_hold, err, errlen);
+    int rc = allocate(&oo, st, total - n_hold, n_hold, err);
     if (rc) return rc;
     snprintf(st->cfg.name, sizeof st->cfg.name, "%s", o->name ? o->name : "allocated");
     snprintf(st->cfg.provenance, sizeof st->cfg.provenance,
@@ -92,7 +93,7 @@ static int run(const ak_allocate_opts *o, state *st, char *err, size_t errlen) {
              ak_alloc_rule_name(st->a.rule), o->target);
     ak_error aerr = {0};
     if (ak_config_save(o->out_path, &st->cfg, &aerr)) {
-        snprintf(err, errlen, "%s", aerr.msg);
+        ak_failf(err, AK_ERR_INVALID_ARG, "%s", aerr.msg);
         return 1;
     }
     print_result(o, &st->a, &st->cfg);
@@ -102,9 +103,9 @@ static int run(const ak_allocate_opts *o, state *st, char *err, size_t errlen) {
 int ak_cli_calibrate_allocate(const ak_allocate_opts *o) {
     state st;
     memset(&st, 0, sizeof st);
-    char err[600] = "";
-    int rc = run(o, &st, err, sizeof err);
-    if (rc) fprintf(stderr, "calibrate: %s\n", err);
+    ak_error err = {0};
+    int rc = run(o, &st, &err);
+    if (rc) fprintf(stderr, "calibrate: %s\n", err.msg);
     free(st.tokens);
     ak_allocation_free(&st.a);
     ak_config_free(&st.cfg);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errfmt.h"
 #include "calibrate_allocate.h"
 #include "cli_args.h"
 #include "cli_util.h"
@@ -51,7 +52,7 @@ static void usage(FILE *out) {
 /* The start policy: the routing flags, else entropy with K levels {1, native/2, native}
  * (the seeds' {1,2,4} for a top-4 model) and their thresholds in nats. */
 static int build_config(const ak_routing_flags *flags, int n_routing, const ak_hparams *hp, ak_router_config *cfg,
-                        char *err, size_t errlen) {
+                        ak_error *err) {
     ak_error aerr = {0};
     /* --policy top-p / ratio need no starting value here (calibration finds it), and K is
      * clamped to 1..native unless --k-min/--k-max say otherwise */
@@ -63,7 +64,7 @@ static int build_config(const ak_routing_flags *flags, int n_routing, const ak_h
     }
     const ak_routing_flags *rf = &f;
     if (ak_routing_flags_build(rf, hp->n_expert, hp->n_layer, 1, cfg, &aerr) != AK_OK) {
-        snprintf(err, errlen, "%s", aerr.msg);
+        ak_failf(err, AK_ERR_INVALID_ARG, "%s", aerr.msg);
         return -1;
     }
     cfg->k_native = hp->n_expert_used;
@@ -75,18 +76,18 @@ static int build_config(const ak_routing_flags *flags, int n_routing, const ak_h
         float zero[2] = {0, 0}; /* no thresholds yet: calibration places them by quantiles */
         cfg->default_policy = n > 1 ? ak_policy_entropy(n, levels, zero, AK_ENTROPY_NATS) : ak_policy_fixed(1);
         if (n == 1) {
-            snprintf(err, errlen, "a top-1 model has nothing to calibrate");
+            ak_failf(err, AK_ERR_INVALID_ARG, "a top-1 model has nothing to calibrate");
             return -1;
         }
     }
     return 0;
 }
 
-static int save_npy(const ak_router_record *r, const char *path, char *err, size_t errlen) {
+static int save_npy(const ak_router_record *r, const char *path, ak_error *err) {
     int64_t shape[3] = {r->n_layer, r->cap, r->n_expert};
     ak_error e = {0};
     if (ak_npy_save(path, AK_DTYPE_F32, 3, shape, r->logits, &e)) {
-        snprintf(err, errlen, "%s", e.msg);
+        ak_failf(err, e.code, "%s", e.msg);
         return -1;
     }
     return 0;
@@ -162,10 +163,10 @@ typedef struct {
     int bad; /* the start policy could not be built */
 } start_policy;
 
-static int build_start(void *user, const ak_hparams *hp, ak_router_config *unused, char *err, size_t errlen) {
+static int build_start(void *user, const ak_hparams *hp, ak_router_config *unused, ak_error *err) {
     (void)unused;
     start_policy *sp = user;
-    if (build_config(sp->args->routing, sp->args->n_routing, hp, &sp->cfg, err, errlen)) {
+    if (build_config(sp->args->routing, sp->args->n_routing, hp, &sp->cfg, err)) {
         sp->bad = 1;
         return -1;
     }
@@ -177,30 +178,29 @@ static int build_start(void *user, const ak_hparams *hp, ak_router_config *unuse
 static int64_t record(ak_session *s, const calib_opts *o, ak_router_record *rec) {
     const ak_hparams *hp = ak_model_hparams(s->model);
     const int n_ctx = s->n_ctx;
-    char err[512];
-    if (ak_router_record_init(rec, hp->n_layer, hp->n_expert, s->n_tokens > n_ctx ? s->n_tokens : n_ctx, err,
-                              sizeof err)) {
-        fprintf(stderr, "calibrate: %s\n", err);
+    ak_error err = {0};
+    if (ak_router_record_init(rec, hp->n_layer, hp->n_expert, s->n_tokens > n_ctx ? s->n_tokens : n_ctx, &err)) {
+        fprintf(stderr, "calibrate: %s\n", err.msg);
         return -1;
     }
     ak_context_set_router_logits_sink(s->ctx, ak_router_record_sink, rec);
     ak_ppl_params pp = ak_session_ppl_params(s, n_ctx, n_ctx, o->n_chunks);
     ak_ppl_result res;
-    if (ak_perplexity(s->ctx, s->tokens, s->n_tokens, &pp, &res, err, sizeof err)) {
-        fprintf(stderr, "calibrate: %s\n", err);
+    if (ak_perplexity(s->ctx, s->tokens, s->n_tokens, &pp, &res, &err)) {
+        fprintf(stderr, "calibrate: %s\n", err.msg);
         return -1;
     }
-    int64_t T = ak_router_record_finish(rec, err, sizeof err);
+    int64_t T = ak_router_record_finish(rec, &err);
     if (T < 0) {
-        fprintf(stderr, "calibrate: %s\n", err);
+        fprintf(stderr, "calibrate: %s\n", err.msg);
         return -1;
     }
     printf("calibrate: %s, %d chunks of %d tokens at native top-%d (PPL %.4f): %lld tokens x %d layers of router "
            "logits\n",
            o->text_path, res.n_chunks, n_ctx, hp->n_expert_used, res.ppl, (long long)T, hp->n_layer);
     if (o->npy_path) {
-        if (save_npy(rec, o->npy_path, err, sizeof err)) {
-            fprintf(stderr, "calibrate: --save-router-logits %s\n", err);
+        if (save_npy(rec, o->npy_path, &err)) {
+            fprintf(stderr, "calibrate: --save-router-logits %s\n", err.msg);
             return -1;
         }
         printf("wrote the router logits [%d][%lld][%d] to %s\n", hp->n_layer, (long long)T, hp->n_expert,
@@ -212,11 +212,12 @@ static int64_t record(ak_session *s, const calib_opts *o, ak_router_record *rec)
 /* Fits cfg to the target on the record and writes it. 0, or -1 once the message is printed. */
 static int fit_and_save(const calib_opts *o, const ak_hparams *hp, int n_ctx, int64_t T, const ak_router_record *rec,
                         ak_router_config *cfg) {
-    char before[200], err[512];
+    char before[200];
+    ak_error err = {0};
     ak_policy_describe(&cfg->default_policy, before, sizeof before);
     double achieved = 0;
-    if (ak_calibrate_config_on_record(rec, cfg, o->target, o->per_layer, &achieved, err, sizeof err)) {
-        fprintf(stderr, "calibrate: %s\n", err);
+    if (ak_calibrate_config_on_record(rec, cfg, o->target, o->per_layer, &achieved, &err)) {
+        fprintf(stderr, "calibrate: %s\n", err.msg);
         return -1;
     }
     snprintf(cfg->name, sizeof cfg->name, "%s", o->name ? o->name : "calibrated");

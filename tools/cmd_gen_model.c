@@ -95,9 +95,9 @@ int cmd_gen_model(int argc, char **argv) {
                 type_name);
         return 2;
     }
-    char err[512];
-    if (ak_gen_model_write(&p, out, quiet, err, sizeof err)) {
-        fprintf(stderr, "gen-model: %s\n", err);
+    ak_error err = {0};
+    if (ak_gen_model_write(&p, out, quiet, &err)) {
+        fprintf(stderr, "gen-model: %s\n", err.msg);
         return 1;
     }
     if (!quiet)

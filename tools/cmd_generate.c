@@ -111,12 +111,12 @@ static int parse_args(int argc, char **argv, gen_opts *o, ak_cli_args *args) {
 /* Decodes the prompt in batches, then samples and streams up to n_predict tokens. The number
  * generated, or -1 once the message is printed; the prompt's and generation's seconds. */
 static int run(ak_session *s, ak_sampler *smp, int n_predict, double *t_prompt, double *t_gen) {
-    char err[512];
+    ak_error err = {0};
     double t0 = ak_now();
     for (int b0 = 0; b0 < s->n_tokens; b0 += s->n_batch) {
         int nb = s->n_tokens - b0 < s->n_batch ? s->n_tokens - b0 : s->n_batch;
-        if (ak_decode(s->ctx, s->tokens + b0, nb, err, sizeof err)) {
-            fprintf(stderr, "\ngenerate: %s\n", err);
+        if (ak_decode(s->ctx, s->tokens + b0, nb, &err)) {
+            fprintf(stderr, "\ngenerate: %s\n", err.msg);
             return -1;
         }
     }
@@ -134,8 +134,8 @@ static int run(ak_session *s, ak_sampler *smp, int n_predict, double *t_prompt, 
             n_gen++;
             break; /* the last token's logits are not needed */
         }
-        if (ak_decode(s->ctx, &id, 1, err, sizeof err)) {
-            fprintf(stderr, "\ngenerate: %s\n", err);
+        if (ak_decode(s->ctx, &id, 1, &err)) {
+            fprintf(stderr, "\ngenerate: %s\n", err.msg);
             return -1;
         }
     }

@@ -155,10 +155,10 @@ int cmd_gguf_info(int argc, char **argv) {
         return 2;
     }
     if (!show_kv && !show_tensors) show_kv = show_tensors = 1;
-    char err[512];
-    gguf_file *f = gguf_open(path, err, sizeof err);
+    ak_error err = {0};
+    gguf_file *f = gguf_open(path, &err);
     if (!f) {
-        fprintf(stderr, "gguf-info: %s\n", err);
+        fprintf(stderr, "gguf-info: %s\n", err.msg);
         return 1;
     }
     printf("%s: GGUF v%u, %" PRIu64 " bytes, alignment %u, data at %" PRIu64 ", %" PRId64 " key/values, %" PRId64

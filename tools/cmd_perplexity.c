@@ -101,10 +101,10 @@ static int parse_args(int argc, char **argv, ppl_opts *o, ak_cli_args *args) {
  * once the message is printed. */
 static int setup_logits(const ppl_opts *o, const ak_hparams *hp, int n_run, uint64_t hash, ak_logprobs *base_lp,
                         ak_logprobs *saved_lp, logits_sink *ls) {
-    char err[512];
+    ak_error err = {0};
     if (o->base_path) {
-        if (ak_logprobs_load(base_lp, o->base_path, err, sizeof err)) {
-            fprintf(stderr, "perplexity: --kl-base %s\n", err);
+        if (ak_logprobs_load(base_lp, o->base_path, &err)) {
+            fprintf(stderr, "perplexity: --kl-base %s\n", err.msg);
             return -1;
         }
         if (base_lp->n_vocab != hp->n_vocab || base_lp->n_ctx != o->n_ctx || base_lp->n_chunks != n_run ||
@@ -124,8 +124,8 @@ static int setup_logits(const ppl_opts *o, const ak_hparams *hp, int n_run, uint
         }
     }
     if (o->save_path) {
-        if (ak_logprobs_init(saved_lp, hp->n_vocab, o->n_ctx, n_run, err, sizeof err)) {
-            fprintf(stderr, "perplexity: --save-logits: %s\n", err);
+        if (ak_logprobs_init(saved_lp, hp->n_vocab, o->n_ctx, n_run, &err)) {
+            fprintf(stderr, "perplexity: --save-logits: %s\n", err.msg);
             return -1;
         }
         saved_lp->tokens_hash = hash;
@@ -172,10 +172,10 @@ int cmd_perplexity(int argc, char **argv) {
             pp.user = &ls;
         }
     }
-    char err[512];
+    ak_error err = {0};
     ak_ppl_result res;
-    if (ak_perplexity(s.ctx, s.tokens, n_tokens, &pp, &res, err, sizeof err)) {
-        fprintf(stderr, "perplexity: %s\n", err);
+    if (ak_perplexity(s.ctx, s.tokens, n_tokens, &pp, &res, &err)) {
+        fprintf(stderr, "perplexity: %s\n", err.msg);
         goto done;
     }
     if (ls.mismatch) {
@@ -189,8 +189,8 @@ int cmd_perplexity(int argc, char **argv) {
     ak_context_print_ledger(s.ctx, stdout);
     if (ls.base) print_kl(&ls.kl, stdout);
     if (ls.save) {
-        if (ak_logprobs_save(&saved_lp, o.save_path, err, sizeof err)) {
-            fprintf(stderr, "perplexity: --save-logits %s\n", err);
+        if (ak_logprobs_save(&saved_lp, o.save_path, &err)) {
+            fprintf(stderr, "perplexity: --save-logits %s\n", err.msg);
             goto done;
         }
         printf("saved the log-probabilities of %lld positions to %s\n", (long long)saved_lp.n_rows, o.save_path);

@@ -86,13 +86,12 @@ static int run_check(ak_session *s, const ak_profile *p, const ak_profile_opts *
         return 2;
     }
     ak_ppl_params pp = ak_session_ppl_params(s, o->n_ctx, o->n_ctx, o->exact_chunks > 0 ? o->exact_chunks : 16);
-    char err[600];
+    ak_error err = {0};
     double rk, rn;
     printf("check: %s budgets for average K %g, predicted (profile) vs measured on %d chunks:\n", ck->rule,
            ck->target, pp.n_chunks);
-    if (ak_allocation_check(p, rule, ck->target, ck->n_random, s->ctx, tokens, n, &pp, stdout, &rk, &rn, err,
-                            sizeof err)) {
-        fprintf(stderr, "profile: %s\n", err);
+    if (ak_allocation_check(p, rule, ck->target, ck->n_random, s->ctx, tokens, n, &pp, stdout, &rk, &rn, &err)) {
+        fprintf(stderr, "profile: %s\n", err.msg);
         return 1;
     }
     return 0;
@@ -129,7 +128,7 @@ int cmd_profile(int argc, char **argv) {
         fprintf(stderr, "profile: --check-target needs a positive number, not '%s'\n", check_target);
         return 2;
     }
-    char err[600];
+    ak_error err = {0};
     ak_session s;
     ak_session_opts so = {.n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
     int rc = 1, n = -1;
@@ -139,9 +138,9 @@ int cmd_profile(int argc, char **argv) {
     if (ak_cli_session_open(&s, "profile", model_path, NULL, &so)) goto done;
     const ak_hparams *hp = ak_model_hparams(s.model);
     o.n_ctx = s.n_ctx;
-    if ((n = ak_cli_profile_tokens(&s, &o, &tokens, err, sizeof err)) < 0 ||
-        ak_cli_profile_run(&s, &o, tokens, n, &p, stderr, err, sizeof err)) {
-        fprintf(stderr, "profile: %s\n", err);
+    if ((n = ak_cli_profile_tokens(&s, &o, &tokens, &err)) < 0 ||
+        ak_cli_profile_run(&s, &o, tokens, n, &p, stderr, &err)) {
+        fprintf(stderr, "profile: %s\n", err.msg);
         goto done;
     }
     const char *text = o.data_free ? "random tokens" : o.text_path;

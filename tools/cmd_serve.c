@@ -71,21 +71,21 @@ int cmd_serve(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    char err[512];
+    ak_error err = {0};
     ak_session s;
-    if (ak_session_load(&s, o.model_path, err, sizeof err)) {
-        fprintf(stderr, "serve: %s\n", err);
+    if (ak_session_load(&s, o.model_path, &err)) {
+        fprintf(stderr, "serve: %s\n", err.msg);
         return 1;
     }
     ak_router_config cfg;
     memset(&cfg, 0, sizeof cfg);
     int rc = 1;
-    if (ak_cli_session_routing(&args, ak_model_hparams(s.model), &cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "serve: %s\n", err);
+    if (ak_cli_session_routing(&args, ak_model_hparams(s.model), &cfg, &err) < 0) {
+        fprintf(stderr, "serve: %s\n", err.msg);
         goto done;
     }
-    if (ak_serve_run(&o, s.model, s.tok, args.n_routing ? &cfg : NULL, err, sizeof err)) {
-        fprintf(stderr, "serve: %s\n", err);
+    if (ak_serve_run(&o, s.model, s.tok, args.n_routing ? &cfg : NULL, &err)) {
+        fprintf(stderr, "serve: %s\n", err.msg);
         goto done;
     }
     rc = 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/errfmt.h"
 #include "cli_args.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -97,40 +98,40 @@ static int parse_alloc(const char *v, ak_sweep *S) {
     return 0;
 }
 
-static int load_tokens(ak_session *s, const char *path, int32_t **out, char *err, size_t errlen) {
+static int load_tokens(ak_session *s, const char *path, int32_t **out, ak_error *err) {
     size_t len = 0;
-    char *text = ak_cli_read_text(path, &len, err, errlen);
+    char *text = ak_cli_read_text(path, &len, err);
     if (!text) return -1;
-    int n = ak_session_tokenize(s, text, len, ak_tokenizer_add_bos(s->tok), out, err, errlen);
+    int n = ak_session_tokenize(s, text, len, ak_tokenizer_add_bos(s->tok), out, err);
     free(text);
     return n;
 }
 
 /* The evaluation and calibration tokens: two texts, or the first third of one text
  * calibrates and the rest is evaluated (never the same tokens). */
-static int split_texts(ak_sweep *S, int32_t **eval, int32_t **calib, char *err, size_t errlen) {
+static int split_texts(ak_sweep *S, int32_t **eval, int32_t **calib, ak_error *err) {
     int32_t *all = NULL;
-    int n_all = load_tokens(S->s, S->text_path, &all, err, errlen);
+    int n_all = load_tokens(S->s, S->text_path, &all, err);
     if (n_all < 0) return -1;
     if (S->calib_path) {
         *eval = all;
         S->n_eval = n_all;
-        if ((S->n_calib = load_tokens(S->s, S->calib_path, calib, err, errlen)) < 0) return -1;
+        if ((S->n_calib = load_tokens(S->s, S->calib_path, calib, err)) < 0) return -1;
     } else {
         S->n_calib = n_all / 3;
         *calib = all;
         S->n_eval = n_all - S->n_calib;
         if (!(*eval = malloc(((size_t)S->n_eval + 1) * sizeof **eval)))
-            return snprintf(err, errlen, "out of memory"), -1;
+            return ak_failf(err, AK_ERR_NOMEM, "out of memory");
         memcpy(*eval, all + S->n_calib, (size_t)S->n_eval * sizeof *all);
         fprintf(stderr, "sweep: no --calib: calibrating on the first %d tokens, evaluating on the other %d\n",
                 S->n_calib, S->n_eval);
     }
     S->eval_tokens = *eval, S->calib_tokens = *calib;
     if (S->n_eval < 2 * S->n_ctx || S->n_calib < 2 * S->n_ctx)
-        return snprintf(err, errlen,
+        return ak_failf(err, AK_ERR_INVALID_ARG,
                         "the evaluation (%d tokens) and calibration (%d tokens) texts need at least 2 x -c = %d "
-                        "tokens each", S->n_eval, S->n_calib, 2 * S->n_ctx), -1;
+                        "tokens each", S->n_eval, S->n_calib, 2 * S->n_ctx);
     return 0;
 }
 
@@ -200,7 +201,7 @@ int cmd_sweep(int argc, char **argv) {
         fprintf(stderr, "sweep: cannot create the folder %s\n", S.out_dir);
         return 1;
     }
-    char err[600];
+    ak_error err = {0};
     ak_session s;
     ak_session_opts so = {.n_ctx = S.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
     int32_t *eval = NULL, *calib = NULL;
@@ -210,15 +211,15 @@ int cmd_sweep(int argc, char **argv) {
     const ak_hparams *hp = ak_model_hparams(s.model);
     S.n_ctx = s.n_ctx;
     if (S.n_targets < 0) default_targets(&S, hp->n_expert_used);
-    if (split_texts(&S, &eval, &calib, err, sizeof err)) {
-        fprintf(stderr, "sweep: %s\n", err);
+    if (split_texts(&S, &eval, &calib, &err)) {
+        fprintf(stderr, "sweep: %s\n", err.msg);
         goto done;
     }
     fprintf(stderr, "sweep: %s: %s, %d evaluation tokens, -c %d, native top-%d of %d experts, %d threads -> %s/\n",
             S.model_path, hp->arch, S.n_eval, S.n_ctx, hp->n_expert_used, hp->n_expert, ak_context_n_threads(s.ctx),
             S.out_dir);
-    if (ak_sweep_run(&S, stderr, err, sizeof err)) {
-        fprintf(stderr, "sweep: %s\n", err);
+    if (ak_sweep_run(&S, stderr, &err)) {
+        fprintf(stderr, "sweep: %s\n", err.msg);
         goto done;
     }
     printf("sweep: %d rows written to %s/sweep.csv, sweep.json, sweep.svg and sweep.png\n", S.n_rows, S.out_dir);

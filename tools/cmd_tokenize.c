@@ -58,24 +58,25 @@ int cmd_tokenize(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    char err[512];
-    gguf_file *g = gguf_open(model, err, sizeof err);
+    ak_error err = {0};
+    gguf_file *g = gguf_open(model, &err);
     if (!g) {
-        fprintf(stderr, "tokenize: %s\n", err);
+        fprintf(stderr, "tokenize: %s\n", err.msg);
         return 1;
     }
-    ak_tokenizer *t = ak_tokenizer_load(g, err, sizeof err);
+    ak_tokenizer *t = ak_tokenizer_load(g, &err);
     if (!t) {
-        fprintf(stderr, "tokenize: %s: %s\n", model, err);
+        fprintf(stderr, "tokenize: %s: %s\n", model, err.msg);
         gguf_close(g);
         return 1;
     }
     size_t len = 0;
     char *text = NULL;
     if (file) {
-        text = ak_read_file(file, &len, NULL, 0);
+        ak_error why;
+        text = ak_read_file(file, &len, &why);
         if (!text) {
-            fprintf(stderr, "tokenize: cannot read %s\n", file);
+            fprintf(stderr, "tokenize: cannot read %s\n", why.msg);
             ak_tokenizer_free(t);
             gguf_close(g);
             return 1;

@@ -26,12 +26,12 @@ static int unigram_report(ak_bpe *b, const int32_t *train, size_t n_train, const
     for (size_t i = 0; i < n_train; i++) count[train[i]]++;
     int status = 0;
     for (int f = 0; f < n_files; f++) {
-        char err[512];
+        ak_error err = {0};
         size_t len, n = 0;
         int32_t *ids = NULL;
-        char *text = ak_read_file(files[f], &len, err, sizeof err);
+        char *text = ak_read_file(files[f], &len, &err);
         if (!text || ak_bpe_encode(b, text, len, &ids, &n)) {
-            fprintf(stderr, "train-tokenizer: %s\n", text ? "out of memory" : err);
+            fprintf(stderr, "train-tokenizer: %s\n", text ? "out of memory" : err.msg);
             free(text);
             status = 1;
             continue;
@@ -79,18 +79,18 @@ int cmd_train_tokenizer(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    char err[512];
+    ak_error err = {0};
     size_t len;
-    char *text = ak_read_file(input, &len, err, sizeof err);
+    char *text = ak_read_file(input, &len, &err);
     if (!text) {
-        fprintf(stderr, "train-tokenizer: %s\n", err);
+        fprintf(stderr, "train-tokenizer: %s\n", err.msg);
         return 1;
     }
     double t0 = ak_now();
-    ak_bpe *b = ak_bpe_train(text, len, vocab, err, sizeof err);
+    ak_bpe *b = ak_bpe_train(text, len, vocab, &err);
     double seconds = ak_now() - t0;
-    if (!b || ak_bpe_save(b, out, err, sizeof err)) {
-        fprintf(stderr, "train-tokenizer: %s\n", err);
+    if (!b || ak_bpe_save(b, out, &err)) {
+        fprintf(stderr, "train-tokenizer: %s\n", err.msg);
         free(text);
         ak_bpe_free(b);
         return 1;

@@ -1,21 +1,22 @@
 /* engine_cli.c - the text, routing and session set-up of the engine commands. */
+#include "base/errfmt.h"
 #include "engine_cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-char *ak_cli_read_text(const char *path, size_t *len, char *err, size_t errlen) {
-    char *text = ak_read_whole_file(path, len, err, errlen);
+char *ak_cli_read_text(const char *path, size_t *len, ak_error *err) {
+    char *text = ak_read_whole_file(path, len, err);
     if (text && *len && text[*len - 1] == '\n') text[--*len] = 0;
     return text;
 }
 
-int ak_cli_session_routing(void *user, const ak_hparams *hp, ak_router_config *cfg, char *err, size_t errlen) {
+int ak_cli_session_routing(void *user, const ak_hparams *hp, ak_router_config *cfg, ak_error *err) {
     const ak_cli_args *args = user;
     if (!args->n_routing) return 0;
     ak_error aerr = {0};
     if (ak_routing_flags_build_for_model(args->routing, hp->n_expert, hp->n_layer, hp->n_expert_used, cfg, &aerr)) {
-        snprintf(err, errlen, "%s", aerr.msg);
+        ak_failf(err, AK_ERR_INVALID_ARG, "%s", aerr.msg);
         return -1;
     }
     return 1;
@@ -23,17 +24,17 @@ int ak_cli_session_routing(void *user, const ak_hparams *hp, ak_router_config *c
 
 int ak_cli_session_open(ak_session *s, const char *cmd, const char *model_path, const char *text_path,
                         ak_session_opts *o) {
-    char err[600];
+    ak_error err = {0};
     char *text = NULL;
     memset(s, 0, sizeof *s);
-    if (text_path && !(text = ak_cli_read_text(text_path, &o->text_len, err, sizeof err))) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
+    if (text_path && !(text = ak_cli_read_text(text_path, &o->text_len, &err))) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
         return 1;
     }
     if (text) o->text = text;
-    int rc = ak_session_open(s, model_path, o, err, sizeof err);
+    int rc = ak_session_open(s, model_path, o, &err);
     if (text) o->text = NULL;
     free(text);
-    if (rc) fprintf(stderr, "%s: %s\n", cmd, err);
+    if (rc) fprintf(stderr, "%s: %s\n", cmd, err.msg);
     return rc ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 #ifndef AK_ENGINE_CLI_H
 #define AK_ENGINE_CLI_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 
 #include "cli_args.h"
@@ -12,11 +13,11 @@
 
 /* Reads a text file as llama.cpp reads a prompt file: one trailing newline is dropped.
  * A malloc'd NUL-terminated buffer, or NULL with a message. */
-char *ak_cli_read_text(const char *path, size_t *len, char *err, size_t errlen);
+char *ak_cli_read_text(const char *path, size_t *len, ak_error *err);
 
 /* An ak_session_routing_fn for the routing flags a command took (user: its ak_cli_args):
  * none given, the model's native top-k. */
-int ak_cli_session_routing(void *user, const ak_hparams *hp, ak_router_config *cfg, char *err, size_t errlen);
+int ak_cli_session_routing(void *user, const ak_hparams *hp, ak_router_config *cfg, ak_error *err);
 
 /* Reads text_path when not NULL (into o->text, freed once tokenised) and opens the session
  * (ak_session_open). 0, or 1 once "CMD: why" is printed; ak_session_close(s) either way. */

@@ -3,6 +3,7 @@
 #ifndef AK_PROFILE_CLI_H
 #define AK_PROFILE_CLI_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -21,10 +22,10 @@ typedef struct {
 
 /* The tokens: the text's (BOS as the vocabulary adds it) or random ones. Count, or -1 with
  * a message. */
-int ak_cli_profile_tokens(const ak_session *s, const ak_profile_opts *o, int32_t **out, char *err, size_t errlen);
+int ak_cli_profile_tokens(const ak_session *s, const ak_profile_opts *o, int32_t **out, ak_error *err);
 
 /* Profiles the first n tokens (chunks of o->n_ctx); progress lines to log. 0 or -1. */
 int ak_cli_profile_run(ak_session *s, const ak_profile_opts *o, const int32_t *tokens, int64_t n, ak_profile *p,
-                       FILE *log, char *err, size_t errlen);
+                       FILE *log, ak_error *err);
 
 #endif

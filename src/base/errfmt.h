@@ -1,6 +1,7 @@
-/* errfmt.h - the printf-style error setters of the tree: into a caller's buffer
- * (char *err, size_t errlen) or into an ak_error. Header-only (src/base), so libadaptivek
- * uses them without a link dependency. */
+/* errfmt.h - the one error convention of the tree: a function that can fail takes an
+ * `ak_error *err` (may be NULL) last, fills it with a status code and a message, and
+ * returns its failure value (-1, NULL or an ak_status). These are the setters. Header-only
+ * (src/base), so libadaptivek uses them without a link dependency. */
 #ifndef AK_BASE_ERRFMT_H
 #define AK_BASE_ERRFMT_H
 
@@ -8,37 +9,45 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/errfmt.h"
 #include "adaptivek.h"
 
-/* Formats into err (when err and errlen are not 0); returns -1, what the callers return. */
-static inline int ak_verrorf(char *err, size_t errlen, const char *fmt, va_list ap)
+static inline void ak_error_vset(ak_error *err, ak_status code, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
-static inline int ak_verrorf(char *err, size_t errlen, const char *fmt, va_list ap) {
-    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
-    return -1;
+static inline void ak_error_vset(ak_error *err, ak_status code, const char *fmt, va_list ap) {
+    if (!err) return;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    err->code = code;
 }
 
-static inline int ak_errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static inline int ak_errorf(char *err, size_t errlen, const char *fmt, ...) {
+/* Fills err (when not NULL) with code and the message; returns code. For ak_status functions. */
+static inline ak_status ak_error_setf(ak_error *err, ak_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline ak_status ak_error_setf(ak_error *err, ak_status code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    ak_verrorf(err, errlen, fmt, ap);
+    ak_error_vset(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* The same, returning -1: for functions that return 0 or -1 (and, as `ak_failf(...), NULL`,
+ * for those that return a pointer). */
+static inline int ak_failf(ak_error *err, ak_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline int ak_failf(ak_error *err, ak_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    ak_error_vset(err, code, fmt, ap);
     va_end(ap);
     return -1;
 }
 
-/* Fills err (when not NULL) with code and the message; returns code. */
-static inline ak_status ak_error_setf(ak_error *err, ak_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static inline ak_status ak_error_setf(ak_error *err, ak_status code, const char *fmt, ...) {
+/* Clears err at the start of a call, so a success leaves no stale message. */
+static inline void ak_error_clear(ak_error *err) {
     if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        ak_verrorf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->code = code;
+        err->code = AK_OK;
+        err->msg[0] = 0;
     }
-    return code;
 }
 
 #endif

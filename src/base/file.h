@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errfmt.h"
+
 /* The file's bytes, NUL-terminated, in a malloc'd buffer (caller frees), *len their count;
  * NULL with err = "PATH: why" when it cannot be opened or read, or is larger than
  * max_bytes (0: no limit). */
-static inline char *ak_read_file_max(const char *path, size_t max_bytes, size_t *len, char *err, size_t errlen) {
+static inline char *ak_read_file_max(const char *path, size_t max_bytes, size_t *len, ak_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (err && errlen) snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -30,8 +32,8 @@ static inline char *ak_read_file_max(const char *path, size_t max_bytes, size_t 
     fclose(f);
     if (why) {
         free(buf);
-        if (err && errlen && max_bytes && n > max_bytes) snprintf(err, errlen, "%s: %s %zu bytes", path, why, max_bytes);
-        else if (err && errlen) snprintf(err, errlen, "%s: %s", path, why);
+        if (err && max_bytes && n > max_bytes) ak_failf(err, AK_ERR_INVALID_ARG, "%s: %s %zu bytes", path, why, max_bytes);
+        else if (err) ak_failf(err, buf ? AK_ERR_IO : AK_ERR_NOMEM, "%s: %s", path, why);
         return NULL;
     }
     buf[n] = 0;
@@ -39,8 +41,8 @@ static inline char *ak_read_file_max(const char *path, size_t max_bytes, size_t 
     return buf;
 }
 
-static inline char *ak_read_file(const char *path, size_t *len, char *err, size_t errlen) {
-    return ak_read_file_max(path, 0, len, err, errlen);
+static inline char *ak_read_file(const char *path, size_t *len, ak_error *err) {
+    return ak_read_file_max(path, 0, len, err);
 }
 
 #endif

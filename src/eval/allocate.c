@@ -44,12 +44,11 @@ static const float *layer_logits(const ak_profile *p, int l) {
 static double budget_of(int g) { return 1.0 + (double)g / STEPS; }
 
 /* Routes layer l's tokens with pol: K per token into k. */
-static int route_layer(const ak_profile *p, int l, const ak_policy *pol, int *k, int32_t *ids, float *w, char *err,
-                       size_t errlen) {
+static int route_layer(const ak_profile *p, int l, const ak_policy *pol, int *k, int32_t *ids, float *w, ak_error *err) {
     ak_route_out ro = {(int)p->n_tokens, p->k_native, k, ids, w, NULL};
     ak_error e;
     if (ak_route(pol, layer_logits(p, l), (int)p->n_tokens, p->n_expert, 0, &ro, &e) != AK_OK)
-        return ak_errorf(err, errlen, "allocation: layer %d: %s", l, e.msg);
+        return ak_failf(err, e.code, "allocation: layer %d: %s", l, e.msg);
     return 0;
 }
 
@@ -127,7 +126,7 @@ static void entropy_curve(const ak_profile *p, int l, int *k, int32_t *ids, floa
         if (pol.kind == AK_POLICY_ENTROPY &&
             ak_calibrate_policy(&pol, layer_logits(p, l), (int)p->n_tokens, p->n_expert, budget_of(g), &ach, &e))
             continue;
-        if (route_layer(p, l, &pol, k, ids, w, NULL, 0)) continue;
+        if (route_layer(p, l, &pol, k, ids, w, NULL)) continue;
         cv->c[g] = mean_cost(p, l, k);
         cv->kmin[g] = 1;
     }
@@ -144,7 +143,7 @@ static int is_sorted_rule(ak_alloc_rule r) {
     return r == AK_RULE_RATIO || r == AK_RULE_TOP_P || r == AK_RULE_THRESHOLD;
 }
 
-static int layer_curve(const ak_profile *p, int l, ak_alloc_rule rule, curve *cv, char *err, size_t errlen) {
+static int layer_curve(const ak_profile *p, int l, ak_alloc_rule rule, curve *cv, ak_error *err) {
     const int K = p->k_native, G = (K - 1) * STEPS;
     const size_t T = (size_t)p->n_tokens;
     for (int g = 0; g <= G; g++) cv->c[g] = INFINITY, cv->kmin[g] = 1;
@@ -154,7 +153,7 @@ static int layer_curve(const ak_profile *p, int l, ak_alloc_rule rule, curve *cv
     entry *buf = is_sorted_rule(rule) ? malloc(T * (size_t)K * sizeof *buf) : NULL;
     int rc = -1;
     if (!k || !ids || !w || ((is_sorted_rule(rule)) && !buf)) {
-        ak_errorf(err, errlen, "allocation: out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "allocation: out of memory");
         goto done;
     }
     if (rule == AK_RULE_FIXED) {
@@ -167,7 +166,7 @@ static int layer_curve(const ak_profile *p, int l, ak_alloc_rule rule, curve *cv
         entropy_curve(p, l, k, ids, w, cv);
     } else {
         ak_policy all = ak_policy_fixed(K);
-        if (route_layer(p, l, &all, k, ids, w, err, errlen)) goto done;
+        if (route_layer(p, l, &all, k, ids, w, err)) goto done;
         for (int kmin = 1; kmin <= K; kmin++) sorted_curve(p, l, rule, w, kmin, buf, cv);
     }
     rc = 0;
@@ -182,18 +181,18 @@ static void curves_free(curve *cv, int n) {
     free(cv);
 }
 
-static curve *build_curves(const ak_profile *p, ak_alloc_rule rule, char *err, size_t errlen) {
+static curve *build_curves(const ak_profile *p, ak_alloc_rule rule, ak_error *err) {
     const int G = (p->k_native - 1) * STEPS;
     curve *cv = calloc((size_t)p->n_layer, sizeof *cv);
-    if (!cv) return ak_errorf(err, errlen, "allocation: out of memory"), NULL;
+    if (!cv) return ak_failf(err, AK_ERR_NOMEM, "allocation: out of memory"), NULL;
     for (int l = 0; l < p->n_layer; l++) {
         cv[l].c = malloc((size_t)(G + 1) * sizeof(double));
         cv[l].kmin = malloc((size_t)(G + 1) * sizeof(int));
         if (!cv[l].c || !cv[l].kmin) {
             curves_free(cv, p->n_layer);
-            return ak_errorf(err, errlen, "allocation: out of memory"), NULL;
+            return ak_failf(err, AK_ERR_NOMEM, "allocation: out of memory"), NULL;
         }
-        if (layer_curve(p, l, rule, &cv[l], err, errlen)) {
+        if (layer_curve(p, l, rule, &cv[l], err)) {
             curves_free(cv, p->n_layer);
             return NULL;
         }
@@ -216,13 +215,13 @@ static double curve_at(const curve *cv, int G, double b, int *kmin) {
 /* ---------------------------------------------------------------- dynamic programming */
 
 /* Grid budgets g[l] with sum g[l] = total minimising the summed cost. */
-static int allocate_grid(const curve *cv, int L, int G, int total, int *g_out, char *err, size_t errlen) {
+static int allocate_grid(const curve *cv, int L, int G, int total, int *g_out, ak_error *err) {
     const int S = L * G;
     double *f = malloc((size_t)(S + 1) * sizeof *f), *nf = malloc((size_t)(S + 1) * sizeof *nf);
     int *choice = malloc((size_t)L * (size_t)(S + 1) * sizeof *choice);
     int rc = -1;
     if (!f || !nf || !choice) {
-        ak_errorf(err, errlen, "allocation: out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "allocation: out of memory");
         goto done;
     }
     for (int s = 0; s <= S; s++) f[s] = s == 0 ? 0.0 : INFINITY;
@@ -239,7 +238,7 @@ static int allocate_grid(const curve *cv, int L, int G, int total, int *g_out, c
         f = nf, nf = tmp;
     }
     if (!isfinite(f[total])) {
-        ak_errorf(err, errlen, "allocation: no per-layer budgets of this rule reach the target");
+        ak_failf(err, AK_ERR_INVALID_ARG, "allocation: no per-layer budgets of this rule reach the target");
         goto done;
     }
     for (int l = L - 1, s = total; l >= 0; l--) {
@@ -269,25 +268,23 @@ static int place_remainder(const curve *cv, int L, int K, double rem, double *bu
     return 0;
 }
 
-static int check_target(const ak_profile *p, ak_alloc_rule rule, double target, char *err, size_t errlen) {
+static int check_target(const ak_profile *p, ak_alloc_rule rule, double target, ak_error *err) {
     const int K = p->k_native, L = p->n_layer;
     if (!(target >= 1.0) || !(target <= K))
-        return ak_errorf(err, errlen,
-                    "allocation: target average K %g is outside 1..%d (every token runs at least one expert and "
+        return ak_failf(err, AK_ERR_INVALID_ARG, "allocation: target average K %g is outside 1..%d (every token runs at least one expert and "
                     "at most the model's native top-%d)", target, K, K);
-    if (p->n_tokens < 1) return ak_errorf(err, errlen, "allocation: the profile has no tokens");
-    if (rule < 0 || rule >= AK_RULE_COUNT) return ak_errorf(err, errlen, "allocation: unknown rule");
+    if (p->n_tokens < 1) return ak_failf(err, AK_ERR_INVALID_ARG, "allocation: the profile has no tokens");
+    if (rule < 0 || rule >= AK_RULE_COUNT) return ak_failf(err, AK_ERR_INVALID_ARG, "allocation: unknown rule");
     double slots = target * L;
     if (rule == AK_RULE_FIXED && fabs(slots - llround(slots)) > 1e-9)
-        return ak_errorf(err, errlen,
-                    "allocation: fixed top-k per layer needs n_layers x target (%d x %g = %g) to be a whole "
+        return ak_failf(err, AK_ERR_INVALID_ARG, "allocation: fixed top-k per layer needs n_layers x target (%d x %g = %g) to be a whole "
                     "number of experts", L, target, slots);
     return 0;
 }
 
 /* Budgets, floors and predicted cost of the optimum on the rule's curves (no config). */
 static int allocate_on_curves(const ak_profile *p, const curve *cv, ak_alloc_rule rule, double target,
-                              ak_allocation *out, char *err, size_t errlen) {
+                              ak_allocation *out, ak_error *err) {
     const int K = p->k_native, L = p->n_layer, G = (K - 1) * STEPS;
     memset(out, 0, sizeof *out);
     out->rule = rule, out->target = target, out->n_layer = L;
@@ -296,17 +293,17 @@ static int allocate_on_curves(const ak_profile *p, const curve *cv, ak_alloc_rul
     int *g = calloc((size_t)L, sizeof *g);
     int rc = -1;
     if (!out->budget || !out->k_min || !g) {
-        ak_errorf(err, errlen, "allocation: out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "allocation: out of memory");
         goto done;
     }
     int total = (int)floor((target - 1.0) * L * STEPS + 1e-9);
     if (rule == AK_RULE_FIXED) total = (int)llround((target - 1.0) * L) * STEPS;
-    if (allocate_grid(cv, L, G, total, g, err, errlen)) goto done;
+    if (allocate_grid(cv, L, G, total, g, err)) goto done;
     double sum = 0;
     for (int l = 0; l < L; l++) out->budget[l] = budget_of(g[l]), sum += out->budget[l];
     double rem = target * L - sum;
     if (fabs(rem) > 1e-12 && place_remainder(cv, L, K, rem, out->budget)) {
-        ak_errorf(err, errlen, "allocation: cannot place the last %g experts of the budget", rem);
+        ak_failf(err, AK_ERR_INVALID_ARG, "allocation: cannot place the last %g experts of the budget", rem);
         goto done;
     }
     out->predicted = 0;
@@ -319,22 +316,21 @@ done:
 }
 
 int ak_allocate(const ak_profile *p, ak_alloc_rule rule, double target, ak_allocation *out, ak_router_config *cfg,
-                char *err, size_t errlen) {
+                ak_error *err) {
     memset(out, 0, sizeof *out);
     memset(cfg, 0, sizeof *cfg);
-    if (check_target(p, rule, target, err, errlen)) return -1;
-    curve *cv = build_curves(p, rule, err, errlen);
+    if (check_target(p, rule, target, err)) return -1;
+    curve *cv = build_curves(p, rule, err);
     if (!cv) return -1;
-    int rc = allocate_on_curves(p, cv, rule, target, out, err, errlen);
+    int rc = allocate_on_curves(p, cv, rule, target, out, err);
     curves_free(cv, p->n_layer);
-    if (!rc && (rc = ak_allocation_config(p, out, cfg, &out->achieved, err, errlen))) ak_allocation_free(out);
+    if (!rc && (rc = ak_allocation_config(p, out, cfg, &out->achieved, err))) ak_allocation_free(out);
     return rc;
 }
 
 /* ---------------------------------------------------------------- the config */
 
-static int layer_policy(const ak_profile *p, const ak_allocation *a, int l, ak_policy *pol, double *achieved, char *err,
-                        size_t errlen) {
+static int layer_policy(const ak_profile *p, const ak_allocation *a, int l, ak_policy *pol, double *achieved, ak_error *err) {
     const int K = p->k_native;
     const double b = a->budget[l];
     const int kmin = a->k_min[l] >= 1 && a->k_min[l] <= K ? a->k_min[l] : 1;
@@ -349,20 +345,20 @@ static int layer_policy(const ak_profile *p, const ak_allocation *a, int l, ak_p
     else *pol = entropy_levels(K);
     ak_error e;
     if (ak_calibrate_policy(pol, layer_logits(p, l), (int)p->n_tokens, p->n_expert, b, achieved, &e) != AK_OK)
-        return ak_errorf(err, errlen, "allocation: layer %d (budget %.4f): %s", l, b, e.msg);
+        return ak_failf(err, e.code, "allocation: layer %d (budget %.4f): %s", l, b, e.msg);
     return 0;
 }
 
 int ak_allocation_config(const ak_profile *p, const ak_allocation *a, ak_router_config *cfg, double *achieved,
-                         char *err, size_t errlen) {
+                         ak_error *err) {
     *cfg = ak_config_uniform(p->n_expert, p->k_native, p->renormalize, ak_policy_fixed(p->k_native));
     snprintf(cfg->name, sizeof cfg->name, "allocated-%s-avgk%g", ak_alloc_rule_name(a->rule), a->target);
     ak_error e;
-    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_errorf(err, errlen, "allocation: %s", e.msg);
+    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_failf(err, e.code, "allocation: %s", e.msg);
     double sum = 0;
     for (int l = 0; l < p->n_layer; l++) {
         double ach;
-        if (layer_policy(p, a, l, &cfg->layers[l], &ach, err, errlen)) {
+        if (layer_policy(p, a, l, &cfg->layers[l], &ach, err)) {
             ak_config_free(cfg);
             return -1;
         }
@@ -416,24 +412,24 @@ typedef struct {
     ak_compare_base *base;
 } check_ctx;
 
-static int measure(check_ctx *x, const ak_allocation *a, ak_compare *m, char *err, size_t errlen) {
+static int measure(check_ctx *x, const ak_allocation *a, ak_compare *m, ak_error *err) {
     ak_router_config cfg;
     double ach;
-    if (ak_allocation_config(x->p, a, &cfg, &ach, err, errlen)) return -1;
-    int rc = ak_compare_run(x->c, x->tokens, x->n, x->pp, &cfg, &x->base, m, err, errlen);
+    if (ak_allocation_config(x->p, a, &cfg, &ach, err)) return -1;
+    int rc = ak_compare_run(x->c, x->tokens, x->n, x->pp, &cfg, &x->base, m, err);
     ak_config_free(&cfg);
     return rc;
 }
 
 int ak_allocation_check(const ak_profile *p, ak_alloc_rule rule, double target, int n_random, ak_context *c,
                         const int32_t *tokens, int64_t n, const ak_ppl_params *pp, FILE *out, double *rho_kl,
-                        double *rho_nll, char *err, size_t errlen) {
+                        double *rho_nll, ak_error *err) {
     ak_allocation opt;
     memset(&opt, 0, sizeof opt);
-    if (check_target(p, rule, target, err, errlen)) return -1;
+    if (check_target(p, rule, target, err)) return -1;
     const int L = p->n_layer, K = p->k_native, G = (K - 1) * STEPS, N = n_random + 2;
-    curve *cv = build_curves(p, rule, err, errlen);
-    if (cv && allocate_on_curves(p, cv, rule, target, &opt, err, errlen)) {
+    curve *cv = build_curves(p, rule, err);
+    if (cv && allocate_on_curves(p, cv, rule, target, &opt, err)) {
         curves_free(cv, L);
         return -1;
     }
@@ -444,7 +440,7 @@ int ak_allocation_check(const ak_profile *p, ak_alloc_rule rule, double target, 
     int rc = -1, got = 0;
     if (!cv) goto done;
     if (!pred || !kl || !dn || !b) {
-        ak_errorf(err, errlen, "allocation check: out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "allocation check: out of memory");
         goto done;
     }
     for (int i = 0; i < N; i++) {
@@ -458,7 +454,7 @@ int ak_allocation_check(const ak_profile *p, ak_alloc_rule rule, double target, 
         for (int l = 0; l < L; l++) pred[got] += curve_at(&cv[l], G, b[l], &a.k_min[l]);
         if (!isfinite(pred[got])) continue;
         ak_compare m;
-        if (measure(&x, &a, &m, err, errlen)) goto done;
+        if (measure(&x, &a, &m, err)) goto done;
         kl[got] = m.kl.kld, dn[got] = m.kl.ln_ratio;
         if (out) {
             fprintf(out, "  %-9s budgets", i == 0 ? "optimum" : i == 1 ? "uniform" : "perturbed");
@@ -486,7 +482,7 @@ done:
 
 int ak_allocate_choose(const ak_profile *p, const int *use_rule, double target, int by_kl, ak_context *c,
                        const int32_t *tokens, int64_t n, const ak_ppl_params *pp, ak_allocation *out,
-                       ak_router_config *cfg, FILE *report, char *err, size_t errlen) {
+                       ak_router_config *cfg, FILE *report, ak_error *err) {
     ak_compare_base *base = NULL;
     double best = INFINITY;
     int rc = -1;
@@ -496,13 +492,13 @@ int ak_allocate_choose(const ak_profile *p, const int *use_rule, double target, 
         if (!use_rule[r]) continue;
         ak_allocation a;
         ak_router_config rc_cfg;
-        char why[300];
-        if (ak_allocate(p, (ak_alloc_rule)r, target, &a, &rc_cfg, why, sizeof why)) {
-            if (report) fprintf(report, "  %-8s skipped: %s\n", ak_alloc_rule_name((ak_alloc_rule)r), why);
+        ak_error why;
+        if (ak_allocate(p, (ak_alloc_rule)r, target, &a, &rc_cfg, &why)) {
+            if (report) fprintf(report, "  %-8s skipped: %s\n", ak_alloc_rule_name((ak_alloc_rule)r), why.msg);
             continue;
         }
         ak_compare m;
-        if (ak_compare_run(c, tokens, n, pp, &rc_cfg, &base, &m, err, errlen)) {
+        if (ak_compare_run(c, tokens, n, pp, &rc_cfg, &base, &m, err)) {
             ak_allocation_free(&a);
             ak_config_free(&rc_cfg);
             goto done;
@@ -522,7 +518,7 @@ int ak_allocate_choose(const ak_profile *p, const int *use_rule, double target, 
             ak_config_free(&rc_cfg);
         }
     }
-    rc = isfinite(best) ? 0 : ak_errorf(err, errlen, "allocation: no rule reaches the target average K %g", target);
+    rc = isfinite(best) ? 0 : ak_failf(err, AK_ERR_INVALID_ARG, "allocation: no rule reaches the target average K %g", target);
 done:
     ak_compare_base_free(base);
     if (rc) ak_allocation_free(out), ak_config_free(cfg);

@@ -22,6 +22,7 @@
 #ifndef AK_EVAL_ALLOCATE_H
 #define AK_EVAL_ALLOCATE_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -56,12 +57,12 @@ void ak_allocation_free(ak_allocation *a);
 /* Allocates budgets for target average K (0 < target <= k_native) with rule and writes the
  * per-layer config (caller frees with ak_config_free). 0, or -1 with a message. */
 int ak_allocate(const ak_profile *p, ak_alloc_rule rule, double target, ak_allocation *out, ak_router_config *cfg,
-                char *err, size_t errlen);
+                ak_error *err);
 
 /* Builds the config of given per-layer budgets (and floors) with rule, calibrating each
  * layer's policy on the profile's router logits; *achieved: its average K there. */
 int ak_allocation_config(const ak_profile *p, const ak_allocation *a, ak_router_config *cfg, double *achieved,
-                         char *err, size_t errlen);
+                         ak_error *err);
 
 /* Does the predicted cost rank allocations as measured KL and NLL do? n_random allocations
  * around the optimum of rule at target (and uniform and the optimum itself) are built,
@@ -69,13 +70,13 @@ int ak_allocation_config(const ak_profile *p, const ak_allocation *a, ak_router_
  * correlations; *rho_kl, *rho_nll receive them. */
 int ak_allocation_check(const ak_profile *p, ak_alloc_rule rule, double target, int n_random, ak_context *c,
                         const int32_t *tokens, int64_t n, const ak_ppl_params *pp, FILE *out, double *rho_kl,
-                        double *rho_nll, char *err, size_t errlen);
+                        double *rho_nll, ak_error *err);
 
 /* Allocates with every rule use_rule[r] != 0 marks and keeps the one with the lowest mean
  * NLL (by_kl: the lowest mean KL to native, for token sequences without meaning) over the
  * held-out chunks of tokens; a line per rule goes to report (may be NULL). */
 int ak_allocate_choose(const ak_profile *p, const int *use_rule, double target, int by_kl, ak_context *c,
                        const int32_t *tokens, int64_t n, const ak_ppl_params *pp, ak_allocation *out,
-                       ak_router_config *cfg, FILE *report, char *err, size_t errlen);
+                       ak_router_config *cfg, FILE *report, ak_error *err);
 
 #endif

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_t cap, char *err, size_t errlen) {
+int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_t cap, ak_error *err) {
     memset(r, 0, sizeof *r);
-    if (n_layer < 1 || n_expert < 1 || cap < 1) return ak_errorf(err, errlen, "router record: bad shape");
+    if (n_layer < 1 || n_expert < 1 || cap < 1) return ak_failf(err, AK_ERR_INVALID_ARG, "router record: bad shape");
     r->n_layer = n_layer;
     r->n_expert = n_expert;
     r->cap = cap;
@@ -17,7 +17,7 @@ int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_
     r->logits = malloc((size_t)n_layer * (size_t)cap * (size_t)n_expert * sizeof *r->logits);
     if (!r->filled || !r->logits) {
         ak_router_record_free(r);
-        return ak_errorf(err, errlen, "router record: out of memory for %lld tokens", (long long)cap);
+        return ak_failf(err, AK_ERR_NOMEM, "router record: out of memory for %lld tokens", (long long)cap);
     }
     return 0;
 }
@@ -45,14 +45,14 @@ void ak_router_record_sink(void *user, int layer, const float *logits, int n_tok
     r->filled[layer] += n_tokens;
 }
 
-int64_t ak_router_record_finish(ak_router_record *r, char *err, size_t errlen) {
-    if (r->overflow) return ak_errorf(err, errlen, "router record: more than %lld tokens per layer", (long long)r->cap);
+int64_t ak_router_record_finish(ak_router_record *r, ak_error *err) {
+    if (r->overflow) return ak_failf(err, AK_ERR_INVALID_ARG, "router record: more than %lld tokens per layer", (long long)r->cap);
     const int64_t n = r->filled[0];
     for (int l = 1; l < r->n_layer; l++)
         if (r->filled[l] != n)
-            return ak_errorf(err, errlen, "router record: layer %d has %lld tokens, layer 0 %lld (not every layer is MoE?)",
+            return ak_failf(err, AK_ERR_INVALID_ARG, "router record: layer %d has %lld tokens, layer 0 %lld (not every layer is MoE?)",
                         l, (long long)r->filled[l], (long long)n);
-    if (n < 1) return ak_errorf(err, errlen, "router record: no tokens recorded");
+    if (n < 1) return ak_failf(err, AK_ERR_INVALID_ARG, "router record: no tokens recorded");
     const size_t row = (size_t)r->n_expert;
     for (int l = 1; l < r->n_layer && n < r->cap; l++)
         memmove(r->logits + (size_t)l * (size_t)n * row, r->logits + (size_t)l * (size_t)r->cap * row,
@@ -62,13 +62,13 @@ int64_t ak_router_record_finish(ak_router_record *r, char *err, size_t errlen) {
 }
 
 int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *cfg, double target, int per_layer,
-                                  double *achieved, char *err, size_t errlen) {
+                                  double *achieved, ak_error *err) {
     ak_error e = {0};
-    if (cfg->n_layers == 0 && ak_config_set_layers(cfg, r->n_layer, &e)) return ak_errorf(err, errlen, "%s", e.msg);
+    if (cfg->n_layers == 0 && ak_config_set_layers(cfg, r->n_layer, &e)) return ak_failf(err, e.code, "%s", e.msg);
     if (cfg->n_layers != r->n_layer)
-        return ak_errorf(err, errlen, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
+        return ak_failf(err, AK_ERR_INVALID_ARG, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
     if (ak_calibrate_config(cfg, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e))
-        return ak_errorf(err, errlen, "%s", e.msg);
+        return ak_failf(err, e.code, "%s", e.msg);
     /* The default must be a calibrated policy too: an entropy policy whose thresholds were
      * placed at each layer's quantiles (all zero before) differs per layer, and the
      * uncalibrated default left in the config made it invalid (a 64-expert model's sweep
@@ -85,14 +85,14 @@ int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *c
 }
 
 int ak_calibrate_on_record(const ak_router_record *r, const ak_hparams *hp, const ak_policy *base, double target,
-                           int per_layer, ak_router_config *out, double *achieved, char *err, size_t errlen) {
+                           int per_layer, ak_router_config *out, double *achieved, ak_error *err) {
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "calibrated");
     out->n_experts = hp->n_expert;
     out->k_native = hp->n_expert_used;
     out->renormalize = hp->renormalize;
     out->default_policy = *base;
-    if (ak_calibrate_config_on_record(r, out, target, per_layer, achieved, err, errlen)) {
+    if (ak_calibrate_config_on_record(r, out, target, per_layer, achieved, err)) {
         ak_config_free(out);
         return -1;
     }

@@ -11,6 +11,7 @@
 #ifndef AK_EVAL_CALIB_H
 #define AK_EVAL_CALIB_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 
 #include "model/model.h"
@@ -23,7 +24,7 @@ typedef struct {
     int overflow;     /* more tokens arrived than cap */
 } ak_router_record;
 
-int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_t cap, char *err, size_t errlen);
+int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_t cap, ak_error *err);
 void ak_router_record_free(ak_router_record *r);
 void ak_router_record_reset(ak_router_record *r);
 /* The sink: ak_context_set_router_logits_sink(ctx, ak_router_record_sink, r). */
@@ -31,18 +32,17 @@ void ak_router_record_sink(void *user, int layer, const float *logits, int n_tok
 /* Ends a recording: checks every layer got the same number of tokens, packs the layers
  * so logits is [n_layer][n_tokens][n_expert] (cap becomes n_tokens) and returns
  * n_tokens, or -1 with a message. */
-int64_t ak_router_record_finish(ak_router_record *r, char *err, size_t errlen);
+int64_t ak_router_record_finish(ak_router_record *r, ak_error *err);
 
 /* A router config for model hp with policy base in every layer, calibrated on a finished
  * recording to target average K:
  * one parameter for all layers, or per_layer. k_native = the model's. *achieved: average
  * K on the calibration logits. The caller frees *out (ak_config_free). */
 int ak_calibrate_on_record(const ak_router_record *r, const ak_hparams *hp, const ak_policy *base,
-                           double target, int per_layer, ak_router_config *out, double *achieved, char *err,
-                           size_t errlen);
+                           double target, int per_layer, ak_router_config *out, double *achieved, ak_error *err);
 
 /* Calibrates an already built config (policies set, n_layers 0 or hp->n_layer). */
 int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *cfg, double target,
-                                  int per_layer, double *achieved, char *err, size_t errlen);
+                                  int per_layer, double *achieved, ak_error *err);
 
 #endif

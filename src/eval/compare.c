@@ -42,16 +42,16 @@ void ak_compare_base_free(ak_compare_base *b) {
 
 /* One perplexity run with cfg; the base's callback stores (first run) or compares. */
 static int run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp, const ak_router_config *cfg,
-               ak_compare_base *b, int storing, ak_compare *out, char *err, size_t errlen) {
+               ak_compare_base *b, int storing, ak_compare *out, ak_error *err) {
     ak_ppl_params np = *pp;
     np.on_logits = storing ? store : add;
     np.user = b;
     ak_kl_init(&b->kl);
     b->mismatch = 0;
-    if (ak_context_set_routing(c, cfg, err, errlen)) return -1;
+    if (ak_context_set_routing(c, cfg, err)) return -1;
     ak_context_reset_stats(c);
-    if (ak_perplexity(c, tokens, n, &np, &out->ppl, err, errlen)) return -1;
-    if (b->mismatch) return ak_errorf(err, errlen, "internal: the native run's tokens differ");
+    if (ak_perplexity(c, tokens, n, &np, &out->ppl, err)) return -1;
+    if (b->mismatch) return ak_failf(err, AK_ERR_INVALID_ARG, "internal: the native run's tokens differ");
     out->nll = out->ppl.nll_sum / (double)out->ppl.n_scored;
     out->avg_k = ak_context_avg_k(c);
     memset(&out->kl, 0, sizeof out->kl);
@@ -67,18 +67,18 @@ static int run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_par
 }
 
 int ak_compare_run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp,
-                   const ak_router_config *cfg, ak_compare_base **base, ak_compare *out, char *err, size_t errlen) {
+                   const ak_router_config *cfg, ak_compare_base **base, ak_compare *out, ak_error *err) {
     if (!*base) {
         const int whole = (int)(n / pp->n_ctx);
         const int n_run = pp->n_chunks > 0 && pp->n_chunks < whole ? pp->n_chunks : whole;
         ak_compare_base *b = calloc(1, sizeof *b);
         if (!b || !(b->logp = malloc((size_t)pp->n_vocab * sizeof *b->logp))) {
             ak_compare_base_free(b);
-            return ak_errorf(err, errlen, "out of memory");
+            return ak_failf(err, AK_ERR_NOMEM, "out of memory");
         }
         ak_compare native;
-        if (ak_logprobs_init(&b->lp, pp->n_vocab, pp->n_ctx, n_run, err, errlen) ||
-            run(c, tokens, n, pp, NULL, b, 1, &native, err, errlen)) {
+        if (ak_logprobs_init(&b->lp, pp->n_vocab, pp->n_ctx, n_run, err) ||
+            run(c, tokens, n, pp, NULL, b, 1, &native, err)) {
             ak_compare_base_free(b);
             return -1;
         }
@@ -88,5 +88,5 @@ int ak_compare_run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl
             return 0;
         }
     }
-    return run(c, tokens, n, pp, cfg, *base, 0, out, err, errlen);
+    return run(c, tokens, n, pp, cfg, *base, 0, out, err);
 }

@@ -5,6 +5,7 @@
 #ifndef AK_EVAL_COMPARE_H
 #define AK_EVAL_COMPARE_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 
 #include "eval/kl.h"
@@ -25,7 +26,7 @@ typedef struct ak_compare_base ak_compare_base;
  * that run is the result); later calls reuse it. The context's routing is left at cfg and
  * its statistics and counters cover the run. 0, or -1 with a message. */
 int ak_compare_run(ak_context *c, const int32_t *tokens, int64_t n, const ak_ppl_params *pp,
-                   const ak_router_config *cfg, ak_compare_base **base, ak_compare *out, char *err, size_t errlen);
+                   const ak_router_config *cfg, ak_compare_base **base, ak_compare *out, ak_error *err);
 void ak_compare_base_free(ak_compare_base *b);
 
 #endif

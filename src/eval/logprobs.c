@@ -25,9 +25,9 @@ uint64_t ak_tokens_hash(const int32_t *tokens, int64_t n) {
     return h;
 }
 
-static int set_shape(ak_logprobs *lp, int n_vocab, int n_ctx, int n_chunks, char *err, size_t errlen) {
+static int set_shape(ak_logprobs *lp, int n_vocab, int n_ctx, int n_chunks, ak_error *err) {
     if (n_vocab < 1 || n_vocab > (1 << 24) || n_ctx < 4 || n_chunks < 1) {
-        ak_errorf(err, errlen, "log-probs: bad shape (n_vocab %d, n_ctx %d, n_chunks %d)", n_vocab, n_ctx, n_chunks);
+        ak_failf(err, AK_ERR_INVALID_ARG, "log-probs: bad shape (n_vocab %d, n_ctx %d, n_chunks %d)", n_vocab, n_ctx, n_chunks);
         return -1;
     }
     lp->n_vocab = n_vocab;
@@ -39,12 +39,12 @@ static int set_shape(ak_logprobs *lp, int n_vocab, int n_ctx, int n_chunks, char
     return 0;
 }
 
-int ak_logprobs_init(ak_logprobs *lp, int n_vocab, int n_ctx, int n_chunks, char *err, size_t errlen) {
+int ak_logprobs_init(ak_logprobs *lp, int n_vocab, int n_ctx, int n_chunks, ak_error *err) {
     memset(lp, 0, sizeof *lp);
-    if (set_shape(lp, n_vocab, n_ctx, n_chunks, err, errlen)) return -1;
+    if (set_shape(lp, n_vocab, n_ctx, n_chunks, err)) return -1;
     lp->rows = calloc((size_t)lp->n_rows, lp->row_bytes);
     if (!lp->rows) {
-        ak_errorf(err, errlen, "log-probs: out of memory for %lld rows of %zu bytes", (long long)lp->n_rows,
+        ak_failf(err, AK_ERR_NOMEM, "log-probs: out of memory for %lld rows of %zu bytes", (long long)lp->n_rows,
                 lp->row_bytes);
         return -1;
     }
@@ -115,7 +115,7 @@ static uint64_t get_u64(const unsigned char *p) {
     return v;
 }
 
-int ak_logprobs_save(const ak_logprobs *lp, const char *path, char *err, size_t errlen) {
+int ak_logprobs_save(const ak_logprobs *lp, const char *path, ak_error *err) {
     unsigned char h[AK_LOGPROB_HEADER] = {0};
     memcpy(h, MAGIC, 8);
     put_u32(h + 8, 1);
@@ -128,7 +128,7 @@ int ak_logprobs_save(const ak_logprobs *lp, const char *path, char *err, size_t 
     put_u64(h + 40, (uint64_t)lp->n_rows);
     FILE *f = fopen(path, "wb");
     if (!f) {
-        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
         return -1;
     }
     int bad = fwrite(h, 1, sizeof h, f) != sizeof h ||
@@ -136,58 +136,58 @@ int ak_logprobs_save(const ak_logprobs *lp, const char *path, char *err, size_t 
     bad |= fclose(f) != 0;
     if (bad) {
         remove(path);
-        ak_errorf(err, errlen, "%s: write failed", path);
+        ak_failf(err, AK_ERR_IO, "%s: write failed", path);
         return -1;
     }
     return 0;
 }
 
-int ak_logprobs_load(ak_logprobs *lp, const char *path, char *err, size_t errlen) {
+int ak_logprobs_load(ak_logprobs *lp, const char *path, ak_error *err) {
     memset(lp, 0, sizeof *lp);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
         return -1;
     }
     unsigned char h[AK_LOGPROB_HEADER];
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        ak_errorf(err, errlen, "%s: cannot determine the file size", path);
+        ak_failf(err, AK_ERR_IO, "%s: cannot determine the file size", path);
         goto fail;
     }
     if ((size_t)size < sizeof h || fread(h, 1, sizeof h, f) != sizeof h || memcmp(h, MAGIC, 8)) {
-        ak_errorf(err, errlen, "%s: not a log-probs file (no AKLOGPR1 header; write one with perplexity --save-logits)",
+        ak_failf(err, AK_ERR_FORMAT, "%s: not a log-probs file (no AKLOGPR1 header; write one with perplexity --save-logits)",
                 path);
         goto fail;
     }
     if (get_u32(h + 8) != 1) {
-        ak_errorf(err, errlen, "%s: log-probs version %u is not supported (1 is)", path, get_u32(h + 8));
+        ak_failf(err, AK_ERR_FORMAT, "%s: log-probs version %u is not supported (1 is)", path, get_u32(h + 8));
         goto fail;
     }
     uint32_t n_vocab = get_u32(h + 12), n_ctx = get_u32(h + 16), n_chunks = get_u32(h + 20);
     if (n_vocab > (1u << 24) || n_ctx > (1u << 24) || n_chunks > (1u << 24) ||
-        set_shape(lp, (int)n_vocab, (int)n_ctx, (int)n_chunks, NULL, 0) ||
+        set_shape(lp, (int)n_vocab, (int)n_ctx, (int)n_chunks, NULL) ||
         get_u32(h + 24) != (uint32_t)lp->rows_per_chunk || get_u32(h + 28) != (uint32_t)lp->row_bytes ||
         get_u64(h + 40) != (uint64_t)lp->n_rows) {
-        ak_errorf(err, errlen, "%s: inconsistent header (n_vocab %u, n_ctx %u, n_chunks %u, rows/chunk %u, row %u bytes)",
+        ak_failf(err, AK_ERR_FORMAT, "%s: inconsistent header (n_vocab %u, n_ctx %u, n_chunks %u, rows/chunk %u, row %u bytes)",
                 path, n_vocab, n_ctx, n_chunks, get_u32(h + 24), get_u32(h + 28));
         goto fail;
     }
     lp->tokens_hash = get_u64(h + 32);
     const uint64_t want = AK_LOGPROB_HEADER + (uint64_t)lp->n_rows * lp->row_bytes;
     if ((uint64_t)size != want) {
-        ak_errorf(err, errlen, "%s: %ld bytes, but the header describes %llu (truncated or corrupt)", path, size,
+        ak_failf(err, AK_ERR_FORMAT, "%s: %ld bytes, but the header describes %llu (truncated or corrupt)", path, size,
                 (unsigned long long)want);
         goto fail;
     }
     lp->rows = malloc((size_t)lp->n_rows * lp->row_bytes);
     if (!lp->rows) {
-        ak_errorf(err, errlen, "%s: out of memory", path);
+        ak_failf(err, AK_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
     if (fread(lp->rows, lp->row_bytes, (size_t)lp->n_rows, f) != (size_t)lp->n_rows) {
-        ak_errorf(err, errlen, "%s: read failed", path);
+        ak_failf(err, AK_ERR_IO, "%s: read failed", path);
         goto fail;
     }
     for (int64_t r = 0; r < lp->n_rows; r++) {
@@ -199,7 +199,7 @@ int ak_logprobs_load(ak_logprobs *lp, const char *path, char *err, size_t errlen
         const uint16_t *codes = (const uint16_t *)(row + ROW_HEAD);
         if (am < 0 || am >= lp->n_vocab || nx < 0 || nx >= lp->n_vocab || !(top <= 0.0f) || !isfinite(top) ||
             !(nll >= -1e-5f) || !isfinite(nll) || codes[am] != 65535) {
-            ak_errorf(err, errlen, "%s: row %lld is corrupt (token ids, log-probabilities or top code out of range)", path,
+            ak_failf(err, AK_ERR_FORMAT, "%s: row %lld is corrupt (token ids, log-probabilities or top code out of range)", path,
                     (long long)r);
             goto fail;
         }

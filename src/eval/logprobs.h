@@ -28,6 +28,7 @@
 #ifndef AK_EVAL_LOGPROBS_H
 #define AK_EVAL_LOGPROBS_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,7 +50,7 @@ typedef struct {
 uint64_t ak_tokens_hash(const int32_t *tokens, int64_t n);
 
 /* Allocates the rows of a run of n_chunks chunks of n_ctx tokens. 0, or -1 with a message. */
-int ak_logprobs_init(ak_logprobs *lp, int n_vocab, int n_ctx, int n_chunks, char *err, size_t errlen);
+int ak_logprobs_init(ak_logprobs *lp, int n_vocab, int n_ctx, int n_chunks, ak_error *err);
 void ak_logprobs_free(ak_logprobs *lp);
 
 /* Row of a scored position (pos in n_ctx/2 .. n_ctx-2), or -1 when out of range. */
@@ -62,8 +63,8 @@ void ak_logprobs_put(ak_logprobs *lp, int64_t r, const float *logits, int32_t ne
  * token and its exact NLL. */
 void ak_logprobs_get(const ak_logprobs *lp, int64_t r, float *logp, int32_t *argmax, int32_t *next, double *nll_next);
 
-int ak_logprobs_save(const ak_logprobs *lp, const char *path, char *err, size_t errlen);
+int ak_logprobs_save(const ak_logprobs *lp, const char *path, ak_error *err);
 /* Loads and checks a file (see the format above). 0, or -1 with a message naming it. */
-int ak_logprobs_load(ak_logprobs *lp, const char *path, char *err, size_t errlen);
+int ak_logprobs_load(ak_logprobs *lp, const char *path, ak_error *err);
 
 #endif

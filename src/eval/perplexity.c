@@ -39,21 +39,20 @@ void ak_ppl_from_sums(double nll_sum, double nll2_sum, int64_t count, double *pp
 }
 
 int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *p,
-                  ak_ppl_result *r, char *err, size_t errlen) {
+                  ak_ppl_result *r, ak_error *err) {
     const int n_ctx = p->n_ctx, n_vocab = p->n_vocab;
     *r = (ak_ppl_result){0};
     if (n_vocab <= 0 || n_ctx < 4 || p->n_batch < 1) {
-        ak_errorf(err, errlen, "perplexity: bad parameters (n_vocab %d, n_ctx %d, n_batch %d)", n_vocab, n_ctx,
+        ak_failf(err, AK_ERR_INVALID_ARG, "perplexity: bad parameters (n_vocab %d, n_ctx %d, n_batch %d)", n_vocab, n_ctx,
                 p->n_batch);
         return -1;
     }
     if (n_ctx > ak_context_n_ctx(c)) {
-        ak_errorf(err, errlen, "perplexity: chunk of %d tokens does not fit the context (%d)", n_ctx, ak_context_n_ctx(c));
+        ak_failf(err, AK_ERR_INVALID_ARG, "perplexity: chunk of %d tokens does not fit the context (%d)", n_ctx, ak_context_n_ctx(c));
         return -1;
     }
     if (n_tokens < 2 * (int64_t)n_ctx) {
-        ak_errorf(err, errlen,
-                "you need at least %d tokens to evaluate perplexity with a context of %d; the text has only %lld",
+        ak_failf(err, AK_ERR_INVALID_ARG, "you need at least %d tokens to evaluate perplexity with a context of %d; the text has only %lld",
                 2 * n_ctx, n_ctx, (long long)n_tokens);
         return -1;
     }
@@ -68,7 +67,7 @@ int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const 
 
     int32_t *batch = malloc((size_t)n_batch * sizeof *batch);
     if (!batch) {
-        ak_errorf(err, errlen, "perplexity: out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "perplexity: out of memory");
         return -1;
     }
     for (int ch = 0; ch < n_chunk; ch++) {
@@ -79,7 +78,7 @@ int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const 
             memcpy(batch, chunk + b0, (size_t)nb * sizeof *batch);
             /* BOS replaces the chunk's first token for the forward pass only */
             if (b0 == 0 && p->bos >= 0) batch[0] = p->bos;
-            if (ak_decode(c, batch, nb, err, errlen)) {
+            if (ak_decode(c, batch, nb, err)) {
                 free(batch);
                 return -1;
             }

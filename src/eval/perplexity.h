@@ -14,6 +14,7 @@
 #ifndef AK_EVAL_PERPLEXITY_H
 #define AK_EVAL_PERPLEXITY_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -55,6 +56,6 @@ void ak_ppl_from_sums(double nll_sum, double nll2_sum, int64_t count, double *pp
  * statistics and counters keep accumulating (reset them before if wanted). Returns 0, or
  * -1 with a message. */
 int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *p,
-                  ak_ppl_result *r, char *err, size_t errlen);
+                  ak_ppl_result *r, ak_error *err);
 
 #endif

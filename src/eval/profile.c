@@ -9,7 +9,7 @@
 #include "eval/compare.h"
 #include "base/errfmt.h"
 
-int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, char *err, size_t errlen) {
+int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, ak_error *err) {
     memset(p, 0, sizeof *p);
     const ak_hparams *hp = ak_model_hparams(m);
     p->n_layer = hp->n_layer;
@@ -28,9 +28,9 @@ int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, char *err, si
     ok &= (p->alpha = calloc((size_t)p->n_layer, sizeof(double))) != NULL;
     ok &= (p->entropy_pct = calloc((size_t)p->n_layer * 3, sizeof(double))) != NULL;
     ok &= (p->scratch = malloc((size_t)p->n_embd * sizeof(float))) != NULL;
-    if (!ok || ak_router_record_init(&p->router, p->n_layer, p->n_expert, cap, err, errlen)) {
+    if (!ok || ak_router_record_init(&p->router, p->n_layer, p->n_expert, cap, err)) {
         ak_profile_free(p);
-        return ak_errorf(err, errlen, "profile: out of memory for %lld tokens", (long long)cap);
+        return ak_failf(err, AK_ERR_NOMEM, "profile: out of memory for %lld tokens", (long long)cap);
     }
     for (size_t i = 0; i < LK; i++) p->kl[i] = p->kl_err[i] = p->dnll[i] = p->dnll_err[i] = NAN;
     for (int l = 0; l < p->n_layer; l++) p->alpha[l] = 1.0;
@@ -146,11 +146,11 @@ static void proxy_tables(ak_profile *p) {
 }
 
 /* A config running layer `layer` at top-j and every other layer at the native top-K. */
-static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_config *cfg, char *err, size_t errlen) {
+static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_config *cfg, ak_error *err) {
     *cfg = ak_config_uniform(p->n_expert, p->k_native, p->renormalize, ak_policy_fixed(p->k_native));
     snprintf(cfg->name, sizeof cfg->name, "profile-l%d-k%d", layer, j);
     ak_error e;
-    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_errorf(err, errlen, "profile: %s", e.msg);
+    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_failf(err, e.code, "profile: %s", e.msg);
     cfg->layers[layer] = ak_policy_fixed(j);
     return 0;
 }
@@ -179,7 +179,7 @@ void ak_profile_set_objective(ak_profile *p, ak_objective o) {
 
 /* Every layer alone at every top-j < K over the first `chunks` chunks, against native. */
 static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
-                      int chunks, FILE *progress, char *err, size_t errlen) {
+                      int chunks, FILE *progress, ak_error *err) {
     const int K = p->k_native;
     ak_ppl_params ep = *pp;
     ep.n_chunks = chunks;
@@ -190,8 +190,8 @@ static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64
         for (int j = 1; j < K && !rc; j++) {
             ak_router_config cfg;
             ak_compare m;
-            if ((rc = one_layer_config(p, l, j, &cfg, err, errlen))) break;
-            rc = ak_compare_run(c, tokens, n_tokens, &ep, &cfg, &base, &m, err, errlen);
+            if ((rc = one_layer_config(p, l, j, &cfg, err))) break;
+            rc = ak_compare_run(c, tokens, n_tokens, &ep, &cfg, &base, &m, err);
             ak_config_free(&cfg);
             if (rc) break;
             p->kl[l * K + j - 1] = m.kl.kld, p->kl_err[l * K + j - 1] = m.kl.kld_err;
@@ -205,7 +205,7 @@ static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64
     if (rc) return -1;
     p->has_exact = 1;
     fit_alpha(p);
-    return ak_context_set_routing(c, NULL, err, errlen);
+    return ak_context_set_routing(c, NULL, err);
 }
 
 static void entropy_percentiles(ak_profile *p, const ak_context *c) {
@@ -218,7 +218,7 @@ static void entropy_percentiles(ak_profile *p, const ak_context *c) {
 
 /* The native run with both sinks: router logits and per-token prefix errors. */
 static int record(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
-                  char *err, size_t errlen) {
+                  ak_error *err) {
     ak_ppl_result r;
     ak_router_record_reset(&p->router);
     memset(p->filled, 0, (size_t)p->n_layer * sizeof *p->filled);
@@ -226,16 +226,16 @@ static int record(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n
     ak_context_reset_stats(c);
     ak_context_set_router_logits_sink(c, ak_router_record_sink, &p->router);
     ak_context_set_expert_outputs_sink(c, ak_profile_sink, p);
-    int rc = ak_perplexity(c, tokens, n_tokens, pp, &r, err, errlen);
+    int rc = ak_perplexity(c, tokens, n_tokens, pp, &r, err);
     ak_context_set_router_logits_sink(c, NULL, NULL);
     ak_context_set_expert_outputs_sink(c, NULL, NULL);
     if (rc) return -1;
-    if (p->bad_k) return ak_errorf(err, errlen, "profile: the recording was not at the native top-%d", p->k_native);
-    int64_t T = ak_router_record_finish(&p->router, err, errlen);
+    if (p->bad_k) return ak_failf(err, AK_ERR_INVALID_ARG, "profile: the recording was not at the native top-%d", p->k_native);
+    int64_t T = ak_router_record_finish(&p->router, err);
     if (T < 0) return -1;
     for (int l = 0; l < p->n_layer; l++)
         if (p->filled[l] != T)
-            return ak_errorf(err, errlen, "profile: layer %d recorded %lld tokens, layer 0 %lld (more than %lld?)", l,
+            return ak_failf(err, AK_ERR_INVALID_ARG, "profile: layer %d recorded %lld tokens, layer 0 %lld (more than %lld?)", l,
                              (long long)p->filled[l], (long long)T, (long long)p->cap);
     p->n_tokens = T;
     p->base_ppl = r.ppl;
@@ -243,14 +243,14 @@ static int record(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n
 }
 
 int ak_profile_run(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
-                   int exact_chunks, FILE *progress, char *err, size_t errlen) {
-    if (ak_context_set_routing(c, NULL, err, errlen) || record(p, c, tokens, n_tokens, pp, err, errlen)) return -1;
+                   int exact_chunks, FILE *progress, ak_error *err) {
+    if (ak_context_set_routing(c, NULL, err) || record(p, c, tokens, n_tokens, pp, err)) return -1;
     entropy_percentiles(p, c);
     proxy_tables(p);
     const int whole = (int)(n_tokens / pp->n_ctx);
     const int n_run = pp->n_chunks > 0 && pp->n_chunks < whole ? pp->n_chunks : whole;
     p->exact_chunks = exact_chunks < n_run ? exact_chunks : n_run;
-    return p->exact_chunks > 0 ? exact_runs(p, c, tokens, n_tokens, pp, p->exact_chunks, progress, err, errlen) : 0;
+    return p->exact_chunks > 0 ? exact_runs(p, c, tokens, n_tokens, pp, p->exact_chunks, progress, err) : 0;
 }
 
 void ak_profile_random_tokens(int32_t *out, int64_t n, int n_vocab, uint64_t seed) {

@@ -21,6 +21,7 @@
 #ifndef AK_EVAL_PROFILE_H
 #define AK_EVAL_PROFILE_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -57,7 +58,7 @@ typedef struct {
     int bad_k;             /* the recording saw a token with K != native: not a native run */
 } ak_profile;
 
-int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, char *err, size_t errlen);
+int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, ak_error *err);
 void ak_profile_free(ak_profile *p);
 
 /* The expert-outputs sink (ak_context_set_expert_outputs_sink): records one batch. */
@@ -73,7 +74,7 @@ void ak_profile_prefix(const ak_expert_outputs *o, int t, int j, int renormalize
  * KL/NLL tables over the first exact_chunks chunks (n_layer * (K - 1) more runs).
  * The context's routing is set to native. progress: one line per exact run, or NULL. */
 int ak_profile_run(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *pp,
-                   int exact_chunks, FILE *progress, char *err, size_t errlen);
+                   int exact_chunks, FILE *progress, ak_error *err);
 
 /* n uniformly random token ids in [0, n_vocab) from seed (xorshift; reproducible): the
  * input of a data-free profile, which then depends on nothing but the weights. */

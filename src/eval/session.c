@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ak_session_load(ak_session *s, const char *model_path, char *err, size_t errlen) {
+int ak_session_load(ak_session *s, const char *model_path, ak_error *err) {
     memset(s, 0, sizeof *s);
-    s->model = ak_model_load(model_path, err, errlen);
+    s->model = ak_model_load(model_path, err);
     if (!s->model) return -1;
-    s->tok = ak_tokenizer_load(ak_model_gguf(s->model), err, errlen);
+    s->tok = ak_tokenizer_load(ak_model_gguf(s->model), err);
     if (!s->tok) {
         ak_model_free(s->model);
         s->model = NULL;
@@ -21,31 +21,31 @@ int ak_session_load(ak_session *s, const char *model_path, char *err, size_t err
 }
 
 int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const ak_router_config *routing,
-                     char *err, size_t errlen) {
+                     ak_error *err) {
     ak_context_params cp = ak_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = n_batch;
     cp.n_threads = n_threads;
     cp.routing = routing;
-    s->ctx = ak_context_new(s->model, &cp, err, errlen);
+    s->ctx = ak_context_new(s->model, &cp, err);
     return s->ctx ? 0 : -1;
 }
 
-int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, char *err, size_t errlen) {
-    if (ak_session_load(s, model_path, err, errlen)) return -1;
+int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, ak_error *err) {
+    if (ak_session_load(s, model_path, err)) return -1;
     const ak_hparams *hp = ak_model_hparams(s->model);
     s->n_ctx = o->n_ctx;
     if (o->ctx_at_most_train && hp->n_ctx_train > 0 && s->n_ctx > hp->n_ctx_train) s->n_ctx = hp->n_ctx_train;
     s->n_batch = o->n_batch > 0 && o->n_batch < s->n_ctx ? o->n_batch : s->n_ctx;
     if (o->routing) {
-        int r = o->routing(o->routing_user, hp, &s->routing, err, errlen);
+        int r = o->routing(o->routing_user, hp, &s->routing, err);
         if (r < 0) return -1;
         s->has_routing = r > 0;
     }
-    if (ak_session_start(s, s->n_ctx, s->n_batch, o->n_threads, s->has_routing ? &s->routing : NULL, err, errlen))
+    if (ak_session_start(s, s->n_ctx, s->n_batch, o->n_threads, s->has_routing ? &s->routing : NULL, err))
         return -1;
     if (!o->text) return 0;
-    s->n_tokens = ak_session_tokenize(s, o->text, o->text_len, ak_tokenizer_add_bos(s->tok), &s->tokens, err, errlen);
+    s->n_tokens = ak_session_tokenize(s, o->text, o->text_len, ak_tokenizer_add_bos(s->tok), &s->tokens, err);
     return s->n_tokens < 0 ? -1 : 0;
 }
 
@@ -58,17 +58,16 @@ void ak_session_close(ak_session *s) {
     memset(s, 0, sizeof *s);
 }
 
-int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int add_bos, int32_t **out, char *err,
-                        size_t errlen) {
+int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int add_bos, int32_t **out, ak_error *err) {
     *out = NULL;
     if (len > (size_t)INT32_MAX / 2) {
-        ak_errorf(err, errlen, "text of %zu bytes is too long to tokenise", len);
+        ak_failf(err, AK_ERR_INVALID_ARG, "text of %zu bytes is too long to tokenise", len);
         return -1;
     }
     int cap = (int)len + 16;
     int32_t *t = malloc((size_t)cap * sizeof *t);
     if (!t) {
-        ak_errorf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return -1;
     }
     int n = ak_tokenize(s->tok, text, len, add_bos, 0, t, cap);
@@ -77,7 +76,7 @@ int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int a
         int32_t *bigger = realloc(t, (size_t)cap * sizeof *t);
         if (!bigger) {
             free(t);
-            ak_errorf(err, errlen, "out of memory");
+            ak_failf(err, AK_ERR_NOMEM, "out of memory");
             return -1;
         }
         t = bigger;
@@ -85,7 +84,7 @@ int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int a
     }
     if (n < 0) {
         free(t);
-        ak_errorf(err, errlen, "the text could not be tokenised");
+        ak_failf(err, AK_ERR_INVALID_ARG, "the text could not be tokenised");
         return -1;
     }
     *out = t;
@@ -118,10 +117,10 @@ void ak_session_print_routing(const ak_session *s, FILE *out) {
                 (double)cc.model_macs / (double)cc.tokens, (double)cc.model_macs_native / (double)cc.tokens);
 }
 
-char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen) {
+char *ak_read_whole_file(const char *path, size_t *len, ak_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -145,7 +144,7 @@ char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen
     fclose(f);
     if (bad) {
         free(buf);
-        ak_errorf(err, errlen, "%s: cannot read the file", path);
+        ak_failf(err, AK_ERR_IO, "%s: cannot read the file", path);
         return NULL;
     }
     buf[n] = 0;

@@ -3,6 +3,7 @@
 #ifndef AK_EVAL_SESSION_H
 #define AK_EVAL_SESSION_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,8 +26,7 @@ typedef struct {
 
 /* Builds the context's routing policy once the model is loaded (its shape in hp): 1 with
  * *cfg filled (the session then owns it), 0 for the model's native top-k, -1 with a message. */
-typedef int (*ak_session_routing_fn)(void *user, const ak_hparams *hp, ak_router_config *cfg, char *err,
-                                     size_t errlen);
+typedef int (*ak_session_routing_fn)(void *user, const ak_hparams *hp, ak_router_config *cfg, ak_error *err);
 
 /* The load -> route -> start -> tokenise steps of an engine command. */
 typedef struct {
@@ -41,21 +41,20 @@ typedef struct {
 } ak_session_opts;
 
 /* Loads the model and its tokenizer. 0, or -1 with a message; *s is then empty. */
-int ak_session_load(ak_session *s, const char *model_path, char *err, size_t errlen);
+int ak_session_load(ak_session *s, const char *model_path, ak_error *err);
 /* Creates the context: n_ctx tokens of KV cache, n_batch tokens per decode, n_threads
  * (0: all CPUs), routing NULL for the model's native top-k. 0 or -1 with a message. */
 int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const ak_router_config *routing,
-                     char *err, size_t errlen);
+                     ak_error *err);
 void ak_session_close(ak_session *s);
 
 /* ak_session_load, the routing, ak_session_start and ak_session_tokenize of o->text, in that
  * order. 0, or -1 with a message (then ak_session_close what was opened). */
-int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, char *err, size_t errlen);
+int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, ak_error *err);
 
 /* Tokenises text (add_bos: as the vocabulary says, like llama.cpp's add_special) into a
  * malloc'd array. Returns the count, or -1 with a message. */
-int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int add_bos, int32_t **out, char *err,
-                        size_t errlen);
+int ak_session_tokenize(const ak_session *s, const char *text, size_t len, int add_bos, int32_t **out, ak_error *err);
 
 /* Average K per token (all layers, and per layer) and compute saved against the native
  * top-k: expert MACs, whole-model MACs and expert bytes read, from the exact counters. */
@@ -66,6 +65,6 @@ void ak_session_print_routing(const ak_session *s, FILE *out);
  * vocabulary adds it); n_chunks -1: all. */
 ak_ppl_params ak_session_ppl_params(const ak_session *s, int n_ctx, int n_batch, int n_chunks);
 /* Reads a whole file into a NUL-terminated malloc'd buffer. NULL with a message. */
-char *ak_read_whole_file(const char *path, size_t *len, char *err, size_t errlen);
+char *ak_read_whole_file(const char *path, size_t *len, ak_error *err);
 
 #endif

@@ -46,13 +46,13 @@ static int cmp_double(const void *a, const void *b) {
 
 /* Time of decode_tokens greedy single-token steps after a prompt of the first
  * prompt_tokens evaluation tokens (BOS first when the vocabulary adds it). */
-static int decode_time(ak_sweep *S, double *seconds, char *err, size_t errlen) {
+static int decode_time(ak_sweep *S, double *seconds, ak_error *err) {
     ak_context *c = S->s->ctx;
     int P = S->prompt_tokens < S->n_eval ? S->prompt_tokens : S->n_eval;
     if (P + S->decode_tokens > ak_context_n_ctx(c)) P = ak_context_n_ctx(c) - S->decode_tokens;
     if (P < 1) P = 1;
     ak_context_reset(c);
-    if (ak_decode(c, S->eval_tokens, P, err, errlen)) return -1;
+    if (ak_decode(c, S->eval_tokens, P, err)) return -1;
     double t = 0;
     for (int i = 0; i < S->decode_tokens; i++) {
         const float *lg = ak_get_logits(c, -1);
@@ -60,7 +60,7 @@ static int decode_time(ak_sweep *S, double *seconds, char *err, size_t errlen) {
         for (int v = 1; v < ak_model_hparams(S->s->model)->n_vocab; v++)
             if (lg[v] > lg[best]) best = v;
         const double t0 = ak_now();
-        if (ak_decode(c, &best, 1, err, errlen)) return -1;
+        if (ak_decode(c, &best, 1, err)) return -1;
         t += ak_now() - t0;
     }
     *seconds = t;
@@ -70,14 +70,13 @@ static int decode_time(ak_sweep *S, double *seconds, char *err, size_t errlen) {
 /* Decode tokens/s with cfg (median of decode_reps runs) and the speed-up over the native
  * top-k: native and cfg runs alternate, and the speed-up is the median of the per-pair
  * ratios, so that load from other processes on a shared machine affects both alike. */
-static int decode_speed(ak_sweep *S, const ak_router_config *cfg, double *tps, double *speedup, char *err,
-                        size_t errlen) {
+static int decode_speed(ak_sweep *S, const ak_router_config *cfg, double *tps, double *speedup, ak_error *err) {
     double t_cfg[16], ratio[16];
     for (int rep = 0; rep < S->decode_reps; rep++) {
         double tn = 0, tc = 0;
-        if (cfg && (ak_context_set_routing(S->s->ctx, NULL, err, errlen) || decode_time(S, &tn, err, errlen)))
+        if (cfg && (ak_context_set_routing(S->s->ctx, NULL, err) || decode_time(S, &tn, err)))
             return -1;
-        if (ak_context_set_routing(S->s->ctx, cfg, err, errlen) || decode_time(S, &tc, err, errlen)) return -1;
+        if (ak_context_set_routing(S->s->ctx, cfg, err) || decode_time(S, &tc, err)) return -1;
         t_cfg[rep] = tc;
         ratio[rep] = cfg && tc > 0 ? tn / tc : 1.0;
     }
@@ -92,11 +91,11 @@ static int decode_speed(ak_sweep *S, const ak_router_config *cfg, double *tps, d
 static double saved(uint64_t v, uint64_t native) { return native ? 1.0 - (double)v / (double)native : 0.0; }
 
 /* Runs the evaluation text with cfg (NULL: native) and fills the measured fields of r. */
-static int evaluate(ak_sweep *S, const ak_router_config *cfg, ak_sweep_row *r, char *err, size_t errlen) {
+static int evaluate(ak_sweep *S, const ak_router_config *cfg, ak_sweep_row *r, ak_error *err) {
     ak_context *c = S->s->ctx;
     ak_compare m;
     const double t0 = ak_now();
-    if (ak_compare_run(c, S->eval_tokens, S->n_eval, &S->pp, cfg, &S->base, &m, err, errlen)) return -1;
+    if (ak_compare_run(c, S->eval_tokens, S->n_eval, &S->pp, cfg, &S->base, &m, err)) return -1;
     S->n_scored = m.ppl.n_scored;
     r->avg_k = m.avg_k;
     ak_compute_counters cc;
@@ -108,7 +107,7 @@ static int evaluate(ak_sweep *S, const ak_router_config *cfg, ak_sweep_row *r, c
     r->ratio = m.kl.ratio, r->ratio_err = m.kl.ratio_err;
     r->kld = m.kl.kld, r->kld_err = m.kl.kld_err;
     r->same_top = m.kl.same_top, r->same_top_err = m.kl.same_top_err;
-    if (decode_speed(S, cfg, &r->decode_tps, &r->decode_rel, err, errlen)) return -1;
+    if (decode_speed(S, cfg, &r->decode_tps, &r->decode_rel, err)) return -1;
     if (!cfg) S->native_tps = r->decode_tps;
     r->seconds = ak_now() - t0;
     r->ok = 1;
@@ -179,12 +178,11 @@ static void progress(const ak_sweep_row *r, FILE *log) {
 }
 
 /* Evaluates cfg into row r (NULL: native), reports it and rewrites the outputs. */
-static int finish_row(ak_sweep *S, ak_sweep_row *r, const ak_router_config *cfg, FILE *log, char *err,
-                      size_t errlen) {
+static int finish_row(ak_sweep *S, ak_sweep_row *r, const ak_router_config *cfg, FILE *log, ak_error *err) {
     if (cfg && !r->params[0]) describe_config(cfg, r->params, sizeof r->params);
-    if (!r->note[0] && evaluate(S, cfg, r, err, errlen)) return -1;
+    if (!r->note[0] && evaluate(S, cfg, r, err)) return -1;
     progress(r, log);
-    return ak_sweep_write(S, log) ? ak_errorf(err, errlen, "cannot write the outputs into %s", S->out_dir) : 0;
+    return ak_sweep_write(S, log) ? ak_failf(err, AK_ERR_IO, "cannot write the outputs into %s", S->out_dir) : 0;
 }
 
 static ak_sweep_row *row_of(ak_sweep *S, const char *policy, ak_sweep_mode mode, double target, int k) {
@@ -196,25 +194,25 @@ static ak_sweep_row *row_of(ak_sweep *S, const char *policy, ak_sweep_mode mode,
 }
 
 /* The native run (base of the KL divergence), then fixed K = 1..k_max. */
-static int fixed_rows(ak_sweep *S, FILE *log, char *err, size_t errlen) {
+static int fixed_rows(ak_sweep *S, FILE *log, ak_error *err) {
     const ak_hparams *hp = ak_model_hparams(S->s->model);
     const int K = hp->n_expert_used;
     ak_sweep_row *r = row_of(S, "fixed", AK_SWEEP_FIXED, NAN, K);
-    if (!r) return ak_errorf(err, errlen, "out of memory");
+    if (!r) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     snprintf(r->params, sizeof r->params, "native top-%d", K);
-    if (finish_row(S, r, NULL, log, err, errlen)) return -1;
+    if (finish_row(S, r, NULL, log, err)) return -1;
     for (int k = 1; k <= S->k_max; k++) {
         if (k == K) continue;
         ak_router_config cfg = ak_config_uniform(hp->n_expert, K, hp->renormalize, ak_policy_fixed(k));
         snprintf(cfg.name, sizeof cfg.name, "fixed-%d", k);
-        if (!(r = row_of(S, "fixed", AK_SWEEP_FIXED, NAN, k))) return ak_errorf(err, errlen, "out of memory");
-        if (finish_row(S, r, &cfg, log, err, errlen)) return -1;
+        if (!(r = row_of(S, "fixed", AK_SWEEP_FIXED, NAN, k))) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
+        if (finish_row(S, r, &cfg, log, err)) return -1;
     }
     return 0;
 }
 
 /* entropy, top-p and ratio calibrated to every target: one parameter, then per layer. */
-static int calibrated_rows(ak_sweep *S, const ak_router_record *rec, FILE *log, char *err, size_t errlen) {
+static int calibrated_rows(ak_sweep *S, const ak_router_record *rec, FILE *log, ak_error *err) {
     const ak_hparams *hp = ak_model_hparams(S->s->model);
     for (int mode = 0; mode <= S->per_layer_too; mode++)
         for (int t = 0; t < S->n_targets; t++)
@@ -223,16 +221,16 @@ static int calibrated_rows(ak_sweep *S, const ak_router_record *rec, FILE *log, 
                 const ak_policy base = start_policy(which, hp);
                 ak_sweep_row *r = row_of(S, ak_policy_kind_name(base.kind), mode ? AK_SWEEP_PER_LAYER : AK_SWEEP_GLOBAL,
                                          S->targets[t], 0);
-                if (!r) return ak_errorf(err, errlen, "out of memory");
+                if (!r) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
                 ak_router_config cfg;
-                char cerr[280];
+                ak_error cerr;
                 memset(&cfg, 0, sizeof cfg);
                 ak_error ve;
-                if (ak_calibrate_on_record(rec, hp, &base, r->target, mode, &cfg, &r->calib_avg_k, cerr, sizeof cerr))
-                    snprintf(r->note, sizeof r->note, "calibration: %s", cerr);
+                if (ak_calibrate_on_record(rec, hp, &base, r->target, mode, &cfg, &r->calib_avg_k, &cerr))
+                    snprintf(r->note, sizeof r->note, "calibration: %s", cerr.msg);
                 else if (ak_config_validate(&cfg, &ve) != AK_OK)
                     snprintf(r->note, sizeof r->note, "calibrated config: %s", ve.msg);
-                int e = finish_row(S, r, &cfg, log, err, errlen);
+                int e = finish_row(S, r, &cfg, log, err);
                 ak_config_free(&cfg);
                 if (e) return -1;
             }
@@ -240,22 +238,22 @@ static int calibrated_rows(ak_sweep *S, const ak_router_record *rec, FILE *log, 
 }
 
 /* Per-layer budgets (allocate.h) for every target and every requested rule. */
-static int allocated_rows(ak_sweep *S, const ak_profile *p, FILE *log, char *err, size_t errlen) {
+static int allocated_rows(ak_sweep *S, const ak_profile *p, FILE *log, ak_error *err) {
     for (int t = 0; t < S->n_targets; t++)
         for (int rule = 0; rule < AK_RULE_COUNT; rule++) {
             if (!S->use_alloc[rule]) continue;
             ak_sweep_row *r = row_of(S, ak_alloc_rule_name((ak_alloc_rule)rule), AK_SWEEP_ALLOCATED, S->targets[t], 0);
-            if (!r) return ak_errorf(err, errlen, "out of memory");
+            if (!r) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
             ak_allocation a;
             ak_router_config cfg;
-            char aerr[280];
+            ak_error aerr;
             memset(&cfg, 0, sizeof cfg);
-            if (ak_allocate(p, (ak_alloc_rule)rule, r->target, &a, &cfg, aerr, sizeof aerr))
-                snprintf(r->note, sizeof r->note, "allocation: %s", aerr);
+            if (ak_allocate(p, (ak_alloc_rule)rule, r->target, &a, &cfg, &aerr))
+                snprintf(r->note, sizeof r->note, "allocation: %s", aerr.msg);
             else
                 r->calib_avg_k = a.achieved;
             ak_allocation_free(&a);
-            int e = finish_row(S, r, &cfg, log, err, errlen);
+            int e = finish_row(S, r, &cfg, log, err);
             ak_config_free(&cfg);
             if (e) return -1;
         }
@@ -268,7 +266,7 @@ static int any_alloc(const ak_sweep *S) {
     return 0;
 }
 
-int ak_sweep_run(ak_sweep *S, FILE *log, char *err, size_t errlen) {
+int ak_sweep_run(ak_sweep *S, FILE *log, ak_error *err) {
     const ak_hparams *hp = ak_model_hparams(S->s->model);
     if (S->k_max < 0) S->k_max = 2 * hp->n_expert_used < hp->n_expert ? 2 * hp->n_expert_used : hp->n_expert;
     if (S->k_max > hp->n_expert) S->k_max = hp->n_expert;
@@ -276,17 +274,16 @@ int ak_sweep_run(ak_sweep *S, FILE *log, char *err, size_t errlen) {
     /* 1. the calibration text at native top-k: router logits and, for allocations, a profile */
     ak_profile p;
     int rc = -1;
-    if (ak_profile_init(&p, S->s->model, S->n_calib > S->n_ctx ? S->n_calib : S->n_ctx, err, errlen)) return -1;
+    if (ak_profile_init(&p, S->s->model, S->n_calib > S->n_ctx ? S->n_calib : S->n_ctx, err)) return -1;
     ak_ppl_params cp = ak_session_ppl_params(S->s, S->n_ctx, S->n_ctx, S->calib_chunks);
-    if (ak_profile_run(&p, S->s->ctx, S->calib_tokens, S->n_calib, &cp, any_alloc(S) ? S->exact_chunks : 0, NULL, err,
-                       errlen))
+    if (ak_profile_run(&p, S->s->ctx, S->calib_tokens, S->n_calib, &cp, any_alloc(S) ? S->exact_chunks : 0, NULL, err))
         goto done;
     if (log)
         fprintf(log, "sweep: calibration: %lld tokens x %d layers of router logits (calibration PPL %.4f)\n",
                 (long long)p.n_tokens, hp->n_layer, p.base_ppl);
     /* 2. the native run (base of the KL divergence), fixed K, calibrated policies, budgets */
-    if (fixed_rows(S, log, err, errlen) || calibrated_rows(S, &p.router, log, err, errlen) ||
-        allocated_rows(S, &p, log, err, errlen))
+    if (fixed_rows(S, log, err) || calibrated_rows(S, &p.router, log, err) ||
+        allocated_rows(S, &p, log, err))
         goto done;
     rc = 0;
 done:

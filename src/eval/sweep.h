@@ -10,6 +10,7 @@
 #ifndef AK_EVAL_SWEEP_H
 #define AK_EVAL_SWEEP_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,7 +28,7 @@ typedef struct {
     double target; /* NAN for fixed K */
     int k;         /* fixed K, 0 otherwise */
     int ok;
-    char note[300];
+    char note[600]; 
     char params[1024];
     double calib_avg_k, avg_k, ppl, ppl_err, ratio, ratio_err, kld, kld_err, same_top, same_top_err;
     double expert_saved, model_saved, bytes_saved, decode_tps, decode_rel, seconds;
@@ -60,7 +61,7 @@ typedef struct {
  * threshold allocation, 16 exact chunks, 64 decode tokens after 32, 3 reps. */
 void ak_sweep_init(ak_sweep *S);
 /* Runs every row; progress lines to log (may be NULL). 0, or -1 with a message. */
-int ak_sweep_run(ak_sweep *S, FILE *log, char *err, size_t errlen);
+int ak_sweep_run(ak_sweep *S, FILE *log, ak_error *err);
 void ak_sweep_free(ak_sweep *S);
 
 /* sweep.csv, sweep.json, sweep.svg and (with rsvg-convert) sweep.png in S->out_dir. */

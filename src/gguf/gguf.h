@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adaptivek.h" /* ak_error */
+
 #define GGUF_MAGIC "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
@@ -54,9 +56,9 @@ typedef struct gguf_file gguf_file;
 /* Opens and validates a file: magic, version 2 or 3, counts, every key/value, tensor
  * dims and types, offsets and sizes within the file, alignment. On failure returns NULL
  * and writes a message naming the file and what is wrong into err. */
-gguf_file *gguf_open(const char *path, char *err, size_t errlen);
+gguf_file *gguf_open(const char *path, ak_error *err);
 /* The same over a caller-owned buffer (used by fuzz tests); buf must outlive the file. */
-gguf_file *gguf_open_buffer(const void *buf, size_t len, char *err, size_t errlen);
+gguf_file *gguf_open_buffer(const void *buf, size_t len, ak_error *err);
 void gguf_close(gguf_file *f);
 
 uint32_t gguf_version(const gguf_file *f);
@@ -110,8 +112,7 @@ int gguf_ggml_type_info(int type, const char **name, int64_t *block_elems, size_
 /* Bytes of a tensor of this type and shape into *nbytes; returns 0, or -1 with a message in
  * err when the type is unknown, n_dims is not 1..4, a dim is negative, ne[0] is not a
  * multiple of the block size, or the element or byte count overflows. */
-int gguf_tensor_nbytes(int type, uint32_t n_dims, const int64_t *ne, uint64_t *nbytes, char *err,
-                       size_t errlen);
+int gguf_tensor_nbytes(int type, uint32_t n_dims, const int64_t *ne, uint64_t *nbytes, ak_error *err);
 
 /* ---------------------------------------------------------------- writer */
 
@@ -141,6 +142,6 @@ int gguf_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims,
  * a failed write leaves no partial file. Alignment is general.alignment if set (u32, power
  * of two), else 32. An invalid earlier call (bad type, out of memory) is reported here.
  * Returns 0 on success, -1 with a message in err. */
-int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t errlen);
+int gguf_writer_write(const gguf_writer *w, const char *path, ak_error *err);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/errfmt.h"
 #include "gguf/gguf.h"
 
 #define KV_MIN_BYTES 13     /* key length (8) + value type (4) + a one-byte value */
@@ -51,18 +52,19 @@ typedef struct {
     const uint8_t *base;
     uint64_t size, pos;
     const char *name; /* file name for messages */
-    char *err;
-    size_t errlen;
+    ak_error *err;    /* may be NULL */
 } cursor;
 
+/* Every parse error is a malformed file: "NAME: what". */
+static int fail(cursor *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(cursor *c, const char *fmt, ...) {
-    int n = snprintf(c->err, c->errlen, "%s: ", c->name);
-    if (n < 0 || (size_t)n >= c->errlen) return -1;
+    if (!c->err) return -1;
+    char why[sizeof c->err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    return -1;
+    return ak_failf(c->err, AK_ERR_FORMAT, "%s: %s", c->name, why);
 }
 
 static uint64_t remaining(const cursor *c) { return c->size - c->pos; }
@@ -266,7 +268,8 @@ static int parse_tensor_infos(cursor *c, gguf_file *f, int64_t claimed) {
         f->tensors = ts;
         f->n_tensors = i + 1;
         gguf_tensor *t = &f->tensors[i];
-        char nb[80], err[160];
+        char nb[80];
+        ak_error err;
         uint32_t type;
         uint64_t v;
         if (read_str(c, &t->name, "tensor name")) return -1;
@@ -284,8 +287,8 @@ static int parse_tensor_infos(cursor *c, gguf_file *f, int64_t claimed) {
         if (type > INT32_MAX || !gguf_ggml_type_info(t->type, NULL, NULL, NULL))
             return fail(c, "tensor '%s': unknown ggml type %u", name, type);
         if (read_u64(c, &t->offset, "tensor offset")) return -1;
-        if (gguf_tensor_nbytes(t->type, t->n_dims, t->ne, &t->nbytes, err, sizeof err))
-            return fail(c, "tensor '%s': %s", name, err);
+        if (gguf_tensor_nbytes(t->type, t->n_dims, t->ne, &t->nbytes, &err))
+            return fail(c, "tensor '%s': %s", name, err.msg);
     }
     if (index_init(&f->tensor_index, f->n_tensors)) return fail(c, "out of memory");
     for (int64_t i = 0; i < f->n_tensors; i++) {
@@ -394,17 +397,11 @@ static int parse(cursor *c, gguf_file *f) {
     return 0;
 }
 
-static gguf_file *open_mem(const uint8_t *base, uint64_t size, int mapped, const char *name, char *err,
-                           size_t errlen) {
-    static char scratch[8];
-    if (!err || errlen == 0) {
-        err = scratch;
-        errlen = sizeof scratch;
-    }
+static gguf_file *open_mem(const uint8_t *base, uint64_t size, int mapped, const char *name, ak_error *err) {
     gguf_file *f = calloc(1, sizeof *f);
-    cursor c = {base, size, 0, name, err, errlen};
+    cursor c = {base, size, 0, name, err};
     if (!f) {
-        fail(&c, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "%s: out of memory", name);
         if (mapped) munmap((void *)base, size);
         return NULL;
     }
@@ -419,24 +416,24 @@ static gguf_file *open_mem(const uint8_t *base, uint64_t size, int mapped, const
     return f;
 }
 
-gguf_file *gguf_open_buffer(const void *buf, size_t len, char *err, size_t errlen) {
-    return open_mem(buf, len, 0, "<buffer>", err, errlen);
+gguf_file *gguf_open_buffer(const void *buf, size_t len, ak_error *err) {
+    return open_mem(buf, len, 0, "<buffer>", err);
 }
 
-gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
+gguf_file *gguf_open(const char *path, ak_error *err) {
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
+        ak_failf(err, AK_ERR_FORMAT, "%s: not a regular file", path);
         close(fd);
         return NULL;
     }
     if (st.st_size == 0) {
-        snprintf(err, errlen, "%s: empty file, not a GGUF file", path);
+        ak_failf(err, AK_ERR_FORMAT, "%s: empty file, not a GGUF file", path);
         close(fd);
         return NULL;
     }
@@ -444,10 +441,10 @@ gguf_file *gguf_open(const char *path, char *err, size_t errlen) {
     int saved = errno;
     close(fd);
     if (p == MAP_FAILED) {
-        snprintf(err, errlen, "%s: cannot map %lld bytes: %s", path, (long long)st.st_size, strerror(saved));
+        ak_failf(err, AK_ERR_IO, "%s: cannot map %lld bytes: %s", path, (long long)st.st_size, strerror(saved));
         return NULL;
     }
-    return open_mem(p, (uint64_t)st.st_size, 1, path, err, errlen);
+    return open_mem(p, (uint64_t)st.st_size, 1, path, err);
 }
 
 void gguf_close(gguf_file *f) {

@@ -2,6 +2,7 @@
  * type_traits), plus the shape -> byte size rule shared by reader and writer. */
 #include <stdio.h>
 
+#include "base/errfmt.h"
 #include "gguf/gguf.h"
 
 typedef struct {
@@ -34,26 +35,25 @@ int gguf_ggml_type_info(int type, const char **name, int64_t *block_elems, size_
     return 1;
 }
 
-int gguf_tensor_nbytes(int type, uint32_t n_dims, const int64_t *ne, uint64_t *nbytes, char *err,
-                       size_t errlen) {
+int gguf_tensor_nbytes(int type, uint32_t n_dims, const int64_t *ne, uint64_t *nbytes, ak_error *err) {
     int64_t blk;
     size_t bsize;
     if (!gguf_ggml_type_info(type, NULL, &blk, &bsize)) {
-        snprintf(err, errlen, "unknown ggml type %d", type);
+        ak_failf(err, AK_ERR_FORMAT, "unknown ggml type %d", type);
         return -1;
     }
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) {
-        snprintf(err, errlen, "n_dims %u is not in 1..%d", n_dims, GGUF_MAX_DIMS);
+        ak_failf(err, AK_ERR_FORMAT, "n_dims %u is not in 1..%d", n_dims, GGUF_MAX_DIMS);
         return -1;
     }
     for (uint32_t d = 0; d < n_dims; d++) {
         if (ne[d] < 0) {
-            snprintf(err, errlen, "ne[%u] = %lld is negative", d, (long long)ne[d]);
+            ak_failf(err, AK_ERR_FORMAT, "ne[%u] = %lld is negative", d, (long long)ne[d]);
             return -1;
         }
     }
     if (ne[0] % blk != 0) {
-        snprintf(err, errlen, "ne[0] = %lld is not a multiple of the %s block size %lld",
+        ak_failf(err, AK_ERR_FORMAT, "ne[0] = %lld is not a multiple of the %s block size %lld",
                  (long long)ne[0], ggml_types[type].name, (long long)blk);
         return -1;
     }
@@ -68,7 +68,7 @@ int gguf_tensor_nbytes(int type, uint32_t n_dims, const int64_t *ne, uint64_t *n
     *nbytes = bytes;
     return 0;
 overflow:
-    snprintf(err, errlen, "shape [%lld, %lld, %lld, %lld] overflows", (long long)ne[0],
+    ak_failf(err, AK_ERR_FORMAT, "shape [%lld, %lld, %lld, %lld] overflows", (long long)ne[0],
              (long long)(n_dims > 1 ? ne[1] : 1), (long long)(n_dims > 2 ? ne[2] : 1),
              (long long)(n_dims > 3 ? ne[3] : 1));
     return -1;

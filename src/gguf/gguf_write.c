@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/errfmt.h"
 #include "gguf/gguf.h"
 
 typedef struct {
@@ -167,14 +168,14 @@ void gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, 
 
 int gguf_add_tensor(gguf_writer *w, const char *name, int type, uint32_t n_dims, const int64_t *ne,
                     const void *data, uint64_t nbytes) {
-    char err[160];
+    ak_error err = {0};
     uint64_t expect;
     if (strlen(name) >= GGUF_MAX_TENSOR_NAME) { /* llama.cpp cannot load longer names */
         set_error(w, "tensor name '%s' is longer than %d bytes", name, GGUF_MAX_TENSOR_NAME - 1);
         return -1;
     }
-    if (gguf_tensor_nbytes(type, n_dims, ne, &expect, err, sizeof err)) {
-        set_error(w, "tensor '%s': %s", name, err);
+    if (gguf_tensor_nbytes(type, n_dims, ne, &expect, &err)) {
+        set_error(w, "tensor '%s': %s", name, err.msg);
         return -1;
     }
     if (expect != nbytes) {
@@ -254,13 +255,13 @@ static void out_pad(out_stream *o, uint64_t alignment) {
     }
 }
 
-static uint32_t writer_alignment(const gguf_writer *w, char *err, size_t errlen) {
+static uint32_t writer_alignment(const gguf_writer *w, ak_error *err) {
     for (size_t i = 0; i < w->n_kv; i++) {
         if (strcmp(w->kvs[i].key, "general.alignment")) continue;
         uint32_t a = 0;
         if (w->kvs[i].type == GGUF_TYPE_UINT32) memcpy(&a, w->kvs[i].value, 4);
         if (w->kvs[i].type != GGUF_TYPE_UINT32 || a == 0 || (a & (a - 1))) {
-            snprintf(err, errlen, "general.alignment must be a u32 power of two");
+            ak_failf(err, AK_ERR_FORMAT, "general.alignment must be a u32 power of two");
             return 0;
         }
         return a;
@@ -270,35 +271,35 @@ static uint32_t writer_alignment(const gguf_writer *w, char *err, size_t errlen)
 
 static uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t errlen) {
-    char msg[200];
+int gguf_writer_write(const gguf_writer *w, const char *path, ak_error *err) {
+    ak_error why;
     if (w->error[0]) {
-        snprintf(err, errlen, "%s: %s", path, w->error);
+        ak_failf(err, AK_ERR_FORMAT, "%s: %s", path, w->error);
         return -1;
     }
-    uint32_t alignment = writer_alignment(w, msg, sizeof msg);
+    uint32_t alignment = writer_alignment(w, &why);
     if (!alignment) {
-        snprintf(err, errlen, "%s: %s", path, msg);
+        ak_failf(err, why.code, "%s: %s", path, why.msg);
         return -1;
     }
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        ak_failf(err, AK_ERR_NOMEM, "%s: out of memory", path);
         return -1;
     }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create temporary file: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
         free(tmp);
         return -1;
     }
     mode_t mask = umask(0);
     umask(mask);
     if (fchmod(fd, 0666 & ~mask) != 0) { /* mkstemp made it 0600 */
-        snprintf(err, errlen, "%s: cannot set permissions: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: cannot set permissions: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);
         free(tmp);
@@ -342,7 +343,7 @@ int gguf_writer_write(const gguf_writer *w, const char *path, char *err, size_t 
         o.failed = 1;
     }
     if (o.failed) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(saved));
+        ak_failf(err, AK_ERR_IO, "%s: write failed: %s", path, strerror(saved));
         unlink(tmp);
         free(tmp);
         return -1;

@@ -4,6 +4,7 @@
 #ifndef AK_IO_LOGITS_H
 #define AK_IO_LOGITS_H
 
+#include "adaptivek.h" /* ak_error */
 #include "io/npy.h"
 
 #define AK_MAX_LAYERS 4096

@@ -63,7 +63,7 @@ static int alloc_slot_buffers(ak_context *c, int slots) {
     return 0;
 }
 
-int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err, size_t errlen) {
+int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, ak_error *err) {
     const int X = c->hp.n_expert;
     ak_router_config copy;
     memset(&copy, 0, sizeof copy);
@@ -71,17 +71,17 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err
     if (cfg) {
         ak_error e;
         if (cfg->n_experts != X) {
-            ak_errorf(err, errlen, "router config '%s' is for %d experts, the model has %d", cfg->name,
+            ak_failf(err, AK_ERR_INVALID_ARG, "router config '%s' is for %d experts, the model has %d", cfg->name,
                     cfg->n_experts, X);
             return -1;
         }
         if (cfg->n_layers != 0 && cfg->n_layers != c->hp.n_layer) {
-            ak_errorf(err, errlen, "router config '%s' has %d layer policies, the model has %d layers", cfg->name,
+            ak_failf(err, AK_ERR_INVALID_ARG, "router config '%s' has %d layer policies, the model has %d layers", cfg->name,
                     cfg->n_layers, c->hp.n_layer);
             return -1;
         }
         if (ak_config_validate(cfg, &e) != AK_OK) {
-            ak_errorf(err, errlen, "router config '%s': %s", cfg->name, e.msg);
+            ak_failf(err, e.code, "router config '%s': %s", cfg->name, e.msg);
             return -1;
         }
         copy = *cfg;
@@ -89,14 +89,14 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err
         if (cfg->n_layers > 0) {
             copy.layers = malloc((size_t)cfg->n_layers * sizeof *copy.layers);
             if (!copy.layers) {
-                ak_errorf(err, errlen, "out of memory");
+                ak_failf(err, AK_ERR_NOMEM, "out of memory");
                 return -1;
             }
             memcpy(copy.layers, cfg->layers, (size_t)cfg->n_layers * sizeof *copy.layers);
         }
         for (int il = 0; il < c->hp.n_layer; il++) {
             if (ak_policy_validate(ak_config_layer_policy(&copy, il), X, &e) != AK_OK) {
-                ak_errorf(err, errlen, "router config '%s', layer %d: %s", cfg->name, il, e.msg);
+                ak_failf(err, e.code, "router config '%s', layer %d: %s", cfg->name, il, e.msg);
                 free(copy.layers);
                 return -1;
             }
@@ -106,7 +106,7 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err
     }
     if (alloc_slot_buffers(c, slots)) {
         free(copy.layers);
-        ak_errorf(err, errlen, "out of memory for %d expert slots per token", slots);
+        ak_failf(err, AK_ERR_NOMEM, "out of memory for %d expert slots per token", slots);
         return -1;
     }
     if (c->has_cfg) free(c->cfg.layers);
@@ -136,22 +136,22 @@ static void fill_rope(ak_context *c, const ak_hparams *hp) {
     }
 }
 
-ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, char *err, size_t errlen) {
-    if (err && errlen) err[0] = 0;
+ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, ak_error *err) {
+    ak_error_clear(err);
     if (!m) {
-        ak_errorf(err, errlen, "no model");
+        ak_failf(err, AK_ERR_INVALID_ARG, "no model");
         return NULL;
     }
     ak_context_params p = params ? *params : ak_context_default_params();
     const ak_hparams *hp = &m->hp;
     if (p.n_ctx < 0 || p.n_batch < 1 || p.n_threads < 0) {
-        ak_errorf(err, errlen, "invalid context parameters (n_ctx %d, n_batch %d, n_threads %d)", p.n_ctx,
+        ak_failf(err, AK_ERR_INVALID_ARG, "invalid context parameters (n_ctx %d, n_batch %d, n_threads %d)", p.n_ctx,
                 p.n_batch, p.n_threads);
         return NULL;
     }
     ak_context *c = calloc(1, sizeof *c);
     if (!c) {
-        ak_errorf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return NULL;
     }
     c->model = m;
@@ -206,17 +206,17 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, c
     c->ledger = zalloc((size_t)hp->n_layer, sizeof(ak_layer_ledger), &ok);
     c->native_baseline = 1;
     if (!ok) {
-        ak_errorf(err, errlen, "out of memory for a context of %d tokens (batch %d)", c->n_ctx, c->n_batch);
+        ak_failf(err, AK_ERR_NOMEM, "out of memory for a context of %d tokens (batch %d)", c->n_ctx, c->n_batch);
         ak_context_free(c);
         return NULL;
     }
     c->pool = ak_pool_new(c->n_threads);
     if (!c->pool) {
-        ak_errorf(err, errlen, "could not start %d threads", c->n_threads);
+        ak_failf(err, AK_ERR_INVALID_ARG, "could not start %d threads", c->n_threads);
         ak_context_free(c);
         return NULL;
     }
-    if (ak_context_set_routing(c, p.routing, err, errlen)) {
+    if (ak_context_set_routing(c, p.routing, err)) {
         ak_context_free(c);
         return NULL;
     }

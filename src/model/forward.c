@@ -355,7 +355,7 @@ static void group_by_expert(ak_context *c, int n_tok) {
         }
 }
 
-static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
+static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     const ak_layer *l = &c->model->layers[il];
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd, X = hp->n_expert, S = c->slots, ff = hp->n_ff_exp;
@@ -371,7 +371,7 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
     ak_route_out ro = {n_tok, S, c->route_k, c->route_ids, c->route_w, c->route_h};
     ak_error e;
     if (ak_route(pol, c->router_logits, n_tok, X, hp->renormalize, &ro, &e) != AK_OK)
-        return ak_errorf(err, errlen, "layer %d routing: %s", il, e.msg);
+        return ak_failf(err, e.code, "layer %d routing: %s", il, e.msg);
     const float ws = c->model->expert_weights_scale;
     if (ws != 0.0f && ws != 1.0f)
         for (size_t i = 0; i < (size_t)n_tok * S; i++) c->route_w[i] *= ws;
@@ -381,7 +381,7 @@ static int moe(ak_context *c, int il, int n_tok, char *err, size_t errlen) {
                      c->route_w + (size_t)t * S);
 
     group_by_expert(c, n_tok);
-    if (ak_ledger_record(c, il, n_tok, &ro, err, errlen)) return -1;
+    if (ak_ledger_record(c, il, n_tok, &ro, err)) return -1;
     const int n_assign = c->exp_off[X];
 
     /* routed experts, each over its own tokens */
@@ -464,7 +464,7 @@ static int first_nonfinite_row(const float *x, int n, int w) {
 }
 
 /* One batch of 1..n_batch tokens (validated by ak_decode). */
-static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
+static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, ak_error *err) {
     const ak_model *m = c->model;
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
@@ -478,7 +478,7 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *e
         enc_invalidate(c);
         attention(c, il, n_tok);
         enc_invalidate(c);
-        if (moe(c, il, n_tok, err, errlen)) {
+        if (moe(c, il, n_tok, err)) {
             enc_invalidate(c);
             return -1;
         }
@@ -499,8 +499,7 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *e
     enc_invalidate(c);
     int bad = first_nonfinite_row(c->logits, n_tok, hp->n_vocab);
     if (bad >= 0)
-        return ak_errorf(err, errlen,
-                    "the logits of token %d (position %d) are not finite (NaN or Inf): the model's weights "
+        return ak_failf(err, AK_ERR_INVALID_ARG, "the logits of token %d (position %d) are not finite (NaN or Inf): the model's weights "
                     "or its activations are not finite",
                     bad, c->n_past + bad);
     uint64_t head = (uint64_t)n_tok * E * (uint64_t)hp->n_vocab;
@@ -514,21 +513,21 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, char *e
 
 /* More than n_batch tokens run as consecutive batches of n_batch; only the last batch's
  * logits are kept (the buffer holds n_batch rows). */
-int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, char *err, size_t errlen) {
+int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, ak_error *err) {
     const ak_hparams *hp = &c->hp;
     if (!tokens || n_tok < 1)
-        return ak_errorf(err, errlen, "ak_decode: %d tokens (must be at least 1)", n_tok);
+        return ak_failf(err, AK_ERR_INVALID_ARG, "ak_decode: %d tokens (must be at least 1)", n_tok);
     if (n_tok > c->n_ctx - c->n_past)
-        return ak_errorf(err, errlen, "context full: %d tokens in the cache + %d new > n_ctx %d", c->n_past, n_tok,
+        return ak_failf(err, AK_ERR_INVALID_ARG, "context full: %d tokens in the cache + %d new > n_ctx %d", c->n_past, n_tok,
                     c->n_ctx);
     for (int t = 0; t < n_tok; t++)
         if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
-            return ak_errorf(err, errlen, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
+            return ak_failf(err, AK_ERR_INVALID_ARG, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
     const int n_past0 = c->n_past;
     c->n_logits = c->logits_first = 0;
     for (int b0 = 0; b0 < n_tok; b0 += c->n_batch) {
         int nb = n_tok - b0 < c->n_batch ? n_tok - b0 : c->n_batch;
-        if (decode_batch(c, tokens + b0, nb, err, errlen)) {
+        if (decode_batch(c, tokens + b0, nb, err)) {
             c->n_past = n_past0;
             return -1;
         }

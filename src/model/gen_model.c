@@ -95,14 +95,14 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
     return -1;
 }
 
-static int validate(const ak_gen_params *p, char *err, size_t errlen) {
+static int validate(const ak_gen_params *p, ak_error *err) {
     ak_gen_params d;
     if (ak_gen_params_default(&d, p->arch)) {
-        ak_errorf(err, errlen, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)", p->arch);
+        ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)", p->arch);
         return -1;
     }
     if (p->type < 0 || p->type >= AK_TYPE_COUNT || !ak_type_is_weight(p->type)) {
-        ak_errorf(err, errlen, "weight type %d is not one this engine computes with", p->type);
+        ak_failf(err, AK_ERR_INVALID_ARG, "weight type %d is not one this engine computes with", p->type);
         return -1;
     }
     struct { const char *name; int v, min, max; } r[] = {
@@ -115,39 +115,39 @@ static int validate(const ak_gen_params *p, char *err, size_t errlen) {
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (r[i].v < r[i].min || r[i].v > r[i].max) {
-            ak_errorf(err, errlen, "--%s %d is out of range [%d, %d]", r[i].name, r[i].v, r[i].min, r[i].max);
+            ak_failf(err, AK_ERR_INVALID_ARG, "--%s %d is out of range [%d, %d]", r[i].name, r[i].v, r[i].min, r[i].max);
             return -1;
         }
     if (p->n_head % p->n_head_kv) {
-        ak_errorf(err, errlen, "heads (%d) must be a multiple of heads-kv (%d)", p->n_head, p->n_head_kv);
+        ak_failf(err, AK_ERR_INVALID_ARG, "heads (%d) must be a multiple of heads-kv (%d)", p->n_head, p->n_head_kv);
         return -1;
     }
     int hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
     if (!p->head_dim && p->n_embd % p->n_head) {
-        ak_errorf(err, errlen, "embd (%d) must be a multiple of heads (%d)", p->n_embd, p->n_head);
+        ak_failf(err, AK_ERR_INVALID_ARG, "embd (%d) must be a multiple of heads (%d)", p->n_embd, p->n_head);
         return -1;
     }
     if (strcmp(p->arch, "qwen3moe") && hd * p->n_head != p->n_embd) {
-        ak_errorf(err, errlen, "%s needs head_dim * heads == embd", p->arch);
+        ak_failf(err, AK_ERR_INVALID_ARG, "%s needs head_dim * heads == embd", p->arch);
         return -1;
     }
     if (!strcmp(p->arch, "olmoe") && p->n_head_kv != p->n_head) {
         /* llama.cpp's olmoe loader wants attn_k_norm over n_embd, i.e. no grouped-query attention */
-        ak_errorf(err, errlen, "olmoe has no grouped-query attention in llama.cpp: --heads-kv (%d) must equal --heads (%d)",
+        ak_failf(err, AK_ERR_INVALID_ARG, "olmoe has no grouped-query attention in llama.cpp: --heads-kv (%d) must equal --heads (%d)",
                 p->n_head_kv, p->n_head);
         return -1;
     }
     if (hd % 2) {
-        ak_errorf(err, errlen, "head dimension %d must be even (rotary pairs)", hd);
+        ak_failf(err, AK_ERR_INVALID_ARG, "head dimension %d must be even (rotary pairs)", hd);
         return -1;
     }
     if (!strcmp(p->arch, "qwen2moe") && p->n_ff_shexp < 1) {
-        ak_errorf(err, errlen, "qwen2moe needs a shared expert (--ff-shexp > 0)");
+        ak_failf(err, AK_ERR_INVALID_ARG, "qwen2moe needs a shared expert (--ff-shexp > 0)");
         return -1;
     }
     if (strcmp(p->vocab_kind, "gpt2") && strcmp(p->vocab_kind, "llama") && strcmp(p->vocab_kind, "bytes") &&
         strcmp(p->vocab_kind, "none")) {
-        ak_errorf(err, errlen, "unknown vocabulary kind '%s' (gpt2, llama, bytes, none)", p->vocab_kind);
+        ak_failf(err, AK_ERR_INVALID_ARG, "unknown vocabulary kind '%s' (gpt2, llama, bytes, none)", p->vocab_kind);
         return -1;
     }
     return 0;
@@ -356,14 +356,14 @@ static int write_vocab(gguf_writer *w, const ak_gen_params *p, int n_vocab) {
 }
 
 /* The tiny vocabulary decides its own exact size: write it alone once and count. */
-static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_vocab, char *err, size_t errlen) {
+static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_vocab, ak_error *err) {
     if (!strcmp(p->vocab_kind, "none")) {
         *n_vocab = p->n_vocab;
         return 0;
     }
     if (!strcmp(p->vocab_kind, "bytes")) {
         if (p->n_vocab < BYTES_VOCAB_MIN) {
-            ak_errorf(err, errlen, "a 'bytes' vocabulary needs --vocab >= %d", BYTES_VOCAB_MIN);
+            ak_failf(err, AK_ERR_INVALID_ARG, "a 'bytes' vocabulary needs --vocab >= %d", BYTES_VOCAB_MIN);
             return -1;
         }
         *n_vocab = p->n_vocab;
@@ -373,21 +373,21 @@ static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_voc
     snprintf(tmp, sizeof tmp, "%s.vocab-probe", path);
     gguf_writer *w = gguf_writer_new();
     if (!w) {
-        ak_errorf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return -1;
     }
     int rc = -1;
     if (ak_tokenizer_write_tiny_vocab(w, p->vocab_kind, p->n_vocab)) {
-        ak_errorf(err, errlen, "cannot build a '%s' vocabulary of about %d tokens", p->vocab_kind, p->n_vocab);
-    } else if (gguf_writer_write(w, tmp, err, errlen) == 0) {
-        gguf_file *f = gguf_open(tmp, err, errlen);
+        ak_failf(err, AK_ERR_INVALID_ARG, "cannot build a '%s' vocabulary of about %d tokens", p->vocab_kind, p->n_vocab);
+    } else if (gguf_writer_write(w, tmp, err) == 0) {
+        gguf_file *f = gguf_open(tmp, err);
         gguf_type et;
         uint64_t n = 0;
         if (f && gguf_get_arr_info(f, "tokenizer.ggml.tokens", &et, &n) && n > 0 && n < (1u << 22)) {
             *n_vocab = (int)n;
             rc = 0;
         } else if (f) {
-            ak_errorf(err, errlen, "the '%s' vocabulary has no tokenizer.ggml.tokens array", p->vocab_kind);
+            ak_failf(err, AK_ERR_INVALID_ARG, "the '%s' vocabulary has no tokenizer.ggml.tokens array", p->vocab_kind);
         }
         gguf_close(f);
         unlink(tmp);
@@ -433,7 +433,7 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
 #undef K
 }
 
-static int write_tensor_data(int fd, const tensor_spec *t, const ak_gen_params *p, char *err, size_t errlen) {
+static int write_tensor_data(int fd, const tensor_spec *t, const ak_gen_params *p, ak_error *err) {
     const int64_t n0 = t->ne[0], rows = t->ne[1] * t->ne[2];
     const size_t row_bytes = ak_row_bytes((ak_type)t->type, n0);
     int64_t chunk = (int64_t)((4u << 20) / (size_t)n0);
@@ -468,7 +468,7 @@ static int write_tensor_data(int fd, const tensor_spec *t, const ak_gen_params *
             ssize_t k = pwrite(fd, src + done, len - done, off + (off_t)done);
             if (k < 0 && errno == EINTR) continue;
             if (k <= 0) {
-                ak_errorf(err, errlen, "writing %s: %s", t->name, strerror(k < 0 ? errno : EIO));
+                ak_failf(err, AK_ERR_IO, "writing %s: %s", t->name, strerror(k < 0 ? errno : EIO));
                 goto done;
             }
             done += (size_t)k;
@@ -477,7 +477,7 @@ static int write_tensor_data(int fd, const tensor_spec *t, const ak_gen_params *
     rc = 0;
     goto done;
 oom:
-    ak_errorf(err, errlen, "out of memory generating %s", t->name);
+    ak_failf(err, AK_ERR_NOMEM, "out of memory generating %s", t->name);
 done:
     free(vals);
     free(enc);
@@ -486,15 +486,15 @@ done:
     return rc;
 }
 
-int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char *err, size_t errlen) {
-    if (validate(p, err, errlen)) return -1;
+int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, ak_error *err) {
+    if (validate(p, err)) return -1;
     int n_vocab = 0;
-    if (probe_vocab_size(p, path, &n_vocab, err, errlen)) return -1;
+    if (probe_vocab_size(p, path, &n_vocab, err)) return -1;
 
     const int max_specs = 3 + p->n_layer * 20;
     tensor_spec *specs = calloc((size_t)max_specs, sizeof *specs);
     if (!specs) {
-        ak_errorf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return -1;
     }
     const int n = build_specs(p, n_vocab, specs);
@@ -516,34 +516,34 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char
     void *zeros = calloc(1, (size_t)max_bytes);
     gguf_writer *w = gguf_writer_new();
     if (!zeros || !w) {
-        ak_errorf(err, errlen, "out of memory (%llu bytes for the largest tensor)", (unsigned long long)max_bytes);
+        ak_failf(err, AK_ERR_NOMEM, "out of memory (%llu bytes for the largest tensor)", (unsigned long long)max_bytes);
         goto done;
     }
     set_metadata(w, p);
     if (write_vocab(w, p, n_vocab)) {
-        ak_errorf(err, errlen, "cannot write the '%s' vocabulary", p->vocab_kind);
+        ak_failf(err, AK_ERR_IO, "cannot write the '%s' vocabulary", p->vocab_kind);
         goto done;
     }
     for (int i = 0; i < n; i++) {
         const tensor_spec *t = &specs[i];
         if (gguf_add_tensor(w, t->name, t->type, (uint32_t)t->nd, t->ne, zeros, t->nbytes)) {
-            ak_errorf(err, errlen, "cannot add tensor %s", t->name);
+            ak_failf(err, AK_ERR_INVALID_ARG, "cannot add tensor %s", t->name);
             goto done;
         }
     }
-    if (gguf_writer_write(w, path, err, errlen)) goto done;
+    if (gguf_writer_write(w, path, err)) goto done;
     written = 1;
     gguf_writer_free(w);
     w = NULL;
     free(zeros);
     zeros = NULL;
 
-    gguf_file *f = gguf_open(path, err, errlen);
+    gguf_file *f = gguf_open(path, err);
     if (!f) goto done;
     for (int i = 0; i < n; i++) {
         const gguf_tensor *gt = gguf_find_tensor(f, specs[i].name);
         if (!gt || gt->nbytes != specs[i].nbytes) {
-            ak_errorf(err, errlen, "%s: tensor %s missing after writing", path, specs[i].name);
+            ak_failf(err, AK_ERR_INVALID_ARG, "%s: tensor %s missing after writing", path, specs[i].name);
             gguf_close(f);
             goto done;
         }
@@ -553,14 +553,14 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char
 
     fd = open(path, O_WRONLY);
     if (fd < 0) {
-        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
         goto done;
     }
     for (int i = 0; i < n; i++)
-        if (write_tensor_data(fd, &specs[i], p, err, errlen)) goto done;
+        if (write_tensor_data(fd, &specs[i], p, err)) goto done;
     if (close(fd)) {
         fd = -1;
-        ak_errorf(err, errlen, "%s: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
         goto done;
     }
     fd = -1;

@@ -12,6 +12,7 @@
 #ifndef AK_GEN_MODEL_H
 #define AK_GEN_MODEL_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,6 @@ const char *ak_gen_preset_names(void); /* "olmoe-1b-7b|..." for help texts */
  * written as q8_0 (or f16 if that does not fit either), as llama-quantize falls back, and
  * named on stderr unless quiet. Returns 0, or -1 with a message (bad parameters, I/O);
  * no partial file is left behind. */
-int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, char *err, size_t errlen);
+int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, ak_error *err);
 
 #endif

@@ -20,7 +20,7 @@ static int native_unique(ak_context *c, int n_tok) {
 }
 
 /* The native top-k's routing of the same logits into native_k / native_ids. */
-static int route_native(ak_context *c, int il, int n_tok, const ak_route_out *ro, char *err, size_t errlen) {
+static int route_native(ak_context *c, int il, int n_tok, const ak_route_out *ro, ak_error *err) {
     const int K = c->hp.n_expert_used;
     if (c->native_policy) {
         for (int t = 0; t < n_tok; t++) {
@@ -32,11 +32,11 @@ static int route_native(ak_context *c, int il, int n_tok, const ak_route_out *ro
     ak_route_out no = {n_tok, K, c->native_k, c->native_ids, c->native_w, c->native_h};
     ak_error e;
     if (ak_route(&c->native, c->router_logits, n_tok, c->hp.n_expert, c->hp.renormalize, &no, &e) != AK_OK)
-        return ak_errorf(err, errlen, "layer %d native routing: %s", il, e.msg);
+        return ak_failf(err, e.code, "layer %d native routing: %s", il, e.msg);
     return 0;
 }
 
-int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, char *err, size_t errlen) {
+int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, ak_error *err) {
     const ak_layer *l = &c->model->layers[il];
     const uint64_t per_expert = 3ull * (uint64_t)c->hp.n_embd * (uint64_t)c->hp.n_ff_exp;
     const uint64_t expert_bytes = l->gate_exps.mat_bytes + l->up_exps.mat_bytes + l->down_exps.mat_bytes;
@@ -50,7 +50,7 @@ int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, c
     cn->model_macs += n_assign * per_expert;
     cn->expert_bytes_read += (uint64_t)c->n_active * expert_bytes;
     if (!c->native_baseline) return 0;
-    if (route_native(c, il, n_tok, ro, err, errlen)) return -1;
+    if (route_native(c, il, n_tok, ro, err)) return -1;
     const uint64_t macs_native = (uint64_t)n_tok * (uint64_t)c->hp.n_expert_used * per_expert;
     const uint64_t bytes_native = (uint64_t)native_unique(c, n_tok) * expert_bytes;
     lg->expert_macs_native += macs_native;

@@ -12,8 +12,7 @@
 
 typedef struct {
     ak_model *m;
-    char *err;
-    size_t errlen;
+    ak_error *err;
 } loader;
 
 /* "<arch>.<suffix>" as an integer; arrays (per-layer values) must hold one repeated value.
@@ -27,18 +26,18 @@ static int get_int(loader *L, const char *suffix, int64_t *out) {
     uint64_t n;
     if (gguf_get_arr_info(f, key, &et, &n)) {
         if (n == 0 || (et != GGUF_TYPE_INT32 && et != GGUF_TYPE_UINT32))
-            return ak_errorf(L->err, L->errlen, "metadata %s: expected an integer or an array of int32", key);
+            return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected an integer or an array of int32", key);
         const uint8_t *d = gguf_get_arr_data(f, key);
         int32_t first, v;
         memcpy(&first, d, 4);
         for (uint64_t i = 1; i < n; i++) {
             memcpy(&v, d + 4 * i, 4);
-            if (v != first) return ak_errorf(L->err, L->errlen, "metadata %s: per-layer values that differ are not supported", key);
+            if (v != first) return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: per-layer values that differ are not supported", key);
         }
         *out = first;
         return 1;
     }
-    if (gguf_find_key(f, key) >= 0) return ak_errorf(L->err, L->errlen, "metadata %s: expected an integer", key);
+    if (gguf_find_key(f, key) >= 0) return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected an integer", key);
     return 0;
 }
 
@@ -46,9 +45,9 @@ static int need_int(loader *L, const char *suffix, int64_t lo, int64_t hi, int *
     int64_t v;
     int r = get_int(L, suffix, &v);
     if (r < 0) return -1;
-    if (r == 0) return ak_errorf(L->err, L->errlen, "missing metadata key %s.%s", L->m->hp.arch, suffix);
+    if (r == 0) return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s.%s", L->m->hp.arch, suffix);
     if (v < lo || v > hi)
-        return ak_errorf(L->err, L->errlen, "metadata %s.%s = %lld is out of range [%lld, %lld]", L->m->hp.arch, suffix,
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s.%s = %lld is out of range [%lld, %lld]", L->m->hp.arch, suffix,
                     (long long)v, (long long)lo, (long long)hi);
     *out = (int)v;
     return 0;
@@ -63,7 +62,7 @@ static int opt_int(loader *L, const char *suffix, int64_t lo, int64_t hi, int de
         return 0;
     }
     if (v < lo || v > hi)
-        return ak_errorf(L->err, L->errlen, "metadata %s.%s = %lld is out of range [%lld, %lld]", L->m->hp.arch, suffix,
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s.%s = %lld is out of range [%lld, %lld]", L->m->hp.arch, suffix,
                     (long long)v, (long long)lo, (long long)hi);
     *out = (int)v;
     return 0;
@@ -77,7 +76,7 @@ static int opt_f32(loader *L, const char *suffix, float def, float *out) {
         return 0;
     }
     if (!gguf_get_f32(L->m->gguf, key, out) || !isfinite(*out))
-        return ak_errorf(L->err, L->errlen, "metadata %s: expected a finite float", key);
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected a finite float", key);
     return 0;
 }
 
@@ -94,7 +93,7 @@ static const gguf_tensor *find(loader *L, const char *name, int nd, const int64_
     char want[96], got[96];
     shape_str(ne, nd, want, sizeof want);
     if (!t) {
-        if (required) ak_errorf(L->err, L->errlen, "missing tensor %s (expected shape %s)", name, want);
+        if (required) ak_failf(L->err, AK_ERR_FORMAT, "missing tensor %s (expected shape %s)", name, want);
         return NULL;
     }
     int ok = 1;
@@ -105,15 +104,15 @@ static const gguf_tensor *find(loader *L, const char *name, int nd, const int64_
     }
     if (!ok) {
         shape_str(t->ne, (int)t->n_dims, got, sizeof got);
-        ak_errorf(L->err, L->errlen, "tensor %s has shape %s, expected %s", name, got, want);
+        ak_failf(L->err, AK_ERR_FORMAT, "tensor %s has shape %s, expected %s", name, got, want);
         return NULL;
     }
     if (t->type < 0 || t->type >= AK_TYPE_COUNT || !ak_type_supported(t->type) || t->type == AK_TYPE_Q8_K) {
-        ak_errorf(L->err, L->errlen, "tensor %s has unsupported type %s (%d)", name, ak_type_name(t->type), t->type);
+        ak_failf(L->err, AK_ERR_FORMAT, "tensor %s has unsupported type %s (%d)", name, ak_type_name(t->type), t->type);
         return NULL;
     }
     if (ak_row_bytes((ak_type)t->type, t->ne[0]) == 0) {
-        ak_errorf(L->err, L->errlen, "tensor %s: row length %lld is not a multiple of the %s block size", name,
+        ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: row length %lld is not a multiple of the %s block size", name,
              (long long)t->ne[0], ak_type_name(t->type));
         return NULL;
     }
@@ -145,12 +144,12 @@ static int load_vec(loader *L, float **out, const char *name, int64_t n, int req
     if (m->n_owned == m->cap_owned) {
         int cap = m->cap_owned ? 2 * m->cap_owned : 64;
         float **o = realloc(m->owned, (size_t)cap * sizeof *o);
-        if (!o) return ak_errorf(L->err, L->errlen, "out of memory");
+        if (!o) return ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
         m->owned = o;
         m->cap_owned = cap;
     }
     float *v = malloc((size_t)n * sizeof *v);
-    if (!v) return ak_errorf(L->err, L->errlen, "out of memory");
+    if (!v) return ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
     ak_dequantize_row((ak_type)t->type, t->data, v, n);
     m->owned[m->n_owned++] = v;
     m->weight_bytes += t->nbytes;
@@ -162,15 +161,15 @@ static int load_hparams(loader *L) {
     ak_hparams *hp = &L->m->hp;
     gguf_str arch;
     if (!gguf_get_str(L->m->gguf, "general.architecture", &arch))
-        return ak_errorf(L->err, L->errlen, "missing metadata key general.architecture");
-    if (arch.len >= sizeof hp->arch) return ak_errorf(L->err, L->errlen, "architecture name too long");
+        return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key general.architecture");
+    if (arch.len >= sizeof hp->arch) return ak_failf(L->err, AK_ERR_FORMAT, "architecture name too long");
     memcpy(hp->arch, arch.ptr, arch.len);
     hp->arch[arch.len] = 0;
 
     int is_olmoe = !strcmp(hp->arch, "olmoe"), is_q2 = !strcmp(hp->arch, "qwen2moe");
     int is_q3 = !strcmp(hp->arch, "qwen3moe"), is_llama = !strcmp(hp->arch, "llama");
     if (!is_olmoe && !is_q2 && !is_q3 && !is_llama)
-        return ak_errorf(L->err, L->errlen, "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts)",
+        return ak_failf(L->err, AK_ERR_FORMAT, "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts)",
                     hp->arch);
 
     if (need_int(L, "block_count", 1, 4096, &hp->n_layer) || need_int(L, "embedding_length", 1, 1 << 20, &hp->n_embd) ||
@@ -178,20 +177,20 @@ static int load_hparams(loader *L) {
         return -1;
     if (opt_int(L, "attention.head_count_kv", 1, hp->n_head, hp->n_head, &hp->n_head_kv)) return -1;
     if (hp->n_head % hp->n_head_kv)
-        return ak_errorf(L->err, L->errlen, "head_count %d is not a multiple of head_count_kv %d", hp->n_head, hp->n_head_kv);
+        return ak_failf(L->err, AK_ERR_FORMAT, "head_count %d is not a multiple of head_count_kv %d", hp->n_head, hp->n_head_kv);
     int def_hd = hp->n_embd % hp->n_head ? 0 : hp->n_embd / hp->n_head;
     if (opt_int(L, "attention.key_length", 1, 1 << 16, def_hd, &hp->head_dim)) return -1;
-    if (hp->head_dim <= 0 || hp->head_dim % 2) return ak_errorf(L->err, L->errlen, "invalid head dimension %d", hp->head_dim);
+    if (hp->head_dim <= 0 || hp->head_dim % 2) return ak_failf(L->err, AK_ERR_FORMAT, "invalid head dimension %d", hp->head_dim);
     int vlen;
     if (opt_int(L, "attention.value_length", 1, 1 << 16, hp->head_dim, &vlen)) return -1;
-    if (vlen != hp->head_dim) return ak_errorf(L->err, L->errlen, "key_length %d != value_length %d is not supported", hp->head_dim, vlen);
+    if (vlen != hp->head_dim) return ak_failf(L->err, AK_ERR_FORMAT, "key_length %d != value_length %d is not supported", hp->head_dim, vlen);
     if (opt_int(L, "rope.dimension_count", 2, hp->head_dim, hp->head_dim, &hp->n_rot)) return -1;
-    if (hp->n_rot % 2) return ak_errorf(L->err, L->errlen, "rope.dimension_count %d must be even", hp->n_rot);
+    if (hp->n_rot % 2) return ak_failf(L->err, AK_ERR_FORMAT, "rope.dimension_count %d must be even", hp->n_rot);
     if (opt_int(L, "context_length", 1, 1 << 24, 4096, &hp->n_ctx_train)) return -1;
 
     if (opt_int(L, "expert_count", 0, AK_MAX_EXPERTS, 0, &hp->n_expert)) return -1;
     if (hp->n_expert == 0)
-        return ak_errorf(L->err, L->errlen, "%s model without experts (%s.expert_count missing or 0): only MoE models are supported",
+        return ak_failf(L->err, AK_ERR_FORMAT, "%s model without experts (%s.expert_count missing or 0): only MoE models are supported",
                     hp->arch, hp->arch);
     if (need_int(L, "expert_used_count", 1, hp->n_expert, &hp->n_expert_used)) return -1;
     int n_ff;
@@ -202,23 +201,23 @@ static int load_hparams(loader *L) {
         if (opt_int(L, "expert_feed_forward_length", 0, 1 << 24, 0, &hp->n_ff_exp)) return -1;
         if (!hp->n_ff_exp) hp->n_ff_exp = n_ff / hp->n_expert_used;
     }
-    if (hp->n_ff_exp <= 0) return ak_errorf(L->err, L->errlen, "missing metadata key %s.feed_forward_length", hp->arch);
+    if (hp->n_ff_exp <= 0) return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s.feed_forward_length", hp->arch);
     if (is_q2) {
         if (opt_int(L, "expert_shared_feed_forward_length", 0, 1 << 24, 0, &hp->n_ff_shexp)) return -1;
         if (!hp->n_ff_shexp) hp->n_ff_shexp = n_ff;
-        if (hp->n_ff_shexp <= 0) return ak_errorf(L->err, L->errlen, "missing metadata key qwen2moe.expert_shared_feed_forward_length");
+        if (hp->n_ff_shexp <= 0) return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key qwen2moe.expert_shared_feed_forward_length");
     }
 
     char key[128];
     snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", hp->arch);
     if (!gguf_get_f32(L->m->gguf, key, &hp->rms_eps) || !(hp->rms_eps >= 0))
-        return ak_errorf(L->err, L->errlen, "missing metadata key %s", key);
+        return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s", key);
     if (opt_f32(L, "rope.freq_base", 10000.0f, &hp->rope_freq_base)) return -1;
     hp->rope_freq_scale = 1.0f;
     gguf_str stype;
     snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
     if (gguf_get_str(L->m->gguf, key, &stype) && !gguf_str_eq(stype, "none")) {
-        if (!gguf_str_eq(stype, "linear")) return ak_errorf(L->err, L->errlen, "rope scaling type other than linear is not supported");
+        if (!gguf_str_eq(stype, "linear")) return ak_failf(L->err, AK_ERR_FORMAT, "rope scaling type other than linear is not supported");
         float factor;
         if (opt_f32(L, "rope.scaling.factor", 0.0f, &factor)) return -1;
         if (factor > 0) hp->rope_freq_scale = 1.0f / factor;
@@ -239,9 +238,9 @@ static int load_tensors(loader *L) {
     const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff_exp, X = hp->n_expert;
 
     const gguf_tensor *te = gguf_find_tensor(m->gguf, "token_embd.weight");
-    if (!te) return ak_errorf(L->err, L->errlen, "missing tensor token_embd.weight (expected shape [%lld, n_vocab])", (long long)E);
+    if (!te) return ak_failf(L->err, AK_ERR_FORMAT, "missing tensor token_embd.weight (expected shape [%lld, n_vocab])", (long long)E);
     if (te->n_dims != 2 || te->ne[0] != E || te->ne[1] < 1 || te->ne[1] > INT32_MAX)
-        return ak_errorf(L->err, L->errlen, "tensor token_embd.weight has the wrong shape, expected [%lld, n_vocab]", (long long)E);
+        return ak_failf(L->err, AK_ERR_FORMAT, "tensor token_embd.weight has the wrong shape, expected [%lld, n_vocab]", (long long)E);
     hp->n_vocab = (int)te->ne[1];
     int64_t ne_embd[2] = {E, hp->n_vocab};
     if (!find(L, "token_embd.weight", 2, ne_embd, 1)) return -1;
@@ -264,19 +263,19 @@ static int load_tensors(loader *L) {
         m->output.mat_bytes = m->tok_embd_row_bytes * (size_t)hp->n_vocab;
     }
     if (gguf_find_tensor(m->gguf, "rope_freqs.weight"))
-        return ak_errorf(L->err, L->errlen, "tensor rope_freqs.weight (rope frequency factors) is not supported");
+        return ak_failf(L->err, AK_ERR_FORMAT, "tensor rope_freqs.weight (rope frequency factors) is not supported");
 
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->layers) return ak_errorf(L->err, L->errlen, "out of memory");
+    if (!m->layers) return ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
     char n[96];
 #define NAME(fmt) (snprintf(n, sizeof n, "blk.%d." fmt, il), n)
     for (int il = 0; il < hp->n_layer; il++) {
         ak_layer *l = &m->layers[il];
         if (gguf_find_tensor(m->gguf, NAME("ffn_gate.0.weight")) || gguf_find_tensor(m->gguf, NAME("ffn_up.0.weight")))
-            return ak_errorf(L->err, L->errlen, "tensor %s: per-expert (unmerged) expert tensors are not supported; "
+            return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: per-expert (unmerged) expert tensors are not supported; "
                            "convert the model with merged blk.N.ffn_*_exps tensors", n);
         if (gguf_find_tensor(m->gguf, NAME("attn_qkv.weight")))
-            return ak_errorf(L->err, L->errlen, "tensor %s: fused QKV projections are not supported", n);
+            return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: fused QKV projections are not supported", n);
         if (load_vec(L, &l->attn_norm, NAME("attn_norm.weight"), E, 1) ||
             load_mat(L, &l->wq, NAME("attn_q.weight"), E, q_dim, 1, 1) ||
             load_mat(L, &l->wk, NAME("attn_k.weight"), E, kv_dim, 1, 1) ||
@@ -315,29 +314,26 @@ static int load_tensors(loader *L) {
     return 0;
 }
 
-ak_model *ak_model_load(const char *path, char *err, size_t errlen) {
-    if (err && errlen) err[0] = 0;
+ak_model *ak_model_load(const char *path, ak_error *err) {
+    ak_error_clear(err);
     if (!path) {
-        if (err && errlen) snprintf(err, errlen, "no model path given");
+        ak_failf(err, AK_ERR_INVALID_ARG, "no model path given");
         return NULL;
     }
     ak_model *m = calloc(1, sizeof *m);
     if (!m) {
-        if (err && errlen) snprintf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    m->gguf = gguf_open(path, err, errlen);
+    m->gguf = gguf_open(path, err);
     if (!m->gguf) {
         free(m);
         return NULL;
     }
-    loader L = {m, err, errlen};
+    ak_error why = {0};
+    loader L = {m, &why};
     if (load_hparams(&L) || load_tensors(&L)) {
-        if (err && errlen) {
-            char tmp[512];
-            snprintf(tmp, sizeof tmp, "%s", err);
-            snprintf(err, errlen, "%s: %s", path, tmp);
-        }
+        ak_failf(err, why.code, "%s: %s", path, why.msg);
         ak_model_free(m);
         return NULL;
     }

@@ -53,7 +53,7 @@ typedef struct {
 
 /* Maps and validates a GGUF file. Unknown architecture, per-expert (unmerged) tensors,
  * a missing tensor or a wrong shape or type -> NULL and a message naming the tensor. */
-ak_model *ak_model_load(const char *path, char *err, size_t errlen);
+ak_model *ak_model_load(const char *path, ak_error *err);
 void ak_model_free(ak_model *m);
 const gguf_file *ak_model_gguf(const ak_model *m);
 const ak_hparams *ak_model_hparams(const ak_model *m);
@@ -72,7 +72,7 @@ ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_th
 
 typedef struct ak_context ak_context;
 
-ak_context *ak_context_new(const ak_model *m, const ak_context_params *p, char *err, size_t errlen);
+ak_context *ak_context_new(const ak_model *m, const ak_context_params *p, ak_error *err);
 void ak_context_free(ak_context *c);
 int ak_context_n_ctx(const ak_context *c);
 int ak_context_n_batch(const ak_context *c);
@@ -85,7 +85,7 @@ const ak_model *ak_context_model(const ak_context *c);
  * for every token when n_tokens <= n_batch. Returns 0, or -1 with a message (token id out
  * of range, KV cache full, non-finite router logits). On error the KV cache is left as it
  * was before the call. */
-int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, char *err, size_t errlen);
+int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, ak_error *err);
 /* Logits (n_vocab floats) of the i-th token of the last ak_decode; i = -1: the last one.
  * NULL if i is out of range or the token's logits were not kept (n_tokens > n_batch). */
 const float *ak_get_logits(const ak_context *c, int i);
@@ -96,7 +96,7 @@ void ak_context_truncate(ak_context *c, int n);
 
 /* Replaces the routing policy (NULL: native top-k). The config's n_experts must match the
  * model; the architecture's own weight normalisation is always used. Returns 0 or -1. */
-int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, char *err, size_t errlen);
+int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, ak_error *err);
 
 /* The routing ledger: per MoE layer, what the tokens chose and what it cost, since the
  * last reset. It is the one record of routing: perplexity's per-layer table, the sweep,

@@ -2,6 +2,7 @@
 #ifndef AK_MODEL_INTERNAL_H
 #define AK_MODEL_INTERNAL_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdint.h>
 
 #include "model/model.h"
@@ -64,7 +65,7 @@ void ak_rms_norm(const float *x, const float *w, float *out, int n, float eps);
 
 /* ledger.c: records one MoE layer's routing of a batch (ro, grouped by expert) in the
  * ledger and the counters; routes the native baseline when tracked. 0 or -1 with err. */
-int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, char *err, size_t errlen);
+int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, ak_error *err);
 
 struct ak_context {
     const ak_model *model;

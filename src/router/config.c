@@ -263,10 +263,10 @@ ak_status ak_config_from_json(const char *json, size_t len, ak_router_config *c,
 
 ak_status ak_config_load(const char *path, ak_router_config *c, ak_error *err) {
     if (!path || !c) return ak_error_setf(err, AK_ERR_INVALID_ARG, "router config: NULL argument");
-    char why[300];
+    ak_error why;
     size_t len = 0;
-    char *buf = ak_read_file_max(path, (size_t)64 << 20, &len, why, sizeof why);
-    if (!buf) return ak_error_setf(err, AK_ERR_IO, "cannot open or read router config %s", why);
+    char *buf = ak_read_file_max(path, (size_t)64 << 20, &len, &why);
+    if (!buf) return ak_error_setf(err, why.code, "cannot open or read router config %s", why.msg);
     ak_error e = {AK_OK, ""};
     ak_status st = ak_config_from_json(buf, len, c, &e);
     free(buf);

@@ -10,6 +10,7 @@ const char *ak_status_str(ak_status s) {
     case AK_ERR_JSON: return "invalid JSON";
     case AK_ERR_IO: return "I/O error";
     case AK_ERR_NOMEM: return "out of memory";
+    case AK_ERR_FORMAT: return "malformed or unsupported file";
     }
     return "unknown status";
 }

@@ -1,4 +1,5 @@
 /* ab.c - A/B variants, assignment and results. */
+#include "base/errfmt.h"
 #include "serve/ab.h"
 
 #include <math.h>
@@ -10,7 +11,7 @@
 #include "serve/textutil.h"
 #include "serve/welch.h"
 
-int ak_ab_parse(const char *spec, ak_variant *v, int max, int *n, char *err, size_t errlen) {
+int ak_ab_parse(const char *spec, ak_variant *v, int max, int *n, ak_error *err) {
     *n = 0;
     double total = 0;
     const char *p = spec;
@@ -19,18 +20,18 @@ int ak_ab_parse(const char *spec, ak_variant *v, int max, int *n, char *err, siz
         size_t len = end ? (size_t)(end - p) : strlen(p);
         char item[512];
         if (len == 0 || len >= sizeof item) {
-            snprintf(err, errlen, "--ab: empty or too long item in '%s'", spec);
+            ak_failf(err, AK_ERR_INVALID_ARG, "--ab: empty or too long item in '%s'", spec);
             return -1;
         }
         memcpy(item, p, len);
         item[len] = 0;
         char *eq = strchr(item, '='), *colon = strrchr(item, ':');
         if (!eq || !colon || colon < eq) {
-            snprintf(err, errlen, "--ab: '%s' is not NAME=POLICY:SHARE", item);
+            ak_failf(err, AK_ERR_INVALID_ARG, "--ab: '%s' is not NAME=POLICY:SHARE", item);
             return -1;
         }
         if (*n >= max) {
-            snprintf(err, errlen, "--ab: at most %d variants", max);
+            ak_failf(err, AK_ERR_INVALID_ARG, "--ab: at most %d variants", max);
             return -1;
         }
         ak_variant *x = &v[*n];
@@ -39,28 +40,28 @@ int ak_ab_parse(const char *spec, ak_variant *v, int max, int *n, char *err, siz
         *colon = 0;
         size_t nl = strlen(item);
         if (nl == 0 || nl >= sizeof x->name || strspn(item, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != nl) {
-            snprintf(err, errlen, "--ab: variant name '%s' must be 1-31 characters of [A-Za-z0-9_-]", item);
+            ak_failf(err, AK_ERR_INVALID_ARG, "--ab: variant name '%s' must be 1-31 characters of [A-Za-z0-9_-]", item);
             return -1;
         }
         if (!strcmp(item, "custom") || !strcmp(item, "none")) {
-            snprintf(err, errlen, "--ab: variant names 'custom' and 'none' are reserved");
+            ak_failf(err, AK_ERR_INVALID_ARG, "--ab: variant names 'custom' and 'none' are reserved");
             return -1;
         }
         for (int i = 0; i < *n; i++)
             if (!strcmp(v[i].name, item)) {
-                snprintf(err, errlen, "--ab: variant '%s' given twice", item);
+                ak_failf(err, AK_ERR_INVALID_ARG, "--ab: variant '%s' given twice", item);
                 return -1;
             }
         strcpy(x->name, item);
         if (!eq[1] || strlen(eq + 1) >= sizeof x->policy) {
-            snprintf(err, errlen, "--ab: variant '%s' has no policy", item);
+            ak_failf(err, AK_ERR_INVALID_ARG, "--ab: variant '%s' has no policy", item);
             return -1;
         }
         strcpy(x->policy, eq + 1);
         char *e2;
         double share = strtod(colon + 1, &e2);
         if (e2 == colon + 1 || *e2 || !(share > 0) || !isfinite(share)) {
-            snprintf(err, errlen, "--ab: share of '%s' must be a number > 0, not '%s'", item, colon + 1);
+            ak_failf(err, AK_ERR_INVALID_ARG, "--ab: share of '%s' must be a number > 0, not '%s'", item, colon + 1);
             return -1;
         }
         x->share = share;
@@ -70,7 +71,7 @@ int ak_ab_parse(const char *spec, ak_variant *v, int max, int *n, char *err, siz
         p = end + 1;
     }
     if (*n == 0) {
-        snprintf(err, errlen, "--ab: no variants");
+        ak_failf(err, AK_ERR_INVALID_ARG, "--ab: no variants");
         return -1;
     }
     for (int i = 0; i < *n; i++) v[i].share /= total;

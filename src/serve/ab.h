@@ -20,7 +20,7 @@ typedef struct {
 
 /* Parses the spec into names, policies and shares (configs are built later, once the model
  * is known). Returns 0, or -1 with a message. */
-int ak_ab_parse(const char *spec, ak_variant *v, int max, int *n, char *err, size_t errlen);
+int ak_ab_parse(const char *spec, ak_variant *v, int max, int *n, ak_error *err);
 /* The variant for a key: FNV-1a 64 of the key mapped to [0, 1), against cumulative shares. */
 int ak_ab_assign(const ak_variant *v, int n, const char *key, size_t len);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errfmt.h"
 #include "base/file.h"
 #include "serve/calib.h"
 #include "serve/server_state.h"
@@ -39,14 +40,14 @@ static void sink(void *user, int layer, const float *logits, int n_tokens, int n
     st->filled[layer] += n;
 }
 
-int ak_calib_collect(ak_server *s, char *err, size_t errlen) {
+int ak_calib_collect(ak_server *s, ak_error *err) {
     const int L = s->hp->n_layer, E = s->hp->n_expert;
     char *text = NULL;
     size_t len = 0;
     if (s->opt.calibration_file) {
-        char why[256];
-        if (!(text = ak_read_file(s->opt.calibration_file, &len, why, sizeof why)))
-            return snprintf(err, errlen, "cannot open --calibration-file %s", why), -1;
+        ak_error why;
+        if (!(text = ak_read_file(s->opt.calibration_file, &len, &why)))
+            return ak_failf(err, why.code, "cannot open --calibration-file %s", why.msg);
         if (len >= 1 << 20) len = (1 << 20) - 1; /* the sample is at most 1024 tokens */
     }
     const char *t = text ? text : builtin_text;
@@ -57,7 +58,7 @@ int ak_calib_collect(ak_server *s, char *err, size_t errlen) {
     free(text);
     if (n < 2) {
         free(tokens);
-        return snprintf(err, errlen, "the calibration text gives too few tokens"), -1;
+        return ak_failf(err, AK_ERR_INVALID_ARG, "the calibration text gives too few tokens");
     }
     if (n > cap) n = cap;
     sink_state st = {malloc((size_t)L * (size_t)n * (size_t)E * sizeof(float)), L, n, E, calloc((size_t)L, sizeof(int))};
@@ -65,20 +66,20 @@ int ak_calib_collect(ak_server *s, char *err, size_t errlen) {
     cp.n_ctx = s->n_ctx;
     cp.n_batch = s->n_batch;
     cp.n_threads = s->opt.n_threads;
-    ak_context *ctx = st.buf && st.filled ? ak_context_new(s->model, &cp, err, errlen) : NULL;
+    ak_context *ctx = st.buf && st.filled ? ak_context_new(s->model, &cp, err) : NULL;
     int rc = -1;
     if (!ctx) {
-        if (!st.buf || !st.filled) snprintf(err, errlen, "out of memory");
+        if (!st.buf || !st.filled) ak_failf(err, AK_ERR_NOMEM, "out of memory");
         goto done;
     }
     ak_context_set_router_logits_sink(ctx, sink, &st);
     for (int b0 = 0; b0 < n; b0 += s->n_batch) {
         int nb = n - b0 < s->n_batch ? n - b0 : s->n_batch;
-        if (ak_decode(ctx, tokens + b0, nb, err, errlen)) goto done;
+        if (ak_decode(ctx, tokens + b0, nb, err)) goto done;
     }
     for (int l = 0; l < L; l++)
         if (st.filled[l] != n) {
-            snprintf(err, errlen, "calibration: layer %d gave %d of %d router rows", l, st.filled[l], n);
+            ak_failf(err, AK_ERR_INVALID_ARG, "calibration: layer %d gave %d of %d router rows", l, st.filled[l], n);
             goto done;
         }
     s->calib_logits = st.buf;
@@ -93,13 +94,13 @@ done:
     return rc;
 }
 
-int ak_calib_config(ak_server *s, ak_router_config *cfg, double target_avg_k, char *err, size_t errlen) {
+int ak_calib_config(ak_server *s, ak_router_config *cfg, double target_avg_k, ak_error *err) {
     ak_error e = {0};
-    if (!s->calib_logits) return snprintf(err, errlen, "no calibration sample"), -1;
-    if (ak_config_set_layers(cfg, s->hp->n_layer, &e) != AK_OK) return snprintf(err, errlen, "%s", e.msg), -1;
+    if (!s->calib_logits) return ak_failf(err, AK_ERR_INVALID_ARG, "no calibration sample");
+    if (ak_config_set_layers(cfg, s->hp->n_layer, &e) != AK_OK) return ak_failf(err, e.code, "%s", e.msg);
     double achieved = 0;
     if (ak_calibrate_config(cfg, s->calib_logits, s->hp->n_layer, s->calib_tokens, target_avg_k, 0, &achieved, &e) !=
         AK_OK)
-        return snprintf(err, errlen, "%s", e.msg), -1;
+        return ak_failf(err, e.code, "%s", e.msg);
     return 0;
 }

@@ -9,7 +9,7 @@
 
 typedef struct ak_server ak_server;
 
-int ak_calib_collect(ak_server *s, char *err, size_t errlen);
-int ak_calib_config(ak_server *s, ak_router_config *cfg, double target_avg_k, char *err, size_t errlen);
+int ak_calib_collect(ak_server *s, ak_error *err);
+int ak_calib_config(ak_server *s, ak_router_config *cfg, double target_avg_k, ak_error *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/errfmt.h"
 #include "base/clock.h"
 #include "serve/http.h"
 #include "serve/reqlog.h"
@@ -319,21 +320,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 static struct MHD_Daemon *daemon_of(ak_server *s) { return (struct MHD_Daemon *)s->daemon; }
 
-int ak_http_start(ak_server *s, char *err, size_t errlen) {
+int ak_http_start(ak_server *s, ak_error *err) {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)s->opt.port);
     const char *host = !strcmp(s->opt.host, "localhost") ? "127.0.0.1" : s->opt.host;
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return snprintf(err, errlen, "--host %s is not an IPv4 address", s->opt.host), -1;
+        return ak_failf(err, AK_ERR_INVALID_ARG, "--host %s is not an IPv4 address", s->opt.host);
     unsigned timeout = (unsigned)s->opt.timeout_s + 30;
     s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                                      MHD_USE_ERROR_LOG,
                                  (uint16_t)s->opt.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 256u,
                                  MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_END);
-    if (!s->daemon) return snprintf(err, errlen, "cannot listen on %s:%d", s->opt.host, s->opt.port), -1;
+    if (!s->daemon) return ak_failf(err, AK_ERR_INVALID_ARG, "cannot listen on %s:%d", s->opt.host, s->opt.port);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_of(s), MHD_DAEMON_INFO_BIND_PORT);
     if (info) s->port = info->port;
     return 0;

@@ -186,10 +186,10 @@ static int parse_routing(ak_server *s, const cJSON *o, ak_router_config *cfg, ak
                    "this policy chooses K in %d..%d; the server allows K in %d..%d (--min-k, --max-k)", lo, hi,
                    s->opt.min_k, s->opt.max_k);
     if (target > 0) {
-        char msg[256];
-        if (ak_calib_config(s, cfg, target, msg, sizeof msg)) {
+        ak_error why;
+        if (ak_calib_config(s, cfg, target, &why)) {
             ak_config_free(cfg);
-            return bad(e, 400, "invalid_value", P, "adaptive_k.target_avg_k: %s", msg);
+            return bad(e, 400, "invalid_value", P, "adaptive_k.target_avg_k: %s", why.msg);
         }
     }
     return 0;

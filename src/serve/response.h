@@ -3,6 +3,7 @@
 #ifndef AK_SERVE_RESPONSE_H
 #define AK_SERVE_RESPONSE_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdio.h>
 
 #include "serve/job.h"

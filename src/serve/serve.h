@@ -45,6 +45,6 @@ void ak_serve_default_options(ak_serve_options *o);
  * routing: the operator's default (NULL: the model's native top-k), copied.
  * Returns 0 after a clean shutdown, -1 with a message if the server could not start. */
 int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok, const ak_router_config *routing,
-                 char *err, size_t errlen);
+                 ak_error *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/errfmt.h"
 #include "model/threadpool.h"
 #include "serve/calib.h"
 #include "serve/http.h"
@@ -39,14 +40,13 @@ static int copy_config(ak_router_config *dst, const ak_router_config *src) {
  * router-config JSON file. The names are syntax for a policy specification (fixed@K: kind
  * fixed, k K; ...): libadaptivek's spec rules make the policy. *target: AVGK of entropy@AVGK
  * (*has_target). Returns 0, -1 on an error, 1 when POLICY names no policy (a file, then). */
-static int variant_spec(const ak_variant *v, int n_experts, ak_policy_spec *sp, int *has_target, double *target, char *err,
-                        size_t errlen) {
+static int variant_spec(const ak_variant *v, int n_experts, ak_policy_spec *sp, int *has_target, double *target, ak_error *err) {
     static const ak_policy_spec_names names = {"POLICY", "@K", "k_values", "thresholds", "unit",
                                                "@P", "@R", "k_min", "k_max"};
     const char *p = v->policy, *at = strchr(p, '@');
     char *end = NULL;
     double arg = at ? strtod(at + 1, &end) : 0;
-    if (at && (end == at + 1 || *end)) return snprintf(err, errlen, "--ab %s: '%s' is not a number", v->name, at + 1), -1;
+    if (at && (end == at + 1 || *end)) return ak_failf(err, AK_ERR_INVALID_ARG, "--ab %s: '%s' is not a number", v->name, at + 1);
     size_t kl = at ? (size_t)(at - p) : strlen(p);
     ak_policy_spec_init(sp);
     sp->names = &names;
@@ -55,7 +55,7 @@ static int variant_spec(const ak_variant *v, int n_experts, ak_policy_spec *sp, 
     *target = arg;
     if (at && kl == 5 && !strncmp(p, "fixed", 5)) {
         if (!(arg >= 1 && arg <= n_experts) || arg != floor(arg)) /* like a request's "k": 1..E */
-            return snprintf(err, errlen, "--ab %s: K must be 1..%d", v->name, n_experts), -1;
+            return ak_failf(err, AK_ERR_INVALID_ARG, "--ab %s: K must be 1..%d", v->name, n_experts);
         sp->kind = AK_POLICY_FIXED, sp->has_k = 1, sp->k = (int)arg;
     } else if (kl == 7 && !strncmp(p, "entropy", 7)) {
         sp->kind = AK_POLICY_ENTROPY, *has_target = at != NULL;
@@ -70,26 +70,26 @@ static int variant_spec(const ak_variant *v, int n_experts, ak_policy_spec *sp, 
 }
 
 /* A variant's config from a router-config file, fitted to this model. */
-static int variant_file(ak_server *s, ak_variant *v, char *err, size_t errlen) {
+static int variant_file(ak_server *s, ak_variant *v, ak_error *err) {
     const int E = s->hp->n_expert, L = s->hp->n_layer;
     ak_router_config *c = &v->cfg;
     ak_error e = {0};
     if (ak_config_load(v->policy, c, &e) != AK_OK)
-        return snprintf(err, errlen, "--ab %s: '%s' is not a policy (native, fixed, fixed@K, entropy, entropy@AVGK, "
+        return ak_failf(err, AK_ERR_INVALID_ARG, "--ab %s: '%s' is not a policy (native, fixed, fixed@K, entropy, entropy@AVGK, "
                                      "top-p@P, ratio@R, default) nor a router config: %s",
                         v->name, v->policy, e.msg),
                -1;
     if (c->n_experts != E || (c->n_layers && c->n_layers != L)) {
         ak_config_free(c);
-        return snprintf(err, errlen, "--ab %s: %s does not fit this model (%d experts, %d layers)", v->name, v->policy,
+        return ak_failf(err, AK_ERR_INVALID_ARG, "--ab %s: %s does not fit this model (%d experts, %d layers)", v->name, v->policy,
                         E, L),
                -1;
     }
-    if (ak_config_validate(c, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
+    if (ak_config_validate(c, &e) != AK_OK) return ak_failf(err, e.code, "--ab %s: %s", v->name, e.msg);
     return 0;
 }
 
-static int build_variant(ak_server *s, ak_variant *v, char *err, size_t errlen) {
+static int build_variant(ak_server *s, ak_variant *v, ak_error *err) {
     const char *p = v->policy;
     ak_router_config *c = &v->cfg;
     memset(c, 0, sizeof *c);
@@ -98,17 +98,17 @@ static int build_variant(ak_server *s, ak_variant *v, char *err, size_t errlen) 
         return 0;
     }
     if (!strcmp(p, "default")) {
-        if (copy_config(c, &s->default_routing)) return snprintf(err, errlen, "out of memory"), -1;
+        if (copy_config(c, &s->default_routing)) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
         snprintf(c->name, sizeof c->name, "%s", v->name);
         ak_error e = {0};
-        if (ak_config_validate(c, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
+        if (ak_config_validate(c, &e) != AK_OK) return ak_failf(err, e.code, "--ab %s: %s", v->name, e.msg);
         return 0;
     }
     ak_policy_spec sp;
     double target;
-    int has_target, r = variant_spec(v, s->hp->n_expert, &sp, &has_target, &target, err, errlen);
+    int has_target, r = variant_spec(v, s->hp->n_expert, &sp, &has_target, &target, err);
     if (r < 0) return -1;
-    if (r > 0) return variant_file(s, v, err, errlen);
+    if (r > 0) return variant_file(s, v, err);
     snprintf(c->name, sizeof c->name, "%s", v->name);
     c->n_experts = s->hp->n_expert;
     c->k_native = s->hp->n_expert_used;
@@ -117,11 +117,11 @@ static int build_variant(ak_server *s, ak_variant *v, char *err, size_t errlen) 
     const ak_policy *own = s->has_default_routing ? &s->default_routing.default_policy : NULL;
     c->default_policy = own && own->kind == AK_POLICY_ENTROPY ? *own : ak_policy_entropy_default();
     ak_error e = {0};
-    if (ak_config_apply_spec(c, &sp, &e) != AK_OK) return snprintf(err, errlen, "--ab %s: %s", v->name, e.msg), -1;
+    if (ak_config_apply_spec(c, &sp, &e) != AK_OK) return ak_failf(err, e.code, "--ab %s: %s", v->name, e.msg);
     if (has_target) {
-        char msg[256];
-        if (ak_calib_config(s, c, target, msg, sizeof msg))
-            return snprintf(err, errlen, "--ab %s: entropy@%g: %s", v->name, target, msg), -1;
+        ak_error why;
+        if (ak_calib_config(s, c, target, &why))
+            return ak_failf(err, why.code, "--ab %s: entropy@%g: %s", v->name, target, why.msg);
     }
     return 0;
 }
@@ -139,7 +139,7 @@ static void server_free(ak_server *s) {
     free(s);
 }
 
-static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config *routing, char *err, size_t errlen) {
+static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config *routing, ak_error *err) {
     const ak_hparams *hp = s->hp;
     s->opt = *o;
     if (s->opt.n_parallel < 1) s->opt.n_parallel = 1;
@@ -157,7 +157,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     if (s->opt.min_k <= 0) s->opt.min_k = 1;
     if (s->opt.max_k <= 0) s->opt.max_k = hp->n_expert;
     if (s->opt.min_k > s->opt.max_k || s->opt.max_k > hp->n_expert)
-        return snprintf(err, errlen, "--min-k %d and --max-k %d must satisfy 1 <= min <= max <= %d", s->opt.min_k,
+        return ak_failf(err, AK_ERR_INVALID_ARG, "--min-k %d and --max-k %d must satisfy 1 <= min <= max <= %d", s->opt.min_k,
                         s->opt.max_k, hp->n_expert),
                -1;
     const char *name = o->model_name;
@@ -173,21 +173,21 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     snprintf(s->model_name, sizeof s->model_name, "%s", name);
     s->created = (long)time(NULL);
     if (routing) {
-        if (copy_config(&s->default_routing, routing)) return snprintf(err, errlen, "out of memory"), -1;
+        if (copy_config(&s->default_routing, routing)) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
         s->has_default_routing = 1;
     }
-    if (ak_calib_collect(s, err, errlen)) return -1;
+    if (ak_calib_collect(s, err)) return -1;
     if (o->ab_spec) {
-        if (ak_ab_parse(o->ab_spec, s->variants, AK_MAX_VARIANTS, &s->n_variants, err, errlen)) return -1;
+        if (ak_ab_parse(o->ab_spec, s->variants, AK_MAX_VARIANTS, &s->n_variants, err)) return -1;
         s->ab_enabled = 1;
         for (int i = 0; i < s->n_variants; i++)
-            if (build_variant(s, &s->variants[i], err, errlen)) return -1;
+            if (build_variant(s, &s->variants[i], err)) return -1;
     } else {
         s->n_variants = 1;
         snprintf(s->variants[0].name, sizeof s->variants[0].name, "default");
         snprintf(s->variants[0].policy, sizeof s->variants[0].policy, "default");
         s->variants[0].share = 1;
-        if (build_variant(s, &s->variants[0], err, errlen)) return -1;
+        if (build_variant(s, &s->variants[0], err)) return -1;
     }
     const char *names[AK_MAX_VARIANTS + 2];
     for (int i = 0; i < s->n_variants; i++) names[i] = s->variants[i].name;
@@ -196,26 +196,26 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     s->metrics = ak_metrics_new(hp->n_layer, hp->n_expert, s->n_variants + 2, names);
     s->ab = ak_ab_stats_new(s->n_variants);
     s->n_workers = s->opt.n_parallel;
-    if (!s->metrics || !s->ab) return snprintf(err, errlen, "out of memory"), -1;
+    if (!s->metrics || !s->ab) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     s->log = stderr;
     if (o->log_file && !(s->log = fopen(o->log_file, "a"))) {
         s->log = stderr;
-        return snprintf(err, errlen, "cannot open --log-file %s", o->log_file), -1;
+        return ak_failf(err, AK_ERR_IO, "cannot open --log-file %s", o->log_file);
     }
     return 0;
 }
 
 int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok, const ak_router_config *routing,
-                 char *err, size_t errlen) {
+                 ak_error *err) {
     ak_server *s = calloc(1, sizeof *s);
-    if (!s) return snprintf(err, errlen, "out of memory"), -1;
+    if (!s) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->trace_mu, NULL);
     s->model = m;
     s->tok = tok;
     s->hp = ak_model_hparams(m);
     atomic_store(&s->next_id, (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid() << 32);
-    if (setup(s, o, routing, err, errlen)) {
+    if (setup(s, o, routing, err)) {
         server_free(s);
         return -1;
     }
@@ -227,13 +227,13 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
-    if (ak_workers_start(s, err, errlen)) {
+    if (ak_workers_start(s, err)) {
         ak_workers_drain_and_stop(s, 0);
         server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
-    if (ak_http_start(s, err, errlen)) {
+    if (ak_http_start(s, err)) {
         ak_workers_drain_and_stop(s, 0);
         server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -2,6 +2,7 @@
  * token by token); the job API (job.c) streams events as text becomes sendable. Nothing
  * allocates per token: the text and event buffers grow geometrically and the trace and
  * token arrays are sized when the request is parsed. */
+#include "base/errfmt.h"
 #include "serve/worker.h"
 
 #include <math.h>
@@ -104,10 +105,11 @@ static const char *interrupted(ak_worker *w, ak_job *j, int *status) {
 
 /* Decodes n tokens unless the job must stop first: 0, or -1 with the job failed. */
 static int decode(ak_worker *w, ak_job *j, const int32_t *tokens, int n) {
-    char err[512], msg[256];
+    char msg[256];
+    ak_error err = {0};
     int status = 500;
     const char *why = interrupted(w, j, &status);
-    if (!why && ak_decode(w->ctx, tokens, n, err, sizeof err)) why = err, status = 500;
+    if (!why && ak_decode(w->ctx, tokens, n, &err)) why = err.msg, status = 500;
     if (!why) return 0;
     if (status == 504)
         snprintf(msg, sizeof msg, "the request timed out after %.3g s (%d tokens generated)", w->srv->opt.timeout_s,
@@ -120,9 +122,9 @@ static int decode(ak_worker *w, ak_job *j, const int32_t *tokens, int n) {
 }
 
 /* Points the context at the job's routing (unless it routes with it already). */
-static int set_routing(ak_worker *w, ak_job *j, char *err, size_t errlen) {
+static int set_routing(ak_worker *w, ak_job *j, ak_error *err) {
     if (!w->own_now && !j->has_own_routing && w->routing_now == j->routing) return 0;
-    if (ak_context_set_routing(w->ctx, j->routing, err, errlen)) return -1;
+    if (ak_context_set_routing(w->ctx, j->routing, err)) return -1;
     w->routing_now = j->has_own_routing ? NULL : j->routing;
     w->own_now = j->has_own_routing;
     return 0;
@@ -189,9 +191,9 @@ static void ledger_k_hist(ak_worker *w) {
 static void run_job(ak_worker *w, ak_job *j) {
     ak_server *s = w->srv;
     if (ak_job_begin(s, j, atomic_load(&w->pool->hard_stop))) return; /* cancelled, timed out or stopping */
-    char err[512];
-    if (set_routing(w, j, err, sizeof err)) {
-        ak_job_fail(j, 500, "server_error", "routing", err);
+    ak_error err = {0};
+    if (set_routing(w, j, &err)) {
+        ak_job_fail(j, 500, "server_error", "routing", err.msg);
         ak_job_finish(s, j, NULL, NULL);
         return;
     }
@@ -224,7 +226,7 @@ static void *worker_main(void *arg) {
 
 /* ---------------------------------------------------------------- the pool */
 
-static int worker_init(ak_server *s, ak_worker *w, char *err, size_t errlen) {
+static int worker_init(ak_server *s, ak_worker *w, ak_error *err) {
     const int L = s->hp->n_layer, E = s->hp->n_expert;
     w->srv = s;
     w->pool = s->workers;
@@ -234,30 +236,30 @@ static int worker_init(ak_server *s, ak_worker *w, char *err, size_t errlen) {
     cp.n_threads = s->opt.n_threads;
     cp.routing = s->variants[0].native ? NULL : &s->variants[0].cfg;
     w->routing_now = cp.routing;
-    w->ctx = ak_context_new(s->model, &cp, err, errlen);
+    w->ctx = ak_context_new(s->model, &cp, err);
     w->k_hist = calloc((size_t)L * (size_t)(E + 1), sizeof *w->k_hist);
     w->h_hist = calloc((size_t)L * (AK_METRICS_H_BUCKETS + 1), sizeof *w->h_hist);
     w->h_sum = calloc((size_t)L, sizeof *w->h_sum);
     w->piece_cap = 1 << 16;
     w->piece = malloc((size_t)w->piece_cap);
     if (!w->ctx || !w->k_hist || !w->h_hist || !w->h_sum || !w->piece) {
-        if (w->ctx) snprintf(err, errlen, "out of memory");
+        if (w->ctx) ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return -1;
     }
     ak_context_set_trace(w->ctx, route_hook, w);
     return 0;
 }
 
-int ak_workers_start(ak_server *s, char *err, size_t errlen) {
+int ak_workers_start(ak_server *s, ak_error *err) {
     ak_workers *p = s->workers = calloc(1, sizeof *s->workers);
     if (p) p->queue = ak_queue_new(s->opt.queue_size + s->n_workers);
     if (p) p->w = calloc((size_t)s->n_workers, sizeof *p->w);
-    if (!p || !p->queue || !p->w) return snprintf(err, errlen, "out of memory"), -1;
+    if (!p || !p->queue || !p->w) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     for (p->n = 0; p->n < s->n_workers;)
-        if (worker_init(s, &p->w[p->n++], err, errlen)) return -1;
+        if (worker_init(s, &p->w[p->n++], err)) return -1;
     for (int i = 0; i < p->n; i++) {
         if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]))
-            return snprintf(err, errlen, "cannot start worker threads"), -1;
+            return ak_failf(err, AK_ERR_INVALID_ARG, "cannot start worker threads");
         p->n_started++;
     }
     return 0;

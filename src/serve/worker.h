@@ -3,6 +3,7 @@
 #ifndef AK_SERVE_WORKER_H
 #define AK_SERVE_WORKER_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 
 #include "serve/job.h"
@@ -10,7 +11,7 @@
 typedef struct ak_workers ak_workers;
 
 /* s->n_workers workers over a queue of opt.queue_size waiting jobs; into s->workers. */
-int ak_workers_start(ak_server *s, char *err, size_t errlen);
+int ak_workers_start(ak_server *s, ak_error *err);
 /* 0 queued (a reference taken); 429 when the queue is full; 503 when shutting down. */
 int ak_workers_submit(ak_server *s, ak_job *j);
 int ak_workers_depth(ak_server *s, int *running); /* jobs queued (and running) */

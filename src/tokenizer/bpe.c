@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errfmt.h"
 #include "tokenizer/tokenizer_internal.h"
 #include "tokenizer/unicode.h"
 
@@ -62,7 +63,7 @@ static const ak_pair_slot *pair_find(const ak_tokenizer *t, int32_t a, int32_t b
 }
 
 int ak_bpe_build_merges(ak_tokenizer *t, const char *const *merges, const size_t *merge_lens, int n_merges,
-                        char *err, size_t errlen) {
+                        ak_error *err) {
     uint32_t n_slots = 1024;
     while (n_slots < (uint64_t)n_merges * 2) n_slots *= 2;
     t->pairs = malloc(n_slots * sizeof *t->pairs);
@@ -72,7 +73,7 @@ int ak_bpe_build_merges(ak_tokenizer *t, const char *const *merges, const size_t
     char *buf = malloc(max_len + 1);
     if (!t->pairs || !buf) {
         free(buf);
-        snprintf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return -1;
     }
     t->n_pair_slots = n_slots;
@@ -82,7 +83,7 @@ int ak_bpe_build_merges(ak_tokenizer *t, const char *const *merges, const size_t
         size_t len = merge_lens[i];
         const char *sp = len > 1 ? memchr(m + 1, ' ', len - 1) : NULL; /* as llama.cpp: first space after char 0 */
         if (!sp) {
-            snprintf(err, errlen, "merge %d ('%.*s') is not 'left right'", i, (int)(len > 60 ? 60 : len), m);
+            ak_failf(err, AK_ERR_FORMAT, "merge %d ('%.*s') is not 'left right'", i, (int)(len > 60 ? 60 : len), m);
             free(buf);
             return -1;
         }
@@ -94,7 +95,7 @@ int ak_bpe_build_merges(ak_tokenizer *t, const char *const *merges, const size_t
             int n = ak_gpt2_decode(part[k], part_len[k], buf);
             ids[k] = n >= 0 ? ak_strtab_find(&t->raw, buf, (size_t)n) : -1;
             if (tok < 0 || ids[k] < 0) {
-                snprintf(err, errlen, "merge %d ('%.*s') refers to '%.*s', which is not a token", i,
+                ak_failf(err, AK_ERR_FORMAT, "merge %d ('%.*s') refers to '%.*s', which is not a token", i,
                          (int)(len > 60 ? 60 : len), m, (int)(part_len[k] > 60 ? 60 : part_len[k]), part[k]);
                 free(buf);
                 return -1;
@@ -111,7 +112,7 @@ int ak_bpe_build_merges(ak_tokenizer *t, const char *const *merges, const size_t
         char *cat = malloc(la + lb + 1);
         if (!cat) {
             free(buf);
-            snprintf(err, errlen, "out of memory");
+            ak_failf(err, AK_ERR_NOMEM, "out of memory");
             return -1;
         }
         memcpy(cat, sa, la);
@@ -121,7 +122,7 @@ int ak_bpe_build_merges(ak_tokenizer *t, const char *const *merges, const size_t
         free(cat);
         if (result < 0) {
             free(buf);
-            snprintf(err, errlen, "out of memory");
+            ak_failf(err, AK_ERR_NOMEM, "out of memory");
             return -1;
         }
         t->pairs[h].key = key;

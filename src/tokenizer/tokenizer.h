@@ -11,6 +11,7 @@
 #ifndef AK_TOKENIZER_H
 #define AK_TOKENIZER_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,13 +20,12 @@
 typedef struct ak_tokenizer ak_tokenizer;
 
 /* Reads tokenizer.ggml.* from an open GGUF file. NULL with a message in err on failure. */
-ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen);
+ak_tokenizer *ak_tokenizer_load(const gguf_file *f, ak_error *err);
 /* Byte-level BPE from arrays (trainer, tests): tokens in id order, GPT-2 byte-to-unicode encoded
  * as in GGUF; merges "a b" in rank order; pre = pre-tokenizer name as in tokenizer.ggml.pre
  * (NULL = "default"); bos/eos ids or -1. */
 ak_tokenizer *ak_tokenizer_create_bpe(const char *const *tokens, int n_vocab, const char *const *merges,
-                                      int n_merges, const char *pre, int32_t bos, int32_t eos, char *err,
-                                      size_t errlen);
+                                      int n_merges, const char *pre, int32_t bos, int32_t eos, ak_error *err);
 void ak_tokenizer_free(ak_tokenizer *t);
 
 int ak_tokenizer_n_vocab(const ak_tokenizer *t);

@@ -2,6 +2,7 @@
 #ifndef AK_TOKENIZER_INTERNAL_H
 #define AK_TOKENIZER_INTERNAL_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,9 +94,9 @@ int ak_spm_fragment(const ak_tokenizer *t, const char *text, size_t len, ak_tok_
 
 /* Builds the merge-rank table from "a b" merges (GPT-2 encoded); 0 or -1 with err. */
 int ak_bpe_build_merges(ak_tokenizer *t, const char *const *merges, const size_t *merge_lens, int n_merges,
-                        char *err, size_t errlen);
+                        ak_error *err);
 /* Shared constructor tail: specials, eog, byte tokens. 0 or -1 with err. */
-int ak_tokenizer_finish(ak_tokenizer *t, char *err, size_t errlen);
+int ak_tokenizer_finish(ak_tokenizer *t, ak_error *err);
 ak_tokenizer *ak_tokenizer_alloc(ak_tok_kind kind, int n_vocab);
 
 #endif

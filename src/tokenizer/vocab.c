@@ -35,16 +35,16 @@ void ak_tokenizer_free(ak_tokenizer *t) {
 }
 
 /* Adds token texts (and for BPE their decoded bytes) in id order. */
-static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *lens, char *err, size_t errlen) {
+static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *lens, ak_error *err) {
     size_t max_len = 0;
     for (int i = 0; i < t->n_vocab; i++)
         if (lens[i] > max_len) max_len = lens[i];
     char *buf = malloc(max_len + 1);
-    if (!buf) return ak_errorf(err, errlen, "out of memory");
+    if (!buf) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     for (int i = 0; i < t->n_vocab; i++) {
         if (ak_strtab_add(&t->text, texts[i], lens[i]) != i) {
             free(buf);
-            return ak_errorf(err, errlen, "out of memory");
+            return ak_failf(err, AK_ERR_NOMEM, "out of memory");
         }
         if (t->kind != AK_TOK_BPE) continue;
         int n = ak_gpt2_decode(texts[i], lens[i], buf);
@@ -52,7 +52,7 @@ static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *le
         int32_t id = n >= 0 ? ak_strtab_add(&t->raw, buf, (size_t)n) : ak_strtab_add(&t->raw, texts[i], lens[i]);
         if (id != i) {
             free(buf);
-            return ak_errorf(err, errlen, "out of memory");
+            return ak_failf(err, AK_ERR_NOMEM, "out of memory");
         }
     }
     free(buf);
@@ -66,7 +66,7 @@ static int add_texts(ak_tokenizer *t, const char *const *texts, const size_t *le
         char c = (char)b;
         int32_t id = ak_strtab_find(&t->raw, &c, 1);
         t->byte_str[b] = id >= 0 ? id : ak_strtab_add(&t->raw, &c, 1);
-        if (t->byte_str[b] < 0) return ak_errorf(err, errlen, "out of memory");
+        if (t->byte_str[b] < 0) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     }
     return 0;
 }
@@ -98,7 +98,7 @@ static int has_inner_space(const ak_tokenizer *t) {
     return 0;
 }
 
-int ak_tokenizer_finish(ak_tokenizer *t, char *err, size_t errlen) {
+int ak_tokenizer_finish(ak_tokenizer *t, ak_error *err) {
     if (t->kind == AK_TOK_SPM) {
         t->spm_split_words = !has_inner_space(t);
         for (int b = 0; b < 256; b++) {
@@ -113,7 +113,7 @@ int ak_tokenizer_finish(ak_tokenizer *t, char *err, size_t errlen) {
     uint64_t *keys = malloc((n ? (size_t)n : 1) * sizeof *keys);
     if (!t->specials || !keys) {
         free(keys);
-        return ak_errorf(err, errlen, "out of memory");
+        return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     }
     /* longest text first (matched first, as llama.cpp), then by id */
     t->n_specials = 0;
@@ -133,14 +133,13 @@ int ak_tokenizer_finish(ak_tokenizer *t, char *err, size_t errlen) {
 }
 
 ak_tokenizer *ak_tokenizer_create_bpe(const char *const *tokens, int n_vocab, const char *const *merges,
-                                      int n_merges, const char *pre, int32_t bos, int32_t eos, char *err,
-                                      size_t errlen) {
+                                      int n_merges, const char *pre, int32_t bos, int32_t eos, ak_error *err) {
     if (!tokens || n_vocab <= 0 || n_merges < 0 || (n_merges > 0 && !merges)) {
-        ak_errorf(err, errlen, "create_bpe: need at least one token and a merges array");
+        ak_failf(err, AK_ERR_FORMAT, "create_bpe: need at least one token and a merges array");
         return NULL;
     }
     if (bos < -1 || bos >= n_vocab || eos < -1 || eos >= n_vocab) {
-        ak_errorf(err, errlen, "create_bpe: bos %d / eos %d outside the vocabulary of %d", bos, eos, n_vocab);
+        ak_failf(err, AK_ERR_FORMAT, "create_bpe: bos %d / eos %d outside the vocabulary of %d", bos, eos, n_vocab);
         return NULL;
     }
     ak_tokenizer *t = ak_tokenizer_alloc(AK_TOK_BPE, n_vocab);
@@ -148,19 +147,19 @@ ak_tokenizer *ak_tokenizer_create_bpe(const char *const *tokens, int n_vocab, co
     if (!t || !lens) {
         free(lens);
         ak_tokenizer_free(t);
-        ak_errorf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return NULL;
     }
     for (int i = 0; i < n_vocab; i++) {
         if (!tokens[i]) {
-            ak_errorf(err, errlen, "create_bpe: token %d is NULL", i);
+            ak_failf(err, AK_ERR_FORMAT, "create_bpe: token %d is NULL", i);
             goto bad;
         }
         lens[i] = strlen(tokens[i]);
     }
     for (int i = 0; i < n_merges; i++) {
         if (!merges[i]) {
-            ak_errorf(err, errlen, "create_bpe: merge %d is NULL", i);
+            ak_failf(err, AK_ERR_FORMAT, "create_bpe: merge %d is NULL", i);
             goto bad;
         }
         lens[n_vocab + i] = strlen(merges[i]);
@@ -175,8 +174,8 @@ ak_tokenizer *ak_tokenizer_create_bpe(const char *const *tokens, int n_vocab, co
         t->pre = AK_PRE_DEFAULT;
     }
     t->ignore_merges = t->pre == AK_PRE_LLAMA3;
-    if (add_texts(t, tokens, lens, err, errlen) ||
-        ak_bpe_build_merges(t, merges, lens + n_vocab, n_merges, err, errlen) || ak_tokenizer_finish(t, err, errlen))
+    if (add_texts(t, tokens, lens, err) ||
+        ak_bpe_build_merges(t, merges, lens + n_vocab, n_merges, err) || ak_tokenizer_finish(t, err))
         goto bad;
     free(lens);
     return t;
@@ -188,17 +187,17 @@ bad:
 
 /* ---------------------------------------------------------------- GGUF */
 
-static int read_id(const gguf_file *f, const char *key, int n_vocab, int32_t *out, char *err, size_t errlen) {
+static int read_id(const gguf_file *f, const char *key, int n_vocab, int32_t *out, ak_error *err) {
     int64_t v;
     if (gguf_find_key(f, key) < 0) return 0;
-    if (!gguf_get_i64(f, key, &v)) return ak_errorf(err, errlen, "%s is not an integer", key);
+    if (!gguf_get_i64(f, key, &v)) return ak_failf(err, AK_ERR_FORMAT, "%s is not an integer", key);
     if (v < 0 || v >= n_vocab) {
         /* llama.cpp also accepts ids like 0xFFFFFFFF (= none) in some files: treat as absent */
         if (v == 0xFFFFFFFFll || v == -1) {
             *out = -1;
             return 0;
         }
-        return ak_errorf(err, errlen, "%s = %lld is outside the vocabulary of %d tokens", key, (long long)v, n_vocab);
+        return ak_failf(err, AK_ERR_FORMAT, "%s = %lld is outside the vocabulary of %d tokens", key, (long long)v, n_vocab);
     }
     *out = (int32_t)v;
     return 0;
@@ -211,34 +210,32 @@ static void read_bool(const gguf_file *f, const char *key, int *out) {
 }
 
 /* A numeric array of exactly n elements of type want; NULL (and err) if present but wrong. */
-static const void *read_arr(const gguf_file *f, const char *key, gguf_type want, uint64_t n, int *bad, char *err,
-                            size_t errlen) {
+static const void *read_arr(const gguf_file *f, const char *key, gguf_type want, uint64_t n, int *bad, ak_error *err) {
     gguf_type et;
     uint64_t cnt;
     *bad = 0;
     if (gguf_find_key(f, key) < 0) return NULL;
     if (!gguf_get_arr_info(f, key, &et, &cnt) || et != want) {
         *bad = 1;
-        ak_errorf(err, errlen, "%s must be an array of %s", key, gguf_type_name(want));
+        ak_failf(err, AK_ERR_FORMAT, "%s must be an array of %s", key, gguf_type_name(want));
         return NULL;
     }
     if (cnt != n) {
         *bad = 1;
-        ak_errorf(err, errlen, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key, (unsigned long long)cnt,
+        ak_failf(err, AK_ERR_FORMAT, "%s has %llu entries but tokenizer.ggml.tokens has %llu", key, (unsigned long long)cnt,
              (unsigned long long)n);
         return NULL;
     }
     return gguf_get_arr_data(f, key);
 }
 
-static int read_strings(const gguf_file *f, const char *key, uint64_t n, const char ***strs, size_t **lens, char *err,
-                        size_t errlen) {
+static int read_strings(const gguf_file *f, const char *key, uint64_t n, const char ***strs, size_t **lens, ak_error *err) {
     *strs = malloc((n ? n : 1) * sizeof **strs);
     *lens = malloc((n ? n : 1) * sizeof **lens);
-    if (!*strs || !*lens) return ak_errorf(err, errlen, "out of memory");
+    if (!*strs || !*lens) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     for (uint64_t i = 0; i < n; i++) {
         gguf_str s;
-        if (!gguf_get_arr_str(f, key, i, &s)) return ak_errorf(err, errlen, "%s[%llu] cannot be read", key, (unsigned long long)i);
+        if (!gguf_get_arr_str(f, key, i, &s)) return ak_failf(err, AK_ERR_FORMAT, "%s[%llu] cannot be read", key, (unsigned long long)i);
         (*strs)[i] = s.ptr;
         (*lens)[i] = (size_t)s.len;
     }
@@ -267,53 +264,53 @@ static void set_defaults(const gguf_file *f, ak_tokenizer *t, ak_tok_kind kind, 
 }
 
 /* tokenizer.ggml.merges into the BPE merge table. 0, or -1 with a message. */
-static int load_merges(const gguf_file *f, ak_tokenizer *t, char *err, size_t errlen) {
+static int load_merges(const gguf_file *f, ak_tokenizer *t, ak_error *err) {
     gguf_type et;
     uint64_t n_merges;
     const char **merges = NULL;
     size_t *merge_lens = NULL;
     if (!gguf_get_arr_info(f, "tokenizer.ggml.merges", &et, &n_merges) || et != GGUF_TYPE_STRING) {
-        ak_errorf(err, errlen, "tokenizer.ggml.merges is missing or not an array of strings (needed for gpt2)");
+        ak_failf(err, AK_ERR_FORMAT, "tokenizer.ggml.merges is missing or not an array of strings (needed for gpt2)");
         return -1;
     }
     if (n_merges > INT32_MAX / 4) {
-        ak_errorf(err, errlen, "tokenizer.ggml.merges has %llu entries", (unsigned long long)n_merges);
+        ak_failf(err, AK_ERR_FORMAT, "tokenizer.ggml.merges has %llu entries", (unsigned long long)n_merges);
         return -1;
     }
     int rc = -1;
-    if (!read_strings(f, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens, err, errlen) &&
-        !ak_bpe_build_merges(t, merges, merge_lens, (int)n_merges, err, errlen))
+    if (!read_strings(f, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens, err) &&
+        !ak_bpe_build_merges(t, merges, merge_lens, (int)n_merges, err))
         rc = 0;
     free(merges), free(merge_lens);
     return rc;
 }
 
-ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
+ak_tokenizer *ak_tokenizer_load(const gguf_file *f, ak_error *err) {
     gguf_str model;
     if (!f) {
-        ak_errorf(err, errlen, "no file");
+        ak_failf(err, AK_ERR_FORMAT, "no file");
         return NULL;
     }
     if (!gguf_get_str(f, "tokenizer.ggml.model", &model)) {
-        ak_errorf(err, errlen, "the file has no tokenizer (tokenizer.ggml.model missing)");
+        ak_failf(err, AK_ERR_FORMAT, "the file has no tokenizer (tokenizer.ggml.model missing)");
         return NULL;
     }
     ak_tok_kind kind;
     if (gguf_str_eq(model, "gpt2")) kind = AK_TOK_BPE;
     else if (gguf_str_eq(model, "llama")) kind = AK_TOK_SPM;
     else {
-        ak_errorf(err, errlen, "tokenizer.ggml.model '%.*s' is not supported (gpt2 and llama are)", (int)(model.len > 40 ? 40 : model.len),
+        ak_failf(err, AK_ERR_FORMAT, "tokenizer.ggml.model '%.*s' is not supported (gpt2 and llama are)", (int)(model.len > 40 ? 40 : model.len),
              model.ptr);
         return NULL;
     }
     gguf_type et;
     uint64_t n;
     if (!gguf_get_arr_info(f, "tokenizer.ggml.tokens", &et, &n) || et != GGUF_TYPE_STRING) {
-        ak_errorf(err, errlen, "tokenizer.ggml.tokens is missing or not an array of strings");
+        ak_failf(err, AK_ERR_FORMAT, "tokenizer.ggml.tokens is missing or not an array of strings");
         return NULL;
     }
     if (n == 0 || n > INT32_MAX / 2) {
-        ak_errorf(err, errlen, "tokenizer.ggml.tokens has %llu entries", (unsigned long long)n);
+        ak_failf(err, AK_ERR_FORMAT, "tokenizer.ggml.tokens has %llu entries", (unsigned long long)n);
         return NULL;
     }
     ak_tokenizer *t = ak_tokenizer_alloc(kind, (int)n);
@@ -321,42 +318,42 @@ ak_tokenizer *ak_tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     size_t *lens = NULL;
     int bad;
     if (!t) {
-        ak_errorf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    if (read_strings(f, "tokenizer.ggml.tokens", n, &texts, &lens, err, errlen)) goto fail;
-    const void *types = read_arr(f, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, n, &bad, err, errlen);
+    if (read_strings(f, "tokenizer.ggml.tokens", n, &texts, &lens, err)) goto fail;
+    const void *types = read_arr(f, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, n, &bad, err);
     if (bad) goto fail;
     for (uint64_t i = 0; types && i < n; i++) {
         int32_t v;
         memcpy(&v, (const char *)types + 4 * i, 4);
         t->type[i] = (uint8_t)(v >= 0 && v <= AK_TOKTYPE_BYTE ? v : AK_TOKTYPE_UNDEFINED);
     }
-    const void *scores = read_arr(f, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, n, &bad, err, errlen);
+    const void *scores = read_arr(f, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, n, &bad, err);
     if (bad) goto fail;
     t->scores = calloc(n, sizeof *t->scores);
     if (!t->scores) {
-        ak_errorf(err, errlen, "out of memory");
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if (scores) memcpy(t->scores, scores, n * sizeof *t->scores);
 
     set_defaults(f, t, kind, n);
-    if (read_id(f, "tokenizer.ggml.bos_token_id", (int)n, &t->bos, err, errlen) ||
-        read_id(f, "tokenizer.ggml.eos_token_id", (int)n, &t->eos, err, errlen) ||
-        read_id(f, "tokenizer.ggml.unknown_token_id", (int)n, &t->unk, err, errlen))
+    if (read_id(f, "tokenizer.ggml.bos_token_id", (int)n, &t->bos, err) ||
+        read_id(f, "tokenizer.ggml.eos_token_id", (int)n, &t->eos, err) ||
+        read_id(f, "tokenizer.ggml.unknown_token_id", (int)n, &t->unk, err))
         goto fail;
     int32_t eot = -1, eom = -1;
-    if (read_id(f, "tokenizer.ggml.eot_token_id", (int)n, &eot, err, errlen) ||
-        read_id(f, "tokenizer.ggml.eom_token_id", (int)n, &eom, err, errlen))
+    if (read_id(f, "tokenizer.ggml.eot_token_id", (int)n, &eot, err) ||
+        read_id(f, "tokenizer.ggml.eom_token_id", (int)n, &eom, err))
         goto fail;
     read_bool(f, "tokenizer.ggml.add_bos_token", &t->add_bos);
     read_bool(f, "tokenizer.ggml.add_eos_token", &t->add_eos);
     read_bool(f, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix);
 
-    if (add_texts(t, texts, lens, err, errlen)) goto fail;
-    if (kind == AK_TOK_BPE && load_merges(f, t, err, errlen)) goto fail;
-    if (ak_tokenizer_finish(t, err, errlen)) goto fail;
+    if (add_texts(t, texts, lens, err)) goto fail;
+    if (kind == AK_TOK_BPE && load_merges(f, t, err)) goto fail;
+    if (ak_tokenizer_finish(t, err)) goto fail;
     add_eog(t, eot);
     add_eog(t, eom);
     free(texts), free(lens);

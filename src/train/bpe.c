@@ -1,4 +1,5 @@
 /* bpe.c - BPE vocabulary, its text file, and the encoder. */
+#include "base/errfmt.h"
 #include "bpe_internal.h"
 #include "pretok.h"
 #include "base/file.h"
@@ -120,10 +121,10 @@ int ak_bpe_merge_gpt2(const ak_bpe *b, int i, char *buf, size_t cap) {
 
 /* ------------------------------------------------------------------ file format */
 
-int ak_bpe_save(const ak_bpe *b, const char *path, char *err, size_t errlen) {
+int ak_bpe_save(const ak_bpe *b, const char *path, ak_error *err) {
     FILE *f = fopen(path, "wb");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
         return -1;
     }
     char buf[4096];
@@ -138,7 +139,7 @@ int ak_bpe_save(const ak_bpe *b, const char *path, char *err, size_t errlen) {
         fprintf(f, "%s\n", buf);
     }
     if (fclose(f)) {
-        snprintf(err, errlen, "%s: write error", path);
+        ak_failf(err, AK_ERR_IO, "%s: write error", path);
         return -1;
     }
     return 0;
@@ -166,9 +167,9 @@ static int gpt2_to_id(ak_bpe *b, const char *s, size_t len) {
     return id ? (int)*id : -1;
 }
 
-ak_bpe *ak_bpe_load(const char *path, char *err, size_t errlen) {
+ak_bpe *ak_bpe_load(const char *path, ak_error *err) {
     size_t len;
-    char *text = ak_read_file(path, &len, err, errlen), *p = text, *line;
+    char *text = ak_read_file(path, &len, err), *p = text, *line;
     if (!text) return NULL;
     ak_bpe *b = ak_bpe_new();
     int n_tok = 0, n_merge = 0, line_no = 2;
@@ -214,7 +215,7 @@ ak_bpe *ak_bpe_load(const char *path, char *err, size_t errlen) {
     }
     free(text);
     if (why) {
-        snprintf(err, errlen, "%s: line %d: %s", path, line_no, why);
+        ak_failf(err, AK_ERR_INVALID_ARG, "%s: line %d: %s", path, line_no, why);
         ak_bpe_free(b);
         return NULL;
     }

@@ -8,6 +8,7 @@
 #ifndef AK_TRAIN_BPE_H
 #define AK_TRAIN_BPE_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,7 @@ typedef struct ak_bpe ak_bpe;
 
 /* Trains on text until the vocabulary (bytes + merges + <|endoftext|>) has vocab_size
  * tokens or no pair occurs twice. NULL with a message in err on failure. */
-ak_bpe *ak_bpe_train(const char *text, size_t len, int vocab_size, char *err, size_t errlen);
+ak_bpe *ak_bpe_train(const char *text, size_t len, int vocab_size, ak_error *err);
 void ak_bpe_free(ak_bpe *b);
 
 int ak_bpe_n_tokens(const ak_bpe *b);
@@ -32,8 +33,8 @@ int ak_bpe_merge_gpt2(const ak_bpe *b, int i, char *buf, size_t cap);
 int ak_bpe_token_type(const ak_bpe *b, int id); /* 1 normal, 3 control (GGUF token_type) */
 
 /* Text file: "ak-bpe 1", "tokens N", N GPT-2 strings, "merges M", M lines "a b". */
-int ak_bpe_save(const ak_bpe *b, const char *path, char *err, size_t errlen);
-ak_bpe *ak_bpe_load(const char *path, char *err, size_t errlen);
+int ak_bpe_save(const ak_bpe *b, const char *path, ak_error *err);
+ak_bpe *ak_bpe_load(const char *path, ak_error *err);
 
 /* Encodes text (no BOS added) into a new array *out of *n_out ids; 0 or -1 (out of memory). */
 int ak_bpe_encode(ak_bpe *b, const char *text, size_t len, int32_t **out, size_t *n_out);

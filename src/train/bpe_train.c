@@ -3,6 +3,7 @@
  * The text is split into GPT-2 pre-tokens and identical words are counted once. Each
  * pair of adjacent symbols keeps its total count and the list of words it occurs in, so
  * a merge only revisits the words that contain the merged pair. */
+#include "base/errfmt.h"
 #include "bpe_internal.h"
 #include "pretok.h"
 
@@ -131,9 +132,9 @@ done:
     return rc;
 }
 
-ak_bpe *ak_bpe_train(const char *text, size_t len, int vocab_size, char *err, size_t errlen) {
+ak_bpe *ak_bpe_train(const char *text, size_t len, int vocab_size, ak_error *err) {
     if (vocab_size < 257 || vocab_size > 1 << 20) {
-        snprintf(err, errlen, "vocabulary size %d out of range (257..%d)", vocab_size, 1 << 20);
+        ak_failf(err, AK_ERR_INVALID_ARG, "vocabulary size %d out of range (257..%d)", vocab_size, 1 << 20);
         return NULL;
     }
     trainer t = {0};
@@ -203,7 +204,7 @@ ak_bpe *ak_bpe_train(const char *text, size_t len, int vocab_size, char *err, si
     trainer_free(&t);
     return b;
 oom:
-    snprintf(err, errlen, "out of memory training the tokenizer");
+    ak_failf(err, AK_ERR_NOMEM, "out of memory training the tokenizer");
     trainer_free(&t);
     ak_bpe_free(b);
     return NULL;

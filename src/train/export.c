@@ -1,4 +1,5 @@
 /* export.c - GGUF export of the trained model (needs ak_gguf and ak_quant). */
+#include "base/errfmt.h"
 #include "export.h"
 
 #include <stdio.h>
@@ -34,14 +35,14 @@ static int tensor_type(const ak_param_tensor *t, int type) {
 }
 
 int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, int type, const char *name,
-                       char *err, size_t errlen) {
+                       ak_error *err) {
     const ak_moe_config *c = ak_moe_model_config(m);
     if (type != AK_TYPE_F32 && type != AK_TYPE_F16 && type != AK_TYPE_Q8_0) {
-        snprintf(err, errlen, "export type must be f32, f16 or q8_0");
+        ak_failf(err, AK_ERR_INVALID_ARG, "export type must be f32, f16 or q8_0");
         return -1;
     }
     if (ak_bpe_n_tokens(vocab) != c->n_vocab) {
-        snprintf(err, errlen, "vocabulary has %d tokens but the model %d", ak_bpe_n_tokens(vocab), c->n_vocab);
+        ak_failf(err, AK_ERR_INVALID_ARG, "vocabulary has %d tokens but the model %d", ak_bpe_n_tokens(vocab), c->n_vocab);
         return -1;
     }
     int n_tok = ak_bpe_n_tokens(vocab), n_merge = ak_bpe_n_merges(vocab), rc = -1;
@@ -51,7 +52,7 @@ int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, i
     void **data = calloc((size_t)n_tensors, sizeof *data);
     gguf_writer *w = gguf_writer_new();
     if (!tokens || !merges || !types || !data || !w) {
-        snprintf(err, errlen, "out of memory exporting %s", path);
+        ak_failf(err, AK_ERR_NOMEM, "out of memory exporting %s", path);
         goto done;
     }
     for (int i = 0; i < n_tok; i++) types[i] = ak_bpe_token_type(vocab, i);
@@ -88,7 +89,7 @@ int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, i
         size_t row_bytes = ak_row_bytes((ak_type)tt, row), nbytes = row_bytes * (size_t)rows;
         const float *src = params + t->offset;
         if (!row_bytes || !(data[i] = malloc(nbytes))) {
-            snprintf(err, errlen, "cannot encode tensor %s as %s", t->name, ak_type_name(tt));
+            ak_failf(err, AK_ERR_INVALID_ARG, "cannot encode tensor %s as %s", t->name, ak_type_name(tt));
             goto done;
         }
         for (int64_t r = 0; r < rows; r++) {
@@ -100,11 +101,11 @@ int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, i
             else ak_quantize_row((ak_type)tt, x, dst, row);
         }
         if (gguf_add_tensor(w, t->name, tt, (uint32_t)t->n_dims, t->ne, data[i], nbytes)) {
-            snprintf(err, errlen, "GGUF writer rejected tensor %s", t->name);
+            ak_failf(err, AK_ERR_INVALID_ARG, "GGUF writer rejected tensor %s", t->name);
             goto done;
         }
     }
-    rc = gguf_writer_write(w, path, err, errlen);
+    rc = gguf_writer_write(w, path, err);
 done:
     if (w) gguf_writer_free(w);
     for (int i = 0; data && i < n_tensors; i++) free(data[i]);

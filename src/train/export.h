@@ -6,6 +6,7 @@
 #ifndef AK_TRAIN_EXPORT_H
 #define AK_TRAIN_EXPORT_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 
 #include "bpe.h"
@@ -13,6 +14,6 @@
 
 /* type: 0 (f32), 1 (f16) or 8 (q8_0), the ggml type ids. 0 on success. */
 int ak_moe_export_gguf(ak_moe_model *m, const ak_bpe *vocab, const char *path, int type, const char *name,
-                       char *err, size_t errlen);
+                       ak_error *err);
 
 #endif

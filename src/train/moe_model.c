@@ -1,4 +1,5 @@
 /* model.c - parameters, forward and backward of the OLMoE-architecture model. */
+#include "base/errfmt.h"
 #include "moe_model.h"
 
 #include <math.h>
@@ -28,7 +29,7 @@ struct ak_moe_model {
     ak_moe_scratch ms;
 };
 
-int ak_moe_config_check(const ak_moe_config *c, char *err, size_t errlen) {
+int ak_moe_config_check(const ak_moe_config *c, ak_error *err) {
     const char *why = NULL;
     if (c->n_vocab < 2 || c->n_vocab > (1 << 20)) why = "n_vocab must be in 2..2^20";
     else if (c->n_ctx < 2 || c->n_ctx > 8192) why = "n_ctx must be in 2..8192";
@@ -41,7 +42,7 @@ int ak_moe_config_check(const ak_moe_config *c, char *err, size_t errlen) {
     else if (c->n_ff < 1 || c->n_ff > 65536) why = "n_ff out of range";
     else if (!(c->rope_theta > 1) || !(c->norm_eps > 0) || !(c->aux_coef >= 0) || !(c->z_coef >= 0))
         why = "rope_theta, norm_eps, aux_coef or z_coef out of range";
-    if (why) snprintf(err, errlen, "model config: %s", why);
+    if (why) ak_failf(err, AK_ERR_INVALID_ARG, "model config: %s", why);
     return why ? -1 : 0;
 }
 
@@ -123,10 +124,10 @@ static void init_params(ak_moe_model *m, uint64_t seed) {
 
 #define ALLOC(p, count) ((p) = calloc((size_t)(count), sizeof *(p))) == NULL
 
-ak_moe_model *ak_moe_model_new(const ak_moe_config *c, int n_seq, uint64_t seed, char *err, size_t errlen) {
-    if (ak_moe_config_check(c, err, errlen)) return NULL;
+ak_moe_model *ak_moe_model_new(const ak_moe_config *c, int n_seq, uint64_t seed, ak_error *err) {
+    if (ak_moe_config_check(c, err)) return NULL;
     if (n_seq < 1 || (int64_t)n_seq * c->n_ctx > (1 << 24)) {
-        snprintf(err, errlen, "batch of %d sequences out of range", n_seq);
+        ak_failf(err, AK_ERR_INVALID_ARG, "batch of %d sequences out of range", n_seq);
         return NULL;
     }
     ak_moe_model *m = calloc(1, sizeof *m);
@@ -161,7 +162,7 @@ ak_moe_model *ak_moe_model_new(const ak_moe_config *c, int n_seq, uint64_t seed,
         goto oom;
     return m;
 oom:
-    snprintf(err, errlen, "out of memory creating the model (batch %d x %d tokens)", n_seq, c->n_ctx);
+    ak_failf(err, AK_ERR_NOMEM, "out of memory creating the model (batch %d x %d tokens)", n_seq, c->n_ctx);
     ak_moe_model_free(m);
     return NULL;
 }
@@ -331,13 +332,12 @@ double ak_moe_model_adamw(ak_moe_model *m, const ak_adamw *o, int64_t step) {
 
 static const char CKPT_MAGIC[8] = {'A', 'K', 'M', 'O', 'E', 'C', 'K', '1'};
 
-int ak_moe_checkpoint_save(const ak_moe_model *m, const char *path, int64_t step, uint64_t rng, char *err,
-                           size_t errlen) {
+int ak_moe_checkpoint_save(const ak_moe_model *m, const char *path, int64_t step, uint64_t rng, ak_error *err) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        snprintf(err, errlen, "cannot write %s", tmp);
+        ak_failf(err, AK_ERR_IO, "cannot write %s", tmp);
         return -1;
     }
     uint64_t np = m->n_params;
@@ -347,40 +347,39 @@ int ak_moe_checkpoint_save(const ak_moe_model *m, const char *path, int64_t step
              fwrite(m->m1, sizeof(float), np, f) == np && fwrite(m->m2, sizeof(float), np, f) == np;
     ok = !fclose(f) && ok;
     if (!ok || rename(tmp, path)) {
-        snprintf(err, errlen, "writing checkpoint %s failed", path);
+        ak_failf(err, AK_ERR_INVALID_ARG, "writing checkpoint %s failed", path);
         remove(tmp);
         return -1;
     }
     return 0;
 }
 
-static FILE *open_checkpoint(const char *path, ak_moe_config *c, char *err, size_t errlen) {
+static FILE *open_checkpoint(const char *path, ak_moe_config *c, ak_error *err) {
     FILE *f = fopen(path, "rb");
     char magic[8];
     if (!f) {
-        snprintf(err, errlen, "cannot open checkpoint %s", path);
+        ak_failf(err, AK_ERR_IO, "cannot open checkpoint %s", path);
         return NULL;
     }
     if (fread(magic, 8, 1, f) != 1 || memcmp(magic, CKPT_MAGIC, 8) || fread(c, sizeof *c, 1, f) != 1 ||
-        ak_moe_config_check(c, err, errlen)) {
-        snprintf(err, errlen, "%s is not a valid adaptive-k training checkpoint", path);
+        ak_moe_config_check(c, err)) {
+        ak_failf(err, AK_ERR_INVALID_ARG, "%s is not a valid adaptive-k training checkpoint", path);
         fclose(f);
         return NULL;
     }
     return f;
 }
 
-int ak_moe_checkpoint_read_config(const char *path, ak_moe_config *c, char *err, size_t errlen) {
-    FILE *f = open_checkpoint(path, c, err, errlen);
+int ak_moe_checkpoint_read_config(const char *path, ak_moe_config *c, ak_error *err) {
+    FILE *f = open_checkpoint(path, c, err);
     if (!f) return -1;
     fclose(f);
     return 0;
 }
 
-int ak_moe_checkpoint_load(ak_moe_model *m, const char *path, int64_t *step, uint64_t *rng, char *err,
-                           size_t errlen) {
+int ak_moe_checkpoint_load(ak_moe_model *m, const char *path, int64_t *step, uint64_t *rng, ak_error *err) {
     ak_moe_config c;
-    FILE *f = open_checkpoint(path, &c, err, errlen);
+    FILE *f = open_checkpoint(path, &c, err);
     if (!f) return -1;
     uint64_t np = 0;
     int ok = !memcmp(&c, &m->c, sizeof c) && fread(step, sizeof *step, 1, f) == 1 && fread(rng, sizeof *rng, 1, f) == 1 &&
@@ -388,6 +387,6 @@ int ak_moe_checkpoint_load(ak_moe_model *m, const char *path, int64_t *step, uin
              fread(m->params, sizeof(float), np, f) == np && fread(m->m1, sizeof(float), np, f) == np &&
              fread(m->m2, sizeof(float), np, f) == np;
     fclose(f);
-    if (!ok) snprintf(err, errlen, "checkpoint %s does not match the model or is truncated", path);
+    if (!ok) ak_failf(err, AK_ERR_INVALID_ARG, "checkpoint %s does not match the model or is truncated", path);
     return ok ? 0 : -1;
 }

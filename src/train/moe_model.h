@@ -4,6 +4,7 @@
 #ifndef AK_TRAIN_MOE_MODEL_H
 #define AK_TRAIN_MOE_MODEL_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +33,9 @@ typedef struct ak_moe_model ak_moe_model;
 
 /* Checks the config (message in err) and creates the model with n_seq sequences of
  * n_ctx tokens per batch; parameters are initialised from seed. */
-ak_moe_model *ak_moe_model_new(const ak_moe_config *c, int n_seq, uint64_t seed, char *err, size_t errlen);
+ak_moe_model *ak_moe_model_new(const ak_moe_config *c, int n_seq, uint64_t seed, ak_error *err);
 void ak_moe_model_free(ak_moe_model *m);
-int ak_moe_config_check(const ak_moe_config *c, char *err, size_t errlen);
+int ak_moe_config_check(const ak_moe_config *c, ak_error *err);
 
 const ak_moe_config *ak_moe_model_config(const ak_moe_model *m);
 size_t ak_moe_model_n_params(const ak_moe_model *m);
@@ -69,11 +70,9 @@ float ak_lr_schedule(int64_t step, int64_t warmup, int64_t total_steps, float lr
 
 /* Checkpoint: config, step, RNG state, parameters and AdamW moments. Written to
  * path.tmp and renamed, so an interrupted save never leaves a broken file. */
-int ak_moe_checkpoint_save(const ak_moe_model *m, const char *path, int64_t step, uint64_t rng, char *err,
-                           size_t errlen);
+int ak_moe_checkpoint_save(const ak_moe_model *m, const char *path, int64_t step, uint64_t rng, ak_error *err);
 /* Loads into a model created with the same config; NULL-config check is the caller's. */
-int ak_moe_checkpoint_read_config(const char *path, ak_moe_config *c, char *err, size_t errlen);
-int ak_moe_checkpoint_load(ak_moe_model *m, const char *path, int64_t *step, uint64_t *rng, char *err,
-                           size_t errlen);
+int ak_moe_checkpoint_read_config(const char *path, ak_moe_config *c, ak_error *err);
+int ak_moe_checkpoint_load(ak_moe_model *m, const char *path, int64_t *step, uint64_t *rng, ak_error *err);
 
 #endif

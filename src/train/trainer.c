@@ -45,11 +45,11 @@ static uint64_t next_rand(uint64_t *s) {
 }
 
 static int32_t *encode_file(ak_bpe *vocab, const char *path, size_t *n) {
-    char err[512];
+    ak_error err = {0};
     size_t len;
-    char *text = ak_read_file(path, &len, err, sizeof err);
+    char *text = ak_read_file(path, &len, &err);
     if (!text) {
-        fprintf(stderr, "train: %s\n", err);
+        fprintf(stderr, "train: %s\n", err.msg);
         return NULL;
     }
     int32_t *ids = NULL;
@@ -91,10 +91,10 @@ static void format_eta(char *buf, size_t cap, double s) {
 /* With --resume or --export-only and an existing checkpoint, the model's shape from it: 1;
  * 0 when training starts afresh; -1 once the message is printed. */
 static int resume_config(const ak_train_options *o, ak_moe_config *cfg) {
-    char err[512];
+    ak_error err = {0};
     if ((o->resume || o->export_only) && o->ckpt_path && access(o->ckpt_path, F_OK) == 0) {
-        if (ak_moe_checkpoint_read_config(o->ckpt_path, cfg, err, sizeof err)) {
-            fprintf(stderr, "train: %s\n", err);
+        if (ak_moe_checkpoint_read_config(o->ckpt_path, cfg, &err)) {
+            fprintf(stderr, "train: %s\n", err.msg);
             return -1;
         }
         return 1;
@@ -155,21 +155,22 @@ static void print_progress(const ak_train_options *o, int tty, int64_t step, dou
 
 /* The checkpoint with the best validation loss so far, as CKPT.best. */
 static void save_best(ak_moe_model *m, const char *ckpt_path, int64_t step, uint64_t rng) {
-    char best[4096], err[512];
+    char best[4096];
+    ak_error err = {0};
     snprintf(best, sizeof best, "%s.best", ckpt_path);
-    if (ak_moe_checkpoint_save(m, best, step, rng, err, sizeof err)) fprintf(stderr, "train: %s\n", err);
+    if (ak_moe_checkpoint_save(m, best, step, rng, &err)) fprintf(stderr, "train: %s\n", err.msg);
 }
 
 /* Writes the GGUF file of --out. 0, or -1 once the message is printed. */
 static int export_model(const ak_train_options *o, ak_moe_model *m, ak_bpe *vocab) {
-    char err[512];
+    ak_error err = {0};
     int type = !strcmp(o->out_type, "f32") ? 0 : !strcmp(o->out_type, "f16") ? 1 : !strcmp(o->out_type, "q8_0") ? 8 : -1;
     if (type < 0) {
         fprintf(stderr, "train: unknown --type '%s' (f32, f16, q8_0)\n", o->out_type);
         return -1;
     }
-    if (ak_moe_export_gguf(m, vocab, o->out_path, type, "adaptive-k OLMoE-tiny (SOTU)", err, sizeof err)) {
-        fprintf(stderr, "train: %s\n", err);
+    if (ak_moe_export_gguf(m, vocab, o->out_path, type, "adaptive-k OLMoE-tiny (SOTU)", &err)) {
+        fprintf(stderr, "train: %s\n", err.msg);
         return -1;
     }
     printf("train: wrote %s (%s)\n", o->out_path, o->out_type);
@@ -177,11 +178,11 @@ static int export_model(const ak_train_options *o, ak_moe_model *m, ak_bpe *voca
 }
 
 int ak_train_run(const ak_train_options *o) {
-    char err[512];
+    ak_error err = {0};
     int status = 1;
-    ak_bpe *vocab = ak_bpe_load(o->vocab_path, err, sizeof err);
+    ak_bpe *vocab = ak_bpe_load(o->vocab_path, &err);
     if (!vocab) {
-        fprintf(stderr, "train: %s\n", err);
+        fprintf(stderr, "train: %s\n", err.msg);
         return 1;
     }
     ak_moe_config cfg = o->model;
@@ -192,18 +193,18 @@ int ak_train_run(const ak_train_options *o) {
         return 1;
     }
     int n_seq = o->export_only ? 1 : o->n_seq, T = cfg.n_ctx, bos = ak_bpe_eot(vocab);
-    ak_moe_model *m = ak_moe_model_new(&cfg, n_seq, o->seed, err, sizeof err);
+    ak_moe_model *m = ak_moe_model_new(&cfg, n_seq, o->seed, &err);
     int32_t *train = NULL, *valid = NULL, *in = NULL, *tg = NULL;
     size_t n_train = 0, n_valid = 0;
     if (!m) {
-        fprintf(stderr, "train: %s\n", err);
+        fprintf(stderr, "train: %s\n", err.msg);
         goto done;
     }
     int64_t step = 0;
     uint64_t rng = o->seed * 0x2545F4914F6CDD1DULL + 1;
     if (resuming) {
-        if (ak_moe_checkpoint_load(m, o->ckpt_path, &step, &rng, err, sizeof err)) {
-            fprintf(stderr, "train: %s\n", err);
+        if (ak_moe_checkpoint_load(m, o->ckpt_path, &step, &rng, &err)) {
+            fprintf(stderr, "train: %s\n", err.msg);
             goto done;
         }
         fprintf(stderr, "train: resumed from %s at step %lld\n", o->ckpt_path, (long long)step);
@@ -243,13 +244,13 @@ int ak_train_run(const ak_train_options *o) {
             fflush(stdout);
         }
         if (o->ckpt_path && o->save_every > 0 && step % o->save_every == 0 &&
-            ak_moe_checkpoint_save(m, o->ckpt_path, step, rng, err, sizeof err))
-            fprintf(stderr, "\ntrain: %s\n", err);
+            ak_moe_checkpoint_save(m, o->ckpt_path, step, rng, &err))
+            fprintf(stderr, "\ntrain: %s\n", err.msg);
     }
     if (tty) printf("\n");
     if (o->ckpt_path) {
-        if (ak_moe_checkpoint_save(m, o->ckpt_path, step, rng, err, sizeof err)) {
-            fprintf(stderr, "train: %s\n", err);
+        if (ak_moe_checkpoint_save(m, o->ckpt_path, step, rng, &err)) {
+            fprintf(stderr, "train: %s\n", err.msg);
             goto done;
         }
         printf("train: checkpoint at step %lld saved to %s\n", (long long)step, o->ckpt_path);

@@ -29,17 +29,17 @@ static ak_router_config config(ak_policy p) { return ak_config_uniform(X, K, 0, 
 
 /* Runs batches of 16 tokens and then 4 single tokens; returns 0 or -1. */
 static int run(ak_context *ctx, int n_vocab) {
-    char err[256];
+    ak_error err = {0};
     int32_t t[16];
     ak_context_reset(ctx);
     for (int i = 0; i < 16; i++) t[i] = next_token(n_vocab);
-    if (ak_decode(ctx, t, 16, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
+    if (ak_decode(ctx, t, 16, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
     for (int i = 0; i < 4; i++) {
         t[0] = next_token(n_vocab);
-        if (ak_decode(ctx, t, 1, err, sizeof err)) return -1;
+        if (ak_decode(ctx, t, 1, &err)) return -1;
     }
     return 0;
 }
@@ -65,13 +65,13 @@ static void reroute_sink(void *user, int layer, const float *logits, int n_token
 }
 
 static void test_ledger(const ak_model *m) {
-    char err[256];
+    ak_error err = {0};
     const int n_vocab = ak_model_hparams(m)->n_vocab;
     ak_context_params cp = ak_context_default_params();
     cp.n_ctx = CTX;
     cp.n_batch = 16;
     cp.n_threads = 1;
-    ak_context *ctx = ak_context_new(m, &cp, err, sizeof err);
+    ak_context *ctx = ak_context_new(m, &cp, &err);
     CHECK(ctx, "%s", err);
     if (!ctx) return;
     const uint64_t macs = 3ull * E * FF;        /* gate, up, down of one expert, one token */
@@ -81,7 +81,7 @@ static void test_ledger(const ak_model *m) {
     for (int pi = 0; pi < 4; pi++) {
         ak_router_config cfg = config(policies[pi]);
         reroute rr = {policies[pi], {0}};
-        CHECK(ak_context_set_routing(ctx, &cfg, err, sizeof err) == 0, "%s", err);
+        CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err);
         ak_context_set_router_logits_sink(ctx, reroute_sink, &rr);
         ak_context_reset_stats(ctx);
         if (run(ctx, n_vocab)) {
@@ -143,30 +143,30 @@ static void regression_calibrated_default_invalid(const ak_router_record *rec, c
     const int levels[3] = {1, 2, 4};
     const float zero[2] = {0, 0};
     const ak_policy base = ak_policy_entropy(3, levels, zero, AK_ENTROPY_NATS);
-    char err[256];
+    ak_error err = {0};
     for (int per_layer = 0; per_layer <= 1; per_layer++) {
         ak_router_config cfg;
         double got = 0;
-        if (ak_calibrate_on_record(rec, hp, &base, 1.7, per_layer, &cfg, &got, err, sizeof err)) {
+        if (ak_calibrate_on_record(rec, hp, &base, 1.7, per_layer, &cfg, &got, &err)) {
             CHECK(0, "%s", err);
             continue;
         }
         ak_error e;
         CHECK(ak_config_validate(&cfg, &e) == AK_OK, "calibrated config (per layer %d): %s", per_layer, e.msg);
-        CHECK(ak_context_set_routing(ctx, &cfg, err, sizeof err) == 0, "%s", err);
+        CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err);
         ak_config_free(&cfg);
     }
 }
 
 /* Feeds n chunks of CTX random tokens. */
 static int feed(ak_context *ctx, int n_vocab, int chunks) {
-    char err[256];
+    ak_error err = {0};
     int32_t t[CTX];
     for (int c = 0; c < chunks; c++) {
         ak_context_reset(ctx);
         for (int i = 0; i < CTX; i++) t[i] = next_token(n_vocab);
-        if (ak_decode(ctx, t, CTX, err, sizeof err)) {
-            fprintf(stderr, "%s\n", err);
+        if (ak_decode(ctx, t, CTX, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
             return -1;
         }
     }
@@ -183,21 +183,21 @@ static double avg_k(const ak_context *ctx) {
 }
 
 static void test_calibration(const ak_model *m) {
-    char err[256];
+    ak_error err = {0};
     const ak_hparams *hp = ak_model_hparams(m);
     ak_context_params cp = ak_context_default_params();
     cp.n_ctx = CTX;
     cp.n_batch = CTX;
     cp.n_threads = 1;
-    ak_context *ctx = ak_context_new(m, &cp, err, sizeof err);
+    ak_context *ctx = ak_context_new(m, &cp, &err);
     CHECK(ctx, "%s", err);
     if (!ctx) return;
     ak_router_record rec;
-    CHECK(ak_router_record_init(&rec, L, X, 40 * CTX, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_router_record_init(&rec, L, X, 40 * CTX, &err) == 0, "%s", err);
     ak_context_set_router_logits_sink(ctx, ak_router_record_sink, &rec);
     CHECK(feed(ctx, hp->n_vocab, 30) == 0, "calibration stream");
     ak_context_set_router_logits_sink(ctx, NULL, NULL);
-    CHECK(ak_router_record_finish(&rec, err, sizeof err) == 30 * CTX, "%s", err);
+    CHECK(ak_router_record_finish(&rec, &err) == 30 * CTX, "%s", err);
     const int levels[2] = {1, 2};
     const float zero[1] = {0};
     const ak_policy bases[3] = {ak_policy_entropy(2, levels, zero, AK_ENTROPY_NATS), ak_policy_top_p(0.5f, 1, K),
@@ -208,13 +208,13 @@ static void test_calibration(const ak_model *m) {
             for (int t = 0; t < 2; t++) {
                 ak_router_config cfg;
                 double got = 0;
-                if (ak_calibrate_on_record(&rec, hp, &bases[b], targets[t], per_layer, &cfg, &got, err, sizeof err)) {
+                if (ak_calibrate_on_record(&rec, hp, &bases[b], targets[t], per_layer, &cfg, &got, &err)) {
                     CHECK(0, "policy %d target %.2f: %s", b, targets[t], err);
                     continue;
                 }
                 CHECK(cfg.n_layers == 0 || cfg.n_layers == L, "layers %d", cfg.n_layers);
                 CHECK(fabs(got - targets[t]) / targets[t] < 0.02, "on calibration data %.4f", got);
-                CHECK(ak_context_set_routing(ctx, &cfg, err, sizeof err) == 0, "%s", err);
+                CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err);
                 ak_context_reset_stats(ctx);
                 CHECK(feed(ctx, hp->n_vocab, 10) == 0, "evaluation stream");
                 const double k = avg_k(ctx);
@@ -229,21 +229,22 @@ static void test_calibration(const ak_model *m) {
 }
 
 int main(void) {
-    char path[512], err[512];
+    char path[512];
+    ak_error err = {0};
     const char *d = getenv("TMPDIR");
     snprintf(path, sizeof path, "%s/ak_eval_model_%d.gguf", d && *d ? d : "/tmp", (int)getpid());
     ak_gen_params gp;
     ak_gen_params_default(&gp, "olmoe");
     snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
     gp.seed = 11;
-    if (ak_gen_model_write(&gp, path, 1, err, sizeof err)) {
-        fprintf(stderr, "gen model: %s\n", err);
+    if (ak_gen_model_write(&gp, path, 1, &err)) {
+        fprintf(stderr, "gen model: %s\n", err.msg);
         return 1;
     }
-    ak_model *m = ak_model_load(path, err, sizeof err);
+    ak_model *m = ak_model_load(path, &err);
     remove(path);
     if (!m) {
-        fprintf(stderr, "load: %s\n", err);
+        fprintf(stderr, "load: %s\n", err.msg);
         return 1;
     }
     const ak_hparams *hp = ak_model_hparams(m);

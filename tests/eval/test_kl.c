@@ -107,11 +107,12 @@ static unsigned char *read_bytes(const char *path, size_t *n) {
 
 static void test_logprobs_file(void) {
     enum { V = 6, CTX = 8, CHUNKS = 2 };
-    char err[512], path[512], bad[512];
+    char path[512], bad[512];
+    ak_error err = {0};
     tmpname(path, sizeof path, "ok");
     tmpname(bad, sizeof bad, "bad");
     ak_logprobs lp;
-    CHECK(ak_logprobs_init(&lp, V, CTX, CHUNKS, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_logprobs_init(&lp, V, CTX, CHUNKS, &err) == 0, "%s", err);
     CHECK(lp.rows_per_chunk == 3, "rows per chunk %d want 8 - 1 - 4", lp.rows_per_chunk);
     CHECK(ak_logprobs_row(&lp, 0, 3) == -1 && ak_logprobs_row(&lp, 0, 7) == -1, "positions 3 and 7 are not scored");
     CHECK(ak_logprobs_row(&lp, 1, 5) == 4, "row of chunk 1 pos 5 = %lld", (long long)ak_logprobs_row(&lp, 1, 5));
@@ -126,9 +127,9 @@ static void test_logprobs_file(void) {
             ak_logprobs_put(&lp, r, logits[r], tok[r]);
         }
     lp.tokens_hash = ak_tokens_hash((const int32_t[]){1, 2, 3}, 3);
-    CHECK(ak_logprobs_save(&lp, path, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_logprobs_save(&lp, path, &err) == 0, "%s", err);
     ak_logprobs in;
-    CHECK(ak_logprobs_load(&in, path, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_logprobs_load(&in, path, &err) == 0, "%s", err);
     CHECK(in.n_vocab == V && in.n_ctx == CTX && in.n_chunks == CHUNKS && in.n_rows == 6, "shape");
     CHECK(in.tokens_hash == lp.tokens_hash, "hash");
     const double step = 24.0 / 65535.0;
@@ -157,33 +158,33 @@ static void test_logprobs_file(void) {
     unsigned char *b = read_bytes(path, &n);
     CHECK(b && n == 64 + 6 * (16 + 2 * V), "file size %zu", n);
     if (b) {
-        CHECK(ak_logprobs_load(&in, "/nonexistent/x.lp", err, sizeof err) != 0 && strstr(err, "x.lp"), "missing: %s",
+        CHECK(ak_logprobs_load(&in, "/nonexistent/x.lp", &err) != 0 && strstr(err.msg, "x.lp"), "missing: %s",
               err);
         write_bytes(bad, b, n - 1);
-        CHECK(ak_logprobs_load(&in, bad, err, sizeof err) != 0 && strstr(err, "truncated"), "truncated: %s", err);
+        CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "truncated"), "truncated: %s", err.msg);
         unsigned char *c = malloc(n);
         memcpy(c, b, n);
         c[0] = 'X';
         write_bytes(bad, c, n);
-        CHECK(ak_logprobs_load(&in, bad, err, sizeof err) != 0 && strstr(err, "not a log-probs file"), "magic: %s",
+        CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "not a log-probs file"), "magic: %s",
               err);
         memcpy(c, b, n);
         c[8] = 2;
         write_bytes(bad, c, n);
-        CHECK(ak_logprobs_load(&in, bad, err, sizeof err) != 0 && strstr(err, "version"), "version: %s", err);
+        CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "version"), "version: %s", err.msg);
         memcpy(c, b, n);
         c[16] = 10; /* n_ctx 10 -> 4 rows per chunk, header says 3 */
         write_bytes(bad, c, n);
-        CHECK(ak_logprobs_load(&in, bad, err, sizeof err) != 0 && strstr(err, "inconsistent"), "header: %s", err);
+        CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "inconsistent"), "header: %s", err.msg);
         memcpy(c, b, n);
         c[64 + 4] = 99; /* row 0 argmax out of range */
         write_bytes(bad, c, n);
-        CHECK(ak_logprobs_load(&in, bad, err, sizeof err) != 0 && strstr(err, "row 0"), "row: %s", err);
+        CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "row 0"), "row: %s", err.msg);
         memcpy(c, b, n);
         c[64 + 16 + 2 * 2 + 1] ^= 0x80; /* a code of row 0 changed: the top code moves */
         memset(c + 64 + 16, 0, 2 * V);  /* no 65535 code at the argmax */
         write_bytes(bad, c, n);
-        CHECK(ak_logprobs_load(&in, bad, err, sizeof err) != 0 && strstr(err, "corrupt"), "codes: %s", err);
+        CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "corrupt"), "codes: %s", err.msg);
         free(c);
         free(b);
     }

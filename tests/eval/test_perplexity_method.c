@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/errfmt.h"
 #include "../check.h"
 #include "eval/perplexity.h"
 
@@ -32,9 +33,9 @@ void ak_context_reset(ak_context *c) {
 
 /* After token t the model favours (t + 1) % 4 with logit ln 3 over 0 for the rest, but
  * only in a sequence that starts with BOS; otherwise all logits are 0 (uniform). */
-int ak_decode(ak_context *c, const int32_t *tokens, int n, char *err, size_t errlen) {
+int ak_decode(ak_context *c, const int32_t *tokens, int n, ak_error *err) {
     if (n < 1 || n > c->n_batch || c->n_past + n > c->n_ctx) {
-        snprintf(err, errlen, "mock: bad batch");
+        ak_failf(err, AK_ERR_INVALID_ARG, "mock: bad batch");
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -75,8 +76,8 @@ static void test_two_chunks(int n_batch) {
     p.on_logits = count_logits, p.user = &ok;
     n_seen = 0;
     ak_ppl_result r;
-    char err[256] = "";
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, err, sizeof err) == 0, "%s", err);
+    ak_error err = {0};
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err);
     /* 20 tokens, n_ctx 8: 2 chunks (the last 4 tokens dropped); positions 4, 5, 6 scored.
      * p(match) = 3 / (3 + 4) -> NLL ln(7/3); a miss -> NLL ln 7.
      * chunk 0 (0 1 2 3 0 1 3 3): 0->1 match, 1->3 miss, 3->3 miss
@@ -96,7 +97,7 @@ static void test_two_chunks(int n_batch) {
     /* one chunk only: (ln(7/3) + 2 ln 7) / 3 */
     p.n_chunks = 1;
     p.on_logits = NULL;
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err);
     CHECK(fabs(r.ppl - exp((hit + 2 * miss) / 3)) < 1e-5, "one chunk PPL %.6f", r.ppl);
 }
 
@@ -105,19 +106,19 @@ static void test_no_bos_and_errors(void) {
     ak_ppl_params p = ak_ppl_default_params();
     p.n_vocab = V, p.n_ctx = 8, p.n_batch = 8, p.bos = -1;
     ak_ppl_result r;
-    char err[256] = "";
+    ak_error err = {0};
     /* without BOS the mock is uniform: PPL = V exactly, spread 0 */
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err);
     CHECK(fabs(r.ppl - V) < 1e-6 && r.ppl_err == 0, "uniform PPL %.6f +/- %.6f", r.ppl, r.ppl_err);
     CHECK(c.seq[0] == tokens[8], "no BOS: the chunk's own first token");
 
-    CHECK(ak_perplexity(&c, tokens, 15, &p, &r, err, sizeof err) != 0 && strstr(err, "at least 16"),
+    CHECK(ak_perplexity(&c, tokens, 15, &p, &r, &err) != 0 && strstr(err.msg, "at least 16"),
           "too few tokens: %s", err);
     p.n_ctx = 16;
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, err, sizeof err) != 0 && strstr(err, "context"),
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) != 0 && strstr(err.msg, "context"),
           "chunk larger than the context: %s", err);
     p.n_ctx = 8, p.n_vocab = 0;
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, err, sizeof err) != 0, "n_vocab 0 rejected");
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) != 0, "n_vocab 0 rejected");
 }
 
 static void test_nll_and_sums(void) {

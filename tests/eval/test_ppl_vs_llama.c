@@ -50,11 +50,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     const int all = argc > 2 && !strcmp(argv[2], "all");
-    char err[512], dir[512], path[600];
+    char dir[512], path[600];
+    ak_error err = {0};
     size_t len = 0;
-    char *text = ak_read_whole_file(argv[1], &len, err, sizeof err);
+    char *text = ak_read_whole_file(argv[1], &len, &err);
     if (!text) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
     if (len && text[len - 1] == '\n') text[--len] = 0; /* as llama.cpp's -f */
@@ -81,15 +82,15 @@ int main(int argc, char **argv) {
                 unlink(old);
             }
             snprintf(cur, sizeof cur, "%s", tag);
-            if (ak_gen_model_write(&gp, path, 1, err, sizeof err)) {
-                fprintf(stderr, "%s: %s\n", tag, err);
+            if (ak_gen_model_write(&gp, path, 1, &err)) {
+                fprintf(stderr, "%s: %s\n", tag, err.msg);
                 failures++;
                 continue;
             }
         }
         ak_session s;
-        if (ak_session_load(&s, path, err, sizeof err)) {
-            fprintf(stderr, "%s: %s\n", tag, err);
+        if (ak_session_load(&s, path, &err)) {
+            fprintf(stderr, "%s: %s\n", tag, err.msg);
             failures++;
             continue;
         }
@@ -102,18 +103,18 @@ int main(int argc, char **argv) {
         cfg.default_policy = ak_policy_fixed(pn->k);
         int32_t *tokens = NULL;
         int n = -1;
-        if (ak_session_start(&s, 128, 128, 2, pn->k ? &cfg : NULL, err, sizeof err) == 0)
-            n = ak_session_tokenize(&s, text, len, ak_tokenizer_add_bos(s.tok), &tokens, err, sizeof err);
+        if (ak_session_start(&s, 128, 128, 2, pn->k ? &cfg : NULL, &err) == 0)
+            n = ak_session_tokenize(&s, text, len, ak_tokenizer_add_bos(s.tok), &tokens, &err);
         ak_ppl_result r = {0};
         if (n >= 0) {
             ak_ppl_params pp = ak_ppl_default_params();
             pp.n_vocab = hp->n_vocab, pp.n_ctx = 128, pp.n_batch = 128;
             pp.bos = ak_tokenizer_add_bos(s.tok) ? ak_tokenizer_bos(s.tok) : -1;
             pp.n_chunks = all ? 0 : 8;
-            if (ak_perplexity(s.ctx, tokens, n, &pp, &r, err, sizeof err)) n = -1;
+            if (ak_perplexity(s.ctx, tokens, n, &pp, &r, &err)) n = -1;
         }
         if (n < 0) {
-            fprintf(stderr, "%s k=%d: %s\n", tag, pn->k, err);
+            fprintf(stderr, "%s k=%d: %s\n", tag, pn->k, err.msg);
             failures++;
         } else {
             const double tol = !strcmp(pn->type, "f32") ? 0.001 : 0.005;

@@ -54,14 +54,14 @@ static ak_expert_outputs view(const capture *c) {
 }
 
 static int run_batch(ak_context *ctx, const int32_t *tokens, const ak_router_config *cfg, capture *cap) {
-    char err[256];
+    ak_error err = {0};
     cap->rows = cap->sum = NULL;
     ak_context_reset(ctx);
-    if (ak_context_set_routing(ctx, cfg, err, sizeof err)) return fprintf(stderr, "%s\n", err), -1;
+    if (ak_context_set_routing(ctx, cfg, &err)) return fprintf(stderr, "%s\n", err.msg), -1;
     ak_context_set_expert_outputs_sink(ctx, capture_sink, cap);
-    int rc = ak_decode(ctx, tokens, CTX, err, sizeof err);
+    int rc = ak_decode(ctx, tokens, CTX, &err);
     ak_context_set_expert_outputs_sink(ctx, NULL, NULL);
-    if (rc) fprintf(stderr, "%s\n", err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
     return rc;
 }
 
@@ -111,15 +111,15 @@ static void test_prefix(ak_context *ctx, const ak_hparams *hp, const int32_t *to
 
 static void test_allocation(const ak_profile *p) {
     const int L = p->n_layer, K = p->k_native;
-    char err[300];
+    ak_error err = {0};
     const double targets[3] = {1.25, 1.5, (double)K - 0.25};
     for (int r = 0; r < AK_RULE_COUNT; r++)
         for (int i = 0; i < 3; i++) {
             ak_allocation a;
             ak_router_config cfg;
-            int rc = ak_allocate(p, (ak_alloc_rule)r, targets[i], &a, &cfg, err, sizeof err);
+            int rc = ak_allocate(p, (ak_alloc_rule)r, targets[i], &a, &cfg, &err);
             if (r == AK_RULE_FIXED && fabs(targets[i] * L - round(targets[i] * L)) > 1e-9) {
-                CHECK(rc != 0 && strstr(err, "whole number"), "fixed with a fractional total: %s", err);
+                CHECK(rc != 0 && strstr(err.msg, "whole number"), "fixed with a fractional total: %s", err.msg);
                 continue;
             }
             CHECK(rc == 0, "%s at %g: %s", ak_alloc_rule_name((ak_alloc_rule)r), targets[i], err);
@@ -144,13 +144,14 @@ static void test_allocation(const ak_profile *p) {
     for (int i = 0; i < 4; i++) {
         ak_allocation a;
         ak_router_config cfg;
-        CHECK(ak_allocate(p, AK_RULE_RATIO, bad[i], &a, &cfg, err, sizeof err) != 0 && strstr(err, "outside 1.."),
+        CHECK(ak_allocate(p, AK_RULE_RATIO, bad[i], &a, &cfg, &err) != 0 && strstr(err.msg, "outside 1.."),
               "target %g: %s", bad[i], err);
     }
 }
 
 static void test_model(const char *arch, int k_native) {
-    char path[] = "/tmp/ak_profile_XXXXXX", err[256];
+    char path[] = "/tmp/ak_profile_XXXXXX";
+    ak_error err = {0};
     int fd = mkstemp(path);
     CHECK(fd >= 0, "mkstemp");
     close(fd);
@@ -158,27 +159,27 @@ static void test_model(const char *arch, int k_native) {
     ak_gen_params_default(&gp, arch);
     gp.n_expert_used = k_native;
     gp.type = 0; /* F32 */
-    if (ak_gen_model_write(&gp, path, 1, err, sizeof err)) {
+    if (ak_gen_model_write(&gp, path, 1, &err)) {
         CHECK(0, "%s", err);
         return;
     }
-    ak_model *m = ak_model_load(path, err, sizeof err);
+    ak_model *m = ak_model_load(path, &err);
     CHECK(m, "%s", err);
     if (!m) return;
     const ak_hparams *hp = ak_model_hparams(m);
     ak_context_params cp = ak_context_default_params();
     cp.n_ctx = CTX, cp.n_batch = CTX, cp.n_threads = 2;
-    ak_context *ctx = ak_context_new(m, &cp, err, sizeof err);
+    ak_context *ctx = ak_context_new(m, &cp, &err);
     CHECK(ctx, "%s", err);
     int32_t *tokens = malloc(CTX * CHUNKS * sizeof *tokens);
     ak_profile_random_tokens(tokens, CTX * CHUNKS, hp->n_vocab, 7);
     for (int l = 0; l < hp->n_layer; l++) test_prefix(ctx, hp, tokens, l);
 
     ak_profile p;
-    CHECK(ak_profile_init(&p, m, CTX * CHUNKS, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_profile_init(&p, m, CTX * CHUNKS, &err) == 0, "%s", err);
     ak_ppl_params pp = ak_ppl_default_params();
     pp.n_vocab = hp->n_vocab, pp.n_ctx = CTX, pp.n_batch = CTX;
-    CHECK(ak_profile_run(&p, ctx, tokens, CTX * CHUNKS, &pp, 3, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_profile_run(&p, ctx, tokens, CTX * CHUNKS, &pp, 3, NULL, &err) == 0, "%s", err);
     CHECK(p.n_tokens == CTX * CHUNKS && p.has_exact, "profile filled");
     for (int l = 0; l < hp->n_layer; l++) {
         CHECK(p.proxy[l * k_native + k_native - 1] == 0.0, "proxy at K is 0");

@@ -20,14 +20,14 @@ static char tmpdir[512];
 static void path_for(char *buf, size_t n, const char *tag) { snprintf(buf, n, "%s/%s.gguf", tmpdir, tag); }
 
 static gguf_file *gen(const ak_gen_params *p, const char *tag, char *path, size_t n) {
-    char err[512];
+    ak_error err = {0};
     path_for(path, n, tag);
-    if (ak_gen_model_write(p, path, 1, err, sizeof err)) {
-        fprintf(stderr, "gen %s: %s\n", tag, err);
+    if (ak_gen_model_write(p, path, 1, &err)) {
+        fprintf(stderr, "gen %s: %s\n", tag, err.msg);
         failures++;
         return NULL;
     }
-    gguf_file *f = gguf_open(path, err, sizeof err);
+    gguf_file *f = gguf_open(path, &err);
     CHECK(f != NULL, "open %s: %s", path, err);
     return f;
 }
@@ -169,15 +169,16 @@ static void test_determinism(void) {
     ak_gen_params_default(&p, "olmoe");
     snprintf(p.vocab_kind, sizeof p.vocab_kind, "none");
     p.type = AK_TYPE_Q4_0;
-    char a[600], b[600], c[600], err[256];
+    char a[600], b[600], c[600];
+    ak_error err = {0};
     path_for(a, sizeof a, "det_a");
     path_for(b, sizeof b, "det_b");
     path_for(c, sizeof c, "det_c");
     p.seed = 7;
-    CHECK(ak_gen_model_write(&p, a, 1, err, sizeof err) == 0, "%s", err);
-    CHECK(ak_gen_model_write(&p, b, 1, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_gen_model_write(&p, a, 1, &err) == 0, "%s", err);
+    CHECK(ak_gen_model_write(&p, b, 1, &err) == 0, "%s", err);
     p.seed = 8;
-    CHECK(ak_gen_model_write(&p, c, 1, err, sizeof err) == 0, "%s", err);
+    CHECK(ak_gen_model_write(&p, c, 1, &err) == 0, "%s", err);
     CHECK(file_equal(a, b), "same seed gives identical files");
     CHECK(!file_equal(a, c), "another seed gives another file");
     unlink(a), unlink(b), unlink(c);
@@ -292,7 +293,8 @@ static void test_bytes_vocab(void) {
 
 static void test_fallback_and_errors(void) {
     ak_gen_params p;
-    char path[600], err[256];
+    char path[600];
+    ak_error err = {0};
     ak_gen_params_default(&p, "olmoe");
     snprintf(p.vocab_kind, sizeof p.vocab_kind, "none");
     p.type = AK_TYPE_Q4_K; /* 64-wide rows cannot be Q4_K (256 per block) */
@@ -305,21 +307,21 @@ static void test_fallback_and_errors(void) {
     path_for(path, sizeof path, "bad");
     ak_gen_params_default(&p, "olmoe");
     p.n_expert_used = 9;
-    CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0 && strstr(err, "top-k"), "top-k > experts: %s", err);
+    CHECK(ak_gen_model_write(&p, path, 1, &err) != 0 && strstr(err.msg, "top-k"), "top-k > experts: %s", err.msg);
     ak_gen_params_default(&p, "olmoe");
     p.n_head = 5;
-    CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0, "embd not a multiple of heads");
+    CHECK(ak_gen_model_write(&p, path, 1, &err) != 0, "embd not a multiple of heads");
     ak_gen_params_default(&p, "mixtral");
     p.n_head_kv = 3;
-    CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0, "heads not a multiple of heads-kv");
+    CHECK(ak_gen_model_write(&p, path, 1, &err) != 0, "heads not a multiple of heads-kv");
     ak_gen_params_default(&p, "olmoe");
     p.n_head_kv = 2;
-    CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0 && strstr(err, "heads-kv"), "olmoe with GQA: %s", err);
+    CHECK(ak_gen_model_write(&p, path, 1, &err) != 0 && strstr(err.msg, "heads-kv"), "olmoe with GQA: %s", err.msg);
     ak_gen_params_default(&p, "olmoe");
     snprintf(p.arch, sizeof p.arch, "gpt2");
-    CHECK(ak_gen_model_write(&p, path, 1, err, sizeof err) != 0 && strstr(err, "gpt2"), "unknown arch: %s", err);
+    CHECK(ak_gen_model_write(&p, path, 1, &err) != 0 && strstr(err.msg, "gpt2"), "unknown arch: %s", err.msg);
     ak_gen_params_default(&p, "olmoe");
-    CHECK(ak_gen_model_write(&p, "/nonexistent-dir/x.gguf", 1, err, sizeof err) != 0, "unwritable path");
+    CHECK(ak_gen_model_write(&p, "/nonexistent-dir/x.gguf", 1, &err) != 0, "unwritable path");
     CHECK(access(path, F_OK) != 0, "no file left after errors");
     CHECK(ak_gen_params_preset(&p, "olmoe-1b-7b") == 0 && p.n_expert == 64 && p.n_expert_used == 8 &&
               p.n_embd == 2048 && p.n_layer == 16 && p.n_ff == 1024 && p.n_vocab == 50304,

@@ -18,7 +18,8 @@ static uint64_t next(void) {
 }
 
 static uint8_t *make_file(size_t *len) {
-    char path[64], err[256];
+    char path[64];
+    ak_error err = {0};
     snprintf(path, sizeof path, "fuzz_%d.gguf", (int)getpid());
     gguf_writer *w = gguf_writer_new();
     static const char *toks[] = {"<s>", "</s>", "hello", "world", ""};
@@ -37,8 +38,8 @@ static uint8_t *make_file(size_t *len) {
     gguf_add_tensor(w, "f", 0, 1, ne_f, data + 102, 64);
     gguf_add_tensor(w, "k", 12, 1, ne_k, data + 166, 144);
     gguf_add_tensor(w, "h", 1, 3, ne_h, data + 310, 24);
-    if (gguf_writer_write(w, path, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
+    if (gguf_writer_write(w, path, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
     gguf_writer_free(w);
@@ -103,14 +104,14 @@ static uint64_t walk(const gguf_file *f) {
 int main(void) {
     size_t len;
     uint8_t *orig = make_file(&len);
-    char err[512];
-    gguf_file *f = gguf_open_buffer(orig, len, err, sizeof err);
+    ak_error err = {0};
+    gguf_file *f = gguf_open_buffer(orig, len, &err);
     CHECK(f != NULL);
     if (f) walk(f);
     gguf_close(f);
 
     size_t header_len = 0;
-    f = gguf_open_buffer(orig, len, err, sizeof err);
+    f = gguf_open_buffer(orig, len, &err);
     if (f) header_len = (size_t)gguf_data_offset(f);
     gguf_close(f);
     if (!header_len) header_len = len;
@@ -130,15 +131,15 @@ int main(void) {
         /* a heap copy of exactly n bytes so ASan sees any read past the end */
         uint8_t *exact = malloc(n ? n : 1);
         memcpy(exact, buf, n);
-        err[0] = 0;
-        f = gguf_open_buffer(exact, n, err, sizeof err);
+        err.msg[0] = 0;
+        f = gguf_open_buffer(exact, n, &err);
         if (f) {
             opened++;
             sum += walk(f);
             gguf_close(f);
         } else {
             failed++;
-            CHECK(strncmp(err, "<buffer>: ", 10) == 0);
+            CHECK(strncmp(err.msg, "<buffer>: ", 10) == 0);
         }
         free(exact);
     }

@@ -23,7 +23,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: not an executable\n", argv[1]);
         return 1;
     }
-    char path[64], cmd[512], err[256];
+    char path[64], cmd[512];
+    ak_error err = {0};
     snprintf(path, sizeof path, "info_%d.gguf", (int)getpid());
     static uint8_t q8[3 * 2 * 34], f32[16];
     const char *toks[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
@@ -35,7 +36,7 @@ int main(int argc, char **argv) {
     int64_t ne_q[2] = {96, 2}, ne_f[1] = {4};
     gguf_add_tensor(w, "blk.0.ffn_up_exps.weight", 8, 2, ne_q, q8, sizeof q8);
     gguf_add_tensor(w, "output_norm.weight", 0, 1, ne_f, f32, sizeof f32);
-    CHECK(gguf_writer_write(w, path, err, sizeof err) == 0);
+    CHECK(gguf_writer_write(w, path, &err) == 0);
     gguf_writer_free(w);
 
     static char out[16384];

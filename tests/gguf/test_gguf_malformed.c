@@ -99,11 +99,12 @@ static size_t build(bytes *o, spec s) {
 
 /* Opens the buffer; expects failure with a message containing want (NULL: any message). */
 static void expect_fail(const bytes *o, const char *want, int line) {
-    char err[512] = "";
-    gguf_file *f = gguf_open_buffer(o->b, o->n, err, sizeof err);
-    if (f || !err[0] || (want && !strstr(err, want))) {
+    ak_error err = {0};
+    gguf_file *f = gguf_open_buffer(o->b, o->n, &err);
+    /* the one error convention: a malformed file is AK_ERR_FORMAT (or NOMEM), with a message */
+    if (f || !err.msg[0] || (want && !strstr(err.msg, want)) || (err.code != AK_ERR_FORMAT && err.code != AK_ERR_NOMEM)) {
         fprintf(stderr, "line %d: expected failure with '%s', got %s: %s\n", line, want ? want : "",
-                f ? "success" : "failure", err);
+                f ? "success" : "failure", err.msg);
         failures++;
     }
     gguf_close(f);
@@ -113,11 +114,11 @@ static void expect_fail(const bytes *o, const char *want, int line) {
 static void test_valid_and_prefixes(void) {
     bytes o;
     size_t data = build(&o, valid());
-    char err[512] = "";
-    gguf_file *f = gguf_open_buffer(o.b, o.n, err, sizeof err);
+    ak_error err = {0};
+    gguf_file *f = gguf_open_buffer(o.b, o.n, &err);
     CHECK(f != NULL);
     if (!f) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return;
     }
     CHECK(gguf_data_offset(f) == data && data % 32 == 0);
@@ -132,9 +133,9 @@ static void test_valid_and_prefixes(void) {
     gguf_close(f);
 
     for (size_t len = 0; len < o.n; len++) {
-        char e[512] = "";
-        f = gguf_open_buffer(o.b, len, e, sizeof e);
-        if (f || !e[0]) {
+        ak_error e = {0};
+        f = gguf_open_buffer(o.b, len, &e);
+        if (f || !e.msg[0]) {
             fprintf(stderr, "prefix of %zu bytes was accepted\n", len);
             failures++;
         }
@@ -143,7 +144,7 @@ static void test_valid_and_prefixes(void) {
     spec sp = valid();
     sp.version = 2;
     build(&o, sp);
-    f = gguf_open_buffer(o.b, o.n, err, sizeof err);
+    f = gguf_open_buffer(o.b, o.n, &err);
     CHECK(f && gguf_version(f) == 2);
     gguf_close(f);
 }
@@ -220,8 +221,8 @@ static void test_kvs(void) {
     s.alignment_kv = 1;
     s.alignment = 16; /* valid: b at 32 is a multiple of 16 */
     build(&o, s);
-    char err[512];
-    gguf_file *f = gguf_open_buffer(o.b, o.n, err, sizeof err);
+    ak_error err = {0};
+    gguf_file *f = gguf_open_buffer(o.b, o.n, &err);
     CHECK(f && gguf_alignment(f) == 16);
     gguf_close(f);
 }
@@ -245,8 +246,8 @@ static void test_tensors(void) {
     s.a_offset = 96; /* b [32, 66) before a [96, 128), gap at [0, 32): allowed */
     s.extra_data = 62;
     size_t data = build(&o, s);
-    char err[512];
-    gguf_file *f = gguf_open_buffer(o.b, o.n, err, sizeof err);
+    ak_error err = {0};
+    gguf_file *f = gguf_open_buffer(o.b, o.n, &err);
     CHECK(f && gguf_find_tensor(f, "a")->data == o.b + data + 96);
     gguf_close(f);
     s.a_offset = 64; /* a [64, 96) overlaps b [32, 66) by two bytes */
@@ -302,17 +303,18 @@ static void test_tensors(void) {
 }
 
 static void test_files(void) {
-    char err[512] = "";
-    CHECK(gguf_open("/nonexistent/model.gguf", err, sizeof err) == NULL);
-    CHECK(strstr(err, "/nonexistent/model.gguf: cannot open") != NULL);
-    CHECK(gguf_open(".", err, sizeof err) == NULL);
-    CHECK(strstr(err, "not a regular file") != NULL);
+    ak_error err = {0};
+    CHECK(gguf_open("/nonexistent/model.gguf", &err) == NULL);
+    CHECK(strstr(err.msg, "/nonexistent/model.gguf: cannot open") != NULL);
+    CHECK(err.code == AK_ERR_IO);
+    CHECK(gguf_open(".", &err) == NULL);
+    CHECK(strstr(err.msg, "not a regular file") != NULL);
     char path[64];
     snprintf(path, sizeof path, "malformed_%d.gguf", (int)getpid());
     FILE *fp = fopen(path, "wb");
     fclose(fp);
-    CHECK(gguf_open(path, err, sizeof err) == NULL);
-    CHECK(strstr(err, path) && strstr(err, "empty"));
+    CHECK(gguf_open(path, &err) == NULL);
+    CHECK(strstr(err.msg, path) && strstr(err.msg, "empty"));
     bytes o;
     spec s = valid();
     s.b_offset = 64;
@@ -320,8 +322,8 @@ static void test_files(void) {
     fp = fopen(path, "wb");
     fwrite(o.b, 1, o.n, fp);
     fclose(fp);
-    CHECK(gguf_open(path, err, sizeof err) == NULL);
-    CHECK(strncmp(err, path, strlen(path)) == 0 && strstr(err, "tensor 'b'"));
+    CHECK(gguf_open(path, &err) == NULL);
+    CHECK(strncmp(err.msg, path, strlen(path)) == 0 && strstr(err.msg, "tensor 'b'"));
     unlink(path);
 }
 

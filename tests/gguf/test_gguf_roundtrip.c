@@ -46,14 +46,14 @@ static void test_values(void) {
     gguf_set_arr_data(w, "a.empty", GGUF_TYPE_UINT8, NULL, 0);
     gguf_set_arr_str(w, "a.str", sa, 4);
 
-    char err[256] = "";
-    CHECK(gguf_writer_write(w, path, err, sizeof err) == 0);
+    ak_error err = {0};
+    CHECK(gguf_writer_write(w, path, &err) == 0);
     gguf_writer_free(w);
 
-    gguf_file *f = gguf_open(path, err, sizeof err);
+    gguf_file *f = gguf_open(path, &err);
     CHECK(f != NULL);
     if (!f) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return;
     }
     CHECK(gguf_version(f) == 3);
@@ -140,14 +140,14 @@ static void test_tensors(uint32_t alignment) {
         CHECK(gguf_add_tensor(w, cases[i].name, cases[i].type, cases[i].n_dims, cases[i].ne, data[i],
                               cases[i].nbytes) == 0);
     }
-    char err[256] = "";
-    CHECK(gguf_writer_write(w, path, err, sizeof err) == 0);
+    ak_error err = {0};
+    CHECK(gguf_writer_write(w, path, &err) == 0);
     gguf_writer_free(w);
 
-    gguf_file *f = gguf_open(path, err, sizeof err);
+    gguf_file *f = gguf_open(path, &err);
     CHECK(f != NULL);
     if (!f) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return;
     }
     CHECK(gguf_alignment(f) == alignment);
@@ -170,14 +170,14 @@ static void test_tensors(uint32_t alignment) {
 }
 
 static void test_writer_errors(void) {
-    char err[256] = "";
+    ak_error err = {0};
     uint8_t buf[64] = {0};
     unlink(path);
     int64_t ne[2] = {33, 1};
     gguf_writer *w = gguf_writer_new();
     CHECK(gguf_add_tensor(w, "bad", 8, 1, ne, buf, 34) == -1); /* 33 not a multiple of 32 */
-    CHECK(gguf_writer_write(w, path, err, sizeof err) == -1);
-    CHECK(strstr(err, "bad") && strstr(err, "multiple"));
+    CHECK(gguf_writer_write(w, path, &err) == -1);
+    CHECK(strstr(err.msg, "bad") && strstr(err.msg, "multiple"));
     CHECK(access(path, F_OK) != 0); /* nothing written */
     gguf_writer_free(w);
 
@@ -193,18 +193,18 @@ static void test_writer_errors(void) {
 
     w = gguf_writer_new();
     gguf_set_u32(w, "general.alignment", 48);
-    CHECK(gguf_writer_write(w, path, err, sizeof err) == -1);
-    CHECK(strstr(err, "alignment") != NULL);
+    CHECK(gguf_writer_write(w, path, &err) == -1);
+    CHECK(strstr(err.msg, "alignment") != NULL);
     gguf_writer_free(w);
 
     w = gguf_writer_new();
     gguf_set_arr_data(w, "nested", GGUF_TYPE_ARRAY, buf, 1);
-    CHECK(gguf_writer_write(w, path, err, sizeof err) == -1);
+    CHECK(gguf_writer_write(w, path, &err) == -1);
     gguf_writer_free(w);
 
     w = gguf_writer_new();
-    CHECK(gguf_writer_write(w, "/nonexistent-dir/x.gguf", err, sizeof err) == -1);
-    CHECK(strstr(err, "/nonexistent-dir/x.gguf") != NULL);
+    CHECK(gguf_writer_write(w, "/nonexistent-dir/x.gguf", &err) == -1);
+    CHECK(strstr(err.msg, "/nonexistent-dir/x.gguf") != NULL);
     gguf_writer_free(w);
 
     /* 63-byte names load in llama.cpp, 64-byte ones do not */
@@ -224,7 +224,7 @@ static void test_writer_errors(void) {
     CHECK(mkdir(dir, 0755) == 0);
     w = gguf_writer_new();
     gguf_set_str(w, "general.architecture", "x");
-    CHECK(gguf_writer_write(w, dir, err, sizeof err) == -1);
+    CHECK(gguf_writer_write(w, dir, &err) == -1);
     glob_t g;
     CHECK(glob(pattern, 0, NULL, &g) == GLOB_NOMATCH);
     globfree(&g);
@@ -234,7 +234,7 @@ static void test_writer_errors(void) {
     /* the file gets ordinary permissions (0666 less the umask), not mkstemp's 0600 */
     mode_t mask = umask(022);
     w = gguf_writer_new();
-    CHECK(gguf_writer_write(w, path, err, sizeof err) == 0);
+    CHECK(gguf_writer_write(w, path, &err) == 0);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
     gguf_writer_free(w);
@@ -269,12 +269,12 @@ static void test_type_table(void) {
     for (int removed = 4; removed <= 5; removed++) CHECK(!gguf_ggml_type_info(removed, NULL, NULL, NULL));
     CHECK(!gguf_ggml_type_info(-1, NULL, NULL, NULL) && !gguf_ggml_type_info(1000, NULL, NULL, NULL));
 
-    char err[160];
+    ak_error err = {0};
     uint64_t nb;
     int64_t ne[4] = {4096, 14336, 8, 1}; /* Mixtral-sized expert stack in q4_K */
-    CHECK(gguf_tensor_nbytes(12, 3, ne, &nb, err, sizeof err) == 0 && nb == 4096ull / 256 * 144 * 14336 * 8);
+    CHECK(gguf_tensor_nbytes(12, 3, ne, &nb, &err) == 0 && nb == 4096ull / 256 * 144 * 14336 * 8);
     int64_t big[2] = {INT64_MAX - 31, 2}; /* a multiple of 32: elements overflow int64 */
-    CHECK(gguf_tensor_nbytes(8, 2, big, &nb, err, sizeof err) == -1 && strstr(err, "overflows"));
+    CHECK(gguf_tensor_nbytes(8, 2, big, &nb, &err) == -1 && strstr(err.msg, "overflows"));
     CHECK(gguf_type_size(GGUF_TYPE_FLOAT64) == 8 && gguf_type_size(GGUF_TYPE_STRING) == 0);
     CHECK(!strcmp(gguf_type_name(GGUF_TYPE_BOOL), "bool"));
 }

@@ -166,9 +166,9 @@ int fx_write(const fx_model *m, const char *path, int wtype, const fx_faults *f)
         rc = gguf_add_tensor(w, "blk.0.ffn_gate.0.weight", AK_TYPE_F32, 2, ne, legacy,
                              (uint64_t)(p->n_embd * p->n_ff) * 4);
     }
-    char err[256];
-    if (!rc && gguf_writer_write(w, path, err, sizeof err)) {
-        fprintf(stderr, "fx_write %s: %s\n", path, err);
+    ak_error err = {0};
+    if (!rc && gguf_writer_write(w, path, &err)) {
+        fprintf(stderr, "fx_write %s: %s\n", path, err.msg);
         rc = -1;
     }
     for (int i = 0; i < nbufs; i++) free(bufs[i]);

@@ -3,6 +3,7 @@
 #ifndef AK_TEST_MODEL_HELPERS_H
 #define AK_TEST_MODEL_HELPERS_H
 
+#include "adaptivek.h" /* ak_error */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -20,13 +21,13 @@ static inline void tmp_path(char *buf, size_t len, const char *tag) {
 /* A context for the engine tests; NULL (and a failed check) if it cannot be made. */
 static inline ak_context *test_context(ak_model *m, int n_ctx, int n_batch, int n_threads,
                                        const ak_router_config *routing) {
-    char err[512];
+    ak_error err = {0};
     ak_context_params cp = ak_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = n_batch;
     cp.n_threads = n_threads;
     cp.routing = routing;
-    ak_context *c = ak_context_new(m, &cp, err, sizeof err);
+    ak_context *c = ak_context_new(m, &cp, &err);
     CHECK(c != NULL, "context (n_ctx %d, n_batch %d, %d threads): %s", n_ctx, n_batch, n_threads, err);
     return c;
 }
@@ -34,9 +35,9 @@ static inline ak_context *test_context(ak_model *m, int n_ctx, int n_batch, int 
 /* Writes fm with weights of type wtype to path (see tmp_path) and loads it; NULL (and a
  * failed check naming what) when either fails. */
 static inline ak_model *test_write_load(const fx_model *fm, const char *path, int wtype, const char *what) {
-    char err[512];
+    ak_error err = {0};
     CHECK(fx_write(fm, path, wtype, NULL) == 0, "%s: write", what);
-    ak_model *m = ak_model_load(path, err, sizeof err);
+    ak_model *m = ak_model_load(path, &err);
     CHECK(m != NULL, "%s: load: %s", what, err);
     return m;
 }

@@ -43,18 +43,18 @@ static void config_fixed(ak_router_config *rc, const ak_hparams *hp, int k) {
 
 /* Runs the tokens either as one batch or one at a time; logits [N_TOK][n_vocab]. */
 static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_by_one, float *out) {
-    char err[512];
+    ak_error err = {0};
     ak_context *c = test_context(m, 32, 16, n_threads, rc);
     if (!c) return -1;
     const int V = ak_model_hparams(m)->n_vocab;
     int rc_ = 0;
     if (one_by_one) {
         for (int t = 0; t < N_TOK && !rc_; t++) {
-            rc_ = ak_decode(c, &tokens[t], 1, err, sizeof err);
+            rc_ = ak_decode(c, &tokens[t], 1, &err);
             if (!rc_) memcpy(out + (size_t)t * V, ak_get_logits(c, -1), V * sizeof(float));
         }
     } else {
-        rc_ = ak_decode(c, tokens, N_TOK, err, sizeof err);
+        rc_ = ak_decode(c, tokens, N_TOK, &err);
         for (int t = 0; t < N_TOK && !rc_; t++) memcpy(out + (size_t)t * V, ak_get_logits(c, t), V * sizeof(float));
         CHECK(ak_get_logits(c, N_TOK) == NULL, "logits past the batch");
     }
@@ -68,18 +68,18 @@ static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_b
  * into batches of 4, 4, 1) or in three calls of those sizes. The last token's logits
  * [n_vocab] go to out; in one call, only the last batch's logits are kept. */
 static int run_chunked(ak_model *m, int one_call, float *out) {
-    char err[512];
+    ak_error err = {0};
     ak_context *c = test_context(m, 32, 4, 2, NULL);
     if (!c) return -1;
     const int V = ak_model_hparams(m)->n_vocab;
     int rc = 0;
     if (one_call) {
-        rc = ak_decode(c, tokens, N_TOK, err, sizeof err);
+        rc = ak_decode(c, tokens, N_TOK, &err);
         CHECK(rc == 0 && ak_get_logits(c, N_TOK - 2) == NULL, "logits of an earlier batch are not kept");
         CHECK(rc == 0 && ak_get_logits(c, N_TOK - 1) == ak_get_logits(c, -1), "last token's logits");
     } else {
         for (int b0 = 0; b0 < N_TOK && !rc; b0 += 4)
-            rc = ak_decode(c, tokens + b0, N_TOK - b0 < 4 ? N_TOK - b0 : 4, err, sizeof err);
+            rc = ak_decode(c, tokens + b0, N_TOK - b0 < 4 ? N_TOK - b0 : 4, &err);
     }
     CHECK(rc == 0, "decode: %s", err);
     if (!rc) memcpy(out, ak_get_logits(c, -1), V * sizeof(float));

@@ -11,20 +11,23 @@
 
 static void expect_error(const fx_model *fm, const fx_faults *f, const char *tag, const char *must1,
                          const char *must2) {
-    char path[256], err[512];
+    char path[256];
+    ak_error err = {0};
     tmp_path(path, sizeof path, tag);
     CHECK(fx_write(fm, path, AK_TYPE_F32, f) == 0, "writing %s", tag);
-    ak_model *m = ak_model_load(path, err, sizeof err);
+    ak_model *m = ak_model_load(path, &err);
     CHECK(m == NULL, "%s: load should fail", tag);
-    CHECK(strstr(err, must1) != NULL, "%s: message '%s' lacks '%s'", tag, err, must1);
-    if (must2) CHECK(strstr(err, must2) != NULL, "%s: message '%s' lacks '%s'", tag, err, must2);
+    CHECK(err.code == AK_ERR_FORMAT, "%s: status %s, expected a format error", tag, ak_status_str(err.code));
+    CHECK(strstr(err.msg, must1) != NULL, "%s: message '%s' lacks '%s'", tag, err.msg, must1);
+    if (must2) CHECK(strstr(err.msg, must2) != NULL, "%s: message '%s' lacks '%s'", tag, err.msg, must2);
     ak_model_free(m);
     remove(path);
 }
 
 /* A good file loads, with the hyperparameters it was written with. */
 static void test_good(const fx_model *fm) {
-    char path[256], err[512];
+    char path[256];
+    ak_error err = {0};
     tmp_path(path, sizeof path, "good");
     ak_model *m = test_write_load(fm, path, AK_TYPE_F32, "good file");
     if (m) {
@@ -46,15 +49,15 @@ static void test_good(const fx_model *fm) {
         ak_context_params cp = ak_context_default_params();
         cp.routing = &rc;
         cp.n_threads = 1;
-        ak_context *c = ak_context_new(m, &cp, err, sizeof err);
-        CHECK(c == NULL && strstr(err, "8 experts"), "wrong-size config: %s", err);
+        ak_context *c = ak_context_new(m, &cp, &err);
+        CHECK(c == NULL && strstr(err.msg, "8 experts"), "wrong-size config: %s", err.msg);
         ak_context_free(c);
         cp.routing = NULL;
-        c = ak_context_new(m, &cp, err, sizeof err);
+        c = ak_context_new(m, &cp, &err);
         CHECK(c != NULL, "context: %s", err);
         if (c) {
             int32_t bad = 40;
-            CHECK(ak_decode(c, &bad, 1, err, sizeof err) == -1 && strstr(err, "out of range"), "bad token: %s", err);
+            CHECK(ak_decode(c, &bad, 1, &err) == -1 && strstr(err.msg, "out of range"), "bad token: %s", err.msg);
             CHECK(ak_context_n_past(c) == 0, "failed decode leaves the cache");
         }
         ak_context_free(c);
@@ -65,7 +68,8 @@ static void test_good(const fx_model *fm) {
 
 /* Run-time errors: too many tokens, a full cache, NaN router logits. */
 static void test_run_errors(const fx_params *p, const fx_model *fm) {
-    char path[256], err[512];
+    char path[256];
+    ak_error err = {0};
     fx_model *nm = fx_build(p);
     for (int i = 0; i < nm->n_tensors; i++)
         if (!strcmp(nm->t[i].name, "blk.1.ffn_gate_inp.weight")) nm->t[i].data[5] = NAN;
@@ -75,16 +79,16 @@ static void test_run_errors(const fx_params *p, const fx_model *fm) {
     cp.n_ctx = 4;
     cp.n_batch = 2;
     cp.n_threads = 2;
-    ak_context *c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
+    ak_context *c = m ? ak_context_new(m, &cp, &err) : NULL;
     CHECK(c != NULL, "context: %s", err);
     if (c) {
         int32_t toks[3] = {1, 2, 3};
         /* more than n_batch tokens run in batches; the first fails, the cache is untouched */
-        CHECK(ak_decode(c, toks, 3, err, sizeof err) == -1 && strstr(err, "layer 1"), "split batch: %s", err);
+        CHECK(ak_decode(c, toks, 3, &err) == -1 && strstr(err.msg, "layer 1"), "split batch: %s", err.msg);
         CHECK(ak_context_n_past(c) == 0, "failed split decode leaves the cache");
-        CHECK(ak_decode(c, toks, 5, err, sizeof err) == -1 && strstr(err, "context full"), "5 > n_ctx: %s", err);
-        CHECK(ak_decode(c, toks, 0, err, sizeof err) == -1, "zero tokens");
-        CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "layer 1"), "NaN router: %s", err);
+        CHECK(ak_decode(c, toks, 5, &err) == -1 && strstr(err.msg, "context full"), "5 > n_ctx: %s", err.msg);
+        CHECK(ak_decode(c, toks, 0, &err) == -1, "zero tokens");
+        CHECK(ak_decode(c, toks, 1, &err) == -1 && strstr(err.msg, "layer 1"), "NaN router: %s", err.msg);
         CHECK(ak_context_n_past(c) == 0 && ak_get_logits(c, -1) == NULL, "failed decode keeps state");
     }
     ak_context_free(c);
@@ -94,14 +98,14 @@ static void test_run_errors(const fx_params *p, const fx_model *fm) {
 
     tmp_path(path, sizeof path, "full");
     m = test_write_load(fm, path, AK_TYPE_F32, "full");
-    c = m ? ak_context_new(m, &cp, err, sizeof err) : NULL;
+    c = m ? ak_context_new(m, &cp, &err) : NULL;
     if (c) {
         int32_t toks[2] = {1, 2};
-        CHECK(ak_decode(c, toks, 2, err, sizeof err) == 0 && ak_decode(c, toks, 2, err, sizeof err) == 0, "fill");
-        CHECK(ak_decode(c, toks, 1, err, sizeof err) == -1 && strstr(err, "context full"), "full: %s", err);
+        CHECK(ak_decode(c, toks, 2, &err) == 0 && ak_decode(c, toks, 2, &err) == 0, "fill");
+        CHECK(ak_decode(c, toks, 1, &err) == -1 && strstr(err.msg, "context full"), "full: %s", err.msg);
         CHECK(ak_context_n_past(c) == 4, "n_past after full");
         ak_context_truncate(c, 3);
-        CHECK(ak_decode(c, toks, 1, err, sizeof err) == 0, "after truncate: %s", err);
+        CHECK(ak_decode(c, toks, 1, &err) == 0, "after truncate: %s", err);
     }
     ak_context_free(c);
     ak_model_free(m);
@@ -127,9 +131,9 @@ static void test_cpu_count(void) {
 }
 
 int main(void) {
-    char err[512];
-    CHECK(ak_model_load("/nonexistent/model.gguf", err, sizeof err) == NULL, "missing file");
-    CHECK(err[0] != 0, "missing file gives a message");
+    ak_error err = {0};
+    CHECK(ak_model_load("/nonexistent/model.gguf", &err) == NULL, "missing file");
+    CHECK(err.msg[0] != 0, "missing file gives a message");
 
     fx_params p = fx_default("olmoe");
     fx_model *fm = fx_build(&p);

@@ -49,7 +49,7 @@ void *__wrap_aligned_alloc(size_t align, size_t n) {
 
 /* Decodes a prompt as batches, then single tokens with sampling, counting allocations. */
 static long run(ak_model *m, const ak_router_config *rc, int threads, const char *what) {
-    char err[512];
+    ak_error err = {0};
     ak_context *c = test_context(m, 64, N_BATCH, threads, rc);
     if (!c) return -1;
     int n_vocab = ak_model_hparams(m)->n_vocab;
@@ -64,19 +64,19 @@ static long run(ak_model *m, const ak_router_config *rc, int threads, const char
     for (int i = 0; i < 20; i++) prompt[i] = 1 + i % (n_vocab - 1);
 
     /* warm-up outside the count: the first call may start the pool's threads */
-    CHECK(ak_decode(c, prompt, 1, err, sizeof err) == 0, "%s: warm-up: %s", what, err);
+    CHECK(ak_decode(c, prompt, 1, &err) == 0, "%s: warm-up: %s", what, err);
     ak_context_reset(c);
 
     g_allocs = 0;
     g_counting = 1;
-    int ok = ak_decode(c, prompt, 20, err, sizeof err) == 0; /* 3 batches: 8 + 8 + 4 */
+    int ok = ak_decode(c, prompt, 20, &err) == 0; /* 3 batches: 8 + 8 + 4 */
     int32_t tok = ak_sampler_sample(s, ak_get_logits(c, -1));
     for (int i = 0; ok && i < 16; i++) {
-        ok = ak_decode(c, &tok, 1, err, sizeof err) == 0;
+        ok = ak_decode(c, &tok, 1, &err) == 0;
         tok = ak_sampler_sample(s, ak_get_logits(c, 0));
     }
     ak_context_truncate(c, 10);
-    ok = ok && ak_decode(c, prompt, N_BATCH, err, sizeof err) == 0;
+    ok = ok && ak_decode(c, prompt, N_BATCH, &err) == 0;
     g_counting = 0;
     CHECK(ok, "%s: decode: %s", what, err);
     long n = g_allocs;

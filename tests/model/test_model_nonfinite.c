@@ -22,18 +22,19 @@ static void expect_error(const char *tensor, float value, int wtype, const char 
     fx_params p = fx_default("olmoe");
     fx_model *fm = fx_build(&p);
     poison(fm, tensor, value);
-    char path[256], err[512] = "";
+    char path[256];
+    ak_error err = {0};
     tmp_path(path, sizeof path, "nonfinite");
     CHECK(fx_write(fm, path, wtype, NULL) == 0, "%s: write", tensor);
-    ak_model *m = ak_model_load(path, err, sizeof err);
+    ak_model *m = ak_model_load(path, &err);
     CHECK(m != NULL, "%s: load: %s", tensor, err);
     ak_context *c = m ? test_context(m, 16, 4, 2, NULL) : NULL;
     if (c) {
         const int32_t toks[4] = {1, 2, 3, 4};
-        err[0] = 0;
-        int rc = ak_decode(c, toks, 4, err, sizeof err);
+        err.msg[0] = 0;
+        int rc = ak_decode(c, toks, 4, &err);
         CHECK(rc != 0, "%s = %g: decode succeeded", tensor, value);
-        CHECK(strstr(err, want) != NULL, "%s: error '%s' lacks '%s'", tensor, err, want);
+        CHECK(strstr(err.msg, want) != NULL, "%s: error '%s' lacks '%s'", tensor, err.msg, want);
         CHECK(ak_context_n_past(c) == 0, "%s: the failed batch stayed in the cache (%d)", tensor,
               ak_context_n_past(c));
         ak_context_free(c);

@@ -73,8 +73,8 @@ static void test_fnv_and_ab(void) {
     CHECK(ak_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
     ak_variant v[AK_MAX_VARIANTS];
     int n = 0;
-    char err[256];
-    CHECK(ak_ab_parse("adaptive=entropy@2:1,full=fixed:3", v, AK_MAX_VARIANTS, &n, err, sizeof err) == 0);
+    ak_error err = {0};
+    CHECK(ak_ab_parse("adaptive=entropy@2:1,full=fixed:3", v, AK_MAX_VARIANTS, &n, &err) == 0);
     CHECK(n == 2);
     CHECK(!strcmp(v[0].name, "adaptive") && !strcmp(v[0].policy, "entropy@2") && !strcmp(v[1].policy, "fixed"));
     CHECK_NEAR(v[0].share, 0.25, 1e-12);
@@ -86,12 +86,12 @@ static void test_fnv_and_ab(void) {
     const char *bad[] = {"", "a=fixed", "a=fixed:0", "a=fixed:x", "a=fixed:1,a=native:1", "bad name=fixed:1",
                          "custom=fixed:1", "=fixed:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        err[0] = 0;
-        CHECK(ak_ab_parse(bad[i], v, AK_MAX_VARIANTS, &n, err, sizeof err) == -1 && err[0]);
+        err.msg[0] = 0;
+        CHECK(ak_ab_parse(bad[i], v, AK_MAX_VARIANTS, &n, &err) == -1 && err.msg[0]);
     }
     /* results: two variants, known samples -> the Welch numbers above */
     ak_ab_stats *st = ak_ab_stats_new(2);
-    CHECK(ak_ab_parse("x=native:1,y=native:1", v, AK_MAX_VARIANTS, &n, err, sizeof err) == 0);
+    CHECK(ak_ab_parse("x=native:1,y=native:1", v, AK_MAX_VARIANTS, &n, &err) == 0);
     double la[] = {2, 4, 6, 8}, lb[] = {1, 2, 3, 4, 5};
     for (int i = 0; i < 4; i++) ak_ab_record(st, 0, la[i], 10, 4, -1.0, 1);
     for (int i = 0; i < 5; i++) ak_ab_record(st, 1, lb[i], 20, 2, -2.0, 1);

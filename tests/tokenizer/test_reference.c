@@ -11,19 +11,19 @@
 
 static ak_tokenizer *tiny(const char *pre, const char *path) {
     gguf_writer *w = gguf_writer_new();
-    char err[256] = "";
+    ak_error err = {0};
     ak_tokenizer *t = NULL;
     if (ak_tokenizer_write_tiny_vocab(w, strcmp(pre, "llama") ? "gpt2" : "llama", 2000) == 0) {
         if (strcmp(pre, "llama")) gguf_set_str(w, "tokenizer.ggml.pre", pre);
-        if (gguf_writer_write(w, path, err, sizeof err) == 0) {
-            gguf_file *f = gguf_open(path, err, sizeof err);
-            if (f) t = ak_tokenizer_load(f, err, sizeof err);
+        if (gguf_writer_write(w, path, &err) == 0) {
+            gguf_file *f = gguf_open(path, &err);
+            if (f) t = ak_tokenizer_load(f, &err);
             gguf_close(f);
         }
     }
     unlink(path);
     gguf_writer_free(w);
-    if (!t) printf("FAIL: tiny vocab for %s: %s\n", pre, err);
+    if (!t) printf("FAIL: tiny vocab for %s: %s\n", pre, err.msg);
     return t;
 }
 

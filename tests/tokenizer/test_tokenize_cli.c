@@ -23,19 +23,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: test_tokenize_cli PATH-OF-adaptive-k (an executable)\n");
         return 1;
     }
-    char path[64], err[256] = "", cmd[512], out[4096], want[4096];
+    char path[64], cmd[512], out[4096], want[4096];
+    ak_error err = {0};
     snprintf(path, sizeof path, "/tmp/ak_tok_cli_%d.gguf", (int)getpid());
     gguf_writer *w = gguf_writer_new();
     int failures = 0;
-    if (ak_tokenizer_write_tiny_vocab(w, "gpt2", 1000) || gguf_writer_write(w, path, err, sizeof err)) {
-        printf("FAIL writing vocab: %s\n", err);
+    if (ak_tokenizer_write_tiny_vocab(w, "gpt2", 1000) || gguf_writer_write(w, path, &err)) {
+        printf("FAIL writing vocab: %s\n", err.msg);
         return 1;
     }
     gguf_writer_free(w);
-    gguf_file *f = gguf_open(path, err, sizeof err);
-    ak_tokenizer *t = f ? ak_tokenizer_load(f, err, sizeof err) : NULL;
+    gguf_file *f = gguf_open(path, &err);
+    ak_tokenizer *t = f ? ak_tokenizer_load(f, &err) : NULL;
     if (!t) {
-        printf("FAIL loading vocab: %s\n", err);
+        printf("FAIL loading vocab: %s\n", err.msg);
         unlink(path);
         return 1;
     }

@@ -64,9 +64,9 @@ static ak_tokenizer *hand_bpe(const char *pre) {
     }
     for (int i = 0; i < 9; i++) tokens[256 + i] = merged[i];
     tokens[EOT] = "<|endoftext|>";
-    char err[256] = "";
-    ak_tokenizer *t = ak_tokenizer_create_bpe(tokens, N_VOCAB, merge_list, 9, pre, EOT, EOT, err, sizeof err);
-    CHECK(t, "create_bpe: %s", err);
+    ak_error err = {0};
+    ak_tokenizer *t = ak_tokenizer_create_bpe(tokens, N_VOCAB, merge_list, 9, pre, EOT, EOT, &err);
+    CHECK(t, "create_bpe: %s", err.msg);
     return t;
 }
 
@@ -148,11 +148,11 @@ static void test_bpe(void) {
 
 static char path[64];
 
-static ak_tokenizer *load_from(gguf_writer *w, char *err, size_t errlen) {
+static ak_tokenizer *load_from(gguf_writer *w, ak_error *err) {
     ak_tokenizer *t = NULL;
-    if (gguf_writer_write(w, path, err, errlen) == 0) {
-        gguf_file *f = gguf_open(path, err, errlen);
-        if (f) t = ak_tokenizer_load(f, err, errlen);
+    if (gguf_writer_write(w, path, err) == 0) {
+        gguf_file *f = gguf_open(path, err);
+        if (f) t = ak_tokenizer_load(f, err);
         gguf_close(f);
     }
     unlink(path);
@@ -186,10 +186,10 @@ static ak_tokenizer *hand_spm(float bc_score) {
     gguf_set_arr_str(w, "tokenizer.ggml.tokens", tokens, N_SPM);
     gguf_set_arr_data(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, N_SPM);
     gguf_set_arr_data(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, N_SPM);
-    char err[256] = "";
-    ak_tokenizer *t = load_from(w, err, sizeof err);
+    ak_error err = {0};
+    ak_tokenizer *t = load_from(w, &err);
     gguf_writer_free(w);
-    CHECK(t, "load spm: %s", err);
+    CHECK(t, "load spm: %s", err.msg);
     return t;
 }
 
@@ -219,9 +219,9 @@ static void test_spm(void) {
 }
 
 static void expect_load_error(gguf_writer *w, const char *needle, const char *what) {
-    char err[256] = "";
-    ak_tokenizer *t = load_from(w, err, sizeof err);
-    CHECK(!t && strstr(err, needle), "%s: expected error containing '%s', got '%s'", what, needle, err);
+    ak_error err = {0};
+    ak_tokenizer *t = load_from(w, &err);
+    CHECK(!t && strstr(err.msg, needle), "%s: expected error containing '%s', got '%s'", what, needle, err.msg);
     ak_tokenizer_free(t);
     gguf_writer_free(w);
 }
@@ -257,11 +257,11 @@ static void test_bad_vocab(void) {
     gguf_set_arr_str(w, "tokenizer.ggml.merges", bad_merges, 1);
     gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 7);
     expect_load_error(w, "outside the vocabulary", "eos out of range");
-    char err[128] = "";
+    ak_error err = {0};
     const char *merges_no_space[] = {"ab"};
-    CHECK(!ak_tokenizer_create_bpe(tokens, 3, merges_no_space, 1, NULL, -1, -1, err, sizeof err) &&
-              strstr(err, "left right"),
-          "merge without space: '%s'", err);
+    CHECK(!ak_tokenizer_create_bpe(tokens, 3, merges_no_space, 1, NULL, -1, -1, &err) &&
+              strstr(err.msg, "left right"),
+          "merge without space: '%s'", err.msg);
 }
 
 static void test_tiny_vocab(void) {
@@ -269,10 +269,10 @@ static void test_tiny_vocab(void) {
     for (int k = 0; k < 2; k++) {
         gguf_writer *w = gguf_writer_new();
         CHECK(ak_tokenizer_write_tiny_vocab(w, kinds[k], 1000) == 0, "tiny %s", kinds[k]);
-        char err[256] = "";
-        ak_tokenizer *t = load_from(w, err, sizeof err);
+        ak_error err = {0};
+        ak_tokenizer *t = load_from(w, &err);
         gguf_writer_free(w);
-        CHECK(t, "tiny %s loads: %s", kinds[k], err);
+        CHECK(t, "tiny %s loads: %s", kinds[k], err.msg);
         if (!t) continue;
         CHECK(ak_tokenizer_n_vocab(t) == 1000, "tiny %s size %d", kinds[k], ak_tokenizer_n_vocab(t));
         /* "the" is a whole piece in both vocabularies */
@@ -288,11 +288,11 @@ static void test_tiny_vocab(void) {
     }
     /* OLMoE's vocabulary size is reached exactly */
     gguf_writer *w = gguf_writer_new();
-    char err[256] = "";
+    ak_error err = {0};
     CHECK(ak_tokenizer_write_tiny_vocab(w, "gpt2", 50304) == 0, "tiny gpt2 50304");
-    ak_tokenizer *t = load_from(w, err, sizeof err);
+    ak_tokenizer *t = load_from(w, &err);
     gguf_writer_free(w);
-    CHECK(t && ak_tokenizer_n_vocab(t) == 50304, "tiny gpt2 50304: %s", err);
+    CHECK(t && ak_tokenizer_n_vocab(t) == 50304, "tiny gpt2 50304: %s", err.msg);
     ak_tokenizer_free(t);
     w = gguf_writer_new();
     CHECK(ak_tokenizer_write_tiny_vocab(w, "bert", 1000) == -1, "unknown kind");
@@ -329,10 +329,10 @@ static void test_random_vocab(void) {
             snprintf(merge_buf[i], sizeof merge_buf[i], "%s %s", l, r);
             merges[i] = merge_buf[i];
         }
-        char err[256] = "";
+        ak_error err = {0};
         ak_tokenizer *t = ak_tokenizer_create_bpe(tokens, n_tok, merges, n_merges, round % 3 ? "qwen2" : "gpt2",
-                                                  n_tok - 1, -1, err, sizeof err);
-        CHECK(t || err[0], "round %d: NULL without a message", round);
+                                                  n_tok - 1, -1, &err);
+        CHECK(t || err.msg[0], "round %d: NULL without a message", round);
         if (!t) continue;
         created++;
         const char *text = "ab \xC3\xA9x|<a>  b\nba'S 12 \xFF";

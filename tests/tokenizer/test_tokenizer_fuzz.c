@@ -26,13 +26,14 @@ static unsigned char *read_file(const char *path, size_t *len) {
 
 int main(void) {
     const char *kinds[] = {"gpt2", "llama"};
-    char path[64], err[256];
+    char path[64];
+    ak_error err = {0};
     snprintf(path, sizeof path, "/tmp/ak_tok_fuzz_%d.gguf", (int)getpid());
     uint32_t seed = 2024;
     int opened = 0, loaded = 0, refused = 0;
     for (int k = 0; k < 2; k++) {
         gguf_writer *w = gguf_writer_new();
-        if (ak_tokenizer_write_tiny_vocab(w, kinds[k], 400) || gguf_writer_write(w, path, err, sizeof err)) {
+        if (ak_tokenizer_write_tiny_vocab(w, kinds[k], 400) || gguf_writer_write(w, path, &err)) {
             printf("FAIL writing %s vocab\n", kinds[k]);
             return 1;
         }
@@ -50,13 +51,13 @@ int main(void) {
                 seed = seed * 1103515245u + 12345u;
                 buf[at] = (round & 1) ? (unsigned char)(seed >> 16) : (unsigned char)(buf[at] ^ (1u << (seed >> 29)));
             }
-            gguf_file *f = gguf_open_buffer(buf, len, err, sizeof err);
+            gguf_file *f = gguf_open_buffer(buf, len, &err);
             if (!f) continue;
             opened++;
-            err[0] = 0;
-            ak_tokenizer *t = ak_tokenizer_load(f, err, sizeof err);
+            err.msg[0] = 0;
+            ak_tokenizer *t = ak_tokenizer_load(f, &err);
             if (!t) {
-                if (!err[0]) {
+                if (!err.msg[0]) {
                     printf("FAIL %s round %d: refused without a message\n", kinds[k], round);
                     return 1;
                 }

@@ -31,7 +31,8 @@ int main(void) {
         text[n++] = (seed >> 8) % 13 == 0 ? '\n' : ((seed >> 8) % 7 == 0 ? ',' : ' ');
     }
     int failures = 0;
-    char path[64], err[256] = "";
+    char path[64];
+    ak_error err = {0};
     snprintf(path, sizeof path, "/tmp/ak_tok_speed_%d.gguf", (int)getpid());
     int32_t *ids = malloc((len + 64) * sizeof *ids);
     const char *kinds[] = {"gpt2", "llama"};
@@ -39,13 +40,13 @@ int main(void) {
         gguf_writer *w = gguf_writer_new();
         ak_tokenizer *t = NULL;
         gguf_file *f = NULL;
-        if (!ak_tokenizer_write_tiny_vocab(w, kinds[k], 20000) && !gguf_writer_write(w, path, err, sizeof err) &&
-            (f = gguf_open(path, err, sizeof err)))
-            t = ak_tokenizer_load(f, err, sizeof err);
+        if (!ak_tokenizer_write_tiny_vocab(w, kinds[k], 20000) && !gguf_writer_write(w, path, &err) &&
+            (f = gguf_open(path, &err)))
+            t = ak_tokenizer_load(f, &err);
         gguf_writer_free(w);
         unlink(path);
         if (!t) {
-            printf("FAIL %s vocab: %s\n", kinds[k], err);
+            printf("FAIL %s vocab: %s\n", kinds[k], err.msg);
             failures++;
             gguf_close(f);
             continue;

@@ -52,9 +52,9 @@ static void test_byte_map(void) {
 /* "aaabdaaabac" by hand: (a,a) x4 first; then (a,b) and (aa,a) tie at 2 and the smaller
  * id pair (a,b) wins; then (aa,ab) x2; every other pair occurs once. */
 static void test_train(void) {
-    char err[256];
+    ak_error err = {0};
     const char *text = "aaabdaaabac";
-    ak_bpe *b = ak_bpe_train(text, strlen(text), 1000, err, sizeof err);
+    ak_bpe *b = ak_bpe_train(text, strlen(text), 1000, &err);
     CHECK(b != NULL);
     if (!b) return;
     CHECK(ak_bpe_n_merges(b) == 3);
@@ -79,8 +79,8 @@ static void test_train(void) {
     free(ids);
 
     const char *path = "test_bpe_vocab.txt";
-    CHECK(ak_bpe_save(b, path, err, sizeof err) == 0);
-    ak_bpe *c = ak_bpe_load(path, err, sizeof err);
+    CHECK(ak_bpe_save(b, path, &err) == 0);
+    ak_bpe *c = ak_bpe_load(path, &err);
     CHECK(c != NULL);
     if (c) {
         CHECK(ak_bpe_n_tokens(c) == 260 && ak_bpe_n_merges(c) == 3 && ak_bpe_eot(c) == 259);
@@ -91,20 +91,20 @@ static void test_train(void) {
     remove(path);
     ak_bpe_free(b);
 
-    CHECK(ak_bpe_train(text, strlen(text), 100, err, sizeof err) == NULL && strstr(err, "range"));
-    CHECK(ak_bpe_load("/nonexistent/vocab", err, sizeof err) == NULL && strstr(err, "/nonexistent/vocab"));
+    CHECK(ak_bpe_train(text, strlen(text), 100, &err) == NULL && strstr(err.msg, "range"));
+    CHECK(ak_bpe_load("/nonexistent/vocab", &err) == NULL && strstr(err.msg, "/nonexistent/vocab"));
 }
 
 /* Encoding then concatenating token bytes gives back the text, on a larger sample. */
 static void test_round_trip(void) {
-    char err[256];
+    ak_error err = {0};
     const char *para = "The Congress shall have power to lay and collect taxes, duties, imposts and excises; "
                        "to borrow money on the credit of the United States.\n\n";
     size_t plen = strlen(para), len = plen * 40;
     char *text = malloc(len + 1);
     for (int i = 0; i < 40; i++) memcpy(text + (size_t)i * plen, para, plen);
     text[len] = 0;
-    ak_bpe *b = ak_bpe_train(text, len, 400, err, sizeof err);
+    ak_bpe *b = ak_bpe_train(text, len, 400, &err);
     CHECK(b && ak_bpe_n_tokens(b) > 256 && ak_bpe_n_tokens(b) <= 400);
     int32_t *ids;
     size_t n;

@@ -24,11 +24,11 @@ static uint32_t u32(const gguf_file *f, const char *key) {
 }
 
 static void check_file(ak_moe_model *m, const ak_bpe *b, int type, const char *path) {
-    char err[512];
-    gguf_file *f = gguf_open(path, err, sizeof err);
+    ak_error err = {0};
+    gguf_file *f = gguf_open(path, &err);
     CHECK(f != NULL);
     if (!f) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return;
     }
     gguf_str s;
@@ -90,22 +90,22 @@ static void check_file(ak_moe_model *m, const ak_bpe *b, int type, const char *p
 }
 
 int main(void) {
-    char err[512];
+    ak_error err = {0};
     const char *text = "aaabdaaabac the cat sat on the mat; the cat ate.";
-    ak_bpe *b = ak_bpe_train(text, strlen(text), 300, err, sizeof err);
+    ak_bpe *b = ak_bpe_train(text, strlen(text), 300, &err);
     ak_moe_config cfg = {ak_bpe_n_tokens(b), 16, 32, 2, 2, 4, 2, 32, 10000.0f, 1e-5f, 0.01f, 0.001f};
-    ak_moe_model *m = ak_moe_model_new(&cfg, 1, 5, err, sizeof err);
+    ak_moe_model *m = ak_moe_model_new(&cfg, 1, 5, &err);
     CHECK(b && m);
     if (!b || !m) return 1;
     const int types[3] = {AK_TYPE_F32, AK_TYPE_F16, AK_TYPE_Q8_0};
     for (int i = 0; i < 3; i++) {
         const char *path = "test_export.gguf";
-        CHECK(ak_moe_export_gguf(m, b, path, types[i], "test", err, sizeof err) == 0);
+        CHECK(ak_moe_export_gguf(m, b, path, types[i], "test", &err) == 0);
         check_file(m, b, types[i], path);
         remove(path);
     }
-    CHECK(ak_moe_export_gguf(m, b, "x.gguf", AK_TYPE_Q4_K, "test", err, sizeof err) != 0);
-    CHECK(ak_moe_export_gguf(m, b, "/nonexistent/dir/x.gguf", AK_TYPE_F32, "test", err, sizeof err) != 0);
+    CHECK(ak_moe_export_gguf(m, b, "x.gguf", AK_TYPE_Q4_K, "test", &err) != 0);
+    CHECK(ak_moe_export_gguf(m, b, "/nonexistent/dir/x.gguf", AK_TYPE_F32, "test", &err) != 0);
     ak_moe_model_free(m);
     ak_bpe_free(b);
     return check_finish("test_export");

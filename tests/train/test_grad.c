@@ -289,10 +289,10 @@ static double model_loss(void *p) {
 
 static void test_model(void) {
     ak_moe_config cfg = {48, 8, 32, 2, 2, 4, 2, 32, 10000.0f, 1e-5f, 0.01f, 0.001f};
-    char err[256];
-    model_ctx c = {ak_moe_model_new(&cfg, 2, 7, err, sizeof err), {0}, {0}, 0, 0};
+    ak_error err = {0};
+    model_ctx c = {ak_moe_model_new(&cfg, 2, 7, &err), {0}, {0}, 0, 0};
     if (!c.m) {
-        printf("model: %s\n", err);
+        printf("model: %s\n", err.msg);
         failures++;
         return;
     }

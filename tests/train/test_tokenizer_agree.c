@@ -14,17 +14,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: test_tokenizer_agree TRAIN_TEXT TEST_TEXT\n");
         return 2;
     }
-    char err[512];
+    ak_error err = {0};
     size_t n_train, n_test;
-    char *train = ak_read_file(argv[1], &n_train, err, sizeof err);
-    char *test = ak_read_file(argv[2], &n_test, err, sizeof err);
+    char *train = ak_read_file(argv[1], &n_train, &err);
+    char *test = ak_read_file(argv[2], &n_test, &err);
     if (!train || !test) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    ak_bpe *b = ak_bpe_train(train, n_train, 1024, err, sizeof err);
+    ak_bpe *b = ak_bpe_train(train, n_train, 1024, &err);
     if (!b) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
     int nt = ak_bpe_n_tokens(b), nm = ak_bpe_n_merges(b);
@@ -32,10 +32,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nt; i++) ak_bpe_token_gpt2(b, i, buf, sizeof buf), tok[i] = strdup(buf);
     for (int i = 0; i < nm; i++) ak_bpe_merge_gpt2(b, i, buf, sizeof buf), mer[i] = strdup(buf);
     ak_tokenizer *t = ak_tokenizer_create_bpe((const char *const *)tok, nt, (const char *const *)mer, nm, "olmo",
-                                              ak_bpe_eot(b), ak_bpe_eot(b), err, sizeof err);
+                                              ak_bpe_eot(b), ak_bpe_eot(b), &err);
     int failures = 0;
     if (!t) {
-        fprintf(stderr, "runtime tokenizer: %s\n", err);
+        fprintf(stderr, "runtime tokenizer: %s\n", err.msg);
         failures++;
     } else {
         int32_t *mine;

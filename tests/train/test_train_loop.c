@@ -21,8 +21,8 @@ static void test_schedule(void) {
 
 static void test_learns_and_checkpoints(void) {
     ak_moe_config cfg = {16, 8, 32, 2, 2, 4, 2, 32, 10000.0f, 1e-5f, 0.01f, 0.001f};
-    char err[256];
-    ak_moe_model *m = ak_moe_model_new(&cfg, 4, 3, err, sizeof err);
+    ak_error err = {0};
+    ak_moe_model *m = ak_moe_model_new(&cfg, 4, 3, &err);
     CHECK(m != NULL);
     if (!m) return;
     /* sequences of a fixed cycle 0,1,...,15: the next token is fully determined */
@@ -49,11 +49,11 @@ static void test_learns_and_checkpoints(void) {
     CHECK(fabsf(sum - 1.0f) < 1e-5f);
 
     const char *path = "test_train_loop.ckpt";
-    CHECK(ak_moe_checkpoint_save(m, path, 150, 77, err, sizeof err) == 0);
-    ak_moe_model *r = ak_moe_model_new(&cfg, 4, 999, err, sizeof err);
+    CHECK(ak_moe_checkpoint_save(m, path, 150, 77, &err) == 0);
+    ak_moe_model *r = ak_moe_model_new(&cfg, 4, 999, &err);
     int64_t step = 0;
     uint64_t rng = 0;
-    CHECK(r && ak_moe_checkpoint_load(r, path, &step, &rng, err, sizeof err) == 0);
+    CHECK(r && ak_moe_checkpoint_load(r, path, &step, &rng, &err) == 0);
     if (r) {
         CHECK(step == 150 && rng == 77);
         CHECK(!memcmp(ak_moe_model_params(m), ak_moe_model_params(r), ak_moe_model_n_params(m) * sizeof(float)));
@@ -69,16 +69,16 @@ static void test_learns_and_checkpoints(void) {
     }
     /* a model of another shape refuses the checkpoint */
     cfg.n_ff = 64;
-    ak_moe_model *other = ak_moe_model_new(&cfg, 4, 1, err, sizeof err);
-    CHECK(other && ak_moe_checkpoint_load(other, path, &step, &rng, err, sizeof err) != 0);
+    ak_moe_model *other = ak_moe_model_new(&cfg, 4, 1, &err);
+    CHECK(other && ak_moe_checkpoint_load(other, path, &step, &rng, &err) != 0);
     ak_moe_model_free(other);
     remove(path);
-    CHECK(ak_moe_checkpoint_load(m, "/nonexistent.ckpt", &step, &rng, err, sizeof err) != 0 &&
-          strstr(err, "/nonexistent.ckpt"));
+    CHECK(ak_moe_checkpoint_load(m, "/nonexistent.ckpt", &step, &rng, &err) != 0 &&
+          strstr(err.msg, "/nonexistent.ckpt"));
     ak_moe_model_free(m);
 
     cfg.n_ff = 30; /* not a multiple of 32 */
-    CHECK(ak_moe_model_new(&cfg, 4, 1, err, sizeof err) == NULL && strstr(err, "n_ff"));
+    CHECK(ak_moe_model_new(&cfg, 4, 1, &err) == NULL && strstr(err.msg, "n_ff"));
 }
 
 int main(void) {
