@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages adaptive-k builds and tests with (needs root or sudo).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libmicrohttpd-dev
-      curl prometheus librsvg2-bin)
+      curl prometheus librsvg2-bin clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # node and npm (the server tests use the openai npm SDK): a nodesource nodejs already

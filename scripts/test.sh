@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every test twice: a Release build, then an AddressSanitizer+UBSan build.
+# Builds and runs every test twice: a Release build, then an AddressSanitizer+UBSan build;
+# then runs each fuzz harness briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -14,4 +15,7 @@ run() { # name, build dir, cmake args...
 }
 run "release" build
 ASAN_OPTIONS=detect_leaks=1 AK_TEST_EXCLUDE=slow run "asan+ubsan" build-asan -DAK_SANITIZE=ON
+# every libFuzzer harness for a short time, so none can rot (scripts/fuzz.sh; clang)
+echo "== fuzz (${AK_FUZZ_SECONDS:-20} s per harness) =="
+bash scripts/fuzz.sh "${AK_FUZZ_SECONDS:-20}" || status=1
 exit $status

@@ -314,30 +314,39 @@ static int load_tensors(loader *L) {
     return 0;
 }
 
+/* Takes f (closed on failure) and validates it as a model; messages start with name. */
+static ak_model *model_from_gguf(gguf_file *f, const char *name, ak_error *err) {
+    ak_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        gguf_close(f);
+        ak_failf(err, AK_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    m->gguf = f;
+    ak_error why = {0};
+    loader L = {m, &why};
+    if (load_hparams(&L) || load_tensors(&L)) {
+        ak_failf(err, why.code, "%s: %s", name, why.msg);
+        ak_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 ak_model *ak_model_load(const char *path, ak_error *err) {
     ak_error_clear(err);
     if (!path) {
         ak_failf(err, AK_ERR_INVALID_ARG, "no model path given");
         return NULL;
     }
-    ak_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        ak_failf(err, AK_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    m->gguf = gguf_open(path, err);
-    if (!m->gguf) {
-        free(m);
-        return NULL;
-    }
-    ak_error why = {0};
-    loader L = {m, &why};
-    if (load_hparams(&L) || load_tensors(&L)) {
-        ak_failf(err, why.code, "%s: %s", path, why.msg);
-        ak_model_free(m);
-        return NULL;
-    }
-    return m;
+    gguf_file *f = gguf_open(path, err);
+    return f ? model_from_gguf(f, path, err) : NULL;
+}
+
+ak_model *ak_model_load_buffer(const void *buf, size_t len, ak_error *err) {
+    ak_error_clear(err);
+    gguf_file *f = gguf_open_buffer(buf, len, err);
+    return f ? model_from_gguf(f, "<buffer>", err) : NULL;
 }
 
 void ak_model_free(ak_model *m) {

@@ -54,6 +54,8 @@ typedef struct {
 /* Maps and validates a GGUF file. Unknown architecture, per-expert (unmerged) tensors,
  * a missing tensor or a wrong shape or type -> NULL and a message naming the tensor. */
 ak_model *ak_model_load(const char *path, ak_error *err);
+/* The same from a GGUF image in memory (not copied: buf must outlive the model). */
+ak_model *ak_model_load_buffer(const void *buf, size_t len, ak_error *err);
 void ak_model_free(ak_model *m);
 const gguf_file *ak_model_gguf(const ak_model *m);
 const ak_hparams *ak_model_hparams(const ak_model *m);

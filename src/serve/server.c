@@ -126,7 +126,8 @@ static int build_variant(ak_server *s, ak_variant *v, ak_error *err) {
     return 0;
 }
 
-static void server_free(ak_server *s) {
+void ak_server_free(ak_server *s) {
+    if (!s) return;
     ak_workers_free(s);
     for (int i = 0; i < s->n_variants; i++) ak_config_free(&s->variants[i].cfg);
     if (s->has_default_routing) ak_config_free(&s->default_routing);
@@ -205,10 +206,10 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     return 0;
 }
 
-int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok, const ak_router_config *routing,
-                 ak_error *err) {
+ak_server *ak_server_new(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok,
+                         const ak_router_config *routing, ak_error *err) {
     ak_server *s = calloc(1, sizeof *s);
-    if (!s) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
+    if (!s) return ak_failf(err, AK_ERR_NOMEM, "out of memory"), NULL;
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->trace_mu, NULL);
     s->model = m;
@@ -216,9 +217,16 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
     s->hp = ak_model_hparams(m);
     atomic_store(&s->next_id, (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid() << 32);
     if (setup(s, o, routing, err)) {
-        server_free(s);
-        return -1;
+        ak_server_free(s);
+        return NULL;
     }
+    return s;
+}
+
+int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok, const ak_router_config *routing,
+                 ak_error *err) {
+    ak_server *s = ak_server_new(o, m, tok, routing, err);
+    if (!s) return -1;
 
     /* SIGTERM/SIGINT are taken by sigwait below; every thread started from here inherits the mask */
     sigset_t sigs, old;
@@ -229,13 +237,13 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
     signal(SIGPIPE, SIG_IGN);
     if (ak_workers_start(s, err)) {
         ak_workers_drain_and_stop(s, 0);
-        server_free(s);
+        ak_server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
     if (ak_http_start(s, err)) {
         ak_workers_drain_and_stop(s, 0);
-        server_free(s);
+        ak_server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
@@ -259,7 +267,7 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
     ak_workers_drain_and_stop(s, s->opt.timeout_s);
     ak_http_stop(s, 10);
     fprintf(stderr, "adaptive-k serve: stopped\n");
-    server_free(s);
+    ak_server_free(s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }

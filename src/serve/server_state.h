@@ -50,6 +50,12 @@ struct ak_server {
     int calib_tokens;
 };
 
+/* The state ak_serve_run serves from, without workers or a listener (those start in
+ * ak_serve_run): request parsing and jobs work on it alone, which the fuzz harnesses use. */
+ak_server *ak_server_new(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok,
+                         const ak_router_config *routing, ak_error *err);
+void ak_server_free(ak_server *s);
+
 #define AK_VARIANT_CUSTOM(s) ((s)->n_variants)
 #define AK_VARIANT_NONE(s) ((s)->n_variants + 1)
 
