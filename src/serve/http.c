@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -318,6 +319,27 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     atomic_fetch_sub(&s->http_active, 1);
 }
 
+/* Each connection holds a thread (blocked on its socket or its job) and a descriptor. The
+ * limit was 256, and 256 idle connections (a slowloris client, or a pool of keep-alive
+ * sockets) then locked every other client out (test_serve_faults.sh,
+ * idle_connections_do_not_block_requests). Now: as many as the descriptor limit allows, up
+ * to 4096, after raising the soft descriptor limit to the hard one; idle connections still
+ * close after the connection timeout. A connection's thread needs little stack (the request
+ * is parsed with cJSON on the heap); 256 KiB keeps 4096 of them at 1 GiB of address space. */
+#define AK_CONNECTION_STACK (256u << 10)
+static unsigned connection_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) return 256;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t spare = 64; /* the model, the log, the listener, the workers */
+    rlim_t n = rl.rlim_cur > spare + 256 ? rl.rlim_cur - spare : 256;
+    return n > 4096 ? 4096u : (unsigned)n;
+}
+
 static struct MHD_Daemon *daemon_of(ak_server *s) { return (struct MHD_Daemon *)s->daemon; }
 
 int ak_http_start(ak_server *s, ak_error *err) {
@@ -329,10 +351,13 @@ int ak_http_start(ak_server *s, ak_error *err) {
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return ak_failf(err, AK_ERR_INVALID_ARG, "--host %s is not an IPv4 address", s->opt.host);
     unsigned timeout = (unsigned)s->opt.timeout_s + 30;
-    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                                     MHD_USE_ERROR_LOG,
+    s->max_connections = connection_limit();
+    /* poll, not select: select cannot watch descriptors above FD_SETSIZE (1024) */
+    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                                     MHD_USE_ITC | MHD_USE_ERROR_LOG,
                                  (uint16_t)s->opt.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 256u,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+                                 s->max_connections, MHD_OPTION_THREAD_STACK_SIZE, (size_t)AK_CONNECTION_STACK,
                                  MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_END);
     if (!s->daemon) return ak_failf(err, AK_ERR_INVALID_ARG, "cannot listen on %s:%d", s->opt.host, s->opt.port);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_of(s), MHD_DAEMON_INFO_BIND_PORT);

@@ -248,9 +248,10 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
         return -1;
     }
     fprintf(stderr,
-            "adaptive-k serve: listening on http://%s:%d (model %s, %d worker%s, queue %d, context %d, timeout %gs)\n",
+            "adaptive-k serve: listening on http://%s:%d (model %s, %d worker%s, queue %d, context %d, timeout %gs, "
+            "at most %u connections)\n",
             s->opt.host, s->port, s->model_name, s->n_workers, s->n_workers == 1 ? "" : "s", s->opt.queue_size,
-            s->n_ctx, s->opt.timeout_s);
+            s->n_ctx, s->opt.timeout_s, s->max_connections);
     if (o->port_file) {
         FILE *f = fopen(o->port_file, "w");
         if (f) {

@@ -45,6 +45,7 @@ struct ak_server {
     void *daemon; /* struct MHD_Daemon */
     atomic_int http_active; /* requests between their first byte and their last */
     int port;     /* bound */
+    unsigned max_connections; /* open connections the listener accepts (http.c) */
 
     float *calib_logits; /* [n_layer][calib_tokens][n_expert] router logits of the calibration text */
     int calib_tokens;
