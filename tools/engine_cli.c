@@ -1,4 +1,5 @@
 /* engine_cli.c - the text, routing and session set-up of the engine commands. */
+#include "base/file.h"
 #include "base/errfmt.h"
 #include "engine_cli.h"
 
@@ -6,7 +7,7 @@
 #include <string.h>
 
 char *ak_cli_read_text(const char *path, size_t *len, ak_error *err) {
-    char *text = ak_read_whole_file(path, len, err);
+    char *text = ak_read_file(path, len, err);
     if (text && *len && text[*len - 1] == '\n') text[--*len] = 0;
     return text;
 }

@@ -117,41 +117,6 @@ void ak_session_print_routing(const ak_session *s, FILE *out) {
                 (double)cc.model_macs / (double)cc.tokens, (double)cc.model_macs_native / (double)cc.tokens);
 }
 
-char *ak_read_whole_file(const char *path, size_t *len, ak_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ak_failf(err, AK_ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *b = realloc(buf, cap * 2);
-            if (!b) { /* out of memory: fail rather than return a truncated text */
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0) break;
-    }
-    int bad = ferror(f) || !buf || n + 1 > cap;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        ak_failf(err, AK_ERR_IO, "%s: cannot read the file", path);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 ak_ppl_params ak_session_ppl_params(const ak_session *s, int n_ctx, int n_batch, int n_chunks) {
     ak_ppl_params pp = ak_ppl_default_params();
     pp.n_vocab = ak_model_hparams(s->model)->n_vocab;

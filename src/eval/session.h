@@ -64,7 +64,5 @@ void ak_session_print_routing(const ak_session *s, FILE *out);
 /* llama.cpp's perplexity parameters for the session's model and vocabulary (BOS as the
  * vocabulary adds it); n_chunks -1: all. */
 ak_ppl_params ak_session_ppl_params(const ak_session *s, int n_ctx, int n_batch, int n_chunks);
-/* Reads a whole file into a NUL-terminated malloc'd buffer. NULL with a message. */
-char *ak_read_whole_file(const char *path, size_t *len, ak_error *err);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "eval/perplexity.h"
 #include "eval/session.h"
 #include "model/gen_model.h"
@@ -53,7 +54,7 @@ int main(int argc, char **argv) {
     char dir[512], path[600];
     ak_error err = {0};
     size_t len = 0;
-    char *text = ak_read_whole_file(argv[1], &len, &err);
+    char *text = ak_read_file(argv[1], &len, &err);
     if (!text) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;

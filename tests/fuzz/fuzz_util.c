@@ -13,15 +13,10 @@
 uint8_t *fuzz_tiny_model(const char *arch, int type, const char *vocab, size_t *len) {
     ak_gen_params p;
     if (ak_gen_params_default(&p, arch)) return NULL;
-    p.type = type;
-    p.n_layer = 2;
-    p.n_embd = 32;
-    p.n_head = 2;
-    p.n_head_kv = 2;
-    p.head_dim = 0;
-    p.n_expert = 4;
-    p.n_expert_used = 2;
-    p.n_ff = 32;
+    /* 2 layers 32 wide, 2 heads, 4 experts of 32 rows (top-2): a few KB per matrix */
+    p.type = type, p.n_layer = 2, p.n_embd = 32, p.n_ff = 32;
+    p.n_head = p.n_head_kv = 2, p.head_dim = 0;
+    p.n_expert = 4, p.n_expert_used = 2;
     if (p.n_ff_shexp) p.n_ff_shexp = 32;
     p.n_vocab = strcmp(vocab, "none") ? 320 : 64; /* a byte or tiny vocabulary needs >= 259 */
     p.n_ctx_train = 64;
