@@ -35,11 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     volatile float fsum = 0;
     for (size_t i = 0; st == AK_OK && i < a.count; i++) fsum += a.data[i];
     if (st == AK_OK) ak_f32_array_free(&a);
+    (void)fsum;
     ak_i32_array b;
     st = ak_npy_load_i32(path, &b, &err);
     FUZZ_CHECK(st == AK_OK || err.msg[0]);
     volatile int64_t isum = 0;
     for (size_t i = 0; st == AK_OK && i < b.count; i++) isum += b.data[i];
     if (st == AK_OK) ak_i32_array_free(&b);
+    (void)isum;
     return 0;
 }
