@@ -22,7 +22,7 @@ typedef struct {
     const char *host;          /* "127.0.0.1" */
     int port;                  /* 0: any free port (printed, and written to port_file) */
     const char *port_file;     /* NULL, or a file that receives the bound port once listening */
-    int n_threads;             /* per worker context; 0: all CPUs */
+    int n_threads;             /* in total, shared out among the workers; 0: all CPUs */
     int n_ctx;                 /* 0: min(n_ctx_train, 4096) */
     int n_parallel;            /* workers (contexts), default 1 */
     int queue_size;            /* requests waiting beyond the running ones, default 16 */

@@ -144,10 +144,10 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     const ak_hparams *hp = s->hp;
     s->opt = *o;
     if (s->opt.n_parallel < 1) s->opt.n_parallel = 1;
-    if (s->opt.n_threads <= 0 && s->opt.n_parallel > 1) { /* share the CPUs rather than oversubscribe */
-        long cpus = ak_cpu_count();
-        s->opt.n_threads = cpus > s->opt.n_parallel ? (int)(cpus / s->opt.n_parallel) : 1;
-    }
+    /* -t is the process's total, as a llama.cpp user means it: each worker gets its share,
+     * so workers x threads never exceeds it (at least one thread per worker). */
+    int total = s->opt.n_threads > 0 ? s->opt.n_threads : ak_cpu_count();
+    s->opt.n_threads = total > s->opt.n_parallel ? total / s->opt.n_parallel : 1;
     if (s->opt.queue_size < 0) s->opt.queue_size = 0;
     if (!(s->opt.timeout_s > 0)) s->opt.timeout_s = 120;
     if (s->opt.max_tokens < 1) s->opt.max_tokens = 512;
@@ -248,10 +248,10 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
         return -1;
     }
     fprintf(stderr,
-            "adaptive-k serve: listening on http://%s:%d (model %s, %d worker%s, queue %d, context %d, timeout %gs, "
-            "at most %u connections)\n",
-            s->opt.host, s->port, s->model_name, s->n_workers, s->n_workers == 1 ? "" : "s", s->opt.queue_size,
-            s->n_ctx, s->opt.timeout_s, s->max_connections);
+            "adaptive-k serve: listening on http://%s:%d (model %s, %d worker%s x %d thread%s, queue %d, context %d, "
+            "timeout %gs, at most %u connections)\n",
+            s->opt.host, s->port, s->model_name, s->n_workers, s->n_workers == 1 ? "" : "s", s->opt.n_threads,
+            s->opt.n_threads == 1 ? "" : "s", s->opt.queue_size, s->n_ctx, s->opt.timeout_s, s->max_connections);
     if (o->port_file) {
         FILE *f = fopen(o->port_file, "w");
         if (f) {

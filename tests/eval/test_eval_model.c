@@ -72,7 +72,7 @@ static void test_ledger(const ak_model *m) {
     cp.n_batch = 16;
     cp.n_threads = 1;
     ak_context *ctx = ak_context_new(m, &cp, &err);
-    CHECK(ctx, "%s", err);
+    CHECK(ctx, "%s", err.msg);
     if (!ctx) return;
     const uint64_t macs = 3ull * E * FF;        /* gate, up, down of one expert, one token */
     const uint64_t bytes = 3ull * E * FF * 4;   /* F32 */
@@ -81,7 +81,7 @@ static void test_ledger(const ak_model *m) {
     for (int pi = 0; pi < 4; pi++) {
         ak_router_config cfg = config(policies[pi]);
         reroute rr = {policies[pi], {0}};
-        CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err);
+        CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err.msg);
         ak_context_set_router_logits_sink(ctx, reroute_sink, &rr);
         ak_context_reset_stats(ctx);
         if (run(ctx, n_vocab)) {
@@ -148,12 +148,12 @@ static void regression_calibrated_default_invalid(const ak_router_record *rec, c
         ak_router_config cfg;
         double got = 0;
         if (ak_calibrate_on_record(rec, hp, &base, 1.7, per_layer, &cfg, &got, &err)) {
-            CHECK(0, "%s", err);
+            CHECK(0, "%s", err.msg);
             continue;
         }
         ak_error e;
         CHECK(ak_config_validate(&cfg, &e) == AK_OK, "calibrated config (per layer %d): %s", per_layer, e.msg);
-        CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err);
+        CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err.msg);
         ak_config_free(&cfg);
     }
 }
@@ -190,14 +190,14 @@ static void test_calibration(const ak_model *m) {
     cp.n_batch = CTX;
     cp.n_threads = 1;
     ak_context *ctx = ak_context_new(m, &cp, &err);
-    CHECK(ctx, "%s", err);
+    CHECK(ctx, "%s", err.msg);
     if (!ctx) return;
     ak_router_record rec;
-    CHECK(ak_router_record_init(&rec, L, X, 40 * CTX, &err) == 0, "%s", err);
+    CHECK(ak_router_record_init(&rec, L, X, 40 * CTX, &err) == 0, "%s", err.msg);
     ak_context_set_router_logits_sink(ctx, ak_router_record_sink, &rec);
     CHECK(feed(ctx, hp->n_vocab, 30) == 0, "calibration stream");
     ak_context_set_router_logits_sink(ctx, NULL, NULL);
-    CHECK(ak_router_record_finish(&rec, &err) == 30 * CTX, "%s", err);
+    CHECK(ak_router_record_finish(&rec, &err) == 30 * CTX, "%s", err.msg);
     const int levels[2] = {1, 2};
     const float zero[1] = {0};
     const ak_policy bases[3] = {ak_policy_entropy(2, levels, zero, AK_ENTROPY_NATS), ak_policy_top_p(0.5f, 1, K),
@@ -209,12 +209,12 @@ static void test_calibration(const ak_model *m) {
                 ak_router_config cfg;
                 double got = 0;
                 if (ak_calibrate_on_record(&rec, hp, &bases[b], targets[t], per_layer, &cfg, &got, &err)) {
-                    CHECK(0, "policy %d target %.2f: %s", b, targets[t], err);
+                    CHECK(0, "policy %d target %.2f: %s", b, targets[t], err.msg);
                     continue;
                 }
                 CHECK(cfg.n_layers == 0 || cfg.n_layers == L, "layers %d", cfg.n_layers);
                 CHECK(fabs(got - targets[t]) / targets[t] < 0.02, "on calibration data %.4f", got);
-                CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err);
+                CHECK(ak_context_set_routing(ctx, &cfg, &err) == 0, "%s", err.msg);
                 ak_context_reset_stats(ctx);
                 CHECK(feed(ctx, hp->n_vocab, 10) == 0, "evaluation stream");
                 const double k = avg_k(ctx);

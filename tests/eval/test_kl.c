@@ -112,7 +112,7 @@ static void test_logprobs_file(void) {
     tmpname(path, sizeof path, "ok");
     tmpname(bad, sizeof bad, "bad");
     ak_logprobs lp;
-    CHECK(ak_logprobs_init(&lp, V, CTX, CHUNKS, &err) == 0, "%s", err);
+    CHECK(ak_logprobs_init(&lp, V, CTX, CHUNKS, &err) == 0, "%s", err.msg);
     CHECK(lp.rows_per_chunk == 3, "rows per chunk %d want 8 - 1 - 4", lp.rows_per_chunk);
     CHECK(ak_logprobs_row(&lp, 0, 3) == -1 && ak_logprobs_row(&lp, 0, 7) == -1, "positions 3 and 7 are not scored");
     CHECK(ak_logprobs_row(&lp, 1, 5) == 4, "row of chunk 1 pos 5 = %lld", (long long)ak_logprobs_row(&lp, 1, 5));
@@ -127,9 +127,9 @@ static void test_logprobs_file(void) {
             ak_logprobs_put(&lp, r, logits[r], tok[r]);
         }
     lp.tokens_hash = ak_tokens_hash((const int32_t[]){1, 2, 3}, 3);
-    CHECK(ak_logprobs_save(&lp, path, &err) == 0, "%s", err);
+    CHECK(ak_logprobs_save(&lp, path, &err) == 0, "%s", err.msg);
     ak_logprobs in;
-    CHECK(ak_logprobs_load(&in, path, &err) == 0, "%s", err);
+    CHECK(ak_logprobs_load(&in, path, &err) == 0, "%s", err.msg);
     CHECK(in.n_vocab == V && in.n_ctx == CTX && in.n_chunks == CHUNKS && in.n_rows == 6, "shape");
     CHECK(in.tokens_hash == lp.tokens_hash, "hash");
     const double step = 24.0 / 65535.0;
@@ -159,7 +159,7 @@ static void test_logprobs_file(void) {
     CHECK(b && n == 64 + 6 * (16 + 2 * V), "file size %zu", n);
     if (b) {
         CHECK(ak_logprobs_load(&in, "/nonexistent/x.lp", &err) != 0 && strstr(err.msg, "x.lp"), "missing: %s",
-              err);
+              err.msg);
         write_bytes(bad, b, n - 1);
         CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "truncated"), "truncated: %s", err.msg);
         unsigned char *c = malloc(n);
@@ -167,7 +167,7 @@ static void test_logprobs_file(void) {
         c[0] = 'X';
         write_bytes(bad, c, n);
         CHECK(ak_logprobs_load(&in, bad, &err) != 0 && strstr(err.msg, "not a log-probs file"), "magic: %s",
-              err);
+              err.msg);
         memcpy(c, b, n);
         c[8] = 2;
         write_bytes(bad, c, n);

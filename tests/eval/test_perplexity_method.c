@@ -77,7 +77,7 @@ static void test_two_chunks(int n_batch) {
     n_seen = 0;
     ak_ppl_result r;
     ak_error err = {0};
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err);
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err.msg);
     /* 20 tokens, n_ctx 8: 2 chunks (the last 4 tokens dropped); positions 4, 5, 6 scored.
      * p(match) = 3 / (3 + 4) -> NLL ln(7/3); a miss -> NLL ln 7.
      * chunk 0 (0 1 2 3 0 1 3 3): 0->1 match, 1->3 miss, 3->3 miss
@@ -97,7 +97,7 @@ static void test_two_chunks(int n_batch) {
     /* one chunk only: (ln(7/3) + 2 ln 7) / 3 */
     p.n_chunks = 1;
     p.on_logits = NULL;
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err);
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err.msg);
     CHECK(fabs(r.ppl - exp((hit + 2 * miss) / 3)) < 1e-5, "one chunk PPL %.6f", r.ppl);
 }
 
@@ -108,15 +108,15 @@ static void test_no_bos_and_errors(void) {
     ak_ppl_result r;
     ak_error err = {0};
     /* without BOS the mock is uniform: PPL = V exactly, spread 0 */
-    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err);
+    CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) == 0, "%s", err.msg);
     CHECK(fabs(r.ppl - V) < 1e-6 && r.ppl_err == 0, "uniform PPL %.6f +/- %.6f", r.ppl, r.ppl_err);
     CHECK(c.seq[0] == tokens[8], "no BOS: the chunk's own first token");
 
     CHECK(ak_perplexity(&c, tokens, 15, &p, &r, &err) != 0 && strstr(err.msg, "at least 16"),
-          "too few tokens: %s", err);
+          "too few tokens: %s", err.msg);
     p.n_ctx = 16;
     CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) != 0 && strstr(err.msg, "context"),
-          "chunk larger than the context: %s", err);
+          "chunk larger than the context: %s", err.msg);
     p.n_ctx = 8, p.n_vocab = 0;
     CHECK(ak_perplexity(&c, tokens, 20, &p, &r, &err) != 0, "n_vocab 0 rejected");
 }

@@ -122,7 +122,7 @@ static void test_allocation(const ak_profile *p) {
                 CHECK(rc != 0 && strstr(err.msg, "whole number"), "fixed with a fractional total: %s", err.msg);
                 continue;
             }
-            CHECK(rc == 0, "%s at %g: %s", ak_alloc_rule_name((ak_alloc_rule)r), targets[i], err);
+            CHECK(rc == 0, "%s at %g: %s", ak_alloc_rule_name((ak_alloc_rule)r), targets[i], err.msg);
             if (rc) continue;
             double sum = 0;
             for (int l = 0; l < L; l++) {
@@ -145,7 +145,7 @@ static void test_allocation(const ak_profile *p) {
         ak_allocation a;
         ak_router_config cfg;
         CHECK(ak_allocate(p, AK_RULE_RATIO, bad[i], &a, &cfg, &err) != 0 && strstr(err.msg, "outside 1.."),
-              "target %g: %s", bad[i], err);
+              "target %g: %s", bad[i], err.msg);
     }
 }
 
@@ -160,26 +160,26 @@ static void test_model(const char *arch, int k_native) {
     gp.n_expert_used = k_native;
     gp.type = 0; /* F32 */
     if (ak_gen_model_write(&gp, path, 1, &err)) {
-        CHECK(0, "%s", err);
+        CHECK(0, "%s", err.msg);
         return;
     }
     ak_model *m = ak_model_load(path, &err);
-    CHECK(m, "%s", err);
+    CHECK(m, "%s", err.msg);
     if (!m) return;
     const ak_hparams *hp = ak_model_hparams(m);
     ak_context_params cp = ak_context_default_params();
     cp.n_ctx = CTX, cp.n_batch = CTX, cp.n_threads = 2;
     ak_context *ctx = ak_context_new(m, &cp, &err);
-    CHECK(ctx, "%s", err);
+    CHECK(ctx, "%s", err.msg);
     int32_t *tokens = malloc(CTX * CHUNKS * sizeof *tokens);
     ak_profile_random_tokens(tokens, CTX * CHUNKS, hp->n_vocab, 7);
     for (int l = 0; l < hp->n_layer; l++) test_prefix(ctx, hp, tokens, l);
 
     ak_profile p;
-    CHECK(ak_profile_init(&p, m, CTX * CHUNKS, &err) == 0, "%s", err);
+    CHECK(ak_profile_init(&p, m, CTX * CHUNKS, &err) == 0, "%s", err.msg);
     ak_ppl_params pp = ak_ppl_default_params();
     pp.n_vocab = hp->n_vocab, pp.n_ctx = CTX, pp.n_batch = CTX;
-    CHECK(ak_profile_run(&p, ctx, tokens, CTX * CHUNKS, &pp, 3, NULL, &err) == 0, "%s", err);
+    CHECK(ak_profile_run(&p, ctx, tokens, CTX * CHUNKS, &pp, 3, NULL, &err) == 0, "%s", err.msg);
     CHECK(p.n_tokens == CTX * CHUNKS && p.has_exact, "profile filled");
     for (int l = 0; l < hp->n_layer; l++) {
         CHECK(p.proxy[l * k_native + k_native - 1] == 0.0, "proxy at K is 0");

@@ -28,7 +28,7 @@ static gguf_file *gen(const ak_gen_params *p, const char *tag, char *path, size_
         return NULL;
     }
     gguf_file *f = gguf_open(path, &err);
-    CHECK(f != NULL, "open %s: %s", path, err);
+    CHECK(f != NULL, "open %s: %s", path, err.msg);
     return f;
 }
 
@@ -175,10 +175,10 @@ static void test_determinism(void) {
     path_for(b, sizeof b, "det_b");
     path_for(c, sizeof c, "det_c");
     p.seed = 7;
-    CHECK(ak_gen_model_write(&p, a, 1, &err) == 0, "%s", err);
-    CHECK(ak_gen_model_write(&p, b, 1, &err) == 0, "%s", err);
+    CHECK(ak_gen_model_write(&p, a, 1, &err) == 0, "%s", err.msg);
+    CHECK(ak_gen_model_write(&p, b, 1, &err) == 0, "%s", err.msg);
     p.seed = 8;
-    CHECK(ak_gen_model_write(&p, c, 1, &err) == 0, "%s", err);
+    CHECK(ak_gen_model_write(&p, c, 1, &err) == 0, "%s", err.msg);
     CHECK(file_equal(a, b), "same seed gives identical files");
     CHECK(!file_equal(a, c), "another seed gives another file");
     unlink(a), unlink(b), unlink(c);

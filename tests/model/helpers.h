@@ -28,7 +28,7 @@ static inline ak_context *test_context(ak_model *m, int n_ctx, int n_batch, int 
     cp.n_threads = n_threads;
     cp.routing = routing;
     ak_context *c = ak_context_new(m, &cp, &err);
-    CHECK(c != NULL, "context (n_ctx %d, n_batch %d, %d threads): %s", n_ctx, n_batch, n_threads, err);
+    CHECK(c != NULL, "context (n_ctx %d, n_batch %d, %d threads): %s", n_ctx, n_batch, n_threads, err.msg);
     return c;
 }
 
@@ -38,7 +38,7 @@ static inline ak_model *test_write_load(const fx_model *fm, const char *path, in
     ak_error err = {0};
     CHECK(fx_write(fm, path, wtype, NULL) == 0, "%s: write", what);
     ak_model *m = ak_model_load(path, &err);
-    CHECK(m != NULL, "%s: load: %s", what, err);
+    CHECK(m != NULL, "%s: load: %s", what, err.msg);
     return m;
 }
 

@@ -60,7 +60,7 @@ static void test_all_experts(ak_model *m, const ak_router_config *rc) {
     trace_state ts;
     memset(&ts, 0, sizeof ts);
     ak_context_set_trace(c, trace, &ts);
-    for (int t = 0; t < N_TOK; t++) CHECK(ak_decode(c, &tokens[t], 1, &err) == 0, "decode: %s", err);
+    for (int t = 0; t < N_TOK; t++) CHECK(ak_decode(c, &tokens[t], 1, &err) == 0, "decode: %s", err.msg);
     ak_compute_counters k;
     ak_context_counters(c, &k);
     /* sum over positions 0..4 of (pos+1) = 15 */
@@ -98,7 +98,7 @@ static void test_native_batch(ak_model *m, const ak_router_config *rc) {
     memset(&ts, 0, sizeof ts);
     ak_context_set_trace(c, trace, &ts);
     ak_context_set_router_logits_sink(c, sink, &ts);
-    CHECK(ak_decode(c, tokens, N_TOK, &err) == 0, "prefill: %s", err);
+    CHECK(ak_decode(c, tokens, N_TOK, &err) == 0, "prefill: %s", err.msg);
     ak_context_counters(c, &k);
     uint64_t used = 0;
     for (int l = 0; l < N_LAYER; l++)
@@ -113,13 +113,13 @@ static void test_native_batch(ak_model *m, const ak_router_config *rc) {
           ts.sink_tokens);
     /* switching to a policy with more slots mid-sequence (buffers grow), then back */
     uint64_t before = k.expert_macs;
-    CHECK(ak_context_set_routing(c, rc, &err) == 0, "set routing: %s", err);
-    CHECK(ak_decode(c, tokens, 1, &err) == 0, "decode after switch: %s", err);
+    CHECK(ak_context_set_routing(c, rc, &err) == 0, "set routing: %s", err.msg);
+    CHECK(ak_decode(c, tokens, 1, &err) == 0, "decode after switch: %s", err.msg);
     ak_context_counters(c, &k);
     CHECK(k.expert_macs - before == 2ull * 6 * 6144, "all-expert token after switch: %llu",
           (unsigned long long)(k.expert_macs - before));
-    CHECK(ak_context_set_routing(c, NULL, &err) == 0, "back to native: %s", err);
-    CHECK(ak_decode(c, tokens, 1, &err) == 0, "decode after switch back: %s", err);
+    CHECK(ak_context_set_routing(c, NULL, &err) == 0, "back to native: %s", err.msg);
+    CHECK(ak_decode(c, tokens, 1, &err) == 0, "decode after switch back: %s", err.msg);
     ak_context_counters(c, &k);
     CHECK(k.expert_macs - before == 2ull * 8 * 6144, "native token after switch back");
     ak_router_config bad = *rc;
@@ -137,8 +137,8 @@ static void test_entropy(ak_model *m, ak_router_config rc) {
     ak_context *c = make(m, &rc);
     memset(&ts, 0, sizeof ts);
     ak_context_set_trace(c, trace, &ts);
-    CHECK(ak_decode(c, tokens, 3, &err) == 0, "decode: %s", err);
-    CHECK(ak_decode(c, tokens + 3, 2, &err) == 0, "decode: %s", err);
+    CHECK(ak_decode(c, tokens, 3, &err) == 0, "decode: %s", err.msg);
+    CHECK(ak_decode(c, tokens + 3, 2, &err) == 0, "decode: %s", err.msg);
     ak_context_counters(c, &k);
     uint64_t ksum = 0;
     for (int l = 0; l < N_LAYER; l++) {

@@ -58,7 +58,7 @@ static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_b
         for (int t = 0; t < N_TOK && !rc_; t++) memcpy(out + (size_t)t * V, ak_get_logits(c, t), V * sizeof(float));
         CHECK(ak_get_logits(c, N_TOK) == NULL, "logits past the batch");
     }
-    CHECK(rc_ == 0, "decode: %s", err);
+    CHECK(rc_ == 0, "decode: %s", err.msg);
     CHECK(ak_context_n_past(c) == N_TOK, "n_past %d", ak_context_n_past(c));
     ak_context_free(c);
     return rc_;
@@ -81,7 +81,7 @@ static int run_chunked(ak_model *m, int one_call, float *out) {
         for (int b0 = 0; b0 < N_TOK && !rc; b0 += 4)
             rc = ak_decode(c, tokens + b0, N_TOK - b0 < 4 ? N_TOK - b0 : 4, &err);
     }
-    CHECK(rc == 0, "decode: %s", err);
+    CHECK(rc == 0, "decode: %s", err.msg);
     if (!rc) memcpy(out, ak_get_logits(c, -1), V * sizeof(float));
     CHECK(ak_context_n_past(c) == N_TOK, "n_past %d", ak_context_n_past(c));
     ak_context_free(c);

@@ -54,7 +54,7 @@ static void test_good(const fx_model *fm) {
         ak_context_free(c);
         cp.routing = NULL;
         c = ak_context_new(m, &cp, &err);
-        CHECK(c != NULL, "context: %s", err);
+        CHECK(c != NULL, "context: %s", err.msg);
         if (c) {
             int32_t bad = 40;
             CHECK(ak_decode(c, &bad, 1, &err) == -1 && strstr(err.msg, "out of range"), "bad token: %s", err.msg);
@@ -80,7 +80,7 @@ static void test_run_errors(const fx_params *p, const fx_model *fm) {
     cp.n_batch = 2;
     cp.n_threads = 2;
     ak_context *c = m ? ak_context_new(m, &cp, &err) : NULL;
-    CHECK(c != NULL, "context: %s", err);
+    CHECK(c != NULL, "context: %s", err.msg);
     if (c) {
         int32_t toks[3] = {1, 2, 3};
         /* more than n_batch tokens run in batches; the first fails, the cache is untouched */
@@ -105,7 +105,7 @@ static void test_run_errors(const fx_params *p, const fx_model *fm) {
         CHECK(ak_decode(c, toks, 1, &err) == -1 && strstr(err.msg, "context full"), "full: %s", err.msg);
         CHECK(ak_context_n_past(c) == 4, "n_past after full");
         ak_context_truncate(c, 3);
-        CHECK(ak_decode(c, toks, 1, &err) == 0, "after truncate: %s", err);
+        CHECK(ak_decode(c, toks, 1, &err) == 0, "after truncate: %s", err.msg);
     }
     ak_context_free(c);
     ak_model_free(m);

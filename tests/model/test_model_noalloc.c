@@ -64,7 +64,7 @@ static long run(ak_model *m, const ak_router_config *rc, int threads, const char
     for (int i = 0; i < 20; i++) prompt[i] = 1 + i % (n_vocab - 1);
 
     /* warm-up outside the count: the first call may start the pool's threads */
-    CHECK(ak_decode(c, prompt, 1, &err) == 0, "%s: warm-up: %s", what, err);
+    CHECK(ak_decode(c, prompt, 1, &err) == 0, "%s: warm-up: %s", what, err.msg);
     ak_context_reset(c);
 
     g_allocs = 0;
@@ -78,7 +78,7 @@ static long run(ak_model *m, const ak_router_config *rc, int threads, const char
     ak_context_truncate(c, 10);
     ok = ok && ak_decode(c, prompt, N_BATCH, &err) == 0;
     g_counting = 0;
-    CHECK(ok, "%s: decode: %s", what, err);
+    CHECK(ok, "%s: decode: %s", what, err.msg);
     long n = g_allocs;
     CHECK(n == 0, "%s: %ld allocations while decoding", what, n);
     ak_sampler_free(s);

@@ -27,7 +27,7 @@ static void expect_error(const char *tensor, float value, int wtype, const char 
     tmp_path(path, sizeof path, "nonfinite");
     CHECK(fx_write(fm, path, wtype, NULL) == 0, "%s: write", tensor);
     ak_model *m = ak_model_load(path, &err);
-    CHECK(m != NULL, "%s: load: %s", tensor, err);
+    CHECK(m != NULL, "%s: load: %s", tensor, err.msg);
     ak_context *c = m ? test_context(m, 16, 4, 2, NULL) : NULL;
     if (c) {
         const int32_t toks[4] = {1, 2, 3, 4};
