@@ -1,4 +1,5 @@
 /* session.c - model, tokenizer and context set-up shared by the engine commands. */
+#include "model/threadpool.h"
 #include "eval/session.h"
 #include "base/errfmt.h"
 
@@ -25,7 +26,7 @@ int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const
     ak_context_params cp = ak_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = n_batch;
-    cp.n_threads = n_threads;
+    cp.n_threads = ak_threads_within_cpus(n_threads, "adaptive-k");
     cp.routing = routing;
     s->ctx = ak_context_new(s->model, &cp, err);
     return s->ctx ? 0 : -1;

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -198,4 +199,12 @@ int ak_cpu_count(void) {
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
+}
+
+int ak_threads_within_cpus(int requested, const char *who) {
+    int cpus = ak_cpu_count();
+    if (requested <= 0) return cpus;
+    if (requested <= cpus) return requested;
+    fprintf(stderr, "%s: -t %d is more than the %d CPUs this process may use; using %d\n", who, requested, cpus, cpus);
+    return cpus;
 }

@@ -146,7 +146,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     if (s->opt.n_parallel < 1) s->opt.n_parallel = 1;
     /* -t is the process's total, as a llama.cpp user means it: each worker gets its share,
      * so workers x threads never exceeds it (at least one thread per worker). */
-    int total = s->opt.n_threads > 0 ? s->opt.n_threads : ak_cpu_count();
+    int total = ak_threads_within_cpus(s->opt.n_threads, "adaptive-k serve");
     s->opt.n_threads = total > s->opt.n_parallel ? total / s->opt.n_parallel : 1;
     if (s->opt.queue_size < 0) s->opt.queue_size = 0;
     if (!(s->opt.timeout_s > 0)) s->opt.timeout_s = 120;
