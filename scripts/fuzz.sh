@@ -22,7 +22,7 @@ seeds="$build/fuzz-seeds"
 rm -rf "$seeds"
 "$build/tests/fuzz/fuzz_seeds" "$seeds" "$PWD"
 # the largest inputs libFuzzer may make, per harness (the model seeds are ~250 KB)
-declare -A max_len=([gguf_model]=262144 [tokenizer]=65536 [npy]=4096 [router_config]=16384 [request]=8192 [stream]=4096)
+declare -A max_len=([gguf_model]=262144 [tokenizer]=16384 [npy]=4096 [router_config]=16384 [request]=8192 [stream]=4096)
 declare -A dict=([gguf_model]=gguf [tokenizer]=gguf [router_config]=json [request]=json [stream]=json)
 status=0
 printf '%-14s %12s %10s %8s %8s\n' harness executions exec/s cov crashes
