@@ -92,9 +92,16 @@ int ak_ab_assign(const ak_variant *v, int n, const char *key, size_t len) {
 enum { S_LATENCY, S_TPS, S_AVGK, S_LOGPROB, N_SERIES };
 static const char *series_name[N_SERIES] = {"latency_s", "tokens_per_s", "avg_k", "mean_logprob"};
 
+/* A series keeps what the results need in bounded memory, however long the server runs
+ * (it kept every sample: 32 bytes per request, regression_ab_samples_grow_without_bound):
+ * the running mean and variance of all samples (Welford; exact, for the Welch intervals),
+ * and for the percentiles a uniform reservoir of at most AK_AB_RESERVOIR samples (all of
+ * them until there are more). */
 typedef struct {
-    double *x;
+    ak_running_summary all;
+    double *x; /* the reservoir */
     int n, cap;
+    uint64_t rng;
 } series;
 
 struct ak_ab_stats {
@@ -112,6 +119,7 @@ ak_ab_stats *ak_ab_stats_new(int n_variants) {
         return NULL;
     }
     a->n_variants = n_variants;
+    for (int i = 0; i < n_variants * N_SERIES; i++) a->s[i].rng = 0x9e3779b97f4a7c15ull + (uint64_t)i;
     pthread_mutex_init(&a->mu, NULL);
     return a;
 }
@@ -124,15 +132,34 @@ void ak_ab_stats_free(ak_ab_stats *a) {
     free(a);
 }
 
+size_t ak_ab_stats_bytes(ak_ab_stats *a) {
+    pthread_mutex_lock(&a->mu);
+    size_t b = sizeof *a + (size_t)a->n_variants * N_SERIES * sizeof *a->s;
+    for (int i = 0; i < a->n_variants * N_SERIES; i++) b += (size_t)a->s[i].cap * sizeof(double);
+    pthread_mutex_unlock(&a->mu);
+    return b;
+}
+
+static uint64_t next_random(uint64_t *r) {
+    *r ^= *r << 13;
+    *r ^= *r >> 7;
+    *r ^= *r << 17;
+    return *r;
+}
+
 static void push(series *s, double x) {
-    if (s->n == s->cap) {
+    ak_running_add(&s->all, x);
+    if (s->n == s->cap && s->cap < AK_AB_RESERVOIR) {
         int cap = s->cap ? 2 * s->cap : 64;
         double *y = realloc(s->x, (size_t)cap * sizeof *y);
-        if (!y) return; /* a lost sample under memory pressure; results stay consistent */
-        s->x = y;
-        s->cap = cap;
+        if (y) s->x = y, s->cap = cap; /* else a sample lost under memory pressure */
     }
-    s->x[s->n++] = x;
+    if (s->n < s->cap) {
+        s->x[s->n++] = x;
+        return;
+    }
+    uint64_t j = next_random(&s->rng) % (uint64_t)s->all.n; /* Algorithm R: keep x with chance cap / seen */
+    if (j < (uint64_t)s->n) s->x[j] = x;
 }
 
 void ak_ab_record(ak_ab_stats *a, int variant, double latency_s, double tokens_per_s, double avg_k,
@@ -159,7 +186,7 @@ int ak_ab_results_json(ak_ab_stats *a, const ak_variant *v, int n, ak_sbuf *o) {
     ak_sbuf_puts(o, "{\"object\":\"ab.results\",\"confidence\":0.95,\"variants\":[");
     for (int i = 0; i < n; i++) {
         series *s = a->s + (size_t)i * N_SERIES;
-        for (int k = 0; k < N_SERIES; k++) ak_summarize(s[k].x, s[k].n, &sum[i][k]);
+        for (int k = 0; k < N_SERIES; k++) sum[i][k] = ak_running_get(&s[k].all);
         double p50 = 0, p95 = 0;
         if (s[S_LATENCY].n) {
             double *tmp = malloc((size_t)s[S_LATENCY].n * sizeof *tmp);
@@ -174,7 +201,7 @@ int ak_ab_results_json(ak_ab_stats *a, const ak_variant *v, int n, ak_sbuf *o) {
         ak_sbuf_json_string(o, v[i].name, strlen(v[i].name));
         ak_sbuf_puts(o, ",\"policy\":");
         ak_sbuf_json_string(o, v[i].policy, strlen(v[i].policy));
-        ak_sbuf_printf(o, ",\"share\":%.6g,\"requests\":%d,\"latency_s\":{\"mean\":", v[i].share, s[S_LATENCY].n);
+        ak_sbuf_printf(o, ",\"share\":%.6g,\"requests\":%d,\"latency_s\":{\"mean\":", v[i].share, s[S_LATENCY].all.n);
         num(o, sum[i][S_LATENCY].mean);
         ak_sbuf_puts(o, ",\"p50\":");
         num(o, p50);
@@ -185,7 +212,7 @@ int ak_ab_results_json(ak_ab_stats *a, const ak_variant *v, int n, ak_sbuf *o) {
         ak_sbuf_puts(o, ",\"avg_k\":");
         num(o, sum[i][S_AVGK].mean);
         ak_sbuf_puts(o, ",\"mean_logprob\":");
-        if (s[S_LOGPROB].n) num(o, sum[i][S_LOGPROB].mean);
+        if (s[S_LOGPROB].all.n) num(o, sum[i][S_LOGPROB].mean);
         else ak_sbuf_puts(o, "null");
         ak_sbuf_puts(o, "}");
     }

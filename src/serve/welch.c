@@ -20,6 +20,18 @@ void ak_summarize(const double *x, int n, ak_sample_summary *out) {
     out->var = n > 1 ? ss / (n - 1) : 0;
 }
 
+void ak_running_add(ak_running_summary *r, double x) {
+    r->n++;
+    double d = x - r->mean;
+    r->mean += d / r->n;
+    r->m2 += d * (x - r->mean);
+}
+
+ak_sample_summary ak_running_get(const ak_running_summary *r) {
+    ak_sample_summary s = {r->n, r->n ? r->mean : 0, r->n > 1 ? r->m2 / (r->n - 1) : 0};
+    return s;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;

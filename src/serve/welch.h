@@ -10,6 +10,14 @@ typedef struct {
 } ak_sample_summary;
 
 void ak_summarize(const double *x, int n, ak_sample_summary *out);
+
+/* The same summary kept one sample at a time, in constant memory (Welford's update). */
+typedef struct {
+    int n;
+    double mean, m2; /* m2: sum of squared deviations from the mean */
+} ak_running_summary;
+void ak_running_add(ak_running_summary *r, double x);
+ak_sample_summary ak_running_get(const ak_running_summary *r);
 /* Percentile q in [0, 1] of x (sorted ascending in place), linear interpolation between
  * closest ranks (position q * (n - 1); numpy's default). 0 when n == 0. */
 double ak_percentile_sorted(double *x, int n, double q);
