@@ -26,6 +26,7 @@
 #include "model/model.h"
 #include "quant/kernels.h" /* ak_quant_vnni: which build of the AVX2 kernels runs */
 #include "quant/quant.h"
+#include "roofline.h"
 #include "routing_flags.h"
 
 static clockid_t g_clock = CLOCK_MONOTONIC;
@@ -80,17 +81,6 @@ static void usage(FILE *out) {
     ak_routing_flags_help(out);
 }
 
-/* Average K per token-layer recorded in the context's statistics. */
-static double average_k(const ak_context *c, int n_layer) {
-    uint64_t k = 0, t = 0;
-    for (int l = 0; l < n_layer; l++) {
-        const ak_layer_stats *s = ak_context_layer_stats(c, l);
-        k += s->k_sum;
-        t += s->n_tokens;
-    }
-    return t ? (double)k / (double)t : 0.0;
-}
-
 static int run_prefill(ak_context *c, const int32_t *toks, int p, double *secs, ak_error *err) {
     ak_context_reset(c);
     double t0 = now_s();
@@ -121,12 +111,24 @@ static int measure(ak_context *c, run_fn *run, const char *label, const int32_t 
         if (run(c, toks, n, &tps[r], err)) return -1;
         tps[r] = n / tps[r];
     }
-    *k = average_k(c, ak_model_hparams(ak_context_model(c))->n_layer);
+    *k = ak_context_avg_k(c);
     printf("%s %d tokens:", label, n);
     for (int r = 0; r < reps; r++) printf(" %.2f", tps[r]);
     *med = median(tps, reps);
     printf(" tok/s -> median %.2f (avg K %.2f)\n", *med, *k);
     return 0;
+}
+
+/* The decode roofline line (roofline.h); its tokens/s, or 0 when there was no decode. */
+static double print_roofline(const ak_context *c, double tg_med, double k_tg) {
+    ak_roofline r;
+    if (ak_decode_roofline(c, ak_context_n_threads(c), &r) || r.tps <= 0) return 0;
+    const double mib = 1024.0 * 1024.0;
+    printf("roofline  decode reads %.2f MiB/token (dense %.2f + experts %.2f at avg K %.2f); read bandwidth "
+           "%.2f GB/s at %d threads -> %.1f tok/s; measured %.1f = %.0f%% of it\n",
+           (r.dense_bytes + r.expert_bytes) / mib, r.dense_bytes / mib, r.expert_bytes / mib, k_tg, r.bandwidth / 1e9,
+           ak_context_n_threads(c), r.tps, tg_med, 100.0 * tg_med / r.tps);
+    return r.tps;
 }
 
 static void print_memory_and_result(const char *path, const ak_model *m, const ak_context *c, int n_prompt, int n_gen,
@@ -135,13 +137,14 @@ static void print_memory_and_result(const char *path, const ak_model *m, const a
     getrusage(RUSAGE_SELF, &ru);
     double maxrss = (double)ru.ru_maxrss / 1024.0, hwm = proc_status_mib("VmHWM");
     double rss_file = proc_status_mib("RssFile"), rss_anon = proc_status_mib("RssAnon");
+    double roof = n_gen > 0 ? print_roofline(c, tg_med, k_tg) : 0; /* after the memory readings: it allocates 1 GiB */
     double file_mib = (double)ak_model_weight_bytes(m) / (1024.0 * 1024.0);
     printf("memory    peak RSS %.0f MiB (VmHWM %.0f); now RssFile %.0f MiB (mapped weights: %.0f MiB), "
            "RssAnon %.0f MiB\n", maxrss, hwm, rss_file, file_mib, rss_anon);
     printf("RESULT file=%s clock=%s threads=%d p=%d n=%d reps=%d pp_tps=%.3f tg_tps=%.3f k_pp=%.3f k_tg=%.3f "
-           "maxrss_mib=%.0f rss_file_mib=%.0f rss_anon_mib=%.0f weights_mib=%.0f\n",
+           "maxrss_mib=%.0f rss_file_mib=%.0f rss_anon_mib=%.0f weights_mib=%.0f roofline_tps=%.3f roofline_frac=%.3f\n",
            path, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", ak_context_n_threads(c), n_prompt, n_gen, reps, pp_med, tg_med, k_pp, k_tg, maxrss, rss_file,
-           rss_anon, file_mib);
+           rss_anon, file_mib, roof, roof > 0 ? tg_med / roof : 0);
 }
 
 typedef struct {
