@@ -12,7 +12,11 @@
  * machine that discounts the periods the thread was not running (with more threads it
  * counts the time workers spin at barriers).
  *
- * Usage: bench_engine -m FILE [-p 128] [-n 32] [-r 3] [-t threads] [-c n_ctx] [--cpu-time]
+ * -d DEPTH (llama-bench -d): each test runs after DEPTH tokens already in the KV cache; they
+ * are decoded once, untimed, and the timed tokens are dropped (ak_context_truncate) between
+ * repetitions, so every repetition starts from the same DEPTH-token cache.
+ *
+ * Usage: bench_engine -m FILE [-p 128] [-n 32] [-d 0] [-r 3] [-t threads] [-c n_ctx] [--cpu-time]
  *                     [routing flags]
  * The last line of output is one machine-readable "RESULT key=value ..." line. */
 #include <stdint.h>
@@ -75,14 +79,31 @@ static int parse_int_arg(const char *flag, const char *v, int min, int *out) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: bench_engine -m FILE [-p PROMPT_TOKENS (128)] [-n GEN_TOKENS (32)] [-r REPS (3)]\n"
-                 "                    [-t THREADS (all CPUs)] [-c N_CTX] [--cpu-time] [routing flags]\n"
-                 "  -p 0 or -n 0 skips that test. Routing flags (default: the model's native top-k):\n");
+    fprintf(out, "usage: bench_engine -m FILE [-p PROMPT_TOKENS (128)] [-n GEN_TOKENS (32)] [-d DEPTH (0)]\n"
+                 "                    [-r REPS (3)] [-t THREADS (all CPUs)] [-c N_CTX] [--cpu-time] [routing flags]\n"
+                 "  -p 0 or -n 0 skips that test; -d: the tests run after DEPTH tokens in the KV cache\n"
+                 "  (llama-bench -d). Routing flags (default: the model's native top-k):\n");
     ak_routing_flags_help(out);
 }
 
-static int run_prefill(ak_context *c, const int32_t *toks, int p, double *secs, ak_error *err) {
+static int g_depth;            /* -d */
+static const int32_t *g_depth_toks;
+
+/* The cache holding exactly the g_depth depth tokens: decoded once, then kept by truncation. */
+static int at_depth(ak_context *c, ak_error *err) {
+    if (g_depth > 0 && ak_context_n_past(c) >= g_depth) {
+        ak_context_truncate(c, g_depth);
+        return 0;
+    }
     ak_context_reset(c);
+    int nb = ak_context_n_batch(c);
+    for (int i = 0; i < g_depth; i += nb)
+        if (ak_decode(c, g_depth_toks + i, g_depth - i < nb ? g_depth - i : nb, err)) return -1;
+    return 0;
+}
+
+static int run_prefill(ak_context *c, const int32_t *toks, int p, double *secs, ak_error *err) {
+    if (at_depth(c, err)) return -1;
     double t0 = now_s();
     if (ak_decode(c, toks, p, err)) return -1;
     *secs = now_s() - t0;
@@ -90,7 +111,7 @@ static int run_prefill(ak_context *c, const int32_t *toks, int p, double *secs, 
 }
 
 static int run_decode(ak_context *c, const int32_t *toks, int n, double *secs, ak_error *err) {
-    ak_context_reset(c);
+    if (at_depth(c, err)) return -1;
     double t0 = now_s();
     for (int i = 0; i < n; i++)
         if (ak_decode(c, toks + i, 1, err)) return -1;
@@ -120,14 +141,14 @@ static int measure(ak_context *c, run_fn *run, const char *label, const int32_t 
 }
 
 /* The decode roofline line (roofline.h); its tokens/s, or 0 when there was no decode. */
-static double print_roofline(const ak_context *c, double tg_med, double k_tg) {
+static double print_roofline(const ak_context *c, int n_gen, double tg_med, double k_tg) {
     ak_roofline r;
-    if (ak_decode_roofline(c, ak_context_n_threads(c), &r) || r.tps <= 0) return 0;
+    if (ak_decode_roofline(c, ak_context_n_threads(c), g_depth + (n_gen - 1) / 2.0, &r) || r.tps <= 0) return 0;
     const double mib = 1024.0 * 1024.0;
-    printf("roofline  decode reads %.2f MiB/token (dense %.2f + experts %.2f at avg K %.2f); read bandwidth "
-           "%.2f GB/s at %d threads -> %.1f tok/s; measured %.1f = %.0f%% of it\n",
-           (r.dense_bytes + r.expert_bytes) / mib, r.dense_bytes / mib, r.expert_bytes / mib, k_tg, r.bandwidth / 1e9,
-           ak_context_n_threads(c), r.tps, tg_med, 100.0 * tg_med / r.tps);
+    printf("roofline  decode reads %.2f MiB/token (dense %.2f + experts %.2f at avg K %.2f + KV %.2f); read "
+           "bandwidth %.2f GB/s at %d threads -> %.1f tok/s; measured %.1f = %.0f%% of it\n",
+           (r.dense_bytes + r.expert_bytes + r.kv_bytes) / mib, r.dense_bytes / mib, r.expert_bytes / mib, k_tg,
+           r.kv_bytes / mib, r.bandwidth / 1e9, ak_context_n_threads(c), r.tps, tg_med, 100.0 * tg_med / r.tps);
     return r.tps;
 }
 
@@ -137,19 +158,19 @@ static void print_memory_and_result(const char *path, const ak_model *m, const a
     getrusage(RUSAGE_SELF, &ru);
     double maxrss = (double)ru.ru_maxrss / 1024.0, hwm = proc_status_mib("VmHWM");
     double rss_file = proc_status_mib("RssFile"), rss_anon = proc_status_mib("RssAnon");
-    double roof = n_gen > 0 ? print_roofline(c, tg_med, k_tg) : 0; /* after the memory readings: it allocates 1 GiB */
+    double roof = n_gen > 0 ? print_roofline(c, n_gen, tg_med, k_tg) : 0; /* after the memory readings: it allocates 1 GiB */
     double file_mib = (double)ak_model_weight_bytes(m) / (1024.0 * 1024.0);
     printf("memory    peak RSS %.0f MiB (VmHWM %.0f); now RssFile %.0f MiB (mapped weights: %.0f MiB), "
            "RssAnon %.0f MiB\n", maxrss, hwm, rss_file, file_mib, rss_anon);
-    printf("RESULT file=%s clock=%s threads=%d p=%d n=%d reps=%d pp_tps=%.3f tg_tps=%.3f k_pp=%.3f k_tg=%.3f "
+    printf("RESULT file=%s clock=%s threads=%d p=%d n=%d d=%d reps=%d pp_tps=%.3f tg_tps=%.3f k_pp=%.3f k_tg=%.3f "
            "maxrss_mib=%.0f rss_file_mib=%.0f rss_anon_mib=%.0f weights_mib=%.0f roofline_tps=%.3f roofline_frac=%.3f\n",
-           path, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", ak_context_n_threads(c), n_prompt, n_gen, reps, pp_med, tg_med, k_pp, k_tg, maxrss, rss_file,
+           path, g_clock == CLOCK_MONOTONIC ? "wall" : "cpu", ak_context_n_threads(c), n_prompt, n_gen, g_depth, reps, pp_med, tg_med, k_pp, k_tg, maxrss, rss_file,
            rss_anon, file_mib, roof, roof > 0 ? tg_med / roof : 0);
 }
 
 typedef struct {
     const char *path;
-    int n_prompt, n_gen, reps, n_threads, n_ctx, n_routing;
+    int n_prompt, n_gen, reps, n_threads, n_ctx, n_routing, depth;
     ak_routing_flags rf;
 } bench_opts;
 
@@ -180,6 +201,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         else if (!strcmp(a, "-r")) dst = &o->reps, min = 1;
         else if (!strcmp(a, "-t")) dst = &o->n_threads, min = 1;
         else if (!strcmp(a, "-c")) dst = &o->n_ctx, min = 1;
+        else if (!strcmp(a, "-d")) dst = &o->depth, min = 0;
         if (dst) {
             if (parse_int_arg(a, v, min, dst)) return 2;
             i++;
@@ -239,12 +261,12 @@ int main(int argc, char **argv) {
     }
     ak_context_params cp = ak_context_default_params();
     int longest = n_prompt > n_gen ? n_prompt : n_gen;
-    cp.n_ctx = o.n_ctx ? o.n_ctx : longest;
+    cp.n_ctx = o.n_ctx ? o.n_ctx : o.depth + longest;
     cp.n_batch = n_prompt > 0 ? n_prompt : 1;
     cp.n_threads = o.n_threads;
     cp.routing = n_routing ? &cfg : NULL;
     ak_context *c = ak_context_new(m, &cp, &err);
-    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(longest > 0 ? longest : 1));
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(o.depth + longest + 1));
     double *pp = malloc(sizeof(double) * (size_t)reps), *tg = malloc(sizeof(double) * (size_t)reps);
     int rc = 1;
     if (!c) {
@@ -256,10 +278,11 @@ int main(int argc, char **argv) {
         goto done;
     }
     uint64_t state = 0x9E3779B97F4A7C15ull;
-    for (int i = 0; i < longest; i++) {
+    for (int i = 0; i < o.depth + longest; i++) { /* the tested tokens, then the depth tokens */
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         toks[i] = (int32_t)((state >> 33) % (uint64_t)hp->n_vocab);
     }
+    g_depth = o.depth, g_depth_toks = toks + longest;
 
     printf("file      %s (%s, %d layers, n_embd %d, %d experts, native K %d, %.2f GiB)\n", path, hp->arch,
            hp->n_layer, hp->n_embd, hp->n_expert, hp->n_expert_used,

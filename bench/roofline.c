@@ -53,7 +53,7 @@ double ak_read_bandwidth(int n_threads) {
     return best;
 }
 
-int ak_decode_roofline(const ak_context *c, int n_threads, ak_roofline *r) {
+int ak_decode_roofline(const ak_context *c, int n_threads, double avg_past, ak_roofline *r) {
     const ak_model *m = ak_context_model(c);
     const ak_hparams *hp = ak_model_hparams(m);
     ak_compute_counters cc;
@@ -65,7 +65,8 @@ int ak_decode_roofline(const ak_context *c, int n_threads, ak_roofline *r) {
         dense -= (double)emb->nbytes - (double)emb->nbytes / (double)hp->n_vocab;
     r->dense_bytes = dense;
     r->expert_bytes = (double)cc.expert_bytes_read / (double)cc.tokens;
+    r->kv_bytes = avg_past * hp->n_layer * 2.0 * hp->n_head_kv * hp->head_dim * sizeof(float);
     r->bandwidth = ak_read_bandwidth(n_threads);
-    r->tps = r->bandwidth > 0 ? r->bandwidth / (r->dense_bytes + r->expert_bytes) : 0;
+    r->tps = r->bandwidth > 0 ? r->bandwidth / (r->dense_bytes + r->expert_bytes + r->kv_bytes) : 0;
     return 0;
 }

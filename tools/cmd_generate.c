@@ -12,10 +12,12 @@
 #include "engine_cli.h"
 #include "model/sampler.h"
 #include "base/clock.h"
+#include "base/file.h"
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: adaptive-k generate -m FILE.gguf -p PROMPT [-n 64] [--temp 0.8] [--top-k 40] [--top-p 0.95]\n"
+            "usage: adaptive-k generate -m FILE.gguf (-p PROMPT | -f PROMPT_FILE) [-n 64] [--temp 0.8] [--top-k 40]\n"
+            "         [--top-p 0.95]\n"
             "         [--seed S] [-t THREADS] [-c CTX] [routing flags]\n"
             "  Streams the prompt and its completion to stdout (stops at an end-of-generation token,\n"
             "  after -n tokens, or when the context is full), then prints to stderr the prompt and\n"
@@ -35,7 +37,9 @@ static void print_piece(const ak_session *s, int32_t id, char *buf, int cap) {
 }
 
 typedef struct {
-    const char *model_path, *prompt;
+    const char *model_path, *prompt, *prompt_file;
+    size_t prompt_len;
+    char *file_text; /* the prompt read from -f (owned) */
     int n_predict, n_threads, n_ctx;
     ak_sampler_params sp;
 } gen_opts;
@@ -88,7 +92,8 @@ static int take_sampling(ak_cli_args *args, int argc, char **argv, int *i, ak_sa
 /* Options into o and the routing flags into args (whose flag tables are this function's own:
  * only args->n_routing is read afterwards); the exit status when the command must stop, else -1. */
 static int parse_args(int argc, char **argv, gen_opts *o, ak_cli_args *args) {
-    const ak_cli_str_flag strs[] = {{"-m", "--model", &o->model_path}, {"-p", "--prompt", &o->prompt}};
+    const ak_cli_str_flag strs[] = {
+        {"-m", "--model", &o->model_path}, {"-p", "--prompt", &o->prompt}, {"-f", "--file", &o->prompt_file}};
     const ak_cli_int_flag ints[] = {{"-n", "--n-predict", &o->n_predict, 0, INT_MAX},
                                     {"--top-k", NULL, &o->sp.top_k, 0, INT_MAX},
                                     {"-t", "--threads", &o->n_threads, 1, INT_MAX},
@@ -100,10 +105,20 @@ static int parse_args(int argc, char **argv, gen_opts *o, ak_cli_args *args) {
         if (r) continue;
         if ((r = ak_cli_args_take(args, argc, argv, &i)) >= 0) return r;
     }
-    if (!o->model_path || !o->prompt) {
-        fprintf(stderr, "generate: -m FILE and -p PROMPT are required\n");
+    if (!o->model_path || !o->prompt == !o->prompt_file) {
+        fprintf(stderr, "generate: -m FILE and one of -p PROMPT or -f PROMPT_FILE are required\n");
         usage(stderr);
         return 2;
+    }
+    if (o->prompt_file) { /* as llama.cpp's -f: the file's bytes are the prompt */
+        ak_error err = {0};
+        if (!(o->file_text = ak_read_file(o->prompt_file, &o->prompt_len, &err))) {
+            fprintf(stderr, "generate: -f: %s\n", err.msg);
+            return 1;
+        }
+        o->prompt = o->file_text;
+    } else {
+        o->prompt_len = strlen(o->prompt);
     }
     return -1;
 }
@@ -144,7 +159,7 @@ static int run(ak_session *s, ak_sampler *smp, int n_predict, double *t_prompt, 
 }
 
 int cmd_generate(int argc, char **argv) {
-    gen_opts o = {NULL, NULL, 64, 0, 0, ak_sampler_default_params()};
+    gen_opts o = {.n_predict = 64, .sp = ak_sampler_default_params()};
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
     ak_cli_args args = {.cmd = "generate", .usage = usage, .usage_after_unknown = 1, .routing = &rf};
@@ -154,7 +169,7 @@ int cmd_generate(int argc, char **argv) {
     /* -c 0: the model's context, at most 4096 */
     ak_session_opts so = {.n_ctx = o.n_ctx ? o.n_ctx : 4096, .ctx_at_most_train = !o.n_ctx, .n_batch = 512,
                           .n_threads = o.n_threads, .routing = ak_cli_session_routing, .routing_user = &args,
-                          .text = o.prompt, .text_len = strlen(o.prompt)};
+                          .text = o.prompt, .text_len = o.prompt_len};
     ak_session s;
     ak_sampler *smp = NULL;
     rc = 1;
@@ -181,7 +196,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
 
-    fwrite(o.prompt, 1, strlen(o.prompt), stdout);
+    fwrite(o.prompt, 1, o.prompt_len, stdout);
     fflush(stdout);
     double t_prompt = 0, t_gen = 0;
     int n_gen = run(&s, smp, n_predict, &t_prompt, &t_gen);
@@ -196,5 +211,6 @@ int cmd_generate(int argc, char **argv) {
 done:
     ak_sampler_free(smp);
     ak_session_close(&s);
+    free(o.file_text);
     return rc;
 }

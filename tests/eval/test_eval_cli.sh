@@ -34,6 +34,12 @@ check "greedy is deterministic" cmp -s "$DIR/g1.txt" "$DIR/g2.txt"
 check "output starts with the prompt" grep -q '^The sea' "$DIR/g1.txt"
 check "speeds printed" grep -q 'generation: [0-9]* tokens' "$DIR/g1.err"
 check "average K printed" grep -q 'average K' "$DIR/g1.err"
+# -f FILE (as llama.cpp): the file's bytes are the prompt, the same output as -p
+printf 'The sea' > "$DIR/prompt.txt"
+"$AK" generate -m "$M" -f "$DIR/prompt.txt" -n 12 --temp 0 -t 2 > "$DIR/gf.txt" 2>/dev/null
+check "generate -f equals -p" cmp -s "$DIR/g1.txt" "$DIR/gf.txt"
+"$AK" generate -m "$M" -f "$DIR/missing.txt" -n 2 > /dev/null 2> "$DIR/gf.err"
+check "generate -f of a missing file: exit 1 naming it" sh -c "[ $? -eq 1 ] && grep -q 'missing.txt' '$DIR/gf.err'"
 "$AK" generate -m "$M" -p "The sea" -n 12 --temp 1 --seed 5 --policy entropy -t 2 > "$DIR/s1.txt" 2>/dev/null
 "$AK" generate -m "$M" -p "The sea" -n 12 --temp 1 --seed 5 --policy entropy -t 2 > "$DIR/s2.txt" 2>/dev/null
 check "seeded sampling is deterministic" cmp -s "$DIR/s1.txt" "$DIR/s2.txt"
