@@ -22,9 +22,9 @@ static void usage(FILE *out) {
             "  Streams the prompt and its completion to stdout (stops at an end-of-generation token,\n"
             "  after -n tokens, or when the context is full), then prints to stderr the prompt and\n"
             "  generation speeds, the average K per token and layer and the compute saved against\n"
-            "  the model's own top-k. --temp 0 is greedy. -c 0: the model's context length (at most\n"
-            "  4096). --top-p/--top-k here are the sampler's; give the top-p routing policy's\n"
-            "  threshold as --route-top-p P.\n\n");
+            "  the model's own top-k. --temp 0 is greedy. -c 0: the model's trained context length.\n"
+            "  --top-p/--top-k here are the sampler's; give the top-p routing policy's threshold as\n"
+            "  --route-top-p P.\n\n");
     ak_routing_flags_help(out);
 }
 
@@ -166,8 +166,8 @@ int cmd_generate(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o, &args);
     if (rc >= 0) return rc;
 
-    /* -c 0: the model's context, at most 4096 */
-    ak_session_opts so = {.n_ctx = o.n_ctx ? o.n_ctx : 4096, .ctx_at_most_train = !o.n_ctx, .n_batch = 512,
+    /* -c 0: the model's trained context (the cache's pages are touched only as it fills) */
+    ak_session_opts so = {.n_ctx = o.n_ctx ? o.n_ctx : INT_MAX, .ctx_at_most_train = !o.n_ctx, .n_batch = 512,
                           .n_threads = o.n_threads, .routing = ak_cli_session_routing, .routing_user = &args,
                           .text = o.prompt, .text_len = o.prompt_len};
     ak_session s;

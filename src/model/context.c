@@ -136,6 +136,23 @@ static void fill_rope(ak_context *c, const ak_hparams *hp) {
     }
 }
 
+uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx) {
+    const ak_hparams *hp = &m->hp;
+    return 2ull * (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * (uint64_t)n_ctx *
+           sizeof(float);
+}
+
+uint64_t ak_memory_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[128];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) break;
+    fclose(f);
+    return (uint64_t)kib * 1024;
+}
+
 ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, ak_error *err) {
     ak_error_clear(err);
     if (!m) {
@@ -156,7 +173,16 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     }
     c->model = m;
     c->hp = *hp;
-    c->n_ctx = p.n_ctx > 0 ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+    c->n_ctx = p.n_ctx > 0 ? p.n_ctx : hp->n_ctx_train;
+    uint64_t kv = ak_kv_cache_bytes(m, c->n_ctx), avail = ak_memory_available();
+    if (avail && kv > avail) { /* calloc would succeed (pages come on first touch) and fail later */
+        ak_failf(err, AK_ERR_NOMEM,
+                 "a context of %d tokens needs %.2f GiB of KV cache (%.1f KiB per token, F32), more than the "
+                 "%.2f GiB of memory available: use a smaller context (-c)",
+                 c->n_ctx, kv / 1073741824.0, kv / 1024.0 / c->n_ctx, avail / 1073741824.0);
+        free(c);
+        return NULL;
+    }
     c->n_batch = p.n_batch < c->n_ctx ? p.n_batch : c->n_ctx;
     c->n_threads = p.n_threads > 0 ? p.n_threads : ak_cpu_count();
     c->native = ak_policy_fixed(hp->n_expert_used);

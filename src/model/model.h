@@ -64,13 +64,17 @@ uint64_t ak_model_weight_bytes(const ak_model *m);
 uint64_t ak_model_expert_bytes(const ak_model *m);
 
 typedef struct {
-    int n_ctx;       /* KV cache length; 0 = min(n_ctx_train, 4096) */
+    int n_ctx;       /* KV cache length; 0 = the model's trained length */
     int n_batch;     /* most tokens per ak_decode call */
     int n_threads;   /* 0 = number of online CPUs */
     const ak_router_config *routing; /* NULL: native top-k; copied by the context */
 } ak_context_params;
 
 ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_threads 0 */
+/* Bytes of the KV cache of a context of n_ctx tokens: F32 K and V of every layer. */
+uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx);
+/* Bytes the system can still give this process (MemAvailable of /proc/meminfo); 0 if unknown. */
+uint64_t ak_memory_available(void);
 
 typedef struct ak_context ak_context;
 

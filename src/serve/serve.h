@@ -23,7 +23,7 @@ typedef struct {
     int port;                  /* 0: any free port (printed, and written to port_file) */
     const char *port_file;     /* NULL, or a file that receives the bound port once listening */
     int n_threads;             /* in total, shared out among the workers; 0: all CPUs */
-    int n_ctx;                 /* 0: min(n_ctx_train, 4096) */
+    int n_ctx;                 /* 0: the model's trained length (memory permitting) */
     int n_parallel;            /* workers (contexts), default 1 */
     int queue_size;            /* requests waiting beyond the running ones, default 16 */
     double timeout_s;          /* per request, from arrival, default 120 */

@@ -152,7 +152,14 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     if (!(s->opt.timeout_s > 0)) s->opt.timeout_s = 120;
     if (s->opt.max_tokens < 1) s->opt.max_tokens = 512;
     if (!s->opt.host) s->opt.host = "127.0.0.1";
-    s->n_ctx = o->n_ctx > 0 ? o->n_ctx : hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    s->n_ctx = o->n_ctx > 0 ? o->n_ctx : hp->n_ctx_train;
+    /* every worker holds a cache of n_ctx tokens (contexts check one cache each) */
+    uint64_t kv = ak_kv_cache_bytes(s->model, s->n_ctx) * (uint64_t)s->opt.n_parallel, avail = ak_memory_available();
+    if (avail && kv > avail)
+        return ak_failf(err, AK_ERR_NOMEM,
+                        "%d workers with a context of %d tokens need %.2f GiB of KV cache, more than the %.2f GiB "
+                        "of memory available: use a smaller -c or fewer --parallel",
+                        s->opt.n_parallel, s->n_ctx, kv / 1073741824.0, avail / 1073741824.0);
     s->n_batch = s->n_ctx < 512 ? s->n_ctx : 512;
     if (s->opt.max_prompt_tokens <= 0 || s->opt.max_prompt_tokens > s->n_ctx - 1) s->opt.max_prompt_tokens = s->n_ctx - 1;
     if (s->opt.min_k <= 0) s->opt.min_k = 1;

@@ -34,6 +34,13 @@ check "greedy is deterministic" cmp -s "$DIR/g1.txt" "$DIR/g2.txt"
 check "output starts with the prompt" grep -q '^The sea' "$DIR/g1.txt"
 check "speeds printed" grep -q 'generation: [0-9]* tokens' "$DIR/g1.err"
 check "average K printed" grep -q 'average K' "$DIR/g1.err"
+# no 4096 cap: -c 0 is the trained length, refused with what it needs when the cache cannot fit
+"$AK" gen-model -o "$DIR/huge_ctx.gguf" --arch olmoe --layers 64 --ctx 16000000 --quiet
+"$AK" generate -m "$DIR/huge_ctx.gguf" -p "hi" -n 2 > /dev/null 2> "$DIR/huge.err"
+check "a 16M-token context that cannot fit: exit 1 with the size it needs" \
+  sh -c "[ $? -eq 1 ] && grep -q 'needs 488.28 GiB of KV cache (32.0 KiB per token' '$DIR/huge.err'"
+"$AK" generate -m "$DIR/huge_ctx.gguf" -p "hi" -n 2 -c 64 > /dev/null 2>&1
+check "the same model with -c 64 runs" test $? -eq 0
 # -f FILE (as llama.cpp): the file's bytes are the prompt, the same output as -p
 printf 'The sea' > "$DIR/prompt.txt"
 "$AK" generate -m "$M" -f "$DIR/prompt.txt" -n 12 --temp 0 -t 2 > "$DIR/gf.txt" 2>/dev/null
