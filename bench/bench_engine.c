@@ -82,6 +82,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: bench_engine -m FILE [-p PROMPT_TOKENS (128)] [-n GEN_TOKENS (32)] [-d DEPTH (0)]\n"
                  "                    [-r REPS (3)] [-t THREADS (all CPUs)] [-c N_CTX] [--cpu-time] [routing flags]\n"
                  "  -p 0 or -n 0 skips that test; -d: the tests run after DEPTH tokens in the KV cache\n"
+                 "  -ctk/-ctv TYPE: KV cache types (f32 default, f16, bf16, q8_0, q4_0)\n"
                  "  (llama-bench -d). Routing flags (default: the model's native top-k):\n");
     ak_routing_flags_help(out);
 }
@@ -170,7 +171,7 @@ static void print_memory_and_result(const char *path, const ak_model *m, const a
 
 typedef struct {
     const char *path;
-    int n_prompt, n_gen, reps, n_threads, n_ctx, n_routing, depth;
+    int n_prompt, n_gen, reps, n_threads, n_ctx, n_routing, depth, type_k, type_v;
     ak_routing_flags rf;
 } bench_opts;
 
@@ -185,6 +186,16 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         }
         if (!strcmp(a, "--cpu-time")) {
             g_clock = CLOCK_PROCESS_CPUTIME_ID;
+            continue;
+        }
+        if (!strcmp(a, "-ctk") || !strcmp(a, "-ctv")) { /* KV cache types, as llama-bench */
+            int ty = v ? ak_type_from_name(v) : -1;
+            if (ty < 0) {
+                fprintf(stderr, "bench_engine: %s needs a type (f32, f16, bf16, q8_0, q4_0)\n", a);
+                return 2;
+            }
+            *(a[3] == 'k' ? &o->type_k : &o->type_v) = ty;
+            i++;
             continue;
         }
         if (!strcmp(a, "-m")) {
@@ -264,6 +275,7 @@ int main(int argc, char **argv) {
     cp.n_ctx = o.n_ctx ? o.n_ctx : o.depth + longest;
     cp.n_batch = n_prompt > 0 ? n_prompt : 1;
     cp.n_threads = o.n_threads;
+    cp.type_k = o.type_k, cp.type_v = o.type_v;
     cp.routing = n_routing ? &cfg : NULL;
     ak_context *c = ak_context_new(m, &cp, &err);
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)(o.depth + longest + 1));

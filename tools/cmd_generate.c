@@ -18,7 +18,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: adaptive-k generate -m FILE.gguf (-p PROMPT | -f PROMPT_FILE) [-n 64] [--temp 0.8] [--top-k 40]\n"
             "         [--top-p 0.95]\n"
-            "         [--seed S] [-t THREADS] [-c CTX] [routing flags]\n"
+            "         [--seed S] [-t THREADS] [-c CTX] [-ctk TYPE] [-ctv TYPE] [routing flags]\n"
             "  Streams the prompt and its completion to stdout (stops at an end-of-generation token,\n"
             "  after -n tokens, or when the context is full), then prints to stderr the prompt and\n"
             "  generation speeds, the average K per token and layer and the compute saved against\n"
@@ -37,7 +37,7 @@ static void print_piece(const ak_session *s, int32_t id, char *buf, int cap) {
 }
 
 typedef struct {
-    const char *model_path, *prompt, *prompt_file;
+    const char *model_path, *prompt, *prompt_file, *ctk, *ctv;
     size_t prompt_len;
     char *file_text; /* the prompt read from -f (owned) */
     int n_predict, n_threads, n_ctx;
@@ -93,7 +93,8 @@ static int take_sampling(ak_cli_args *args, int argc, char **argv, int *i, ak_sa
  * only args->n_routing is read afterwards); the exit status when the command must stop, else -1. */
 static int parse_args(int argc, char **argv, gen_opts *o, ak_cli_args *args) {
     const ak_cli_str_flag strs[] = {
-        {"-m", "--model", &o->model_path}, {"-p", "--prompt", &o->prompt}, {"-f", "--file", &o->prompt_file}};
+        {"-m", "--model", &o->model_path}, {"-p", "--prompt", &o->prompt}, {"-f", "--file", &o->prompt_file},
+        {"-ctk", "--cache-type-k", &o->ctk}, {"-ctv", "--cache-type-v", &o->ctv}};
     const ak_cli_int_flag ints[] = {{"-n", "--n-predict", &o->n_predict, 0, INT_MAX},
                                     {"--top-k", NULL, &o->sp.top_k, 0, INT_MAX},
                                     {"-t", "--threads", &o->n_threads, 1, INT_MAX},
@@ -170,6 +171,10 @@ int cmd_generate(int argc, char **argv) {
     ak_session_opts so = {.n_ctx = o.n_ctx ? o.n_ctx : INT_MAX, .ctx_at_most_train = !o.n_ctx, .n_batch = 512,
                           .n_threads = o.n_threads, .routing = ak_cli_session_routing, .routing_user = &args,
                           .text = o.prompt, .text_len = o.prompt_len};
+    if (ak_cli_kv_types("generate", o.ctk, o.ctv, &so.type_k, &so.type_v)) {
+        free(o.file_text);
+        return 2;
+    }
     ak_session s;
     ak_sampler *smp = NULL;
     rc = 1;

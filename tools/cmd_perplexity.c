@@ -14,7 +14,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: adaptive-k perplexity -m FILE.gguf -f TEXT [-c 512] [-b N] [--chunks N] [-t N]\n"
+            "usage: adaptive-k perplexity -m FILE.gguf -f TEXT [-c 512] [-b N] [--chunks N] [-t N] [-ctk T -ctv T]\n"
             "         [routing flags]\n"
             "  Perplexity as llama-perplexity computes it: the whole text tokenised (BOS added if the\n"
             "  vocabulary adds it), disjoint chunks of -c tokens each starting with BOS, the second\n"
@@ -69,7 +69,7 @@ static void print_kl(const ak_kl_stats *st, FILE *out) {
 }
 
 typedef struct {
-    const char *model_path, *text_path, *save_path, *base_path;
+    const char *model_path, *text_path, *save_path, *base_path, *ctk, *ctv;
     int n_ctx, n_batch, n_chunks, n_threads;
 } ppl_opts;
 
@@ -79,7 +79,9 @@ static int parse_args(int argc, char **argv, ppl_opts *o, ak_cli_args *args) {
     const ak_cli_str_flag strs[] = {{"-m", "--model", &o->model_path},
                                     {"-f", "--file", &o->text_path},
                                     {"--save-logits", NULL, &o->save_path},
-                                    {"--kl-base", NULL, &o->base_path}};
+                                    {"--kl-base", NULL, &o->base_path},
+                                    {"-ctk", "--cache-type-k", &o->ctk},
+                                    {"-ctv", "--cache-type-v", &o->ctv}};
     const ak_cli_int_flag ints[] = {{"-c", "--ctx-size", &o->n_ctx, 4, INT_MAX},
                                     {"-b", "--batch-size", &o->n_batch, 1, INT_MAX},
                                     {"--chunks", NULL, &o->n_chunks, 1, INT_MAX},
@@ -135,7 +137,7 @@ static int setup_logits(const ppl_opts *o, const ak_hparams *hp, int n_run, uint
 }
 
 int cmd_perplexity(int argc, char **argv) {
-    ppl_opts o = {NULL, NULL, NULL, NULL, 512, 2048, -1, 0};
+    ppl_opts o = {.n_ctx = 512, .n_batch = 2048, .n_chunks = -1};
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
     ak_cli_args args = {.cmd = "perplexity", .usage = usage, .usage_after_unknown = 1, .routing = &rf};
@@ -146,6 +148,7 @@ int cmd_perplexity(int argc, char **argv) {
     ak_session s;
     ak_session_opts so = {.n_ctx = o.n_ctx, .n_batch = o.n_batch, .n_threads = o.n_threads,
                           .routing = ak_cli_session_routing, .routing_user = &args};
+    if (ak_cli_kv_types("perplexity", o.ctk, o.ctv, &so.type_k, &so.type_v)) return 2;
     ak_logprobs saved_lp, base_lp;
     memset(&saved_lp, 0, sizeof saved_lp);
     memset(&base_lp, 0, sizeof base_lp);

@@ -11,7 +11,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: adaptive-k serve -m FILE.gguf [--port 8080] [--host 127.0.0.1] [-t THREADS] [-c CTX]\n"
+            "usage: adaptive-k serve -m FILE.gguf [--port 8080] [--host 127.0.0.1] [-t THREADS] [-c CTX] [-ctk T -ctv T]\n"
             "         [--parallel 1] [--queue 16] [--timeout 120] [--max-prompt-tokens N] [--max-tokens 512]\n"
             "         [--max-body BYTES] [--min-k N] [--max-k N] [--ab NAME=POLICY:SHARE,...] [--trace]\n"
             "         [--log-file FILE] [--port-file FILE] [--alias NAME] [--calibration-file TEXT] [routing flags]\n"
@@ -35,10 +35,12 @@ int cmd_serve(int argc, char **argv) {
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
     int max_body = (int)o.max_body_bytes;
+    const char *ctk = NULL, *ctv = NULL;
     const ak_cli_str_flag strs[] = {
         {"-m", "--model", &o.model_path},       {"--host", NULL, &o.host},           {"--ab", NULL, &o.ab_spec},
         {"--log-file", NULL, &o.log_file},      {"--port-file", NULL, &o.port_file}, {"--alias", NULL, &o.model_name},
-        {"--calibration-file", NULL, &o.calibration_file}};
+        {"--calibration-file", NULL, &o.calibration_file}, {"-ctk", "--cache-type-k", &ctk},
+        {"-ctv", "--cache-type-v", &ctv}};
     const ak_cli_int_flag ints[] = {{"--port", NULL, &o.port, 0, 65535},
                                     {"-t", "--threads", &o.n_threads, 1, 4096},
                                     {"-c", "--ctx-size", &o.n_ctx, 0, 1 << 20},
@@ -67,6 +69,7 @@ int cmd_serve(int argc, char **argv) {
         if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
     o.max_body_bytes = (size_t)max_body;
+    if (ak_cli_kv_types("serve", ctk, ctv, &o.type_k, &o.type_v)) return 2;
     if (!o.model_path) {
         fprintf(stderr, "serve: -m FILE is required\n");
         usage(stderr);

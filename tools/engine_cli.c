@@ -1,4 +1,5 @@
 /* engine_cli.c - the text, routing and session set-up of the engine commands. */
+#include "quant/quant.h"
 #include "base/file.h"
 #include "base/errfmt.h"
 #include "engine_cli.h"
@@ -38,4 +39,17 @@ int ak_cli_session_open(ak_session *s, const char *cmd, const char *model_path, 
     free(text);
     if (rc) fprintf(stderr, "%s: %s\n", cmd, err.msg);
     return rc ? 1 : 0;
+}
+
+int ak_cli_kv_types(const char *cmd, const char *k_name, const char *v_name, int *type_k, int *type_v) {
+    const char *names[2] = {k_name, v_name};
+    int *types[2] = {type_k, type_v};
+    for (int i = 0; i < 2; i++) {
+        *types[i] = names[i] ? ak_type_from_name(names[i]) : AK_TYPE_F32;
+        if (*types[i] < 0) {
+            fprintf(stderr, "%s: %s %s: not a type (f32, f16, bf16, q8_0, q4_0)\n", cmd, i ? "-ctv" : "-ctk", names[i]);
+            return -1;
+        }
+    }
+    return 0;
 }

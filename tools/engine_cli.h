@@ -24,4 +24,8 @@ int ak_cli_session_routing(void *user, const ak_hparams *hp, ak_router_config *c
 int ak_cli_session_open(ak_session *s, const char *cmd, const char *model_path, const char *text_path,
                         ak_session_opts *o);
 
+/* -ctk/-ctv names (NULL: f32) into KV cache types, as llama.cpp's --cache-type-k/-v. 0, or
+ * -1 once "CMD: why" is printed. The context checks the type against the model. */
+int ak_cli_kv_types(const char *cmd, const char *k_name, const char *v_name, int *type_k, int *type_v);
+
 #endif

@@ -20,6 +20,7 @@ typedef struct {
     ak_router_config routing; /* the context's policy, when has_routing */
     int has_routing;
     int n_ctx, n_batch;       /* the context's sizes */
+    int type_k, type_v;       /* the KV cache types ak_session_start uses (0: f32) */
     int32_t *tokens;          /* opts.text tokenised, or NULL */
     int n_tokens;
 } ak_session;
@@ -34,6 +35,7 @@ typedef struct {
     int ctx_at_most_train;     /* 1: n_ctx cut to the model's training context, when it has one */
     int n_batch;               /* tokens per decode, cut to n_ctx; 0: n_ctx */
     int n_threads;             /* 0: all CPUs */
+    int type_k, type_v;        /* KV cache types (ak_type; 0: f32), as -ctk/-ctv */
     ak_session_routing_fn routing; /* NULL: the native top-k */
     void *routing_user;
     const char *text;          /* tokenised into s->tokens (BOS as the vocabulary adds it); NULL: none */

@@ -8,9 +8,10 @@
 
 #include "model/model_internal.h"
 #include "base/errfmt.h"
+#include "quant/quant.h"
 
 ak_context_params ak_context_default_params(void) {
-    ak_context_params p = {0, 512, 0, NULL};
+    ak_context_params p = {0, 512, 0, NULL, 0, 0};
     return p;
 }
 
@@ -136,10 +137,19 @@ static void fill_rope(ak_context *c, const ak_hparams *hp) {
     }
 }
 
-uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx) {
+/* A type the cache can hold rows of head_dim values in: f32, or a weight type whose blocks
+ * divide the row (its vec-dot kernel computes q.k; rows are (de)quantised for V). */
+static int kv_type_ok(int t, int head_dim) {
+    if (t == AK_TYPE_F32) return 1;
+    return ak_type_supported(t) && ak_type_is_weight(t) && head_dim % ak_type_block_elems((ak_type)t) == 0 &&
+           (t == AK_TYPE_F16 || t == AK_TYPE_BF16 || t == AK_TYPE_Q8_0 || t == AK_TYPE_Q4_0);
+}
+
+uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx, int type_k, int type_v) {
     const ak_hparams *hp = &m->hp;
-    return 2ull * (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv * (uint64_t)hp->head_dim * (uint64_t)n_ctx *
-           sizeof(float);
+    if (!kv_type_ok(type_k, hp->head_dim) || !kv_type_ok(type_v, hp->head_dim)) return 0;
+    uint64_t rows = (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv * (uint64_t)n_ctx;
+    return rows * (ak_row_bytes((ak_type)type_k, hp->head_dim) + ak_row_bytes((ak_type)type_v, hp->head_dim));
 }
 
 uint64_t ak_memory_available(void) {
@@ -174,12 +184,21 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->model = m;
     c->hp = *hp;
     c->n_ctx = p.n_ctx > 0 ? p.n_ctx : hp->n_ctx_train;
-    uint64_t kv = ak_kv_cache_bytes(m, c->n_ctx), avail = ak_memory_available();
+    if (!kv_type_ok(p.type_k, hp->head_dim) || !kv_type_ok(p.type_v, hp->head_dim)) {
+        ak_failf(err, AK_ERR_INVALID_ARG,
+                 "KV cache types %s/%s: supported are f32, f16, bf16, q8_0 and q4_0 (q8_0/q4_0 need a head "
+                 "dimension that is a multiple of 32; this model's is %d)",
+                 ak_type_name(p.type_k), ak_type_name(p.type_v), hp->head_dim);
+        free(c);
+        return NULL;
+    }
+    uint64_t kv = ak_kv_cache_bytes(m, c->n_ctx, p.type_k, p.type_v), avail = ak_memory_available();
     if (avail && kv > avail) { /* calloc would succeed (pages come on first touch) and fail later */
         ak_failf(err, AK_ERR_NOMEM,
-                 "a context of %d tokens needs %.2f GiB of KV cache (%.1f KiB per token, F32), more than the "
-                 "%.2f GiB of memory available: use a smaller context (-c)",
-                 c->n_ctx, kv / 1073741824.0, kv / 1024.0 / c->n_ctx, avail / 1073741824.0);
+                 "a context of %d tokens needs %.2f GiB of KV cache (%.1f KiB per token, K %s, V %s), more than "
+                 "the %.2f GiB of memory available: use a smaller context (-c) or a smaller cache type (-ctk/-ctv)",
+                 c->n_ctx, kv / 1073741824.0, kv / 1024.0 / c->n_ctx, ak_type_name(p.type_k), ak_type_name(p.type_v),
+                 avail / 1073741824.0);
         free(c);
         return NULL;
     }
@@ -196,9 +215,14 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->enc_stride_ff = (ff_max * sizeof(float) + 63) & ~(size_t)63;
 
     int ok = 1;
-    size_t cache = (size_t)hp->n_layer * kv_dim * (size_t)c->n_ctx;
-    c->k_cache = zalloc(cache, sizeof(float), &ok);
-    c->v_cache = zalloc(cache, sizeof(float), &ok);
+    const size_t rows = (size_t)hp->n_layer * (size_t)hp->n_head_kv * (size_t)c->n_ctx;
+    c->type_k = p.type_k, c->type_v = p.type_v;
+    c->k_row = ak_row_bytes((ak_type)c->type_k, hp->head_dim), c->v_row = ak_row_bytes((ak_type)c->type_v, hp->head_dim);
+    c->k_cache = zalloc(rows, c->k_row, &ok);
+    c->v_cache = zalloc(rows, c->v_row, &ok);
+    c->attn_scratch_stride = (ak_encoded_row_bytes(c->type_k == AK_TYPE_F32 ? AK_TYPE_F16 : (ak_type)c->type_k,
+                                                   hp->head_dim) + (size_t)hp->head_dim * sizeof(float) + 63) & ~(size_t)63;
+    c->attn_scratch = zalloc((size_t)c->n_threads, c->attn_scratch_stride, &ok);
     c->rope_cos = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
     c->rope_sin = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
     c->x = zalloc(B * E, sizeof(float), &ok);
@@ -257,7 +281,7 @@ void ak_context_free(ak_context *c) {
     ak_pool_free(c->pool);
     free_slot_buffers(c);
     if (c->has_cfg) free(c->cfg.layers);
-    void *bufs[] = {c->k_cache, c->v_cache, c->rope_cos, c->rope_sin, c->x, c->xn, c->q, c->k, c->v,
+    void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->rope_cos, c->rope_sin, c->x, c->xn, c->q, c->k, c->v,
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,

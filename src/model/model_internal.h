@@ -81,8 +81,13 @@ struct ak_context {
     int slots;                   /* ids per token: max K over the layers' policies */
     ak_policy native;
 
-    /* KV cache [n_layer][n_head_kv][n_ctx][head_dim] */
-    float *k_cache, *v_cache;
+    /* KV cache [n_layer][n_head_kv][n_ctx] rows of head_dim values in type_k / type_v
+     * (k_row / v_row bytes a row); attn_scratch: per thread, the query encoded for type_k
+     * dot products and one V row as floats (for types other than f32) */
+    uint8_t *k_cache, *v_cache;
+    int type_k, type_v;
+    size_t k_row, v_row, attn_scratch_stride;
+    uint8_t *attn_scratch;
     float *rope_cos, *rope_sin;  /* [n_ctx][n_rot/2] */
 
     /* activations for n_batch tokens */

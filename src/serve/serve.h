@@ -25,6 +25,7 @@ typedef struct {
     int n_threads;             /* in total, shared out among the workers; 0: all CPUs */
     int n_ctx;                 /* 0: the model's trained length (memory permitting) */
     int n_parallel;            /* workers (contexts), default 1 */
+    int type_k, type_v;        /* KV cache types (ak_type; 0: f32), as -ctk/-ctv */
     int queue_size;            /* requests waiting beyond the running ones, default 16 */
     double timeout_s;          /* per request, from arrival, default 120 */
     int max_prompt_tokens;     /* 0: the context length - 1 */

@@ -154,7 +154,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     if (!s->opt.host) s->opt.host = "127.0.0.1";
     s->n_ctx = o->n_ctx > 0 ? o->n_ctx : hp->n_ctx_train;
     /* every worker holds a cache of n_ctx tokens (contexts check one cache each) */
-    uint64_t kv = ak_kv_cache_bytes(s->model, s->n_ctx) * (uint64_t)s->opt.n_parallel, avail = ak_memory_available();
+    uint64_t kv = ak_kv_cache_bytes(s->model, s->n_ctx, s->opt.type_k, s->opt.type_v) * (uint64_t)s->opt.n_parallel, avail = ak_memory_available();
     if (avail && kv > avail)
         return ak_failf(err, AK_ERR_NOMEM,
                         "%d workers with a context of %d tokens need %.2f GiB of KV cache, more than the %.2f GiB "

@@ -234,6 +234,7 @@ static int worker_init(ak_server *s, ak_worker *w, ak_error *err) {
     cp.n_ctx = s->n_ctx;
     cp.n_batch = s->n_batch;
     cp.n_threads = s->opt.n_threads;
+    cp.type_k = s->opt.type_k, cp.type_v = s->opt.type_v;
     cp.routing = s->variants[0].native ? NULL : &s->variants[0].cfg;
     w->routing_now = cp.routing;
     w->ctx = ak_context_new(s->model, &cp, err);

@@ -212,7 +212,52 @@ static void test_kquants(const char *arch) {
     fx_free(fm);
 }
 
+/* KV cache types: f16 and q8_0 caches give logits close to the f32 cache (the engine's
+ * reference); a type the head dimension cannot hold is refused with a message. */
+static void test_kv_types(void) {
+    fx_params p = fx_default("olmoe");
+    p.n_embd = 128, p.n_head = 4, p.n_head_kv = 4, p.head_dim = 32;
+    fx_model *fm = fx_build(&p);
+    char path[256];
+    tmp_path(path, sizeof path, "kvt");
+    ak_model *m = test_write_load(fm, path, AK_TYPE_F32, "kv types");
+    const int V = p.n_vocab, types[3] = {AK_TYPE_F32, AK_TYPE_F16, AK_TYPE_Q8_0};
+    float *logits[3];
+    for (int i = 0; i < 3 && m; i++) {
+        logits[i] = malloc((size_t)V * sizeof(float));
+        ak_context_params cp = ak_context_default_params();
+        cp.n_ctx = 32, cp.n_batch = 16, cp.n_threads = 2, cp.type_k = cp.type_v = types[i];
+        ak_error err = {0};
+        ak_context *c = ak_context_new(m, &cp, &err);
+        CHECK(c && ak_decode(c, tokens, N_TOK, &err) == 0, "%s cache: %s", ak_type_name(types[i]), err.msg);
+        if (c) memcpy(logits[i], ak_get_logits(c, -1), (size_t)V * sizeof(float));
+        ak_context_free(c);
+    }
+    for (int i = 1; i < 3 && m; i++) {
+        double d = 0;
+        for (int v = 0; v < V; v++) d = fmax(d, fabs(logits[i][v] - logits[0][v]));
+        CHECK(d > 0 && d < 2e-2, "%s cache: max |logit - f32 cache's| %g", ak_type_name(types[i]), d);
+    }
+    for (int i = 0; i < 3 && m; i++) free(logits[i]);
+    ak_model_free(m);
+    remove(path);
+    fx_free(fm);
+
+    p.head_dim = 16, p.n_embd = 64; /* q8_0 rows need a multiple of 32 */
+    fm = fx_build(&p);
+    m = test_write_load(fm, path, AK_TYPE_F32, "kv types, head_dim 16");
+    ak_context_params cp = ak_context_default_params();
+    cp.n_ctx = 8, cp.type_k = AK_TYPE_Q8_0;
+    ak_error err = {0};
+    ak_context *c = m ? ak_context_new(m, &cp, &err) : NULL;
+    CHECK(!c && err.code == AK_ERR_INVALID_ARG && strstr(err.msg, "multiple of 32"), "%s", err.msg);
+    ak_model_free(m);
+    remove(path);
+    fx_free(fm);
+}
+
 int main(void) {
+    test_kv_types();
     test_arch("olmoe", 0);
     test_arch("qwen2moe", 0);
     test_arch("qwen3moe", 0);
