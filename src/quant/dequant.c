@@ -3,6 +3,7 @@
 
 #include "quant/blocks.h"
 #include "quant/half.h"
+#include "quant/kernels.h"
 #include "quant/quant.h"
 
 static void dequant_q4_0(const blk_q4_0 *b, float *y, int64_t nb) {
@@ -74,7 +75,9 @@ void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n) {
     case AK_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
     case AK_TYPE_F16: {
         const uint16_t *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = half_to_f32(h[i]);
+        if (ak_quant_simd() == AK_SIMD_AVX2 && ak_f16_row_avx2) ak_f16_row_avx2(h, dst, n);
+        else
+            for (int64_t i = 0; i < n; i++) dst[i] = half_to_f32(h[i]);
         break;
     }
     case AK_TYPE_BF16: {

@@ -329,6 +329,15 @@ DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 
 int KERNEL_SET(ak_dot_available)(void) { return 1; }
 
+/* f16 -> f32 for a row (the KV cache's f16 V rows): F16C converts exactly, so the result
+ * equals the scalar half_to_f32 bit for bit (tests/quant/test_quant_convert.c). */
+static void f16_row(const uint16_t *h, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(h + i));
+    for (; i < n; i++) dst[i] = ak_f16_to_f32(h[i]);
+}
+const ak_f16_row_fn KERNEL_SET(ak_f16_row) = f16_row;
+
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
@@ -343,6 +352,7 @@ const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
 #else /* built without the flags (another architecture or compiler): scalar only */
 
 int KERNEL_SET(ak_dot_available)(void) { return 0; }
+const ak_f16_row_fn KERNEL_SET(ak_f16_row) = NULL;
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {0};
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {0};
 

@@ -15,6 +15,10 @@ int ak_dot_available_avx2(void);
 extern const ak_dot_fn ak_dot_vnni[AK_TYPE_COUNT];
 int ak_dot_available_vnni(void);
 
+/* f16 row -> f32 with F16C (NULL when not built): exact, equal to the scalar conversion. */
+typedef void (*ak_f16_row_fn)(const uint16_t *h, float *dst, int64_t n);
+extern const ak_f16_row_fn ak_f16_row_avx2, ak_f16_row_vnni;
+
 /* Up to AK_DOTN_MAX activation columns at once (x rows x_stride bytes apart), nc >= 1:
  * out[c] = dot(w, x_c), bit for bit what the single-column kernel of the same path returns;
  * each weight block is decoded once for all nc columns. */

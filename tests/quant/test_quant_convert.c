@@ -115,7 +115,27 @@ static void test_simd_env(void) {
     CHECK_EQ_INT(ak_quant_simd(), AK_SIMD_SCALAR);
 }
 
+/* ak_dequantize_row(f16), which the KV cache's f16 V rows use: the F16C path equals the
+ * scalar conversion bit for bit on all 65536 halves (NaNs: both NaN; F16C quiets a
+ * signalling NaN, the scalar conversion keeps its bits). */
+static void test_f16_row_paths(void) {
+    static uint16_t h[0x10000];
+    static float simd[0x10000], scalar[0x10000];
+    for (uint32_t i = 0; i < 0x10000; i++) h[i] = (uint16_t)i;
+    ak_simd_level was = ak_quant_simd();
+    ak_quant_set_simd(AK_SIMD_AVX2);
+    ak_dequantize_row(AK_TYPE_F16, h, simd, 0x10000);
+    ak_quant_set_simd(AK_SIMD_SCALAR);
+    ak_dequantize_row(AK_TYPE_F16, h, scalar, 0x10000);
+    ak_quant_set_simd(was);
+    int bad = 0;
+    for (uint32_t i = 0; i < 0x10000; i++)
+        bad += isnan(scalar[i]) ? !isnan(simd[i]) : memcmp(&simd[i], &scalar[i], sizeof(float)) != 0;
+    CHECK(bad == 0, "%d halves convert differently", bad);
+}
+
 int main(void) {
+    test_f16_row_paths();
     test_simd_env();
     test_f32_to_f16();
     test_f16_to_f32();
