@@ -16,6 +16,7 @@ static void usage(FILE *out) {
             "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k] [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
+            "         [--rope-scaling linear|yarn --rope-factor F [--rope-orig-ctx N]]\n"
             "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
             "  llama.cpp loads the file too. Deterministic for a seed. A preset sets full-size shapes\n"
             "  (the other flags still apply). Matrices whose rows do not fit the type's blocks are\n"
@@ -49,14 +50,15 @@ int cmd_gen_model(int argc, char **argv) {
     }
     int quiet = 0;
     const ak_cli_str_flag strs[] = {
-        {"-o", NULL, &out}, {"--type", NULL, &type_name}, {"--arch", NULL, &arch}, {"--preset", NULL, &preset}};
+        {"-o", NULL, &out}, {"--type", NULL, &type_name}, {"--arch", NULL, &arch}, {"--preset", NULL, &preset},
+        {"--rope-scaling", NULL, &p.rope_scaling}};
     const ak_cli_int_flag ints[] = {
         {"--layers", NULL, &p.n_layer, INT_MIN, INT_MAX},      {"--embd", NULL, &p.n_embd, INT_MIN, INT_MAX},
         {"--heads", NULL, &p.n_head, INT_MIN, INT_MAX},        {"--heads-kv", NULL, &p.n_head_kv, INT_MIN, INT_MAX},
         {"--head-dim", NULL, &p.head_dim, INT_MIN, INT_MAX},   {"--experts", NULL, &p.n_expert, INT_MIN, INT_MAX},
         {"--top-k", NULL, &p.n_expert_used, INT_MIN, INT_MAX}, {"--ff", NULL, &p.n_ff, INT_MIN, INT_MAX},
         {"--ff-shexp", NULL, &p.n_ff_shexp, INT_MIN, INT_MAX}, {"--vocab", NULL, &p.n_vocab, INT_MIN, INT_MAX},
-        {"--ctx", NULL, &p.n_ctx_train, INT_MIN, INT_MAX},
+        {"--ctx", NULL, &p.n_ctx_train, INT_MIN, INT_MAX},    {"--rope-orig-ctx", NULL, &p.rope_orig_ctx, 0, 1 << 24},
     };
     const ak_cli_bool_flag bools[] = {{"--quiet", &quiet, 1}};
     ak_cli_args args = {.cmd = "gen-model", .usage = usage, .usage_after_unknown = 1,
@@ -72,6 +74,14 @@ int cmd_gen_model(int argc, char **argv) {
                 return 2;
             }
             snprintf(p.vocab_kind, sizeof p.vocab_kind, "%s", v);
+            continue;
+        }
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--rope-factor", &v))) {
+            if (r < 0) return 2;
+            if (ak_cli_parse_float(v, &p.rope_factor) || !(p.rope_factor > 0)) {
+                fprintf(stderr, "gen-model: --rope-factor needs a number > 0, not '%s'\n", v);
+                return 2;
+            }
             continue;
         }
         if ((r = ak_cli_args_value(&args, argc, argv, &i, "--seed", &v))) {

@@ -123,15 +123,33 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, ak_error 
 
 /* The rope table as ggml builds it: theta = pos * freq_scale * base^(-2i/n_rot), the power
  * taken by repeated multiplication in float. */
+/* YaRN's correction dimension for a number of rotations (ggml_rope_yarn_corr_dim). */
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
+}
+
+/* cos/sin of every position and rotated pair, computed as ggml's rope cache does (the same
+ * float operations in the same order): theta = pos * base^(-2i/n_rot), scaled by
+ * rope_freq_scale; with YaRN (ext_factor 1) mixed back towards the unscaled angle for the
+ * fast-rotating dimensions (a ramp between the correction dimensions of beta_fast 32 and
+ * beta_slow 1 rotations) and the magnitude raised by 1 + 0.1 ln(factor). */
 static void fill_rope(ak_context *c, const ak_hparams *hp) {
     const int half = hp->n_rot / 2;
     const float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+    const float lo = fmaxf(0, floorf(yarn_corr_dim(hp->n_rot, hp->rope_orig_ctx, 32.0f, hp->rope_freq_base)));
+    const float hi = fminf((float)(hp->n_rot - 1), ceilf(yarn_corr_dim(hp->n_rot, hp->rope_orig_ctx, 1.0f, hp->rope_freq_base)));
     for (int pos = 0; pos < c->n_ctx; pos++) {
         float theta = (float)pos;
         for (int i = 0; i < half; i++) {
-            float t = hp->rope_freq_scale * theta;
-            c->rope_cos[(size_t)pos * half + i] = cosf(t);
-            c->rope_sin[(size_t)pos * half + i] = sinf(t);
+            float t = hp->rope_freq_scale * theta, mscale = hp->rope_attn_factor;
+            if (hp->rope_ext_factor != 0.0f) {
+                float y = ((float)i - lo) / fmaxf(0.001f, hi - lo);
+                float ramp_mix = (1 - fminf(1, fmaxf(0, y))) * hp->rope_ext_factor;
+                t = t * (1 - ramp_mix) + theta * ramp_mix;
+                mscale *= 1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale);
+            }
+            c->rope_cos[(size_t)pos * half + i] = cosf(t) * mscale;
+            c->rope_sin[(size_t)pos * half + i] = sinf(t) * mscale;
             theta *= theta_scale;
         }
     }

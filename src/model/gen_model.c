@@ -118,6 +118,10 @@ static int validate(const ak_gen_params *p, ak_error *err) {
             ak_failf(err, AK_ERR_INVALID_ARG, "--%s %d is out of range [%d, %d]", r[i].name, r[i].v, r[i].min, r[i].max);
             return -1;
         }
+    if (p->rope_scaling && ((strcmp(p->rope_scaling, "linear") && strcmp(p->rope_scaling, "yarn")) || !(p->rope_factor > 0))) {
+        ak_failf(err, AK_ERR_INVALID_ARG, "--rope-scaling %s: linear or yarn, with --rope-factor F > 0", p->rope_scaling);
+        return -1;
+    }
     if (p->n_head % p->n_head_kv) {
         ak_failf(err, AK_ERR_INVALID_ARG, "heads (%d) must be a multiple of heads-kv (%d)", p->n_head, p->n_head_kv);
         return -1;
@@ -430,6 +434,11 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
         gguf_set_u32(w, K("attention.value_length"), (uint32_t)hd);
     }
     if (!strcmp(p->arch, "mixtral")) gguf_set_u32(w, K("rope.dimension_count"), (uint32_t)hd);
+    if (p->rope_scaling) { /* the keys llama.cpp's converters write for a rope_scaling config */
+        gguf_set_str(w, K("rope.scaling.type"), p->rope_scaling);
+        gguf_set_f32(w, K("rope.scaling.factor"), p->rope_factor);
+        if (p->rope_orig_ctx > 0) gguf_set_u32(w, K("rope.scaling.original_context_length"), (uint32_t)p->rope_orig_ctx);
+    }
 #undef K
 }
 

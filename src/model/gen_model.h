@@ -30,6 +30,9 @@ typedef struct {
                           * (byte-level, ids = bytes, BOS 256, built in), or "none" (no
                           * tokenizer, only a vocabulary size) */
     float rope_freq_base;
+    const char *rope_scaling; /* NULL: no scaling keys; "linear" or "yarn" with rope_factor */
+    float rope_factor;
+    int rope_orig_ctx;        /* YaRN's original context (0: not written) */
     float rms_eps;
     uint64_t seed;
 } ak_gen_params;

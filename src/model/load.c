@@ -157,6 +157,51 @@ static int load_vec(loader *L, float **out, const char *name, int64_t n, int req
     return 0;
 }
 
+/* RoPE scaling as llama.cpp reads it (llama-model.cpp, llama-context.cpp): type "linear"
+ * unless rope.scaling.type says "none" or "yarn"; the factor from rope.scaling.factor (or
+ * the old rope.scale_linear); for YaRN the extrapolation mix 1 and a magnitude that
+ * llama.cpp sets to get_mscale(f) / (1 + 0.1 ln f) (1 for a factor >= 1, the YaRN kernel
+ * then applies its own 1 + 0.1 ln f), times rope.scaling.attn_factor. */
+static int load_rope_scaling(loader *L) {
+    ak_hparams *hp = &L->m->hp;
+    char key[160];
+    gguf_str stype;
+    int yarn = 0, none = 0;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
+    if (gguf_get_str(L->m->gguf, key, &stype)) {
+        yarn = gguf_str_eq(stype, "yarn"), none = gguf_str_eq(stype, "none");
+        if (!yarn && !none && !gguf_str_eq(stype, "linear"))
+            return ak_failf(L->err, AK_ERR_FORMAT, "%s = '%.*s': supported are none, linear and yarn", key,
+                            (int)stype.len, stype.ptr);
+    }
+    float factor = 0, attn = 1, log_mul = 0;
+    int64_t orig = hp->n_ctx_train;
+    if (opt_f32(L, "rope.scaling.factor", 0.0f, &factor)) return -1;
+    if (factor == 0 && opt_f32(L, "rope.scale_linear", 0.0f, &factor)) return -1;
+    if (opt_f32(L, "rope.scaling.attn_factor", 1.0f, &attn) ||
+        opt_f32(L, "rope.scaling.yarn_log_multiplier", 0.0f, &log_mul))
+        return -1;
+    snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", hp->arch);
+    if (gguf_find_key(L->m->gguf, key) >= 0 && !gguf_get_i64(L->m->gguf, key, &orig))
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected an integer", key);
+    if (!(factor >= 0) || orig < 1 || orig > (1 << 24))
+        return ak_failf(L->err, AK_ERR_FORMAT, "rope scaling factor %g / original context %lld out of range", factor,
+                        (long long)orig);
+    hp->rope_freq_scale = none || factor == 0 ? 1.0f : 1.0f / factor;
+    hp->rope_ext_factor = yarn ? 1.0f : 0.0f;
+    hp->rope_orig_ctx = (int)orig;
+    float y = 1.0f; /* llama.cpp's cparams.yarn_attn_factor */
+    if (yarn) {
+        float f = 1.0f / hp->rope_freq_scale;
+#define MSCALE(s, m) ((s) <= 1.0f ? 1.0f : 0.1f * (m) * logf(s) + 1.0f)
+        y = log_mul != 0.0f ? MSCALE(f, 1.0f) / MSCALE(f, log_mul) : MSCALE(f, 1.0f);
+#undef MSCALE
+        y *= 1.0f / (1.0f + 0.1f * logf(f));
+    }
+    hp->rope_attn_factor = y * attn;
+    return 0;
+}
+
 static int load_hparams(loader *L) {
     ak_hparams *hp = &L->m->hp;
     gguf_str arch;
@@ -213,15 +258,7 @@ static int load_hparams(loader *L) {
     if (!gguf_get_f32(L->m->gguf, key, &hp->rms_eps) || !(hp->rms_eps >= 0))
         return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s", key);
     if (opt_f32(L, "rope.freq_base", 10000.0f, &hp->rope_freq_base)) return -1;
-    hp->rope_freq_scale = 1.0f;
-    gguf_str stype;
-    snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
-    if (gguf_get_str(L->m->gguf, key, &stype) && !gguf_str_eq(stype, "none")) {
-        if (!gguf_str_eq(stype, "linear")) return ak_failf(L->err, AK_ERR_FORMAT, "rope scaling type other than linear is not supported");
-        float factor;
-        if (opt_f32(L, "rope.scaling.factor", 0.0f, &factor)) return -1;
-        if (factor > 0) hp->rope_freq_scale = 1.0f / factor;
-    }
+    if (load_rope_scaling(L)) return -1;
     /* llama.cpp reads expert_weights_scale for none of these architectures */
     L->m->expert_weights_scale = 0.0f;
 

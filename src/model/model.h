@@ -42,7 +42,10 @@ typedef struct {
     int n_ff_shexp;      /* shared expert (qwen2moe), 0 if none */
     float rms_eps;
     float rope_freq_base;
-    float rope_freq_scale; /* 1 / linear scaling factor; 1 when absent */
+    float rope_freq_scale; /* 1 / scaling factor (linear or YaRN); 1 when absent or "none" */
+    float rope_ext_factor; /* YaRN extrapolation mix: 1 for rope.scaling.type "yarn", else 0 */
+    float rope_attn_factor; /* magnitude of cos/sin before YaRN's own (llama.cpp's yarn_attn_factor) */
+    int rope_orig_ctx;     /* YaRN: rope.scaling.original_context_length, else the trained context */
     int rope_neox;       /* 1: pairs (i, i + n_rot/2); 0: pairs (2i, 2i+1) */
     int renormalize;     /* chosen expert weights rescaled to sum to 1 */
     int has_qkv_bias;

@@ -41,6 +41,18 @@ check "a 16M-token context that cannot fit: exit 1 with the size it needs" \
   sh -c "[ $? -eq 1 ] && grep -q 'needs 488.28 GiB of KV cache (32.0 KiB per token' '$DIR/huge.err'"
 "$AK" generate -m "$DIR/huge_ctx.gguf" -p "hi" -n 2 -c 64 > /dev/null 2>&1
 check "the same model with -c 64 runs" test $? -eq 0
+# RoPE scaling read from the file and applied as llama.cpp does: perplexity pinned to
+# llama-perplexity -c 256 --chunks 4 -t 1 -fa off -ctk f32 -ctv f32 on the same files
+# (qwen3moe, 2 layers, bytes vocabulary, context 1024): linear x4, and YaRN x4 from an
+# original context of 64 (beyond which it changes the angles and the magnitude)
+G="--arch qwen3moe --layers 2 --embd 128 --heads 4 --heads-kv 2 --head-dim 32 --ctx 1024 --vocab-kind bytes --vocab 300 --quiet"
+for spec in "linear 4 0 794.4308" "yarn 4 64 713.8480" "none 0 0 815.4747"; do
+  set -- $spec
+  if [ "$1" = none ]; then "$AK" gen-model -o "$DIR/rope_$1.gguf" $G
+  else "$AK" gen-model -o "$DIR/rope_$1.gguf" $G --rope-scaling $1 --rope-factor $2 --rope-orig-ctx $3; fi
+  got=$("$AK" perplexity -m "$DIR/rope_$1.gguf" -f "$TEXT" -c 256 --chunks 4 -t 1 2>&1 | sed -nE 's/^Final estimate: PPL = ([0-9.]+).*/\1/p')
+  check "rope scaling $1: PPL $got, llama.cpp $4" awk -v g="${got:-0}" -v w="$4" 'BEGIN { d = (g - w) / w; exit !(d < 1e-4 && d > -1e-4) }'
+done
 # -f FILE (as llama.cpp): the file's bytes are the prompt, the same output as -p
 printf 'The sea' > "$DIR/prompt.txt"
 "$AK" generate -m "$M" -f "$DIR/prompt.txt" -n 12 --temp 0 -t 2 > "$DIR/gf.txt" 2>/dev/null
