@@ -3,7 +3,8 @@
 # interleaved (ours, llama.cpp, ours, ...) so that a shared machine's load hits both alike.
 #
 #   bench/compare_llama_bench.sh BENCH_ENGINE LLAMA_BENCH MODEL.gguf [THREADS...]
-#     env: ROUNDS (2), P (128), N (32), REPS (3)
+#     env: ROUNDS (2), P (128), N (32), REPS (3), D (0: the depth, -d of both),
+#          CTK (f32: the KV cache type of both; llama.cpp's own default is f16)
 #
 # BENCH_ENGINE is build/bench/bench_engine (a -DAK_ENGINE_ONLY=ON build is enough);
 # LLAMA_BENCH a llama-bench built outside this repository. Prints one line per run:
@@ -14,17 +15,17 @@ set -euo pipefail
 [ $# -ge 3 ] || { sed -n 2,12p "$0" >&2; exit 2; }
 BE=$1 LB=$2 MODEL=$3; shift 3
 threads=("$@"); [ ${#threads[@]} -gt 0 ] || threads=("$(nproc)")
-ROUNDS=${ROUNDS:-2} P=${P:-128} N=${N:-32} REPS=${REPS:-3}
+ROUNDS=${ROUNDS:-2} P=${P:-128} N=${N:-32} REPS=${REPS:-3} D=${D:-0} CTK=${CTK:-f32}
 for f in "$BE" "$LB"; do [ -x "$f" ] || { echo "not an executable: $f" >&2; exit 2; }; done
 [ -r "$MODEL" ] || { echo "cannot read $MODEL" >&2; exit 2; }
 
 ours() {
-  "$BE" -m "$MODEL" -p "$P" -n "$N" -r "$REPS" -t "$1" |
+  "$BE" -m "$MODEL" -p "$P" -n "$N" -d "$D" -ctk "$CTK" -ctv "$CTK" -r "$REPS" -t "$1" |
     sed -nE "s/^RESULT .*pp_tps=([0-9.]+) tg_tps=([0-9.]+).*/ours  t=$1 pp=\1 tg=\2/p"
 }
 llama() {
   # jsonl: one object per test; the prompt test has n_gen 0, the generation test n_prompt 0
-  "$LB" -m "$MODEL" -p "$P" -n "$N" -r "$REPS" -t "$1" -fa 0 -o jsonl 2>/dev/null |
+  "$LB" -m "$MODEL" -p "$P" -n "$N" -d "$D" -ctk "$CTK" -ctv "$CTK" -r "$REPS" -t "$1" -fa 0 -o jsonl 2>/dev/null |
     awk -v t="$1" '{
       match($0, /"n_prompt": *[0-9]+/); np = substr($0, RSTART, RLENGTH); sub(/.*: */, "", np)
       match($0, /"avg_ts": *[0-9.]+/);  ts = substr($0, RSTART, RLENGTH); sub(/.*: */, "", ts)
