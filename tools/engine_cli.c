@@ -38,6 +38,11 @@ int ak_cli_session_open(ak_session *s, const char *cmd, const char *model_path, 
     if (text) o->text = NULL;
     free(text);
     if (rc) fprintf(stderr, "%s: %s\n", cmd, err.msg);
+    else { /* as llama.cpp's "KV self size" line */
+        uint64_t kv = ak_kv_cache_bytes(s->model, s->n_ctx, s->type_k, s->type_v);
+        fprintf(stderr, "%s: KV cache %.2f MiB for %d tokens (%.1f KiB per token; K %s, V %s)\n", cmd,
+                kv / 1048576.0, s->n_ctx, kv / 1024.0 / s->n_ctx, ak_type_name(s->type_k), ak_type_name(s->type_v));
+    }
     return rc ? 1 : 0;
 }
 
