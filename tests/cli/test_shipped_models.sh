@@ -25,5 +25,24 @@ pin olmoe64-sotu-f16.gguf 88.4594
 pin olmoe-sotu-f16.gguf 63.9347 -ctk f16 -ctv f16
 pin olmoe-sotu-f16.gguf 63.9349 -ctk q8_0 -ctv q8_0
 awk 'BEGIN { exit !((63.9347 / 63.9324 - 1) < 0.001 && (63.9349 / 63.9324 - 1) < 0.005) }' || { echo "FAIL: KV pins beyond the limits"; fails=$((fails + 1)); }
+# Long contexts (no 4096 cap): a generated olmoe file trained "for" 8192 tokens, 3 chunks of
+# data/moby-dick-test.txt at -c 2048 and 4096, pinned to llama-perplexity -fa off -ctk f32
+# -ctv f32 on the same file (439.4470, 456.4775; with f16 caches on both sides 456.4625
+# ours, 456.4621 llama.cpp)
+tmp=$(mktemp -d)
+"$AK" gen-model -o "$tmp/long.gguf" --arch olmoe --layers 2 --embd 128 --heads 4 --heads-kv 4 --ctx 8192 \
+  --vocab-kind bytes --vocab 300 --quiet
+long() { # long CTX PPL [FLAGS]
+  local c=$1 want=$2 got
+  shift 2
+  got=$("$AK" perplexity -m "$tmp/long.gguf" -f "$SRC/data/moby-dick-test.txt" -c "$c" --chunks 3 -t 2 "$@" 2>&1 |
+        sed -nE 's/^Final estimate: PPL = ([0-9.]+).*/\1/p')
+  awk -v g="${got:-0}" -v w="$want" 'BEGIN { d = (g - w) / w; exit !(d < 1e-4 && d > -1e-4) }' ||
+    { echo "FAIL: long context -c $c $*: PPL ${got:-none}, pinned $want" >&2; fails=$((fails + 1)); }
+}
+long 2048 439.4470
+long 4096 456.4775
+long 4096 456.4625 -ctk f16 -ctv f16
+rm -rf "$tmp"
 [ "$fails" -eq 0 ] && echo "shipped models: ok"
 exit "$fails"
