@@ -26,6 +26,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The shared library (libadaptivek.so) is built with hidden visibility: what this header
+ * declares is its whole ABI; the files' internal helpers stay private. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -305,5 +311,9 @@ double ak_stats_entropy_percentile(const ak_layer_stats *s, double q);
 
 #ifdef __cplusplus
 }
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
 #endif
 #endif
