@@ -252,7 +252,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->moe_out = zalloc(B * E, sizeof(float), &ok);
     c->shexp_out = zalloc(B * E, sizeof(float), &ok);
     c->xenc = zalloc(AK_ENC_CACHE * B, c->enc_stride, &ok);
-    c->scores = zalloc((size_t)c->n_threads * AK_ATTN_QBLOCK * (size_t)c->n_ctx, sizeof(float), &ok);
+    c->scores = zalloc((size_t)c->n_threads * (size_t)c->n_ctx, sizeof(float), &ok);
     c->router_logits = zalloc(B * X, sizeof(float), &ok);
     c->logits = zalloc(B * (size_t)hp->n_vocab, sizeof(float), &ok);
     c->route_k = zalloc(B, sizeof(int), &ok);

@@ -199,74 +199,31 @@ static void weighted_values(const ak_context *c, const float *w, const uint8_t *
     }
 }
 
-/* Softmax of n_keys scores in place: exp(s - max), normalised (the sum in double). */
-static void softmax_scores(float *sc, int n_keys, float mx) {
-    double sum = 0.0;
-    for (int p = 0; p < n_keys; p++) {
-        sc[p] = expf(sc[p] - mx);
-        sum += sc[p];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int p = 0; p < n_keys; p++) sc[p] *= inv;
-}
-
-/* Up to AK_ATTN_QBLOCK consecutive queries t0.. of one head against an f32 cache: each K
- * row is loaded once for all of them (query i sees the keys before position n_past+t0+i,
- * causal), then each V row once. Per query the operations and their order are those of the
- * one-query path, so the results are the same bit for bit. */
-static void attend_block_f32(ak_context *c, int t0, int nq, int h, size_t head_row, float scale, float *sc) {
-    const int hd = c->hp.head_dim;
-    const size_t q_dim = (size_t)c->hp.n_head * hd, n_ctx = (size_t)c->n_ctx;
-    const float *kc = (const float *)(c->k_cache + head_row * c->k_row);
-    const float *vc = (const float *)(c->v_cache + head_row * c->v_row);
-    const int last = c->n_past + t0 + nq; /* keys the last query sees */
-    float mx[AK_ATTN_QBLOCK];
-    for (int i = 0; i < nq; i++) mx[i] = -INFINITY;
-    for (int p = 0; p < last; p++)
-        for (int i = p < c->n_past + t0 ? 0 : p - c->n_past - t0; i < nq; i++) {
-            float s = dot_f32(c->q + (size_t)(t0 + i) * q_dim + (size_t)h * hd, kc + (size_t)p * hd, hd) * scale;
-            sc[i * n_ctx + (size_t)p] = s;
-            if (s > mx[i]) mx[i] = s;
-        }
-    for (int i = 0; i < nq; i++) {
-        softmax_scores(sc + i * n_ctx, c->n_past + t0 + i + 1, mx[i]);
-        memset(c->att + (size_t)(t0 + i) * q_dim + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
-    }
-    for (int p = 0; p < last; p++) {
-        const float *vp = vc + (size_t)p * hd;
-        for (int i = p < c->n_past + t0 ? 0 : p - c->n_past - t0; i < nq; i++) {
-            float *out = c->att + (size_t)(t0 + i) * q_dim + (size_t)h * hd;
-            const float w = sc[i * n_ctx + (size_t)p];
-            for (int d = 0; d < hd; d++) out[d] += w * vp[d];
-        }
-    }
-}
-
 static void attn_worker(void *arg, int ith, int nth) {
     attn_job *j = arg;
     ak_context *c = j->c;
     const int hd = c->hp.head_dim, nh = c->hp.n_head, nkv = c->hp.n_head_kv, group = nh / nkv;
     const size_t q_dim = (size_t)nh * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * AK_ATTN_QBLOCK * c->n_ctx;
+    float *sc = c->scores + (size_t)ith * c->n_ctx;
     uint8_t *scratch = c->attn_scratch + (size_t)ith * c->attn_scratch_stride;
     float *vrow = (float *)scratch;
     uint8_t *q_enc = scratch + (size_t)hd * sizeof(float);
-    const int f32 = c->type_k == AK_TYPE_F32 && c->type_v == AK_TYPE_F32;
-    const int qb = f32 ? AK_ATTN_QBLOCK : 1, n_blocks = (j->n_tok + qb - 1) / qb;
     (void)nth;
-    for (int item; (item = claim(&j->next)) < n_blocks * nh;) {
-        int t0 = (int)(item / nh) * qb, h = (int)(item % nh), kvh = h / group;
+    for (int item; (item = claim(&j->next)) < j->n_tok * nh;) {
+        int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
+        int n_keys = c->n_past + t + 1;
+        const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
         size_t head_row = ((size_t)j->layer * nkv + kvh) * c->n_ctx;
-        if (f32) {
-            attend_block_f32(c, t0, j->n_tok - t0 < qb ? j->n_tok - t0 : qb, h, head_row, scale, sc);
-            continue;
-        }
-        int n_keys = c->n_past + t0 + 1;
-        const float *q = c->q + (size_t)t0 * q_dim + (size_t)h * hd;
         float mx = keys_scores(c, q, c->k_cache + head_row * c->k_row, n_keys, scale, sc, q_enc);
-        softmax_scores(sc, n_keys, mx);
-        weighted_values(c, sc, c->v_cache + head_row * c->v_row, n_keys, c->att + (size_t)t0 * q_dim + (size_t)h * hd,
+        double sum = 0.0;
+        for (int p = 0; p < n_keys; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int p = 0; p < n_keys; p++) sc[p] *= inv;
+        weighted_values(c, sc, c->v_cache + head_row * c->v_row, n_keys, c->att + (size_t)t * q_dim + (size_t)h * hd,
                         vrow);
     }
 }

@@ -9,9 +9,6 @@
 #include "model/threadpool.h"
 
 #define AK_ENC_CACHE 4 /* distinct vec-dot types one activation may be encoded into */
-/* Queries of one head that attention computes together, so that each cached K and V row is
- * read once for all of them (prefill); per query the float operations are unchanged. */
-#define AK_ATTN_QBLOCK 4
 
 /* A weight matrix (or a stack of n_mat matrices for merged experts) in the mapped file:
  * n_out rows of n_in elements, each row row_bytes long; matrix e starts at e * mat_bytes. */
@@ -99,7 +96,7 @@ struct ak_context {
     int enc_vdt[AK_ENC_CACHE];   /* vec-dot type held by each xenc slot, -1 none */
     const float *enc_src;        /* activations the xenc slots encode */
     size_t enc_stride, enc_stride_ff;
-    float *scores;               /* [n_threads][AK_ATTN_QBLOCK][n_ctx] */
+    float *scores;               /* [n_threads][n_ctx] */
     float *router_logits;        /* [n_batch][n_expert] */
     float *logits;               /* [n_batch][n_vocab] */
     int n_logits;                /* tokens of the last ak_decode call */
