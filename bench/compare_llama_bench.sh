@@ -4,7 +4,8 @@
 #
 #   bench/compare_llama_bench.sh BENCH_ENGINE LLAMA_BENCH MODEL.gguf [THREADS...]
 #     env: ROUNDS (2), P (128), N (32), REPS (3), D (0: the depth, -d of both),
-#          CTK (f32: the KV cache type of both; llama.cpp's own default is f16)
+#          CTK (f32: the KV cache type of both; llama.cpp's own default is f16, and llama-bench
+#          takes no f32: give f16 when comparing)
 #
 # BENCH_ENGINE is build/bench/bench_engine (a -DAK_ENGINE_ONLY=ON build is enough);
 # LLAMA_BENCH a llama-bench built outside this repository. Prints one line per run:
@@ -25,7 +26,7 @@ ours() {
 }
 llama() {
   # jsonl: one object per test; the prompt test has n_gen 0, the generation test n_prompt 0
-  "$LB" -m "$MODEL" -p "$P" -n "$N" -d "$D" -ctk "$CTK" -ctv "$CTK" -r "$REPS" -t "$1" -fa 0 -o jsonl 2>/dev/null |
+  "$LB" -m "$MODEL" -p "$P" -n "$N" -d "$D" -ctk "$CTK" -ctv "$CTK" -r "$REPS" -t "$1" -fa off -o jsonl 2>/dev/null |
     awk -v t="$1" '{
       match($0, /"n_prompt": *[0-9]+/); np = substr($0, RSTART, RLENGTH); sub(/.*: */, "", np)
       match($0, /"avg_ts": *[0-9.]+/);  ts = substr($0, RSTART, RLENGTH); sub(/.*: */, "", ts)
