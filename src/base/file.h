@@ -32,8 +32,8 @@ static inline char *ak_read_file_max(const char *path, size_t max_bytes, size_t 
     fclose(f);
     if (why) {
         free(buf);
-        if (err && max_bytes && n > max_bytes) ak_failf(err, AK_ERR_INVALID_ARG, "%s: %s %zu bytes", path, why, max_bytes);
-        else if (err) ak_failf(err, buf ? AK_ERR_IO : AK_ERR_NOMEM, "%s: %s", path, why);
+        if (max_bytes && n > max_bytes) ak_failf(err, AK_ERR_INVALID_ARG, "%s: %s %zu bytes", path, why, max_bytes);
+        else ak_failf(err, buf ? AK_ERR_IO : AK_ERR_NOMEM, "%s: %s", path, why);
         return NULL;
     }
     buf[n] = 0;

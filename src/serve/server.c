@@ -77,13 +77,11 @@ static int variant_file(ak_server *s, ak_variant *v, ak_error *err) {
     if (ak_config_load(v->policy, c, &e) != AK_OK)
         return ak_failf(err, AK_ERR_INVALID_ARG, "--ab %s: '%s' is not a policy (native, fixed, fixed@K, entropy, entropy@AVGK, "
                                      "top-p@P, ratio@R, default) nor a router config: %s",
-                        v->name, v->policy, e.msg),
-               -1;
+                        v->name, v->policy, e.msg);
     if (c->n_experts != E || (c->n_layers && c->n_layers != L)) {
         ak_config_free(c);
         return ak_failf(err, AK_ERR_INVALID_ARG, "--ab %s: %s does not fit this model (%d experts, %d layers)", v->name, v->policy,
-                        E, L),
-               -1;
+                        E, L);
     }
     if (ak_config_validate(c, &e) != AK_OK) return ak_failf(err, e.code, "--ab %s: %s", v->name, e.msg);
     return 0;
@@ -166,8 +164,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     if (s->opt.max_k <= 0) s->opt.max_k = hp->n_expert;
     if (s->opt.min_k > s->opt.max_k || s->opt.max_k > hp->n_expert)
         return ak_failf(err, AK_ERR_INVALID_ARG, "--min-k %d and --max-k %d must satisfy 1 <= min <= max <= %d", s->opt.min_k,
-                        s->opt.max_k, hp->n_expert),
-               -1;
+                        s->opt.max_k, hp->n_expert);
     const char *name = o->model_name;
     char base[128];
     if (!name) {
