@@ -150,6 +150,12 @@ typedef struct {
 ak_status ak_route(const ak_policy *policy, const float *logits, int n_tokens, int n_experts,
                    int renormalize, ak_route_out *out, ak_error *err);
 
+/* The same for IEEE binary16 logits (NumPy float16, torch.float16), [n_tokens][n_experts]:
+ * each row is widened exactly to float32 and routed as ak_route would route it, so the
+ * decisions equal ak_route's on the widened values. Allocation-free. */
+ak_status ak_route_f16(const ak_policy *policy, const uint16_t *logits, int n_tokens, int n_experts,
+                       int renormalize, ak_route_out *out, ak_error *err);
+
 /* Select K for one token from its sorted probabilities and entropy; exposed for engines
  * that compute the softmax themselves. sorted_p: descending; only the first
  * min(k_max, n_experts) entries are read (none for fixed and entropy policies).

@@ -1,5 +1,6 @@
 /* npy.c - strict .npy reader and writer (format: numpy/lib/format.py documentation). */
 #include "io/npy.h"
+#include "quant/half.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,30 +30,8 @@ const char *ak_dtype_name(ak_dtype t) {
 
 size_t ak_dtype_size(ak_dtype t) { return t == AK_DTYPE_F16 ? 2 : 4; }
 
-float ak_half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t man = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13); /* Inf or NaN (payload kept) */
-    } else if (exp != 0) {
-        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    } else if (man == 0) {
-        bits = sign; /* signed zero */
-    } else {
-        /* subnormal: man * 2^-24; normalise the mantissa */
-        int e = -1;
-        do {
-            man <<= 1;
-            e++;
-        } while (!(man & 0x400));
-        bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
+/* one conversion for the whole project: quant/half.h (exact, NaN payloads kept) */
+float ak_half_to_float(uint16_t h) { return half_to_f32(h); }
 
 /* "(4, 512, 64)" in Python tuple syntax. */
 static void format_shape(char *buf, size_t len, int ndim, const int64_t *shape) {

@@ -5,6 +5,9 @@
 #include "../check.h"
 #include "router/compact_table.h"
 #include "router/router_internal.h"
+#include "quant/half.h"
+
+static float ak_half_to_f32_for_tests(uint16_t h) { return half_to_f32(h); }
 
 #define SLOTS 8
 
@@ -300,6 +303,43 @@ static void test_errors(void) {
     CHECK_ERR(ak_route(NULL, z, 3, 4, 0, out, &e), AK_ERR_INVALID_ARG, e, NULL);
 }
 
+/* ak_route_f16 decides exactly as ak_route on the widened values, under every policy, and
+ * reports NaN/Inf and bad arguments the same way. */
+static void test_route_f16(void) {
+    enum { T = 48, E = 40 };
+    uint16_t h[T * E];
+    float z[T * E];
+    srand(7);
+    for (int i = 0; i < T * E; i++) {
+        /* binary16 values in [-8, 8): sign, exponent 12..17, random mantissa */
+        uint16_t bits = (uint16_t)((rand() & 1) << 15 | (12 + rand() % 6) << 10 | (rand() & 0x3FF));
+        h[i] = bits;
+        z[i] = ak_half_to_f32_for_tests(bits);
+    }
+    const int kv[3] = {1, 2, 4};
+    const float th[2] = {0.6f, 1.2f};
+    ak_policy ps[4] = {ak_policy_fixed(3), ak_policy_entropy(3, kv, th, AK_ENTROPY_NORMALIZED),
+                       ak_policy_top_p(0.6f, 1, 8), ak_policy_ratio(0.3f, 1, 8)};
+    static route_buf a, b;
+    for (int i = 0; i < 4; i++)
+        for (int renorm = 0; renorm <= 1; renorm++) {
+            ak_route_out *oa = buf_init(&a, T, SLOTS), *ob = buf_init(&b, T, SLOTS);
+            CHECK(ak_route(&ps[i], z, T, E, renorm, oa, NULL) == AK_OK);
+            CHECK(ak_route_f16(&ps[i], h, T, E, renorm, ob, NULL) == AK_OK);
+            CHECK(!memcmp(a.k, b.k, sizeof a.k) && !memcmp(a.ids, b.ids, sizeof a.ids));
+            CHECK(!memcmp(a.w, b.w, sizeof a.w) && !memcmp(a.h, b.h, sizeof a.h));
+        }
+    ak_error e;
+    ak_route_out *ob = buf_init(&b, T, SLOTS);
+    h[5 * E + 3] = 0x7E00; /* NaN */
+    CHECK_ERR(ak_route_f16(&ps[0], h, T, E, 0, ob, &e), AK_ERR_NONFINITE, e, "token 5, expert 3 is NaN");
+    h[5 * E + 3] = 0xFC00; /* -Inf */
+    CHECK_ERR(ak_route_f16(&ps[0], h, T, E, 0, ob, &e), AK_ERR_NONFINITE, e, "is Inf");
+    CHECK_ERR(ak_route_f16(&ps[0], NULL, T, E, 0, ob, &e), AK_ERR_INVALID_ARG, e, "must not be NULL");
+    ob->slots = 2;
+    CHECK_ERR(ak_route_f16(&ps[0], h, T, E, 0, ob, &e), AK_ERR_INVALID_ARG, e, "max K 3");
+}
+
 int main(void) {
     /* once with the kernel this CPU gets (AVX2 when present), once with the baseline one */
     test_compact_table();
@@ -311,6 +351,7 @@ int main(void) {
         test_vs_naive();
         test_selection_exhaustive();
         test_errors();
+        test_route_f16();
     }
     return check_finish("test_route");
 }
