@@ -3,7 +3,12 @@
  * For 8, 64 and 128 experts: every policy through ak_route (softmax, entropy, partial
  * top-k, K selection, weights), against the fixed top-k policy (plain softmax top-k) and a
  * minimal naive loop (libm expf softmax, then k argmax passes). Single thread, median of
- * the runs. Usage: bench_router [runs (default 7)] [tokens per batch (default 4096)] */
+ * the runs. Usage: bench_router [runs (default 7)] [tokens per batch (default 4096)]
+ *
+ * bench_router --raw FILE EXPERTS [runs]: routes the raw float32 [tokens][EXPERTS] array in
+ * FILE (one ak_route call per batch, renormalize off) with the seeds' entropy policy, fixed
+ * top-8 and top-p 0.9, and prints "policy-name microseconds-per-call" (median CPU time);
+ * bench/bench_python_route.py compares the Python binding with it on the same array. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +69,69 @@ typedef struct {
 
 static volatile float sink;
 
+/* Median CPU microseconds of one ak_route call over the whole batch. */
+static double time_route(const ak_policy *p, const float *z, int n_tokens, int n, ak_route_out *out, int runs) {
+    double *us = malloc(sizeof(double) * (size_t)runs), med;
+    if (!us) return -1.0;
+    for (int r = 0; r < runs; r++) {
+        long calls = 0;
+        double t0 = now_s(), t1;
+        do {
+            if (ak_route(p, z, n_tokens, n, 0, out, NULL) != AK_OK) {
+                free(us);
+                return -1.0;
+            }
+            sink = out->weights[0];
+            calls++;
+            t1 = now_s();
+        } while (t1 - t0 < 0.1);
+        us[r] = 1e6 * (t1 - t0) / (double)calls;
+    }
+    qsort(us, (size_t)runs, sizeof *us, cmp_double);
+    med = us[runs / 2];
+    free(us);
+    return med;
+}
+
+static int bench_raw(const char *path, int n, int runs) {
+    FILE *f = fopen(path, "rb");
+    if (!f || n < 1 || n > AK_MAX_EXPERTS || runs < 1) {
+        fprintf(stderr, "bench_router --raw: cannot read %s, or experts/runs out of range\n", path);
+        if (f) fclose(f);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    rewind(f);
+    int n_tokens = (int)(bytes / (long)(sizeof(float) * (size_t)n));
+    float *z = malloc((size_t)bytes);
+    int *k = malloc(sizeof(int) * (size_t)n_tokens);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n_tokens * 8);
+    float *w = malloc(sizeof(float) * (size_t)n_tokens * 8), *h = malloc(sizeof(float) * (size_t)n_tokens);
+    int ok = n_tokens > 0 && z && k && ids && w && h && fread(z, 1, (size_t)bytes, f) == (size_t)bytes;
+    fclose(f);
+    struct {
+        const char *name;
+        ak_policy p;
+    } cases[3] = {{"entropy", ak_policy_entropy_default()}, {"fixed8", ak_policy_fixed(n < 8 ? n : 8)},
+                  {"top-p", ak_policy_top_p(0.9f, 1, n < 8 ? n : 8)}};
+    ak_route_out out = {n_tokens, 8, k, ids, w, h};
+    for (int c = 0; ok && c < 3; c++) {
+        double us = time_route(&cases[c].p, z, n_tokens, n, &out, runs);
+        if (us < 0) ok = 0;
+        else printf("%s %.3f\n", cases[c].name, us);
+    }
+    free(z);
+    free(k);
+    free(ids);
+    free(w);
+    free(h);
+    if (!ok) fprintf(stderr, "bench_router --raw: %s: empty, unreadable or not routable\n", path);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 4 && !strcmp(argv[1], "--raw")) return bench_raw(argv[2], atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 7);
     int runs = argc > 1 ? atoi(argv[1]) : 7;
     int n_tokens = argc > 2 ? atoi(argv[2]) : 4096;
     if (runs < 1 || n_tokens < 1) {

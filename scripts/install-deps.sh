@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages adaptive-k builds and tests with (needs root or sudo).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libmicrohttpd-dev
-      curl prometheus librsvg2-bin clang libclang-rt-14-dev)
+      curl prometheus librsvg2-bin clang libclang-rt-14-dev
+      python3 python3-numpy python3-torch python3-venv python3-setuptools)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # node and npm (the server tests use the openai npm SDK): a nodesource nodejs already
