@@ -9,12 +9,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$py" -m venv --system-site-packages "$tmp/venv" || { echo "FAIL: venv (install python3-venv)"; exit 1; }
-ADAPTIVEK_LIB=$lib "$tmp/venv/bin/pip" install --no-index --no-cache-dir "$root/python" > "$tmp/pip.log" 2>&1 ||
+# pip builds in the directory it installs from: a copy keeps the source tree clean
+cp -r "$root/python" "$tmp/python"
+ADAPTIVEK_LIB=$lib "$tmp/venv/bin/pip" install --no-index --no-cache-dir "$tmp/python" > "$tmp/pip.log" 2>&1 ||
   { cat "$tmp/pip.log"; echo "FAIL: pip install ./python"; exit 1; }
 fail=0
 cd "$tmp"
 where=$(env -u ADAPTIVEK_LIB -u PYTHONPATH "$tmp/venv/bin/python" -c \
   "import adaptive_k, adaptive_k._lib as l; print(l.lib._name)") || fail=1
+rm -rf "$tmp/python"
 case "$where" in
   "$tmp"/venv/*/adaptive_k/libadaptivek.so.0) ;;
   *) echo "FAIL: the installed package loads '$where', not its own copy"; fail=1 ;;
