@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/attention.h"
 #include "model/model_internal.h"
 #include "base/errfmt.h"
 #include "quant/quant.h"
@@ -241,6 +242,8 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->attn_scratch_stride = (ak_encoded_row_bytes(c->type_k == AK_TYPE_F32 ? AK_TYPE_F16 : (ak_type)c->type_k,
                                                    hp->head_dim) + (size_t)hp->head_dim * sizeof(float) + 63) & ~(size_t)63;
     c->attn_scratch = zalloc((size_t)c->n_threads, c->attn_scratch_stride, &ok);
+    c->attn_work = zalloc((size_t)c->n_threads * ak_attn_scratch_floats(c), sizeof(float), &ok);
+    c->attn_split = zalloc(ak_attn_split_floats(c), sizeof(float), &ok);
     c->rope_cos = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
     c->rope_sin = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
     c->x = zalloc(B * E, sizeof(float), &ok);
@@ -299,7 +302,7 @@ void ak_context_free(ak_context *c) {
     ak_pool_free(c->pool);
     free_slot_buffers(c);
     if (c->has_cfg) free(c->cfg.layers);
-    void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->rope_cos, c->rope_sin, c->x, c->xn, c->q, c->k, c->v,
+    void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->attn_work, c->attn_split, c->rope_cos, c->rope_sin, c->x, c->xn, c->q, c->k, c->v,
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,

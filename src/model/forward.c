@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model/attention.h"
 #include "model/model_internal.h"
 #include "quant/quant.h"
 #include "base/errfmt.h"
@@ -146,88 +147,6 @@ static void rope(const ak_context *c, float *v, int pos) {
     }
 }
 
-/* Eight partial sums, so that the compiler can vectorise the reduction. */
-static float dot_f32(const float *a, const float *b, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-typedef struct {
-    ak_context *c;
-    int layer, n_tok;
-    atomic_int next; /* next (token, head) item to claim */
-} attn_job;
-
-/* Scores q.k of n_keys cached keys (rows of k_row bytes in type_k). An f32 cache is read
- * directly; another type through its vec-dot kernel, with q encoded once for it. */
-static float keys_scores(const ak_context *c, const float *q, const uint8_t *kc, int n_keys, float scale, float *sc,
-                         uint8_t *q_enc) {
-    const int hd = c->hp.head_dim;
-    float mx = -INFINITY;
-    if (c->type_k == AK_TYPE_F32) {
-        for (int p = 0; p < n_keys; p++) {
-            sc[p] = dot_f32(q, (const float *)(kc + (size_t)p * c->k_row), hd) * scale;
-            if (sc[p] > mx) mx = sc[p];
-        }
-        return mx;
-    }
-    ak_encode_activation((ak_type)c->type_k, q, q_enc, hd);
-    for (int p = 0; p < n_keys; p++) {
-        sc[p] = ak_vec_dot((ak_type)c->type_k, hd, kc + (size_t)p * c->k_row, q_enc) * scale;
-        if (sc[p] > mx) mx = sc[p];
-    }
-    return mx;
-}
-
-/* out = sum over p of w[p] * v[p], the cached values in type_v (dequantised a row at a time
- * into row, hd floats, unless f32). */
-static void weighted_values(const ak_context *c, const float *w, const uint8_t *vc, int n_keys, float *out, float *row) {
-    const int hd = c->hp.head_dim;
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int p = 0; p < n_keys; p++) {
-        const float *vp = (const float *)(vc + (size_t)p * c->v_row);
-        if (c->type_v != AK_TYPE_F32) {
-            ak_dequantize_row((ak_type)c->type_v, vc + (size_t)p * c->v_row, row, hd);
-            vp = row;
-        }
-        for (int d = 0; d < hd; d++) out[d] += w[p] * vp[d];
-    }
-}
-
-static void attn_worker(void *arg, int ith, int nth) {
-    attn_job *j = arg;
-    ak_context *c = j->c;
-    const int hd = c->hp.head_dim, nh = c->hp.n_head, nkv = c->hp.n_head_kv, group = nh / nkv;
-    const size_t q_dim = (size_t)nh * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)ith * c->n_ctx;
-    uint8_t *scratch = c->attn_scratch + (size_t)ith * c->attn_scratch_stride;
-    float *vrow = (float *)scratch;
-    uint8_t *q_enc = scratch + (size_t)hd * sizeof(float);
-    (void)nth;
-    for (int item; (item = claim(&j->next)) < j->n_tok * nh;) {
-        int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
-        int n_keys = c->n_past + t + 1;
-        const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
-        size_t head_row = ((size_t)j->layer * nkv + kvh) * c->n_ctx;
-        float mx = keys_scores(c, q, c->k_cache + head_row * c->k_row, n_keys, scale, sc, q_enc);
-        double sum = 0.0;
-        for (int p = 0; p < n_keys; p++) {
-            sc[p] = expf(sc[p] - mx);
-            sum += sc[p];
-        }
-        const float inv = (float)(1.0 / sum);
-        for (int p = 0; p < n_keys; p++) sc[p] *= inv;
-        weighted_values(c, sc, c->v_cache + head_row * c->v_row, n_keys, c->att + (size_t)t * q_dim + (size_t)h * hd,
-                        vrow);
-    }
-}
-
 /* One head's K or V row into the cache, in the cache's type. */
 static void cache_row(uint8_t *dst, int type, const float *src, int hd) {
     if (type == AK_TYPE_F32) memcpy(dst, src, (size_t)hd * sizeof(float));
@@ -268,9 +187,7 @@ static void attention(ak_context *c, int il, int n_tok) {
             cache_row(c->v_cache + row * c->v_row, c->type_v, v + h * hd, hd);
         }
     }
-    attn_job aj = {c, il, n_tok, 0};
-    atomic_init(&aj.next, 0);
-    ak_pool_run(c->pool, attn_worker, &aj);
+    ak_attend(c, il, n_tok);
 
     /* x += wo att (+ bo), the projection summed first as ggml does */
     const ak_mat *wo[1] = {&l->wo};

@@ -88,6 +88,9 @@ struct ak_context {
     int type_k, type_v;
     size_t k_row, v_row, attn_scratch_stride;
     uint8_t *attn_scratch;
+    float *attn_work;            /* [n_threads][ak_attn_scratch_floats] the tiled kernel's scratch */
+    float *attn_split;           /* [ak_attn_split_floats] parts of split decode items */
+    int attn_reference;          /* tests: the reference per-key loop instead (attention.h) */
     float *rope_cos, *rope_sin;  /* [n_ctx][n_rot/2] */
 
     /* activations for n_batch tokens */

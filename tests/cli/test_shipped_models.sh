@@ -21,10 +21,12 @@ pin() { # pin MODEL PPL [FLAGS...]
 }
 pin olmoe-sotu-f16.gguf 63.9324
 pin olmoe64-sotu-f16.gguf 88.4594
-# KV cache types against the f32 pin 63.9324: f16 +0.0036%, q8_0 +0.0039% (limits 0.1%, 0.5%)
-pin olmoe-sotu-f16.gguf 63.9347 -ctk f16 -ctv f16
-pin olmoe-sotu-f16.gguf 63.9349 -ctk q8_0 -ctv q8_0
-awk 'BEGIN { exit !((63.9347 / 63.9324 - 1) < 0.001 && (63.9349 / 63.9324 - 1) < 0.005) }' || { echo "FAIL: KV pins beyond the limits"; fails=$((fails + 1)); }
+# KV cache types against the f32 pin 63.9324: f16 +0.0031%, q8_0 -0.022% (limits 0.1%, 0.5%;
+# tiled attention kernel of session 6: the per-key loop before it gave 63.9347 and 63.9349)
+pin olmoe-sotu-f16.gguf 63.9344 -ctk f16 -ctv f16
+pin olmoe-sotu-f16.gguf 63.9183 -ctk q8_0 -ctv q8_0
+awk 'BEGIN { d1 = 63.9344 / 63.9324 - 1; d2 = 63.9183 / 63.9324 - 1
+             exit !(d1 < 0.001 && d1 > -0.001 && d2 < 0.005 && d2 > -0.005) }' || { echo "FAIL: KV pins beyond the limits"; fails=$((fails + 1)); }
 # Long contexts (no 4096 cap): a generated olmoe file trained "for" 8192 tokens, 3 chunks of
 # data/moby-dick-test.txt at -c 2048 and 4096, pinned to llama-perplexity -fa off -ctk f32
 # -ctv f32 on the same file (439.4470, 456.4775; with f16 caches on both sides 456.4625
