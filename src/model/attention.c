@@ -10,8 +10,8 @@
 #define ATTN_KERNEL_NAME ak_attn_kernel_generic
 #include "model/attn_kernel.h"
 
-/* kt [hd][KT], kb and vb [KT][hd], s [KT] */
-size_t ak_attn_work_floats(int hd) { return (size_t)3 * (size_t)hd * ATTN_KT + ATTN_KT; }
+/* kb and vb [KT][hd], s [KT] */
+size_t ak_attn_work_floats(int hd) { return (size_t)2 * (size_t)hd * ATTN_KT + ATTN_KT; }
 
 static int attn_group(const ak_context *c) { return c->hp.n_head / c->hp.n_head_kv; }
 

@@ -2,11 +2,13 @@
  * vectors and compiled twice: attention.c (baseline x86-64) and attention_avx2.c
  * (AVX2+FMA+F16C). Include only from those files, after defining ATTN_KERNEL_NAME.
  *
- * Per tile of ATTN_KT keys: the keys are widened to float (f32 rows are read in place) and
- * transposed to [hd][KT], so a query row's KT scores are hd broadcast multiply-adds on
- * vectors of keys, with no horizontal sums, and the transposition is shared by all rows of
- * the item. Then per row: mask the keys it may not see, new max m' = max(m, tile max),
- * rescale the state by exp(m - m'), add exp(s - m') to the sum and exp(s - m') v to acc. */
+ * Per tile of ATTN_KT keys: the keys and values are widened to float (f32 rows are read in
+ * place), once for all rows of the item. Per row: scores eight keys at a time (lanes along
+ * the head dimension, the eight sums reduced together), mask the keys the row may not see,
+ * new max m' = max(m, tile max), rescale the state by exp(m - m'), add exp(s - m') to the
+ * sum and exp(s - m') v to acc. (A first version transposed each key tile to [hd][KT] so
+ * scores needed no sums across lanes; the transposition cost more than it saved, most of
+ * all in decode, where an item has one row: decode 0.45-0.7x the per-key loop.) */
 #include <math.h>
 #include <string.h>
 
@@ -24,31 +26,75 @@ static inline v8f attn_load(const float *p) {
 
 static inline void attn_store(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 
-/* Rows of the tile as floats: in place for f32, else widened into buf ([KT][hd]). */
-static void attn_rows(const uint8_t *base, size_t row_bytes, int type, int hd, int n, float *buf, const float **rows) {
+/* With F16C (the AVX2 build) f16 rows are widened in registers as they are read, instead of
+ * into a buffer first: decode reads every cached row once per token, and the store and
+ * reload of a buffer cost more than the arithmetic. */
+#if defined(__F16C__)
+#include <immintrin.h>
+#define ATTN_F16_IN_REGISTERS 1
+static inline v8f attn_load_f16(const uint16_t *p) {
+    __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    v8f v;
+    memcpy(&v, &x, sizeof v);
+    return v;
+}
+#else
+#define ATTN_F16_IN_REGISTERS 0
+static inline v8f attn_load_f16(const uint16_t *p) {
+    (void)p;
+    return v8_splat(0.0f); /* never called: attn_rows widens f16 rows into its buffer */
+}
+#endif
+
+/* Element c..c+7 of a tile row: f32, or f16 widened in registers. */
+static inline v8f attn_row_load(const void *row, int c, int f16) {
+    return f16 ? attn_load_f16((const uint16_t *)row + c) : attn_load((const float *)row + c);
+}
+
+/* The tile's rows: f32 in place, f16 in place when widened in registers (returns 1), other
+ * types widened into buf ([KT][hd]). */
+static int attn_rows(const uint8_t *base, size_t row_bytes, int type, int hd, int n, float *buf, const void **rows) {
+    const int f16 = type == AK_TYPE_F16 && ATTN_F16_IN_REGISTERS;
     for (int j = 0; j < n; j++) {
         const uint8_t *src = base + (size_t)j * row_bytes;
-        if (type == AK_TYPE_F32) {
-            rows[j] = (const float *)src;
+        if (type == AK_TYPE_F32 || f16) {
+            rows[j] = src;
         } else {
             ak_dequantize_row((ak_type)type, src, buf + (size_t)j * hd, hd);
             rows[j] = buf + (size_t)j * hd;
         }
     }
+    return f16;
 }
 
-/* kt[d][j] = key j, dimension d; columns past n are zero (their scores are masked). */
-static void attn_transpose(const float *const *rows, int n, int hd, float *kt) {
-    for (int d = 0; d < hd; d++) {
-        float *dst = kt + (size_t)d * ATTN_KT;
-        int j = 0;
-        for (; j < n; j++) dst[j] = rows[j][d];
-        for (; j < ATTN_KT; j++) dst[j] = 0.0f;
+/* The eight lane sums of a[0..8): lane j of the result is the sum of a[j]'s lanes, by three
+ * rounds of pairwise shuffles and adds (7 adds for 8 dot products, not 8 horizontal sums). */
+static inline v8f attn_reduce8(const v8f *a) {
+    v8f u[4], w[2];
+    for (int i = 0; i < 4; i++)
+        u[i] = __builtin_shufflevector(a[2 * i], a[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+               __builtin_shufflevector(a[2 * i], a[2 * i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    for (int i = 0; i < 2; i++)
+        w[i] = __builtin_shufflevector(u[2 * i], u[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               __builtin_shufflevector(u[2 * i], u[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    return __builtin_shufflevector(w[0], w[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+           __builtin_shufflevector(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+/* q . rows[j] for the eight keys rows[0..8), lanes along the head dimension. */
+static inline v8f attn_scores8(const float *q, const void *const *rows, int hd, int f16) {
+    v8f a[8];
+    for (int j = 0; j < 8; j++) a[j] = v8_splat(0.0f);
+    for (int c = 0; c < hd; c += 8) {
+        const v8f qc = attn_load(q + c);
+        for (int j = 0; j < 8; j++) a[j] += qc * attn_row_load(rows[j], c, f16);
     }
+    return attn_reduce8(a);
 }
 
 /* acc[0..hd) = acc * alpha + sum over j < n of w[j] * rows[j], eight vectors at a time. */
-static void attn_accumulate(float *acc, float alpha, const float *w, const float *const *rows, int n, int hd) {
+static void attn_accumulate(float *acc, float alpha, const float *w, const void *const *rows, int n, int hd,
+                            int f16) {
     for (int c0 = 0; c0 < hd; c0 += 64) {
         const int nv = hd - c0 >= 64 ? 8 : (hd - c0) / 8;
         v8f a[8];
@@ -56,30 +102,26 @@ static void attn_accumulate(float *acc, float alpha, const float *w, const float
         if (nv == 8) {
             for (int j = 0; j < n; j++) {
                 const v8f wj = v8_splat(w[j]);
-                const float *vr = rows[j] + c0;
-                for (int i = 0; i < 8; i++) a[i] += wj * attn_load(vr + 8 * i);
+                for (int i = 0; i < 8; i++) a[i] += wj * attn_row_load(rows[j], c0 + 8 * i, f16);
             }
         } else {
             for (int j = 0; j < n; j++) {
                 const v8f wj = v8_splat(w[j]);
-                for (int i = 0; i < nv; i++) a[i] += wj * attn_load(rows[j] + c0 + 8 * i);
+                for (int i = 0; i < nv; i++) a[i] += wj * attn_row_load(rows[j], c0 + 8 * i, f16);
             }
         }
         for (int i = 0; i < nv; i++) attn_store(acc + c0 + 8 * i, a[i]);
     }
 }
 
-/* One row against the transposed tile, seeing its first vis keys: s = exp(score - m') (0 for
+/* One row against the tile's keys, seeing the first vis of them: s = exp(score - m') (0 for
  * unseen keys), the state's max and sum updated; returns exp(m - m'), the factor that
  * rescales what the row accumulated before. */
-static float attn_row(const float *q, const float *kt, int hd, int vis, float *m, float *l, float *s) {
+static float attn_row(const float *q, const void *const *krows, int k16, int hd, int vis, float *m, float *l,
+                      float *s) {
     v8f sc[ATTN_KV];
-    for (int c = 0; c < ATTN_KV; c++) sc[c] = v8_splat(0.0f);
-    for (int d = 0; d < hd; d++) {
-        const v8f qd = v8_splat(q[d]);
-        const float *kd = kt + (size_t)d * ATTN_KT;
-        for (int c = 0; c < ATTN_KV; c++) sc[c] += qd * attn_load(kd + 8 * c);
-    }
+    for (int c = 0; c < ATTN_KV && 8 * c < vis; c++) sc[c] = attn_scores8(q, krows + 8 * c, hd, k16);
+    for (int c = (vis + 7) / 8; c < ATTN_KV; c++) sc[c] = v8_splat(0.0f);
     float mt = -INFINITY;
     for (int c = 0; c < ATTN_KV; c++) attn_store(s + 8 * c, sc[c]);
     for (int j = 0; j < vis; j++) mt = s[j] > mt ? s[j] : mt;
@@ -106,21 +148,21 @@ static float attn_row(const float *q, const float *kt, int hd, int vis, float *m
 void ATTN_KERNEL_NAME(const attn_cache *d, const uint8_t *k, const uint8_t *v, int n_rows, const float *q,
                       const int *n_vis, int key_lo, int key_hi, float *m, float *l, float *acc, float *work) {
     const int hd = d->hd;
-    float *kt = work, *kb = kt + (size_t)hd * ATTN_KT, *vb = kb + (size_t)hd * ATTN_KT, *s = vb + (size_t)hd * ATTN_KT;
-    const float *krows[ATTN_KT], *vrows[ATTN_KT];
+    float *kb = work, *vb = kb + (size_t)hd * ATTN_KT, *s = vb + (size_t)hd * ATTN_KT;
+    const void *krows[ATTN_KT], *vrows[ATTN_KT];
     for (int p0 = key_lo; p0 < key_hi; p0 += ATTN_KT) {
         const int n = key_hi - p0 < ATTN_KT ? key_hi - p0 : ATTN_KT;
         int any = 0;
         for (int r = 0; r < n_rows; r++) any |= n_vis[r] > p0;
         if (!any) break; /* rows see ever fewer keys than the tiles that remain */
-        attn_rows(k + (size_t)p0 * d->k_row, d->k_row, d->type_k, hd, n, kb, krows);
-        attn_rows(v + (size_t)p0 * d->v_row, d->v_row, d->type_v, hd, n, vb, vrows);
-        attn_transpose(krows, n, hd, kt);
+        const int k16 = attn_rows(k + (size_t)p0 * d->k_row, d->k_row, d->type_k, hd, n, kb, krows);
+        const int v16 = attn_rows(v + (size_t)p0 * d->v_row, d->v_row, d->type_v, hd, n, vb, vrows);
+        for (int j = n; j < ATTN_KT; j++) krows[j] = krows[0]; /* readable; masked below */
         for (int r = 0; r < n_rows; r++) {
             int vis = n_vis[r] - p0 < n ? n_vis[r] - p0 : n;
             if (vis <= 0) continue;
-            const float alpha = attn_row(q + (size_t)r * hd, kt, hd, vis, &m[r], &l[r], s);
-            attn_accumulate(acc + (size_t)r * hd, alpha, s, vrows, vis, hd);
+            const float alpha = attn_row(q + (size_t)r * hd, krows, k16, hd, vis, &m[r], &l[r], s);
+            attn_accumulate(acc + (size_t)r * hd, alpha, s, vrows, vis, hd, v16);
         }
     }
 }
