@@ -14,6 +14,11 @@ typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qs[QKK
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qh[QKK / 8]; uint8_t qs[QKK / 2]; } blk_q5_k;
 typedef struct { uint8_t ql[QKK / 2]; uint8_t qh[QKK / 4]; int8_t scales[QKK / 16]; uint16_t d; } blk_q6_k;
 typedef struct { float d; int8_t qs[QKK]; int16_t bsums[QKK / 16]; } blk_q8_k;
+/* IQ4_XS: 8 sub-blocks of 32, x ~ d * (ls - 32) * level[q] with a 6-bit ls per sub-block
+ * (low 4 bits in scales_l, nibble ib % 2 of byte ib / 2; high 2 bits at bit 2ib of scales_h)
+ * and a 4-bit index q into 16 non-uniform levels; sub-block ib's qs[16 ib + j] holds
+ * element j in its low nibble and element j + 16 in its high one. */
+typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[QKK / 64]; uint8_t qs[QKK / 2]; } blk_iq4_xs;
 
 _Static_assert(sizeof(blk_q4_0) == 18, "q4_0 layout");
 _Static_assert(sizeof(blk_q8_0) == 34, "q8_0 layout");
@@ -21,6 +26,18 @@ _Static_assert(sizeof(blk_q4_k) == 144, "q4_k layout");
 _Static_assert(sizeof(blk_q5_k) == 176, "q5_k layout");
 _Static_assert(sizeof(blk_q6_k) == 210, "q6_k layout");
 _Static_assert(sizeof(blk_q8_k) == 292, "q8_k layout");
+_Static_assert(sizeof(blk_iq4_xs) == 136, "iq4_xs layout");
+
+/* The 16 levels of IQ4_NL/IQ4_XS (ggml's kvalues_iq4nl), as the 16 bytes a shuffle reads. */
+static inline const int8_t *iq4nl_levels(void) {
+    static const int8_t levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    return levels;
+}
+
+/* Scale of IQ4_XS sub-block ib (0..7): the stored 6 bits minus 32, in -32..31. */
+static inline int iq4_xs_scale(const blk_iq4_xs *b, int ib) {
+    return (((b->scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) | (((b->scales_h >> 2 * ib) & 3) << 4)) - 32;
+}
 
 /* 6-bit scale j (0..7) and min of a Q4_K/Q5_K block, from the 12 packed bytes. */
 static inline void k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {

@@ -45,6 +45,21 @@ static void dequant_k4(uint16_t d16, uint16_t dmin16, const uint8_t *scales, con
     }
 }
 
+static void dequant_iq4_xs(const blk_iq4_xs *b, float *y, int64_t nb) {
+    const int8_t *levels = iq4nl_levels();
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = half_to_f32(b[i].d);
+        for (int ib = 0; ib < 8; ib++, y += 32) {
+            const float dl = d * (float)iq4_xs_scale(&b[i], ib);
+            const uint8_t *q = b[i].qs + 16 * ib;
+            for (int j = 0; j < 16; j++) {
+                y[j] = dl * (float)levels[q[j] & 0xF];
+                y[j + 16] = dl * (float)levels[q[j] >> 4];
+            }
+        }
+    }
+}
+
 static void dequant_q6_k(const blk_q6_k *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QKK) {
         float d = half_to_f32(b[i].d);
@@ -98,6 +113,7 @@ void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n) {
         break;
     }
     case AK_TYPE_Q6_K: dequant_q6_k(src, dst, nb); break;
+    case AK_TYPE_IQ4_XS: dequant_iq4_xs(src, dst, nb); break;
     case AK_TYPE_Q8_K: {
         const blk_q8_k *b = src;
         for (int64_t i = 0; i < nb; i++)

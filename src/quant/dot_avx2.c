@@ -294,6 +294,44 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
+/* IQ4_XS: the 4-bit indices become their levels by a byte shuffle of the 16-level table;
+ * the 32 bytes of qs at 32 ib2 hold sub-blocks 2 ib2 (low 128-bit lane) and 2 ib2 + 1 (high
+ * lane), elements j in the low nibbles and j + 16 in the high ones: two lane permutes give
+ * each sub-block's 32 levels in element order, to meet its 32 activation bytes. */
+INLINE void iq4_xs_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_iq4_xs *a = w;
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_levels()));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QKK; i++) {
+        __m256i sumi[AK_DOTN_MAX];
+        for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
+        for (int ib2 = 0; ib2 < 4; ib2++) {
+            __m256i qb = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * ib2));
+            __m256i lo = _mm256_shuffle_epi8(levels, _mm256_and_si256(qb, low4));
+            __m256i hi = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(qb, 4), low4));
+            __m256i qa = _mm256_permute2x128_si256(lo, hi, 0x20), qc = _mm256_permute2x128_si256(lo, hi, 0x31);
+            __m256i abs_a = _mm256_sign_epi8(qa, qa), abs_c = _mm256_sign_epi8(qc, qc);
+            __m256i sa = _mm256_set1_epi32(iq4_xs_scale(&a[i], 2 * ib2));
+            __m256i sc = _mm256_set1_epi32(iq4_xs_scale(&a[i], 2 * ib2 + 1));
+            for (int c = 0; c < NC; c++) {
+                const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 64 * ib2;
+                __m256i pa = mul_sum_signed(abs_a, qa, _mm256_loadu_si256((const __m256i *)y));
+                __m256i pc = mul_sum_signed(abs_c, qc, _mm256_loadu_si256((const __m256i *)(y + 32)));
+                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_mullo_epi32(pa, sa),
+                                                                      _mm256_mullo_epi32(pc, sc)));
+            }
+        }
+        float d = h2f(a[i].d);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+}
+
 /* MAXNC: the widest instantiation worth having (more accumulators than registers spill);
  * wider requests run as several calls. */
 #define DEFINE_COLS(NAME, BODY, MAXNC)                                                             \
@@ -326,6 +364,7 @@ DEFINE_COLS(dot_q4_0, q4_0_cols, 8)
 DEFINE_COLS(dot_q4_k, Q4_K_BODY, 4)
 DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
 DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
+DEFINE_COLS(dot_iq4_xs, iq4_xs_cols, 4)
 
 int KERNEL_SET(ak_dot_available)(void) { return 1; }
 
@@ -341,12 +380,12 @@ const ak_f16_row_fn KERNEL_SET(ak_f16_row) = f16_row;
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
-    [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k,
+    [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
 };
 
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = dot_q4_0_xn, [AK_TYPE_Q8_0] = dot_q8_0_xn, [AK_TYPE_Q4_K] = dot_q4_k_xn,
-    [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn,
+    [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn, [AK_TYPE_IQ4_XS] = dot_iq4_xs_xn,
 };
 
 #else /* built without the flags (another architecture or compiler): scalar only */

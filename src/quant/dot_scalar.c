@@ -87,6 +87,27 @@ static float dot_q5_k(int64_t n, const void *w, const void *x) {
     return s;
 }
 
+/* IQ4_XS: integer sums per sub-block times its scale, one float product per block (the
+ * int32 sum is at most 8 x 32 x 32 x 127 x 127 < 2^31). */
+static float dot_iq4_xs(int64_t n, const void *w, const void *x) {
+    const blk_iq4_xs *a = w;
+    const blk_q8_k *b = x;
+    const int8_t *levels = iq4nl_levels();
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QKK; i++) {
+        int sumi = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            const uint8_t *q = a[i].qs + 16 * ib;
+            const int8_t *y = b[i].qs + 32 * ib;
+            int acc = 0;
+            for (int j = 0; j < 16; j++) acc += levels[q[j] & 0xF] * y[j] + levels[q[j] >> 4] * y[j + 16];
+            sumi += iq4_xs_scale(&a[i], ib) * acc;
+        }
+        s += half_to_f32(a[i].d) * b[i].d * (float)sumi;
+    }
+    return s;
+}
+
 static float dot_q6_k(int64_t n, const void *w, const void *x) {
     const blk_q6_k *a = w;
     const blk_q8_k *b = x;
@@ -115,5 +136,5 @@ static float dot_q6_k(int64_t n, const void *w, const void *x) {
 const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
-    [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k,
+    [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
 };

@@ -30,6 +30,7 @@ typedef enum {
     AK_TYPE_Q5_K = 13,
     AK_TYPE_Q6_K = 14,
     AK_TYPE_Q8_K = 15, /* activations only */
+    AK_TYPE_IQ4_XS = 23,
     AK_TYPE_BF16 = 30,
     AK_TYPE_COUNT = 41 /* one past the largest ggml type id we know of */
 } ak_type;

@@ -172,6 +172,45 @@ static void quant_q6_k(const float *x, blk_q6_k *b) {
     }
 }
 
+/* The IQ4_NL level index whose level times dl is nearest to v. */
+static int iq4_nearest(float v, float dl) {
+    const int8_t *levels = iq4nl_levels();
+    int best = 0;
+    float err = INFINITY;
+    for (int q = 0; q < 16; q++) {
+        float e = fabsf(dl * (float)levels[q] - v);
+        if (e < err) err = e, best = q;
+    }
+    return best;
+}
+
+/* IQ4_XS: each sub-block's scale maps its largest-magnitude value onto the widest level
+ * (-127), signed so that both signs fit; the block scale d covers the largest of those in
+ * 31 steps; each value takes its nearest level. (ggml searches scales with importance
+ * weights for lower error; any valid block reads the same in every engine.) */
+static void quant_iq4_xs(const float *x, blk_iq4_xs *b) {
+    float sub[8], amax = 0.0f;
+    for (int ib = 0; ib < 8; ib++) {
+        float xm = 0.0f;
+        for (int j = 0; j < 32; j++)
+            if (fabsf(x[32 * ib + j]) > fabsf(xm)) xm = x[32 * ib + j];
+        sub[ib] = xm / -127.0f;
+        amax = fmaxf(amax, fabsf(sub[ib]));
+    }
+    b->d = f16_up(amax / 31);
+    float d = ak_f16_to_f32(b->d);
+    b->scales_h = 0;
+    memset(b->scales_l, 0, sizeof b->scales_l);
+    for (int ib = 0; ib < 8; ib++) {
+        int ls = d > 0 ? clampi(nearest_int(sub[ib] / d), -32, 31) : 0;
+        b->scales_l[ib / 2] |= (uint8_t)(((ls + 32) & 0xF) << 4 * (ib % 2));
+        b->scales_h |= (uint16_t)(((ls + 32) >> 4) << 2 * ib);
+        float dl = d * (float)ls;
+        for (int j = 0; j < 16; j++)
+            b->qs[16 * ib + j] = (uint8_t)(iq4_nearest(x[32 * ib + j], dl) | iq4_nearest(x[32 * ib + j + 16], dl) << 4);
+    }
+}
+
 static void quantize(ak_type t, const float *src, void *dst, int64_t n, int activation) {
     int64_t bs = ak_type_block_elems(t);
     if (!bs || n <= 0 || n % bs) return;
@@ -209,6 +248,11 @@ static void quantize(ak_type t, const float *src, void *dst, int64_t n, int acti
     case AK_TYPE_Q6_K: {
         blk_q6_k *b = dst;
         for (int64_t i = 0; i < nb; i++) quant_q6_k(src + i * QKK, &b[i]);
+        break;
+    }
+    case AK_TYPE_IQ4_XS: {
+        blk_iq4_xs *b = dst;
+        for (int64_t i = 0; i < nb; i++) quant_iq4_xs(src + i * QKK, &b[i]);
         break;
     }
     default: break;

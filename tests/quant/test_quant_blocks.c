@@ -268,7 +268,8 @@ static void test_roundtrip(ak_type t, double levels, double max_steps, double ma
 /* Rows with inf/nan must not trip undefined behaviour (run under UBSan in the ASan build);
  * blocks without such values must come out as usual. */
 static void test_non_finite_input(void) {
-    const ak_type types[] = {AK_TYPE_Q4_0, AK_TYPE_Q8_0, AK_TYPE_Q8_K, AK_TYPE_Q4_K, AK_TYPE_Q5_K, AK_TYPE_Q6_K};
+    const ak_type types[] = {AK_TYPE_Q4_0, AK_TYPE_Q8_0, AK_TYPE_Q8_K, AK_TYPE_Q4_K,
+                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS};
     float x[512], y[512];
     static uint8_t b[2048];
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -286,8 +287,31 @@ static void test_non_finite_input(void) {
     }
 }
 
+/* IQ4_XS by hand (ggml's layout, blocks.h): d = 0.5, each element is d * (ls - 32) * level. */
+static void test_iq4_xs(void) {
+    uint8_t b[136]; /* d (f16) | scales_h (u16) | scales_l[4] | qs[128] */
+    memset(b, 0, sizeof b);
+    put_u16(b, 0x3800); /* d = 0.5 */
+    /* ls: sub-block 0 = 33 (low 4 bits 1, high 2 bits 2), sub-block 1 = 20 (4, 1), sub-block
+     * 7 = 63 (15, 3); scales_l[ib / 2] nibble ib % 2, scales_h bits 2ib..2ib+1 */
+    b[4] = 0x1 | 0x4 << 4;
+    b[4 + 3] = 0xF << 4;
+    put_u16(b + 2, (uint16_t)(2 << 0 | 1 << 2 | 3 << 14));
+    uint8_t *qs = b + 8;
+    qs[0] = 0x0 | 0xF << 4;  /* element 0: level -127, element 16: level 113 */
+    qs[16 + 3] = 0x8 | 0x7 << 4; /* sub-block 1, element 32 + 3: level 1; 32 + 19: level -10 */
+    qs[112 + 15] = 0xB;      /* sub-block 7, element 224 + 15: level 38; 224 + 31: level -127 */
+    float y[256];
+    ak_dequantize_row(AK_TYPE_IQ4_XS, b, y, 256);
+    CHECK(y[0] == 0.5f * 1 * -127 && y[16] == 0.5f * 1 * 113 && y[1] == 0.5f * 1 * -127);
+    CHECK(y[35] == 0.5f * -12 * 1 && y[51] == 0.5f * -12 * -10);
+    CHECK(y[239] == 0.5f * 31 * 38 && y[255] == 0.5f * 31 * -127);
+    CHECK(y[100] == 0.5f * -32 * -127); /* sub-blocks 2..6: stored 0, i.e. -32; index 0 */
+}
+
 int main(void) {
     test_non_finite_input();
+    test_iq4_xs();
     test_q4_0();
     test_q8_0();
     test_q4_k(0);
@@ -306,5 +330,8 @@ int main(void) {
     test_roundtrip(AK_TYPE_Q4_K, 15, 0.55, 0.1);
     test_roundtrip(AK_TYPE_Q5_K, 31, 0.55, 0.05);
     test_roundtrip(AK_TYPE_Q6_K, 31, 0.55, 0.03);
+    /* IQ4_XS levels are not evenly spaced: the widest gap (-127 to -104) is 23/127 of a
+     * sub-block's largest magnitude, so half of it is 0.09 amax = 1.36 steps of amax/15 */
+    test_roundtrip(AK_TYPE_IQ4_XS, 15, 1.4, 0.12);
     return check_finish("test_quant_blocks");
 }
