@@ -3,6 +3,7 @@
 #define AK_QUANT_BLOCKS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define QK32 32
 #define QKK 256
@@ -19,6 +20,9 @@ typedef struct { float d; int8_t qs[QKK]; int16_t bsums[QKK / 16]; } blk_q8_k;
  * and a 4-bit index q into 16 non-uniform levels; sub-block ib's qs[16 ib + j] holds
  * element j in its low nibble and element j + 16 in its high one. */
 typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[QKK / 64]; uint8_t qs[QKK / 2]; } blk_iq4_xs;
+/* MXFP4 (OCP microscaling FP4): 32 values x ~ scale(e) * level[q], e an E8M0 exponent, q a
+ * 4-bit E2M1 code; element j is the low nibble of qs[j], element j + 16 the high one. */
+typedef struct { uint8_t e; uint8_t qs[QK32 / 2]; } blk_mxfp4;
 
 _Static_assert(sizeof(blk_q4_0) == 18, "q4_0 layout");
 _Static_assert(sizeof(blk_q8_0) == 34, "q8_0 layout");
@@ -27,11 +31,28 @@ _Static_assert(sizeof(blk_q5_k) == 176, "q5_k layout");
 _Static_assert(sizeof(blk_q6_k) == 210, "q6_k layout");
 _Static_assert(sizeof(blk_q8_k) == 292, "q8_k layout");
 _Static_assert(sizeof(blk_iq4_xs) == 136, "iq4_xs layout");
+_Static_assert(sizeof(blk_mxfp4) == 17, "mxfp4 layout");
 
 /* The 16 levels of IQ4_NL/IQ4_XS (ggml's kvalues_iq4nl), as the 16 bytes a shuffle reads. */
 static inline const int8_t *iq4nl_levels(void) {
     static const int8_t levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
     return levels;
+}
+
+/* The 16 E2M1 values doubled (0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives, times 2), as ggml
+ * keeps them so that they are integers; the block scale is halved to match. */
+static inline const int8_t *mxfp4_levels(void) {
+    static const int8_t levels[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+    return levels;
+}
+
+/* Half the E8M0 scale 2^(e - 127), i.e. 2^(e - 128), built from its bits (e < 2 gives the
+ * subnormals 2^-128 and 2^-127) as ggml does. */
+static inline float mxfp4_half_scale(uint8_t e) {
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
 }
 
 /* Scale of IQ4_XS sub-block ib (0..7): the stored 6 bits minus 32, in -32..31. */

@@ -60,6 +60,17 @@ static void dequant_iq4_xs(const blk_iq4_xs *b, float *y, int64_t nb) {
     }
 }
 
+static void dequant_mxfp4(const blk_mxfp4 *b, float *y, int64_t nb) {
+    const int8_t *levels = mxfp4_levels();
+    for (int64_t i = 0; i < nb; i++, y += QK32) {
+        const float d = mxfp4_half_scale(b[i].e);
+        for (int j = 0; j < 16; j++) {
+            y[j] = (float)levels[b[i].qs[j] & 0xF] * d;
+            y[j + 16] = (float)levels[b[i].qs[j] >> 4] * d;
+        }
+    }
+}
+
 static void dequant_q6_k(const blk_q6_k *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QKK) {
         float d = half_to_f32(b[i].d);
@@ -114,6 +125,7 @@ void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n) {
     }
     case AK_TYPE_Q6_K: dequant_q6_k(src, dst, nb); break;
     case AK_TYPE_IQ4_XS: dequant_iq4_xs(src, dst, nb); break;
+    case AK_TYPE_MXFP4: dequant_mxfp4(src, dst, nb); break;
     case AK_TYPE_Q8_K: {
         const blk_q8_k *b = src;
         for (int64_t i = 0; i < nb; i++)

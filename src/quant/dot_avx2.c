@@ -294,6 +294,30 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
+/* MXFP4: as q4_0, with the 4-bit codes turned into their levels by a byte shuffle. */
+INLINE void mxfp4_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_mxfp4 *a = w;
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mxfp4_levels()));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK32; i++) {
+        __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
+        /* low nibbles are elements 0..15, high nibbles 16..31 */
+        __m256i idx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+        __m256i q = _mm256_shuffle_epi8(levels, idx);
+        __m256i abs_q = _mm256_sign_epi8(q, q);
+        float da = mxfp4_half_scale(a[i].e);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
+            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
+            __m256 d = _mm256_set1_ps(h2f(b->d) * da);
+            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+}
+
 /* IQ4_XS: the 4-bit indices become their levels by a byte shuffle of the 16-level table;
  * the 32 bytes of qs at 32 ib2 hold sub-blocks 2 ib2 (low 128-bit lane) and 2 ib2 + 1 (high
  * lane), elements j in the low nibbles and j + 16 in the high ones: two lane permutes give
@@ -365,6 +389,7 @@ DEFINE_COLS(dot_q4_k, Q4_K_BODY, 4)
 DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
 DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 DEFINE_COLS(dot_iq4_xs, iq4_xs_cols, 4)
+DEFINE_COLS(dot_mxfp4, mxfp4_cols, 8)
 
 int KERNEL_SET(ak_dot_available)(void) { return 1; }
 
@@ -381,11 +406,13 @@ const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
+    [AK_TYPE_MXFP4] = dot_mxfp4,
 };
 
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = dot_q4_0_xn, [AK_TYPE_Q8_0] = dot_q8_0_xn, [AK_TYPE_Q4_K] = dot_q4_k_xn,
     [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn, [AK_TYPE_IQ4_XS] = dot_iq4_xs_xn,
+    [AK_TYPE_MXFP4] = dot_mxfp4_xn,
 };
 
 #else /* built without the flags (another architecture or compiler): scalar only */

@@ -87,6 +87,21 @@ static float dot_q5_k(int64_t n, const void *w, const void *x) {
     return s;
 }
 
+/* MXFP4: an integer sum per block, times the activation's scale and half the E8M0 scale. */
+static float dot_mxfp4(int64_t n, const void *w, const void *x) {
+    const blk_mxfp4 *a = w;
+    const blk_q8_0 *b = x;
+    const int8_t *levels = mxfp4_levels();
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QK32; i++) {
+        int sumi = 0;
+        for (int j = 0; j < 16; j++)
+            sumi += levels[a[i].qs[j] & 0xF] * b[i].qs[j] + levels[a[i].qs[j] >> 4] * b[i].qs[j + 16];
+        s += half_to_f32(b[i].d) * mxfp4_half_scale(a[i].e) * (float)sumi;
+    }
+    return s;
+}
+
 /* IQ4_XS: integer sums per sub-block times its scale, one float product per block (the
  * int32 sum is at most 8 x 32 x 32 x 127 x 127 < 2^31). */
 static float dot_iq4_xs(int64_t n, const void *w, const void *x) {
@@ -137,4 +152,5 @@ const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
+    [AK_TYPE_MXFP4] = dot_mxfp4,
 };

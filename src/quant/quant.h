@@ -32,6 +32,7 @@ typedef enum {
     AK_TYPE_Q8_K = 15, /* activations only */
     AK_TYPE_IQ4_XS = 23,
     AK_TYPE_BF16 = 30,
+    AK_TYPE_MXFP4 = 39,
     AK_TYPE_COUNT = 41 /* one past the largest ggml type id we know of */
 } ak_type;
 

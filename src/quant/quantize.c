@@ -211,6 +211,33 @@ static void quant_iq4_xs(const float *x, blk_iq4_xs *b) {
     }
 }
 
+/* MXFP4: the smallest power-of-two scale that fits the block's largest magnitude under the
+ * widest level (6, stored doubled as 12), so nothing clips; each value its nearest level.
+ * (ggml picks the exponent from amax and may clip the largest values a little.) */
+static void quant_mxfp4(const float *x, blk_mxfp4 *b, int64_t nb) {
+    const int8_t *levels = mxfp4_levels();
+    for (int64_t i = 0; i < nb; i++, x += QK32) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        int e = 0;
+        while (e < 254 && mxfp4_half_scale((uint8_t)e) * 12.0f < amax) e++;
+        b[i].e = (uint8_t)e;
+        float d = mxfp4_half_scale((uint8_t)e);
+        for (int j = 0; j < 16; j++) {
+            int q[2];
+            for (int h = 0; h < 2; h++) {
+                float v = x[j + 16 * h], err = INFINITY;
+                q[h] = 0;
+                for (int k = 0; k < 16; k++) {
+                    float e2 = fabsf((float)levels[k] * d - v);
+                    if (e2 < err) err = e2, q[h] = k;
+                }
+            }
+            b[i].qs[j] = (uint8_t)(q[0] | q[1] << 4);
+        }
+    }
+}
+
 static void quantize(ak_type t, const float *src, void *dst, int64_t n, int activation) {
     int64_t bs = ak_type_block_elems(t);
     if (!bs || n <= 0 || n % bs) return;
@@ -250,6 +277,7 @@ static void quantize(ak_type t, const float *src, void *dst, int64_t n, int acti
         for (int64_t i = 0; i < nb; i++) quant_q6_k(src + i * QKK, &b[i]);
         break;
     }
+    case AK_TYPE_MXFP4: quant_mxfp4(src, dst, nb); break;
     case AK_TYPE_IQ4_XS: {
         blk_iq4_xs *b = dst;
         for (int64_t i = 0; i < nb; i++) quant_iq4_xs(src + i * QKK, &b[i]);

@@ -269,7 +269,7 @@ static void test_roundtrip(ak_type t, double levels, double max_steps, double ma
  * blocks without such values must come out as usual. */
 static void test_non_finite_input(void) {
     const ak_type types[] = {AK_TYPE_Q4_0, AK_TYPE_Q8_0, AK_TYPE_Q8_K, AK_TYPE_Q4_K,
-                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS};
+                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS, AK_TYPE_MXFP4};
     float x[512], y[512];
     static uint8_t b[2048];
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -309,8 +309,28 @@ static void test_iq4_xs(void) {
     CHECK(y[100] == 0.5f * -32 * -127); /* sub-blocks 2..6: stored 0, i.e. -32; index 0 */
 }
 
+/* MXFP4 by hand: e = 130 -> half scale 2^2 = 4; e = 1 -> 2^-127; codes index the doubled
+ * E2M1 levels (ggml's layout, blocks.h). */
+static void test_mxfp4(void) {
+    uint8_t b[34]; /* two blocks: e | qs[16] */
+    memset(b, 0, sizeof b);
+    b[0] = 130;
+    b[1] = 0x7 | 0xF << 4; /* element 0: level 12, element 16: level -12 */
+    b[1 + 5] = 0x9 | 0x3 << 4; /* element 5: level -1, element 21: level 3 */
+    b[17] = 1;
+    b[18] = 0x1; /* element 32: level 1, times 2^-127 */
+    float y[64];
+    ak_dequantize_row(AK_TYPE_MXFP4, b, y, 64);
+    CHECK(y[0] == 48.0f && y[16] == -48.0f && y[5] == -4.0f && y[21] == 12.0f && y[1] == 0.0f);
+    CHECK(y[32] == 0x1p-127f && y[48] == 0.0f);
+    b[0] = 255; /* the largest exponent: 2^127, finite */
+    ak_dequantize_row(AK_TYPE_MXFP4, b, y, 32);
+    CHECK(y[0] == 12.0f * 0x1p127f);
+}
+
 int main(void) {
     test_non_finite_input();
+    test_mxfp4();
     test_iq4_xs();
     test_q4_0();
     test_q8_0();
@@ -333,5 +353,8 @@ int main(void) {
     /* IQ4_XS levels are not evenly spaced: the widest gap (-127 to -104) is 23/127 of a
      * sub-block's largest magnitude, so half of it is 0.09 amax = 1.36 steps of amax/15 */
     test_roundtrip(AK_TYPE_IQ4_XS, 15, 1.4, 0.12);
+    /* MXFP4: levels 4 and 6 (of 6) are the widest gap, 2/6 of the scaled range; with a
+     * power-of-two scale the block maximum may sit at only half the top level */
+    test_roundtrip(AK_TYPE_MXFP4, 7, 1.4, 0.2);
     return check_finish("test_quant_blocks");
 }
