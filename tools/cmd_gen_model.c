@@ -12,7 +12,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral]\n"
+            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss]\n"
             "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|iq4_xs|mxfp4] [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
@@ -45,7 +45,7 @@ int cmd_gen_model(int argc, char **argv) {
             return 2;
         }
     } else if (ak_gen_params_default(&p, arch)) {
-        fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)\n", arch);
+        fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss)\n", arch);
         return 2;
     }
     int quiet = 0;

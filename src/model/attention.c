@@ -15,11 +15,19 @@ size_t ak_attn_work_floats(int hd) { return (size_t)2 * (size_t)hd * ATTN_KT + A
 
 static int attn_group(const ak_context *c) { return c->hp.n_head / c->hp.n_head_kv; }
 
-/* Per thread: the kernel's work, then q and acc [rows][hd], m, l and n_vis [rows], for the
- * rows of one item (the query heads of a KV head x ATTN_QB tokens). */
+/* Per thread: the kernel's work, then q and acc [rows][hd], m, l, vis_lo and vis_hi [rows],
+ * for the rows of one item (the query heads of a KV head x ATTN_QB tokens). */
 size_t ak_attn_scratch_floats(const ak_context *c) {
     const size_t hd = (size_t)c->hp.head_dim, rows = (size_t)attn_group(c) * ATTN_QB;
-    return (ak_attn_work_floats((int)hd) + rows * (2 * hd + 3) + 15) & ~(size_t)15;
+    return (ak_attn_work_floats((int)hd) + rows * (2 * hd + 4) + 15) & ~(size_t)15;
+}
+
+/* The first key position `pos` sees in this layer: 0, or the start of its sliding window
+ * (llama.cpp masks key p0 for query p1 when p1 - p0 >= n_swa). */
+static int first_visible(const ak_context *c, int layer, int pos) {
+    const ak_hparams *hp = &c->hp;
+    if (!hp->n_swa || layer % hp->swa_period >= hp->swa_period - 1) return 0;
+    return pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0;
 }
 
 /* Decode items split over the keys keep (m, l, acc[hd]) per row and part. */
@@ -51,7 +59,8 @@ static void attend_item(const attend_job *j, int item, float *scratch) {
     const int n_rows = (t1 - t0) * group;
     float *work = scratch, *q = work + ak_attn_work_floats(hd), *acc = q + (size_t)n_rows * hd;
     float *m = acc + (size_t)n_rows * hd, *l = m + n_rows;
-    int *n_vis = (int *)(l + n_rows);
+    int *vis_lo = (int *)(l + n_rows), *vis_hi = vis_lo + n_rows;
+    const float *sinks = c->model->layers[j->layer].sinks;
     const float scale = 1.0f / sqrtf((float)hd);
     for (int t = t0; t < t1; t++)
         for (int g = 0; g < group; g++) {
@@ -65,18 +74,21 @@ static void attend_item(const attend_job *j, int item, float *scratch) {
                 ak_dequantize_row(ak_vec_dot_type((ak_type)c->type_k), work, qr, hd);
             }
             for (int d = 0; d < hd; d++) qr[d] *= scale;
-            m[r] = -INFINITY;
-            l[r] = 0.0f;
-            n_vis[r] = c->n_past + t + 1;
+            const int with_sink = sinks && split == 0; /* once per softmax, in its first part */
+            m[r] = with_sink ? sinks[kvh * group + g] : -INFINITY;
+            l[r] = with_sink ? 1.0f : 0.0f;
+            vis_lo[r] = first_visible(c, j->layer, c->n_past + t);
+            vis_hi[r] = c->n_past + t + 1;
         }
     memset(acc, 0, (size_t)n_rows * hd * sizeof *acc);
-    const int n_keys = c->n_past + t1, part = (n_keys + j->n_splits - 1) / j->n_splits;
-    const int lo = split * part, hi = lo + part < n_keys ? lo + part : n_keys;
+    const int first = first_visible(c, j->layer, c->n_past + t0), n_keys = c->n_past + t1;
+    const int part = (n_keys - first + j->n_splits - 1) / j->n_splits;
+    const int lo = first + split * part, hi = lo + part < n_keys ? lo + part : n_keys;
     const attn_cache desc = {hd, c->type_k, c->type_v, c->k_row, c->v_row};
     const size_t head_row = ((size_t)j->layer * nkv + kvh) * c->n_ctx;
     if (lo < hi)
-        j->kernel(&desc, c->k_cache + head_row * c->k_row, c->v_cache + head_row * c->v_row, n_rows, q, n_vis, lo, hi,
-                  m, l, acc, work);
+        j->kernel(&desc, c->k_cache + head_row * c->k_row, c->v_cache + head_row * c->v_row, n_rows, q, vis_lo,
+                  vis_hi, lo, hi, m, l, acc, work);
     for (int r = 0; r < n_rows; r++) {
         const int t = t0 + r / group, h = kvh * group + r % group;
         if (j->n_splits == 1) {
@@ -130,7 +142,7 @@ void ak_attend(ak_context *c, int layer, int n_tok) {
     const int nkv = c->hp.n_head_kv, n_keys = c->n_past + n_tok;
     /* a decode step with fewer KV heads than threads: split the keys (>= 256 a part) */
     if (n_tok == 1 && nkv < c->n_threads) {
-        int want = (2 * c->n_threads + nkv - 1) / nkv, most = n_keys / 256;
+        int want = (2 * c->n_threads + nkv - 1) / nkv, most = (n_keys - first_visible(c, layer, c->n_past)) / 256;
         j.n_splits = want < most ? want : most;
         if (j.n_splits > ATTN_SPLITS) j.n_splits = ATTN_SPLITS;
         if (j.n_splits < 1) j.n_splits = 1;
@@ -209,11 +221,13 @@ static void ref_worker(void *arg, int ith, int nth) {
     (void)nth;
     for (int item; (item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_tok * nh;) {
         int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
-        int n_keys = c->n_past + t + 1;
+        int lo = first_visible(c, j->layer, c->n_past + t), n_keys = c->n_past + t + 1 - lo;
         const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
-        size_t head_row = ((size_t)j->layer * nkv + kvh) * c->n_ctx;
+        size_t head_row = ((size_t)j->layer * nkv + kvh) * c->n_ctx + (size_t)lo;
         float mx = keys_scores(c, q, c->k_cache + head_row * c->k_row, n_keys, scale, sc, q_enc);
-        double sum = 0.0;
+        const float *sinks = c->model->layers[j->layer].sinks;
+        if (sinks && sinks[h] > mx) mx = sinks[h];
+        double sum = sinks ? (double)expf(sinks[h] - mx) : 0.0;
         for (int p = 0; p < n_keys; p++) {
             sc[p] = expf(sc[p] - mx);
             sum += sc[p];

@@ -2,7 +2,9 @@
  *
  * ak_attend computes c->att from c->q (rotated) and the layer's cached keys and values:
  * for each query head, softmax(q . k / sqrt(head_dim)) over the keys it may see, times V.
- * The work is cut into items of one KV head x a block of ATTN_QB tokens (all the query heads
+ * gpt-oss: a per-head sink logit joins each softmax's denominator (a key whose value is
+ * zero: the state starts at m = sink, l = 1), and windowed layers see only the last n_swa
+ * positions. The work is cut into items of one KV head x a block of ATTN_QB tokens (all the query heads
  * that share the KV head: the keys and values are read once for all of them); a decode step
  * (one token) with fewer items than threads splits the keys too, and merges the parts.
  *
@@ -32,18 +34,22 @@ typedef struct {
 } attn_cache;
 
 /* One item's rows against keys [key_lo, key_hi) of one KV head (rows k, v of that head).
- * q: [n_rows][hd], already multiplied by 1/sqrt(hd); row r sees the keys below n_vis[r].
+ * q: [n_rows][hd], already multiplied by 1/sqrt(hd); row r sees keys vis_lo[r]..vis_hi[r]-1
+ * (causal: vis_hi = position + 1; a sliding window raises vis_lo).
  * m, l, acc: [n_rows], [n_rows], [n_rows][hd]: the online-softmax state (running max,
  * sum of exp, unnormalised output), updated in place; start from -inf, 0, 0.
  * work: ak_attn_work_floats(hd) floats. */
 typedef void (*attn_kernel_fn)(const attn_cache *d, const uint8_t *k, const uint8_t *v, int n_rows, const float *q,
-                               const int *n_vis, int key_lo, int key_hi, float *m, float *l, float *acc, float *work);
+                               const int *vis_lo, const int *vis_hi, int key_lo, int key_hi, float *m, float *l,
+                               float *acc, float *work);
 
 size_t ak_attn_work_floats(int hd);
 void ak_attn_kernel_generic(const attn_cache *d, const uint8_t *k, const uint8_t *v, int n_rows, const float *q,
-                            const int *n_vis, int key_lo, int key_hi, float *m, float *l, float *acc, float *work);
+                            const int *vis_lo, const int *vis_hi, int key_lo, int key_hi, float *m, float *l,
+                            float *acc, float *work);
 void ak_attn_kernel_avx2(const attn_cache *d, const uint8_t *k, const uint8_t *v, int n_rows, const float *q,
-                         const int *n_vis, int key_lo, int key_hi, float *m, float *l, float *acc, float *work);
+                         const int *vis_lo, const int *vis_hi, int key_lo, int key_hi, float *m, float *l, float *acc,
+                         float *work);
 int ak_attn_avx2_built(void);
 
 struct ak_context;

@@ -10,8 +10,9 @@
 int ak_attn_avx2_built(void) { return 1; }
 #else
 void ak_attn_kernel_avx2(const attn_cache *d, const uint8_t *k, const uint8_t *v, int n_rows, const float *q,
-                         const int *n_vis, int key_lo, int key_hi, float *m, float *l, float *acc, float *work) {
-    ak_attn_kernel_generic(d, k, v, n_rows, q, n_vis, key_lo, key_hi, m, l, acc, work);
+                         const int *vis_lo, const int *vis_hi, int key_lo, int key_hi, float *m, float *l, float *acc,
+                         float *work) {
+    ak_attn_kernel_generic(d, k, v, n_rows, q, vis_lo, vis_hi, key_lo, key_hi, m, l, acc, work);
 }
 
 int ak_attn_avx2_built(void) { return 0; }

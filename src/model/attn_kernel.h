@@ -114,17 +114,17 @@ static void attn_accumulate(float *acc, float alpha, const float *w, const void 
     }
 }
 
-/* One row against the tile's keys, seeing the first vis of them: s = exp(score - m') (0 for
+/* One row against the tile's keys, seeing keys first..vis-1 of it: s = exp(score - m') (0 for
  * unseen keys), the state's max and sum updated; returns exp(m - m'), the factor that
  * rescales what the row accumulated before. */
-static float attn_row(const float *q, const void *const *krows, int k16, int hd, int vis, float *m, float *l,
-                      float *s) {
+static float attn_row(const float *q, const void *const *krows, int k16, int hd, int first, int vis, float *m,
+                      float *l, float *s) {
     v8f sc[ATTN_KV];
-    for (int c = 0; c < ATTN_KV && 8 * c < vis; c++) sc[c] = attn_scores8(q, krows + 8 * c, hd, k16);
-    for (int c = (vis + 7) / 8; c < ATTN_KV; c++) sc[c] = v8_splat(0.0f);
+    for (int c = 0; c < ATTN_KV; c++)
+        sc[c] = 8 * c < vis && 8 * c + 8 > first ? attn_scores8(q, krows + 8 * c, hd, k16) : v8_splat(0.0f);
     float mt = -INFINITY;
     for (int c = 0; c < ATTN_KV; c++) attn_store(s + 8 * c, sc[c]);
-    for (int j = 0; j < vis; j++) mt = s[j] > mt ? s[j] : mt;
+    for (int j = first; j < vis; j++) mt = s[j] > mt ? s[j] : mt;
     const float m_new = mt > *m ? mt : *m;
     const v8f mn = v8_splat(m_new);
     v8f sum = v8_splat(0.0f);
@@ -133,7 +133,7 @@ static float attn_row(const float *q, const void *const *krows, int k16, int hd,
         x = v8_select(x < EXP_LO, v8_splat(EXP_LO), x);
         v8f e = v8_exp_nonpositive(x);
         for (int i = 0; i < 8; i++) /* keys this row may not see weigh nothing */
-            if (8 * c + i >= vis) e[i] = 0.0f;
+            if (8 * c + i >= vis || 8 * c + i < first) e[i] = 0.0f;
         attn_store(s + 8 * c, e);
         sum += e;
     }
@@ -146,23 +146,24 @@ static float attn_row(const float *q, const void *const *krows, int k16, int hd,
 }
 
 void ATTN_KERNEL_NAME(const attn_cache *d, const uint8_t *k, const uint8_t *v, int n_rows, const float *q,
-                      const int *n_vis, int key_lo, int key_hi, float *m, float *l, float *acc, float *work) {
+                      const int *vis_lo, const int *vis_hi, int key_lo, int key_hi, float *m, float *l, float *acc,
+                      float *work) {
     const int hd = d->hd;
     float *kb = work, *vb = kb + (size_t)hd * ATTN_KT, *s = vb + (size_t)hd * ATTN_KT;
     const void *krows[ATTN_KT], *vrows[ATTN_KT];
     for (int p0 = key_lo; p0 < key_hi; p0 += ATTN_KT) {
         const int n = key_hi - p0 < ATTN_KT ? key_hi - p0 : ATTN_KT;
         int any = 0;
-        for (int r = 0; r < n_rows; r++) any |= n_vis[r] > p0;
+        for (int r = 0; r < n_rows; r++) any |= vis_hi[r] > p0;
         if (!any) break; /* rows see ever fewer keys than the tiles that remain */
         const int k16 = attn_rows(k + (size_t)p0 * d->k_row, d->k_row, d->type_k, hd, n, kb, krows);
         const int v16 = attn_rows(v + (size_t)p0 * d->v_row, d->v_row, d->type_v, hd, n, vb, vrows);
         for (int j = n; j < ATTN_KT; j++) krows[j] = krows[0]; /* readable; masked below */
         for (int r = 0; r < n_rows; r++) {
-            int vis = n_vis[r] - p0 < n ? n_vis[r] - p0 : n;
-            if (vis <= 0) continue;
-            const float alpha = attn_row(q + (size_t)r * hd, krows, k16, hd, vis, &m[r], &l[r], s);
-            attn_accumulate(acc + (size_t)r * hd, alpha, s, vrows, vis, hd, v16);
+            const int vis = vis_hi[r] - p0 < n ? vis_hi[r] - p0 : n, first = vis_lo[r] > p0 ? vis_lo[r] - p0 : 0;
+            if (vis <= first) continue;
+            const float alpha = attn_row(q + (size_t)r * hd, krows, k16, hd, first, vis, &m[r], &l[r], s);
+            attn_accumulate(acc + (size_t)r * hd, alpha, s + first, vrows + first, vis - first, hd, v16);
         }
     }
 }

@@ -218,6 +218,18 @@ static void gather_worker(void *arg, int ith, int nth) {
         memcpy(c->xgather + (size_t)a * c->enc_stride, j->xg + (size_t)c->assign_tok[a] * c->enc_stride, j->row_bytes);
 }
 
+/* gpt-oss's expert activation on rows lo..hi of n assignments, biases added first (as
+ * llama.cpp's swiglu_oai with alpha 1.702 and limit 7): x = min(gate + bg, 7),
+ * y = clamp(up + bu, -7, 7), h = x * sigmoid(1.702 x) * (y + 1). */
+static void oai_glu(float *g, const float *u, int n, int ff, int64_t lo, int64_t hi, const float *bg, const float *bu) {
+    for (int a = 0; a < n; a++)
+        for (int64_t r = lo; r < hi; r++) {
+            const float x = fminf(g[(size_t)a * ff + r] + bg[r], 7.0f);
+            const float y = fminf(fmaxf(u[(size_t)a * ff + r] + bu[r], -7.0f), 7.0f);
+            g[(size_t)a * ff + r] = x / (1.0f + expf(1.702f * -x)) * (y + 1.0f);
+        }
+}
+
 /* h[a] = silu(gate_e x_t) * (up_e x_t) for every assignment a = (token t, expert e). */
 static void up_worker(void *arg, int ith, int nth) {
     up_job *j = arg;
@@ -239,8 +251,12 @@ static void up_worker(void *arg, int ith, int nth) {
             ak_mat_rows(&j->l->up_exps, e, lo, hi, xa, c->enc_stride, NULL, n, u, (size_t)ff);
         else
             ak_mat_rows(&j->l->up_exps, e, lo, hi, j->xu, c->enc_stride, toks, n, u, (size_t)ff);
-        for (int a = 0; a < n; a++)
-            for (int64_t r = lo; r < hi; r++) g[(size_t)a * ff + r] = silu(g[(size_t)a * ff + r]) * u[(size_t)a * ff + r];
+        if (j->l->gate_exps_b)
+            oai_glu(g, u, n, ff, lo, hi, j->l->gate_exps_b + (size_t)e * ff, j->l->up_exps_b + (size_t)e * ff);
+        else
+            for (int a = 0; a < n; a++)
+                for (int64_t r = lo; r < hi; r++)
+                    g[(size_t)a * ff + r] = silu(g[(size_t)a * ff + r]) * u[(size_t)a * ff + r];
     }
 }
 
@@ -256,6 +272,10 @@ static void down_worker(void *arg, int ith, int nth) {
         chunk_rows(E, item % per_expert, &lo, &hi);
         ak_mat_rows(&j->l->down_exps, e, lo, hi, c->henc + (size_t)a0 * c->enc_stride_ff, c->enc_stride_ff, NULL,
                     n, c->y_exp + (size_t)a0 * E, (size_t)E);
+        if (j->l->down_exps_b) /* gpt-oss */
+            for (int a = 0; a < n; a++)
+                for (int64_t r = lo; r < hi; r++)
+                    c->y_exp[(size_t)(a0 + a) * E + r] += j->l->down_exps_b[(size_t)e * E + r];
     }
 }
 
@@ -319,6 +339,7 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     const ak_mat *wr[1] = {&l->gate_inp};
     float *yr[1] = {c->router_logits};
     matmul(c, c->xn, E, n_tok, wr, yr, 1);
+    add_bias(c->router_logits, l->gate_inp_b, n_tok, X); /* gpt-oss: the policies see biased logits */
     if (c->sink) c->sink(c->sink_user, il, c->router_logits, n_tok, X);
 
     const ak_policy *pol = c->has_cfg ? ak_config_layer_policy(&c->cfg, il) : &c->native;

@@ -36,7 +36,8 @@ typedef struct {
 
 int ak_gen_params_default(ak_gen_params *p, const char *arch) {
     memset(p, 0, sizeof *p);
-    if (strcmp(arch, "olmoe") && strcmp(arch, "qwen2moe") && strcmp(arch, "qwen3moe") && strcmp(arch, "mixtral"))
+    if (strcmp(arch, "olmoe") && strcmp(arch, "qwen2moe") && strcmp(arch, "qwen3moe") && strcmp(arch, "mixtral") &&
+        strcmp(arch, "gpt-oss"))
         return -1;
     snprintf(p->arch, sizeof p->arch, "%s", arch);
     p->type = AK_TYPE_F32;
@@ -65,6 +66,12 @@ int ak_gen_params_default(ak_gen_params *p, const char *arch) {
         p->rope_freq_base = 1000000.0f;
     }
     if (!strcmp(arch, "mixtral")) p->n_head_kv = 2;
+    if (!strcmp(arch, "gpt-oss")) { /* GQA, head_dim apart from n_embd / n_head, a short window */
+        p->n_head_kv = 2;
+        p->head_dim = 32;
+        p->n_swa = 32;
+        p->rope_freq_base = 150000.0f;
+    }
     return 0;
 }
 
@@ -98,7 +105,7 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
 static int validate(const ak_gen_params *p, ak_error *err) {
     ak_gen_params d;
     if (ak_gen_params_default(&d, p->arch)) {
-        ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral)", p->arch);
+        ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss)", p->arch);
         return -1;
     }
     if (p->type < 0 || p->type >= AK_TYPE_COUNT || !ak_type_is_weight(p->type)) {
@@ -111,7 +118,7 @@ static int validate(const ak_gen_params *p, ak_error *err) {
         {"experts", p->n_expert, 1, 1024},       {"top-k", p->n_expert_used, 1, p->n_expert},
         {"ff", p->n_ff, 1, 1 << 20},             {"vocab", p->n_vocab, 8, 1 << 22},
         {"ctx", p->n_ctx_train, 1, 1 << 24},     {"ff-shexp", p->n_ff_shexp, 0, 1 << 20},
-        {"head-dim", p->head_dim, 0, 4096},
+        {"head-dim", p->head_dim, 0, 4096},      {"swa", p->n_swa, 0, 1 << 24},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (r[i].v < r[i].min || r[i].v > r[i].max) {
@@ -131,7 +138,7 @@ static int validate(const ak_gen_params *p, ak_error *err) {
         ak_failf(err, AK_ERR_INVALID_ARG, "embd (%d) must be a multiple of heads (%d)", p->n_embd, p->n_head);
         return -1;
     }
-    if (strcmp(p->arch, "qwen3moe") && hd * p->n_head != p->n_embd) {
+    if (strcmp(p->arch, "qwen3moe") && strcmp(p->arch, "gpt-oss") && hd * p->n_head != p->n_embd) {
         ak_failf(err, AK_ERR_INVALID_ARG, "%s needs head_dim * heads == embd", p->arch);
         return -1;
     }
@@ -197,7 +204,7 @@ static void add_spec(tensor_spec *t, int *n, int kind, int layer, const char *na
     s->layer = layer;
     s->nd = nd;
     s->ne[0] = n0, s->ne[1] = n1, s->ne[2] = n2;
-    s->type = nd == 1 ? AK_TYPE_F32 : row_type(type, n0);
+    s->type = nd == 1 || kind == T_BIAS ? AK_TYPE_F32 : row_type(type, n0); /* biases stay F32, as llama.cpp's */
     s->scale = scale;
     s->nbytes = ak_row_bytes((ak_type)s->type, n0) * (uint64_t)(n1 * n2);
 }
@@ -207,6 +214,7 @@ static float keep_rms(int64_t fan_in) { return sqrtf(3.0f / (float)fan_in); }
 
 static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
     const int q2 = !strcmp(p->arch, "qwen2moe"), q3 = !strcmp(p->arch, "qwen3moe"), ol = !strcmp(p->arch, "olmoe");
+    const int oss = !strcmp(p->arch, "gpt-oss");
     const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp;
     const int64_t hd = p->head_dim ? p->head_dim : E / p->n_head;
     const int64_t q = hd * p->n_head, kv = hd * p->n_head_kv;
@@ -218,22 +226,32 @@ static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
         add_spec(t, &n, T_MATRIX, l, "attn_q.weight", ty, 2, E, q, 1, keep_rms(E));
         add_spec(t, &n, T_MATRIX, l, "attn_k.weight", ty, 2, E, kv, 1, keep_rms(E));
         add_spec(t, &n, T_MATRIX, l, "attn_v.weight", ty, 2, E, kv, 1, keep_rms(E));
-        if (q2) {
+        if (q2 || oss) {
             add_spec(t, &n, T_BIAS, l, "attn_q.bias", ty, 1, q, 1, 1, 0.1f);
             add_spec(t, &n, T_BIAS, l, "attn_k.bias", ty, 1, kv, 1, 1, 0.1f);
             add_spec(t, &n, T_BIAS, l, "attn_v.bias", ty, 1, kv, 1, 1, 0.1f);
         }
         add_spec(t, &n, T_MATRIX, l, "attn_output.weight", ty, 2, q, E, 1, keep_rms(q));
+        if (oss) {
+            add_spec(t, &n, T_BIAS, l, "attn_output.bias", ty, 1, E, 1, 1, 0.1f);
+            add_spec(t, &n, T_BIAS, l, "attn_sinks.weight", ty, 1, p->n_head, 1, 1, 2.0f);
+        }
         if (ol || q3) {
             add_spec(t, &n, T_NORM, l, "attn_q_norm.weight", ty, 1, ol ? q : hd, 1, 1, 0.1f);
             add_spec(t, &n, T_NORM, l, "attn_k_norm.weight", ty, 1, ol ? kv : hd, 1, 1, 0.1f);
         }
-        add_spec(t, &n, T_NORM, l, "ffn_norm.weight", ty, 1, E, 1, 1, 0.1f);
+        add_spec(t, &n, T_NORM, l, oss ? "post_attention_norm.weight" : "ffn_norm.weight", ty, 1, E, 1, 1, 0.1f);
         /* routers stay F32, as llama.cpp's converter and llama-quantize keep them */
         add_spec(t, &n, T_ROUTER, l, "ffn_gate_inp.weight", AK_TYPE_F32, 2, E, X, 1, 0.5f * keep_rms(E));
         add_spec(t, &n, T_MATRIX, l, "ffn_gate_exps.weight", ty, 3, E, F, X, keep_rms(E));
         add_spec(t, &n, T_MATRIX, l, "ffn_up_exps.weight", ty, 3, E, F, X, keep_rms(E));
         add_spec(t, &n, T_MATRIX, l, "ffn_down_exps.weight", ty, 3, F, E, X, keep_rms(F));
+        if (oss) { /* biases of the router and of every expert (2-D: one row per expert) */
+            add_spec(t, &n, T_BIAS, l, "ffn_gate_inp.bias", ty, 1, X, 1, 1, 0.5f);
+            add_spec(t, &n, T_BIAS, l, "ffn_gate_exps.bias", ty, 2, F, X, 1, 0.5f);
+            add_spec(t, &n, T_BIAS, l, "ffn_up_exps.bias", ty, 2, F, X, 1, 0.5f);
+            add_spec(t, &n, T_BIAS, l, "ffn_down_exps.bias", ty, 2, E, X, 1, 0.1f);
+        }
         if (q2) {
             add_spec(t, &n, T_SHEXP_GATE, l, "ffn_gate_inp_shexp.weight", ty, 1, E, 1, 1, keep_rms(E));
             add_spec(t, &n, T_MATRIX, l, "ffn_gate_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
@@ -427,11 +445,12 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
     gguf_set_f32(w, K("attention.layer_norm_rms_epsilon"), p->rms_eps);
     gguf_set_u32(w, K("expert_count"), (uint32_t)p->n_expert);
     gguf_set_u32(w, K("expert_used_count"), (uint32_t)p->n_expert_used);
-    if (!strcmp(p->arch, "qwen2moe") || !strcmp(p->arch, "qwen3moe"))
+    if (!strcmp(p->arch, "qwen2moe") || !strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss"))
         gguf_set_u32(w, K("expert_feed_forward_length"), (uint32_t)p->n_ff);
+    if (!strcmp(p->arch, "gpt-oss")) gguf_set_u32(w, K("attention.sliding_window"), (uint32_t)p->n_swa);
     if (!strcmp(p->arch, "qwen2moe"))
         gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
-    if (!strcmp(p->arch, "qwen3moe") || hd * p->n_head != p->n_embd) {
+    if (!strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") || hd * p->n_head != p->n_embd) {
         gguf_set_u32(w, K("attention.key_length"), (uint32_t)hd);
         gguf_set_u32(w, K("attention.value_length"), (uint32_t)hd);
     }
@@ -513,7 +532,7 @@ int ak_gen_model_write(const ak_gen_params *p, const char *path, int quiet, ak_e
     int n_fallback = 0, first_fallback = -1;
     for (int i = 0; i < n; i++) {
         if (specs[i].nbytes > max_bytes) max_bytes = specs[i].nbytes;
-        if (specs[i].nd > 1 && specs[i].kind != T_ROUTER && specs[i].type != p->type) {
+        if (specs[i].nd > 1 && specs[i].kind != T_ROUTER && specs[i].kind != T_BIAS && specs[i].type != p->type) {
             if (first_fallback < 0) first_fallback = i;
             n_fallback++;
         }

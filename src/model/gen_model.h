@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 typedef struct {
-    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral" */
+    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss" */
     int type;            /* ggml type of the big matrices (ak_type) */
     int n_layer, n_embd, n_head, n_head_kv;
     int head_dim;        /* 0: n_embd / n_head */
@@ -34,6 +34,7 @@ typedef struct {
     float rope_factor;
     int rope_orig_ctx;        /* YaRN's original context (0: not written) */
     float rms_eps;
+    int n_swa;           /* gpt-oss: sliding window of the windowed (even) layers */
     uint64_t seed;
 } ak_gen_params;
 

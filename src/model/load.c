@@ -136,9 +136,11 @@ static int load_mat(loader *L, ak_mat *out, const char *name, int64_t n_in, int6
     return 0;
 }
 
-static int load_vec(loader *L, float **out, const char *name, int64_t n, int required) {
+/* A 1-D tensor of n0 values, or a 2-D one of n0 x n1 (per-expert biases), as floats. */
+static int load_vec2(loader *L, float **out, const char *name, int64_t n0, int64_t n1, int required) {
     *out = NULL;
-    const gguf_tensor *t = find(L, name, 1, &n, required);
+    const int64_t ne[2] = {n0, n1}, n = n0 * n1;
+    const gguf_tensor *t = find(L, name, n1 > 1 ? 2 : 1, ne, required);
     if (!t) return required ? -1 : 0;
     ak_model *m = L->m;
     if (m->n_owned == m->cap_owned) {
@@ -155,6 +157,10 @@ static int load_vec(loader *L, float **out, const char *name, int64_t n, int req
     m->weight_bytes += t->nbytes;
     *out = v;
     return 0;
+}
+
+static int load_vec(loader *L, float **out, const char *name, int64_t n, int required) {
+    return load_vec2(L, out, name, n, 1, required);
 }
 
 /* RoPE scaling as llama.cpp reads it (llama-model.cpp, llama-context.cpp): type "linear"
@@ -213,9 +219,11 @@ static int load_hparams(loader *L) {
 
     int is_olmoe = !strcmp(hp->arch, "olmoe"), is_q2 = !strcmp(hp->arch, "qwen2moe");
     int is_q3 = !strcmp(hp->arch, "qwen3moe"), is_llama = !strcmp(hp->arch, "llama");
-    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama)
-        return ak_failf(L->err, AK_ERR_FORMAT, "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts)",
-                    hp->arch);
+    int is_oss = !strcmp(hp->arch, "gpt-oss");
+    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama && !is_oss)
+        return ak_failf(L->err, AK_ERR_FORMAT,
+                        "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts, gpt-oss)",
+                        hp->arch);
 
     if (need_int(L, "block_count", 1, 4096, &hp->n_layer) || need_int(L, "embedding_length", 1, 1 << 20, &hp->n_embd) ||
         need_int(L, "attention.head_count", 1, 4096, &hp->n_head))
@@ -262,8 +270,20 @@ static int load_hparams(loader *L) {
     /* llama.cpp reads expert_weights_scale for none of these architectures */
     L->m->expert_weights_scale = 0.0f;
 
+    if (is_oss) { /* alternating sliding-window layers, period 2 unless the file says */
+        hp->oai_ffn = 1;
+        if (need_int(L, "attention.sliding_window", 1, 1 << 24, &hp->n_swa) ||
+            opt_int(L, "attention.sliding_window_pattern", 1, 4096, 2, &hp->swa_period))
+            return -1;
+        float base_swa;
+        if (opt_f32(L, "rope.freq_base_swa", hp->rope_freq_base, &base_swa)) return -1;
+        if (base_swa != hp->rope_freq_base)
+            return ak_failf(L->err, AK_ERR_FORMAT, "%s.rope.freq_base_swa %g differs from rope.freq_base %g: not supported",
+                            hp->arch, base_swa, hp->rope_freq_base);
+    }
     hp->rope_neox = !is_llama;
-    hp->renormalize = is_q3 || is_llama;
+    /* gpt-oss takes the softmax over the chosen experts' logits: the renormalised softmax */
+    hp->renormalize = is_q3 || is_llama || is_oss;
     hp->qk_norm = is_olmoe ? 1 : is_q3 ? 2 : 0;
     return 0;
 }
@@ -328,8 +348,14 @@ static int load_tensors(loader *L) {
         if (hp->qk_norm == 2 && (load_vec(L, &l->q_norm, NAME("attn_q_norm.weight"), hp->head_dim, 1) ||
                                  load_vec(L, &l->k_norm, NAME("attn_k_norm.weight"), hp->head_dim, 1)))
             return -1;
-        if (load_vec(L, &l->ffn_norm, NAME("ffn_norm.weight"), E, 1) ||
+        if (load_vec(L, &l->ffn_norm, hp->oai_ffn ? NAME("post_attention_norm.weight") : NAME("ffn_norm.weight"), E, 1) ||
             load_mat(L, &l->gate_inp, NAME("ffn_gate_inp.weight"), E, X, 1, 1))
+            return -1;
+        if (hp->oai_ffn && (load_vec(L, &l->sinks, NAME("attn_sinks.weight"), hp->n_head, 1) ||
+                            load_vec(L, &l->gate_inp_b, NAME("ffn_gate_inp.bias"), X, 1) ||
+                            load_vec2(L, &l->gate_exps_b, NAME("ffn_gate_exps.bias"), ff, X, 1) ||
+                            load_vec2(L, &l->up_exps_b, NAME("ffn_up_exps.bias"), ff, X, 1) ||
+                            load_vec2(L, &l->down_exps_b, NAME("ffn_down_exps.bias"), E, X, 1)))
             return -1;
         uint64_t before = m->weight_bytes;
         if (load_mat(L, &l->gate_exps, NAME("ffn_gate_exps.weight"), E, ff, X, 1) ||

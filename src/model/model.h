@@ -27,7 +27,7 @@
 typedef struct ak_model ak_model;
 
 typedef struct {
-    char arch[32];       /* "olmoe", "qwen2moe", "qwen3moe", "llama" */
+    char arch[32];       /* "olmoe", "qwen2moe", "qwen3moe", "llama", "gpt-oss" */
     int n_layer;
     int n_embd;
     int n_head;
@@ -51,6 +51,9 @@ typedef struct {
     int has_qkv_bias;
     int qk_norm;         /* 0 none, 1 over the whole projection (olmoe), 2 per head (qwen3moe) */
     int tied_output;     /* no output.weight: token_embd is the head */
+    int n_swa;           /* sliding window of the windowed layers (gpt-oss), 0: none */
+    int swa_period;      /* layer l is windowed when l % swa_period < swa_period - 1 (llama.cpp) */
+    int oai_ffn;         /* gpt-oss: biased experts and router, clamped SwiGLU, attention sinks */
     int weight_type;     /* ggml type of blk.0.ffn_gate_exps (for display) */
 } ak_hparams;
 

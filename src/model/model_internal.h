@@ -26,9 +26,12 @@ typedef struct {
     ak_mat wq, wk, wv, wo;
     float *bq, *bk, *bv, *bo;    /* optional biases, NULL if absent */
     float *q_norm, *k_norm;      /* [q_dim]/[kv_dim] (olmoe) or [head_dim] (qwen3moe) */
-    float *ffn_norm;             /* [n_embd] */
+    float *ffn_norm;             /* [n_embd] (gpt-oss: post_attention_norm) */
     ak_mat gate_inp;             /* router [n_expert][n_embd] */
     ak_mat gate_exps, up_exps, down_exps;
+    /* gpt-oss: attention sinks [n_head], router bias [n_expert], expert biases
+     * [n_expert][n_ff] (gate, up) and [n_expert][n_embd] (down); NULL elsewhere */
+    float *sinks, *gate_inp_b, *gate_exps_b, *up_exps_b, *down_exps_b;
     /* shared expert (qwen2moe) */
     float *gate_inp_shexp;       /* [n_embd] */
     ak_mat gate_shexp, up_shexp, down_shexp;
