@@ -201,7 +201,8 @@ void ak_routing_flags_help(FILE *out) {
           "  --router-config F.json   per-model/per-layer config (docs/router-config.md); routing flags\n"
           "                           before it are discarded, flags after it override it\n"
           "  --preset NAME            a built-in config (olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b,\n"
-          "                           mixtral-8x7b): expert count, native top-k, weight normalisation\n"
+          "                           mixtral-8x7b, gpt-oss-20b): expert count, native top-k, weight\n"
+          "                           normalisation\n"
           "  A policy is implied by its parameters: --k -> fixed, --k-values/--thresholds -> entropy,\n"
           "  --top-p -> top-p, --ratio -> ratio. Flags take 'X V' or 'X=V'.\n",
           out);

@@ -75,7 +75,7 @@ int ak_gen_params_default(ak_gen_params *p, const char *arch) {
     return 0;
 }
 
-const char *ak_gen_preset_names(void) { return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b"; }
+const char *ak_gen_preset_names(void) { return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b|gpt-oss-20b"; }
 
 /* Shapes from the models' Hugging Face config.json files. */
 int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
@@ -97,6 +97,14 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
         p->n_layer = 32, p->n_embd = 4096, p->n_head = 32, p->n_head_kv = 8;
         p->n_expert = 8, p->n_expert_used = 2, p->n_ff = 14336, p->n_vocab = 32000, p->n_ctx_train = 32768;
         p->rope_freq_base = 1000000.0f;
+        return 0;
+    }
+    if (!strcmp(preset, "gpt-oss-20b")) { /* openai/gpt-oss-20b config.json (YaRN x32 from 4096) */
+        ak_gen_params_default(p, "gpt-oss");
+        p->n_layer = 24, p->n_embd = 2880, p->n_head = 64, p->n_head_kv = 8, p->head_dim = 64;
+        p->n_expert = 32, p->n_expert_used = 4, p->n_ff = 2880, p->n_vocab = 201088, p->n_ctx_train = 131072;
+        p->n_swa = 128, p->rope_freq_base = 150000.0f;
+        p->rope_scaling = "yarn", p->rope_factor = 32.0f, p->rope_orig_ctx = 4096;
         return 0;
     }
     return -1;

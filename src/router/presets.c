@@ -29,6 +29,9 @@ static const preset presets[] = {
     {"mixtral-8x7b", 8, 2, 1,
      "mistralai/Mixtral-8x7B-v0.1 config.json: num_local_experts=8, num_experts_per_tok=2; "
      "top-2 weights renormalised"},
+    {"gpt-oss-20b", 32, 4, 1,
+     "openai/gpt-oss-20b config.json: num_local_experts=32, num_experts_per_tok=4; the router "
+     "(with a bias) takes the softmax over the top-4 logits, i.e. the renormalised softmax"},
 };
 
 #define N_PRESETS ((int)(sizeof presets / sizeof presets[0]))

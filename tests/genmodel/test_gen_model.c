@@ -328,6 +328,9 @@ static void test_fallback_and_errors(void) {
           "olmoe preset shapes");
     CHECK(ak_gen_params_preset(&p, "mixtral-8x7b") == 0 && p.n_expert == 8 && p.n_head_kv == 8 && p.n_ff == 14336,
           "mixtral preset shapes");
+    CHECK(ak_gen_params_preset(&p, "gpt-oss-20b") == 0 && p.n_expert == 32 && p.n_expert_used == 4 &&
+              p.n_embd == 2880 && p.head_dim == 64 && p.n_swa == 128 && p.rope_factor == 32.0f,
+          "gpt-oss-20b preset shapes");
     CHECK(ak_gen_params_preset(&p, "nope") != 0, "unknown preset");
 }
 

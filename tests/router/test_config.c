@@ -232,9 +232,10 @@ static void test_presets(void) {
     } want[] = {{"olmoe-1b-7b", 64, 8, 0},
                 {"qwen1.5-moe-a2.7b", 60, 4, 0},
                 {"qwen3-30b-a3b", 128, 8, 1},
-                {"mixtral-8x7b", 8, 2, 1}};
-    CHECK_EQ_INT(ak_preset_count(), 4);
-    for (int i = 0; i < 4; i++) {
+                {"mixtral-8x7b", 8, 2, 1},
+                {"gpt-oss-20b", 32, 4, 1}};
+    CHECK_EQ_INT(ak_preset_count(), 5);
+    for (int i = 0; i < 5; i++) {
         ak_router_config c;
         ak_error e;
         CHECK(strcmp(ak_preset_name(i), want[i].name) == 0);
@@ -253,7 +254,7 @@ static void test_presets(void) {
         CHECK(strcmp(d.provenance, c.provenance) == 0 && d.n_experts == c.n_experts);
         free(text);
     }
-    CHECK(ak_preset_name(4) == NULL);
+    CHECK(ak_preset_name(5) == NULL);
     ak_router_config c;
     ak_error e;
     CHECK_ERR(ak_preset_get("gpt-5", &c, &e), AK_ERR_INVALID_ARG, e, "olmoe-1b-7b");
