@@ -131,6 +131,78 @@ static void scan_llama3(scan *s, int max_digits) {
     }
 }
 
+/* gpt-4o (o200k, gpt-oss), the regex llama.cpp runs (case classes by ASCII only):
+ *   [^\r\n\p{L}\p{N}]?U*L+C?|[^\r\n\p{L}\p{N}]?U+L*C?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*
+ *   |\s*[\r\n]+|\s+(?!\S)|\s+
+ * with U a letter other than a-z, L a letter other than A-Z (so a non-ASCII letter is both),
+ * C a case-insensitive contraction ('s 't 're 've 'm 'll 'd). */
+static int letter_not_lower(const scan *s, size_t i) {
+    return (fl_at(s, i) & AK_UCAT_LETTER) && !(cp_at(s, i) >= 'a' && cp_at(s, i) <= 'z');
+}
+static int letter_not_upper(const scan *s, size_t i) {
+    return (fl_at(s, i) & AK_UCAT_LETTER) && !(cp_at(s, i) >= 'A' && cp_at(s, i) <= 'Z');
+}
+
+/* The end of U*L+ or else U+L* from p (a letter), with the regex's backtracking: when
+ * the greedy U* leaves no L, L+ takes the last L of the U run and the match ends there. */
+static size_t gpt4o_letters(const scan *s, size_t p) {
+    size_t u = p, end;
+    while (letter_not_lower(s, u)) u++;
+    size_t l = u;
+    while (letter_not_upper(s, l)) l++;
+    if (l > u) {
+        end = l;
+    } else {
+        size_t j = u;
+        while (j > p && !letter_not_upper(s, j - 1)) j--;
+        end = j > p ? j : u; /* U*L+ ending at the run's last L, else U+ */
+    }
+    return end + contraction(s, end, 1);
+}
+
+static void scan_gpt4o(scan *s) {
+    size_t pos = s->beg;
+    while (pos < s->end) {
+        uint32_t cp = cp_at(s, pos);
+        unsigned f = fl_at(s, pos);
+        if (f & AK_UCAT_LETTER) {
+            emit(s, pos = gpt4o_letters(s, pos));
+            continue;
+        }
+        if (cp != '\r' && cp != '\n' && !(f & AK_UCAT_NUMBER) && (fl_at(s, pos + 1) & AK_UCAT_LETTER)) {
+            emit(s, pos = gpt4o_letters(s, pos + 1));
+            continue;
+        }
+        if (f & AK_UCAT_NUMBER) {
+            size_t start = pos;
+            while (fl_at(s, pos) & AK_UCAT_NUMBER)
+                if (++pos - start >= 3) {
+                    emit(s, pos);
+                    start = pos;
+                }
+            emit(s, pos);
+            continue;
+        }
+        unsigned f2 = cp == ' ' ? fl_at(s, pos + 1) : f;
+        if (f && f2 && !is_lnw(f2)) {
+            pos += cp == ' ';
+            while (fl_at(s, pos) && !is_lnw(fl_at(s, pos))) pos++;
+            while (cp_at(s, pos) == '\r' || cp_at(s, pos) == '\n' || cp_at(s, pos) == '/') pos++;
+            emit(s, pos);
+            continue;
+        }
+        size_t n = 0, last_newline_end = 0;
+        while (fl_at(s, pos + n) & AK_UCAT_WHITESPACE) {
+            uint32_t w = cp_at(s, pos + n);
+            n++;
+            if (w == '\r' || w == '\n') last_newline_end = pos + n;
+        }
+        if (last_newline_end) emit(s, last_newline_end);
+        else whitespace_run(s, pos, n);
+        pos = s->prev;
+    }
+}
+
 /* [\p{P}\$\+<=>\^~\|]+ with the text between matches kept as words too. */
 static int default_punct(uint32_t cp, unsigned f) {
     return (f & AK_UCAT_PUNCT) || cp == '$' || cp == '+' || cp == '<' || cp == '=' || cp == '>' || cp == '^' ||
@@ -163,7 +235,7 @@ static void scan_three_digits(scan *s) {
     emit(s, s->end);
 }
 
-enum { PASS_PUNCT, PASS_GPT2, PASS_LLAMA3, PASS_QWEN2, PASS_NUMBER, PASS_DIGITS3 };
+enum { PASS_PUNCT, PASS_GPT2, PASS_LLAMA3, PASS_QWEN2, PASS_NUMBER, PASS_DIGITS3, PASS_GPT4O };
 
 /* Applies one pass to every segment of in (ends) and writes the refined ends to out. */
 static size_t refine(int pass, const uint32_t *cps, const uint16_t *flags, const size_t *in, size_t n_in,
@@ -179,6 +251,7 @@ static size_t refine(int pass, const uint32_t *cps, const uint16_t *flags, const
         case PASS_QWEN2: scan_llama3(&s, 1); break;
         case PASS_NUMBER: scan_runs(&s, class_number); break;
         case PASS_DIGITS3: scan_three_digits(&s); break;
+        case PASS_GPT4O: scan_gpt4o(&s); break;
         }
     }
     return s.n_ends;
@@ -196,6 +269,7 @@ size_t ak_pretokenize(ak_pre_type type, const uint32_t *cps, const uint16_t *fla
     case AK_PRE_GPT2: one[0] = PASS_GPT2; break;
     case AK_PRE_LLAMA3: one[0] = PASS_LLAMA3; break;
     case AK_PRE_QWEN2: one[0] = PASS_QWEN2; break;
+    case AK_PRE_GPT4O: one[0] = PASS_GPT4O; break;
     }
     /* passes alternate between the two buffers and must finish in ends */
     size_t *bufs[2] = {n_passes % 2 ? tmp : ends, n_passes % 2 ? ends : tmp};
@@ -214,7 +288,8 @@ static const struct {
     {"roberta-bpe", AK_PRE_GPT2}, {"jais", AK_PRE_GPT2},      {"llama3", AK_PRE_LLAMA3},
     {"llama-v3", AK_PRE_LLAMA3}, {"llama-bpe", AK_PRE_LLAMA3}, {"falcon3", AK_PRE_LLAMA3},
     {"pixtral", AK_PRE_LLAMA3},  {"qwen2", AK_PRE_QWEN2},     {"deepseek-r1-qwen", AK_PRE_QWEN2},
-    {"stablelm2", AK_PRE_QWEN2}, {"megrez", AK_PRE_QWEN2},
+    {"stablelm2", AK_PRE_QWEN2}, {"megrez", AK_PRE_QWEN2},    {"gpt-4o", AK_PRE_GPT4O},
+    {"llama4", AK_PRE_GPT4O},
 };
 
 int ak_pre_type_from_name(const char *name, ak_pre_type *out) {

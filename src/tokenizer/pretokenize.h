@@ -11,6 +11,7 @@ typedef enum {
     AK_PRE_GPT2,    /* GPT-2 regex (also "olmo", "gpt-2", "mpt", ...) */
     AK_PRE_LLAMA3,  /* case-insensitive contractions, \p{N}{1,3}, newline handling */
     AK_PRE_QWEN2,   /* as llama3 but single digits */
+    AK_PRE_GPT4O,   /* o200k (gpt-oss, "gpt-4o", "llama4"): case-aware words, contractions attached */
 } ak_pre_type;
 
 /* Maps a tokenizer.ggml.pre name to a type; returns -1 if unknown. */

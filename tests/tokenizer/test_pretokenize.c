@@ -69,6 +69,22 @@ int main(void) {
     /* qwen2: single digits */
     check(AK_PRE_QWEN2, "qwen2", "x12345", "x|1|2|3|4|5");
     check(AK_PRE_QWEN2, "qwen2", "We'RE 7b", "We|'RE| |7|b");
+    /* gpt-4o (o200k, gpt-oss): expected splits computed with Python's re on llama.cpp's
+     * effective regex (ASCII case classes; Latin letters standing for \p{L}) */
+    check(AK_PRE_GPT4O, "gpt-4o", "Hello WORLD don't HELLOworld helloWorld",
+          "Hello| WORLD| don't| HELLOworld| hello|World");
+    check(AK_PRE_GPT4O, "gpt-4o", "I'M here, WE'RE it's THEY'LL", "I'M| here|,| WE'RE| it's| THEY'LL");
+    check(AK_PRE_GPT4O, "gpt-4o", "12345 x 1234567", "123|45| x| |123|456|7");
+    check(AK_PRE_GPT4O, "gpt-4o", "a//b\n\nc  d", "a|//|b|\n\n|c| | d");
+    check(AK_PRE_GPT4O, "gpt-4o", "  (foo) bar!!\n/x", " | (|foo|)| bar|!!\n/|x");
+    check(AK_PRE_GPT4O, "gpt-4o", "x..\n\ny", "x|..\n\n|y");
+    check(AK_PRE_GPT4O, "gpt-4o", "a \n b", "a| \n| b");
+    check(AK_PRE_GPT4O, "gpt-4o", "CamelCaseABCDef ABCdef", "Camel|Case|ABCDef| ABCdef");
+    check(AK_PRE_GPT4O, "gpt-4o", "'s 'S x'Ve", "'s| '|S| x'Ve");
+    /* a non-ASCII letter is in both case classes: the regex backtracks onto it */
+    check(AK_PRE_GPT4O, "gpt-4o", "naïveTÉST ÉCOLEécole", "naïve|TÉ|ST| ÉCOLEécole");
+    check(AK_PRE_GPT4O, "gpt-4o", "Émile ÉÉÉ AÉB", "Émile| ÉÉÉ| AÉ|B");
+    check(AK_PRE_GPT4O, "gpt-4o", "x'LL Ñandú's", "x'LL| Ñandú's");
     /* llama.cpp default chain: punctuation runs, GPT-2, digit runs, groups of 3 digits */
     check(AK_PRE_DEFAULT, "default", "Hello, world! 12345", "Hello|,| world|!| |123|45");
     check(AK_PRE_DEFAULT, "default", "a+=b", "a|+=|b");
