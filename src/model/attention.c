@@ -140,10 +140,13 @@ void ak_attend(ak_context *c, int layer, int n_tok) {
     }
     attend_job j = {c, layer, n_tok, (n_tok + ATTN_QB - 1) / ATTN_QB, 1, 0, attn_kernel(), 0};
     const int nkv = c->hp.n_head_kv, n_keys = c->n_past + n_tok;
-    /* a decode step with fewer KV heads than threads: split the keys (>= 256 a part) */
-    if (n_tok == 1 && nkv < c->n_threads) {
-        int want = (2 * c->n_threads + nkv - 1) / nkv, most = (n_keys - first_visible(c, layer, c->n_past)) / 256;
-        j.n_splits = want < most ? want : most;
+    /* a decode step splits its keys into parts of ATTN_PART (at most ATTN_SPLITS parts), so
+     * that all threads have work whatever the number of KV heads; the parts depend on the
+     * key count alone, never on the thread count, so results stay bitwise the same for
+     * any -t */
+    if (n_tok == 1) {
+        const int span = n_keys - first_visible(c, layer, c->n_past);
+        j.n_splits = (span + ATTN_PART - 1) / ATTN_PART;
         if (j.n_splits > ATTN_SPLITS) j.n_splits = ATTN_SPLITS;
         if (j.n_splits < 1) j.n_splits = 1;
     }
