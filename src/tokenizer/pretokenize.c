@@ -81,6 +81,41 @@ static void scan_gpt2(scan *s) {
     }
 }
 
+/* The tail shared by the llama3, qwen2 and gpt-4o regexes, at a position no letter
+ * alternative took: \p{N}{1,max_digits} | ?[^\s\p{L}\p{N}]+[\r\n]* (gpt-4o: [\r\n/]*)
+ * |\s*[\r\n]+|\s+(?!\S)|\s+. Emits one or more words; returns the position after them. */
+static size_t digits_punct_space(scan *s, size_t pos, int max_digits, int slash) {
+    uint32_t cp = cp_at(s, pos);
+    unsigned f = fl_at(s, pos);
+    if (f & AK_UCAT_NUMBER) {
+        size_t start = pos;
+        while (fl_at(s, pos) & AK_UCAT_NUMBER)
+            if ((int)(++pos - start) >= max_digits) {
+                emit(s, pos);
+                start = pos;
+            }
+        emit(s, pos);
+        return pos;
+    }
+    unsigned f2 = cp == ' ' ? fl_at(s, pos + 1) : f;
+    if (f && f2 && !is_lnw(f2)) {
+        pos += cp == ' ';
+        while (fl_at(s, pos) && !is_lnw(fl_at(s, pos))) pos++;
+        while (cp_at(s, pos) == '\r' || cp_at(s, pos) == '\n' || (slash && cp_at(s, pos) == '/')) pos++;
+        emit(s, pos);
+        return pos;
+    }
+    size_t n = 0, last_newline_end = 0;
+    while (fl_at(s, pos + n) & AK_UCAT_WHITESPACE) {
+        uint32_t w = cp_at(s, pos + n);
+        n++;
+        if (w == '\r' || w == '\n') last_newline_end = pos + n;
+    }
+    if (last_newline_end) emit(s, last_newline_end);
+    else whitespace_run(s, pos, n);
+    return s->prev;
+}
+
 /* (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}
  *   | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+          (llama3: 3 digits, qwen2: 1) */
 static void scan_llama3(scan *s, int max_digits) {
@@ -100,34 +135,7 @@ static void scan_llama3(scan *s, int max_digits) {
             emit(s, pos);
             continue;
         }
-        if (f & AK_UCAT_NUMBER) {
-            size_t start = pos;
-            while (fl_at(s, pos) & AK_UCAT_NUMBER) {
-                if ((int)(++pos - start) >= max_digits) {
-                    emit(s, pos);
-                    start = pos;
-                }
-            }
-            emit(s, pos);
-            continue;
-        }
-        unsigned f2 = cp == ' ' ? fl_at(s, pos + 1) : f;
-        if (f && f2 && !is_lnw(f2)) {
-            pos += cp == ' ';
-            while (fl_at(s, pos) && !is_lnw(fl_at(s, pos))) pos++;
-            while (cp_at(s, pos) == '\r' || cp_at(s, pos) == '\n') pos++;
-            emit(s, pos);
-            continue;
-        }
-        size_t n = 0, last_newline_end = 0;
-        while (fl_at(s, pos + n) & AK_UCAT_WHITESPACE) {
-            uint32_t w = cp_at(s, pos + n);
-            n++;
-            if (w == '\r' || w == '\n') last_newline_end = pos + n;
-        }
-        if (last_newline_end) emit(s, last_newline_end);
-        else whitespace_run(s, pos, n);
-        pos = s->prev;
+        pos = digits_punct_space(s, pos, max_digits, 0);
     }
 }
 
@@ -173,33 +181,7 @@ static void scan_gpt4o(scan *s) {
             emit(s, pos = gpt4o_letters(s, pos + 1));
             continue;
         }
-        if (f & AK_UCAT_NUMBER) {
-            size_t start = pos;
-            while (fl_at(s, pos) & AK_UCAT_NUMBER)
-                if (++pos - start >= 3) {
-                    emit(s, pos);
-                    start = pos;
-                }
-            emit(s, pos);
-            continue;
-        }
-        unsigned f2 = cp == ' ' ? fl_at(s, pos + 1) : f;
-        if (f && f2 && !is_lnw(f2)) {
-            pos += cp == ' ';
-            while (fl_at(s, pos) && !is_lnw(fl_at(s, pos))) pos++;
-            while (cp_at(s, pos) == '\r' || cp_at(s, pos) == '\n' || cp_at(s, pos) == '/') pos++;
-            emit(s, pos);
-            continue;
-        }
-        size_t n = 0, last_newline_end = 0;
-        while (fl_at(s, pos + n) & AK_UCAT_WHITESPACE) {
-            uint32_t w = cp_at(s, pos + n);
-            n++;
-            if (w == '\r' || w == '\n') last_newline_end = pos + n;
-        }
-        if (last_newline_end) emit(s, last_newline_end);
-        else whitespace_run(s, pos, n);
-        pos = s->prev;
+        pos = digits_punct_space(s, pos, 3, 1);
     }
 }
 
