@@ -29,11 +29,11 @@ static void put(const char *harness, int i, const void *a, size_t na, const void
 }
 
 static void model_seeds(void) {
-    static const char *archs[] = {"olmoe", "qwen2moe", "qwen3moe", "mixtral"};
-    static const int types[] = {AK_TYPE_F32, AK_TYPE_F16, AK_TYPE_Q8_0, AK_TYPE_Q4_0};
+    static const char *archs[] = {"olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss"};
+    static const int types[] = {AK_TYPE_F32, AK_TYPE_F16, AK_TYPE_Q8_0, AK_TYPE_Q4_0, AK_TYPE_MXFP4};
     int n = 0;
-    for (int a = 0; a < 4; a++)
-        for (int t = 0; t < 4; t++) {
+    for (int a = 0; a < 5; a++)
+        for (int t = 0; t < 5; t++) {
             size_t len;
             uint8_t *b = fuzz_tiny_model(archs[a], types[t], t == 0 ? "bytes" : "none", &len);
             if (!b) exit(1);
@@ -49,14 +49,16 @@ static const char *const texts[] = {
 };
 
 static void tokenizer_seeds(void) {
-    static const char *kinds[] = {"gpt2", "llama"};
+    static const char *kinds[] = {"gpt2", "llama", "gpt2"};
     int n = 0;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         char path[64];
         snprintf(path, sizeof path, "/tmp/ak_fuzz_vocab_%d.gguf", (int)getpid());
         gguf_writer *w = gguf_writer_new();
         ak_error err = {0};
-        if (ak_tokenizer_write_tiny_vocab(w, kinds[k], 300) || gguf_writer_write(w, path, &err)) exit(1);
+        if (ak_tokenizer_write_tiny_vocab(w, kinds[k], 300)) exit(1);
+        if (k == 2) gguf_set_str(w, "tokenizer.ggml.pre", "gpt-4o"); /* o200k pre-tokenizer */
+        if (gguf_writer_write(w, path, &err)) exit(1);
         gguf_writer_free(w);
         size_t len;
         char *b = ak_read_file(path, &len, &err);
