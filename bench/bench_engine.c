@@ -82,7 +82,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: bench_engine -m FILE [-p PROMPT_TOKENS (128)] [-n GEN_TOKENS (32)] [-d DEPTH (0)]\n"
                  "                    [-r REPS (3)] [-t THREADS (all CPUs)] [-c N_CTX] [--cpu-time] [routing flags]\n"
                  "  -p 0 or -n 0 skips that test; -d: the tests run after DEPTH tokens in the KV cache\n"
-                 "  -ctk/-ctv TYPE: KV cache types (f32 default, f16, bf16, q8_0, q4_0)\n"
+                 "  -ctk/-ctv TYPE: KV cache types (f16 default, f32, bf16, q8_0, q4_0)\n"
                  "  (llama-bench -d). Routing flags (default: the model's native top-k):\n");
     ak_routing_flags_help(out);
 }
@@ -245,7 +245,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
 }
 
 int main(int argc, char **argv) {
-    bench_opts o = {.n_prompt = 128, .n_gen = 32, .reps = 3};
+    bench_opts o = {.n_prompt = 128, .n_gen = 32, .reps = 3, .type_k = AK_TYPE_F16, .type_v = AK_TYPE_F16};
     ak_routing_flags_init(&o.rf);
     int st = parse_args(argc, argv, &o);
     if (st >= 0) return st;

@@ -18,6 +18,7 @@ static void usage(FILE *out) {
             "  Serves POST /v1/completions and /v1/chat/completions (\"stream\": true for server-sent events),\n"
             "  GET /v1/models, /health, /metrics (Prometheus) and /v1/ab/results until SIGTERM or SIGINT,\n"
             "  then finishes the requests it holds (at most --timeout seconds) and exits 0.\n"
+            "  -ctk/-ctv: KV cache types (f16 default, f32, bf16, q8_0, q4_0).\n"
             "  --parallel: workers, each with its own context; -t: threads in total (default: the CPUs this\n"
             "  process may use), shared out among the workers (at least one each); --queue: requests that may\n"
             "  wait beyond the running ones (more get 429). --port 0 picks a free port (printed, and written\n"

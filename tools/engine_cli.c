@@ -50,7 +50,7 @@ int ak_cli_kv_types(const char *cmd, const char *k_name, const char *v_name, int
     const char *names[2] = {k_name, v_name};
     int *types[2] = {type_k, type_v};
     for (int i = 0; i < 2; i++) {
-        *types[i] = names[i] ? ak_type_from_name(names[i]) : AK_TYPE_F32;
+        *types[i] = names[i] ? ak_type_from_name(names[i]) : AK_TYPE_F16; /* llama.cpp's default too */
         if (*types[i] < 0) {
             fprintf(stderr, "%s: %s %s: not a type (f32, f16, bf16, q8_0, q4_0)\n", cmd, i ? "-ctv" : "-ctk", names[i]);
             return -1;

@@ -12,7 +12,7 @@
 #include "quant/quant.h"
 
 ak_context_params ak_context_default_params(void) {
-    ak_context_params p = {0, 512, 0, NULL, 0, 0};
+    ak_context_params p = {0, 512, 0, NULL, AK_TYPE_F16, AK_TYPE_F16};
     return p;
 }
 

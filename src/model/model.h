@@ -74,11 +74,13 @@ typedef struct {
     int n_batch;     /* most tokens per ak_decode call */
     int n_threads;   /* 0 = number of online CPUs */
     const ak_router_config *routing; /* NULL: native top-k; copied by the context */
-    int type_k, type_v; /* KV cache types (ak_type, as llama.cpp's -ctk/-ctv): f32 (0, the
-                         * default), f16, bf16, q8_0, q4_0 (head_dim a multiple of the block) */
+    int type_k, type_v; /* KV cache types (ak_type, as llama.cpp's -ctk/-ctv): f32 (0), f16 (the
+                         * default: as fast or faster than f32 with the tiled attention kernel, at half
+                         * the memory, BENCHMARKS.md session 6), bf16, q8_0, q4_0 (head_dim a multiple
+                         * of the block) */
 } ak_context_params;
 
-ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_threads 0 */
+ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_threads 0, f16 K/V */
 /* Bytes of the KV cache of a context of n_ctx tokens: K and V of every layer, in the given
  * types (0 for an unsupported type: see ak_context_params). */
 uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx, int type_k, int type_v);

@@ -18,11 +18,13 @@ static inline void tmp_path(char *buf, size_t len, const char *tag) {
     snprintf(buf, len, "%s/ak_model_%s_%d.gguf", dir && *dir ? dir : "/tmp", tag, (int)getpid());
 }
 
-/* A context for the engine tests; NULL (and a failed check) if it cannot be made. */
-static inline ak_context *test_context(ak_model *m, int n_ctx, int n_batch, int n_threads,
-                                       const ak_router_config *routing) {
+/* A context for the engine tests with K and V caches of kv_type; NULL (and a failed check)
+ * if it cannot be made. */
+static inline ak_context *test_context_kv(ak_model *m, int n_ctx, int n_batch, int n_threads,
+                                          const ak_router_config *routing, int kv_type) {
     ak_error err = {0};
     ak_context_params cp = ak_context_default_params();
+    cp.type_k = cp.type_v = kv_type;
     cp.n_ctx = n_ctx;
     cp.n_batch = n_batch;
     cp.n_threads = n_threads;
@@ -30,6 +32,12 @@ static inline ak_context *test_context(ak_model *m, int n_ctx, int n_batch, int 
     ak_context *c = ak_context_new(m, &cp, &err);
     CHECK(c != NULL, "context (n_ctx %d, n_batch %d, %d threads): %s", n_ctx, n_batch, n_threads, err.msg);
     return c;
+}
+
+/* The same with the default cache types (f16). */
+static inline ak_context *test_context(ak_model *m, int n_ctx, int n_batch, int n_threads,
+                                       const ak_router_config *routing) {
+    return test_context_kv(m, n_ctx, n_batch, n_threads, routing, ak_context_default_params().type_k);
 }
 
 /* Writes fm with weights of type wtype to path (see tmp_path) and loads it; NULL (and a

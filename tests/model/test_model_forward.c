@@ -44,7 +44,7 @@ static void config_fixed(ak_router_config *rc, const ak_hparams *hp, int k) {
 /* Runs the tokens either as one batch or one at a time; logits [N_TOK][n_vocab]. */
 static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_by_one, float *out) {
     ak_error err = {0};
-    ak_context *c = test_context(m, 32, 16, n_threads, rc);
+    ak_context *c = test_context_kv(m, 32, 16, n_threads, rc, AK_TYPE_F32); /* exact, as the reference */
     if (!c) return -1;
     const int V = ak_model_hparams(m)->n_vocab;
     int rc_ = 0;
@@ -69,7 +69,7 @@ static int run(ak_model *m, int n_threads, const ak_router_config *rc, int one_b
  * [n_vocab] go to out; in one call, only the last batch's logits are kept. */
 static int run_chunked(ak_model *m, int one_call, float *out) {
     ak_error err = {0};
-    ak_context *c = test_context(m, 32, 4, 2, NULL);
+    ak_context *c = test_context_kv(m, 32, 4, 2, NULL, AK_TYPE_F32);
     if (!c) return -1;
     const int V = ak_model_hparams(m)->n_vocab;
     int rc = 0;
