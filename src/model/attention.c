@@ -41,21 +41,33 @@ static attn_kernel_fn attn_kernel(void) {
     return ak_quant_simd() == AK_SIMD_AVX2 && ak_attn_avx2_built() ? ak_attn_kernel_avx2 : ak_attn_kernel_generic;
 }
 
+/* Items are numbered run by run: run r (one sequence's tokens) has items
+ * [item0[r], item0[r + 1]), n_kv_heads x its blocks of ATTN_QB tokens x n_splits. */
 typedef struct {
     ak_context *c;
-    int layer, n_tok, n_blocks, n_splits, n_items;
+    int layer, n_splits, n_items;
+    int item0[AK_GROUP_MAX + 1];
     attn_kernel_fn kernel;
     atomic_int next;
 } attend_job;
 
-/* One item: KV head kvh, tokens [t0, t1), keys part `split` of n_splits. */
+static int run_blocks(const ak_context *c, int r) {
+    return (c->runs.start[r + 1] - c->runs.start[r] + ATTN_QB - 1) / ATTN_QB;
+}
+
+/* One item: run r's KV head kvh, its tokens [t0, t1) (batch rows), keys part `split` of
+ * n_splits, over the cache of the run's sequence. */
 static void attend_item(const attend_job *j, int item, float *scratch) {
     ak_context *c = j->c;
-    const int hd = c->hp.head_dim, group = attn_group(c), nkv = c->hp.n_head_kv;
+    int run = 0;
+    while (item >= j->item0[run + 1]) run++;
+    const ak_context *sq = c->runs.seq[run];
+    const int hd = c->hp.head_dim, group = attn_group(c), nkv = c->hp.n_head_kv, n_blocks = run_blocks(c, run);
     const size_t q_dim = (size_t)c->hp.n_head * hd;
-    const int split = item % j->n_splits, block = item / j->n_splits % j->n_blocks;
-    const int kvh = item / j->n_splits / j->n_blocks;
-    const int t0 = block * ATTN_QB, t1 = t0 + ATTN_QB < j->n_tok ? t0 + ATTN_QB : j->n_tok;
+    const int i = item - j->item0[run], split = i % j->n_splits, block = i / j->n_splits % n_blocks;
+    const int kvh = i / j->n_splits / n_blocks, run_end = c->runs.start[run + 1];
+    const int t0 = c->runs.start[run] + block * ATTN_QB, t1 = t0 + ATTN_QB < run_end ? t0 + ATTN_QB : run_end;
+    const int pos0 = sq->n_past - c->runs.start[run]; /* batch row t is at position pos0 + t */
     const int n_rows = (t1 - t0) * group;
     float *work = scratch, *q = work + ak_attn_work_floats(hd), *acc = q + (size_t)n_rows * hd;
     float *m = acc + (size_t)n_rows * hd, *l = m + n_rows;
@@ -67,27 +79,27 @@ static void attend_item(const attend_job *j, int item, float *scratch) {
             const int r = (t - t0) * group + g;
             const float *src = c->q + (size_t)t * q_dim + (size_t)(kvh * group + g) * hd;
             float *qr = q + (size_t)r * hd;
-            if (c->type_k == AK_TYPE_F32) {
+            if (sq->type_k == AK_TYPE_F32) {
                 memcpy(qr, src, (size_t)hd * sizeof *qr);
             } else { /* q rounded as llama.cpp's q.k does: to the K type's vec-dot type */
-                ak_encode_activation((ak_type)c->type_k, src, work, hd);
-                ak_dequantize_row(ak_vec_dot_type((ak_type)c->type_k), work, qr, hd);
+                ak_encode_activation((ak_type)sq->type_k, src, work, hd);
+                ak_dequantize_row(ak_vec_dot_type((ak_type)sq->type_k), work, qr, hd);
             }
             for (int d = 0; d < hd; d++) qr[d] *= scale;
             const int with_sink = sinks && split == 0; /* once per softmax, in its first part */
             m[r] = with_sink ? sinks[kvh * group + g] : -INFINITY;
             l[r] = with_sink ? 1.0f : 0.0f;
-            vis_lo[r] = first_visible(c, j->layer, c->n_past + t);
-            vis_hi[r] = c->n_past + t + 1;
+            vis_lo[r] = first_visible(c, j->layer, pos0 + t);
+            vis_hi[r] = pos0 + t + 1;
         }
     memset(acc, 0, (size_t)n_rows * hd * sizeof *acc);
-    const int first = first_visible(c, j->layer, c->n_past + t0), n_keys = c->n_past + t1;
+    const int first = first_visible(c, j->layer, pos0 + t0), n_keys = pos0 + t1;
     const int part = (n_keys - first + j->n_splits - 1) / j->n_splits;
     const int lo = first + split * part, hi = lo + part < n_keys ? lo + part : n_keys;
-    const attn_cache desc = {hd, c->type_k, c->type_v, c->k_row, c->v_row};
-    const size_t head_row = ((size_t)j->layer * nkv + kvh) * c->n_ctx;
+    const attn_cache desc = {hd, sq->type_k, sq->type_v, sq->k_row, sq->v_row};
+    const size_t head_row = ((size_t)j->layer * nkv + kvh) * sq->n_ctx;
     if (lo < hi)
-        j->kernel(&desc, c->k_cache + head_row * c->k_row, c->v_cache + head_row * c->v_row, n_rows, q, vis_lo,
+        j->kernel(&desc, sq->k_cache + head_row * sq->k_row, sq->v_cache + head_row * sq->v_row, n_rows, q, vis_lo,
                   vis_hi, lo, hi, m, l, acc, work);
     for (int r = 0; r < n_rows; r++) {
         const int t = t0 + r / group, h = kvh * group + r % group;
@@ -138,19 +150,21 @@ void ak_attend(ak_context *c, int layer, int n_tok) {
         attend_reference(c, layer, n_tok);
         return;
     }
-    attend_job j = {c, layer, n_tok, (n_tok + ATTN_QB - 1) / ATTN_QB, 1, 0, attn_kernel(), 0};
-    const int nkv = c->hp.n_head_kv, n_keys = c->n_past + n_tok;
-    /* a decode step splits its keys into parts of ATTN_PART (at most ATTN_SPLITS parts), so
-     * that all threads have work whatever the number of KV heads; the parts depend on the
-     * key count alone, never on the thread count, so results stay bitwise the same for
-     * any -t */
+    attend_job j = {.c = c, .layer = layer, .n_splits = 1, .kernel = attn_kernel()};
+    /* a decode step of one sequence splits its keys into parts of ATTN_PART (at most
+     * ATTN_SPLITS parts), so that all threads have work whatever the number of KV heads;
+     * the parts depend on the key count alone, never on the thread count, so results stay
+     * bitwise the same for any -t. (A batch of several sequences has items enough.) */
     if (n_tok == 1) {
-        const int span = n_keys - first_visible(c, layer, c->n_past);
+        const ak_context *sq = c->runs.seq[0];
+        const int span = sq->n_past + 1 - first_visible(c, layer, sq->n_past);
         j.n_splits = (span + ATTN_PART - 1) / ATTN_PART;
         if (j.n_splits > ATTN_SPLITS) j.n_splits = ATTN_SPLITS;
         if (j.n_splits < 1) j.n_splits = 1;
     }
-    j.n_items = nkv * j.n_blocks * j.n_splits;
+    for (int r = 0; r < c->runs.n_runs; r++)
+        j.item0[r + 1] = j.item0[r] + c->hp.n_head_kv * run_blocks(c, r) * j.n_splits;
+    j.n_items = j.item0[c->runs.n_runs];
     atomic_init(&j.next, 0);
     ak_pool_run(c->pool, attend_worker, &j);
     if (j.n_splits > 1) merge_splits(c, j.n_splits);
@@ -223,11 +237,12 @@ static void ref_worker(void *arg, int ith, int nth) {
     uint8_t *q_enc = scratch + (size_t)hd * sizeof(float);
     (void)nth;
     for (int item; (item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_tok * nh;) {
-        int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group;
-        int lo = first_visible(c, j->layer, c->n_past + t), n_keys = c->n_past + t + 1 - lo;
+        int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group, pos = ak_run_pos(c, t);
+        const ak_context *sq = ak_run_seq(c, t);
+        int lo = first_visible(c, j->layer, pos), n_keys = pos + 1 - lo;
         const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
-        size_t head_row = ((size_t)j->layer * nkv + kvh) * c->n_ctx + (size_t)lo;
-        float mx = keys_scores(c, q, c->k_cache + head_row * c->k_row, n_keys, scale, sc, q_enc);
+        size_t head_row = ((size_t)j->layer * nkv + kvh) * sq->n_ctx + (size_t)lo;
+        float mx = keys_scores(sq, q, sq->k_cache + head_row * sq->k_row, n_keys, scale, sc, q_enc);
         const float *sinks = c->model->layers[j->layer].sinks;
         if (sinks && sinks[h] > mx) mx = sinks[h];
         double sum = sinks ? (double)expf(sinks[h] - mx) : 0.0;
@@ -237,7 +252,7 @@ static void ref_worker(void *arg, int ith, int nth) {
         }
         const float inv = (float)(1.0 / sum);
         for (int p = 0; p < n_keys; p++) sc[p] *= inv;
-        weighted_values(c, sc, c->v_cache + head_row * c->v_row, n_keys, c->att + (size_t)t * q_dim + (size_t)h * hd,
+        weighted_values(sq, sc, sq->v_cache + head_row * sq->v_row, n_keys, c->att + (size_t)t * q_dim + (size_t)h * hd,
                         vrow);
     }
 }

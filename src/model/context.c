@@ -43,7 +43,7 @@ static void free_slot_buffers(ak_context *c) {
 }
 
 /* Buffers whose size depends on the most experts a token can choose. */
-static int alloc_slot_buffers(ak_context *c, int slots) {
+int ak_context_reserve_slots(ak_context *c, int slots) {
     if (slots <= c->slots) return 0;
     free_slot_buffers(c);
     int ok = 1;
@@ -106,7 +106,7 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, ak_error 
             if (mk > slots) slots = mk;
         }
     }
-    if (alloc_slot_buffers(c, slots)) {
+    if (ak_context_reserve_slots(c, slots)) {
         free(copy.layers);
         ak_failf(err, AK_ERR_NOMEM, "out of memory for %d expert slots per token", slots);
         return -1;
@@ -201,6 +201,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
         return NULL;
     }
     c->model = m;
+    c->self = c;
     c->hp = *hp;
     c->n_ctx = p.n_ctx > 0 ? p.n_ctx : hp->n_ctx_train;
     if (!kv_type_ok(p.type_k, hp->head_dim) || !kv_type_ok(p.type_v, hp->head_dim)) {
@@ -246,6 +247,8 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->attn_split = zalloc(ak_attn_split_floats(c), sizeof(float), &ok);
     c->rope_cos = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
     c->rope_sin = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
+    c->tok_run = zalloc(B, sizeof(int), &ok);
+    c->batch_tokens = zalloc(B, sizeof(int32_t), &ok);
     c->x = zalloc(B * E, sizeof(float), &ok);
     c->xn = zalloc(B * E, sizeof(float), &ok);
     c->q = zalloc(B * q_dim, sizeof(float), &ok);
@@ -302,7 +305,7 @@ void ak_context_free(ak_context *c) {
     ak_pool_free(c->pool);
     free_slot_buffers(c);
     if (c->has_cfg) free(c->cfg.layers);
-    void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->attn_work, c->attn_split, c->rope_cos, c->rope_sin, c->x, c->xn, c->q, c->k, c->v,
+    void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->attn_work, c->attn_split, c->rope_cos, c->rope_sin, c->tok_run, c->batch_tokens, c->x, c->xn, c->q, c->k, c->v,
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,

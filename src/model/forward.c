@@ -170,21 +170,22 @@ static void attention(ak_context *c, int il, int n_tok) {
 
     for (int t = 0; t < n_tok; t++) {
         float *q = c->q + (size_t)t * q_dim, *k = c->k + (size_t)t * kv_dim, *v = c->v + (size_t)t * kv_dim;
-        int pos = c->n_past + t;
+        ak_context *sq = ak_run_seq(c, t); /* the sequence whose cache and positions t continues */
+        const int pos = ak_run_pos(c, t);
         if (hp->qk_norm == 1) {
             ak_rms_norm(q, l->q_norm, q, q_dim, hp->rms_eps);
             ak_rms_norm(k, l->k_norm, k, kv_dim, hp->rms_eps);
         }
         for (int h = 0; h < nh; h++) {
             if (hp->qk_norm == 2) ak_rms_norm(q + h * hd, l->q_norm, q + h * hd, hd, hp->rms_eps);
-            rope(c, q + h * hd, pos);
+            rope(sq, q + h * hd, pos);
         }
         for (int h = 0; h < nkv; h++) {
             if (hp->qk_norm == 2) ak_rms_norm(k + h * hd, l->k_norm, k + h * hd, hd, hp->rms_eps);
-            rope(c, k + h * hd, pos);
-            size_t row = (((size_t)il * nkv + h) * c->n_ctx) + pos;
-            cache_row(c->k_cache + row * c->k_row, c->type_k, k + h * hd, hd);
-            cache_row(c->v_cache + row * c->v_row, c->type_v, v + h * hd, hd);
+            rope(sq, k + h * hd, pos);
+            size_t row = (((size_t)il * nkv + h) * sq->n_ctx) + pos;
+            cache_row(sq->k_cache + row * sq->k_row, sq->type_k, k + h * hd, hd);
+            cache_row(sq->v_cache + row * sq->v_row, sq->type_v, v + h * hd, hd);
         }
     }
     ak_attend(c, il, n_tok);
@@ -329,6 +330,35 @@ static void group_by_expert(ak_context *c, int n_tok) {
         }
 }
 
+/* Each run routed with its own sequence's policy for this layer (per-request routing holds
+ * inside a batch); the sequence's router-logits sink and trace see its own tokens and
+ * positions. */
+static int route_runs(ak_context *c, int il, ak_error *err) {
+    const int X = c->hp.n_expert, S = c->slots, n_tok = c->runs.start[c->runs.n_runs];
+    for (int r = 0; r < c->runs.n_runs; r++) {
+        ak_context *sq = c->runs.seq[r];
+        const int t0 = c->runs.start[r], n = c->runs.start[r + 1] - t0;
+        const float *logits = c->router_logits + (size_t)t0 * X;
+        if (sq->sink) sq->sink(sq->sink_user, il, logits, n, X);
+        const ak_policy *pol = sq->has_cfg ? ak_config_layer_policy(&sq->cfg, il) : &sq->native;
+        ak_route_out ro = {n, S, c->route_k + t0, c->route_ids + (size_t)t0 * S, c->route_w + (size_t)t0 * S,
+                           c->route_h + t0};
+        ak_error e;
+        if (ak_route(pol, logits, n, X, c->hp.renormalize, &ro, &e) != AK_OK)
+            return ak_failf(err, e.code, "layer %d routing: %s", il, e.msg);
+    }
+    const float ws = c->model->expert_weights_scale;
+    if (ws != 0.0f && ws != 1.0f)
+        for (size_t i = 0; i < (size_t)n_tok * S; i++) c->route_w[i] *= ws;
+    for (int t = 0; t < n_tok; t++) {
+        ak_context *sq = ak_run_seq(c, t);
+        if (sq->trace)
+            sq->trace(sq->trace_user, il, ak_run_pos(c, t), c->route_h[t], c->route_k[t], c->route_ids + (size_t)t * S,
+                      c->route_w + (size_t)t * S);
+    }
+    return 0;
+}
+
 static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     const ak_layer *l = &c->model->layers[il];
     const ak_hparams *hp = &c->hp;
@@ -340,23 +370,9 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     float *yr[1] = {c->router_logits};
     matmul(c, c->xn, E, n_tok, wr, yr, 1);
     add_bias(c->router_logits, l->gate_inp_b, n_tok, X); /* gpt-oss: the policies see biased logits */
-    if (c->sink) c->sink(c->sink_user, il, c->router_logits, n_tok, X);
-
-    const ak_policy *pol = c->has_cfg ? ak_config_layer_policy(&c->cfg, il) : &c->native;
-    ak_route_out ro = {n_tok, S, c->route_k, c->route_ids, c->route_w, c->route_h};
-    ak_error e;
-    if (ak_route(pol, c->router_logits, n_tok, X, hp->renormalize, &ro, &e) != AK_OK)
-        return ak_failf(err, e.code, "layer %d routing: %s", il, e.msg);
-    const float ws = c->model->expert_weights_scale;
-    if (ws != 0.0f && ws != 1.0f)
-        for (size_t i = 0; i < (size_t)n_tok * S; i++) c->route_w[i] *= ws;
-    if (c->trace)
-        for (int t = 0; t < n_tok; t++)
-            c->trace(c->trace_user, il, c->n_past + t, c->route_h[t], c->route_k[t], c->route_ids + (size_t)t * S,
-                     c->route_w + (size_t)t * S);
-
+    if (route_runs(c, il, err)) return -1;
     group_by_expert(c, n_tok);
-    if (ak_ledger_record(c, il, n_tok, &ro, err)) return -1;
+    if (ak_ledger_record(c, il, n_tok, err)) return -1;
     const int n_assign = c->exp_off[X];
 
     /* routed experts, each over its own tokens */
@@ -390,7 +406,7 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
         }
     }
 
-    if (c->out_sink) {
+    if (c->out_sink && !c->runs.grouped) {
         ak_expert_outputs o = {il, n_tok, E, S, c->route_k, c->route_w, c->assign_of, c->y_exp, c->moe_out, c->x};
         c->out_sink(c->out_sink_user, &o);
     }
@@ -438,17 +454,41 @@ static int first_nonfinite_row(const float *x, int n, int w) {
     return -1;
 }
 
-/* One batch of 1..n_batch tokens (validated by ak_decode). */
-static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, ak_error *err) {
+/* What a batch cost beyond the routed experts (the ledger counts those): projections,
+ * router, q.k and a.v over each sequence's own keys, the head; per sequence, and for the
+ * executing context too when it runs a group. */
+static void count_dense(ak_context *c) {
+    const ak_hparams *hp = &c->hp;
+    const uint64_t E = (uint64_t)hp->n_embd, q_dim = (uint64_t)hp->n_head * hp->head_dim;
+    const uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
+    const uint64_t per_token = E * (2 * q_dim + 2 * kv_dim) + E * (uint64_t)hp->n_expert;
+    for (int r = 0; r < c->runs.n_runs; r++) {
+        ak_context *sq = c->runs.seq[r];
+        const int n = c->runs.start[r + 1] - c->runs.start[r];
+        uint64_t qkav = 0;
+        for (int t = 0; t < n; t++) qkav += 2 * q_dim * (uint64_t)(sq->n_past + t + 1);
+        const uint64_t macs = (uint64_t)hp->n_layer * ((uint64_t)n * per_token + qkav) + (uint64_t)n * E * hp->n_vocab;
+        ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
+        for (int i = 0; i < 2 && cn[i]; i++) {
+            cn[i]->model_macs += macs;
+            cn[i]->model_macs_native += macs;
+            cn[i]->tokens += (uint64_t)n;
+        }
+    }
+}
+
+/* One batch of 1..n_batch tokens in c->batch_tokens, its runs set (validated by the
+ * caller): embeddings, then per layer attention and the routed experts, then the head.
+ * The sequences' positions (n_past) are advanced by the caller. */
+static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
     const ak_model *m = c->model;
     const ak_hparams *hp = &c->hp;
-    const int E = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    const int E = hp->n_embd;
 
     for (int t = 0; t < n_tok; t++)
-        ak_dequantize_row((ak_type)m->tok_embd_type, m->tok_embd + (size_t)tokens[t] * m->tok_embd_row_bytes,
+        ak_dequantize_row((ak_type)m->tok_embd_type, m->tok_embd + (size_t)c->batch_tokens[t] * m->tok_embd_row_bytes,
                           c->x + (size_t)t * E, E);
 
-    ak_compute_counters *cn = &c->counters;
     for (int il = 0; il < hp->n_layer; il++) {
         enc_invalidate(c);
         attention(c, il, n_tok);
@@ -457,12 +497,6 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, ak_erro
             enc_invalidate(c);
             return -1;
         }
-        uint64_t proj = (uint64_t)E * (2ull * q_dim + 2ull * kv_dim);
-        uint64_t router = (uint64_t)E * hp->n_expert, qkav = 0;
-        for (int t = 0; t < n_tok; t++) qkav += 2ull * (uint64_t)q_dim * (uint64_t)(c->n_past + t + 1);
-        uint64_t dense = (uint64_t)n_tok * (proj + router) + qkav;
-        cn->model_macs += dense;
-        cn->model_macs_native += dense;
     }
 
     enc_invalidate(c);
@@ -474,15 +508,10 @@ static int decode_batch(ak_context *c, const int32_t *tokens, int n_tok, ak_erro
     enc_invalidate(c);
     int bad = first_nonfinite_row(c->logits, n_tok, hp->n_vocab);
     if (bad >= 0)
-        return ak_failf(err, AK_ERR_INVALID_ARG, "the logits of token %d (position %d) are not finite (NaN or Inf): the model's weights "
-                    "or its activations are not finite",
-                    bad, c->n_past + bad);
-    uint64_t head = (uint64_t)n_tok * E * (uint64_t)hp->n_vocab;
-    cn->model_macs += head;
-    cn->model_macs_native += head;
-    cn->tokens += (uint64_t)n_tok;
-
-    c->n_past += n_tok;
+        return ak_failf(err, AK_ERR_INVALID_ARG, "the logits of token %d (position %d%s) are not finite (NaN or Inf): "
+                        "the model's weights or its activations are not finite",
+                        bad, ak_run_pos(c, bad), c->runs.grouped ? " of its sequence" : "");
+    count_dense(c);
     return 0;
 }
 
@@ -500,14 +529,89 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, ak_error *err) {
             return ak_failf(err, AK_ERR_INVALID_ARG, "token %d (id %d) is out of range [0, %d)", t, tokens[t], hp->n_vocab);
     const int n_past0 = c->n_past;
     c->n_logits = c->logits_first = 0;
+    c->runs.seq = &c->self;
+    c->runs.n_runs = 1;
+    c->runs.grouped = 0;
+    c->runs.start[0] = 0;
     for (int b0 = 0; b0 < n_tok; b0 += c->n_batch) {
         int nb = n_tok - b0 < c->n_batch ? n_tok - b0 : c->n_batch;
-        if (decode_batch(c, tokens + b0, nb, err)) {
+        memcpy(c->batch_tokens, tokens + b0, (size_t)nb * sizeof *tokens);
+        memset(c->tok_run, 0, (size_t)nb * sizeof *c->tok_run);
+        c->runs.start[1] = nb;
+        if (decode_batch(c, nb, err)) {
             c->n_past = n_past0;
             return -1;
         }
+        c->n_past += nb;
         c->logits_first = b0;
     }
     c->n_logits = n_tok;
+    return 0;
+}
+
+/* 0, or -1 with err naming the caller's mistake that keeps the group from running. */
+static int group_check(const ak_context *c, ak_context *const *seq, const int32_t *const *tokens, const int *n_tok,
+                       int n_seq, ak_error *err) {
+    if (!seq || !tokens || !n_tok || n_seq < 1 || n_seq > AK_GROUP_MAX)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "ak_decode_group: %d sequences (1 to %d)", n_seq, AK_GROUP_MAX);
+    int total = 0;
+    for (int r = 0; r < n_seq; r++) {
+        const ak_context *sq = seq[r];
+        if (!sq || sq == c || sq->model != c->model)
+            return ak_failf(err, AK_ERR_INVALID_ARG, "ak_decode_group: sequence %d is %s", r,
+                            !sq ? "NULL" : sq == c ? "the executing context" : "a context of another model");
+        for (int r2 = 0; r2 < r; r2++)
+            if (seq[r2] == sq) return ak_failf(err, AK_ERR_INVALID_ARG, "ak_decode_group: sequence %d is also %d", r, r2);
+        if (!tokens[r] || n_tok[r] < 1)
+            return ak_failf(err, AK_ERR_INVALID_ARG, "ak_decode_group: sequence %d has %d tokens", r, n_tok[r]);
+        if (n_tok[r] > sq->n_ctx - sq->n_past)
+            return ak_failf(err, AK_ERR_INVALID_ARG, "sequence %d: context full: %d tokens in the cache + %d new > n_ctx %d",
+                            r, sq->n_past, n_tok[r], sq->n_ctx);
+        if (sq->n_ctx > c->n_ctx || sq->type_k != c->type_k || sq->type_v != c->type_v || sq->out_sink)
+            return ak_failf(err, AK_ERR_INVALID_ARG,
+                            "ak_decode_group: sequence %d needs the executing context's cache types and at most its "
+                            "n_ctx (%d), and no expert-outputs sink", r, c->n_ctx);
+        for (int t = 0; t < n_tok[r]; t++)
+            if (tokens[r][t] < 0 || tokens[r][t] >= c->hp.n_vocab)
+                return ak_failf(err, AK_ERR_INVALID_ARG, "sequence %d: token %d (id %d) is out of range [0, %d)", r, t,
+                                tokens[r][t], c->hp.n_vocab);
+        total += n_tok[r];
+    }
+    if (total > c->n_batch)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "ak_decode_group: %d tokens > the executing context's n_batch %d", total,
+                        c->n_batch);
+    return 0;
+}
+
+/* The sequences' tokens as one batch of c: each continues its own cache and is routed by
+ * its own policy; each keeps the logits of its last token. */
+int ak_decode_group(ak_context *c, ak_context *const *seq, const int32_t *const *tokens, const int *n_tok, int n_seq,
+                    ak_error *err) {
+    if (group_check(c, seq, tokens, n_tok, n_seq, err)) return -1;
+    const int V = c->hp.n_vocab;
+    int total = 0, slots = 0;
+    c->runs.seq = seq;
+    c->runs.n_runs = n_seq;
+    c->runs.grouped = 1;
+    for (int r = 0; r < n_seq; r++) {
+        c->runs.start[r] = total;
+        memcpy(c->batch_tokens + total, tokens[r], (size_t)n_tok[r] * sizeof **tokens);
+        for (int t = 0; t < n_tok[r]; t++) c->tok_run[total + t] = r;
+        total += n_tok[r];
+        if (seq[r]->slots > slots) slots = seq[r]->slots;
+    }
+    c->runs.start[n_seq] = total;
+    c->n_logits = c->logits_first = 0;
+    if (ak_context_reserve_slots(c, slots))
+        return ak_failf(err, AK_ERR_NOMEM, "out of memory for %d expert slots per token", slots);
+    if (decode_batch(c, total, err)) return -1;
+    for (int r = 0; r < n_seq; r++) {
+        ak_context *sq = seq[r];
+        memcpy(sq->logits, c->logits + (size_t)(c->runs.start[r + 1] - 1) * V, (size_t)V * sizeof *sq->logits);
+        sq->n_logits = n_tok[r];
+        sq->logits_first = n_tok[r] - 1;
+        sq->n_past += n_tok[r];
+    }
+    c->n_logits = total;
     return 0;
 }

@@ -6,58 +6,81 @@
 #include "base/errfmt.h"
 #include "model/model_internal.h"
 
-/* Distinct experts of the native routing of the batch (each is read once per batch). */
-static int native_unique(ak_context *c, int n_tok) {
-    const int X = c->hp.n_expert, K = c->hp.n_expert_used;
-    memset(c->mark, 0, (size_t)X);
-    int n = 0;
-    for (int t = 0; t < n_tok; t++)
-        for (int s = 0; s < c->native_k[t]; s++) {
-            int e = c->native_ids[(size_t)t * K + s];
-            if (!c->mark[e]) c->mark[e] = 1, n++;
+/* Distinct experts among n tokens' choices (k[t] ids each, rows of `stride`): what a batch
+ * of those tokens reads, each expert once. */
+static int distinct_experts(ak_context *c, int n, const int *k, const int32_t *ids, int stride) {
+    memset(c->mark, 0, (size_t)c->hp.n_expert);
+    int d = 0;
+    for (int t = 0; t < n; t++)
+        for (int s = 0; s < k[t]; s++) {
+            int e = ids[(size_t)t * stride + s];
+            if (!c->mark[e]) c->mark[e] = 1, d++;
         }
-    return n;
+    return d;
 }
 
-/* The native top-k's routing of the same logits into native_k / native_ids. */
-static int route_native(ak_context *c, int il, int n_tok, const ak_route_out *ro, ak_error *err) {
-    const int K = c->hp.n_expert_used;
-    if (c->native_policy) {
-        for (int t = 0; t < n_tok; t++) {
-            c->native_k[t] = ro->k[t];
-            memcpy(c->native_ids + (size_t)t * K, ro->ids + (size_t)t * ro->slots, (size_t)K * sizeof(int32_t));
+/* The native top-k's routing of tokens [t0, t0 + n) into native_k / native_ids (rows of
+ * n_expert_used): a copy when the sequence routes natively, else routed again. */
+static int route_native(ak_context *c, const ak_context *sq, int il, int t0, int n, ak_error *err) {
+    const int K = c->hp.n_expert_used, S = c->slots;
+    int *nk = c->native_k + t0;
+    int32_t *nid = c->native_ids + (size_t)t0 * K;
+    if (sq->native_policy) {
+        for (int t = 0; t < n; t++) {
+            nk[t] = c->route_k[t0 + t];
+            memcpy(nid + (size_t)t * K, c->route_ids + (size_t)(t0 + t) * S, (size_t)K * sizeof(int32_t));
         }
         return 0;
     }
-    ak_route_out no = {n_tok, K, c->native_k, c->native_ids, c->native_w, c->native_h};
+    ak_route_out no = {n, K, nk, nid, c->native_w + (size_t)t0 * K, c->native_h + t0};
     ak_error e;
-    if (ak_route(&c->native, c->router_logits, n_tok, c->hp.n_expert, c->hp.renormalize, &no, &e) != AK_OK)
+    if (ak_route(&c->native, c->router_logits + (size_t)t0 * c->hp.n_expert, n, c->hp.n_expert, c->hp.renormalize, &no,
+                 &e) != AK_OK)
         return ak_failf(err, e.code, "layer %d native routing: %s", il, e.msg);
     return 0;
 }
 
-int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, ak_error *err) {
+/* Adds tokens [t0, t0 + n) of the batch to a ledger and its counters: their K, the experts
+ * they ran, and (native: 1) what the native top-k would have run. */
+static void account(ak_context *c, ak_layer_ledger *lg, ak_compute_counters *cn, int il, int t0, int n, int native) {
     const ak_layer *l = &c->model->layers[il];
     const uint64_t per_expert = 3ull * (uint64_t)c->hp.n_embd * (uint64_t)c->hp.n_ff_exp;
     const uint64_t expert_bytes = l->gate_exps.mat_bytes + l->up_exps.mat_bytes + l->down_exps.mat_bytes;
-    const uint64_t n_assign = (uint64_t)c->exp_off[c->hp.n_expert];
-    ak_layer_ledger *lg = &c->ledger[il];
-    ak_compute_counters *cn = &c->counters;
-    ak_stats_add(&lg->k, ro);
+    const int S = c->slots, K = c->hp.n_expert_used;
+    ak_route_out ro = {n, S, c->route_k + t0, c->route_ids + (size_t)t0 * S, c->route_w + (size_t)t0 * S,
+                       c->route_h + t0};
+    uint64_t n_assign = 0;
+    for (int t = 0; t < n; t++) n_assign += (uint64_t)ro.k[t];
+    const uint64_t bytes = (uint64_t)distinct_experts(c, n, ro.k, ro.ids, S) * expert_bytes;
+    ak_stats_add(&lg->k, &ro);
     lg->expert_macs += n_assign * per_expert;
-    lg->expert_bytes += (uint64_t)c->n_active * expert_bytes;
+    lg->expert_bytes += bytes;
     cn->expert_macs += n_assign * per_expert;
     cn->model_macs += n_assign * per_expert;
-    cn->expert_bytes_read += (uint64_t)c->n_active * expert_bytes;
-    if (!c->native_baseline) return 0;
-    if (route_native(c, il, n_tok, ro, err)) return -1;
-    const uint64_t macs_native = (uint64_t)n_tok * (uint64_t)c->hp.n_expert_used * per_expert;
-    const uint64_t bytes_native = (uint64_t)native_unique(c, n_tok) * expert_bytes;
+    cn->expert_bytes_read += bytes;
+    if (!native) return;
+    const uint64_t macs_native = (uint64_t)n * (uint64_t)K * per_expert;
+    const uint64_t bytes_native =
+        (uint64_t)distinct_experts(c, n, c->native_k + t0, c->native_ids + (size_t)t0 * K, K) * expert_bytes;
     lg->expert_macs_native += macs_native;
     lg->expert_bytes_native += bytes_native;
     cn->expert_macs_native += macs_native;
     cn->model_macs_native += macs_native;
     cn->expert_bytes_read_native += bytes_native;
+}
+
+/* Each sequence's ledger gets its own tokens (experts read: as if its tokens ran alone);
+ * a group's executing context gets the whole batch, whose experts are read once for all
+ * sequences (what batching saves, and what adaptive K saves on top of it). */
+int ak_ledger_record(ak_context *c, int il, int n_tok, ak_error *err) {
+    const int grouped = c->runs.grouped, group_native = grouped && c->native_baseline;
+    for (int r = 0; r < c->runs.n_runs; r++) {
+        ak_context *sq = c->runs.seq[r];
+        const int t0 = c->runs.start[r], n = c->runs.start[r + 1] - t0;
+        if ((sq->native_baseline || group_native) && route_native(c, sq, il, t0, n, err)) return -1;
+        account(c, &sq->ledger[il], &sq->counters, il, t0, n, sq->native_baseline);
+    }
+    if (grouped) account(c, &c->ledger[il], &c->counters, il, 0, n_tok, group_native);
     return 0;
 }
 

@@ -103,6 +103,18 @@ const ak_model *ak_context_model(const ak_context *c);
  * of range, KV cache full, non-finite router logits). On error the KV cache is left as it
  * was before the call. */
 int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, ak_error *err);
+/* Continuous batching: the tokens of n_seq sequences (1..256 contexts of c's model, not c)
+ * in one forward pass of the executing context c, which lends its buffers and threads:
+ * sequence i's n_tokens[i] tokens continue its own KV cache, are routed by its own routing
+ * config, and go to its own ledger, counters, trace and router-logits sink, as
+ * ak_decode(seq[i], ...) would; each sequence keeps the logits of its last token
+ * (ak_get_logits(seq[i], -1)). c's ledger and counters get the batch as a whole: each
+ * expert chosen by any of its tokens is read once. The sum of n_tokens must be at most
+ * c's n_batch; the sequences need c's cache types, at most its n_ctx, and no expert-
+ * outputs sink. Results equal the sequences' own ak_decode calls up to the float order of
+ * batched matrix products. 0, or -1 with err (nothing changed). */
+int ak_decode_group(ak_context *c, ak_context *const *seq, const int32_t *const *tokens, const int *n_tokens,
+                    int n_seq, ak_error *err);
 /* Logits (n_vocab floats) of the i-th token of the last ak_decode; i = -1: the last one.
  * NULL if i is out of range or the token's logits were not kept (n_tokens > n_batch). */
 const float *ak_get_logits(const ak_context *c, int i);

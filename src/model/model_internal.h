@@ -68,7 +68,22 @@ void ak_rms_norm(const float *x, const float *w, float *out, int n, float eps);
 
 /* ledger.c: records one MoE layer's routing of a batch (ro, grouped by expert) in the
  * ledger and the counters; routes the native baseline when tracked. 0 or -1 with err. */
-int ak_ledger_record(ak_context *c, int il, int n_tok, const ak_route_out *ro, ak_error *err);
+int ak_ledger_record(ak_context *c, int il, int n_tok, ak_error *err);
+
+/* Grows the buffers of expert slots per token to at least `slots` (0, or -1 out of memory). */
+int ak_context_reserve_slots(ak_context *c, int slots);
+
+
+/* The sequences of the batch being decoded: run r is seq[r]'s tokens [start[r], start[r+1])
+ * of the batch. A plain ak_decode is one run of the context itself; ak_decode_group runs
+ * several member contexts through the forward pass of an executing context (grouped). */
+#define AK_GROUP_MAX 256
+typedef struct {
+    ak_context *const *seq;
+    int start[AK_GROUP_MAX + 1];
+    int n_runs;
+    int grouped;
+} ak_batch_runs;
 
 struct ak_context {
     const ak_model *model;
@@ -95,6 +110,12 @@ struct ak_context {
     float *attn_split;           /* [ak_attn_split_floats] parts of split decode items */
     int attn_reference;          /* tests: the reference per-key loop instead (attention.h) */
     float *rope_cos, *rope_sin;  /* [n_ctx][n_rot/2] */
+
+    /* the batch being decoded: its runs, and each token's run and id */
+    ak_batch_runs runs;
+    ak_context *self;            /* this context, the one sequence of a plain ak_decode */
+    int *tok_run;                /* [n_batch] */
+    int32_t *batch_tokens;       /* [n_batch] */
 
     /* activations for n_batch tokens */
     float *x, *xn, *q, *k, *v, *att, *moe_out, *shexp_out;
@@ -136,5 +157,12 @@ struct ak_context {
     ak_expert_outputs_fn out_sink;
     void *out_sink_user;
 };
+
+/* The sequence of batch token t, and its position in that sequence. */
+static inline ak_context *ak_run_seq(const ak_context *c, int t) { return c->runs.seq[c->tok_run[t]]; }
+static inline int ak_run_pos(const ak_context *c, int t) {
+    const int r = c->tok_run[t];
+    return c->runs.seq[r]->n_past + t - c->runs.start[r];
+}
 
 #endif
