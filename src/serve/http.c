@@ -18,7 +18,7 @@
 #include "serve/request.h"
 #include "serve/response.h"
 #include "serve/server_state.h"
-#include "serve/worker.h"
+#include "serve/slots.h"
 
 typedef struct {
     ak_sbuf body;
@@ -113,14 +113,14 @@ static enum MHD_Result generate(ak_server *s, struct MHD_Connection *c, conn_ctx
     if (!j) return send_error(s, c, cx, e.status, e.type, e.code, e.param, e.msg, 1, AK_VARIANT_NONE(s));
     j->t_arrival = cx->t_arrival;
     j->deadline = cx->t_arrival + s->opt.timeout_s;
-    int rc = ak_workers_submit(s, j);
+    int rc = ak_slots_submit(s, j);
     if (rc) {
         int v = j->variant;
         ak_job_release(j);
         if (rc == 429) {
             char msg[160];
-            snprintf(msg, sizeof msg, "the server is busy (%d workers, %d queued requests at most); retry later",
-                     s->n_workers, s->opt.queue_size);
+            snprintf(msg, sizeof msg, "the server is busy (%d slots, %d queued requests at most); retry later",
+                     s->n_slots, s->opt.queue_size);
             return send_error(s, c, cx, 429, "rate_limit_error", "queue_full", NULL, msg, 1, v);
         }
         return send_error(s, c, cx, 503, "server_error", "shutting_down", NULL, "the server is shutting down", 1, v);
@@ -203,11 +203,11 @@ static enum MHD_Result models(ak_server *s, struct MHD_Connection *c, conn_ctx *
 }
 
 static enum MHD_Result health(ak_server *s, struct MHD_Connection *c, conn_ctx *cx) {
-    int busy, depth = ak_workers_depth(s, &busy), down = atomic_load(&s->shutting_down);
+    int busy, depth = ak_slots_depth(s, &busy), down = atomic_load(&s->shutting_down);
     ak_sbuf b = {0};
     ak_sbuf_printf(&b, "{\"status\":\"%s\",\"model\":", down ? "shutting_down" : "ok");
     ak_sbuf_json_string(&b, s->model_name, strlen(s->model_name));
-    ak_sbuf_printf(&b, ",\"workers\":%d,\"running\":%d,\"queued\":%d,\"queue_size\":%d}", s->n_workers, busy, depth,
+    ak_sbuf_printf(&b, ",\"slots\":%d,\"running\":%d,\"queued\":%d,\"queue_size\":%d}", s->n_slots, busy, depth,
                    s->opt.queue_size);
     enum MHD_Result r = send_json(c, down ? 503 : 200, &b, cx->request_id, NULL);
     ak_sbuf_free(&b);
@@ -215,7 +215,7 @@ static enum MHD_Result health(ak_server *s, struct MHD_Connection *c, conn_ctx *
 }
 
 static enum MHD_Result metrics(ak_server *s, struct MHD_Connection *c, conn_ctx *cx) {
-    int busy, depth = ak_workers_depth(s, &busy);
+    int busy, depth = ak_slots_depth(s, &busy);
     ak_sbuf b = {0};
     if (ak_metrics_render(s->metrics, &b, depth, busy)) {
         ak_sbuf_free(&b);
@@ -335,7 +335,7 @@ static unsigned connection_limit(void) {
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
-    rlim_t spare = 64; /* the model, the log, the listener, the workers */
+    rlim_t spare = 64; /* the model, the log, the listener, the slots */
     rlim_t n = rl.rlim_cur > spare + 256 ? rl.rlim_cur - spare : 256;
     return n > 4096 ? 4096u : (unsigned)n;
 }

@@ -52,9 +52,9 @@ int ak_queue_push(ak_queue *q, ak_job *j) {
     return rc;
 }
 
-ak_job *ak_queue_pop(ak_queue *q) {
+ak_job *ak_queue_pop(ak_queue *q, int wait) {
     pthread_mutex_lock(&q->mu);
-    while (!q->len && !q->closed) pthread_cond_wait(&q->cv, &q->mu);
+    while (wait && !q->len && !q->closed) pthread_cond_wait(&q->cv, &q->mu);
     ak_job *j = NULL;
     if (q->len) {
         j = q->ring[q->head];

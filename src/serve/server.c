@@ -1,4 +1,4 @@
-/* server.c - start-up (options, variants, calibration sample, workers, listener), the
+/* server.c - start-up (options, variants, calibration sample, slots, listener), the
  * signal wait, and the graceful shutdown. */
 #include <math.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include "serve/calib.h"
 #include "serve/http.h"
 #include "serve/server_state.h"
-#include "serve/worker.h"
+#include "serve/slots.h"
 
 void ak_serve_default_options(ak_serve_options *o) {
     memset(o, 0, sizeof *o);
@@ -126,7 +126,7 @@ static int build_variant(ak_server *s, ak_variant *v, ak_error *err) {
 
 void ak_server_free(ak_server *s) {
     if (!s) return;
-    ak_workers_free(s);
+    ak_slots_free(s);
     for (int i = 0; i < s->n_variants; i++) ak_config_free(&s->variants[i].cfg);
     if (s->has_default_routing) ak_config_free(&s->default_routing);
     ak_metrics_free(s->metrics);
@@ -142,20 +142,19 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     const ak_hparams *hp = s->hp;
     s->opt = *o;
     if (s->opt.n_parallel < 1) s->opt.n_parallel = 1;
-    /* -t is the process's total, as a llama.cpp user means it: each worker gets its share,
-     * so workers x threads never exceeds it (at least one thread per worker). */
-    int total = ak_threads_within_cpus(s->opt.n_threads, "adaptive-k serve");
-    s->opt.n_threads = total > s->opt.n_parallel ? total / s->opt.n_parallel : 1;
+    /* -t is the process's total, as a llama.cpp user means it: the one batched forward pass
+     * of all slots runs on that many threads */
+    s->opt.n_threads = ak_threads_within_cpus(s->opt.n_threads, "adaptive-k serve");
     if (s->opt.queue_size < 0) s->opt.queue_size = 0;
     if (!(s->opt.timeout_s > 0)) s->opt.timeout_s = 120;
     if (s->opt.max_tokens < 1) s->opt.max_tokens = 512;
     if (!s->opt.host) s->opt.host = "127.0.0.1";
     s->n_ctx = o->n_ctx > 0 ? o->n_ctx : hp->n_ctx_train;
-    /* every worker holds a cache of n_ctx tokens (contexts check one cache each) */
+    /* every slot holds a cache of n_ctx tokens (contexts check one cache each) */
     uint64_t kv = ak_kv_cache_bytes(s->model, s->n_ctx, s->opt.type_k, s->opt.type_v) * (uint64_t)s->opt.n_parallel, avail = ak_memory_available();
     if (avail && kv > avail)
         return ak_failf(err, AK_ERR_NOMEM,
-                        "%d workers with a context of %d tokens need %.2f GiB of KV cache, more than the %.2f GiB "
+                        "%d slots with a context of %d tokens need %.2f GiB of KV cache, more than the %.2f GiB "
                         "of memory available: use a smaller -c or fewer --parallel",
                         s->opt.n_parallel, s->n_ctx, kv / 1073741824.0, avail / 1073741824.0);
     s->n_batch = s->n_ctx < 512 ? s->n_ctx : 512;
@@ -200,7 +199,7 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     names[s->n_variants + 1] = "none";
     s->metrics = ak_metrics_new(hp->n_layer, hp->n_expert, s->n_variants + 2, names);
     s->ab = ak_ab_stats_new(s->n_variants);
-    s->n_workers = s->opt.n_parallel;
+    s->n_slots = s->opt.n_parallel;
     if (!s->metrics || !s->ab) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     s->log = stderr;
     if (o->log_file && !(s->log = fopen(o->log_file, "a"))) {
@@ -239,22 +238,22 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
-    if (ak_workers_start(s, err)) {
-        ak_workers_drain_and_stop(s, 0);
+    if (ak_slots_start(s, err)) {
+        ak_slots_drain_and_stop(s, 0);
         ak_server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
     if (ak_http_start(s, err)) {
-        ak_workers_drain_and_stop(s, 0);
+        ak_slots_drain_and_stop(s, 0);
         ak_server_free(s);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
     fprintf(stderr,
-            "adaptive-k serve: listening on http://%s:%d (model %s, %d worker%s x %d thread%s, queue %d, context %d, "
+            "adaptive-k serve: listening on http://%s:%d (model %s, %d slot%s batched on %d thread%s, queue %d, context %d, "
             "timeout %gs, at most %u connections)\n",
-            s->opt.host, s->port, s->model_name, s->n_workers, s->n_workers == 1 ? "" : "s", s->opt.n_threads,
+            s->opt.host, s->port, s->model_name, s->n_slots, s->n_slots == 1 ? "" : "s", s->opt.n_threads,
             s->opt.n_threads == 1 ? "" : "s", s->opt.queue_size, s->n_ctx, s->opt.timeout_s, s->max_connections);
     if (o->port_file) {
         FILE *f = fopen(o->port_file, "w");
@@ -269,7 +268,7 @@ int ak_serve_run(const ak_serve_options *o, const ak_model *m, const ak_tokenize
             sig == SIGTERM ? "SIGTERM" : "SIGINT", s->opt.timeout_s);
     atomic_store(&s->shutting_down, 1);
     ak_http_quiesce(s);
-    ak_workers_drain_and_stop(s, s->opt.timeout_s);
+    ak_slots_drain_and_stop(s, s->opt.timeout_s);
     ak_http_stop(s, 10);
     fprintf(stderr, "adaptive-k serve: stopped\n");
     ak_server_free(s);

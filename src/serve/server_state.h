@@ -1,6 +1,6 @@
 /* server_state.h - the server's shared state: options, model, variants, metrics, the log,
- * and the listener's and workers' handles. The functions the server's files call in each
- * other are declared in their own headers (job.h, queue.h, worker.h, request.h,
+ * and the listener's and the slots' handles. The functions the server's files call in each
+ * other are declared in their own headers (job.h, queue.h, slots.h, request.h,
  * response.h, reqlog.h, calib.h, http.h). */
 #ifndef AK_SERVE_STATE_H
 #define AK_SERVE_STATE_H
@@ -14,7 +14,7 @@
 #include "serve/ab.h"
 #include "serve/metrics.h"
 #include "serve/serve.h"
-#include "serve/worker.h"
+#include "serve/slots.h"
 #include "tokenizer/tokenizer.h"
 
 struct ak_server {
@@ -33,8 +33,8 @@ struct ak_server {
     ak_metrics *metrics;
     ak_ab_stats *ab;
 
-    ak_workers *workers; /* worker.c: the queue and the worker threads */
-    int n_workers;
+    ak_slots *slots; /* slots.c: the queue, the slots and the scheduler thread */
+    int n_slots;
     atomic_int shutting_down;
     atomic_uint_fast64_t next_id;
 
@@ -51,7 +51,7 @@ struct ak_server {
     int calib_tokens;
 };
 
-/* The state ak_serve_run serves from, without workers or a listener (those start in
+/* The state ak_serve_run serves from, without slots or a listener (those start in
  * ak_serve_run): request parsing and jobs work on it alone, which the fuzz harnesses use. */
 ak_server *ak_server_new(const ak_serve_options *o, const ak_model *m, const ak_tokenizer *tok,
                          const ak_router_config *routing, ak_error *err);

@@ -14,7 +14,7 @@ p() { echo >> $DIR/count; post "$@"; }
 
 # ---- health, models
 check "health 200" test "$(get /health $DIR/h.json)" = 200
-check "health ok" is_true $DIR/h.json 'd.status === "ok" && d.workers === 1'
+check "health ok" is_true $DIR/h.json 'd.status === "ok" && d.slots === 1'
 check "models 200" test "$(get /v1/models $DIR/m.json)" = 200
 check "models list" is_true $DIR/m.json 'd.object === "list" && d.data[0].id === "olmoe-sotu-f16" && d.data[0].object === "model"'
 
