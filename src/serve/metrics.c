@@ -37,6 +37,9 @@ struct ak_metrics {
     uint64_t *h_hist;  /* [n_layer][AK_METRICS_H_BUCKETS + 1] */
     double *h_sum;     /* [n_layer] */
     variant_stats *v;
+    /* continuous batching: forward passes, their sequences and tokens, expert bytes read
+     * by the batch (each chosen expert once per pass and layer) and by the native top-k */
+    uint64_t steps, step_seqs, step_tokens, step_bytes, step_bytes_native;
 };
 
 static int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
@@ -142,6 +145,34 @@ static void render_lat(ak_sbuf *o, const char *name, const char *help, const ak_
     }
 }
 
+void ak_metrics_add_step(ak_metrics *m, int n_seq, int n_tok, uint64_t expert_bytes, uint64_t expert_bytes_native) {
+    pthread_mutex_lock(&m->mu);
+    m->steps++;
+    m->step_seqs += (uint64_t)n_seq;
+    m->step_tokens += (uint64_t)n_tok;
+    m->step_bytes += expert_bytes;
+    m->step_bytes_native += expert_bytes_native;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void render_batching(const ak_metrics *m, ak_sbuf *o) {
+    ak_sbuf_printf(o,
+                   "# HELP adaptive_k_batch_steps_total Batched forward passes (continuous batching).\n"
+                   "# TYPE adaptive_k_batch_steps_total counter\nadaptive_k_batch_steps_total %llu\n"
+                   "# HELP adaptive_k_batch_sequences_total Requests in those passes, summed over the passes.\n"
+                   "# TYPE adaptive_k_batch_sequences_total counter\nadaptive_k_batch_sequences_total %llu\n"
+                   "# HELP adaptive_k_batch_tokens_total Tokens in those passes (prompt chunks and generated).\n"
+                   "# TYPE adaptive_k_batch_tokens_total counter\nadaptive_k_batch_tokens_total %llu\n"
+                   "# HELP adaptive_k_batch_expert_bytes_total Expert weight bytes the passes read (each expert chosen "
+                   "by any token of a pass once per layer), with the routing used and with the native top-k.\n"
+                   "# TYPE adaptive_k_batch_expert_bytes_total counter\n"
+                   "adaptive_k_batch_expert_bytes_total{routing=\"chosen\"} %llu\n"
+                   "adaptive_k_batch_expert_bytes_total{routing=\"native\"} %llu\n",
+                   (unsigned long long)m->steps, (unsigned long long)m->step_seqs,
+                   (unsigned long long)m->step_tokens, (unsigned long long)m->step_bytes,
+                   (unsigned long long)m->step_bytes_native);
+}
+
 int ak_metrics_render(ak_metrics *m, ak_sbuf *o, int queue_depth, int running) {
     pthread_mutex_lock(&m->mu);
     const int E = m->n_expert;
@@ -215,7 +246,8 @@ int ak_metrics_render(ak_metrics *m, ak_sbuf *o, int queue_depth, int running) {
         ak_sbuf_printf(o, "adaptive_k_tokens_total{kind=\"completion\",variant=\"%s\"} %llu\n", m->v[vi].name,
                        (unsigned long long)m->v[vi].completion_tokens);
     }
-    ak_sbuf_printf(o, "# HELP adaptive_k_queue_depth Requests waiting for a worker.\n# TYPE adaptive_k_queue_depth gauge\n"
+    render_batching(m, o);
+    ak_sbuf_printf(o, "# HELP adaptive_k_queue_depth Requests waiting for a slot.\n# TYPE adaptive_k_queue_depth gauge\n"
                       "adaptive_k_queue_depth %d\n",
                    queue_depth);
     ak_sbuf_printf(o, "# HELP adaptive_k_requests_running Requests being generated.\n"

@@ -5,6 +5,8 @@
  *   adaptive_k_time_to_first_token_seconds{variant}
  *   adaptive_k_avg_k{variant}, adaptive_k_compute_saved_ratio{variant}   gauges since start
  *   adaptive_k_requests_total{status,variant}, adaptive_k_tokens_total{kind,variant}
+ *   adaptive_k_batch_steps_total, _sequences_total, _tokens_total, and
+ *   adaptive_k_batch_expert_bytes_total{routing=chosen|native}   continuous batching
  *   adaptive_k_queue_depth, adaptive_k_requests_running
  * Thread-safe (one mutex). */
 #ifndef AK_SERVE_METRICS_H
@@ -32,6 +34,9 @@ void ak_metrics_add_routing(ak_metrics *m, const uint64_t *k_hist, const uint64_
 void ak_metrics_add_request(ak_metrics *m, int variant, int status, double latency_s, double ttft_s,
                             int prompt_tokens, int completion_tokens, uint64_t k_sum, uint64_t routed,
                             uint64_t expert_macs, uint64_t expert_macs_native);
+/* One batched forward pass of n_seq requests and n_tok tokens, and the expert bytes it read
+ * (with the routing used, and what the native top-k of its tokens would have read). */
+void ak_metrics_add_step(ak_metrics *m, int n_seq, int n_tok, uint64_t expert_bytes, uint64_t expert_bytes_native);
 int ak_metrics_render(ak_metrics *m, ak_sbuf *out, int queue_depth, int running);
 
 #endif

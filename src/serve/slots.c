@@ -45,6 +45,7 @@ typedef struct {
 } ak_slot;
 
 struct ak_slots {
+    ak_server *srv;
     ak_queue *queue;
     ak_slot *slot;
     int n;
@@ -52,6 +53,7 @@ struct ak_slots {
     pthread_t thread;
     int started;
     atomic_int hard_stop;  /* shutdown grace over: running requests end now */
+    ak_compute_counters seen; /* exec's counters after the last step */
     /* one step's group, [n] each */
     ak_context **seq;
     const int32_t **toks;
@@ -244,6 +246,11 @@ static void step(ak_slots *p) {
         }
         return;
     }
+    ak_compute_counters cc;
+    ak_context_counters(p->exec, &cc);
+    ak_metrics_add_step(p->srv->metrics, g, (int)(cc.tokens - p->seen.tokens), cc.expert_bytes_read - p->seen.expert_bytes_read,
+                        cc.expert_bytes_read_native - p->seen.expert_bytes_read_native);
+    p->seen = cc;
     for (int k = 0; k < g; k++) {
         ak_slot *sl = &p->slot[p->who[k]];
         if (sl->n_fed < sl->job->n_prompt) {
@@ -326,6 +333,7 @@ int ak_slots_start(ak_server *s, ak_error *err) {
     if (p) p->n_tok = calloc(n, sizeof *p->n_tok), p->who = calloc(n, sizeof *p->who);
     if (!p || !p->queue || !p->slot || !p->seq || !p->toks || !p->n_tok || !p->who)
         return ak_failf(err, AK_ERR_NOMEM, "out of memory");
+    p->srv = s;
     for (p->n = 0; p->n < s->n_slots;)
         if (slot_init(s, &p->slot[p->n++], err)) return -1;
     if (!(p->exec = exec_new(s, err))) return -1;
