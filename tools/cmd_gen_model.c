@@ -12,11 +12,14 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss]\n"
+            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss|deepseek2]\n"
             "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|iq4_xs|mxfp4] [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
             "         [--rope-scaling linear|yarn --rope-factor F [--rope-orig-ctx N]]\n"
+            "         deepseek2: [--q-lora N (0: one attn_q) --kv-lora N --qk-nope N --qk-rope N --v-head N\n"
+            "          --dense-layers N --ff-dense N --shared-experts N --gating softmax|sigmoid --groups N\n"
+            "          --groups-used N --weights-norm 0|1 --weights-scale F]\n"
             "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
             "  llama.cpp loads the file too. Deterministic for a seed. A preset sets full-size shapes\n"
             "  (the other flags still apply). Matrices whose rows do not fit the type's blocks are\n"
@@ -45,7 +48,7 @@ int cmd_gen_model(int argc, char **argv) {
             return 2;
         }
     } else if (ak_gen_params_default(&p, arch)) {
-        fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss)\n", arch);
+        fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2)\n", arch);
         return 2;
     }
     int quiet = 0;
@@ -59,6 +62,12 @@ int cmd_gen_model(int argc, char **argv) {
         {"--top-k", NULL, &p.n_expert_used, INT_MIN, INT_MAX}, {"--ff", NULL, &p.n_ff, INT_MIN, INT_MAX},
         {"--ff-shexp", NULL, &p.n_ff_shexp, INT_MIN, INT_MAX}, {"--vocab", NULL, &p.n_vocab, INT_MIN, INT_MAX},
         {"--ctx", NULL, &p.n_ctx_train, INT_MIN, INT_MAX},    {"--rope-orig-ctx", NULL, &p.rope_orig_ctx, 0, 1 << 24},
+        {"--q-lora", NULL, &p.q_lora, 0, 1 << 16},            {"--kv-lora", NULL, &p.kv_lora, 0, 1 << 16},
+        {"--qk-nope", NULL, &p.qk_nope, 0, 4096},             {"--qk-rope", NULL, &p.qk_rope, 0, 4096},
+        {"--v-head", NULL, &p.v_head, 0, 4096},               {"--dense-layers", NULL, &p.n_layer_dense, 0, 1024},
+        {"--ff-dense", NULL, &p.n_ff_dense, 0, 1 << 20},      {"--shared-experts", NULL, &p.n_expert_shared, 0, 64},
+        {"--groups", NULL, &p.n_group, 0, 1024},              {"--groups-used", NULL, &p.n_group_used, 0, 1024},
+        {"--weights-norm", NULL, &p.weights_norm, 0, 1},
     };
     const ak_cli_bool_flag bools[] = {{"--quiet", &quiet, 1}};
     ak_cli_args args = {.cmd = "gen-model", .usage = usage, .usage_after_unknown = 1,
@@ -80,6 +89,23 @@ int cmd_gen_model(int argc, char **argv) {
             if (r < 0) return 2;
             if (ak_cli_parse_float(v, &p.rope_factor) || !(p.rope_factor > 0)) {
                 fprintf(stderr, "gen-model: --rope-factor needs a number > 0, not '%s'\n", v);
+                return 2;
+            }
+            continue;
+        }
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--gating", &v))) {
+            if (r < 0) return 2;
+            if (strcmp(v, "softmax") && strcmp(v, "sigmoid")) {
+                fprintf(stderr, "gen-model: --gating softmax|sigmoid, not '%s'\n", v);
+                return 2;
+            }
+            p.sigmoid = !strcmp(v, "sigmoid");
+            continue;
+        }
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--weights-scale", &v))) {
+            if (r < 0) return 2;
+            if (ak_cli_parse_float(v, &p.weights_scale) || !(p.weights_scale >= 0)) {
+                fprintf(stderr, "gen-model: --weights-scale needs a number >= 0, not '%s'\n", v);
                 return 2;
             }
             continue;

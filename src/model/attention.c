@@ -15,6 +15,14 @@ size_t ak_attn_work_floats(int hd) { return (size_t)2 * (size_t)hd * ATTN_KT + A
 
 static int attn_group(const ak_context *c) { return c->hp.n_head / c->hp.n_head_kv; }
 
+/* The scale of q.k: 1/sqrt(head_dim), or the architecture's own (MLA: of the key width
+ * before absorption). */
+static float attn_scale(const ak_context *c) { return c->hp.kq_scale ? c->hp.kq_scale : 1.0f / sqrtf((float)c->hp.head_dim); }
+
+/* The cached values: their own rows, or (MLA) the K rows, whose latent part they are; the
+ * output then carries the rotated part too, which the caller drops. */
+static const uint8_t *values_of(const ak_context *sq) { return sq->v_cache ? sq->v_cache : sq->k_cache; }
+
 /* Per thread: the kernel's work, then q and acc [rows][hd], m, l, vis_lo and vis_hi [rows],
  * for the rows of one item (the query heads of a KV head x ATTN_QB tokens). */
 size_t ak_attn_scratch_floats(const ak_context *c) {
@@ -73,7 +81,7 @@ static void attend_item(const attend_job *j, int item, float *scratch) {
     float *m = acc + (size_t)n_rows * hd, *l = m + n_rows;
     int *vis_lo = (int *)(l + n_rows), *vis_hi = vis_lo + n_rows;
     const float *sinks = c->model->layers[j->layer].sinks;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = attn_scale(c);
     for (int t = t0; t < t1; t++)
         for (int g = 0; g < group; g++) {
             const int r = (t - t0) * group + g;
@@ -99,7 +107,7 @@ static void attend_item(const attend_job *j, int item, float *scratch) {
     const attn_cache desc = {hd, sq->type_k, sq->type_v, sq->k_row, sq->v_row};
     const size_t head_row = ((size_t)j->layer * nkv + kvh) * sq->n_ctx;
     if (lo < hi)
-        j->kernel(&desc, sq->k_cache + head_row * sq->k_row, sq->v_cache + head_row * sq->v_row, n_rows, q, vis_lo,
+        j->kernel(&desc, sq->k_cache + head_row * sq->k_row, values_of(sq) + head_row * sq->v_row, n_rows, q, vis_lo,
                   vis_hi, lo, hi, m, l, acc, work);
     for (int r = 0; r < n_rows; r++) {
         const int t = t0 + r / group, h = kvh * group + r % group;
@@ -230,7 +238,7 @@ static void ref_worker(void *arg, int ith, int nth) {
     ak_context *c = j->c;
     const int hd = c->hp.head_dim, nh = c->hp.n_head, nkv = c->hp.n_head_kv, group = nh / nkv;
     const size_t q_dim = (size_t)nh * hd;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = attn_scale(c);
     float *sc = c->scores + (size_t)ith * c->n_ctx;
     uint8_t *scratch = c->attn_scratch + (size_t)ith * c->attn_scratch_stride;
     float *vrow = (float *)scratch;
@@ -252,7 +260,7 @@ static void ref_worker(void *arg, int ith, int nth) {
         }
         const float inv = (float)(1.0 / sum);
         for (int p = 0; p < n_keys; p++) sc[p] *= inv;
-        weighted_values(sq, sc, sq->v_cache + head_row * sq->v_row, n_keys, c->att + (size_t)t * q_dim + (size_t)h * hd,
+        weighted_values(sq, sc, values_of(sq) + head_row * sq->v_row, n_keys, c->att + (size_t)t * q_dim + (size_t)h * hd,
                         vrow);
     }
 }

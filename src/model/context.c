@@ -16,6 +16,8 @@ ak_context_params ak_context_default_params(void) {
     return p;
 }
 
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
 static void *zalloc(size_t n, size_t size, int *ok) {
     if (n == 0) n = 1;
     void *p = calloc(n, size);
@@ -168,6 +170,7 @@ uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx, int type_k, int type_v)
     const ak_hparams *hp = &m->hp;
     if (!kv_type_ok(type_k, hp->head_dim) || !kv_type_ok(type_v, hp->head_dim)) return 0;
     uint64_t rows = (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv * (uint64_t)n_ctx;
+    if (hp->n_lora_kv) return rows * ak_row_bytes((ak_type)type_k, hp->head_dim); /* MLA: V is in K's rows */
     return rows * (ak_row_bytes((ak_type)type_k, hp->head_dim) + ak_row_bytes((ak_type)type_v, hp->head_dim));
 }
 
@@ -228,8 +231,10 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
 
     const size_t B = (size_t)c->n_batch, E = (size_t)hp->n_embd, X = (size_t)hp->n_expert;
     const size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
-    const size_t in_max = q_dim > E ? q_dim : E;
-    const size_t ff_max = (size_t)(hp->n_ff_exp > hp->n_ff_shexp ? hp->n_ff_exp : hp->n_ff_shexp);
+    const size_t mla_v = (size_t)hp->n_head * (size_t)hp->head_v_mla, mla_q = (size_t)hp->n_head * hp->head_k_mla;
+    const size_t in_max = max3(q_dim, E, max3(mla_v, (size_t)hp->n_lora_q, 0));
+    const size_t ff_dense = max3((size_t)hp->n_ff_shexp, (size_t)hp->n_ff_dense, 0); /* shared experts, dense layers */
+    const size_t ff_max = max3((size_t)hp->n_ff_exp, ff_dense, 0);
     /* f32 is the widest encoding of any vec-dot type; 64-byte rows keep them aligned */
     c->enc_stride = (in_max * sizeof(float) + 63) & ~(size_t)63;
     c->enc_stride_ff = (ff_max * sizeof(float) + 63) & ~(size_t)63;
@@ -239,7 +244,11 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->type_k = p.type_k, c->type_v = p.type_v;
     c->k_row = ak_row_bytes((ak_type)c->type_k, hp->head_dim), c->v_row = ak_row_bytes((ak_type)c->type_v, hp->head_dim);
     c->k_cache = zalloc(rows, c->k_row, &ok);
-    c->v_cache = zalloc(rows, c->v_row, &ok);
+    if (hp->n_lora_kv) { /* MLA: the values are the latent part of the K rows */
+        c->type_v = c->type_k, c->v_row = c->k_row;
+    } else {
+        c->v_cache = zalloc(rows, c->v_row, &ok);
+    }
     c->attn_scratch_stride = (ak_encoded_row_bytes(c->type_k == AK_TYPE_F32 ? AK_TYPE_F16 : (ak_type)c->type_k,
                                                    hp->head_dim) + (size_t)hp->head_dim * sizeof(float) + 63) & ~(size_t)63;
     c->attn_scratch = zalloc((size_t)c->n_threads, c->attn_scratch_stride, &ok);
@@ -271,11 +280,19 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->exp_off = zalloc(X + 1, sizeof(int), &ok);
     c->active = zalloc(X, sizeof(int), &ok);
     c->mark = zalloc(X, 1, &ok);
-    if (hp->n_ff_shexp > 0) {
-        c->sh_gate = zalloc(B * (size_t)hp->n_ff_shexp, sizeof(float), &ok);
-        c->sh_up = zalloc(B * (size_t)hp->n_ff_shexp, sizeof(float), &ok);
+    if (hp->n_lora_kv) {
+        /* one encoded row per token and head for the per-head attn_k_b / attn_v_b products */
+        c->mla_enc_stride = (max3((size_t)hp->n_lora_kv, (size_t)(hp->head_k_mla - hp->n_rot), 0) * sizeof(float) + 63) &
+                            ~(size_t)63;
+        c->mla_qa = zalloc(B * (size_t)(hp->n_lora_q ? hp->n_lora_q : 1), sizeof(float), &ok);
+        c->mla_q = zalloc(B * mla_q, sizeof(float), &ok);
+        c->mla_v = zalloc(B * mla_v, sizeof(float), &ok);
+        c->mla_enc = zalloc(B * (size_t)hp->n_head, c->mla_enc_stride, &ok);
+    }
+    if (ff_dense > 0) {
+        c->sh_gate = zalloc(B * ff_dense, sizeof(float), &ok);
+        c->sh_up = zalloc(B * ff_dense, sizeof(float), &ok);
         c->sh_enc = zalloc(B, c->enc_stride_ff, &ok);
-        c->sh_scale = zalloc(B, sizeof(float), &ok);
     }
     c->ledger = zalloc((size_t)hp->n_layer, sizeof(ak_layer_ledger), &ok);
     c->native_baseline = 1;
@@ -309,7 +326,7 @@ void ak_context_free(ak_context *c) {
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
-                    c->sh_scale, c->ledger};
+                    c->ledger, c->mla_qa, c->mla_q, c->mla_v, c->mla_enc};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

@@ -112,7 +112,7 @@ static void mm_worker(void *arg, int ith, int nth) {
 }
 
 /* y[t][r] = W x_t over the batch, for up to three matrices sharing one activation. */
-static void matmul(ak_context *c, const float *src, int64_t n_in, int n_tok, const ak_mat *const *w,
+void ak_batch_matmul(ak_context *c, const float *src, int64_t n_in, int n_tok, const ak_mat *const *w,
                    float *const *y, int n_mat) {
     mm_job j = {.n = n_mat};
     atomic_init(&j.next, 0);
@@ -136,7 +136,7 @@ static void add_bias(float *y, const float *b, int n_tok, int n) {
 
 /* ---------------------------------------------------------------- attention */
 
-static void rope(const ak_context *c, float *v, int pos) {
+void ak_rope_row(const ak_context *c, float *v, int pos) {
     const int half = c->hp.n_rot / 2;
     const float *cs = c->rope_cos + (size_t)pos * half, *sn = c->rope_sin + (size_t)pos * half;
     for (int i = 0; i < half; i++) {
@@ -148,22 +148,19 @@ static void rope(const ak_context *c, float *v, int pos) {
 }
 
 /* One head's K or V row into the cache, in the cache's type. */
-static void cache_row(uint8_t *dst, int type, const float *src, int hd) {
+void ak_cache_row(uint8_t *dst, int type, const float *src, int hd) {
     if (type == AK_TYPE_F32) memcpy(dst, src, (size_t)hd * sizeof(float));
     else ak_quantize_row((ak_type)type, src, dst, hd);
 }
 
-static void attention(ak_context *c, int il, int n_tok) {
-    const ak_layer *l = &c->model->layers[il];
+/* q, k and v of the batch (biases, norms, RoPE), k and v into each token's sequence cache. */
+static void qkv(ak_context *c, const ak_layer *l, int il, int n_tok) {
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
     const int q_dim = nh * hd, kv_dim = nkv * hd;
-
-    for (int t = 0; t < n_tok; t++)
-        ak_rms_norm(c->x + (size_t)t * E, l->attn_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
     const ak_mat *w[3] = {&l->wq, &l->wk, &l->wv};
     float *y[3] = {c->q, c->k, c->v};
-    matmul(c, c->xn, E, n_tok, w, y, 3);
+    ak_batch_matmul(c, c->xn, E, n_tok, w, y, 3);
     add_bias(c->q, l->bq, n_tok, q_dim);
     add_bias(c->k, l->bk, n_tok, kv_dim);
     add_bias(c->v, l->bv, n_tok, kv_dim);
@@ -178,22 +175,39 @@ static void attention(ak_context *c, int il, int n_tok) {
         }
         for (int h = 0; h < nh; h++) {
             if (hp->qk_norm == 2) ak_rms_norm(q + h * hd, l->q_norm, q + h * hd, hd, hp->rms_eps);
-            rope(sq, q + h * hd, pos);
+            ak_rope_row(sq, q + h * hd, pos);
         }
         for (int h = 0; h < nkv; h++) {
             if (hp->qk_norm == 2) ak_rms_norm(k + h * hd, l->k_norm, k + h * hd, hd, hp->rms_eps);
-            rope(sq, k + h * hd, pos);
+            ak_rope_row(sq, k + h * hd, pos);
             size_t row = (((size_t)il * nkv + h) * sq->n_ctx) + pos;
-            cache_row(sq->k_cache + row * sq->k_row, sq->type_k, k + h * hd, hd);
-            cache_row(sq->v_cache + row * sq->v_row, sq->type_v, v + h * hd, hd);
+            ak_cache_row(sq->k_cache + row * sq->k_row, sq->type_k, k + h * hd, hd);
+            ak_cache_row(sq->v_cache + row * sq->v_row, sq->type_v, v + h * hd, hd);
         }
     }
+}
+
+static void attention(ak_context *c, int il, int n_tok) {
+    const ak_layer *l = &c->model->layers[il];
+    const ak_hparams *hp = &c->hp;
+    const int E = hp->n_embd;
+
+    for (int t = 0; t < n_tok; t++)
+        ak_rms_norm(c->x + (size_t)t * E, l->attn_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
+    if (hp->n_lora_kv) ak_mla_qkv(c, l, il, n_tok);
+    else qkv(c, l, il, n_tok);
     ak_attend(c, il, n_tok);
+    const float *att = c->att;
+    int64_t att_dim = (int64_t)hp->n_head * hp->head_dim;
+    if (hp->n_lora_kv) { /* the heads' values from the latent outputs */
+        ak_mla_values(c, l, n_tok);
+        att = c->mla_v, att_dim = (int64_t)hp->n_head * hp->head_v_mla;
+    }
 
     /* x += wo att (+ bo), the projection summed first as ggml does */
     const ak_mat *wo[1] = {&l->wo};
     float *yo[1] = {c->moe_out};
-    matmul(c, c->att, q_dim, n_tok, wo, yo, 1);
+    ak_batch_matmul(c, att, att_dim, n_tok, wo, yo, 1);
     add_bias(c->moe_out, l->bo, n_tok, E);
     for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
 }
@@ -280,33 +294,54 @@ static void down_worker(void *arg, int ith, int nth) {
     }
 }
 
+/* A feed-forward over the whole batch: a shared expert, or a dense layer's. */
 typedef struct {
     ak_context *c;
-    const ak_layer *l;
-    int n_tok;
+    const ak_mat *gate, *up, *down;
+    int ff, n_tok;
     const uint8_t *xg, *xu;
-} sh_job;
+    float *out;
+} ffn_job;
 
-static void sh_up_worker(void *arg, int ith, int nth) {
-    sh_job *j = arg;
+static void ffn_up_worker(void *arg, int ith, int nth) {
+    ffn_job *j = arg;
     ak_context *c = j->c;
-    const int ff = c->hp.n_ff_shexp;
+    const int ff = j->ff;
     int64_t lo, hi;
     ak_split(ff, ith, nth, &lo, &hi);
-    ak_mat_rows(&j->l->gate_shexp, 0, lo, hi, j->xg, c->enc_stride, NULL, j->n_tok, c->sh_gate, (size_t)ff);
-    ak_mat_rows(&j->l->up_shexp, 0, lo, hi, j->xu, c->enc_stride, NULL, j->n_tok, c->sh_up, (size_t)ff);
+    ak_mat_rows(j->gate, 0, lo, hi, j->xg, c->enc_stride, NULL, j->n_tok, c->sh_gate, (size_t)ff);
+    ak_mat_rows(j->up, 0, lo, hi, j->xu, c->enc_stride, NULL, j->n_tok, c->sh_up, (size_t)ff);
     for (int t = 0; t < j->n_tok; t++)
         for (int64_t r = lo; r < hi; r++)
             c->sh_gate[(size_t)t * ff + r] = silu(c->sh_gate[(size_t)t * ff + r]) * c->sh_up[(size_t)t * ff + r];
 }
 
-static void sh_down_worker(void *arg, int ith, int nth) {
-    sh_job *j = arg;
+static void ffn_down_worker(void *arg, int ith, int nth) {
+    ffn_job *j = arg;
     ak_context *c = j->c;
     int64_t lo, hi;
     ak_split(c->hp.n_embd, ith, nth, &lo, &hi);
-    ak_mat_rows(&j->l->down_shexp, 0, lo, hi, c->sh_enc, c->enc_stride_ff, NULL, j->n_tok, c->shexp_out,
-                (size_t)c->hp.n_embd);
+    ak_mat_rows(j->down, 0, lo, hi, c->sh_enc, c->enc_stride_ff, NULL, j->n_tok, j->out, (size_t)c->hp.n_embd);
+}
+
+/* out[t] = down (silu(gate xn_t) * up xn_t) for the batch's rows of c->xn. */
+static void ffn(ak_context *c, const ak_mat *gate, const ak_mat *up, const ak_mat *down, int ff, int n_tok, float *out) {
+    const int E = c->hp.n_embd;
+    ffn_job j = {c, gate, up, down, ff, n_tok, encoded(c, c->xn, E, n_tok, gate->type), NULL, out};
+    j.xu = encoded(c, c->xn, E, n_tok, up->type);
+    ak_pool_run(c->pool, ffn_up_worker, &j);
+    encode_rows(c, down->type, c->sh_gate, (size_t)ff, ff, c->sh_enc, c->enc_stride_ff, n_tok);
+    ak_pool_run(c->pool, ffn_down_worker, &j);
+}
+
+/* A dense layer's feed-forward (deepseek2's leading layers): x += ffn(ffn_norm(x)). */
+static void dense_layer(ak_context *c, int il, int n_tok) {
+    const ak_layer *l = &c->model->layers[il];
+    const int E = c->hp.n_embd;
+    for (int t = 0; t < n_tok; t++)
+        ak_rms_norm(c->x + (size_t)t * E, l->ffn_norm, c->xn + (size_t)t * E, E, c->hp.rms_eps);
+    ffn(c, &l->ffn_gate, &l->ffn_up, &l->ffn_down, c->hp.n_ff_dense, n_tok, c->moe_out);
+    for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
 }
 
 /* Groups the batch's (token, slot) assignments by expert, experts ascending. */
@@ -343,9 +378,7 @@ static int route_runs(ak_context *c, int il, ak_error *err) {
         const ak_policy *pol = sq->has_cfg ? ak_config_layer_policy(&sq->cfg, il) : &sq->native;
         ak_route_out ro = {n, S, c->route_k + t0, c->route_ids + (size_t)t0 * S, c->route_w + (size_t)t0 * S,
                            c->route_h + t0};
-        ak_error e;
-        if (ak_route(pol, logits, n, X, c->hp.renormalize, &ro, &e) != AK_OK)
-            return ak_failf(err, e.code, "layer %d routing: %s", il, e.msg);
+        if (ak_gate_route(c, il, pol, logits, n, &ro, err)) return -1;
     }
     const float ws = c->model->expert_weights_scale;
     if (ws != 0.0f && ws != 1.0f)
@@ -368,7 +401,7 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
         ak_rms_norm(c->x + (size_t)t * E, l->ffn_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
     const ak_mat *wr[1] = {&l->gate_inp};
     float *yr[1] = {c->router_logits};
-    matmul(c, c->xn, E, n_tok, wr, yr, 1);
+    ak_batch_matmul(c, c->xn, E, n_tok, wr, yr, 1);
     add_bias(c->router_logits, l->gate_inp_b, n_tok, X); /* gpt-oss: the policies see biased logits */
     if (route_runs(c, il, err)) return -1;
     group_by_expert(c, n_tok);
@@ -411,23 +444,20 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
         c->out_sink(c->out_sink_user, &o);
     }
 
-    if (l->has_shexp) {
+    if (l->has_shexp) { /* qwen2moe: scaled by a sigmoid gate; deepseek2: added as it is */
         const int fs = hp->n_ff_shexp;
+        ffn(c, &l->gate_shexp, &l->up_shexp, &l->down_shexp, fs, n_tok, c->shexp_out);
         for (int t = 0; t < n_tok; t++) {
-            const float *xt = c->xn + (size_t)t * E;
-            double d = 0.0;
-            for (int i = 0; i < E; i++) d += (double)l->gate_inp_shexp[i] * xt[i];
-            c->sh_scale[t] = 1.0f / (1.0f + expf(-(float)d));
+            float scale = 1.0f;
+            if (l->gate_inp_shexp) {
+                const float *xt = c->xn + (size_t)t * E;
+                double d = 0.0;
+                for (int i = 0; i < E; i++) d += (double)l->gate_inp_shexp[i] * xt[i];
+                scale = 1.0f / (1.0f + expf(-(float)d));
+            }
+            for (int i = 0; i < E; i++) c->moe_out[(size_t)t * E + i] += c->shexp_out[(size_t)t * E + i] * scale;
         }
-        sh_job sj = {c, l, n_tok, encoded(c, c->xn, E, n_tok, l->gate_shexp.type), NULL};
-        sj.xu = encoded(c, c->xn, E, n_tok, l->up_shexp.type);
-        ak_pool_run(c->pool, sh_up_worker, &sj);
-        encode_rows(c, l->down_shexp.type, c->sh_gate, (size_t)fs, fs, c->sh_enc, c->enc_stride_ff, n_tok);
-        ak_pool_run(c->pool, sh_down_worker, &sj);
-        for (int t = 0; t < n_tok; t++)
-            for (int i = 0; i < E; i++)
-                c->moe_out[(size_t)t * E + i] += c->shexp_out[(size_t)t * E + i] * c->sh_scale[t];
-        uint64_t sh = (uint64_t)n_tok * (3ull * (uint64_t)E * fs + (uint64_t)E);
+        uint64_t sh = (uint64_t)n_tok * (3ull * (uint64_t)E * fs + (l->gate_inp_shexp ? (uint64_t)E : 0));
         c->counters.model_macs += sh;
         c->counters.model_macs_native += sh;
     }
@@ -460,14 +490,22 @@ static int first_nonfinite_row(const float *x, int n, int w) {
 static void count_dense(ak_context *c) {
     const ak_hparams *hp = &c->hp;
     const uint64_t E = (uint64_t)hp->n_embd, q_dim = (uint64_t)hp->n_head * hp->head_dim;
-    const uint64_t kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
-    const uint64_t per_token = E * (2 * q_dim + 2 * kv_dim) + E * (uint64_t)hp->n_expert;
+    uint64_t per_token = 0; /* all layers: projections, and the router or the dense feed-forward */
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ak_layer *l = &c->model->layers[il];
+        per_token += l->wq.n_out * l->wq.n_in + l->wk.n_out * l->wk.n_in + l->wv.n_out * l->wv.n_in +
+                     l->wo.n_out * l->wo.n_in;
+        per_token += (uint64_t)(l->wq_a.n_out * l->wq_a.n_in + l->wq_b.n_out * l->wq_b.n_in +
+                                l->wkv_a.n_out * l->wkv_a.n_in + l->wk_b.n_out * l->wk_b.n_in * l->wk_b.n_mat +
+                                l->wv_b.n_out * l->wv_b.n_in * l->wv_b.n_mat);
+        per_token += l->dense ? 3 * E * (uint64_t)hp->n_ff_dense : E * (uint64_t)hp->n_expert;
+    }
     for (int r = 0; r < c->runs.n_runs; r++) {
         ak_context *sq = c->runs.seq[r];
         const int n = c->runs.start[r + 1] - c->runs.start[r];
         uint64_t qkav = 0;
         for (int t = 0; t < n; t++) qkav += 2 * q_dim * (uint64_t)(sq->n_past + t + 1);
-        const uint64_t macs = (uint64_t)hp->n_layer * ((uint64_t)n * per_token + qkav) + (uint64_t)n * E * hp->n_vocab;
+        const uint64_t macs = (uint64_t)n * per_token + (uint64_t)hp->n_layer * qkav + (uint64_t)n * E * hp->n_vocab;
         ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
         for (int i = 0; i < 2 && cn[i]; i++) {
             cn[i]->model_macs += macs;
@@ -493,6 +531,10 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
         enc_invalidate(c);
         attention(c, il, n_tok);
         enc_invalidate(c);
+        if (c->model->layers[il].dense) {
+            dense_layer(c, il, n_tok);
+            continue;
+        }
         if (moe(c, il, n_tok, err)) {
             enc_invalidate(c);
             return -1;
@@ -504,7 +546,7 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
         ak_rms_norm(c->x + (size_t)t * E, m->output_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
     const ak_mat *wh[1] = {&m->output};
     float *yh[1] = {c->logits};
-    matmul(c, c->xn, E, n_tok, wh, yh, 1);
+    ak_batch_matmul(c, c->xn, E, n_tok, wh, yh, 1);
     enc_invalidate(c);
     int bad = first_nonfinite_row(c->logits, n_tok, hp->n_vocab);
     if (bad >= 0)

@@ -37,7 +37,7 @@ typedef struct {
 int ak_gen_params_default(ak_gen_params *p, const char *arch) {
     memset(p, 0, sizeof *p);
     if (strcmp(arch, "olmoe") && strcmp(arch, "qwen2moe") && strcmp(arch, "qwen3moe") && strcmp(arch, "mixtral") &&
-        strcmp(arch, "gpt-oss"))
+        strcmp(arch, "gpt-oss") && strcmp(arch, "deepseek2"))
         return -1;
     snprintf(p->arch, sizeof p->arch, "%s", arch);
     p->type = AK_TYPE_F32;
@@ -72,10 +72,18 @@ int ak_gen_params_default(ak_gen_params *p, const char *arch) {
         p->n_swa = 32;
         p->rope_freq_base = 150000.0f;
     }
+    if (!strcmp(arch, "deepseek2")) { /* a V3-like router: sigmoid, selection bias, groups */
+        p->n_layer = 3, p->n_head_kv = 1;
+        p->q_lora = 32, p->kv_lora = 32, p->qk_nope = 16, p->qk_rope = 16, p->v_head = 16;
+        p->n_layer_dense = 1, p->n_ff_dense = 64, p->n_expert_shared = 1;
+        p->sigmoid = 1, p->n_group = 4, p->n_group_used = 2, p->weights_norm = 1, p->weights_scale = 2.5f;
+    }
     return 0;
 }
 
-const char *ak_gen_preset_names(void) { return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b|gpt-oss-20b"; }
+const char *ak_gen_preset_names(void) {
+    return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b|gpt-oss-20b|deepseek-v2-lite";
+}
 
 /* Shapes from the models' Hugging Face config.json files. */
 int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
@@ -107,13 +115,35 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
         p->rope_scaling = "yarn", p->rope_factor = 32.0f, p->rope_orig_ctx = 4096;
         return 0;
     }
+    if (!strcmp(preset, "deepseek-v2-lite")) { /* deepseek-ai/DeepSeek-V2-Lite config.json, without its YaRN */
+        ak_gen_params_default(p, "deepseek2");
+        p->n_layer = 27, p->n_embd = 2048, p->n_head = 16, p->n_vocab = 102400, p->n_ctx_train = 4096;
+        p->q_lora = 0, p->kv_lora = 512, p->qk_nope = 128, p->qk_rope = 64, p->v_head = 128;
+        p->n_layer_dense = 1, p->n_ff_dense = 10944, p->n_expert = 64, p->n_expert_used = 6, p->n_ff = 1408;
+        p->n_expert_shared = 2, p->sigmoid = 0, p->n_group = 1, p->n_group_used = 1, p->weights_norm = 0;
+        p->weights_scale = 1.0f, p->rms_eps = 1e-6f;
+        return 0;
+    }
     return -1;
+}
+
+static int validate_deepseek2(const ak_gen_params *p, ak_error *err) {
+    if (p->n_head_kv != 1 || p->kv_lora < 2 || p->qk_nope < 1 || p->qk_rope < 2 || p->qk_rope % 2 || p->v_head < 1 ||
+        p->q_lora < 0 || p->n_layer_dense < 0 || p->n_layer_dense >= p->n_layer ||
+        (p->n_layer_dense && p->n_ff_dense < 1) || p->n_expert_shared < 0)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "deepseek2: 1 KV head, kv_lora >= 2, qk_nope >= 1, even qk_rope, "
+                        "v_head >= 1, fewer dense layers than layers");
+    if (p->n_group > 1 && (p->n_expert % p->n_group || p->n_group_used < 1 || p->n_group_used >= p->n_group))
+        return ak_failf(err, AK_ERR_INVALID_ARG, "deepseek2: %d experts in %d groups, %d used", p->n_expert, p->n_group,
+                        p->n_group_used);
+    return 0;
 }
 
 static int validate(const ak_gen_params *p, ak_error *err) {
     ak_gen_params d;
     if (ak_gen_params_default(&d, p->arch)) {
-        ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss)", p->arch);
+        ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2)",
+                 p->arch);
         return -1;
     }
     if (p->type < 0 || p->type >= AK_TYPE_COUNT || !ak_type_is_weight(p->type)) {
@@ -146,7 +176,9 @@ static int validate(const ak_gen_params *p, ak_error *err) {
         ak_failf(err, AK_ERR_INVALID_ARG, "embd (%d) must be a multiple of heads (%d)", p->n_embd, p->n_head);
         return -1;
     }
-    if (strcmp(p->arch, "qwen3moe") && strcmp(p->arch, "gpt-oss") && hd * p->n_head != p->n_embd) {
+    if (!strcmp(p->arch, "deepseek2") && validate_deepseek2(p, err)) return -1;
+    if (strcmp(p->arch, "qwen3moe") && strcmp(p->arch, "gpt-oss") && strcmp(p->arch, "deepseek2") &&
+        hd * p->n_head != p->n_embd) {
         ak_failf(err, AK_ERR_INVALID_ARG, "%s needs head_dim * heads == embd", p->arch);
         return -1;
     }
@@ -220,6 +252,43 @@ static void add_spec(tensor_spec *t, int *n, int kind, int layer, const char *na
 /* Amplitude of a uniform [-a, a] matrix that keeps unit-RMS inputs at unit-RMS outputs. */
 static float keep_rms(int64_t fan_in) { return sqrtf(3.0f / (float)fan_in); }
 
+/* One deepseek2 layer (llama_model_deepseek2::load_arch_tensors, MLA with split k_b/v_b). */
+static void deepseek2_layer(const ak_gen_params *p, int l, tensor_spec *t, int *n) {
+    const int64_t E = p->n_embd, H = p->n_head, X = p->n_expert, F = p->n_ff, lkv = p->kv_lora, lq = p->q_lora;
+    const int64_t kmla = p->qk_nope + p->qk_rope, vq = H * p->v_head, S = F * p->n_expert_shared;
+    const int ty = p->type;
+    add_spec(t, n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
+    if (lq) {
+        add_spec(t, n, T_MATRIX, l, "attn_q_a.weight", ty, 2, E, lq, 1, keep_rms(E));
+        add_spec(t, n, T_NORM, l, "attn_q_a_norm.weight", ty, 1, lq, 1, 1, 0.1f);
+        add_spec(t, n, T_MATRIX, l, "attn_q_b.weight", ty, 2, lq, H * kmla, 1, keep_rms(lq));
+    } else {
+        add_spec(t, n, T_MATRIX, l, "attn_q.weight", ty, 2, E, H * kmla, 1, keep_rms(E));
+    }
+    add_spec(t, n, T_MATRIX, l, "attn_kv_a_mqa.weight", ty, 2, E, lkv + p->qk_rope, 1, keep_rms(E));
+    add_spec(t, n, T_NORM, l, "attn_kv_a_norm.weight", ty, 1, lkv, 1, 1, 0.1f);
+    add_spec(t, n, T_MATRIX, l, "attn_k_b.weight", ty, 3, p->qk_nope, lkv, H, keep_rms(p->qk_nope));
+    add_spec(t, n, T_MATRIX, l, "attn_v_b.weight", ty, 3, lkv, p->v_head, H, keep_rms(lkv));
+    add_spec(t, n, T_MATRIX, l, "attn_output.weight", ty, 2, vq, E, 1, keep_rms(vq));
+    add_spec(t, n, T_NORM, l, "ffn_norm.weight", ty, 1, E, 1, 1, 0.1f);
+    if (l < p->n_layer_dense) {
+        add_spec(t, n, T_MATRIX, l, "ffn_gate.weight", ty, 2, E, p->n_ff_dense, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "ffn_up.weight", ty, 2, E, p->n_ff_dense, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "ffn_down.weight", ty, 2, p->n_ff_dense, E, 1, keep_rms(p->n_ff_dense));
+        return;
+    }
+    add_spec(t, n, T_ROUTER, l, "ffn_gate_inp.weight", AK_TYPE_F32, 2, E, X, 1, 0.5f * keep_rms(E));
+    if (p->sigmoid) add_spec(t, n, T_BIAS, l, "exp_probs_b.bias", ty, 1, X, 1, 1, 0.05f);
+    add_spec(t, n, T_MATRIX, l, "ffn_gate_exps.weight", ty, 3, E, F, X, keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_up_exps.weight", ty, 3, E, F, X, keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_down_exps.weight", ty, 3, F, E, X, keep_rms(F));
+    if (S) {
+        add_spec(t, n, T_MATRIX, l, "ffn_gate_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "ffn_up_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "ffn_down_shexp.weight", ty, 2, S, E, 1, keep_rms(S));
+    }
+}
+
 static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
     const int q2 = !strcmp(p->arch, "qwen2moe"), q3 = !strcmp(p->arch, "qwen3moe"), ol = !strcmp(p->arch, "olmoe");
     const int oss = !strcmp(p->arch, "gpt-oss");
@@ -229,7 +298,8 @@ static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
     const int ty = p->type;
     int n = 0;
     add_spec(t, &n, T_EMBED, -1, "token_embd.weight", ty, 2, E, n_vocab, 1, 1.0f);
-    for (int l = 0; l < p->n_layer; l++) {
+    for (int l = 0; l < p->n_layer && !strcmp(p->arch, "deepseek2"); l++) deepseek2_layer(p, l, t, &n);
+    for (int l = 0; l < p->n_layer && strcmp(p->arch, "deepseek2"); l++) {
         add_spec(t, &n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
         add_spec(t, &n, T_MATRIX, l, "attn_q.weight", ty, 2, E, q, 1, keep_rms(E));
         add_spec(t, &n, T_MATRIX, l, "attn_k.weight", ty, 2, E, kv, 1, keep_rms(E));
@@ -446,7 +516,7 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
     uint32_t ff_dense = (uint32_t)p->n_ff;
     if (!strcmp(p->arch, "qwen2moe")) ff_dense = (uint32_t)p->n_ff_shexp;
     if (!strcmp(p->arch, "qwen3moe")) ff_dense = (uint32_t)p->n_ff * 3;
-    gguf_set_u32(w, K("feed_forward_length"), ff_dense);
+    if (strcmp(p->arch, "deepseek2")) gguf_set_u32(w, K("feed_forward_length"), ff_dense);
     gguf_set_u32(w, K("attention.head_count"), (uint32_t)p->n_head);
     gguf_set_u32(w, K("attention.head_count_kv"), (uint32_t)p->n_head_kv);
     gguf_set_f32(w, K("rope.freq_base"), p->rope_freq_base);
@@ -458,11 +528,32 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
     if (!strcmp(p->arch, "gpt-oss")) gguf_set_u32(w, K("attention.sliding_window"), (uint32_t)p->n_swa);
     if (!strcmp(p->arch, "qwen2moe"))
         gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
-    if (!strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") || hd * p->n_head != p->n_embd) {
+    if (strcmp(p->arch, "deepseek2") && (!strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") ||
+                                         hd * p->n_head != p->n_embd)) {
         gguf_set_u32(w, K("attention.key_length"), (uint32_t)hd);
         gguf_set_u32(w, K("attention.value_length"), (uint32_t)hd);
     }
     if (!strcmp(p->arch, "mixtral")) gguf_set_u32(w, K("rope.dimension_count"), (uint32_t)hd);
+    if (!strcmp(p->arch, "deepseek2")) { /* the keys of llama.cpp's converter for MLA files */
+        gguf_set_u32(w, K("feed_forward_length"), (uint32_t)p->n_ff_dense);
+        gguf_set_u32(w, K("leading_dense_block_count"), (uint32_t)p->n_layer_dense);
+        gguf_set_u32(w, K("attention.q_lora_rank"), (uint32_t)p->q_lora);
+        gguf_set_u32(w, K("attention.kv_lora_rank"), (uint32_t)p->kv_lora);
+        gguf_set_u32(w, K("attention.key_length"), (uint32_t)(p->kv_lora + p->qk_rope));
+        gguf_set_u32(w, K("attention.value_length"), (uint32_t)p->kv_lora);
+        gguf_set_u32(w, K("attention.key_length_mla"), (uint32_t)(p->qk_nope + p->qk_rope));
+        gguf_set_u32(w, K("attention.value_length_mla"), (uint32_t)p->v_head);
+        gguf_set_u32(w, K("rope.dimension_count"), (uint32_t)p->qk_rope);
+        gguf_set_u32(w, K("expert_feed_forward_length"), (uint32_t)p->n_ff);
+        gguf_set_u32(w, K("expert_shared_count"), (uint32_t)p->n_expert_shared);
+        gguf_set_f32(w, K("expert_weights_scale"), p->weights_scale);
+        gguf_set_bool(w, K("expert_weights_norm"), p->weights_norm);
+        gguf_set_u32(w, K("expert_gating_func"), p->sigmoid ? 2u : 1u);
+        if (p->n_group > 1) {
+            gguf_set_u32(w, K("expert_group_count"), (uint32_t)p->n_group);
+            gguf_set_u32(w, K("expert_group_used_count"), (uint32_t)p->n_group_used);
+        }
+    }
     if (p->rope_scaling) { /* the keys llama.cpp's converters write for a rope_scaling config */
         gguf_set_str(w, K("rope.scaling.type"), p->rope_scaling);
         gguf_set_f32(w, K("rope.scaling.factor"), p->rope_factor);

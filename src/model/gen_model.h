@@ -1,7 +1,8 @@
 /*
  * gen_model.h - random-weight MoE models written as GGUF files that both this engine and
  * llama.cpp load: the metadata keys, tensor names, shapes and types of llama.cpp's
- * converters for olmoe, qwen2moe, qwen3moe and mixtral (GGUF architecture "llama").
+ * converters for olmoe, qwen2moe, qwen3moe, mixtral (GGUF architecture "llama"), gpt-oss
+ * and deepseek2.
  *
  * Weights are deterministic for a seed. They are scaled so that activations stay O(1)
  * through the layers, and the router (ffn_gate_inp) has a shared low-rank direction on
@@ -17,7 +18,7 @@
 #include <stdint.h>
 
 typedef struct {
-    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss" */
+    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss", "deepseek2" */
     int type;            /* ggml type of the big matrices (ak_type) */
     int n_layer, n_embd, n_head, n_head_kv;
     int head_dim;        /* 0: n_embd / n_head */
@@ -35,6 +36,14 @@ typedef struct {
     int rope_orig_ctx;        /* YaRN's original context (0: not written) */
     float rms_eps;
     int n_swa;           /* gpt-oss: sliding window of the windowed (even) layers */
+    /* deepseek2: latent attention (q_lora 0: one attn_q, the "lite" models), the widths of
+     * a head's non-rotated and rotated query/key parts and of its value, leading dense
+     * layers, shared experts, gating (sigmoid with exp_probs_b, V3; else softmax, V2),
+     * groups, the routed weights' norm and scale; n_head_kv is 1 */
+    int q_lora, kv_lora, qk_nope, qk_rope, v_head;
+    int n_layer_dense, n_ff_dense, n_expert_shared;
+    int sigmoid, n_group, n_group_used, weights_norm;
+    float weights_scale;
     uint64_t seed;
 } ak_gen_params;
 

@@ -33,11 +33,7 @@ static int route_native(ak_context *c, const ak_context *sq, int il, int t0, int
         return 0;
     }
     ak_route_out no = {n, K, nk, nid, c->native_w + (size_t)t0 * K, c->native_h + t0};
-    ak_error e;
-    if (ak_route(&c->native, c->router_logits + (size_t)t0 * c->hp.n_expert, n, c->hp.n_expert, c->hp.renormalize, &no,
-                 &e) != AK_OK)
-        return ak_failf(err, e.code, "layer %d native routing: %s", il, e.msg);
-    return 0;
+    return ak_gate_route(c, il, &c->native, c->router_logits + (size_t)t0 * c->hp.n_expert, n, &no, err);
 }
 
 /* Adds tokens [t0, t0 + n) of the batch to a ledger and its counters: their K, the experts

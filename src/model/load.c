@@ -208,6 +208,53 @@ static int load_rope_scaling(loader *L) {
     return 0;
 }
 
+/* deepseek2's keys (llama.cpp's llama_model_deepseek2::load_arch_hparams): multi-head
+ * latent attention with its split attn_k_b / attn_v_b (files converted with the older
+ * unsplit attn_kv_b are refused), leading dense layers, shared experts, the gating
+ * function, groups, and the routed weights' norm and scale. */
+static int load_deepseek2(loader *L, int n_ff, int value_length) {
+    ak_hparams *hp = &L->m->hp;
+    int norm = 0, gating = 0, shared = 0;
+    if (opt_int(L, "attention.key_length_mla", 1, 1 << 16, 0, &hp->head_k_mla) ||
+        opt_int(L, "attention.value_length_mla", 1, 1 << 16, 0, &hp->head_v_mla))
+        return -1;
+    if (!hp->head_k_mla || !hp->head_v_mla)
+        return ak_failf(L->err, AK_ERR_FORMAT, "deepseek2 without attention.key_length_mla/value_length_mla (an "
+                        "older conversion with an unsplit attn_kv_b) is not supported: reconvert the model");
+    if (need_int(L, "attention.kv_lora_rank", 1, 1 << 16, &hp->n_lora_kv) ||
+        opt_int(L, "attention.q_lora_rank", 0, 1 << 16, 0, &hp->n_lora_q) ||
+        opt_int(L, "leading_dense_block_count", 0, hp->n_layer - 1, 0, &hp->n_layer_dense) ||
+        need_int(L, "expert_feed_forward_length", 1, 1 << 24, &hp->n_ff_exp) ||
+        opt_int(L, "expert_shared_count", 0, 64, 0, &shared) ||
+        opt_int(L, "expert_gating_func", 0, 2, 0, &gating) ||
+        opt_int(L, "expert_group_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group) ||
+        opt_int(L, "expert_group_used_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group_used) ||
+        opt_f32(L, "expert_weights_scale", 0.0f, &L->m->expert_weights_scale))
+        return -1;
+    char key[128];
+    snprintf(key, sizeof key, "deepseek2.expert_weights_norm");
+    if (gguf_find_key(L->m->gguf, key) >= 0 && !gguf_get_bool(L->m->gguf, key, &norm))
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected a bool", key);
+    if (hp->head_dim != hp->n_lora_kv + hp->n_rot || value_length != hp->n_lora_kv || hp->n_head_kv != 1 ||
+        hp->head_k_mla <= hp->n_rot)
+        return ak_failf(L->err, AK_ERR_FORMAT,
+                        "deepseek2: key_length %d, value_length %d, head_count_kv %d and key_length_mla %d do not "
+                        "describe latent attention (kv_lora_rank %d + rope %d, 1 KV head)",
+                        hp->head_dim, value_length, hp->n_head_kv, hp->head_k_mla, hp->n_lora_kv, hp->n_rot);
+    if (hp->n_group > 1 && (hp->n_expert % hp->n_group || hp->n_group_used < 1 || hp->n_group_used >= hp->n_group ||
+                            hp->n_expert / hp->n_group < 2))
+        return ak_failf(L->err, AK_ERR_FORMAT, "deepseek2: %d experts in %d groups, %d used: not a valid grouping",
+                        hp->n_expert, hp->n_group, hp->n_group_used);
+    hp->gating = gating == 2 ? AK_GATING_DS_SIGMOID : AK_GATING_DS_SOFTMAX; /* absent: softmax (V2) */
+    hp->renormalize = norm;
+    hp->n_ff_dense = n_ff;
+    if (hp->n_layer_dense > 0 && n_ff <= 0)
+        return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key deepseek2.feed_forward_length (dense layers)");
+    hp->n_ff_shexp = hp->n_ff_exp * shared;
+    hp->kq_scale = 1.0f / sqrtf((float)hp->head_k_mla);
+    return 0;
+}
+
 static int load_hparams(loader *L) {
     ak_hparams *hp = &L->m->hp;
     gguf_str arch;
@@ -219,10 +266,11 @@ static int load_hparams(loader *L) {
 
     int is_olmoe = !strcmp(hp->arch, "olmoe"), is_q2 = !strcmp(hp->arch, "qwen2moe");
     int is_q3 = !strcmp(hp->arch, "qwen3moe"), is_llama = !strcmp(hp->arch, "llama");
-    int is_oss = !strcmp(hp->arch, "gpt-oss");
-    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama && !is_oss)
+    int is_oss = !strcmp(hp->arch, "gpt-oss"), is_ds = !strcmp(hp->arch, "deepseek2");
+    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama && !is_oss && !is_ds)
         return ak_failf(L->err, AK_ERR_FORMAT,
-                        "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts, gpt-oss)",
+                        "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts, "
+                        "gpt-oss, deepseek2)",
                         hp->arch);
 
     if (need_int(L, "block_count", 1, 4096, &hp->n_layer) || need_int(L, "embedding_length", 1, 1 << 20, &hp->n_embd) ||
@@ -236,7 +284,8 @@ static int load_hparams(loader *L) {
     if (hp->head_dim <= 0 || hp->head_dim % 2) return ak_failf(L->err, AK_ERR_FORMAT, "invalid head dimension %d", hp->head_dim);
     int vlen;
     if (opt_int(L, "attention.value_length", 1, 1 << 16, hp->head_dim, &vlen)) return -1;
-    if (vlen != hp->head_dim) return ak_failf(L->err, AK_ERR_FORMAT, "key_length %d != value_length %d is not supported", hp->head_dim, vlen);
+    if (vlen != hp->head_dim && !is_ds)
+        return ak_failf(L->err, AK_ERR_FORMAT, "key_length %d != value_length %d is not supported", hp->head_dim, vlen);
     if (opt_int(L, "rope.dimension_count", 2, hp->head_dim, hp->head_dim, &hp->n_rot)) return -1;
     if (hp->n_rot % 2) return ak_failf(L->err, AK_ERR_FORMAT, "rope.dimension_count %d must be even", hp->n_rot);
     if (opt_int(L, "context_length", 1, 1 << 24, 4096, &hp->n_ctx_train)) return -1;
@@ -248,6 +297,7 @@ static int load_hparams(loader *L) {
     if (need_int(L, "expert_used_count", 1, hp->n_expert, &hp->n_expert_used)) return -1;
     int n_ff;
     if (opt_int(L, "feed_forward_length", 0, 1 << 24, 0, &n_ff)) return -1;
+    if (is_ds && load_deepseek2(L, n_ff, vlen)) return -1;
     if (is_olmoe || is_llama) {
         hp->n_ff_exp = n_ff; /* these two use feed_forward_length for the experts */
     } else {
@@ -267,8 +317,8 @@ static int load_hparams(loader *L) {
         return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s", key);
     if (opt_f32(L, "rope.freq_base", 10000.0f, &hp->rope_freq_base)) return -1;
     if (load_rope_scaling(L)) return -1;
-    /* llama.cpp reads expert_weights_scale for none of these architectures */
-    L->m->expert_weights_scale = 0.0f;
+    /* llama.cpp reads expert_weights_scale for none of the other architectures */
+    if (!is_ds) L->m->expert_weights_scale = 0.0f;
 
     if (is_oss) { /* alternating sliding-window layers, period 2 unless the file says */
         hp->oai_ffn = 1;
@@ -281,18 +331,117 @@ static int load_hparams(loader *L) {
             return ak_failf(L->err, AK_ERR_FORMAT, "%s.rope.freq_base_swa %g differs from rope.freq_base %g: not supported",
                             hp->arch, base_swa, hp->rope_freq_base);
     }
-    hp->rope_neox = !is_llama;
+    if (is_ds && hp->rope_ext_factor != 0.0f)
+        return ak_failf(L->err, AK_ERR_FORMAT, "deepseek2 with YaRN rope scaling is not supported yet");
+    hp->rope_neox = !is_llama && !is_ds;
     /* gpt-oss takes the softmax over the chosen experts' logits: the renormalised softmax */
-    hp->renormalize = is_q3 || is_llama || is_oss;
+    hp->renormalize = is_q3 || is_llama || is_oss || (is_ds && hp->renormalize);
     hp->qk_norm = is_olmoe ? 1 : is_q3 ? 2 : 0;
     return 0;
+}
+
+#define NAME(fmt) (snprintf(n, sizeof n, "blk.%d." fmt, il), n)
+
+/* q, k, v and output projections (with their optional biases and norms). */
+static int load_attention(loader *L, ak_layer *l, int il) {
+    ak_hparams *hp = &L->m->hp;
+    const int64_t E = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    char n[96];
+    if (gguf_find_tensor(L->m->gguf, NAME("attn_qkv.weight")))
+        return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: fused QKV projections are not supported", n);
+    if (load_mat(L, &l->wq, NAME("attn_q.weight"), E, q_dim, 1, 1) ||
+        load_mat(L, &l->wk, NAME("attn_k.weight"), E, kv_dim, 1, 1) ||
+        load_mat(L, &l->wv, NAME("attn_v.weight"), E, kv_dim, 1, 1) ||
+        load_mat(L, &l->wo, NAME("attn_output.weight"), q_dim, E, 1, 1) ||
+        load_vec(L, &l->bq, NAME("attn_q.bias"), q_dim, 0) || load_vec(L, &l->bk, NAME("attn_k.bias"), kv_dim, 0) ||
+        load_vec(L, &l->bv, NAME("attn_v.bias"), kv_dim, 0) || load_vec(L, &l->bo, NAME("attn_output.bias"), E, 0))
+        return -1;
+    if (l->bq || l->bk || l->bv) hp->has_qkv_bias = 1;
+    if (hp->qk_norm == 1 && (load_vec(L, &l->q_norm, NAME("attn_q_norm.weight"), q_dim, 1) ||
+                             load_vec(L, &l->k_norm, NAME("attn_k_norm.weight"), kv_dim, 1)))
+        return -1;
+    if (hp->qk_norm == 2 && (load_vec(L, &l->q_norm, NAME("attn_q_norm.weight"), hp->head_dim, 1) ||
+                             load_vec(L, &l->k_norm, NAME("attn_k_norm.weight"), hp->head_dim, 1)))
+        return -1;
+    if (hp->oai_ffn && load_vec(L, &l->sinks, NAME("attn_sinks.weight"), hp->n_head, 1)) return -1;
+    return 0;
+}
+
+/* deepseek2's latent attention: q through a low-rank pair (or one matrix), the latent and
+ * the rotated key part from attn_kv_a_mqa, per-head attn_k_b / attn_v_b. */
+static int load_attention_mla(loader *L, ak_layer *l, int il) {
+    const ak_hparams *hp = &L->m->hp;
+    const int64_t E = hp->n_embd, H = hp->n_head, lkv = hp->n_lora_kv, lq = hp->n_lora_q;
+    const int64_t nope = hp->head_k_mla - hp->n_rot;
+    char n[96];
+    if (gguf_find_tensor(L->m->gguf, NAME("attn_kv_b.weight")))
+        return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: the unsplit attn_kv_b of older conversions is not "
+                        "supported: reconvert the model (attn_k_b, attn_v_b)", n);
+    if (lq ? (load_vec(L, &l->q_a_norm, NAME("attn_q_a_norm.weight"), lq, 1) ||
+              load_mat(L, &l->wq_a, NAME("attn_q_a.weight"), E, lq, 1, 1) ||
+              load_mat(L, &l->wq_b, NAME("attn_q_b.weight"), lq, H * hp->head_k_mla, 1, 1))
+           : load_mat(L, &l->wq, NAME("attn_q.weight"), E, H * hp->head_k_mla, 1, 1))
+        return -1;
+    return load_vec(L, &l->kv_a_norm, NAME("attn_kv_a_norm.weight"), lkv, 1) ||
+           load_mat(L, &l->wkv_a, NAME("attn_kv_a_mqa.weight"), E, lkv + hp->n_rot, 1, 1) ||
+           load_mat(L, &l->wk_b, NAME("attn_k_b.weight"), nope, lkv, H, 1) ||
+           load_mat(L, &l->wv_b, NAME("attn_v_b.weight"), lkv, hp->head_v_mla, H, 1) ||
+           load_mat(L, &l->wo, NAME("attn_output.weight"), H * hp->head_v_mla, E, 1, 1)
+               ? -1
+               : 0;
+}
+
+/* A dense feed-forward layer (deepseek2's leading layers). */
+static int load_dense_ffn(loader *L, ak_layer *l, int il) {
+    const ak_hparams *hp = &L->m->hp;
+    char n[96];
+    l->dense = 1;
+    return load_mat(L, &l->ffn_gate, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff_dense, 1, 1) ||
+           load_mat(L, &l->ffn_up, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff_dense, 1, 1) ||
+           load_mat(L, &l->ffn_down, NAME("ffn_down.weight"), hp->n_ff_dense, hp->n_embd, 1, 1)
+               ? -1
+               : 0;
+}
+
+/* Router, merged experts (with gpt-oss's biases), deepseek2's selection bias, the shared
+ * expert (qwen2moe: gated; deepseek2: ungated). */
+static int load_moe(loader *L, ak_layer *l, int il) {
+    ak_model *m = L->m;
+    const ak_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd, ff = hp->n_ff_exp, X = hp->n_expert;
+    char n[96];
+    if (gguf_find_tensor(m->gguf, NAME("ffn_gate.0.weight")) || gguf_find_tensor(m->gguf, NAME("ffn_up.0.weight")))
+        return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: per-expert (unmerged) expert tensors are not supported; "
+                        "convert the model with merged blk.N.ffn_*_exps tensors", n);
+    if (load_mat(L, &l->gate_inp, NAME("ffn_gate_inp.weight"), E, X, 1, 1)) return -1;
+    if (hp->oai_ffn && (load_vec(L, &l->gate_inp_b, NAME("ffn_gate_inp.bias"), X, 1) ||
+                        load_vec2(L, &l->gate_exps_b, NAME("ffn_gate_exps.bias"), ff, X, 1) ||
+                        load_vec2(L, &l->up_exps_b, NAME("ffn_up_exps.bias"), ff, X, 1) ||
+                        load_vec2(L, &l->down_exps_b, NAME("ffn_down_exps.bias"), E, X, 1)))
+        return -1;
+    if (hp->gating != AK_GATING_SOFTMAX && load_vec(L, &l->exp_probs_b, NAME("exp_probs_b.bias"), X, 0)) return -1;
+    uint64_t before = m->weight_bytes;
+    if (load_mat(L, &l->gate_exps, NAME("ffn_gate_exps.weight"), E, ff, X, 1) ||
+        load_mat(L, &l->up_exps, NAME("ffn_up_exps.weight"), E, ff, X, 1) ||
+        load_mat(L, &l->down_exps, NAME("ffn_down_exps.weight"), ff, E, X, 1))
+        return -1;
+    m->expert_bytes += m->weight_bytes - before;
+    if (hp->n_ff_shexp <= 0) return 0;
+    l->has_shexp = 1;
+    if (hp->gating == AK_GATING_SOFTMAX && load_vec(L, &l->gate_inp_shexp, NAME("ffn_gate_inp_shexp.weight"), E, 1))
+        return -1;
+    return load_mat(L, &l->gate_shexp, NAME("ffn_gate_shexp.weight"), E, hp->n_ff_shexp, 1, 1) ||
+           load_mat(L, &l->up_shexp, NAME("ffn_up_shexp.weight"), E, hp->n_ff_shexp, 1, 1) ||
+           load_mat(L, &l->down_shexp, NAME("ffn_down_shexp.weight"), hp->n_ff_shexp, E, 1, 1)
+               ? -1
+               : 0;
 }
 
 static int load_tensors(loader *L) {
     ak_model *m = L->m;
     ak_hparams *hp = &m->hp;
-    const int64_t E = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
-    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff_exp, X = hp->n_expert;
+    const int64_t E = hp->n_embd;
 
     const gguf_tensor *te = gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!te) return ak_failf(L->err, AK_ERR_FORMAT, "missing tensor token_embd.weight (expected shape [%lld, n_vocab])", (long long)E);
@@ -325,57 +474,19 @@ static int load_tensors(loader *L) {
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
     char n[96];
-#define NAME(fmt) (snprintf(n, sizeof n, "blk.%d." fmt, il), n)
     for (int il = 0; il < hp->n_layer; il++) {
         ak_layer *l = &m->layers[il];
-        if (gguf_find_tensor(m->gguf, NAME("ffn_gate.0.weight")) || gguf_find_tensor(m->gguf, NAME("ffn_up.0.weight")))
-            return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: per-expert (unmerged) expert tensors are not supported; "
-                           "convert the model with merged blk.N.ffn_*_exps tensors", n);
-        if (gguf_find_tensor(m->gguf, NAME("attn_qkv.weight")))
-            return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: fused QKV projections are not supported", n);
-        if (load_vec(L, &l->attn_norm, NAME("attn_norm.weight"), E, 1) ||
-            load_mat(L, &l->wq, NAME("attn_q.weight"), E, q_dim, 1, 1) ||
-            load_mat(L, &l->wk, NAME("attn_k.weight"), E, kv_dim, 1, 1) ||
-            load_mat(L, &l->wv, NAME("attn_v.weight"), E, kv_dim, 1, 1) ||
-            load_mat(L, &l->wo, NAME("attn_output.weight"), q_dim, E, 1, 1) ||
-            load_vec(L, &l->bq, NAME("attn_q.bias"), q_dim, 0) || load_vec(L, &l->bk, NAME("attn_k.bias"), kv_dim, 0) ||
-            load_vec(L, &l->bv, NAME("attn_v.bias"), kv_dim, 0) || load_vec(L, &l->bo, NAME("attn_output.bias"), E, 0))
+        if (load_vec(L, &l->attn_norm, NAME("attn_norm.weight"), E, 1)) return -1;
+        if (hp->n_lora_kv ? load_attention_mla(L, l, il) : load_attention(L, l, il)) return -1;
+        if (load_vec(L, &l->ffn_norm, hp->oai_ffn ? NAME("post_attention_norm.weight") : NAME("ffn_norm.weight"), E, 1))
             return -1;
-        if (l->bq || l->bk || l->bv) hp->has_qkv_bias = 1;
-        if (hp->qk_norm == 1 && (load_vec(L, &l->q_norm, NAME("attn_q_norm.weight"), q_dim, 1) ||
-                                 load_vec(L, &l->k_norm, NAME("attn_k_norm.weight"), kv_dim, 1)))
-            return -1;
-        if (hp->qk_norm == 2 && (load_vec(L, &l->q_norm, NAME("attn_q_norm.weight"), hp->head_dim, 1) ||
-                                 load_vec(L, &l->k_norm, NAME("attn_k_norm.weight"), hp->head_dim, 1)))
-            return -1;
-        if (load_vec(L, &l->ffn_norm, hp->oai_ffn ? NAME("post_attention_norm.weight") : NAME("ffn_norm.weight"), E, 1) ||
-            load_mat(L, &l->gate_inp, NAME("ffn_gate_inp.weight"), E, X, 1, 1))
-            return -1;
-        if (hp->oai_ffn && (load_vec(L, &l->sinks, NAME("attn_sinks.weight"), hp->n_head, 1) ||
-                            load_vec(L, &l->gate_inp_b, NAME("ffn_gate_inp.bias"), X, 1) ||
-                            load_vec2(L, &l->gate_exps_b, NAME("ffn_gate_exps.bias"), ff, X, 1) ||
-                            load_vec2(L, &l->up_exps_b, NAME("ffn_up_exps.bias"), ff, X, 1) ||
-                            load_vec2(L, &l->down_exps_b, NAME("ffn_down_exps.bias"), E, X, 1)))
-            return -1;
-        uint64_t before = m->weight_bytes;
-        if (load_mat(L, &l->gate_exps, NAME("ffn_gate_exps.weight"), E, ff, X, 1) ||
-            load_mat(L, &l->up_exps, NAME("ffn_up_exps.weight"), E, ff, X, 1) ||
-            load_mat(L, &l->down_exps, NAME("ffn_down_exps.weight"), ff, E, X, 1))
-            return -1;
-        m->expert_bytes += m->weight_bytes - before;
-        if (hp->n_ff_shexp > 0) {
-            l->has_shexp = 1;
-            if (load_vec(L, &l->gate_inp_shexp, NAME("ffn_gate_inp_shexp.weight"), E, 1) ||
-                load_mat(L, &l->gate_shexp, NAME("ffn_gate_shexp.weight"), E, hp->n_ff_shexp, 1, 1) ||
-                load_mat(L, &l->up_shexp, NAME("ffn_up_shexp.weight"), E, hp->n_ff_shexp, 1, 1) ||
-                load_mat(L, &l->down_shexp, NAME("ffn_down_shexp.weight"), hp->n_ff_shexp, E, 1, 1))
-                return -1;
-        }
+        if (il < hp->n_layer_dense ? load_dense_ffn(L, l, il) : load_moe(L, l, il)) return -1;
     }
-#undef NAME
-    hp->weight_type = m->layers[0].gate_exps.type;
+    hp->weight_type = m->layers[hp->n_layer_dense].gate_exps.type;
     return 0;
 }
+
+#undef NAME
 
 /* Takes f (closed on failure) and validates it as a model; messages start with name. */
 static ak_model *model_from_gguf(gguf_file *f, const char *name, ak_error *err) {

@@ -54,8 +54,25 @@ typedef struct {
     int n_swa;           /* sliding window of the windowed layers (gpt-oss), 0: none */
     int swa_period;      /* layer l is windowed when l % swa_period < swa_period - 1 (llama.cpp) */
     int oai_ffn;         /* gpt-oss: biased experts and router, clamped SwiGLU, attention sinks */
-    int weight_type;     /* ggml type of blk.0.ffn_gate_exps (for display) */
+    int weight_type;     /* ggml type of the first MoE layer's ffn_gate_exps (for display) */
+    /* deepseek2 (0 elsewhere). Multi-head latent attention: the cache holds one row per
+     * token, the normalised latent (n_lora_kv) and the rotated key part (n_rot): head_dim
+     * is n_lora_kv + n_rot, n_head_kv 1, and the values are the latent part of that row. */
+    int n_lora_q;        /* query down-projection rank (0: one attn_q matrix, the "lite" models) */
+    int n_lora_kv;       /* latent width; > 0 marks MLA */
+    int head_k_mla;      /* per-head query/key width before absorption (nope + n_rot) */
+    int head_v_mla;      /* per-head value width after attn_v_b */
+    float kq_scale;      /* softmax scale of q.k, 0: 1 / sqrt(head_dim) */
+    int n_layer_dense;   /* leading layers with a dense feed-forward and no experts */
+    int n_ff_dense;      /* their width */
+    int gating;          /* AK_GATING_*: how router logits become expert scores */
+    int n_group, n_group_used; /* grouped selection: experts in n_group groups, the best n_group_used kept */
 } ak_hparams;
+
+/* Router gating of an architecture: a softmax over the experts (every architecture but
+ * deepseek2), or deepseek2's scores (softmax or sigmoid, a selection bias, groups), routed
+ * by src/model/gating.c. */
+enum { AK_GATING_SOFTMAX = 0, AK_GATING_DS_SOFTMAX = 1, AK_GATING_DS_SIGMOID = 2 };
 
 /* Maps and validates a GGUF file. Unknown architecture, per-expert (unmerged) tensors,
  * a missing tensor or a wrong shape or type -> NULL and a message naming the tensor. */

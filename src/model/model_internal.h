@@ -32,7 +32,14 @@ typedef struct {
     /* gpt-oss: attention sinks [n_head], router bias [n_expert], expert biases
      * [n_expert][n_ff] (gate, up) and [n_expert][n_embd] (down); NULL elsewhere */
     float *sinks, *gate_inp_b, *gate_exps_b, *up_exps_b, *down_exps_b;
-    /* shared expert (qwen2moe) */
+    /* deepseek2: latent attention (model.h), the experts' selection bias [n_expert] */
+    ak_mat wq_a, wq_b, wkv_a, wk_b, wv_b; /* wk_b, wv_b: n_head stacked matrices */
+    float *q_a_norm, *kv_a_norm;
+    float *exp_probs_b;
+    /* a dense feed-forward instead of experts (deepseek2's leading layers) */
+    ak_mat ffn_gate, ffn_up, ffn_down;
+    int dense;
+    /* shared expert (qwen2moe: gated by gate_inp_shexp; deepseek2: ungated, NULL) */
     float *gate_inp_shexp;       /* [n_embd] */
     ak_mat gate_shexp, up_shexp, down_shexp;
     int has_shexp;
@@ -69,6 +76,25 @@ void ak_rms_norm(const float *x, const float *w, float *out, int n, float eps);
 /* ledger.c: records one MoE layer's routing of a batch (ro, grouped by expert) in the
  * ledger and the counters; routes the native baseline when tracked. 0 or -1 with err. */
 int ak_ledger_record(ak_context *c, int il, int n_tok, ak_error *err);
+
+/* forward.c's helpers for the other parts of the forward pass (mla.c): y[i][t] = w[i] x_t
+ * for up to three matrices sharing the batch's rows src [n_tok][n_in]; RoPE of one vector's
+ * first n_rot values at pos (sq's tables); one row into a cache, in the cache's type. */
+void ak_batch_matmul(ak_context *c, const float *src, int64_t n_in, int n_tok, const ak_mat *const *w,
+                     float *const *y, int n_mat);
+void ak_rope_row(const ak_context *sq, float *v, int pos);
+void ak_cache_row(uint8_t *dst, int type, const float *src, int n);
+
+/* mla.c: deepseek2's latent attention around ak_attend. ak_mla_qkv: from c->xn, the query
+ * rows into c->q and each token's latent row into its sequence's cache; ak_mla_values: the
+ * heads' values from ak_attend's output into c->mla_v. */
+void ak_mla_qkv(ak_context *c, const ak_layer *l, int il, int n_tok);
+void ak_mla_values(ak_context *c, const ak_layer *l, int n_tok);
+
+/* gating.c: routes n tokens' router logits with policy pol as the architecture's gating
+ * does (ak_route for a softmax router; deepseek2's scores, bias and groups otherwise). */
+int ak_gate_route(const ak_context *c, int il, const ak_policy *pol, const float *logits, int n, ak_route_out *ro,
+                  ak_error *err);
 
 /* Grows the buffers of expert slots per token to at least `slots` (0, or -1 out of memory). */
 int ak_context_reserve_slots(ak_context *c, int slots);
@@ -145,7 +171,12 @@ struct ak_context {
     float *y_exp;                /* [n_batch * slots][n_embd] expert outputs */
     float *sh_gate, *sh_up;      /* [n_batch][n_ff_shexp] */
     uint8_t *sh_enc;
-    float *sh_scale;             /* [n_batch] sigmoid gate of the shared expert */
+    /* MLA (deepseek2): q's low-rank input [n_batch][n_lora_q], q before absorption
+     * [n_batch][n_head][head_k_mla], the heads' values [n_batch][n_head][head_v_mla], and
+     * per-head encoded rows [n_batch][n_head] of mla_enc_stride bytes */
+    float *mla_qa, *mla_q, *mla_v;
+    uint8_t *mla_enc;
+    size_t mla_enc_stride;
 
     ak_layer_ledger *ledger;     /* [n_layer] */
     int native_baseline;         /* the ledger tracks what native top-k would cost */
