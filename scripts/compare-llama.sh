@@ -47,6 +47,7 @@ gen_flags() {
     olmoe) flags="$flags --heads-kv 4" ;; # llama.cpp's olmoe has no grouped-query attention
     qwen2moe) flags="$flags --heads-kv 4 --ff-shexp 256" ;;
     qwen3moe) flags="$flags --head-dim 128" ;;
+    deepseek2) flags="$flags --heads-kv 1 --layers 3 --q-lora 256 --kv-lora 256 --qk-nope 64 --qk-rope 32 --v-head 64 --ff-dense 256" ;;
   esac
   echo "$flags"
 }
@@ -74,7 +75,7 @@ rel() { awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; if (d < 0) d = -d; pri
 # bytes are often lost at exit, so it generates 16 tokens more and is rerun up to 3 times.
 greedy_equal() {
   local model=$1 prompt="The keeper climbed" n=32
-  "$AK" generate -m "$model" -p "$prompt" -n $n --temp 0 -t "$THREADS" -c 256 2>/dev/null |
+  "$AK" generate -m "$model" -p "$prompt" -n $n --temp 0 -t "$THREADS" -c 256 -ctk f32 -ctv f32 2>/dev/null |
     tail -c +$((${#prompt} + 1)) | head -c -1 > "$OUT/gen-ak.txt"
   local len
   len=$(wc -c < "$OUT/gen-ak.txt")
@@ -114,7 +115,7 @@ for arch in $ARCHS; do
       fi
       run_llama "$OUT/llama-$arch-$type-$k.txt" -m "$model" -f "$TEXT" -c "$CTX" -fa off -ctk f32 -ctv f32 \
         -t "$THREADS" "${over[@]}"
-      "$AK" perplexity -m "$model" -f "$TEXT" -c "$CTX" -t "$THREADS" "${ours[@]}" \
+      "$AK" perplexity -m "$model" -f "$TEXT" -c "$CTX" -t "$THREADS" -ctk f32 -ctv f32 "${ours[@]}" \
         > "$OUT/ak-$arch-$type-$k.txt" 2>&1 || true
       a=$(ppl_of "$OUT/llama-$arch-$type-$k.txt")
       b=$(ppl_of "$OUT/ak-$arch-$type-$k.txt")

@@ -96,10 +96,16 @@ void ak_context_print_ledger(const ak_context *c, FILE *out) {
     ak_layer_ledger tot;
     memset(&tot, 0, sizeof tot);
     uint64_t tokens = 0;
+    int routed_layers = 0;
     for (int l = 0; l <= L; l++) {
         const ak_layer_ledger *g = l < L ? &c->ledger[l] : &tot;
         const uint64_t n = l < L ? g->k.n_tokens : tokens;
+        if (l < L && c->model->layers[l].dense) { /* no experts (deepseek2's leading layers) */
+            fprintf(out, "  %5d  dense\n", l);
+            continue;
+        }
         if (l < L) {
+            routed_layers++;
             fprintf(out, "  %5d", l);
             tot.k.k_sum += g->k.k_sum;
             tot.expert_macs += g->expert_macs, tot.expert_macs_native += g->expert_macs_native;
@@ -109,7 +115,7 @@ void ak_context_print_ledger(const ak_context *c, FILE *out) {
             fprintf(out, "    all");
         }
         fprintf(out, "  %5.3f  %9.4g (%9.4g)  %5.1f%%  %11.4g (%11.4g)  %5.1f%%\n",
-                l < L ? per(g->k.k_sum, n) : per(g->k.k_sum, n * (uint64_t)L), per(g->expert_macs, n),
+                l < L ? per(g->k.k_sum, n) : per(g->k.k_sum, n * (uint64_t)routed_layers), per(g->expert_macs, n),
                 per(g->expert_macs_native, n), saved(g->expert_macs, g->expert_macs_native), per(g->expert_bytes, n),
                 per(g->expert_bytes_native, n), saved(g->expert_bytes, g->expert_bytes_native));
     }

@@ -43,6 +43,9 @@ static void shapes(ak_gen_params *p, const char *arch, const char *type) {
     if (!strcmp(arch, "olmoe")) p->n_head_kv = 4;
     if (!strcmp(arch, "qwen2moe")) p->n_head_kv = 4, p->n_ff_shexp = 256;
     if (!strcmp(arch, "qwen3moe")) p->head_dim = 128;
+    if (!strcmp(arch, "deepseek2")) /* the rest as ak_gen_params_default: sigmoid, bias, 4 groups */
+        p->n_head_kv = 1, p->n_layer = 3, p->q_lora = 256, p->kv_lora = 256, p->qk_nope = 64, p->qk_rope = 32,
+        p->v_head = 64, p->n_ff_dense = 256;
 }
 
 int main(int argc, char **argv) {
