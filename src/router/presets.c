@@ -32,6 +32,15 @@ static const preset presets[] = {
     {"gpt-oss-20b", 32, 4, 1,
      "openai/gpt-oss-20b config.json: num_local_experts=32, num_experts_per_tok=4; the router "
      "(with a bias) takes the softmax over the top-4 logits, i.e. the renormalised softmax"},
+    {"deepseek-v2-lite", 64, 6, 0,
+     "deepseek-ai/DeepSeek-V2-Lite config.json: n_routed_experts=64, num_experts_per_tok=6, "
+     "scoring_func=softmax, norm_topk_prob=false, n_shared_experts=2 (always on, not routed), "
+     "first_k_dense_replace=1; the engine reads the gating from the GGUF file"},
+    {"deepseek-v3", 256, 8, 1,
+     "deepseek-ai/DeepSeek-V3 config.json: n_routed_experts=256, num_experts_per_tok=8, "
+     "scoring_func=sigmoid with e_score_correction_bias, n_group=8, topk_group=4, "
+     "norm_topk_prob=true, routed_scaling_factor=2.5, n_shared_experts=1, first_k_dense_replace=3; "
+     "the engine reads the gating from the GGUF file"},
 };
 
 #define N_PRESETS ((int)(sizeof presets / sizeof presets[0]))

@@ -233,9 +233,11 @@ static void test_presets(void) {
                 {"qwen1.5-moe-a2.7b", 60, 4, 0},
                 {"qwen3-30b-a3b", 128, 8, 1},
                 {"mixtral-8x7b", 8, 2, 1},
-                {"gpt-oss-20b", 32, 4, 1}};
-    CHECK_EQ_INT(ak_preset_count(), 5);
-    for (int i = 0; i < 5; i++) {
+                {"gpt-oss-20b", 32, 4, 1},
+                {"deepseek-v2-lite", 64, 6, 0},
+                {"deepseek-v3", 256, 8, 1}};
+    CHECK_EQ_INT(ak_preset_count(), 7);
+    for (int i = 0; i < 7; i++) {
         ak_router_config c;
         ak_error e;
         CHECK(strcmp(ak_preset_name(i), want[i].name) == 0);
@@ -254,7 +256,7 @@ static void test_presets(void) {
         CHECK(strcmp(d.provenance, c.provenance) == 0 && d.n_experts == c.n_experts);
         free(text);
     }
-    CHECK(ak_preset_name(5) == NULL);
+    CHECK(ak_preset_name(7) == NULL);
     ak_router_config c;
     ak_error e;
     CHECK_ERR(ak_preset_get("gpt-5", &c, &e), AK_ERR_INVALID_ARG, e, "olmoe-1b-7b");
