@@ -70,7 +70,7 @@ static int allocate(const ak_allocate_opts *o, state *st, int n_profile, int n_h
 
 static int run(const ak_allocate_opts *o, state *st, ak_error *err) {
     ak_profile_opts po = o->prof;
-    ak_session_opts so = {.n_ctx = po.n_ctx, .ctx_at_most_train = 1, .n_threads = o->n_threads};
+    ak_session_opts so = {.softmax_router_only = 1, .n_ctx = po.n_ctx, .ctx_at_most_train = 1, .n_threads = o->n_threads};
     if (ak_session_open(&st->s, o->model_path, &so, err)) return 1;
     po.n_ctx = st->s.n_ctx;
     if ((st->n_tokens = ak_cli_profile_tokens(&st->s, &po, &st->tokens, err)) < 0) return 1;

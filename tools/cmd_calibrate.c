@@ -259,7 +259,7 @@ int cmd_calibrate(int argc, char **argv) {
     }
 
     start_policy sp = {.args = &args};
-    ak_session_opts so = {.n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = o.n_threads,
+    ak_session_opts so = {.softmax_router_only = 1, .n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = o.n_threads,
                           .routing = build_start, .routing_user = &sp};
     ak_session s;
     ak_router_record rec;

@@ -130,7 +130,7 @@ int cmd_profile(int argc, char **argv) {
     }
     ak_error err = {0};
     ak_session s;
-    ak_session_opts so = {.n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
+    ak_session_opts so = {.softmax_router_only = 1, .n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
     int rc = 1, n = -1;
     int32_t *tokens = NULL;
     ak_profile p;

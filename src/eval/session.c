@@ -36,6 +36,12 @@ int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const
 int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, ak_error *err) {
     if (ak_session_load(s, model_path, err)) return -1;
     const ak_hparams *hp = ak_model_hparams(s->model);
+    if (o->softmax_router_only && hp->gating != AK_GATING_SOFTMAX)
+        return ak_failf(err, AK_ERR_INVALID_ARG,
+                        "%s: a %s router (sigmoid or softmax scores with a selection bias and groups) is not "
+                        "calibrated from recorded logits yet: this command computes a plain softmax of them; "
+                        "route it with fixed K or a policy's parameters directly (perplexity, generate, serve)",
+                        model_path, hp->arch);
     s->n_ctx = o->n_ctx;
     if (o->ctx_at_most_train && hp->n_ctx_train > 0 && s->n_ctx > hp->n_ctx_train) s->n_ctx = hp->n_ctx_train;
     s->n_batch = o->n_batch > 0 && o->n_batch < s->n_ctx ? o->n_batch : s->n_ctx;

@@ -36,6 +36,9 @@ typedef struct {
     int n_batch;               /* tokens per decode, cut to n_ctx; 0: n_ctx */
     int n_threads;             /* 0: all CPUs */
     int type_k, type_v;        /* KV cache types (ak_type; 0: f32), as -ctk/-ctv */
+    /* the caller routes recorded router logits with a softmax (calibrate, sweep, profile):
+     * refuse a model whose router gates otherwise (deepseek2) */
+    int softmax_router_only;
     ak_session_routing_fn routing; /* NULL: the native top-k */
     void *routing_user;
     const char *text;          /* tokenised into s->tokens (BOS as the vocabulary adds it); NULL: none */

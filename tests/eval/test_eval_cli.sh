@@ -98,4 +98,12 @@ expect_error "--top-p" "$AK" generate -m "$M" -p hi --top-p 2
 expect_error "top-k" "$AK" gen-model -o "$DIR/x.gguf" --experts 4 --top-k 5
 expect_error "architecture" "$AK" gen-model -o "$DIR/x.gguf" --arch gpt2
 check "no file after a failed gen-model" test ! -e "$DIR/x.gguf"
+# deepseek2: adaptive routing runs (top-p along the selection order), calibration from
+# recorded logits is refused with a reason
+"$AK" gen-model -o "$DIR/ds.gguf" --arch deepseek2 --vocab-kind bytes --quiet
+"$AK" perplexity -m "$DIR/ds.gguf" -f "$TEXT" -c 64 --chunks 2 -t 2 --policy top-p --top-p 0.7 > "$DIR/ds.txt" 2>&1
+check "deepseek2: perplexity with top-p routing" grep -q "Final estimate" "$DIR/ds.txt"
+check "deepseek2: the ledger marks the dense layer" grep -q "0  dense" "$DIR/ds.txt"
+expect_error "not calibrated from recorded logits" "$AK" calibrate -m "$DIR/ds.gguf" -f "$TEXT" --policy entropy \
+  --target-avg-k 1.5 -o "$DIR/ds.json"
 exit $fail
