@@ -16,7 +16,7 @@ static void usage(FILE *out) {
             "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|iq4_xs|mxfp4] [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
-            "         [--rope-scaling linear|yarn --rope-factor F [--rope-orig-ctx N]]\n"
+            "         [--rope-scaling linear|yarn --rope-factor F [--rope-orig-ctx N] [--rope-log-mul F]]\n"
             "         deepseek2: [--q-lora N (0: one attn_q) --kv-lora N --qk-nope N --qk-rope N --v-head N\n"
             "          --dense-layers N --ff-dense N --shared-experts N --gating softmax|sigmoid --groups N\n"
             "          --groups-used N --weights-norm 0|1 --weights-scale F]\n"
@@ -100,6 +100,14 @@ int cmd_gen_model(int argc, char **argv) {
                 return 2;
             }
             p.sigmoid = !strcmp(v, "sigmoid");
+            continue;
+        }
+        if ((r = ak_cli_args_value(&args, argc, argv, &i, "--rope-log-mul", &v))) {
+            if (r < 0) return 2;
+            if (ak_cli_parse_float(v, &p.rope_log_mul) || !(p.rope_log_mul >= 0)) {
+                fprintf(stderr, "gen-model: --rope-log-mul needs a number >= 0, not '%s'\n", v);
+                return 2;
+            }
             continue;
         }
         if ((r = ak_cli_args_value(&args, argc, argv, &i, "--weights-scale", &v))) {

@@ -115,9 +115,10 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
         p->rope_scaling = "yarn", p->rope_factor = 32.0f, p->rope_orig_ctx = 4096;
         return 0;
     }
-    if (!strcmp(preset, "deepseek-v2-lite")) { /* deepseek-ai/DeepSeek-V2-Lite config.json, without its YaRN */
+    if (!strcmp(preset, "deepseek-v2-lite")) { /* deepseek-ai/DeepSeek-V2-Lite config.json */
         ak_gen_params_default(p, "deepseek2");
-        p->n_layer = 27, p->n_embd = 2048, p->n_head = 16, p->n_vocab = 102400, p->n_ctx_train = 4096;
+        p->n_layer = 27, p->n_embd = 2048, p->n_head = 16, p->n_vocab = 102400, p->n_ctx_train = 163840;
+        p->rope_scaling = "yarn", p->rope_factor = 40.0f, p->rope_orig_ctx = 4096, p->rope_log_mul = 0.0707f;
         p->q_lora = 0, p->kv_lora = 512, p->qk_nope = 128, p->qk_rope = 64, p->v_head = 128;
         p->n_layer_dense = 1, p->n_ff_dense = 10944, p->n_expert = 64, p->n_expert_used = 6, p->n_ff = 1408;
         p->n_expert_shared = 2, p->sigmoid = 0, p->n_group = 1, p->n_group_used = 1, p->weights_norm = 0;
@@ -558,6 +559,7 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
         gguf_set_str(w, K("rope.scaling.type"), p->rope_scaling);
         gguf_set_f32(w, K("rope.scaling.factor"), p->rope_factor);
         if (p->rope_orig_ctx > 0) gguf_set_u32(w, K("rope.scaling.original_context_length"), (uint32_t)p->rope_orig_ctx);
+        if (p->rope_log_mul > 0) gguf_set_f32(w, K("rope.scaling.yarn_log_multiplier"), p->rope_log_mul);
     }
 #undef K
 }

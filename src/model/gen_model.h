@@ -34,6 +34,8 @@ typedef struct {
     const char *rope_scaling; /* NULL: no scaling keys; "linear" or "yarn" with rope_factor */
     float rope_factor;
     int rope_orig_ctx;        /* YaRN's original context (0: not written) */
+    float rope_log_mul;       /* rope.scaling.yarn_log_multiplier (0: not written; deepseek2's converter
+                               * writes 0.1 x mscale_all_dim) */
     float rms_eps;
     int n_swa;           /* gpt-oss: sliding window of the windowed (even) layers */
     /* deepseek2: latent attention (q_lora 0: one attn_q, the "lite" models), the widths of

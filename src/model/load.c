@@ -196,15 +196,23 @@ static int load_rope_scaling(loader *L) {
     hp->rope_freq_scale = none || factor == 0 ? 1.0f : 1.0f / factor;
     hp->rope_ext_factor = yarn ? 1.0f : 0.0f;
     hp->rope_orig_ctx = (int)orig;
+    const int ds = !strcmp(hp->arch, "deepseek2");
+    if (ds) log_mul /= 0.1f; /* llama.cpp cancels the factor its converter writes for deepseek2 */
     float y = 1.0f; /* llama.cpp's cparams.yarn_attn_factor */
     if (yarn) {
         float f = 1.0f / hp->rope_freq_scale;
 #define MSCALE(s, m) ((s) <= 1.0f ? 1.0f : 0.1f * (m) * logf(s) + 1.0f)
-        y = log_mul != 0.0f ? MSCALE(f, 1.0f) / MSCALE(f, log_mul) : MSCALE(f, 1.0f);
+        float mscale = ds && log_mul != 1.0f ? log_mul : 1.0f; /* deepseek2's mscale = mscale_all_dim */
+        y = log_mul != 0.0f ? MSCALE(f, mscale) / MSCALE(f, log_mul) : MSCALE(f, 1.0f);
 #undef MSCALE
         y *= 1.0f / (1.0f + 0.1f * logf(f));
     }
     hp->rope_attn_factor = y * attn;
+    if (ds) { /* deepseek2's attention scale: mscale^2 / sqrt(key_length_mla), with YaRN's magnitude */
+        const float ln = logf(1.0f / hp->rope_freq_scale);
+        const float m = hp->rope_attn_factor * (1.0f + 0.1f * ln) * (1.0f + 0.1f * log_mul * ln);
+        hp->kq_scale = m * m / sqrtf((float)hp->head_k_mla);
+    }
     return 0;
 }
 
@@ -251,8 +259,7 @@ static int load_deepseek2(loader *L, int n_ff, int value_length) {
     if (hp->n_layer_dense > 0 && n_ff <= 0)
         return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key deepseek2.feed_forward_length (dense layers)");
     hp->n_ff_shexp = hp->n_ff_exp * shared;
-    hp->kq_scale = 1.0f / sqrtf((float)hp->head_k_mla);
-    return 0;
+    return 0; /* kq_scale: with the rope scaling (load_rope_scaling) */
 }
 
 static int load_hparams(loader *L) {
@@ -331,8 +338,6 @@ static int load_hparams(loader *L) {
             return ak_failf(L->err, AK_ERR_FORMAT, "%s.rope.freq_base_swa %g differs from rope.freq_base %g: not supported",
                             hp->arch, base_swa, hp->rope_freq_base);
     }
-    if (is_ds && hp->rope_ext_factor != 0.0f)
-        return ak_failf(L->err, AK_ERR_FORMAT, "deepseek2 with YaRN rope scaling is not supported yet");
     hp->rope_neox = !is_llama && !is_ds;
     /* gpt-oss takes the softmax over the chosen experts' logits: the renormalised softmax */
     hp->renormalize = is_q3 || is_llama || is_oss || (is_ds && hp->renormalize);

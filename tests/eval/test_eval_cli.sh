@@ -53,6 +53,12 @@ for spec in "linear 4 0 794.4308" "yarn 4 64 713.8480" "none 0 0 815.4747"; do
   got=$("$AK" perplexity -m "$DIR/rope_$1.gguf" -f "$TEXT" -c 256 --chunks 4 -t 1 -ctk f32 -ctv f32 2>&1 | sed -nE 's/^Final estimate: PPL = ([0-9.]+).*/\1/p')
   check "rope scaling $1: PPL $got, llama.cpp $4" awk -v g="${got:-0}" -v w="$4" 'BEGIN { d = (g - w) / w; exit !(d < 1e-4 && d > -1e-4) }'
 done
+# deepseek2 with YaRN x4 from 64 and the converter's yarn_log_multiplier 0.0707 (llama.cpp
+# divides it by 0.1; the attention scale takes mscale^2): pinned to llama-perplexity likewise
+"$AK" gen-model -o "$DIR/ds_yarn.gguf" --arch deepseek2 --vocab-kind bytes --ctx 1024 --quiet --rope-scaling yarn \
+  --rope-factor 4 --rope-orig-ctx 64 --rope-log-mul 0.0707
+got=$("$AK" perplexity -m "$DIR/ds_yarn.gguf" -f "$TEXT" -c 256 --chunks 4 -t 1 -ctk f32 -ctv f32 2>&1 | sed -nE 's/^Final estimate: PPL = ([0-9.]+).*/\1/p')
+check "deepseek2 yarn: PPL $got, llama.cpp 471.1369" awk -v g="${got:-0}" 'BEGIN { d = (g - 471.1369) / 471.1369; exit !(d < 1e-4 && d > -1e-4) }'
 # -f FILE (as llama.cpp): the file's bytes are the prompt, the same output as -p
 printf 'The sea' > "$DIR/prompt.txt"
 "$AK" generate -m "$M" -f "$DIR/prompt.txt" -n 12 --temp 0 -t 2 > "$DIR/gf.txt" 2>/dev/null
