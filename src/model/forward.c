@@ -457,9 +457,6 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
             }
             for (int i = 0; i < E; i++) c->moe_out[(size_t)t * E + i] += c->shexp_out[(size_t)t * E + i] * scale;
         }
-        uint64_t sh = (uint64_t)n_tok * (3ull * (uint64_t)E * fs + (l->gate_inp_shexp ? (uint64_t)E : 0));
-        c->counters.model_macs += sh;
-        c->counters.model_macs_native += sh;
     }
     for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
     return 0;
@@ -485,8 +482,8 @@ static int first_nonfinite_row(const float *x, int n, int w) {
 }
 
 /* What a batch cost beyond the routed experts (the ledger counts those): projections,
- * router, q.k and a.v over each sequence's own keys, the head; per sequence, and for the
- * executing context too when it runs a group. */
+ * router or dense feed-forward, shared experts, q.k and a.v over each sequence's own keys,
+ * the head; per sequence, and for the executing context too when it runs a group. */
 static void count_dense(ak_context *c) {
     const ak_hparams *hp = &c->hp;
     const uint64_t E = (uint64_t)hp->n_embd, q_dim = (uint64_t)hp->n_head * hp->head_dim;
@@ -499,6 +496,7 @@ static void count_dense(ak_context *c) {
                                 l->wkv_a.n_out * l->wkv_a.n_in + l->wk_b.n_out * l->wk_b.n_in * l->wk_b.n_mat +
                                 l->wv_b.n_out * l->wv_b.n_in * l->wv_b.n_mat);
         per_token += l->dense ? 3 * E * (uint64_t)hp->n_ff_dense : E * (uint64_t)hp->n_expert;
+        if (l->has_shexp) per_token += 3 * E * (uint64_t)hp->n_ff_shexp + (l->gate_inp_shexp ? E : 0);
     }
     for (int r = 0; r < c->runs.n_runs; r++) {
         ak_context *sq = c->runs.seq[r];

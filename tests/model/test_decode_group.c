@@ -9,6 +9,7 @@
 
 #include "helpers.h"
 #include "model/attention.h"
+#include "model/gen_model.h"
 #include "quant/quant.h"
 
 enum { N_SEQ = 3, N_GEN = 6, N_CTX = 64, V_MAX = 4096 };
@@ -164,10 +165,9 @@ static void refusals(ak_model *m) {
     ak_context_free(f32);
 }
 
-int main(void) {
-    char path[256];
-    ak_model *m = test_default_model("decode_group", AK_TYPE_Q8_0, path, sizeof path);
-    if (!m) return check_finish("test_decode_group");
+/* Every check above for one model: solo runs, then groups, for f16 and f32 caches, the
+ * kernel and the reference attention, 1 and 3 threads. */
+static void check_model(ak_model *m, const char *name) {
     const int V = ak_model_hparams(m)->n_vocab;
     CHECK(V <= V_MAX, "fixture vocabulary %d", V);
     const int kv_types[2] = {AK_TYPE_F16, AK_TYPE_F32}; /* q8_0 needs head_dim 32 */
@@ -184,13 +184,34 @@ int main(void) {
             }
             char what[64];
             for (int threads = 1; threads <= 3; threads += 2) {
-                snprintf(what, sizeof what, "%s cache, %s, %d thread%s", ak_type_name(kv_types[kt]),
+                snprintf(what, sizeof what, "%s: %s cache, %s, %d thread%s", name, ak_type_name(kv_types[kt]),
                          reference ? "reference attention" : "tiled kernel", threads, threads == 1 ? "" : "s");
                 grouped(m, threads, kv_types[kt], reference, want, cc, st, what);
             }
             free(buf);
         }
+}
+
+int main(void) {
+    char path[256];
+    ak_model *m = test_default_model("decode_group", AK_TYPE_Q8_0, path, sizeof path);
+    if (!m) return check_finish("test_decode_group");
+    check_model(m, "olmoe");
     refusals(m);
+    ak_model_free(m);
+    remove(path);
+
+    /* deepseek2: latent attention (the cache row is the value), a dense layer, grouped
+     * sigmoid routing with a selection bias */
+    ak_gen_params gp;
+    ak_gen_params_default(&gp, "deepseek2");
+    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
+    ak_error err = {0};
+    tmp_path(path, sizeof path, "decode_group_ds");
+    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "deepseek2 fixture: %s", err.msg);
+    m = ak_model_load(path, &err);
+    CHECK(m != NULL, "deepseek2 fixture: %s", err.msg);
+    if (m) check_model(m, "deepseek2");
     ak_model_free(m);
     remove(path);
     return check_finish("test_decode_group");
