@@ -202,7 +202,9 @@ int main(void) {
     remove(path);
 
     /* deepseek2: latent attention (the cache row is the value), a dense layer, grouped
-     * sigmoid routing with a selection bias */
+     * sigmoid routing with a selection bias, a shared expert (regression test
+     * shared_expert_macs_counted_per_sequence: its MACs once went to the executing
+     * context's counters instead of the sequences') */
     ak_gen_params gp;
     ak_gen_params_default(&gp, "deepseek2");
     snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
