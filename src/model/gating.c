@@ -81,7 +81,7 @@ static void route_token_ds(const ak_hparams *hp, const float *bias, const ak_pol
         q[j] = (float)(score[order[j]] / qsum);
         if (q[j] > 0.0f) h -= (double)q[j] * log((double)q[j]);
     }
-    int k = ak_select_k(pol, q, n, (float)h);
+    int k = n > 0 ? ak_select_k(pol, q, n, (float)h) : 0; /* n >= 1: a kept group has experts */
     if (k > n) k = n;
     if (k > slots) k = slots;
     float wsum = 0.0f;
