@@ -18,6 +18,8 @@ uint8_t *fuzz_tiny_model(const char *arch, int type, const char *vocab, size_t *
     p.n_head = p.n_head_kv = 2, p.head_dim = 0;
     p.n_expert = 4, p.n_expert_used = 2;
     if (p.n_ff_shexp) p.n_ff_shexp = 32;
+    if (!strcmp(arch, "deepseek2")) /* latent attention keeps one KV head; 2 groups of 2 experts */
+        p.n_head_kv = 1, p.n_group = 2, p.n_group_used = 1, p.n_ff_dense = 32;
     p.n_vocab = strcmp(vocab, "none") ? 320 : 64; /* a byte or tiny vocabulary needs >= 259 */
     p.n_ctx_train = 64;
     snprintf(p.vocab_kind, sizeof p.vocab_kind, "%s", vocab);
