@@ -65,7 +65,7 @@ int ak_decode_roofline(const ak_context *c, int n_threads, double avg_past, ak_r
         dense -= (double)emb->nbytes - (double)emb->nbytes / (double)hp->n_vocab;
     r->dense_bytes = dense;
     r->expert_bytes = (double)cc.expert_bytes_read / (double)cc.tokens;
-    r->kv_bytes = avg_past * hp->n_layer * 2.0 * hp->n_head_kv * hp->head_dim * sizeof(float);
+    r->kv_bytes = avg_past * (double)ak_context_kv_bytes_per_token(c); /* in the cache's types */
     r->bandwidth = ak_read_bandwidth(n_threads);
     r->tps = r->bandwidth > 0 ? r->bandwidth / (r->dense_bytes + r->expert_bytes + r->kv_bytes) : 0;
     return 0;

@@ -332,6 +332,7 @@ void ak_context_free(ak_context *c) {
 }
 
 int ak_context_n_ctx(const ak_context *c) { return c->n_ctx; }
+uint64_t ak_context_kv_bytes_per_token(const ak_context *c) { return ak_kv_cache_bytes(c->model, 1, c->type_k, c->type_v); }
 int ak_context_n_batch(const ak_context *c) { return c->n_batch; }
 int ak_context_n_threads(const ak_context *c) { return c->n_threads; }
 int ak_context_n_past(const ak_context *c) { return c->n_past; }

@@ -109,6 +109,8 @@ typedef struct ak_context ak_context;
 ak_context *ak_context_new(const ak_model *m, const ak_context_params *p, ak_error *err);
 void ak_context_free(ak_context *c);
 int ak_context_n_ctx(const ak_context *c);
+/* Bytes of K and V one cached token takes in this context (its cache types). */
+uint64_t ak_context_kv_bytes_per_token(const ak_context *c);
 int ak_context_n_batch(const ak_context *c);
 int ak_context_n_threads(const ak_context *c);
 const ak_model *ak_context_model(const ak_context *c);

@@ -22,5 +22,10 @@ deep=$(run -p 8 -d 128) || { echo "FAIL: bench_engine -d 128 exited $?"; exit 1;
 kn=$(get "$native" 'KV ([0-9.]+)\)') kd=$(get "$deep" 'KV ([0-9.]+)\)')
 echo "$deep" | grep -q ' d=128 ' || { echo "FAIL: -d 128 not in RESULT"; fail=1; }
 awk -v a="$kn" -v b="$kd" 'BEGIN { exit !(b > 10 * a && a > 0) }' || { echo "FAIL: KV bytes at depth 128 ($kd) vs 0 ($kn)"; fail=1; }
+# regression roofline_kv_bytes_follow_the_cache_type: the KV bytes were counted as f32
+# whatever the cache held; an f32 cache reads twice an f16 cache's (the default)
+deep32=$(run -p 8 -d 128 -ctk f32 -ctv f32) || { echo "FAIL: bench_engine -ctk f32 exited $?"; exit 1; }
+k32=$(get "$deep32" 'KV ([0-9.]+)\)')
+awk -v a="$kd" -v b="$k32" 'BEGIN { r = b / a; exit !(r > 1.99 && r < 2.01) }' || { echo "FAIL: KV bytes f32 $k32 vs f16 $kd"; fail=1; }
 [ $fail = 0 ] && echo PASS
 exit $fail
