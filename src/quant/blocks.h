@@ -11,6 +11,10 @@
 
 typedef struct { uint16_t d; uint8_t qs[QK32 / 2]; } blk_q4_0;
 typedef struct { uint16_t d; int8_t qs[QK32]; } blk_q8_0;
+/* Q2_K: 16 sub-blocks of 16, value = d*(sc & 15)*q - dmin*(sc >> 4), q in 0..3. qs byte
+ * 32c + l holds, in bits 2j..2j+1, element 128c + 32j + l (l < 32): sub-block 8c + 2j for
+ * l < 16, 8c + 2j + 1 for the rest, so the scales are in element order. */
+typedef struct { uint8_t scales[QKK / 16]; uint8_t qs[QKK / 4]; uint16_t d, dmin; } blk_q2_k;
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qs[QKK / 2]; } blk_q4_k;
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qh[QKK / 8]; uint8_t qs[QKK / 2]; } blk_q5_k;
 typedef struct { uint8_t ql[QKK / 2]; uint8_t qh[QKK / 4]; int8_t scales[QKK / 16]; uint16_t d; } blk_q6_k;
@@ -26,6 +30,7 @@ typedef struct { uint8_t e; uint8_t qs[QK32 / 2]; } blk_mxfp4;
 
 _Static_assert(sizeof(blk_q4_0) == 18, "q4_0 layout");
 _Static_assert(sizeof(blk_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(blk_q2_k) == 84, "q2_k layout");
 _Static_assert(sizeof(blk_q4_k) == 144, "q4_k layout");
 _Static_assert(sizeof(blk_q5_k) == 176, "q5_k layout");
 _Static_assert(sizeof(blk_q6_k) == 210, "q6_k layout");

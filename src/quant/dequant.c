@@ -45,6 +45,17 @@ static void dequant_k4(uint16_t d16, uint16_t dmin16, const uint8_t *scales, con
     }
 }
 
+static void dequant_q2_k(const blk_q2_k *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QKK) {
+        const float d = ak_f16_to_f32(b[i].d), dmin = ak_f16_to_f32(b[i].dmin);
+        for (int e = 0; e < QKK; e++) {
+            const int c = e / 128, j = (e % 128) / 32, l = e % 32, sc = b[i].scales[e / 16];
+            const int q = (b[i].qs[32 * c + l] >> (2 * j)) & 3;
+            y[e] = d * (float)(sc & 0xF) * (float)q - dmin * (float)(sc >> 4);
+        }
+    }
+}
+
 static void dequant_iq4_xs(const blk_iq4_xs *b, float *y, int64_t nb) {
     const int8_t *levels = iq4nl_levels();
     for (int64_t i = 0; i < nb; i++) {
@@ -125,6 +136,7 @@ void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n) {
     }
     case AK_TYPE_Q6_K: dequant_q6_k(src, dst, nb); break;
     case AK_TYPE_IQ4_XS: dequant_iq4_xs(src, dst, nb); break;
+    case AK_TYPE_Q2_K: dequant_q2_k(src, dst, nb); break;
     case AK_TYPE_MXFP4: dequant_mxfp4(src, dst, nb); break;
     case AK_TYPE_Q8_K: {
         const blk_q8_k *b = src;

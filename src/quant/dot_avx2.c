@@ -294,6 +294,49 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
+/* Q2_K: per half h, 32 bytes of qs hold four quarters (bits 2j..2j+1); a quarter's low
+ * 16 lanes are sub-block 8h + 2j, its high 16 sub-block 8h + 2j + 1, so after maddubs
+ * with the activation the low 128-bit lane takes one scale and the high lane the next
+ * (picked as in Q6_K). The mins: m . bsums, one madd per block. */
+INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_q2_k *a = w;
+    const __m256i three = _mm256_set1_epi8(3);
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    __m256i lane_pick[4];
+    for (int k = 0; k < 4; k++) /* word 2k in the low lane, word 2k+1 in the high lane */
+        lane_pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)),
+                                         _mm_set1_epi16((short)((4 * k + 2) | (4 * k + 3) << 8)));
+    __m256 acc[AK_DOTN_MAX], acc_min[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = acc_min[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QKK; i++) {
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)a[i].scales);
+        const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, low4));
+        const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), low4));
+        __m256i sumi[AK_DOTN_MAX];
+        for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            const __m256i sch = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
+            for (int j = 0; j < 4; j++) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), three);
+                const __m256i s = _mm256_shuffle_epi8(sch, lane_pick[j]);
+                for (int c = 0; c < NC; c++) {
+                    const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * j;
+                    sumi[c] = MADD_ACC(sumi[c], _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y)), s);
+                }
+            }
+        }
+        const float d = h2f(a[i].d), dmin = h2f(a[i].dmin);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
+            __m256i mprod = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)b->bsums));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
+            acc_min[c] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * b->d), _mm256_cvtepi32_ps(mprod), acc_min[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]) - hsum8(acc_min[c]);
+}
+
 /* MXFP4: as q4_0, with the 4-bit codes turned into their levels by a byte shuffle. */
 INLINE void mxfp4_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_mxfp4 *a = w;
@@ -390,6 +433,7 @@ DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
 DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 DEFINE_COLS(dot_iq4_xs, iq4_xs_cols, 4)
 DEFINE_COLS(dot_mxfp4, mxfp4_cols, 8)
+DEFINE_COLS(dot_q2_k, q2_k_cols, 4)
 
 int KERNEL_SET(ak_dot_available)(void) { return 1; }
 
@@ -406,13 +450,13 @@ const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
-    [AK_TYPE_MXFP4] = dot_mxfp4,
+    [AK_TYPE_MXFP4] = dot_mxfp4, [AK_TYPE_Q2_K] = dot_q2_k,
 };
 
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = dot_q4_0_xn, [AK_TYPE_Q8_0] = dot_q8_0_xn, [AK_TYPE_Q4_K] = dot_q4_k_xn,
     [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn, [AK_TYPE_IQ4_XS] = dot_iq4_xs_xn,
-    [AK_TYPE_MXFP4] = dot_mxfp4_xn,
+    [AK_TYPE_MXFP4] = dot_mxfp4_xn, [AK_TYPE_Q2_K] = dot_q2_k_xn,
 };
 
 #else /* built without the flags (another architecture or compiler): scalar only */

@@ -87,6 +87,26 @@ static float dot_q5_k(int64_t n, const void *w, const void *x) {
     return s;
 }
 
+/* Q2_K: as Q4_K with 16 sub-blocks of 16 and 4-bit scales and mins; sum_s sc_s*sum(q*y)
+ * and sum_s m_s*bsum_s in integers, one float product each per block. */
+static float dot_q2_k(int64_t n, const void *w, const void *x) {
+    const blk_q2_k *a = w;
+    const blk_q8_k *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QKK; i++) {
+        int sumi = 0, summ = 0;
+        for (int sb = 0; sb < 16; sb++) {
+            const int c = sb / 8, j = (sb % 8) / 2, l0 = 16 * (sb % 2);
+            int acc = 0;
+            for (int l = l0; l < l0 + 16; l++) acc += ((a[i].qs[32 * c + l] >> (2 * j)) & 3) * b[i].qs[16 * sb + l - l0];
+            sumi += (a[i].scales[sb] & 0xF) * acc;
+            summ += (a[i].scales[sb] >> 4) * b[i].bsums[sb];
+        }
+        s += half_to_f32(a[i].d) * b[i].d * (float)sumi - half_to_f32(a[i].dmin) * b[i].d * (float)summ;
+    }
+    return s;
+}
+
 /* MXFP4: an integer sum per block, times the activation's scale and half the E8M0 scale. */
 static float dot_mxfp4(int64_t n, const void *w, const void *x) {
     const blk_mxfp4 *a = w;
@@ -150,7 +170,7 @@ static float dot_q6_k(int64_t n, const void *w, const void *x) {
 
 const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
-    [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
+    [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k, [AK_TYPE_Q2_K] = dot_q2_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
     [AK_TYPE_MXFP4] = dot_mxfp4,
 };

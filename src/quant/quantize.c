@@ -172,6 +172,38 @@ static void quant_q6_k(const float *x, blk_q6_k *b) {
     }
 }
 
+/* Q2_K: per sub-block of 16 the range [min(x, 0), max(x)] in 3 steps, the steps and lifts
+ * on 4-bit grids of d and dmin (rounded up, as above, so nothing clips). */
+static void quant_q2_k(const float *x, blk_q2_k *b) {
+    float lift[16], top[16], max_lift = 0.0f, max_step = 0.0f;
+    for (int s = 0; s < 16; s++) {
+        float lo = 0.0f, hi = 0.0f;
+        for (int l = 0; l < 16; l++) lo = fminf(lo, x[16 * s + l]), hi = fmaxf(hi, x[16 * s + l]);
+        lift[s] = -lo, top[s] = hi;
+        max_lift = fmaxf(max_lift, lift[s]);
+    }
+    b->dmin = f16_up(max_lift / 15);
+    const float dmin = ak_f16_to_f32(b->dmin);
+    int m[16];
+    for (int s = 0; s < 16; s++) {
+        m[s] = dmin > 0 ? clampi(to_int(ceilf(lift[s] / dmin)), 0, 15) : 0;
+        max_step = fmaxf(max_step, (top[s] + dmin * (float)m[s]) / 3);
+    }
+    b->d = f16_up(max_step / 15);
+    const float d = ak_f16_to_f32(b->d);
+    memset(b->qs, 0, sizeof b->qs);
+    for (int s = 0; s < 16; s++) {
+        const float off = dmin * (float)m[s];
+        const int sc = d > 0 ? clampi(to_int(ceilf((top[s] + off) / (3 * d))), 0, 15) : 0;
+        b->scales[s] = (uint8_t)(sc | m[s] << 4);
+        const float ds = d * (float)sc, ids = ds > 0 ? 1.0f / ds : 0.0f;
+        for (int l = 0; l < 16; l++) {
+            const int e = 16 * s + l, q = clampi(nearest_int((x[e] + off) * ids), 0, 3);
+            b->qs[32 * (e / 128) + e % 32] |= (uint8_t)(q << (2 * ((e % 128) / 32)));
+        }
+    }
+}
+
 /* The IQ4_NL level index whose level times dl is nearest to v. */
 static int iq4_nearest(float v, float dl) {
     const int8_t *levels = iq4nl_levels();
@@ -278,6 +310,11 @@ static void quantize(ak_type t, const float *src, void *dst, int64_t n, int acti
         break;
     }
     case AK_TYPE_MXFP4: quant_mxfp4(src, dst, nb); break;
+    case AK_TYPE_Q2_K: {
+        blk_q2_k *b = dst;
+        for (int64_t i = 0; i < nb; i++) quant_q2_k(src + i * QKK, &b[i]);
+        break;
+    }
     case AK_TYPE_IQ4_XS: {
         blk_iq4_xs *b = dst;
         for (int64_t i = 0; i < nb; i++) quant_iq4_xs(src + i * QKK, &b[i]);

@@ -269,7 +269,7 @@ static void test_roundtrip(ak_type t, double levels, double max_steps, double ma
  * blocks without such values must come out as usual. */
 static void test_non_finite_input(void) {
     const ak_type types[] = {AK_TYPE_Q4_0, AK_TYPE_Q8_0, AK_TYPE_Q8_K, AK_TYPE_Q4_K,
-                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS, AK_TYPE_MXFP4};
+                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS, AK_TYPE_MXFP4, AK_TYPE_Q2_K};
     float x[512], y[512];
     static uint8_t b[2048];
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -285,6 +285,30 @@ static void test_non_finite_input(void) {
             for (int i = 320; i < 512; i++) bad += fabsf(y[i] - x[i]) > 0.51f * 0.125f + 1e-3f;
         CHECK_EQ_INT(bad, 0);
     }
+}
+
+/* Q2_K by hand (ggml's layout, blocks.h): d = 0.5, dmin = 0.25; element e of the block sits
+ * in qs[32 (e / 128) + e % 32] bits 2 ((e % 128) / 32) and is d (sc & 15) q - dmin (sc >> 4). */
+static void test_q2_k(void) {
+    uint8_t b[84]; /* scales[16] | qs[64] | d (f16) | dmin (f16) */
+    memset(b, 0, sizeof b);
+    b[0] = 2 | 1 << 4;    /* sub-block 0: sc 2, m 1 */
+    b[5] = 15 | 3 << 4;   /* sub-block 5: elements 80..95 */
+    b[15] = 1;            /* sub-block 15: elements 240..255 */
+    uint8_t *qs = b + 16;
+    qs[0] = 3;            /* element 0: q 3 */
+    qs[16] = 1 << 4;      /* element 80 = 64 + 16: half 0, quarter 2 (bits 4..5), l 16: q 1 */
+    qs[32 + 31] = 2 << 6; /* element 255 = 128 + 96 + 31: half 1, quarter 3, l 31: q 2 */
+    put_u16(b + 80, 0x3800); /* d 0.5 */
+    put_u16(b + 82, 0x3400); /* dmin 0.25 */
+    float y[256];
+    ak_dequantize_row(AK_TYPE_Q2_K, b, y, 256);
+    CHECK(y[0] == 0.5f * 2 * 3 - 0.25f * 1);
+    CHECK(y[1] == -0.25f); /* q 0 in sub-block 0 */
+    CHECK(y[80] == 0.5f * 15 * 1 - 0.25f * 3);
+    CHECK(y[81] == -0.75f);
+    CHECK(y[255] == 0.5f * 1 * 2);
+    CHECK(y[16] == 0.0f); /* sub-block 1: scale 0, min 0 */
 }
 
 /* IQ4_XS by hand (ggml's layout, blocks.h): d = 0.5, each element is d * (ls - 32) * level. */
@@ -356,5 +380,9 @@ int main(void) {
     /* MXFP4: levels 4 and 6 (of 6) are the widest gap, 2/6 of the scaled range; with a
      * power-of-two scale the block maximum may sit at only half the top level */
     test_roundtrip(AK_TYPE_MXFP4, 7, 1.4, 0.2);
+    /* Q2_K: 4 levels per sub-block of 16 on 4-bit scale and min grids rounded up: at most
+     * (1 + 1/15) half-steps of the block's range / 3; uniform noise has rms 1/3 of its own */
+    test_roundtrip(AK_TYPE_Q2_K, 3, 0.6, 0.4);
+    test_q2_k();
     return check_finish("test_quant_blocks");
 }
