@@ -316,7 +316,8 @@ INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
         for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i packed = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
-            const __m256i sch = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
+            /* the selector must be an immediate (clang) */
+            const __m256i sch = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
             for (int j = 0; j < 4; j++) {
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), three);
                 const __m256i s = _mm256_shuffle_epi8(sch, lane_pick[j]);
