@@ -15,6 +15,10 @@ typedef struct { uint16_t d; int8_t qs[QK32]; } blk_q8_0;
  * 32c + l holds, in bits 2j..2j+1, element 128c + 32j + l (l < 32): sub-block 8c + 2j for
  * l < 16, 8c + 2j + 1 for the rest, so the scales are in element order. */
 typedef struct { uint8_t scales[QKK / 16]; uint8_t qs[QKK / 4]; uint16_t d, dmin; } blk_q2_k;
+/* Q3_K: 16 sub-blocks of 16, value = d*(sc-32)*(q - 4*(1-hbit)), q the 2 low bits laid out
+ * as Q2_K's, hbit bit k of hmask[l] for element 128h + 32j + l (k = 4h + j, l < 32); the
+ * 6-bit scales packed in scales[12] (q3_k_scales). */
+typedef struct { uint8_t hmask[QKK / 8]; uint8_t qs[QKK / 4]; uint8_t scales[12]; uint16_t d; } blk_q3_k;
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qs[QKK / 2]; } blk_q4_k;
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_BYTES]; uint8_t qh[QKK / 8]; uint8_t qs[QKK / 2]; } blk_q5_k;
 typedef struct { uint8_t ql[QKK / 2]; uint8_t qh[QKK / 4]; int8_t scales[QKK / 16]; uint16_t d; } blk_q6_k;
@@ -31,6 +35,7 @@ typedef struct { uint8_t e; uint8_t qs[QK32 / 2]; } blk_mxfp4;
 _Static_assert(sizeof(blk_q4_0) == 18, "q4_0 layout");
 _Static_assert(sizeof(blk_q8_0) == 34, "q8_0 layout");
 _Static_assert(sizeof(blk_q2_k) == 84, "q2_k layout");
+_Static_assert(sizeof(blk_q3_k) == 110, "q3_k layout");
 _Static_assert(sizeof(blk_q4_k) == 144, "q4_k layout");
 _Static_assert(sizeof(blk_q5_k) == 176, "q5_k layout");
 _Static_assert(sizeof(blk_q6_k) == 210, "q6_k layout");
@@ -58,6 +63,13 @@ static inline float mxfp4_half_scale(uint8_t e) {
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
+}
+
+/* Scale of Q3_K sub-block s (0..15), in -32..31: low 4 bits in scales[s] (s < 8) or the
+ * high nibble of scales[s - 8], high 2 bits at 2 (s / 4) of scales[8 + s % 4], minus 32. */
+static inline int q3_k_scale(const uint8_t *scales, int s) {
+    const int lo = s < 8 ? scales[s] & 0xF : scales[s - 8] >> 4;
+    return (lo | ((scales[8 + s % 4] >> (2 * (s / 4))) & 3) << 4) - 32;
 }
 
 /* Scale of IQ4_XS sub-block ib (0..7): the stored 6 bits minus 32, in -32..31. */

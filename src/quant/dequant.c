@@ -56,6 +56,17 @@ static void dequant_q2_k(const blk_q2_k *b, float *y, int64_t nb) {
     }
 }
 
+static void dequant_q3_k(const blk_q3_k *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QKK) {
+        const float d = ak_f16_to_f32(b[i].d);
+        for (int e = 0; e < QKK; e++) {
+            const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+            const int q = ((b[i].qs[32 * h + l] >> (2 * j)) & 3) - (((b[i].hmask[l] >> (4 * h + j)) & 1) ? 0 : 4);
+            y[e] = d * (float)q3_k_scale(b[i].scales, e / 16) * (float)q;
+        }
+    }
+}
+
 static void dequant_iq4_xs(const blk_iq4_xs *b, float *y, int64_t nb) {
     const int8_t *levels = iq4nl_levels();
     for (int64_t i = 0; i < nb; i++) {
@@ -137,6 +148,7 @@ void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n) {
     case AK_TYPE_Q6_K: dequant_q6_k(src, dst, nb); break;
     case AK_TYPE_IQ4_XS: dequant_iq4_xs(src, dst, nb); break;
     case AK_TYPE_Q2_K: dequant_q2_k(src, dst, nb); break;
+    case AK_TYPE_Q3_K: dequant_q3_k(src, dst, nb); break;
     case AK_TYPE_MXFP4: dequant_mxfp4(src, dst, nb); break;
     case AK_TYPE_Q8_K: {
         const blk_q8_k *b = src;

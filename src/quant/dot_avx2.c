@@ -338,6 +338,51 @@ INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]) - hsum8(acc_min[c]);
 }
 
+/* Q3_K: as Q2_K with the high bit of each value from hmask (bit 4h + j of hmask[l]) made
+ * bit 2 of q' = q | hbit << 2 in 0..7, so the value is q' - 4: maddubs gives sum(q'*y) per
+ * sub-block and the scales' madd with the bsums the 4*sum(y) to take away. */
+INLINE void q3_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_q3_k *a = w;
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256i lane_pick[4];
+    for (int k = 0; k < 4; k++) /* word 2k in the low lane, word 2k+1 in the high lane */
+        lane_pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)),
+                                         _mm_set1_epi16((short)((4 * k + 2) | (4 * k + 3) << 8)));
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QKK; i++) {
+        int16_t sc[16];
+        for (int s = 0; s < 16; s++) sc[s] = (int16_t)q3_k_scale(a[i].scales, s);
+        const __m256i sc16 = _mm256_loadu_si256((const __m256i *)sc);
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)a[i].hmask);
+        __m256i sumi[AK_DOTN_MAX];
+        for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            /* the selector must be an immediate (clang) */
+            const __m256i sch = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
+            for (int j = 0; j < 4; j++) {
+                const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one);
+                const __m256i q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), three),
+                                                  _mm256_slli_epi16(hb, 2));
+                const __m256i s = _mm256_shuffle_epi8(sch, lane_pick[j]);
+                for (int c = 0; c < NC; c++) {
+                    const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * j;
+                    sumi[c] = MADD_ACC(sumi[c], _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y)), s);
+                }
+            }
+        }
+        const float d = h2f(a[i].d);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
+            __m256i sb = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)b->bsums));
+            __m256i t = _mm256_sub_epi32(sumi[c], _mm256_slli_epi32(sb, 2));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * b->d), _mm256_cvtepi32_ps(t), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+}
+
 /* MXFP4: as q4_0, with the 4-bit codes turned into their levels by a byte shuffle. */
 INLINE void mxfp4_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_mxfp4 *a = w;
@@ -435,6 +480,7 @@ DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 DEFINE_COLS(dot_iq4_xs, iq4_xs_cols, 4)
 DEFINE_COLS(dot_mxfp4, mxfp4_cols, 8)
 DEFINE_COLS(dot_q2_k, q2_k_cols, 4)
+DEFINE_COLS(dot_q3_k, q3_k_cols, 4)
 
 int KERNEL_SET(ak_dot_available)(void) { return 1; }
 
@@ -451,13 +497,13 @@ const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
-    [AK_TYPE_MXFP4] = dot_mxfp4, [AK_TYPE_Q2_K] = dot_q2_k,
+    [AK_TYPE_MXFP4] = dot_mxfp4, [AK_TYPE_Q2_K] = dot_q2_k, [AK_TYPE_Q3_K] = dot_q3_k,
 };
 
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = dot_q4_0_xn, [AK_TYPE_Q8_0] = dot_q8_0_xn, [AK_TYPE_Q4_K] = dot_q4_k_xn,
     [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn, [AK_TYPE_IQ4_XS] = dot_iq4_xs_xn,
-    [AK_TYPE_MXFP4] = dot_mxfp4_xn, [AK_TYPE_Q2_K] = dot_q2_k_xn,
+    [AK_TYPE_MXFP4] = dot_mxfp4_xn, [AK_TYPE_Q2_K] = dot_q2_k_xn, [AK_TYPE_Q3_K] = dot_q3_k_xn,
 };
 
 #else /* built without the flags (another architecture or compiler): scalar only */

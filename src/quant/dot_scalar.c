@@ -107,6 +107,28 @@ static float dot_q2_k(int64_t n, const void *w, const void *x) {
     return s;
 }
 
+/* Q3_K: value = d*sc*(q' - 4) with q' = q | hbit << 2 in 0..7, so per sub-block
+ * sc*(sum(q'*y) - 4*bsum); integer sums per block, one float product. */
+static float dot_q3_k(int64_t n, const void *w, const void *x) {
+    const blk_q3_k *a = w;
+    const blk_q8_k *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QKK; i++) {
+        int sumi = 0;
+        for (int sb = 0; sb < 16; sb++) {
+            const int h = sb / 8, j = (sb % 8) / 2, l0 = 16 * (sb % 2);
+            int acc = 0;
+            for (int l = l0; l < l0 + 16; l++) {
+                const int q = ((a[i].qs[32 * h + l] >> (2 * j)) & 3) | ((a[i].hmask[l] >> (4 * h + j)) & 1) << 2;
+                acc += q * b[i].qs[16 * sb + l - l0];
+            }
+            sumi += q3_k_scale(a[i].scales, sb) * (acc - 4 * b[i].bsums[sb]);
+        }
+        s += half_to_f32(a[i].d) * b[i].d * (float)sumi;
+    }
+    return s;
+}
+
 /* MXFP4: an integer sum per block, times the activation's scale and half the E8M0 scale. */
 static float dot_mxfp4(int64_t n, const void *w, const void *x) {
     const blk_mxfp4 *a = w;
@@ -170,7 +192,7 @@ static float dot_q6_k(int64_t n, const void *w, const void *x) {
 
 const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
-    [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k, [AK_TYPE_Q2_K] = dot_q2_k,
+    [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k, [AK_TYPE_Q2_K] = dot_q2_k, [AK_TYPE_Q3_K] = dot_q3_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
     [AK_TYPE_MXFP4] = dot_mxfp4,
 };

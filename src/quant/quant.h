@@ -27,6 +27,7 @@ typedef enum {
     AK_TYPE_Q4_0 = 2,
     AK_TYPE_Q8_0 = 8,
     AK_TYPE_Q2_K = 10,
+    AK_TYPE_Q3_K = 11,
     AK_TYPE_Q4_K = 12,
     AK_TYPE_Q5_K = 13,
     AK_TYPE_Q6_K = 14,

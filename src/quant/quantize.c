@@ -8,6 +8,7 @@
  * error. See docs/quant.md.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "quant/blocks.h"
@@ -204,6 +205,34 @@ static void quant_q2_k(const float *x, blk_q2_k *b) {
     }
 }
 
+/* Q3_K: per sub-block of 16 the step covering both the largest positive value in 3 steps
+ * and the most negative in 4 (q in -4..3), on a 5-bit grid of d rounded up (scales stored
+ * + 32 in 6 bits; only 0..31 are used, so nothing clips); each value its nearest step. */
+static void quant_q3_k(const float *x, blk_q3_k *b) {
+    float step[16], max_step = 0.0f;
+    for (int s = 0; s < 16; s++) {
+        float pos = 0.0f, neg = 0.0f;
+        for (int l = 0; l < 16; l++) pos = fmaxf(pos, x[16 * s + l]), neg = fmaxf(neg, -x[16 * s + l]);
+        step[s] = fmaxf(pos / 3, neg / 4);
+        max_step = fmaxf(max_step, step[s]);
+    }
+    b->d = f16_up(max_step / 31);
+    const float d = ak_f16_to_f32(b->d);
+    memset(b, 0, offsetof(blk_q3_k, d));
+    for (int s = 0; s < 16; s++) {
+        const int sc = d > 0 ? clampi(to_int(ceilf(step[s] / d)), 0, 31) : 0, st = sc + 32;
+        b->scales[s < 8 ? s : s - 8] |= (uint8_t)((st & 0xF) << (s < 8 ? 0 : 4));
+        b->scales[8 + s % 4] |= (uint8_t)((st >> 4) << (2 * (s / 4)));
+        const float ds = d * (float)sc, ids = ds > 0 ? 1.0f / ds : 0.0f;
+        for (int l = 0; l < 16; l++) {
+            const int e = 16 * s + l, q = clampi(nearest_int(x[e] * ids), -4, 3) + 4; /* 0..7 */
+            const int h = e / 128, j = (e % 128) / 32, p = e % 32;
+            b->qs[32 * h + p] |= (uint8_t)((q & 3) << (2 * j));
+            b->hmask[p] |= (uint8_t)((q >> 2) << (4 * h + j));
+        }
+    }
+}
+
 /* The IQ4_NL level index whose level times dl is nearest to v. */
 static int iq4_nearest(float v, float dl) {
     const int8_t *levels = iq4nl_levels();
@@ -313,6 +342,11 @@ static void quantize(ak_type t, const float *src, void *dst, int64_t n, int acti
     case AK_TYPE_Q2_K: {
         blk_q2_k *b = dst;
         for (int64_t i = 0; i < nb; i++) quant_q2_k(src + i * QKK, &b[i]);
+        break;
+    }
+    case AK_TYPE_Q3_K: {
+        blk_q3_k *b = dst;
+        for (int64_t i = 0; i < nb; i++) quant_q3_k(src + i * QKK, &b[i]);
         break;
     }
     case AK_TYPE_IQ4_XS: {

@@ -20,6 +20,7 @@ static const type_info k_types[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = {"q4_0", QK32, sizeof(blk_q4_0), AK_TYPE_Q8_0, 1},
     [AK_TYPE_Q8_0] = {"q8_0", QK32, sizeof(blk_q8_0), AK_TYPE_Q8_0, 1},
     [AK_TYPE_Q2_K] = {"q2_K", QKK, sizeof(blk_q2_k), AK_TYPE_Q8_K, 1},
+    [AK_TYPE_Q3_K] = {"q3_K", QKK, sizeof(blk_q3_k), AK_TYPE_Q8_K, 1},
     [AK_TYPE_Q4_K] = {"q4_K", QKK, sizeof(blk_q4_k), AK_TYPE_Q8_K, 1},
     [AK_TYPE_Q5_K] = {"q5_K", QKK, sizeof(blk_q5_k), AK_TYPE_Q8_K, 1},
     [AK_TYPE_Q6_K] = {"q6_K", QKK, sizeof(blk_q6_k), AK_TYPE_Q8_K, 1},

@@ -56,7 +56,7 @@ static void check_type(ak_type t, const char *path, float *keep) {
 int main(void) {
     const ak_type types[] = {AK_TYPE_F32, AK_TYPE_F16, AK_TYPE_BF16, AK_TYPE_Q4_0,
                              AK_TYPE_Q8_0, AK_TYPE_Q4_K, AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS,
-                             AK_TYPE_MXFP4, AK_TYPE_Q2_K};
+                             AK_TYPE_MXFP4, AK_TYPE_Q2_K, AK_TYPE_Q3_K};
     const ak_simd_level levels[] = {AK_SIMD_SCALAR, AK_SIMD_AVX2};
     for (int l = 0; l < 2; l++) {
         ak_quant_set_simd(levels[l]);

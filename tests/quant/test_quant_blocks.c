@@ -269,7 +269,7 @@ static void test_roundtrip(ak_type t, double levels, double max_steps, double ma
  * blocks without such values must come out as usual. */
 static void test_non_finite_input(void) {
     const ak_type types[] = {AK_TYPE_Q4_0, AK_TYPE_Q8_0, AK_TYPE_Q8_K, AK_TYPE_Q4_K,
-                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS, AK_TYPE_MXFP4, AK_TYPE_Q2_K};
+                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS, AK_TYPE_MXFP4, AK_TYPE_Q2_K, AK_TYPE_Q3_K};
     float x[512], y[512];
     static uint8_t b[2048];
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -383,6 +383,9 @@ int main(void) {
     /* Q2_K: 4 levels per sub-block of 16 on 4-bit scale and min grids rounded up: at most
      * (1 + 1/15) half-steps of the block's range / 3; uniform noise has rms 1/3 of its own */
     test_roundtrip(AK_TYPE_Q2_K, 3, 0.6, 0.4);
+    /* Q3_K: levels -4..3 per sub-block, the step covering the largest positive value in 3
+     * steps or the most negative in 4, so at most the block's range / 3 (+1/31 of grid) */
+    test_roundtrip(AK_TYPE_Q3_K, 3, 0.55, 0.2);
     test_q2_k();
     return check_finish("test_quant_blocks");
 }

@@ -99,7 +99,7 @@ static void test_type_table(void) {
     CHECK_EQ_INT(ak_encoded_row_bytes(AK_TYPE_Q5_K, 512), 2 * 292);
     CHECK_EQ_INT(ak_type_from_name("q6_K"), AK_TYPE_Q6_K);
     CHECK_EQ_INT(ak_type_from_name("Q4_0"), AK_TYPE_Q4_0);
-    CHECK_EQ_INT(ak_type_from_name("q3_K"), -1);
+    CHECK_EQ_INT(ak_type_from_name("iq2_xs"), -1);
     CHECK_EQ_INT(ak_type_from_name(NULL), -1);
     CHECK(!ak_type_supported(3) && !ak_type_supported(-1) && !ak_type_supported(AK_TYPE_COUNT));
     CHECK(ak_type_supported(AK_TYPE_BF16) && ak_type_is_weight(AK_TYPE_Q5_K) && !ak_type_is_weight(AK_TYPE_Q8_K));
