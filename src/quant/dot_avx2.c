@@ -294,18 +294,42 @@ INLINE void q6_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
-/* Q2_K: per half h, 32 bytes of qs hold four quarters (bits 2j..2j+1); a quarter's low
- * 16 lanes are sub-block 8h + 2j, its high 16 sub-block 8h + 2j + 1, so after maddubs
- * with the activation the low 128-bit lane takes one scale and the high lane the next
- * (picked as in Q6_K). The mins: m . bsums, one madd per block. */
-INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
-    const blk_q2_k *a = w;
-    const __m256i three = _mm256_set1_epi8(3);
-    const __m128i low4 = _mm_set1_epi8(0x0F);
+/* Q2_K and Q3_K share their low two bits: per half h, 32 bytes of qs hold four quarters
+ * (bits 2j..2j+1); a quarter's low 16 lanes are sub-block 8h + 2j, its high 16 sub-block
+ * 8h + 2j + 1, so after maddubs with the activation the low 128-bit lane takes one scale and
+ * the high lane the next (picked as in Q6_K). Q3_K's third bit (bit 4h + j of hmask[l],
+ * hm non-NULL) becomes bit 2 of q' in 0..7. sumi[c] += sum over sub-blocks of
+ * sc16[s] * sum(q * y) for block i of each column. */
+INLINE void k2_sums(const uint8_t *qs, const uint8_t *hm, __m256i sc16, const void *x, size_t xs, int64_t i,
+                    __m256i *sumi, const int NC) {
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    const __m256i hbits = hm ? _mm256_loadu_si256((const __m256i *)hm) : _mm256_setzero_si256();
     __m256i lane_pick[4];
     for (int k = 0; k < 4; k++) /* word 2k in the low lane, word 2k+1 in the high lane */
         lane_pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)),
                                          _mm_set1_epi16((short)((4 * k + 2) | (4 * k + 3) << 8)));
+    for (int h = 0; h < 2; h++) {
+        const __m256i packed = _mm256_loadu_si256((const __m256i *)(qs + 32 * h));
+        /* the selector must be an immediate (clang) */
+        const __m256i sch = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), three);
+            if (hm)
+                q = _mm256_or_si256(q, _mm256_slli_epi16(
+                                           _mm256_and_si256(_mm256_srl_epi16(hbits, _mm_cvtsi32_si128(4 * h + j)), one), 2));
+            const __m256i s = _mm256_shuffle_epi8(sch, lane_pick[j]);
+            for (int c = 0; c < NC; c++) {
+                const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * j;
+                sumi[c] = MADD_ACC(sumi[c], _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y)), s);
+            }
+        }
+    }
+}
+
+/* Q2_K: the scales' sums (k2_sums) minus the mins . bsums, one madd per block. */
+INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_q2_k *a = w;
+    const __m128i low4 = _mm_set1_epi8(0x0F);
     __m256 acc[AK_DOTN_MAX], acc_min[AK_DOTN_MAX];
     for (int c = 0; c < NC; c++) acc[c] = acc_min[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QKK; i++) {
@@ -314,19 +338,7 @@ INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
         const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), low4));
         __m256i sumi[AK_DOTN_MAX];
         for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
-            /* the selector must be an immediate (clang) */
-            const __m256i sch = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
-            for (int j = 0; j < 4; j++) {
-                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), three);
-                const __m256i s = _mm256_shuffle_epi8(sch, lane_pick[j]);
-                for (int c = 0; c < NC; c++) {
-                    const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * j;
-                    sumi[c] = MADD_ACC(sumi[c], _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y)), s);
-                }
-            }
-        }
+        k2_sums(a[i].qs, NULL, sc16, x, xs, i, sumi, NC);
         const float d = h2f(a[i].d), dmin = h2f(a[i].dmin);
         for (int c = 0; c < NC; c++) {
             const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
@@ -338,40 +350,19 @@ INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]) - hsum8(acc_min[c]);
 }
 
-/* Q3_K: as Q2_K with the high bit of each value from hmask (bit 4h + j of hmask[l]) made
- * bit 2 of q' = q | hbit << 2 in 0..7, so the value is q' - 4: maddubs gives sum(q'*y) per
- * sub-block and the scales' madd with the bsums the 4*sum(y) to take away. */
+/* Q3_K: the value is q' - 4, so per sub-block sc * (sum(q' y) - 4 bsum): the scales' sums
+ * (k2_sums with hmask) minus 4 * the scales . bsums. */
 INLINE void q3_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q3_k *a = w;
-    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
-    __m256i lane_pick[4];
-    for (int k = 0; k < 4; k++) /* word 2k in the low lane, word 2k+1 in the high lane */
-        lane_pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)),
-                                         _mm_set1_epi16((short)((4 * k + 2) | (4 * k + 3) << 8)));
     __m256 acc[AK_DOTN_MAX];
     for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QKK; i++) {
         int16_t sc[16];
         for (int s = 0; s < 16; s++) sc[s] = (int16_t)q3_k_scale(a[i].scales, s);
         const __m256i sc16 = _mm256_loadu_si256((const __m256i *)sc);
-        const __m256i hm = _mm256_loadu_si256((const __m256i *)a[i].hmask);
         __m256i sumi[AK_DOTN_MAX];
         for (int c = 0; c < NC; c++) sumi[c] = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
-            /* the selector must be an immediate (clang) */
-            const __m256i sch = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00);
-            for (int j = 0; j < 4; j++) {
-                const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one);
-                const __m256i q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), three),
-                                                  _mm256_slli_epi16(hb, 2));
-                const __m256i s = _mm256_shuffle_epi8(sch, lane_pick[j]);
-                for (int c = 0; c < NC; c++) {
-                    const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 128 * h + 32 * j;
-                    sumi[c] = MADD_ACC(sumi[c], _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)y)), s);
-                }
-            }
-        }
+        k2_sums(a[i].qs, a[i].hmask, sc16, x, xs, i, sumi, NC);
         const float d = h2f(a[i].d);
         for (int c = 0; c < NC; c++) {
             const blk_q8_k *b = XCOL(blk_q8_k, x, xs, c) + i;
