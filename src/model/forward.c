@@ -134,6 +134,12 @@ static void add_bias(float *y, const float *b, int n_tok, int n) {
         for (int i = 0; i < n; i++) y[(size_t)t * n + i] += b[i];
 }
 
+/* c->xn = RMSNorm(c->x) with weights w, for the batch's n_tok rows. */
+static void norm_batch(ak_context *c, const float *w, int n_tok) {
+    const int E = c->hp.n_embd;
+    for (int t = 0; t < n_tok; t++) ak_rms_norm(c->x + (size_t)t * E, w, c->xn + (size_t)t * E, E, c->hp.rms_eps);
+}
+
 /* ---------------------------------------------------------------- attention */
 
 void ak_rope_row(const ak_context *c, float *v, int pos) {
@@ -192,8 +198,7 @@ static void attention(ak_context *c, int il, int n_tok) {
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd;
 
-    for (int t = 0; t < n_tok; t++)
-        ak_rms_norm(c->x + (size_t)t * E, l->attn_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
+    norm_batch(c, l->attn_norm, n_tok);
     if (hp->n_lora_kv) ak_mla_qkv(c, l, il, n_tok);
     else qkv(c, l, il, n_tok);
     ak_attend(c, il, n_tok);
@@ -338,8 +343,7 @@ static void ffn(ak_context *c, const ak_mat *gate, const ak_mat *up, const ak_ma
 static void dense_layer(ak_context *c, int il, int n_tok) {
     const ak_layer *l = &c->model->layers[il];
     const int E = c->hp.n_embd;
-    for (int t = 0; t < n_tok; t++)
-        ak_rms_norm(c->x + (size_t)t * E, l->ffn_norm, c->xn + (size_t)t * E, E, c->hp.rms_eps);
+    norm_batch(c, l->ffn_norm, n_tok);
     ffn(c, &l->ffn_gate, &l->ffn_up, &l->ffn_down, c->hp.n_ff_dense, n_tok, c->moe_out);
     for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
 }
@@ -397,8 +401,7 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd, X = hp->n_expert, S = c->slots, ff = hp->n_ff_exp;
 
-    for (int t = 0; t < n_tok; t++)
-        ak_rms_norm(c->x + (size_t)t * E, l->ffn_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
+    norm_batch(c, l->ffn_norm, n_tok);
     const ak_mat *wr[1] = {&l->gate_inp};
     float *yr[1] = {c->router_logits};
     ak_batch_matmul(c, c->xn, E, n_tok, wr, yr, 1);
@@ -487,17 +490,7 @@ static int first_nonfinite_row(const float *x, int n, int w) {
 static void count_dense(ak_context *c) {
     const ak_hparams *hp = &c->hp;
     const uint64_t E = (uint64_t)hp->n_embd, q_dim = (uint64_t)hp->n_head * hp->head_dim;
-    uint64_t per_token = 0; /* all layers: projections, and the router or the dense feed-forward */
-    for (int il = 0; il < hp->n_layer; il++) {
-        const ak_layer *l = &c->model->layers[il];
-        per_token += l->wq.n_out * l->wq.n_in + l->wk.n_out * l->wk.n_in + l->wv.n_out * l->wv.n_in +
-                     l->wo.n_out * l->wo.n_in;
-        per_token += (uint64_t)(l->wq_a.n_out * l->wq_a.n_in + l->wq_b.n_out * l->wq_b.n_in +
-                                l->wkv_a.n_out * l->wkv_a.n_in + l->wk_b.n_out * l->wk_b.n_in * l->wk_b.n_mat +
-                                l->wv_b.n_out * l->wv_b.n_in * l->wv_b.n_mat);
-        per_token += l->dense ? 3 * E * (uint64_t)hp->n_ff_dense : E * (uint64_t)hp->n_expert;
-        if (l->has_shexp) per_token += 3 * E * (uint64_t)hp->n_ff_shexp + (l->gate_inp_shexp ? E : 0);
-    }
+    const uint64_t per_token = c->model->dense_macs_per_token;
     for (int r = 0; r < c->runs.n_runs; r++) {
         ak_context *sq = c->runs.seq[r];
         const int n = c->runs.start[r + 1] - c->runs.start[r];
@@ -540,8 +533,7 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
     }
 
     enc_invalidate(c);
-    for (int t = 0; t < n_tok; t++)
-        ak_rms_norm(c->x + (size_t)t * E, m->output_norm, c->xn + (size_t)t * E, E, hp->rms_eps);
+    norm_batch(c, m->output_norm, n_tok);
     const ak_mat *wh[1] = {&m->output};
     float *yh[1] = {c->logits};
     ak_batch_matmul(c, c->xn, E, n_tok, wh, yh, 1);

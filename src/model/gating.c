@@ -31,7 +31,8 @@ static int selection_order(const ak_hparams *hp, float *sel, int *order) {
     if (hp->n_group > 1) {
         const int per = X / hp->n_group;
         float gscore[AK_MAX_EXPERTS];
-        int keep[AK_MAX_EXPERTS] = {0};
+        int keep[AK_MAX_EXPERTS];
+        for (int g = 0; g < hp->n_group; g++) keep[g] = 0;
         for (int g = 0; g < hp->n_group; g++) { /* the sum of the group's two best */
             float b1 = -INFINITY, b2 = -INFINITY;
             for (int i = g * per; i < (g + 1) * per; i++) {

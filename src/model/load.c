@@ -239,8 +239,7 @@ static int load_deepseek2(loader *L, int n_ff, int value_length) {
         opt_int(L, "expert_group_used_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group_used) ||
         opt_f32(L, "expert_weights_scale", 0.0f, &L->m->expert_weights_scale))
         return -1;
-    char key[128];
-    snprintf(key, sizeof key, "deepseek2.expert_weights_norm");
+    const char *key = "deepseek2.expert_weights_norm";
     if (gguf_find_key(L->m->gguf, key) >= 0 && !gguf_get_bool(L->m->gguf, key, &norm))
         return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected a bool", key);
     if (hp->head_dim != hp->n_lora_kv + hp->n_rot || value_length != hp->n_lora_kv || hp->n_head_kv != 1 ||
@@ -443,6 +442,25 @@ static int load_moe(loader *L, ak_layer *l, int il) {
                : 0;
 }
 
+static uint64_t mat_macs(const ak_mat *w) { return (uint64_t)(w->n_in * w->n_out * (w->n_mat ? w->n_mat : 1)); }
+
+/* Multiply-accumulates per token outside the routed experts and attention's q.k and a.v
+ * (which depend on the position): every layer's projections, its router or dense
+ * feed-forward, its shared expert; the forward pass counts them per batch. */
+static uint64_t dense_macs_per_token(const ak_model *m) {
+    const ak_hparams *hp = &m->hp;
+    const uint64_t E = (uint64_t)hp->n_embd;
+    uint64_t n = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ak_layer *l = &m->layers[il];
+        const ak_mat *proj[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wq_a, &l->wq_b, &l->wkv_a, &l->wk_b, &l->wv_b};
+        for (size_t i = 0; i < sizeof proj / sizeof proj[0]; i++) n += mat_macs(proj[i]);
+        n += l->dense ? 3 * E * (uint64_t)hp->n_ff_dense : E * (uint64_t)hp->n_expert;
+        if (l->has_shexp) n += 3 * E * (uint64_t)hp->n_ff_shexp + (l->gate_inp_shexp ? E : 0);
+    }
+    return n;
+}
+
 static int load_tensors(loader *L) {
     ak_model *m = L->m;
     ak_hparams *hp = &m->hp;
@@ -488,6 +506,7 @@ static int load_tensors(loader *L) {
         if (il < hp->n_layer_dense ? load_dense_ffn(L, l, il) : load_moe(L, l, il)) return -1;
     }
     hp->weight_type = m->layers[hp->n_layer_dense].gate_exps.type;
+    m->dense_macs_per_token = dense_macs_per_token(m);
     return 0;
 }
 

@@ -58,6 +58,7 @@ struct ak_model {
     float **owned;               /* dequantised 1-D tensors, freed with the model */
     int n_owned, cap_owned;
     uint64_t weight_bytes, expert_bytes;
+    uint64_t dense_macs_per_token; /* projections, routers or dense feed-forwards, shared experts (load.c) */
 };
 
 /* Bytes of one token's activation row of n elements encoded for weights of type t. */
