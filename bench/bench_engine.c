@@ -92,10 +92,8 @@ static const int32_t *g_depth_toks;
 
 /* The cache holding exactly the g_depth depth tokens: decoded once, then kept by truncation. */
 static int at_depth(ak_context *c, ak_error *err) {
-    if (g_depth > 0 && ak_context_n_past(c) >= g_depth) {
-        ak_context_truncate(c, g_depth);
-        return 0;
-    }
+    /* a model with recurrent layers cannot go back: decode the depth again */
+    if (g_depth > 0 && ak_context_n_past(c) >= g_depth && ak_context_truncate(c, g_depth, err) == 0) return 0;
     ak_context_reset(c);
     int nb = ak_context_n_batch(c);
     for (int i = 0; i < g_depth; i += nb)

@@ -12,7 +12,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss|deepseek2]\n"
+            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss|deepseek2|nemotron_h_moe]\n"
             "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|q2_k|q3_k|iq4_xs|mxfp4] [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
@@ -20,6 +20,9 @@ static void usage(FILE *out) {
             "         deepseek2: [--q-lora N (0: one attn_q) --kv-lora N --qk-nope N --qk-rope N --v-head N\n"
             "          --dense-layers N --ff-dense N --shared-experts N --gating softmax|sigmoid --groups N\n"
             "          --groups-used N --weights-norm 0|1 --weights-scale F]\n"
+            "         nemotron_h_moe: [--pattern KINDS (M Mamba-2, * attention, E experts; e.g. MEM*E)\n"
+            "          --ssm-heads N --ssm-head-dim N --ssm-groups N --ssm-state N --ssm-conv N --ff-shexp N\n"
+            "          --weights-norm 0|1 --weights-scale F]\n"
             "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
             "  llama.cpp loads the file too. Deterministic for a seed. A preset sets full-size shapes\n"
             "  (the other flags still apply). Matrices whose rows do not fit the type's blocks are\n"
@@ -48,13 +51,14 @@ int cmd_gen_model(int argc, char **argv) {
             return 2;
         }
     } else if (ak_gen_params_default(&p, arch)) {
-        fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2)\n", arch);
+        fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2, "
+                "nemotron_h_moe)\n", arch);
         return 2;
     }
     int quiet = 0;
     const ak_cli_str_flag strs[] = {
         {"-o", NULL, &out}, {"--type", NULL, &type_name}, {"--arch", NULL, &arch}, {"--preset", NULL, &preset},
-        {"--rope-scaling", NULL, &p.rope_scaling}};
+        {"--rope-scaling", NULL, &p.rope_scaling}, {"--pattern", NULL, &p.pattern}};
     const ak_cli_int_flag ints[] = {
         {"--layers", NULL, &p.n_layer, INT_MIN, INT_MAX},      {"--embd", NULL, &p.n_embd, INT_MIN, INT_MAX},
         {"--heads", NULL, &p.n_head, INT_MIN, INT_MAX},        {"--heads-kv", NULL, &p.n_head_kv, INT_MIN, INT_MAX},
@@ -67,7 +71,9 @@ int cmd_gen_model(int argc, char **argv) {
         {"--v-head", NULL, &p.v_head, 0, 4096},               {"--dense-layers", NULL, &p.n_layer_dense, 0, 1024},
         {"--ff-dense", NULL, &p.n_ff_dense, 0, 1 << 20},      {"--shared-experts", NULL, &p.n_expert_shared, 0, 64},
         {"--groups", NULL, &p.n_group, 0, 1024},              {"--groups-used", NULL, &p.n_group_used, 0, 1024},
-        {"--weights-norm", NULL, &p.weights_norm, 0, 1},
+        {"--weights-norm", NULL, &p.weights_norm, 0, 1},      {"--ssm-heads", NULL, &p.ssm_heads, 0, 1 << 16},
+        {"--ssm-head-dim", NULL, &p.ssm_head_dim, 0, 4096},   {"--ssm-groups", NULL, &p.ssm_groups, 0, 1 << 16},
+        {"--ssm-state", NULL, &p.ssm_state, 0, 4096},         {"--ssm-conv", NULL, &p.ssm_conv, 0, 64},
     };
     const ak_cli_bool_flag bools[] = {{"--quiet", &quiet, 1}};
     ak_cli_args args = {.cmd = "gen-model", .usage = usage, .usage_after_unknown = 1,

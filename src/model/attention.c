@@ -105,7 +105,7 @@ static void attend_item(const attend_job *j, int item, float *scratch) {
     const int part = (n_keys - first + j->n_splits - 1) / j->n_splits;
     const int lo = first + split * part, hi = lo + part < n_keys ? lo + part : n_keys;
     const attn_cache desc = {hd, sq->type_k, sq->type_v, sq->k_row, sq->v_row};
-    const size_t head_row = ((size_t)j->layer * nkv + kvh) * sq->n_ctx;
+    const size_t head_row = ((size_t)c->model->layers[j->layer].kv_slot * nkv + kvh) * sq->n_ctx;
     if (lo < hi)
         j->kernel(&desc, sq->k_cache + head_row * sq->k_row, values_of(sq) + head_row * sq->v_row, n_rows, q, vis_lo,
                   vis_hi, lo, hi, m, l, acc, work);
@@ -249,7 +249,7 @@ static void ref_worker(void *arg, int ith, int nth) {
         const ak_context *sq = ak_run_seq(c, t);
         int lo = first_visible(c, j->layer, pos), n_keys = pos + 1 - lo;
         const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
-        size_t head_row = ((size_t)j->layer * nkv + kvh) * sq->n_ctx + (size_t)lo;
+        size_t head_row = ((size_t)c->model->layers[j->layer].kv_slot * nkv + kvh) * sq->n_ctx + (size_t)lo;
         float mx = keys_scores(sq, q, sq->k_cache + head_row * sq->k_row, n_keys, scale, sc, q_enc);
         const float *sinks = c->model->layers[j->layer].sinks;
         if (sinks && sinks[h] > mx) mx = sinks[h];

@@ -169,7 +169,7 @@ static int kv_type_ok(int t, int head_dim) {
 uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx, int type_k, int type_v) {
     const ak_hparams *hp = &m->hp;
     if (!kv_type_ok(type_k, hp->head_dim) || !kv_type_ok(type_v, hp->head_dim)) return 0;
-    uint64_t rows = (uint64_t)hp->n_layer * (uint64_t)hp->n_head_kv * (uint64_t)n_ctx;
+    uint64_t rows = (uint64_t)hp->n_layer_kv * (uint64_t)hp->n_head_kv * (uint64_t)n_ctx;
     if (hp->n_lora_kv) return rows * ak_row_bytes((ak_type)type_k, hp->head_dim); /* MLA: V is in K's rows */
     return rows * (ak_row_bytes((ak_type)type_k, hp->head_dim) + ak_row_bytes((ak_type)type_v, hp->head_dim));
 }
@@ -232,7 +232,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     const size_t B = (size_t)c->n_batch, E = (size_t)hp->n_embd, X = (size_t)hp->n_expert;
     const size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
     const size_t mla_v = (size_t)hp->n_head * (size_t)hp->head_v_mla, mla_q = (size_t)hp->n_head * hp->head_k_mla;
-    const size_t in_max = max3(q_dim, E, max3(mla_v, (size_t)hp->n_lora_q, 0));
+    const size_t in_max = max3(q_dim, E, max3(mla_v, (size_t)hp->n_lora_q, (size_t)hp->ssm_d_inner));
     const size_t ff_dense = max3((size_t)hp->n_ff_shexp, (size_t)hp->n_ff_dense, 0); /* shared experts, dense layers */
     const size_t ff_max = max3((size_t)hp->n_ff_exp, ff_dense, 0);
     /* f32 is the widest encoding of any vec-dot type; 64-byte rows keep them aligned */
@@ -240,7 +240,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->enc_stride_ff = (ff_max * sizeof(float) + 63) & ~(size_t)63;
 
     int ok = 1;
-    const size_t rows = (size_t)hp->n_layer * (size_t)hp->n_head_kv * (size_t)c->n_ctx;
+    const size_t rows = (size_t)hp->n_layer_kv * (size_t)hp->n_head_kv * (size_t)c->n_ctx;
     c->type_k = p.type_k, c->type_v = p.type_v;
     c->k_row = ak_row_bytes((ak_type)c->type_k, hp->head_dim), c->v_row = ak_row_bytes((ak_type)c->type_v, hp->head_dim);
     c->k_cache = zalloc(rows, c->k_row, &ok);
@@ -289,6 +289,13 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
         c->mla_v = zalloc(B * mla_v, sizeof(float), &ok);
         c->mla_enc = zalloc(B * (size_t)hp->n_head, c->mla_enc_stride, &ok);
     }
+    if (hp->n_layer_ssm) { /* Mamba-2: recurrent states, in_proj rows (z, xBC, dt) and scan outputs */
+        const size_t proj = (size_t)(2 * hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state + hp->ssm_n_head);
+        c->conv_state = zalloc((size_t)hp->n_layer_ssm * ak_ssm_conv_state_floats(hp), sizeof(float), &ok);
+        c->ssm_state = zalloc((size_t)hp->n_layer_ssm * ak_ssm_scan_state_floats(hp), sizeof(float), &ok);
+        c->ssm_zxbcdt = zalloc(B * proj, sizeof(float), &ok);
+        c->ssm_y = zalloc(B * (size_t)hp->ssm_d_inner, sizeof(float), &ok);
+    }
     if (ff_dense > 0) {
         c->sh_gate = zalloc(B * ff_dense, sizeof(float), &ok);
         c->sh_up = zalloc(B * ff_dense, sizeof(float), &ok);
@@ -326,7 +333,8 @@ void ak_context_free(ak_context *c) {
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
-                    c->ledger, c->mla_qa, c->mla_q, c->mla_v, c->mla_enc};
+                    c->ledger, c->mla_qa, c->mla_q, c->mla_v, c->mla_enc, c->conv_state, c->ssm_state,
+                    c->ssm_zxbcdt, c->ssm_y};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }
@@ -337,10 +345,24 @@ int ak_context_n_batch(const ak_context *c) { return c->n_batch; }
 int ak_context_n_threads(const ak_context *c) { return c->n_threads; }
 int ak_context_n_past(const ak_context *c) { return c->n_past; }
 const ak_model *ak_context_model(const ak_context *c) { return c->model; }
-void ak_context_reset(ak_context *c) { c->n_past = 0; }
+void ak_context_reset(ak_context *c) {
+    c->n_past = 0;
+    const ak_hparams *hp = &c->hp;
+    if (!hp->n_layer_ssm) return;
+    memset(c->conv_state, 0, (size_t)hp->n_layer_ssm * ak_ssm_conv_state_floats(hp) * sizeof(float));
+    memset(c->ssm_state, 0, (size_t)hp->n_layer_ssm * ak_ssm_scan_state_floats(hp) * sizeof(float));
+}
 
-void ak_context_truncate(ak_context *c, int n) {
-    if (n >= 0 && n < c->n_past) c->n_past = n;
+int ak_context_truncate(ak_context *c, int n, ak_error *err) {
+    if (n < 0 || n > c->n_past)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "truncate to %d tokens: the cache holds %d", n, c->n_past);
+    if (n == 0) ak_context_reset(c);
+    if (n == 0 || n == c->n_past) return 0;
+    if (c->hp.n_layer_ssm)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "truncate to %d of %d tokens: a %s model's recurrent state cannot go "
+                        "back to an earlier position (only a reset)", n, c->n_past, c->hp.arch);
+    c->n_past = n;
+    return 0;
 }
 
 const float *ak_get_logits(const ak_context *c, int i) {

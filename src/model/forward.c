@@ -13,6 +13,7 @@
 #include "base/errfmt.h"
 
 static float silu(float x) { return x / (1.0f + expf(-x)); }
+static float relu2(float x) { return x > 0.0f ? x * x : 0.0f; }
 
 /* ---------------------------------------------------------------- encoding */
 
@@ -160,7 +161,7 @@ void ak_cache_row(uint8_t *dst, int type, const float *src, int hd) {
 }
 
 /* q, k and v of the batch (biases, norms, RoPE), k and v into each token's sequence cache. */
-static void qkv(ak_context *c, const ak_layer *l, int il, int n_tok) {
+static void qkv(ak_context *c, const ak_layer *l, int n_tok) {
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
     const int q_dim = nh * hd, kv_dim = nkv * hd;
@@ -186,7 +187,7 @@ static void qkv(ak_context *c, const ak_layer *l, int il, int n_tok) {
         for (int h = 0; h < nkv; h++) {
             if (hp->qk_norm == 2) ak_rms_norm(k + h * hd, l->k_norm, k + h * hd, hd, hp->rms_eps);
             ak_rope_row(sq, k + h * hd, pos);
-            size_t row = (((size_t)il * nkv + h) * sq->n_ctx) + pos;
+            size_t row = (((size_t)l->kv_slot * nkv + h) * sq->n_ctx) + pos;
             ak_cache_row(sq->k_cache + row * sq->k_row, sq->type_k, k + h * hd, hd);
             ak_cache_row(sq->v_cache + row * sq->v_row, sq->type_v, v + h * hd, hd);
         }
@@ -199,8 +200,8 @@ static void attention(ak_context *c, int il, int n_tok) {
     const int E = hp->n_embd;
 
     norm_batch(c, l->attn_norm, n_tok);
-    if (hp->n_lora_kv) ak_mla_qkv(c, l, il, n_tok);
-    else qkv(c, l, il, n_tok);
+    if (hp->n_lora_kv) ak_mla_qkv(c, l, n_tok);
+    else qkv(c, l, n_tok);
     ak_attend(c, il, n_tok);
     const float *att = c->att;
     int64_t att_dim = (int64_t)hp->n_head * hp->head_dim;
@@ -215,6 +216,13 @@ static void attention(ak_context *c, int il, int n_tok) {
     ak_batch_matmul(c, att, att_dim, n_tok, wo, yo, 1);
     add_bias(c->moe_out, l->bo, n_tok, E);
     for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
+}
+
+/* A Mamba-2 block (ssm.c): x += ssm(attn_norm(x)). */
+static void ssm_block(ak_context *c, const ak_layer *l, int n_tok) {
+    norm_batch(c, l->attn_norm, n_tok);
+    ak_ssm_layer(c, l, n_tok);
+    for (size_t i = 0; i < (size_t)n_tok * c->hp.n_embd; i++) c->x[i] += c->moe_out[i];
 }
 
 /* ---------------------------------------------------------------- experts */
@@ -250,7 +258,8 @@ static void oai_glu(float *g, const float *u, int n, int ff, int64_t lo, int64_t
         }
 }
 
-/* h[a] = silu(gate_e x_t) * (up_e x_t) for every assignment a = (token t, expert e). */
+/* h[a] = silu(gate_e x_t) * (up_e x_t) for every assignment a = (token t, expert e)
+ * (gpt-oss: its clamped variant; experts without a gate: relu(up_e x_t)^2), into h_gate. */
 static void up_worker(void *arg, int ith, int nth) {
     up_job *j = arg;
     ak_context *c = j->c;
@@ -263,6 +272,13 @@ static void up_worker(void *arg, int ith, int nth) {
         const int *toks = c->assign_tok + a0;
         float *g = c->h_gate + (size_t)a0 * ff, *u = c->h_up + (size_t)a0 * ff;
         const uint8_t *xa = c->xgather + (size_t)a0 * c->enc_stride;
+        if (!j->l->gate_exps.data) { /* nemotron_h_moe: relu(up x)^2, no gate */
+            if (j->gathered) ak_mat_rows(&j->l->up_exps, e, lo, hi, xa, c->enc_stride, NULL, n, g, (size_t)ff);
+            else ak_mat_rows(&j->l->up_exps, e, lo, hi, j->xu, c->enc_stride, toks, n, g, (size_t)ff);
+            for (int a = 0; a < n; a++)
+                for (int64_t r = lo; r < hi; r++) g[(size_t)a * ff + r] = relu2(g[(size_t)a * ff + r]);
+            continue;
+        }
         if (j->gathered)
             ak_mat_rows(&j->l->gate_exps, e, lo, hi, xa, c->enc_stride, NULL, n, g, (size_t)ff);
         else
@@ -314,6 +330,12 @@ static void ffn_up_worker(void *arg, int ith, int nth) {
     const int ff = j->ff;
     int64_t lo, hi;
     ak_split(ff, ith, nth, &lo, &hi);
+    if (!j->gate) { /* nemotron_h_moe's shared expert: relu(up x)^2 */
+        ak_mat_rows(j->up, 0, lo, hi, j->xu, c->enc_stride, NULL, j->n_tok, c->sh_gate, (size_t)ff);
+        for (int t = 0; t < j->n_tok; t++)
+            for (int64_t r = lo; r < hi; r++) c->sh_gate[(size_t)t * ff + r] = relu2(c->sh_gate[(size_t)t * ff + r]);
+        return;
+    }
     ak_mat_rows(j->gate, 0, lo, hi, j->xg, c->enc_stride, NULL, j->n_tok, c->sh_gate, (size_t)ff);
     ak_mat_rows(j->up, 0, lo, hi, j->xu, c->enc_stride, NULL, j->n_tok, c->sh_up, (size_t)ff);
     for (int t = 0; t < j->n_tok; t++)
@@ -329,10 +351,11 @@ static void ffn_down_worker(void *arg, int ith, int nth) {
     ak_mat_rows(j->down, 0, lo, hi, c->sh_enc, c->enc_stride_ff, NULL, j->n_tok, j->out, (size_t)c->hp.n_embd);
 }
 
-/* out[t] = down (silu(gate xn_t) * up xn_t) for the batch's rows of c->xn. */
+/* out[t] = down (silu(gate xn_t) * up xn_t) for the batch's rows of c->xn (gate NULL:
+ * down relu(up xn_t)^2). */
 static void ffn(ak_context *c, const ak_mat *gate, const ak_mat *up, const ak_mat *down, int ff, int n_tok, float *out) {
     const int E = c->hp.n_embd;
-    ffn_job j = {c, gate, up, down, ff, n_tok, encoded(c, c->xn, E, n_tok, gate->type), NULL, out};
+    ffn_job j = {c, gate, up, down, ff, n_tok, gate ? encoded(c, c->xn, E, n_tok, gate->type) : NULL, NULL, out};
     j.xu = encoded(c, c->xn, E, n_tok, up->type);
     ak_pool_run(c->pool, ffn_up_worker, &j);
     encode_rows(c, down->type, c->sh_gate, (size_t)ff, ff, c->sh_enc, c->enc_stride_ff, n_tok);
@@ -411,14 +434,15 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     if (ak_ledger_record(c, il, n_tok, err)) return -1;
     const int n_assign = c->exp_off[X];
 
-    /* routed experts, each over its own tokens */
-    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, l->gate_exps.type), NULL, 0, 0, 0, 0};
+    /* routed experts, each over its own tokens (first: the gate's input, or up's without a gate) */
+    const ak_mat *first = l->gate_exps.data ? &l->gate_exps : &l->up_exps;
+    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, first->type), NULL, 0, 0, 0, 0};
     uj.xu = encoded(c, c->xn, E, n_tok, l->up_exps.type);
     if (n_tok > 1) {
         /* contiguous inputs per expert let ak_matmul use its multi-column kernels */
-        uj.row_bytes = ak_enc_row_bytes(l->gate_exps.type, E);
+        uj.row_bytes = ak_enc_row_bytes(first->type, E);
         uj.gathered = 1;
-        uj.up_gathered = ak_vec_dot_type((ak_type)l->up_exps.type) == ak_vec_dot_type((ak_type)l->gate_exps.type);
+        uj.up_gathered = ak_vec_dot_type((ak_type)l->up_exps.type) == ak_vec_dot_type((ak_type)first->type);
         ak_pool_run(c->pool, gather_worker, &uj);
     }
     atomic_init(&uj.next, 0);
@@ -447,9 +471,9 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
         c->out_sink(c->out_sink_user, &o);
     }
 
-    if (l->has_shexp) { /* qwen2moe: scaled by a sigmoid gate; deepseek2: added as it is */
+    if (l->has_shexp) { /* qwen2moe: scaled by a sigmoid gate; deepseek2, nemotron_h_moe: added as it is */
         const int fs = hp->n_ff_shexp;
-        ffn(c, &l->gate_shexp, &l->up_shexp, &l->down_shexp, fs, n_tok, c->shexp_out);
+        ffn(c, l->gate_shexp.data ? &l->gate_shexp : NULL, &l->up_shexp, &l->down_shexp, fs, n_tok, c->shexp_out);
         for (int t = 0; t < n_tok; t++) {
             float scale = 1.0f;
             if (l->gate_inp_shexp) {
@@ -496,7 +520,7 @@ static void count_dense(ak_context *c) {
         const int n = c->runs.start[r + 1] - c->runs.start[r];
         uint64_t qkav = 0;
         for (int t = 0; t < n; t++) qkav += 2 * q_dim * (uint64_t)(sq->n_past + t + 1);
-        const uint64_t macs = (uint64_t)n * per_token + (uint64_t)hp->n_layer * qkav + (uint64_t)n * E * hp->n_vocab;
+        const uint64_t macs = (uint64_t)n * per_token + (uint64_t)hp->n_layer_kv * qkav + (uint64_t)n * E * hp->n_vocab;
         ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
         for (int i = 0; i < 2 && cn[i]; i++) {
             cn[i]->model_macs += macs;
@@ -519,14 +543,13 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
                           c->x + (size_t)t * E, E);
 
     for (int il = 0; il < hp->n_layer; il++) {
+        const ak_layer *l = &m->layers[il];
         enc_invalidate(c);
-        attention(c, il, n_tok);
+        if (l->mixer == AK_MIXER_ATTENTION) attention(c, il, n_tok);
+        if (l->mixer == AK_MIXER_SSM) ssm_block(c, l, n_tok);
         enc_invalidate(c);
-        if (c->model->layers[il].dense) {
-            dense_layer(c, il, n_tok);
-            continue;
-        }
-        if (moe(c, il, n_tok, err)) {
+        if (l->ffn == AK_FFN_DENSE) dense_layer(c, il, n_tok);
+        if (l->ffn == AK_FFN_MOE && moe(c, il, n_tok, err)) {
             enc_invalidate(c);
             return -1;
         }

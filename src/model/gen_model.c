@@ -21,7 +21,9 @@
 #include "tokenizer/tokenizer.h"
 #include "base/errfmt.h"
 
-enum { T_EMBED, T_NORM, T_BIAS, T_MATRIX, T_ROUTER, T_SHEXP_GATE };
+/* T_DT_BIAS, T_SSM_A: Mamba-2's dt bias (around -2: softplus of it is about 0.13) and
+ * A = -exp(A_log) (in [-16, -1], as Mamba-2 initialises A_log) */
+enum { T_EMBED, T_NORM, T_BIAS, T_MATRIX, T_ROUTER, T_SHEXP_GATE, T_DT_BIAS, T_SSM_A };
 
 typedef struct {
     char name[GGUF_MAX_TENSOR_NAME];
@@ -37,7 +39,7 @@ typedef struct {
 int ak_gen_params_default(ak_gen_params *p, const char *arch) {
     memset(p, 0, sizeof *p);
     if (strcmp(arch, "olmoe") && strcmp(arch, "qwen2moe") && strcmp(arch, "qwen3moe") && strcmp(arch, "mixtral") &&
-        strcmp(arch, "gpt-oss") && strcmp(arch, "deepseek2"))
+        strcmp(arch, "gpt-oss") && strcmp(arch, "deepseek2") && strcmp(arch, "nemotron_h_moe"))
         return -1;
     snprintf(p->arch, sizeof p->arch, "%s", arch);
     p->type = AK_TYPE_F32;
@@ -78,11 +80,16 @@ int ak_gen_params_default(ak_gen_params *p, const char *arch) {
         p->n_layer_dense = 1, p->n_ff_dense = 64, p->n_expert_shared = 1;
         p->sigmoid = 1, p->n_group = 4, p->n_group_used = 2, p->weights_norm = 1, p->weights_scale = 2.5f;
     }
+    if (!strcmp(arch, "nemotron_h_moe")) { /* every kind of layer once or twice, GQA, head_dim apart */
+        p->n_layer = 5, p->pattern = "MEM*E", p->n_head_kv = 2, p->head_dim = 16, p->n_ff_shexp = 64;
+        p->n_expert_shared = 1, p->sigmoid = 1, p->n_group = 1, p->weights_norm = 1, p->weights_scale = 2.5f;
+        p->ssm_heads = 8, p->ssm_head_dim = 8, p->ssm_groups = 2, p->ssm_state = 16, p->ssm_conv = 4;
+    }
     return 0;
 }
 
 const char *ak_gen_preset_names(void) {
-    return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b|gpt-oss-20b|deepseek-v2-lite";
+    return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b|gpt-oss-20b|deepseek-v2-lite|nemotron-3-nano-30b-a3b";
 }
 
 /* Shapes from the models' Hugging Face config.json files. */
@@ -125,7 +132,34 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
         p->weights_scale = 1.0f, p->rms_eps = 1e-6f;
         return 0;
     }
+    if (!strcmp(preset, "nemotron-3-nano-30b-a3b")) { /* nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 config.json */
+        ak_gen_params_default(p, "nemotron_h_moe");
+        p->n_layer = 52, p->pattern = "MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEM*EMEMEMEM*EMEMEMEME";
+        p->n_embd = 2688, p->n_head = 32, p->n_head_kv = 2, p->head_dim = 128, p->n_vocab = 131072;
+        p->n_ctx_train = 262144, p->n_expert = 128, p->n_expert_used = 6, p->n_ff = 1856, p->n_ff_shexp = 3712;
+        p->ssm_heads = 64, p->ssm_head_dim = 64, p->ssm_groups = 8, p->ssm_state = 128, p->ssm_conv = 4;
+        p->weights_scale = 2.5f, p->weights_norm = 1;
+        return 0;
+    }
     return -1;
+}
+
+/* The kind of layer l of a nemotron_h_moe model: 'M', '*' or 'E'. */
+static char hybrid_kind(const ak_gen_params *p, int l) { return p->pattern[l % (int)strlen(p->pattern)]; }
+
+static int validate_nemotron_h(const ak_gen_params *p, ak_error *err) {
+    if (!p->pattern || !*p->pattern) return ak_failf(err, AK_ERR_INVALID_ARG, "nemotron_h_moe: --pattern is empty");
+    for (const char *c = p->pattern; *c; c++)
+        if (*c != 'M' && *c != '*' && *c != 'E')
+            return ak_failf(err, AK_ERR_INVALID_ARG, "--pattern: 'M' (Mamba-2), '*' (attention) or 'E' (experts), not '%c'", *c);
+    int moe = 0;
+    for (int l = 0; l < p->n_layer; l++) moe |= hybrid_kind(p, l) == 'E';
+    if (!moe) return ak_failf(err, AK_ERR_INVALID_ARG, "nemotron_h_moe: --pattern needs an 'E' among the first --layers");
+    if (p->ssm_heads < 1 || p->ssm_head_dim < 1 || p->ssm_groups < 1 || p->ssm_heads % p->ssm_groups ||
+        p->ssm_state < 1 || p->ssm_conv < 2 || p->ssm_conv > 64 || p->n_ff_shexp < 1)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "nemotron_h_moe: --ssm-heads a multiple of --ssm-groups, --ssm-head-dim, "
+                        "--ssm-state >= 1, --ssm-conv 2..64, --ff-shexp >= 1");
+    return 0;
 }
 
 static int validate_deepseek2(const ak_gen_params *p, ak_error *err) {
@@ -143,7 +177,8 @@ static int validate_deepseek2(const ak_gen_params *p, ak_error *err) {
 static int validate(const ak_gen_params *p, ak_error *err) {
     ak_gen_params d;
     if (ak_gen_params_default(&d, p->arch)) {
-        ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2)",
+        ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2, "
+                 "nemotron_h_moe)",
                  p->arch);
         return -1;
     }
@@ -178,8 +213,9 @@ static int validate(const ak_gen_params *p, ak_error *err) {
         return -1;
     }
     if (!strcmp(p->arch, "deepseek2") && validate_deepseek2(p, err)) return -1;
+    if (!strcmp(p->arch, "nemotron_h_moe") && validate_nemotron_h(p, err)) return -1;
     if (strcmp(p->arch, "qwen3moe") && strcmp(p->arch, "gpt-oss") && strcmp(p->arch, "deepseek2") &&
-        hd * p->n_head != p->n_embd) {
+        strcmp(p->arch, "nemotron_h_moe") && hd * p->n_head != p->n_embd) {
         ak_failf(err, AK_ERR_INVALID_ARG, "%s needs head_dim * heads == embd", p->arch);
         return -1;
     }
@@ -245,7 +281,8 @@ static void add_spec(tensor_spec *t, int *n, int kind, int layer, const char *na
     s->layer = layer;
     s->nd = nd;
     s->ne[0] = n0, s->ne[1] = n1, s->ne[2] = n2;
-    s->type = nd == 1 || kind == T_BIAS ? AK_TYPE_F32 : row_type(type, n0); /* biases stay F32, as llama.cpp's */
+    /* vectors, biases, norms and Mamba-2's small tensors stay F32, as llama.cpp's converters write them */
+    s->type = nd > 1 && (kind == T_MATRIX || kind == T_EMBED || kind == T_ROUTER) ? row_type(type, n0) : AK_TYPE_F32;
     s->scale = scale;
     s->nbytes = ak_row_bytes((ak_type)s->type, n0) * (uint64_t)(n1 * n2);
 }
@@ -290,6 +327,41 @@ static void deepseek2_layer(const ak_gen_params *p, int l, tensor_spec *t, int *
     }
 }
 
+/* One nemotron_h_moe layer (llama_model_nemotron_h::load_arch_tensors): a Mamba-2 block,
+ * attention without biases, or squared-ReLU experts with a selection bias and a shared
+ * expert; each with its attn_norm. */
+static void nemotron_h_layer(const ak_gen_params *p, int l, tensor_spec *t, int *n) {
+    const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp, hd = p->head_dim;
+    const int64_t nh = p->ssm_heads, di = nh * p->ssm_head_dim, gs = (int64_t)p->ssm_groups * p->ssm_state;
+    const int ty = p->type;
+    add_spec(t, n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
+    switch (hybrid_kind(p, l)) {
+    case 'M':
+        add_spec(t, n, T_MATRIX, l, "ssm_in.weight", ty, 2, E, 2 * di + 2 * gs + nh, 1, keep_rms(E));
+        add_spec(t, n, T_BIAS, l, "ssm_conv1d.weight", ty, 2, p->ssm_conv, di + 2 * gs, 1, keep_rms(p->ssm_conv));
+        add_spec(t, n, T_BIAS, l, "ssm_conv1d.bias", ty, 1, di + 2 * gs, 1, 1, 0.1f);
+        add_spec(t, n, T_DT_BIAS, l, "ssm_dt.bias", ty, 1, nh, 1, 1, 1.0f);
+        add_spec(t, n, T_SSM_A, l, "ssm_a", ty, 2, 1, nh, 1, 1.0f);
+        add_spec(t, n, T_NORM, l, "ssm_d", ty, 2, 1, nh, 1, 0.5f);
+        add_spec(t, n, T_NORM, l, "ssm_norm.weight", ty, 2, di / p->ssm_groups, p->ssm_groups, 1, 0.1f);
+        add_spec(t, n, T_MATRIX, l, "ssm_out.weight", ty, 2, di, E, 1, keep_rms(di));
+        break;
+    case '*':
+        add_spec(t, n, T_MATRIX, l, "attn_q.weight", ty, 2, E, hd * p->n_head, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "attn_k.weight", ty, 2, E, hd * p->n_head_kv, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "attn_v.weight", ty, 2, E, hd * p->n_head_kv, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "attn_output.weight", ty, 2, hd * p->n_head, E, 1, keep_rms(hd * p->n_head));
+        break;
+    default:
+        add_spec(t, n, T_ROUTER, l, "ffn_gate_inp.weight", AK_TYPE_F32, 2, E, X, 1, 0.5f * keep_rms(E));
+        add_spec(t, n, T_BIAS, l, "exp_probs_b.bias", ty, 1, X, 1, 1, 0.05f);
+        add_spec(t, n, T_MATRIX, l, "ffn_up_exps.weight", ty, 3, E, F, X, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "ffn_down_exps.weight", ty, 3, F, E, X, keep_rms(F));
+        add_spec(t, n, T_MATRIX, l, "ffn_up_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "ffn_down_shexp.weight", ty, 2, S, E, 1, keep_rms(S));
+    }
+}
+
 static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
     const int q2 = !strcmp(p->arch, "qwen2moe"), q3 = !strcmp(p->arch, "qwen3moe"), ol = !strcmp(p->arch, "olmoe");
     const int oss = !strcmp(p->arch, "gpt-oss");
@@ -299,8 +371,10 @@ static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
     const int ty = p->type;
     int n = 0;
     add_spec(t, &n, T_EMBED, -1, "token_embd.weight", ty, 2, E, n_vocab, 1, 1.0f);
+    const int own_layers = !strcmp(p->arch, "deepseek2") || !strcmp(p->arch, "nemotron_h_moe");
     for (int l = 0; l < p->n_layer && !strcmp(p->arch, "deepseek2"); l++) deepseek2_layer(p, l, t, &n);
-    for (int l = 0; l < p->n_layer && strcmp(p->arch, "deepseek2"); l++) {
+    for (int l = 0; l < p->n_layer && !strcmp(p->arch, "nemotron_h_moe"); l++) nemotron_h_layer(p, l, t, &n);
+    for (int l = 0; l < p->n_layer && !own_layers; l++) {
         add_spec(t, &n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
         add_spec(t, &n, T_MATRIX, l, "attn_q.weight", ty, 2, E, q, 1, keep_rms(E));
         add_spec(t, &n, T_MATRIX, l, "attn_k.weight", ty, 2, E, kv, 1, keep_rms(E));
@@ -356,6 +430,8 @@ static void gen_rows(const tensor_spec *t, const ak_gen_params *p, uint64_t *rng
             float u = uniform_pm1(rng);
             switch (t->kind) {
             case T_NORM: row[j] = 1.0f + t->scale * u; break;
+            case T_DT_BIAS: row[j] = -2.0f + u; break;
+            case T_SSM_A: row[j] = -(8.5f + 7.5f * u); break;
             case T_ROUTER: {
                 float strength = 2.0f + 3.0f * (float)t->layer / (float)(p->n_layer > 1 ? p->n_layer - 1 : 1);
                 row[j] = t->scale * u + strength * coef[(r0 + r) % p->n_expert] * dir[j];
@@ -501,6 +577,37 @@ static int probe_vocab_size(const ak_gen_params *p, const char *path, int *n_voc
     return rc;
 }
 
+/* nemotron_h_moe's keys as llama.cpp's converter writes them: per-layer head_count_kv and
+ * feed_forward_length (0 where the layer has none), the Mamba-2 shapes (time_step_rank =
+ * its number of heads), the routed experts' norm, scale and one group. */
+static void set_nemotron_h_metadata(gguf_writer *w, const ak_gen_params *p) {
+    char key[96];
+#define K(s) (snprintf(key, sizeof key, "nemotron_h_moe.%s", s), key)
+    int32_t *kv = calloc((size_t)p->n_layer, sizeof *kv), *ff = calloc((size_t)p->n_layer, sizeof *ff);
+    if (kv && ff) {
+        for (int l = 0; l < p->n_layer; l++) {
+            kv[l] = hybrid_kind(p, l) == '*' ? p->n_head_kv : 0;
+            ff[l] = hybrid_kind(p, l) == 'E' ? p->n_ff : 0;
+        }
+        gguf_set_arr_data(w, K("attention.head_count_kv"), GGUF_TYPE_INT32, kv, (uint64_t)p->n_layer);
+        gguf_set_arr_data(w, K("feed_forward_length"), GGUF_TYPE_INT32, ff, (uint64_t)p->n_layer);
+    }
+    free(kv);
+    free(ff);
+    gguf_set_u32(w, K("attention.key_length"), (uint32_t)p->head_dim);
+    gguf_set_u32(w, K("attention.value_length"), (uint32_t)p->head_dim);
+    gguf_set_u32(w, K("ssm.conv_kernel"), (uint32_t)p->ssm_conv);
+    gguf_set_u32(w, K("ssm.state_size"), (uint32_t)p->ssm_state);
+    gguf_set_u32(w, K("ssm.group_count"), (uint32_t)p->ssm_groups);
+    gguf_set_u32(w, K("ssm.inner_size"), (uint32_t)(p->ssm_heads * p->ssm_head_dim));
+    gguf_set_u32(w, K("ssm.time_step_rank"), (uint32_t)p->ssm_heads);
+    gguf_set_u32(w, K("expert_shared_count"), (uint32_t)p->n_expert_shared);
+    gguf_set_bool(w, K("expert_weights_norm"), p->weights_norm);
+    gguf_set_f32(w, K("expert_weights_scale"), p->weights_scale);
+    gguf_set_u32(w, K("expert_group_count"), (uint32_t)(p->n_group > 0 ? p->n_group : 1));
+#undef K
+}
+
 static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
     const char *a = gguf_arch(p);
     char key[96];
@@ -519,20 +626,22 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
     uint32_t ff_dense = (uint32_t)p->n_ff;
     if (!strcmp(p->arch, "qwen2moe")) ff_dense = (uint32_t)p->n_ff_shexp;
     if (!strcmp(p->arch, "qwen3moe")) ff_dense = (uint32_t)p->n_ff * 3;
-    if (strcmp(p->arch, "deepseek2")) gguf_set_u32(w, K("feed_forward_length"), ff_dense);
+    const int nemotron = !strcmp(p->arch, "nemotron_h_moe");
+    if (strcmp(p->arch, "deepseek2") && !nemotron) gguf_set_u32(w, K("feed_forward_length"), ff_dense);
     gguf_set_u32(w, K("attention.head_count"), (uint32_t)p->n_head);
-    gguf_set_u32(w, K("attention.head_count_kv"), (uint32_t)p->n_head_kv);
+    if (!nemotron) gguf_set_u32(w, K("attention.head_count_kv"), (uint32_t)p->n_head_kv);
+    if (nemotron) set_nemotron_h_metadata(w, p);
     gguf_set_f32(w, K("rope.freq_base"), p->rope_freq_base);
     gguf_set_f32(w, K("attention.layer_norm_rms_epsilon"), p->rms_eps);
     gguf_set_u32(w, K("expert_count"), (uint32_t)p->n_expert);
     gguf_set_u32(w, K("expert_used_count"), (uint32_t)p->n_expert_used);
-    if (!strcmp(p->arch, "qwen2moe") || !strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss"))
+    if (!strcmp(p->arch, "qwen2moe") || !strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") || nemotron)
         gguf_set_u32(w, K("expert_feed_forward_length"), (uint32_t)p->n_ff);
     if (!strcmp(p->arch, "gpt-oss")) gguf_set_u32(w, K("attention.sliding_window"), (uint32_t)p->n_swa);
-    if (!strcmp(p->arch, "qwen2moe"))
+    if (!strcmp(p->arch, "qwen2moe") || nemotron)
         gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
-    if (strcmp(p->arch, "deepseek2") && (!strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") ||
-                                         hd * p->n_head != p->n_embd)) {
+    if (strcmp(p->arch, "deepseek2") && !nemotron &&
+        (!strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") || hd * p->n_head != p->n_embd)) {
         gguf_set_u32(w, K("attention.key_length"), (uint32_t)hd);
         gguf_set_u32(w, K("attention.value_length"), (uint32_t)hd);
     }

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 typedef struct {
-    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss", "deepseek2" */
+    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss", "deepseek2", "nemotron_h_moe" */
     int type;            /* ggml type of the big matrices (ak_type) */
     int n_layer, n_embd, n_head, n_head_kv;
     int head_dim;        /* 0: n_embd / n_head */
@@ -46,6 +46,12 @@ typedef struct {
     int n_layer_dense, n_ff_dense, n_expert_shared;
     int sigmoid, n_group, n_group_used, weights_norm;
     float weights_scale;
+    /* nemotron_h_moe: the layers' kinds as in the model's hybrid_override_pattern (M Mamba-2,
+     * * attention, E experts; layer l takes pattern[l], the pattern repeated when shorter),
+     * and the Mamba-2 shapes; experts are squared-ReLU without a gate, sigmoid routing with
+     * the selection bias, one shared expert of n_ff_shexp rows */
+    const char *pattern;
+    int ssm_heads, ssm_head_dim, ssm_groups, ssm_state, ssm_conv;
     uint64_t seed;
 } ak_gen_params;
 

@@ -261,6 +261,96 @@ static int load_deepseek2(loader *L, int n_ff, int value_length) {
     return 0; /* kq_scale: with the rope scaling (load_rope_scaling) */
 }
 
+/* A per-layer key: one value for every layer, or an array of n_layer integers. */
+static int layer_ints(loader *L, const char *suffix, int *vals) {
+    const ak_hparams *hp = &L->m->hp;
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", hp->arch, suffix);
+    const gguf_file *f = L->m->gguf;
+    int64_t v;
+    gguf_type et;
+    uint64_t n;
+    if (gguf_get_i64(f, key, &v)) {
+        if (v < 0 || v > (1 << 24)) return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s = %lld is out of range", key, (long long)v);
+        for (int il = 0; il < hp->n_layer; il++) vals[il] = (int)v;
+        return 0;
+    }
+    if (!gguf_get_arr_info(f, key, &et, &n))
+        return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s (one value per layer)", key);
+    if (n != (uint64_t)hp->n_layer || (et != GGUF_TYPE_INT32 && et != GGUF_TYPE_UINT32))
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected %d int32 values (one per layer)", key, hp->n_layer);
+    const uint8_t *d = gguf_get_arr_data(f, key);
+    for (int il = 0; il < hp->n_layer; il++) {
+        int32_t x;
+        memcpy(&x, d + 4 * (size_t)il, 4);
+        if (x < 0 || x > (1 << 24)) return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s[%d] = %d is out of range", key, il, x);
+        vals[il] = x;
+    }
+    return 0;
+}
+
+/* nemotron_h_moe's layer kinds (llama_model_nemotron_h::load_arch_hparams): a layer is a
+ * Mamba-2 block when its head_count_kv and feed_forward_length are both 0, attention when
+ * only its feed_forward_length is 0, else routed experts. */
+static int load_nemotron_layers(loader *L) {
+    ak_model *m = L->m;
+    ak_hparams *hp = &m->hp;
+    int *kv = calloc((size_t)hp->n_layer, sizeof *kv), *ff = calloc((size_t)hp->n_layer, sizeof *ff), rc = 0;
+    if (!kv || !ff) rc = ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
+    if (!rc) rc = layer_ints(L, "attention.head_count_kv", kv) || layer_ints(L, "feed_forward_length", ff) ? -1 : 0;
+    hp->n_head_kv = 0;
+    for (int il = 0; !rc && il < hp->n_layer; il++) {
+        ak_layer *l = &m->layers[il];
+        l->mixer = kv[il] == 0 && ff[il] == 0 ? AK_MIXER_SSM : ff[il] == 0 ? AK_MIXER_ATTENTION : AK_MIXER_NONE;
+        l->ffn = ff[il] ? AK_FFN_MOE : AK_FFN_NONE;
+        if (l->mixer != AK_MIXER_ATTENTION) continue;
+        if (hp->n_head_kv && kv[il] != hp->n_head_kv)
+            rc = ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe: attention layers with %d and %d KV heads are not "
+                          "supported", hp->n_head_kv, kv[il]);
+        hp->n_head_kv = kv[il];
+    }
+    if (!hp->n_head_kv) hp->n_head_kv = hp->n_head; /* no attention layer at all: any valid value */
+    free(kv);
+    free(ff);
+    return rc;
+}
+
+/* The rest of nemotron_h_moe's keys: the Mamba-2 shapes, routed experts with sigmoid
+ * scores and a selection bias, squared-ReLU experts without a gate, the shared expert.
+ * Its attention has no RoPE. */
+static int load_nemotron_h(loader *L) {
+    ak_model *m = L->m;
+    ak_hparams *hp = &m->hp;
+    int norm = 0, latent = 0;
+    if (need_int(L, "ssm.conv_kernel", 2, 64, &hp->ssm_d_conv) || need_int(L, "ssm.inner_size", 1, 1 << 20, &hp->ssm_d_inner) ||
+        need_int(L, "ssm.state_size", 1, 4096, &hp->ssm_d_state) ||
+        need_int(L, "ssm.time_step_rank", 1, 1 << 16, &hp->ssm_n_head) ||
+        need_int(L, "ssm.group_count", 1, 1 << 16, &hp->ssm_n_group) ||
+        need_int(L, "expert_feed_forward_length", 1, 1 << 24, &hp->n_ff_exp) ||
+        opt_int(L, "expert_shared_feed_forward_length", 0, 1 << 24, 0, &hp->n_ff_shexp) ||
+        opt_int(L, "expert_group_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group) ||
+        opt_int(L, "expert_group_used_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group_used) ||
+        opt_int(L, "moe_latent_size", 0, 1 << 20, 0, &latent) ||
+        opt_f32(L, "expert_weights_scale", 0.0f, &m->expert_weights_scale))
+        return -1;
+    if (hp->ssm_d_inner % hp->ssm_n_head || hp->ssm_n_head % hp->ssm_n_group)
+        return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe: ssm.inner_size %d, %d heads (time_step_rank) and %d "
+                        "groups do not divide evenly", hp->ssm_d_inner, hp->ssm_n_head, hp->ssm_n_group);
+    if (latent)
+        return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe.moe_latent_size %d: latent MoE projections "
+                        "(ffn_latent_down/up) are not supported yet", latent);
+    if (hp->n_group > 1 && (hp->n_expert % hp->n_group || hp->n_group_used < 1 || hp->n_group_used >= hp->n_group))
+        return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe: %d experts in %d groups, %d used: not a valid grouping",
+                        hp->n_expert, hp->n_group, hp->n_group_used);
+    const char *key = "nemotron_h_moe.expert_weights_norm";
+    if (gguf_find_key(m->gguf, key) >= 0 && !gguf_get_bool(m->gguf, key, &norm))
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected a bool", key);
+    hp->gating = AK_GATING_DS_SIGMOID;
+    hp->renormalize = norm;
+    hp->ffn_relu2 = 1;
+    return 0;
+}
+
 static int load_hparams(loader *L) {
     ak_hparams *hp = &L->m->hp;
     gguf_str arch;
@@ -273,16 +363,20 @@ static int load_hparams(loader *L) {
     int is_olmoe = !strcmp(hp->arch, "olmoe"), is_q2 = !strcmp(hp->arch, "qwen2moe");
     int is_q3 = !strcmp(hp->arch, "qwen3moe"), is_llama = !strcmp(hp->arch, "llama");
     int is_oss = !strcmp(hp->arch, "gpt-oss"), is_ds = !strcmp(hp->arch, "deepseek2");
-    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama && !is_oss && !is_ds)
+    int is_nh = !strcmp(hp->arch, "nemotron_h_moe");
+    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama && !is_oss && !is_ds && !is_nh)
         return ak_failf(L->err, AK_ERR_FORMAT,
                         "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts, "
-                        "gpt-oss, deepseek2)",
+                        "gpt-oss, deepseek2, nemotron_h_moe)",
                         hp->arch);
 
     if (need_int(L, "block_count", 1, 4096, &hp->n_layer) || need_int(L, "embedding_length", 1, 1 << 20, &hp->n_embd) ||
         need_int(L, "attention.head_count", 1, 4096, &hp->n_head))
         return -1;
-    if (opt_int(L, "attention.head_count_kv", 1, hp->n_head, hp->n_head, &hp->n_head_kv)) return -1;
+    L->m->layers = calloc((size_t)hp->n_layer, sizeof *L->m->layers);
+    if (!L->m->layers) return ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
+    if (is_nh ? load_nemotron_layers(L) : opt_int(L, "attention.head_count_kv", 1, hp->n_head, hp->n_head, &hp->n_head_kv))
+        return -1;
     if (hp->n_head % hp->n_head_kv)
         return ak_failf(L->err, AK_ERR_FORMAT, "head_count %d is not a multiple of head_count_kv %d", hp->n_head, hp->n_head_kv);
     int def_hd = hp->n_embd % hp->n_head ? 0 : hp->n_embd / hp->n_head;
@@ -301,10 +395,12 @@ static int load_hparams(loader *L) {
         return ak_failf(L->err, AK_ERR_FORMAT, "%s model without experts (%s.expert_count missing or 0): only MoE models are supported",
                     hp->arch, hp->arch);
     if (need_int(L, "expert_used_count", 1, hp->n_expert, &hp->n_expert_used)) return -1;
-    int n_ff;
-    if (opt_int(L, "feed_forward_length", 0, 1 << 24, 0, &n_ff)) return -1;
+    int n_ff = 0;
+    if (!is_nh && opt_int(L, "feed_forward_length", 0, 1 << 24, 0, &n_ff)) return -1;
     if (is_ds && load_deepseek2(L, n_ff, vlen)) return -1;
-    if (is_olmoe || is_llama) {
+    if (is_nh) {
+        if (load_nemotron_h(L)) return -1;
+    } else if (is_olmoe || is_llama) {
         hp->n_ff_exp = n_ff; /* these two use feed_forward_length for the experts */
     } else {
         if (opt_int(L, "expert_feed_forward_length", 0, 1 << 24, 0, &hp->n_ff_exp)) return -1;
@@ -324,7 +420,7 @@ static int load_hparams(loader *L) {
     if (opt_f32(L, "rope.freq_base", 10000.0f, &hp->rope_freq_base)) return -1;
     if (load_rope_scaling(L)) return -1;
     /* llama.cpp reads expert_weights_scale for none of the other architectures */
-    if (!is_ds) L->m->expert_weights_scale = 0.0f;
+    if (!is_ds && !is_nh) L->m->expert_weights_scale = 0.0f;
 
     if (is_oss) { /* alternating sliding-window layers, period 2 unless the file says */
         hp->oai_ffn = 1;
@@ -338,9 +434,16 @@ static int load_hparams(loader *L) {
                             hp->arch, base_swa, hp->rope_freq_base);
     }
     hp->rope_neox = !is_llama && !is_ds;
+    if (is_nh) hp->n_rot = 0; /* no position encoding in its attention layers */
     /* gpt-oss takes the softmax over the chosen experts' logits: the renormalised softmax */
-    hp->renormalize = is_q3 || is_llama || is_oss || (is_ds && hp->renormalize);
+    hp->renormalize = is_q3 || is_llama || is_oss || ((is_ds || is_nh) && hp->renormalize);
     hp->qk_norm = is_olmoe ? 1 : is_q3 ? 2 : 0;
+    for (int il = 0; il < hp->n_layer_dense; il++) L->m->layers[il].ffn = AK_FFN_DENSE;
+    for (int il = 0; il < hp->n_layer; il++) { /* the KV cache and the recurrent states hold their layers only */
+        ak_layer *l = &L->m->layers[il];
+        l->kv_slot = l->mixer == AK_MIXER_ATTENTION ? hp->n_layer_kv++ : -1;
+        l->ssm_slot = l->mixer == AK_MIXER_SSM ? hp->n_layer_ssm++ : -1;
+    }
     return 0;
 }
 
@@ -400,7 +503,6 @@ static int load_attention_mla(loader *L, ak_layer *l, int il) {
 static int load_dense_ffn(loader *L, ak_layer *l, int il) {
     const ak_hparams *hp = &L->m->hp;
     char n[96];
-    l->dense = 1;
     return load_mat(L, &l->ffn_gate, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff_dense, 1, 1) ||
            load_mat(L, &l->ffn_up, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff_dense, 1, 1) ||
            load_mat(L, &l->ffn_down, NAME("ffn_down.weight"), hp->n_ff_dense, hp->n_embd, 1, 1)
@@ -426,7 +528,7 @@ static int load_moe(loader *L, ak_layer *l, int il) {
         return -1;
     if (hp->gating != AK_GATING_SOFTMAX && load_vec(L, &l->exp_probs_b, NAME("exp_probs_b.bias"), X, 0)) return -1;
     uint64_t before = m->weight_bytes;
-    if (load_mat(L, &l->gate_exps, NAME("ffn_gate_exps.weight"), E, ff, X, 1) ||
+    if ((!hp->ffn_relu2 && load_mat(L, &l->gate_exps, NAME("ffn_gate_exps.weight"), E, ff, X, 1)) ||
         load_mat(L, &l->up_exps, NAME("ffn_up_exps.weight"), E, ff, X, 1) ||
         load_mat(L, &l->down_exps, NAME("ffn_down_exps.weight"), ff, E, X, 1))
         return -1;
@@ -435,9 +537,27 @@ static int load_moe(loader *L, ak_layer *l, int il) {
     l->has_shexp = 1;
     if (hp->gating == AK_GATING_SOFTMAX && load_vec(L, &l->gate_inp_shexp, NAME("ffn_gate_inp_shexp.weight"), E, 1))
         return -1;
-    return load_mat(L, &l->gate_shexp, NAME("ffn_gate_shexp.weight"), E, hp->n_ff_shexp, 1, 1) ||
+    return (!hp->ffn_relu2 && load_mat(L, &l->gate_shexp, NAME("ffn_gate_shexp.weight"), E, hp->n_ff_shexp, 1, 1)) ||
            load_mat(L, &l->up_shexp, NAME("ffn_up_shexp.weight"), E, hp->n_ff_shexp, 1, 1) ||
            load_mat(L, &l->down_shexp, NAME("ffn_down_shexp.weight"), hp->n_ff_shexp, E, 1, 1)
+               ? -1
+               : 0;
+}
+
+/* A Mamba-2 block (llama_model_nemotron_h::load_arch_tensors): ssm_a and ssm_d have no
+ * ".weight" suffix, the norm is [d_inner / groups, groups]. */
+static int load_ssm(loader *L, ak_layer *l, int il) {
+    const ak_hparams *hp = &L->m->hp;
+    const int64_t di = hp->ssm_d_inner, gs = (int64_t)hp->ssm_n_group * hp->ssm_d_state, nh = hp->ssm_n_head;
+    const int64_t channels = di + 2 * gs;
+    char n[96];
+    return load_mat(L, &l->ssm_in, NAME("ssm_in.weight"), hp->n_embd, channels + di + nh, 1, 1) ||
+           load_vec2(L, &l->ssm_conv, NAME("ssm_conv1d.weight"), hp->ssm_d_conv, channels, 1) ||
+           load_vec(L, &l->ssm_conv_b, NAME("ssm_conv1d.bias"), channels, 0) ||
+           load_vec(L, &l->ssm_dt_b, NAME("ssm_dt.bias"), nh, 1) || load_vec2(L, &l->ssm_a, NAME("ssm_a"), 1, nh, 1) ||
+           load_vec2(L, &l->ssm_d, NAME("ssm_d"), 1, nh, 1) ||
+           load_vec2(L, &l->ssm_norm, NAME("ssm_norm.weight"), di / hp->ssm_n_group, hp->ssm_n_group, 1) ||
+           load_mat(L, &l->ssm_out, NAME("ssm_out.weight"), di, hp->n_embd, 1, 1)
                ? -1
                : 0;
 }
@@ -453,10 +573,15 @@ static uint64_t dense_macs_per_token(const ak_model *m) {
     uint64_t n = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         const ak_layer *l = &m->layers[il];
-        const ak_mat *proj[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wq_a, &l->wq_b, &l->wkv_a, &l->wk_b, &l->wv_b};
+        const ak_mat *proj[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wq_a, &l->wq_b, &l->wkv_a, &l->wk_b, &l->wv_b,
+                                &l->ssm_in, &l->ssm_out};
         for (size_t i = 0; i < sizeof proj / sizeof proj[0]; i++) n += mat_macs(proj[i]);
-        n += l->dense ? 3 * E * (uint64_t)hp->n_ff_dense : E * (uint64_t)hp->n_expert;
-        if (l->has_shexp) n += 3 * E * (uint64_t)hp->n_ff_shexp + (l->gate_inp_shexp ? E : 0);
+        if (l->mixer == AK_MIXER_SSM) /* the convolution, and the scan's state update and read-out */
+            n += (uint64_t)(hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state) * (uint64_t)hp->ssm_d_conv +
+                 2 * (uint64_t)hp->ssm_d_inner * (uint64_t)hp->ssm_d_state;
+        if (l->ffn == AK_FFN_DENSE) n += 3 * E * (uint64_t)hp->n_ff_dense;
+        if (l->ffn == AK_FFN_MOE) n += E * (uint64_t)hp->n_expert;
+        if (l->has_shexp) n += (hp->ffn_relu2 ? 2 : 3) * E * (uint64_t)hp->n_ff_shexp + (l->gate_inp_shexp ? E : 0);
     }
     return n;
 }
@@ -494,18 +619,24 @@ static int load_tensors(loader *L) {
     if (gguf_find_tensor(m->gguf, "rope_freqs.weight"))
         return ak_failf(L->err, AK_ERR_FORMAT, "tensor rope_freqs.weight (rope frequency factors) is not supported");
 
-    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->layers) return ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
     char n[96];
+    hp->weight_type = -1;
     for (int il = 0; il < hp->n_layer; il++) {
         ak_layer *l = &m->layers[il];
         if (load_vec(L, &l->attn_norm, NAME("attn_norm.weight"), E, 1)) return -1;
-        if (hp->n_lora_kv ? load_attention_mla(L, l, il) : load_attention(L, l, il)) return -1;
-        if (load_vec(L, &l->ffn_norm, hp->oai_ffn ? NAME("post_attention_norm.weight") : NAME("ffn_norm.weight"), E, 1))
+        if (l->mixer == AK_MIXER_ATTENTION && (hp->n_lora_kv ? load_attention_mla(L, l, il) : load_attention(L, l, il)))
             return -1;
-        if (il < hp->n_layer_dense ? load_dense_ffn(L, l, il) : load_moe(L, l, il)) return -1;
+        if (l->mixer == AK_MIXER_SSM && load_ssm(L, l, il)) return -1;
+        if (l->mixer == AK_MIXER_NONE) /* a hybrid's feed-forward block: its one norm */
+            l->ffn_norm = l->attn_norm;
+        else if (l->ffn != AK_FFN_NONE &&
+                 load_vec(L, &l->ffn_norm, hp->oai_ffn ? NAME("post_attention_norm.weight") : NAME("ffn_norm.weight"), E, 1))
+            return -1;
+        if (l->ffn == AK_FFN_DENSE && load_dense_ffn(L, l, il)) return -1;
+        if (l->ffn == AK_FFN_MOE && load_moe(L, l, il)) return -1;
+        if (l->ffn == AK_FFN_MOE && hp->weight_type < 0) hp->weight_type = l->up_exps.type;
     }
-    hp->weight_type = m->layers[hp->n_layer_dense].gate_exps.type;
+    if (hp->weight_type < 0) return ak_failf(L->err, AK_ERR_FORMAT, "%s model without a layer of experts", hp->arch);
     m->dense_macs_per_token = dense_macs_per_token(m);
     return 0;
 }

@@ -27,7 +27,7 @@
 typedef struct ak_model ak_model;
 
 typedef struct {
-    char arch[32];       /* "olmoe", "qwen2moe", "qwen3moe", "llama", "gpt-oss" */
+    char arch[32];       /* "olmoe", "qwen2moe", "qwen3moe", "llama", "gpt-oss", "deepseek2", "nemotron_h_moe" */
     int n_layer;
     int n_embd;
     int n_head;
@@ -67,6 +67,18 @@ typedef struct {
     int n_ff_dense;      /* their width */
     int gating;          /* AK_GATING_*: how router logits become expert scores */
     int n_group, n_group_used; /* grouped selection: experts in n_group groups, the best n_group_used kept */
+    int ffn_relu2;       /* experts and shared expert are up -> relu(.)^2 -> down, no gate (nemotron_h_moe) */
+    /* Hybrids (nemotron_h_moe): each layer is one block, a Mamba-2 mixer, attention or MoE
+     * (ak_layer's mixer / ffn), read from the per-layer head_count_kv / feed_forward_length.
+     * Only attention layers have a KV cache (n_layer_kv of them; n_layer_kv == n_layer for
+     * the other architectures); each Mamba-2 layer keeps a recurrent state per context. */
+    int n_layer_kv;
+    int n_layer_ssm;
+    int ssm_d_conv;      /* causal depthwise convolution width */
+    int ssm_d_inner;     /* n_ssm_head * head width */
+    int ssm_d_state;
+    int ssm_n_head;      /* ssm.time_step_rank in the file */
+    int ssm_n_group;     /* B and C are shared by the heads of a group */
 } ak_hparams;
 
 /* Router gating of an architecture: a softmax over the experts (every architecture but
@@ -138,9 +150,11 @@ int ak_decode_group(ak_context *c, ak_context *const *seq, const int32_t *const 
  * NULL if i is out of range or the token's logits were not kept (n_tokens > n_batch). */
 const float *ak_get_logits(const ak_context *c, int i);
 int ak_context_n_past(const ak_context *c);
-void ak_context_reset(ak_context *c); /* clears the KV cache (not statistics) */
-/* Drops cache entries from position n on (n <= n_past), e.g. to reuse a common prefix. */
-void ak_context_truncate(ak_context *c, int n);
+void ak_context_reset(ak_context *c); /* clears the KV cache and recurrent states (not statistics) */
+/* Drops cache entries from position n on (n <= n_past), e.g. to reuse a common prefix.
+ * A model with recurrent layers keeps no per-position state to go back to: there only
+ * n == 0 (a reset) or n == n_past work. 0, or -1 with err. */
+int ak_context_truncate(ak_context *c, int n, ak_error *err);
 
 /* Replaces the routing policy (NULL: native top-k). The config's n_experts must match the
  * model; the architecture's own weight normalisation is always used. Returns 0 or -1. */

@@ -21,7 +21,17 @@ typedef struct {
     size_t mat_bytes;
 } ak_mat;
 
+/* What a layer computes: a mixer (attention, a Mamba-2 block or nothing) and a feed-forward
+ * (routed experts, a dense one or nothing), each with its residual. Every architecture but
+ * the hybrids has attention and a feed-forward in every layer; a nemotron_h_moe layer has
+ * one of the three (its norm is attn_norm either way). */
+enum { AK_MIXER_ATTENTION = 0, AK_MIXER_SSM = 1, AK_MIXER_NONE = 2 };
+enum { AK_FFN_MOE = 0, AK_FFN_DENSE = 1, AK_FFN_NONE = 2 };
+
 typedef struct {
+    int mixer, ffn;              /* AK_MIXER_*, AK_FFN_* */
+    int kv_slot;                 /* attention: its index in the KV cache, else -1 */
+    int ssm_slot;                /* Mamba-2: its index in the recurrent states, else -1 */
     float *attn_norm;            /* [n_embd] */
     ak_mat wq, wk, wv, wo;
     float *bq, *bk, *bv, *bo;    /* optional biases, NULL if absent */
@@ -38,7 +48,11 @@ typedef struct {
     float *exp_probs_b;
     /* a dense feed-forward instead of experts (deepseek2's leading layers) */
     ak_mat ffn_gate, ffn_up, ffn_down;
-    int dense;
+    /* Mamba-2 (nemotron_h_moe): in_proj to z | x B C | dt, the depthwise convolution
+     * [conv channels][d_conv] and its bias, dt's bias, A (= -exp(A_log)) and D per head,
+     * the grouped gated RMSNorm [d_inner], out_proj */
+    ak_mat ssm_in, ssm_out;
+    float *ssm_conv, *ssm_conv_b, *ssm_dt_b, *ssm_a, *ssm_d, *ssm_norm;
     /* shared expert (qwen2moe: gated by gate_inp_shexp; deepseek2: ungated, NULL) */
     float *gate_inp_shexp;       /* [n_embd] */
     ak_mat gate_shexp, up_shexp, down_shexp;
@@ -89,8 +103,14 @@ void ak_cache_row(uint8_t *dst, int type, const float *src, int n);
 /* mla.c: deepseek2's latent attention around ak_attend. ak_mla_qkv: from c->xn, the query
  * rows into c->q and each token's latent row into its sequence's cache; ak_mla_values: the
  * heads' values from ak_attend's output into c->mla_v. */
-void ak_mla_qkv(ak_context *c, const ak_layer *l, int il, int n_tok);
+void ak_mla_qkv(ak_context *c, const ak_layer *l, int n_tok);
 void ak_mla_values(ak_context *c, const ak_layer *l, int n_tok);
+
+/* ssm.c: a Mamba-2 block on c->xn (normed), its output into c->moe_out, each run's tokens
+ * continuing its own sequence's recurrent state. */
+void ak_ssm_layer(ak_context *c, const ak_layer *l, int n_tok);
+size_t ak_ssm_conv_state_floats(const ak_hparams *hp); /* per SSM layer */
+size_t ak_ssm_scan_state_floats(const ak_hparams *hp);
 
 /* gating.c: routes n tokens' router logits with policy pol as the architecture's gating
  * does (ak_route for a softmax router; deepseek2's scores, bias and groups otherwise). */
@@ -178,6 +198,12 @@ struct ak_context {
     float *mla_qa, *mla_q, *mla_v;
     uint8_t *mla_enc;
     size_t mla_enc_stride;
+    /* Mamba-2: the recurrent state of this context's sequence per SSM layer (the last
+     * d_conv - 1 convolution inputs [channels][d_conv - 1], the scan state
+     * [n_ssm_head][head width][d_state]), and the batch's in_proj rows [n_batch][d_in_proj]
+     * and scan outputs [n_batch][d_inner] */
+    float *conv_state, *ssm_state;
+    float *ssm_zxbcdt, *ssm_y;
 
     ak_layer_ledger *ledger;     /* [n_layer] */
     int native_baseline;         /* the ledger tracks what native top-k would cost */

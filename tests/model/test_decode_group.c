@@ -216,5 +216,17 @@ int main(void) {
     if (m) check_model(m, "deepseek2");
     ak_model_free(m);
     remove(path);
+
+    /* nemotron_h_moe: Mamba-2 layers whose recurrent state is each sequence's own (a run
+     * continues it token after token), attention without RoPE, squared-ReLU experts */
+    ak_gen_params_default(&gp, "nemotron_h_moe");
+    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
+    tmp_path(path, sizeof path, "decode_group_nh");
+    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "nemotron_h_moe fixture: %s", err.msg);
+    m = ak_model_load(path, &err);
+    CHECK(m != NULL, "nemotron_h_moe fixture: %s", err.msg);
+    if (m) check_model(m, "nemotron_h_moe");
+    ak_model_free(m);
+    remove(path);
     return check_finish("test_decode_group");
 }

@@ -154,7 +154,7 @@ static void test_entropy(ak_model *m, ak_router_config rc) {
           (unsigned long long)ksum);
     CHECK(k.model_macs_native - k.model_macs == k.expert_macs_native - k.expert_macs, "only experts differ");
     /* truncate and re-decode: positions restart where asked */
-    ak_context_truncate(c, 2);
+    CHECK(ak_context_truncate(c, 2, &err) == 0, "truncate: %s", err.msg);
     CHECK(ak_context_n_past(c) == 2, "truncate");
     ak_context_reset(c);
     CHECK(ak_context_n_past(c) == 0, "reset");

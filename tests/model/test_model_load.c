@@ -104,7 +104,8 @@ static void test_run_errors(const fx_params *p, const fx_model *fm) {
         CHECK(ak_decode(c, toks, 2, &err) == 0 && ak_decode(c, toks, 2, &err) == 0, "fill");
         CHECK(ak_decode(c, toks, 1, &err) == -1 && strstr(err.msg, "context full"), "full: %s", err.msg);
         CHECK(ak_context_n_past(c) == 4, "n_past after full");
-        ak_context_truncate(c, 3);
+        CHECK(ak_context_truncate(c, 3, &err) == 0, "truncate: %s", err.msg);
+        CHECK(ak_context_truncate(c, 7, &err) == -1 && strstr(err.msg, "holds"), "truncate past n_past: %s", err.msg);
         CHECK(ak_decode(c, toks, 1, &err) == 0, "after truncate: %s", err.msg);
     }
     ak_context_free(c);

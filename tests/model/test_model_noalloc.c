@@ -75,7 +75,7 @@ static long run(ak_model *m, const ak_router_config *rc, int threads, const char
         ok = ak_decode(c, &tok, 1, &err) == 0;
         tok = ak_sampler_sample(s, ak_get_logits(c, 0));
     }
-    ak_context_truncate(c, 10);
+    ok = ok && ak_context_truncate(c, 10, &err) == 0;
     ok = ok && ak_decode(c, prompt, N_BATCH, &err) == 0;
     g_counting = 0;
     CHECK(ok, "%s: decode: %s", what, err.msg);

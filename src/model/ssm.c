@@ -1,0 +1,141 @@
+/* ssm.c - the Mamba-2 block of hybrid models (nemotron_h_moe), computed as llama.cpp's
+ * build_mamba2_layer does:
+ *
+ *   z | xBC | dt = in_proj(x)
+ *   xBC = silu(conv1d(xBC) + b)      causal depthwise, d_conv taps, over the last inputs
+ *   x | B | C = xBC                  B and C shared by the heads of a group
+ *   per head h: dt' = softplus(dt + dt_bias), dA = exp(dt' A)
+ *               S = S dA + (x dt') B^T      the state, [head width][d_state]
+ *               y = S C + D x
+ *   y = grouped RMSNorm(y * silu(z)) ; out = out_proj(y)
+ *
+ * The convolution's last d_conv - 1 inputs and S are the recurrent state, one per
+ * sequence (context) and layer: a token's output depends on every earlier token only
+ * through them, so memory stays flat however long the sequence gets. A batch's runs each
+ * continue their own sequence's state, token after token. */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+size_t ak_ssm_conv_state_floats(const ak_hparams *hp) {
+    return (size_t)(hp->ssm_d_conv - 1) * (size_t)(hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state);
+}
+
+size_t ak_ssm_scan_state_floats(const ak_hparams *hp) { return (size_t)hp->ssm_d_inner * (size_t)hp->ssm_d_state; }
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+static float softplus(float x) { return x > 20.0f ? x : logf(1.0f + expf(x)); } /* ggml's, threshold included */
+
+typedef struct {
+    ak_context *c;
+    const ak_layer *l;
+    int n_tok;
+    atomic_int next;
+} ssm_job;
+
+/* The shapes every step needs. */
+typedef struct {
+    int di, ng, ds, nh, hd, channels, row; /* row: floats of one token's in_proj output */
+} ssm_dims;
+
+static ssm_dims dims(const ak_hparams *hp) {
+    ssm_dims d = {hp->ssm_d_inner, hp->ssm_n_group, hp->ssm_d_state, hp->ssm_n_head, 0, 0, 0};
+    d.hd = d.di / d.nh;
+    d.channels = d.di + 2 * d.ng * d.ds;
+    d.row = d.channels + d.di + d.nh;
+    return d;
+}
+
+/* The convolution of each run's tokens over channels [lo, hi), in place on the xBC part of
+ * the in_proj rows, with bias and silu; the window continues from and updates the run's
+ * state. Sums in tap order from the oldest input, as ggml_ssm_conv. */
+static void conv_worker(void *arg, int ith, int nth) {
+    ssm_job *j = arg;
+    ak_context *c = j->c;
+    const ssm_dims d = dims(&c->hp);
+    const int K = c->hp.ssm_d_conv;
+    int64_t lo, hi;
+    ak_split(d.channels, ith, nth, &lo, &hi);
+    for (int r = 0; r < c->runs.n_runs; r++) {
+        ak_context *sq = c->runs.seq[r];
+        float *state = sq->conv_state + (size_t)j->l->ssm_slot * ak_ssm_conv_state_floats(&c->hp);
+        const int t0 = c->runs.start[r], t1 = c->runs.start[r + 1];
+        for (int64_t ch = lo; ch < hi; ch++) {
+            float win[64]; /* d_conv <= 64 (load.c) */
+            const float *w = j->l->ssm_conv + (size_t)ch * K;
+            memcpy(win, state + (size_t)ch * (K - 1), (size_t)(K - 1) * sizeof *win);
+            for (int t = t0; t < t1; t++) {
+                float *x = c->ssm_zxbcdt + (size_t)t * d.row + d.di + ch;
+                win[K - 1] = *x;
+                float sum = 0.0f;
+                for (int k = 0; k < K; k++) sum += win[k] * w[k];
+                if (j->l->ssm_conv_b) sum += j->l->ssm_conv_b[ch];
+                *x = silu(sum);
+                memmove(win, win + 1, (size_t)(K - 1) * sizeof *win);
+            }
+            memcpy(state + (size_t)ch * (K - 1), win, (size_t)(K - 1) * sizeof *win);
+        }
+    }
+}
+
+/* One (run, head) item at a time: the scan over the run's tokens, y = S C + D x, gated by
+ * silu(z), into ssm_y. */
+static void scan_worker(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
+    ssm_job *j = arg;
+    ak_context *c = j->c;
+    const ak_layer *l = j->l;
+    const ssm_dims d = dims(&c->hp);
+    for (int item; (item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < c->runs.n_runs * d.nh;) {
+        const int r = item / d.nh, h = item % d.nh, g = h / (d.nh / d.ng);
+        ak_context *sq = c->runs.seq[r];
+        float *S = sq->ssm_state + (size_t)l->ssm_slot * ak_ssm_scan_state_floats(&c->hp) + (size_t)h * d.hd * d.ds;
+        for (int t = c->runs.start[r]; t < c->runs.start[r + 1]; t++) {
+            const float *row = c->ssm_zxbcdt + (size_t)t * d.row;
+            const float *z = row + h * d.hd, *x = row + d.di + h * d.hd;
+            const float *B = row + 2 * d.di + g * d.ds, *C = row + 2 * d.di + d.ng * d.ds + g * d.ds;
+            const float dt = softplus(row[d.di + d.channels + h] + l->ssm_dt_b[h]);
+            const float dA = expf(dt * l->ssm_a[h]);
+            float *y = c->ssm_y + (size_t)t * d.di + h * d.hd;
+            for (int i = 0; i < d.hd; i++) {
+                float *s = S + (size_t)i * d.ds, sum = 0.0f;
+                const float x_dt = x[i] * dt;
+                for (int n = 0; n < d.ds; n++) {
+                    s[n] = s[n] * dA + B[n] * x_dt;
+                    sum += s[n] * C[n];
+                }
+                y[i] = (sum + x[i] * l->ssm_d[h]) * silu(z[i]);
+            }
+        }
+    }
+}
+
+/* The grouped RMSNorm of each token's gated y, in place. */
+static void norm_worker(void *arg, int ith, int nth) {
+    ssm_job *j = arg;
+    ak_context *c = j->c;
+    const ssm_dims d = dims(&c->hp);
+    const int gs = d.di / d.ng;
+    int64_t lo, hi;
+    ak_split(j->n_tok, ith, nth, &lo, &hi);
+    for (int64_t t = lo; t < hi; t++)
+        for (int g = 0; g < d.ng; g++) {
+            float *y = c->ssm_y + (size_t)t * d.di + (size_t)g * gs;
+            ak_rms_norm(y, j->l->ssm_norm + (size_t)g * gs, y, gs, c->hp.rms_eps);
+        }
+}
+
+void ak_ssm_layer(ak_context *c, const ak_layer *l, int n_tok) {
+    const ak_hparams *hp = &c->hp;
+    const ak_mat *win[1] = {&l->ssm_in}, *wout[1] = {&l->ssm_out};
+    float *yin[1] = {c->ssm_zxbcdt}, *yout[1] = {c->moe_out};
+    ssm_job j = {c, l, n_tok, 0};
+    atomic_init(&j.next, 0);
+    ak_batch_matmul(c, c->xn, hp->n_embd, n_tok, win, yin, 1);
+    ak_pool_run(c->pool, conv_worker, &j);
+    ak_pool_run(c->pool, scan_worker, &j);
+    ak_pool_run(c->pool, norm_worker, &j);
+    ak_batch_matmul(c, c->ssm_y, hp->ssm_d_inner, n_tok, wout, yout, 1);
+}
