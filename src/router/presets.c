@@ -41,6 +41,11 @@ static const preset presets[] = {
      "scoring_func=sigmoid with e_score_correction_bias, n_group=8, topk_group=4, "
      "norm_topk_prob=true, routed_scaling_factor=2.5, n_shared_experts=1, first_k_dense_replace=3; "
      "the engine reads the gating from the GGUF file"},
+    {"nemotron-3-nano-30b-a3b", 128, 6, 1,
+     "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 config.json: n_routed_experts=128, num_experts_per_tok=6, "
+     "sigmoid scores with a selection bias (e_score_correction_bias), n_group=1, topk_group=1, "
+     "norm_topk_prob=true, routed_scaling_factor=2.5, n_shared_experts=1 (always on, not routed), "
+     "23 MoE layers of 52 (hybrid_override_pattern); the engine reads the gating from the GGUF file"},
 };
 
 #define N_PRESETS ((int)(sizeof presets / sizeof presets[0]))
