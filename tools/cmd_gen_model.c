@@ -12,7 +12,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: adaptive-k gen-model -o FILE [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss|deepseek2|nemotron_h_moe]\n"
+            "usage: adaptive-k gen-model -o FILE\n"
+            "         [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss|deepseek2|nemotron_h_moe|qwen35moe]\n"
             "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|q2_k|q3_k|iq4_xs|mxfp4] [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
@@ -23,6 +24,8 @@ static void usage(FILE *out) {
             "         nemotron_h_moe: [--pattern KINDS (M Mamba-2, * attention, E experts; e.g. MEM*E)\n"
             "          --ssm-heads N --ssm-head-dim N --ssm-groups N --ssm-state N --ssm-conv N --ff-shexp N\n"
             "          --weights-norm 0|1 --weights-scale F]\n"
+            "         qwen35moe: [--ssm-heads N (value heads) --ssm-groups N (key heads) --ssm-head-dim N\n"
+            "          --ssm-conv N --ff-shexp N --rope-dims N] (Gated DeltaNet, every 4th layer attention)\n"
             "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
             "  llama.cpp loads the file too. Deterministic for a seed. A preset sets full-size shapes\n"
             "  (the other flags still apply). Matrices whose rows do not fit the type's blocks are\n"
@@ -52,7 +55,7 @@ int cmd_gen_model(int argc, char **argv) {
         }
     } else if (ak_gen_params_default(&p, arch)) {
         fprintf(stderr, "gen-model: unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2, "
-                "nemotron_h_moe)\n", arch);
+                "nemotron_h_moe, qwen35moe)\n", arch);
         return 2;
     }
     int quiet = 0;
@@ -74,6 +77,7 @@ int cmd_gen_model(int argc, char **argv) {
         {"--weights-norm", NULL, &p.weights_norm, 0, 1},      {"--ssm-heads", NULL, &p.ssm_heads, 0, 1 << 16},
         {"--ssm-head-dim", NULL, &p.ssm_head_dim, 0, 4096},   {"--ssm-groups", NULL, &p.ssm_groups, 0, 1 << 16},
         {"--ssm-state", NULL, &p.ssm_state, 0, 4096},         {"--ssm-conv", NULL, &p.ssm_conv, 0, 64},
+        {"--rope-dims", NULL, &p.rope_dims, 0, 4096},
     };
     const ak_cli_bool_flag bools[] = {{"--quiet", &quiet, 1}};
     ak_cli_args args = {.cmd = "gen-model", .usage = usage, .usage_after_unknown = 1,

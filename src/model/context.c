@@ -290,11 +290,16 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
         c->mla_enc = zalloc(B * (size_t)hp->n_head, c->mla_enc_stride, &ok);
     }
     if (hp->n_layer_ssm) { /* Mamba-2: recurrent states, in_proj rows (z, xBC, dt) and scan outputs */
-        const size_t proj = (size_t)(2 * hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state + hp->ssm_n_head);
+        /* Mamba-2: z | xBC | dt; Gated DeltaNet: q k v, z, beta, alpha (one more per head) */
+        const size_t proj = (size_t)(2 * hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state + 2 * hp->ssm_n_head);
         c->conv_state = zalloc((size_t)hp->n_layer_ssm * ak_ssm_conv_state_floats(hp), sizeof(float), &ok);
         c->ssm_state = zalloc((size_t)hp->n_layer_ssm * ak_ssm_scan_state_floats(hp), sizeof(float), &ok);
         c->ssm_zxbcdt = zalloc(B * proj, sizeof(float), &ok);
         c->ssm_y = zalloc(B * (size_t)hp->ssm_d_inner, sizeof(float), &ok);
+    }
+    if (hp->attn_gated) {
+        c->q_full = zalloc(B * 2 * q_dim, sizeof(float), &ok);
+        c->attn_gate = zalloc(B * q_dim, sizeof(float), &ok);
     }
     if (ff_dense > 0) {
         c->sh_gate = zalloc(B * ff_dense, sizeof(float), &ok);
@@ -334,7 +339,7 @@ void ak_context_free(ak_context *c) {
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
                     c->ledger, c->mla_qa, c->mla_q, c->mla_v, c->mla_enc, c->conv_state, c->ssm_state,
-                    c->ssm_zxbcdt, c->ssm_y};
+                    c->ssm_zxbcdt, c->ssm_y, c->q_full, c->attn_gate};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

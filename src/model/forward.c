@@ -166,8 +166,15 @@ static void qkv(ak_context *c, const ak_layer *l, int n_tok) {
     const int E = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
     const int q_dim = nh * hd, kv_dim = nkv * hd;
     const ak_mat *w[3] = {&l->wq, &l->wk, &l->wv};
-    float *y[3] = {c->q, c->k, c->v};
+    float *y[3] = {hp->attn_gated ? c->q_full : c->q, c->k, c->v};
     ak_batch_matmul(c, c->xn, E, n_tok, w, y, 3);
+    if (hp->attn_gated) /* each head's query, then its gate */
+        for (int t = 0; t < n_tok; t++)
+            for (int h = 0; h < nh; h++) {
+                const float *src = c->q_full + (size_t)t * 2 * q_dim + (size_t)h * 2 * hd;
+                memcpy(c->q + (size_t)t * q_dim + (size_t)h * hd, src, (size_t)hd * sizeof(float));
+                memcpy(c->attn_gate + (size_t)t * q_dim + (size_t)h * hd, src + hd, (size_t)hd * sizeof(float));
+            }
     add_bias(c->q, l->bq, n_tok, q_dim);
     add_bias(c->k, l->bk, n_tok, kv_dim);
     add_bias(c->v, l->bv, n_tok, kv_dim);
@@ -203,6 +210,9 @@ static void attention(ak_context *c, int il, int n_tok) {
     if (hp->n_lora_kv) ak_mla_qkv(c, l, n_tok);
     else qkv(c, l, n_tok);
     ak_attend(c, il, n_tok);
+    if (hp->attn_gated) /* qwen35moe: each head's output times the sigmoid of its gate */
+        for (size_t i = 0; i < (size_t)n_tok * hp->n_head * hp->head_dim; i++)
+            c->att[i] *= 1.0f / (1.0f + expf(-c->attn_gate[i]));
     const float *att = c->att;
     int64_t att_dim = (int64_t)hp->n_head * hp->head_dim;
     if (hp->n_lora_kv) { /* the heads' values from the latent outputs */
@@ -218,10 +228,11 @@ static void attention(ak_context *c, int il, int n_tok) {
     for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
 }
 
-/* A Mamba-2 block (ssm.c): x += ssm(attn_norm(x)). */
+/* A recurrent block (ssm.c), Mamba-2 or Gated DeltaNet: x += block(attn_norm(x)). */
 static void ssm_block(ak_context *c, const ak_layer *l, int n_tok) {
     norm_batch(c, l->attn_norm, n_tok);
-    ak_ssm_layer(c, l, n_tok);
+    if (l->mixer == AK_MIXER_SSM) ak_ssm_layer(c, l, n_tok);
+    else ak_deltanet_layer(c, l, n_tok);
     for (size_t i = 0; i < (size_t)n_tok * c->hp.n_embd; i++) c->x[i] += c->moe_out[i];
 }
 
@@ -546,7 +557,7 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
         const ak_layer *l = &m->layers[il];
         enc_invalidate(c);
         if (l->mixer == AK_MIXER_ATTENTION) attention(c, il, n_tok);
-        if (l->mixer == AK_MIXER_SSM) ssm_block(c, l, n_tok);
+        if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) ssm_block(c, l, n_tok);
         enc_invalidate(c);
         if (l->ffn == AK_FFN_DENSE) dense_layer(c, il, n_tok);
         if (l->ffn == AK_FFN_MOE && moe(c, il, n_tok, err)) {

@@ -39,7 +39,7 @@ typedef struct {
 int ak_gen_params_default(ak_gen_params *p, const char *arch) {
     memset(p, 0, sizeof *p);
     if (strcmp(arch, "olmoe") && strcmp(arch, "qwen2moe") && strcmp(arch, "qwen3moe") && strcmp(arch, "mixtral") &&
-        strcmp(arch, "gpt-oss") && strcmp(arch, "deepseek2") && strcmp(arch, "nemotron_h_moe"))
+        strcmp(arch, "gpt-oss") && strcmp(arch, "deepseek2") && strcmp(arch, "nemotron_h_moe") && strcmp(arch, "qwen35moe"))
         return -1;
     snprintf(p->arch, sizeof p->arch, "%s", arch);
     p->type = AK_TYPE_F32;
@@ -85,11 +85,17 @@ int ak_gen_params_default(ak_gen_params *p, const char *arch) {
         p->n_expert_shared = 1, p->sigmoid = 1, p->n_group = 1, p->weights_norm = 1, p->weights_scale = 2.5f;
         p->ssm_heads = 8, p->ssm_head_dim = 8, p->ssm_groups = 2, p->ssm_state = 16, p->ssm_conv = 4;
     }
+    if (!strcmp(arch, "qwen35moe")) { /* 3 DeltaNet layers and 1 attention, partial RoPE, GQA */
+        p->n_layer = 4, p->n_head_kv = 2, p->head_dim = 32, p->rope_dims = 8, p->n_ff_shexp = 64;
+        p->ssm_heads = 4, p->ssm_groups = 2, p->ssm_head_dim = 16, p->ssm_conv = 4;
+        p->rms_eps = 1e-6f, p->rope_freq_base = 10000000.0f;
+    }
     return 0;
 }
 
 const char *ak_gen_preset_names(void) {
-    return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b|gpt-oss-20b|deepseek-v2-lite|nemotron-3-nano-30b-a3b";
+    return "olmoe-1b-7b|qwen1.5-moe-a2.7b|mixtral-8x7b|gpt-oss-20b|deepseek-v2-lite|nemotron-3-nano-30b-a3b|"
+           "qwen3.6-35b-a3b";
 }
 
 /* Shapes from the models' Hugging Face config.json files. */
@@ -141,7 +147,24 @@ int ak_gen_params_preset(ak_gen_params *p, const char *preset) {
         p->weights_scale = 2.5f, p->weights_norm = 1;
         return 0;
     }
+    if (!strcmp(preset, "qwen3.6-35b-a3b")) { /* Qwen/Qwen3.6-35B-A3B (qwen3_5_moe) text config */
+        ak_gen_params_default(p, "qwen35moe");
+        p->n_layer = 40, p->n_embd = 2048, p->n_head = 16, p->n_head_kv = 2, p->head_dim = 256, p->rope_dims = 64;
+        p->n_expert = 256, p->n_expert_used = 8, p->n_ff = 512, p->n_ff_shexp = 512, p->n_vocab = 248320;
+        p->n_ctx_train = 262144, p->ssm_heads = 32, p->ssm_groups = 16, p->ssm_head_dim = 128, p->ssm_conv = 4;
+        return 0;
+    }
     return -1;
+}
+
+static int validate_qwen35(const ak_gen_params *p, ak_error *err) {
+    const int hd = p->head_dim ? p->head_dim : p->n_embd / p->n_head;
+    if (p->ssm_heads < 1 || p->ssm_groups < 1 || p->ssm_heads % p->ssm_groups || p->ssm_head_dim < 1 ||
+        p->ssm_head_dim > 1024 || p->ssm_conv < 2 || p->ssm_conv > 64 || p->n_ff_shexp < 1 || p->rope_dims < 0 ||
+        p->rope_dims > hd || p->rope_dims % 2 || hd < 32)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "qwen35moe: --ssm-heads a multiple of --ssm-groups, --ssm-head-dim "
+                        "1..1024, --ssm-conv 2..64, --ff-shexp >= 1, even --rope-dims <= head dim, head dim >= 32");
+    return 0;
 }
 
 /* The kind of layer l of a nemotron_h_moe model: 'M', '*' or 'E'. */
@@ -178,7 +201,7 @@ static int validate(const ak_gen_params *p, ak_error *err) {
     ak_gen_params d;
     if (ak_gen_params_default(&d, p->arch)) {
         ak_failf(err, AK_ERR_INVALID_ARG, "unknown architecture '%s' (olmoe, qwen2moe, qwen3moe, mixtral, gpt-oss, deepseek2, "
-                 "nemotron_h_moe)",
+                 "nemotron_h_moe, qwen35moe)",
                  p->arch);
         return -1;
     }
@@ -214,8 +237,9 @@ static int validate(const ak_gen_params *p, ak_error *err) {
     }
     if (!strcmp(p->arch, "deepseek2") && validate_deepseek2(p, err)) return -1;
     if (!strcmp(p->arch, "nemotron_h_moe") && validate_nemotron_h(p, err)) return -1;
+    if (!strcmp(p->arch, "qwen35moe") && validate_qwen35(p, err)) return -1;
     if (strcmp(p->arch, "qwen3moe") && strcmp(p->arch, "gpt-oss") && strcmp(p->arch, "deepseek2") &&
-        strcmp(p->arch, "nemotron_h_moe") && hd * p->n_head != p->n_embd) {
+        strcmp(p->arch, "nemotron_h_moe") && strcmp(p->arch, "qwen35moe") && hd * p->n_head != p->n_embd) {
         ak_failf(err, AK_ERR_INVALID_ARG, "%s needs head_dim * heads == embd", p->arch);
         return -1;
     }
@@ -362,6 +386,42 @@ static void nemotron_h_layer(const ak_gen_params *p, int l, tensor_spec *t, int 
     }
 }
 
+/* One qwen35moe layer (llama_model_qwen35moe::load_arch_tensors): a Gated DeltaNet or, every
+ * 4th layer, gated attention with q/k norms; then experts and a sigmoid-gated shared expert. */
+static void qwen35_layer(const ak_gen_params *p, int l, tensor_spec *t, int *n) {
+    const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp, hd = p->head_dim;
+    const int64_t w = p->ssm_head_dim, vd = w * p->ssm_heads, qkv = 2 * w * p->ssm_groups + vd, nv = p->ssm_heads;
+    const int ty = p->type;
+    add_spec(t, n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
+    if ((l + 1) % 4 == 0) {
+        add_spec(t, n, T_MATRIX, l, "attn_q.weight", ty, 2, E, 2 * hd * p->n_head, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "attn_k.weight", ty, 2, E, hd * p->n_head_kv, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "attn_v.weight", ty, 2, E, hd * p->n_head_kv, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "attn_output.weight", ty, 2, hd * p->n_head, E, 1, keep_rms(hd * p->n_head));
+        add_spec(t, n, T_NORM, l, "attn_q_norm.weight", ty, 1, hd, 1, 1, 0.1f);
+        add_spec(t, n, T_NORM, l, "attn_k_norm.weight", ty, 1, hd, 1, 1, 0.1f);
+    } else {
+        add_spec(t, n, T_MATRIX, l, "attn_qkv.weight", ty, 2, E, qkv, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "attn_gate.weight", ty, 2, E, vd, 1, keep_rms(E));
+        add_spec(t, n, T_BIAS, l, "ssm_conv1d.weight", ty, 2, p->ssm_conv, qkv, 1, keep_rms(p->ssm_conv));
+        add_spec(t, n, T_DT_BIAS, l, "ssm_dt.bias", ty, 1, nv, 1, 1, 1.0f);
+        add_spec(t, n, T_SSM_A, l, "ssm_a", ty, 1, nv, 1, 1, 1.0f);
+        add_spec(t, n, T_MATRIX, l, "ssm_beta.weight", ty, 2, E, nv, 1, keep_rms(E));
+        add_spec(t, n, T_MATRIX, l, "ssm_alpha.weight", ty, 2, E, nv, 1, keep_rms(E));
+        add_spec(t, n, T_NORM, l, "ssm_norm.weight", ty, 1, w, 1, 1, 0.1f);
+        add_spec(t, n, T_MATRIX, l, "ssm_out.weight", ty, 2, vd, E, 1, keep_rms(vd));
+    }
+    add_spec(t, n, T_NORM, l, "post_attention_norm.weight", ty, 1, E, 1, 1, 0.1f);
+    add_spec(t, n, T_ROUTER, l, "ffn_gate_inp.weight", AK_TYPE_F32, 2, E, X, 1, 0.5f * keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_gate_exps.weight", ty, 3, E, F, X, keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_up_exps.weight", ty, 3, E, F, X, keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_down_exps.weight", ty, 3, F, E, X, keep_rms(F));
+    add_spec(t, n, T_SHEXP_GATE, l, "ffn_gate_inp_shexp.weight", ty, 1, E, 1, 1, keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_gate_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_up_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
+    add_spec(t, n, T_MATRIX, l, "ffn_down_shexp.weight", ty, 2, S, E, 1, keep_rms(S));
+}
+
 static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
     const int q2 = !strcmp(p->arch, "qwen2moe"), q3 = !strcmp(p->arch, "qwen3moe"), ol = !strcmp(p->arch, "olmoe");
     const int oss = !strcmp(p->arch, "gpt-oss");
@@ -371,7 +431,8 @@ static int build_specs(const ak_gen_params *p, int n_vocab, tensor_spec *t) {
     const int ty = p->type;
     int n = 0;
     add_spec(t, &n, T_EMBED, -1, "token_embd.weight", ty, 2, E, n_vocab, 1, 1.0f);
-    const int own_layers = !strcmp(p->arch, "deepseek2") || !strcmp(p->arch, "nemotron_h_moe");
+    const int own_layers = !strcmp(p->arch, "deepseek2") || !strcmp(p->arch, "nemotron_h_moe") || !strcmp(p->arch, "qwen35moe");
+    for (int l = 0; l < p->n_layer && !strcmp(p->arch, "qwen35moe"); l++) qwen35_layer(p, l, t, &n);
     for (int l = 0; l < p->n_layer && !strcmp(p->arch, "deepseek2"); l++) deepseek2_layer(p, l, t, &n);
     for (int l = 0; l < p->n_layer && !strcmp(p->arch, "nemotron_h_moe"); l++) nemotron_h_layer(p, l, t, &n);
     for (int l = 0; l < p->n_layer && !own_layers; l++) {
@@ -608,6 +669,25 @@ static void set_nemotron_h_metadata(gguf_writer *w, const ak_gen_params *p) {
 #undef K
 }
 
+/* qwen35moe's keys as llama.cpp's converter writes them (Qwen3NextModel, _Qwen35MRopeMixin). */
+static void set_qwen35_metadata(gguf_writer *w, const ak_gen_params *p) {
+    char key[96];
+#define K(s) (snprintf(key, sizeof key, "qwen35moe.%s", s), key)
+    const int32_t sections[4] = {11, 11, 10, 0};
+    gguf_set_u32(w, K("attention.key_length"), (uint32_t)p->head_dim);
+    gguf_set_u32(w, K("attention.value_length"), (uint32_t)p->head_dim);
+    gguf_set_u32(w, K("rope.dimension_count"), (uint32_t)(p->rope_dims ? p->rope_dims : p->head_dim));
+    gguf_set_arr_data(w, K("rope.dimension_sections"), GGUF_TYPE_INT32, sections, 4);
+    gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
+    gguf_set_u32(w, K("ssm.conv_kernel"), (uint32_t)p->ssm_conv);
+    gguf_set_u32(w, K("ssm.state_size"), (uint32_t)p->ssm_head_dim);
+    gguf_set_u32(w, K("ssm.group_count"), (uint32_t)p->ssm_groups);
+    gguf_set_u32(w, K("ssm.time_step_rank"), (uint32_t)p->ssm_heads);
+    gguf_set_u32(w, K("ssm.inner_size"), (uint32_t)(p->ssm_heads * p->ssm_head_dim));
+    gguf_set_u32(w, K("full_attention_interval"), 4);
+#undef K
+}
+
 static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
     const char *a = gguf_arch(p);
     char key[96];
@@ -631,16 +711,18 @@ static void set_metadata(gguf_writer *w, const ak_gen_params *p) {
     gguf_set_u32(w, K("attention.head_count"), (uint32_t)p->n_head);
     if (!nemotron) gguf_set_u32(w, K("attention.head_count_kv"), (uint32_t)p->n_head_kv);
     if (nemotron) set_nemotron_h_metadata(w, p);
+    if (!strcmp(p->arch, "qwen35moe")) set_qwen35_metadata(w, p);
     gguf_set_f32(w, K("rope.freq_base"), p->rope_freq_base);
     gguf_set_f32(w, K("attention.layer_norm_rms_epsilon"), p->rms_eps);
     gguf_set_u32(w, K("expert_count"), (uint32_t)p->n_expert);
     gguf_set_u32(w, K("expert_used_count"), (uint32_t)p->n_expert_used);
-    if (!strcmp(p->arch, "qwen2moe") || !strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") || nemotron)
+    const int q35 = !strcmp(p->arch, "qwen35moe");
+    if (!strcmp(p->arch, "qwen2moe") || !strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") || nemotron || q35)
         gguf_set_u32(w, K("expert_feed_forward_length"), (uint32_t)p->n_ff);
     if (!strcmp(p->arch, "gpt-oss")) gguf_set_u32(w, K("attention.sliding_window"), (uint32_t)p->n_swa);
     if (!strcmp(p->arch, "qwen2moe") || nemotron)
         gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
-    if (strcmp(p->arch, "deepseek2") && !nemotron &&
+    if (strcmp(p->arch, "deepseek2") && !nemotron && !q35 &&
         (!strcmp(p->arch, "qwen3moe") || !strcmp(p->arch, "gpt-oss") || hd * p->n_head != p->n_embd)) {
         gguf_set_u32(w, K("attention.key_length"), (uint32_t)hd);
         gguf_set_u32(w, K("attention.value_length"), (uint32_t)hd);

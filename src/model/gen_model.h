@@ -18,7 +18,8 @@
 #include <stdint.h>
 
 typedef struct {
-    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss", "deepseek2", "nemotron_h_moe" */
+    char arch[16];       /* "olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss", "deepseek2", "nemotron_h_moe",
+                          * "qwen35moe" */
     int type;            /* ggml type of the big matrices (ak_type) */
     int n_layer, n_embd, n_head, n_head_kv;
     int head_dim;        /* 0: n_embd / n_head */
@@ -52,6 +53,11 @@ typedef struct {
      * the selection bias, one shared expert of n_ff_shexp rows */
     const char *pattern;
     int ssm_heads, ssm_head_dim, ssm_groups, ssm_state, ssm_conv;
+    /* qwen35moe: Gated DeltaNet layers but every 4th (attention with an output gate, q/k
+     * norms, partial RoPE over rope_dims), each followed by experts and a sigmoid-gated
+     * shared expert (n_ff_shexp); the DeltaNet has ssm_heads value heads and ssm_groups key
+     * heads, both ssm_head_dim wide */
+    int rope_dims;       /* rotated dims per head (0: head_dim) */
     uint64_t seed;
 } ak_gen_params;
 

@@ -351,6 +351,59 @@ static int load_nemotron_h(loader *L) {
     return 0;
 }
 
+/* qwen35moe (llama_model_qwen35moe::load_arch_hparams): Gated DeltaNet layers except every
+ * full_attention_interval-th (or as attention.recurrent_layers lists them), each followed
+ * by MoE with a sigmoid-gated shared expert; attention with a per-head output gate, q/k
+ * norms per head and partial IMRoPE. Text tokens have the same position in every RoPE
+ * section, so IMRoPE is plain NEOX RoPE over rope.dimension_count dims, provided every
+ * rotated pair falls in a t/h/w section (a pair in none would use position 0: refused). */
+static int load_qwen35(loader *L) {
+    ak_model *m = L->m;
+    ak_hparams *hp = &m->hp;
+    int interval = 4;
+    if (need_int(L, "ssm.conv_kernel", 2, 64, &hp->ssm_d_conv) || need_int(L, "ssm.inner_size", 1, 1 << 20, &hp->ssm_d_inner) ||
+        need_int(L, "ssm.state_size", 1, 1024, &hp->ssm_d_state) ||
+        need_int(L, "ssm.time_step_rank", 1, 1 << 16, &hp->ssm_n_head) ||
+        need_int(L, "ssm.group_count", 1, 1 << 16, &hp->ssm_n_group) ||
+        opt_int(L, "full_attention_interval", 1, 4096, 4, &interval))
+        return -1;
+    if (hp->ssm_d_inner % hp->ssm_n_head || hp->ssm_d_inner / hp->ssm_n_head != hp->ssm_d_state ||
+        hp->ssm_n_head % hp->ssm_n_group)
+        return ak_failf(L->err, AK_ERR_FORMAT, "qwen35moe: %d value heads of %d (ssm.inner_size / time_step_rank) and %d "
+                        "key heads of %d (ssm.group_count, state_size): supported are equal key and value head widths and "
+                        "value heads a multiple of key heads", hp->ssm_n_head, hp->ssm_d_inner / hp->ssm_n_head,
+                        hp->ssm_n_group, hp->ssm_d_state);
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.recurrent_layers", hp->arch);
+    gguf_type et;
+    uint64_t n;
+    const int listed = gguf_get_arr_info(m->gguf, key, &et, &n);
+    if (listed && (n < (uint64_t)hp->n_layer || (et != GGUF_TYPE_BOOL && et != GGUF_TYPE_INT32 && et != GGUF_TYPE_UINT32)))
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected %d bools (one per layer)", key, hp->n_layer);
+    const uint8_t *d = listed ? gguf_get_arr_data(m->gguf, key) : NULL;
+    for (int il = 0; il < hp->n_layer; il++) {
+        int recurrent = (il + 1) % interval != 0;
+        if (listed) recurrent = et == GGUF_TYPE_BOOL ? d[il] != 0 : (d[4 * (size_t)il] | d[4 * (size_t)il + 1]) != 0;
+        m->layers[il].mixer = recurrent ? AK_MIXER_DELTANET : AK_MIXER_ATTENTION;
+    }
+    snprintf(key, sizeof key, "%s.rope.dimension_sections", hp->arch);
+    if (gguf_get_arr_info(m->gguf, key, &et, &n)) {
+        int32_t s[4] = {0, 0, 0, 0};
+        if (n != 4 || (et != GGUF_TYPE_INT32 && et != GGUF_TYPE_UINT32))
+            return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected 4 integers", key);
+        memcpy(s, gguf_get_arr_data(m->gguf, key), sizeof s);
+        const int dims = s[0] + s[1] + s[2] + s[3];
+        for (int i = 0; i < hp->n_rot / 2; i++) {
+            const int sec = dims > 0 ? i % dims : 0; /* ggml's IMRoPE: sections interleaved t, h, w */
+            if (!(sec % 3 == 0 && sec < 3 * s[0]) && !(sec % 3 == 1 && sec < 3 * s[1]) && !(sec % 3 == 2 && sec < 3 * s[2]))
+                return ak_failf(L->err, AK_ERR_FORMAT, "%s [%d, %d, %d, %d]: rotated pair %d falls in no text section "
+                                "(not supported)", key, s[0], s[1], s[2], s[3], i);
+        }
+    }
+    hp->attn_gated = 1;
+    return 0;
+}
+
 static int load_hparams(loader *L) {
     ak_hparams *hp = &L->m->hp;
     gguf_str arch;
@@ -363,11 +416,11 @@ static int load_hparams(loader *L) {
     int is_olmoe = !strcmp(hp->arch, "olmoe"), is_q2 = !strcmp(hp->arch, "qwen2moe");
     int is_q3 = !strcmp(hp->arch, "qwen3moe"), is_llama = !strcmp(hp->arch, "llama");
     int is_oss = !strcmp(hp->arch, "gpt-oss"), is_ds = !strcmp(hp->arch, "deepseek2");
-    int is_nh = !strcmp(hp->arch, "nemotron_h_moe");
-    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama && !is_oss && !is_ds && !is_nh)
+    int is_nh = !strcmp(hp->arch, "nemotron_h_moe"), is_q35 = !strcmp(hp->arch, "qwen35moe");
+    if (!is_olmoe && !is_q2 && !is_q3 && !is_llama && !is_oss && !is_ds && !is_nh && !is_q35)
         return ak_failf(L->err, AK_ERR_FORMAT,
                         "unsupported architecture '%s' (supported: olmoe, qwen2moe, qwen3moe, llama with experts, "
-                        "gpt-oss, deepseek2, nemotron_h_moe)",
+                        "gpt-oss, deepseek2, nemotron_h_moe, qwen35moe)",
                         hp->arch);
 
     if (need_int(L, "block_count", 1, 4096, &hp->n_layer) || need_int(L, "embedding_length", 1, 1 << 20, &hp->n_embd) ||
@@ -375,6 +428,9 @@ static int load_hparams(loader *L) {
         return -1;
     L->m->layers = calloc((size_t)hp->n_layer, sizeof *L->m->layers);
     if (!L->m->layers) return ak_failf(L->err, AK_ERR_NOMEM, "out of memory");
+    int n_nextn = 0; /* qwen35moe: multi-token-prediction blocks after the trunk, not run */
+    if (is_q35 && opt_int(L, "nextn_predict_layers", 0, hp->n_layer - 1, 0, &n_nextn)) return -1;
+    hp->n_layer -= n_nextn;
     if (is_nh ? load_nemotron_layers(L) : opt_int(L, "attention.head_count_kv", 1, hp->n_head, hp->n_head, &hp->n_head_kv))
         return -1;
     if (hp->n_head % hp->n_head_kv)
@@ -400,6 +456,8 @@ static int load_hparams(loader *L) {
     if (is_ds && load_deepseek2(L, n_ff, vlen)) return -1;
     if (is_nh) {
         if (load_nemotron_h(L)) return -1;
+    } else if (is_q35 && load_qwen35(L)) {
+        return -1;
     } else if (is_olmoe || is_llama) {
         hp->n_ff_exp = n_ff; /* these two use feed_forward_length for the experts */
     } else {
@@ -407,10 +465,11 @@ static int load_hparams(loader *L) {
         if (!hp->n_ff_exp) hp->n_ff_exp = n_ff / hp->n_expert_used;
     }
     if (hp->n_ff_exp <= 0) return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s.feed_forward_length", hp->arch);
-    if (is_q2) {
+    if (is_q2 || is_q35) {
         if (opt_int(L, "expert_shared_feed_forward_length", 0, 1 << 24, 0, &hp->n_ff_shexp)) return -1;
         if (!hp->n_ff_shexp) hp->n_ff_shexp = n_ff;
-        if (hp->n_ff_shexp <= 0) return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key qwen2moe.expert_shared_feed_forward_length");
+        if (hp->n_ff_shexp <= 0)
+            return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key %s.expert_shared_feed_forward_length", hp->arch);
     }
 
     char key[128];
@@ -436,13 +495,13 @@ static int load_hparams(loader *L) {
     hp->rope_neox = !is_llama && !is_ds;
     if (is_nh) hp->n_rot = 0; /* no position encoding in its attention layers */
     /* gpt-oss takes the softmax over the chosen experts' logits: the renormalised softmax */
-    hp->renormalize = is_q3 || is_llama || is_oss || ((is_ds || is_nh) && hp->renormalize);
-    hp->qk_norm = is_olmoe ? 1 : is_q3 ? 2 : 0;
+    hp->renormalize = is_q3 || is_llama || is_oss || is_q35 || ((is_ds || is_nh) && hp->renormalize);
+    hp->qk_norm = is_olmoe ? 1 : is_q3 || is_q35 ? 2 : 0;
     for (int il = 0; il < hp->n_layer_dense; il++) L->m->layers[il].ffn = AK_FFN_DENSE;
     for (int il = 0; il < hp->n_layer; il++) { /* the KV cache and the recurrent states hold their layers only */
         ak_layer *l = &L->m->layers[il];
         l->kv_slot = l->mixer == AK_MIXER_ATTENTION ? hp->n_layer_kv++ : -1;
-        l->ssm_slot = l->mixer == AK_MIXER_SSM ? hp->n_layer_ssm++ : -1;
+        l->ssm_slot = l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET ? hp->n_layer_ssm++ : -1;
     }
     return 0;
 }
@@ -457,7 +516,7 @@ static int load_attention(loader *L, ak_layer *l, int il) {
     char n[96];
     if (gguf_find_tensor(L->m->gguf, NAME("attn_qkv.weight")))
         return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: fused QKV projections are not supported", n);
-    if (load_mat(L, &l->wq, NAME("attn_q.weight"), E, q_dim, 1, 1) ||
+    if (load_mat(L, &l->wq, NAME("attn_q.weight"), E, hp->attn_gated ? 2 * q_dim : q_dim, 1, 1) ||
         load_mat(L, &l->wk, NAME("attn_k.weight"), E, kv_dim, 1, 1) ||
         load_mat(L, &l->wv, NAME("attn_v.weight"), E, kv_dim, 1, 1) ||
         load_mat(L, &l->wo, NAME("attn_output.weight"), q_dim, E, 1, 1) ||
@@ -520,6 +579,8 @@ static int load_moe(loader *L, ak_layer *l, int il) {
     if (gguf_find_tensor(m->gguf, NAME("ffn_gate.0.weight")) || gguf_find_tensor(m->gguf, NAME("ffn_up.0.weight")))
         return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: per-expert (unmerged) expert tensors are not supported; "
                         "convert the model with merged blk.N.ffn_*_exps tensors", n);
+    if (gguf_find_tensor(m->gguf, NAME("ffn_gate_up_exps.weight")))
+        return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: fused gate/up expert tensors are not supported", n);
     if (load_mat(L, &l->gate_inp, NAME("ffn_gate_inp.weight"), E, X, 1, 1)) return -1;
     if (hp->oai_ffn && (load_vec(L, &l->gate_inp_b, NAME("ffn_gate_inp.bias"), X, 1) ||
                         load_vec2(L, &l->gate_exps_b, NAME("ffn_gate_exps.bias"), ff, X, 1) ||
@@ -562,6 +623,26 @@ static int load_ssm(loader *L, ak_layer *l, int il) {
                : 0;
 }
 
+/* A Gated DeltaNet block (llama_model_qwen35moe::load_arch_tensors): q, k (key heads) and
+ * v (value heads) from one attn_qkv, the gate z, beta and alpha per value head; ssm_a has
+ * no ".weight" suffix. Fused gate/up experts are not supported (checked by load_moe). */
+static int load_deltanet(loader *L, ak_layer *l, int il) {
+    const ak_hparams *hp = &L->m->hp;
+    const int64_t E = hp->n_embd, vd = hp->ssm_d_inner, nv = hp->ssm_n_head;
+    const int64_t conv_dim = 2 * (int64_t)hp->ssm_n_group * hp->ssm_d_state + vd;
+    char n[96];
+    return load_mat(L, &l->dn_qkv, NAME("attn_qkv.weight"), E, conv_dim, 1, 1) ||
+           load_mat(L, &l->dn_z, NAME("attn_gate.weight"), E, vd, 1, 1) ||
+           load_vec2(L, &l->ssm_conv, NAME("ssm_conv1d.weight"), hp->ssm_d_conv, conv_dim, 1) ||
+           load_vec(L, &l->ssm_dt_b, NAME("ssm_dt.bias"), nv, 1) || load_vec(L, &l->ssm_a, NAME("ssm_a"), nv, 1) ||
+           load_mat(L, &l->dn_beta, NAME("ssm_beta.weight"), E, nv, 1, 1) ||
+           load_mat(L, &l->dn_alpha, NAME("ssm_alpha.weight"), E, nv, 1, 1) ||
+           load_vec(L, &l->ssm_norm, NAME("ssm_norm.weight"), vd / nv, 1) ||
+           load_mat(L, &l->ssm_out, NAME("ssm_out.weight"), vd, E, 1, 1)
+               ? -1
+               : 0;
+}
+
 static uint64_t mat_macs(const ak_mat *w) { return (uint64_t)(w->n_in * w->n_out * (w->n_mat ? w->n_mat : 1)); }
 
 /* Multiply-accumulates per token outside the routed experts and attention's q.k and a.v
@@ -573,12 +654,13 @@ static uint64_t dense_macs_per_token(const ak_model *m) {
     uint64_t n = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         const ak_layer *l = &m->layers[il];
-        const ak_mat *proj[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wq_a, &l->wq_b, &l->wkv_a, &l->wk_b, &l->wv_b,
-                                &l->ssm_in, &l->ssm_out};
+        const ak_mat *proj[] = {&l->wq,     &l->wk,     &l->wv,     &l->wo,      &l->wq_a,   &l->wq_b,
+                                &l->wkv_a,  &l->wk_b,   &l->wv_b,   &l->ssm_in,  &l->ssm_out, &l->dn_qkv,
+                                &l->dn_z,   &l->dn_beta, &l->dn_alpha};
         for (size_t i = 0; i < sizeof proj / sizeof proj[0]; i++) n += mat_macs(proj[i]);
-        if (l->mixer == AK_MIXER_SSM) /* the convolution, and the scan's state update and read-out */
+        if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) /* the convolution, the state's update and read-out */
             n += (uint64_t)(hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state) * (uint64_t)hp->ssm_d_conv +
-                 2 * (uint64_t)hp->ssm_d_inner * (uint64_t)hp->ssm_d_state;
+                 (l->mixer == AK_MIXER_SSM ? 2 : 3) * (uint64_t)hp->ssm_d_inner * (uint64_t)hp->ssm_d_state;
         if (l->ffn == AK_FFN_DENSE) n += 3 * E * (uint64_t)hp->n_ff_dense;
         if (l->ffn == AK_FFN_MOE) n += E * (uint64_t)hp->n_expert;
         if (l->has_shexp) n += (hp->ffn_relu2 ? 2 : 3) * E * (uint64_t)hp->n_ff_shexp + (l->gate_inp_shexp ? E : 0);
@@ -627,10 +709,12 @@ static int load_tensors(loader *L) {
         if (l->mixer == AK_MIXER_ATTENTION && (hp->n_lora_kv ? load_attention_mla(L, l, il) : load_attention(L, l, il)))
             return -1;
         if (l->mixer == AK_MIXER_SSM && load_ssm(L, l, il)) return -1;
+        if (l->mixer == AK_MIXER_DELTANET && load_deltanet(L, l, il)) return -1;
+        const int post = hp->oai_ffn || hp->attn_gated; /* gpt-oss and qwen35moe name their MoE norm so */
         if (l->mixer == AK_MIXER_NONE) /* a hybrid's feed-forward block: its one norm */
             l->ffn_norm = l->attn_norm;
         else if (l->ffn != AK_FFN_NONE &&
-                 load_vec(L, &l->ffn_norm, hp->oai_ffn ? NAME("post_attention_norm.weight") : NAME("ffn_norm.weight"), E, 1))
+                 load_vec(L, &l->ffn_norm, post ? NAME("post_attention_norm.weight") : NAME("ffn_norm.weight"), E, 1))
             return -1;
         if (l->ffn == AK_FFN_DENSE && load_dense_ffn(L, l, il)) return -1;
         if (l->ffn == AK_FFN_MOE && load_moe(L, l, il)) return -1;

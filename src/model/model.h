@@ -68,10 +68,15 @@ typedef struct {
     int gating;          /* AK_GATING_*: how router logits become expert scores */
     int n_group, n_group_used; /* grouped selection: experts in n_group groups, the best n_group_used kept */
     int ffn_relu2;       /* experts and shared expert are up -> relu(.)^2 -> down, no gate (nemotron_h_moe) */
-    /* Hybrids (nemotron_h_moe): each layer is one block, a Mamba-2 mixer, attention or MoE
-     * (ak_layer's mixer / ffn), read from the per-layer head_count_kv / feed_forward_length.
-     * Only attention layers have a KV cache (n_layer_kv of them; n_layer_kv == n_layer for
-     * the other architectures); each Mamba-2 layer keeps a recurrent state per context. */
+    int attn_gated;      /* attn_q also gives a per-head gate: attention output x sigmoid(gate) (qwen35moe) */
+    /* Hybrids: nemotron_h_moe's layers are each one block, a Mamba-2 mixer, attention or
+     * MoE (ak_layer's mixer / ffn), read from the per-layer head_count_kv /
+     * feed_forward_length; qwen35moe's are Gated DeltaNet or attention, each followed by
+     * MoE. Only attention layers have a KV cache (n_layer_kv of them; n_layer_kv == n_layer
+     * for the other architectures); each recurrent layer keeps a state per context. The
+     * ssm_* keys: Mamba-2's d_inner, d_state, heads and groups; for a Gated DeltaNet the
+     * value width (heads x head width), the key head width, the value heads and the key
+     * heads. */
     int n_layer_kv;
     int n_layer_ssm;
     int ssm_d_conv;      /* causal depthwise convolution width */

@@ -25,7 +25,7 @@ typedef struct {
  * (routed experts, a dense one or nothing), each with its residual. Every architecture but
  * the hybrids has attention and a feed-forward in every layer; a nemotron_h_moe layer has
  * one of the three (its norm is attn_norm either way). */
-enum { AK_MIXER_ATTENTION = 0, AK_MIXER_SSM = 1, AK_MIXER_NONE = 2 };
+enum { AK_MIXER_ATTENTION = 0, AK_MIXER_SSM = 1, AK_MIXER_NONE = 2, AK_MIXER_DELTANET = 3 };
 enum { AK_FFN_MOE = 0, AK_FFN_DENSE = 1, AK_FFN_NONE = 2 };
 
 typedef struct {
@@ -53,6 +53,10 @@ typedef struct {
      * the grouped gated RMSNorm [d_inner], out_proj */
     ak_mat ssm_in, ssm_out;
     float *ssm_conv, *ssm_conv_b, *ssm_dt_b, *ssm_a, *ssm_d, *ssm_norm;
+    /* Gated DeltaNet (qwen35moe): q | k | v before the convolution (attn_qkv), the output
+     * gate z (attn_gate), beta's and alpha's projections (one value per head); it shares
+     * ssm_conv, ssm_dt_b, ssm_a (-exp(A_log)), ssm_norm (per head) and ssm_out */
+    ak_mat dn_qkv, dn_z, dn_beta, dn_alpha;
     /* shared expert (qwen2moe: gated by gate_inp_shexp; deepseek2: ungated, NULL) */
     float *gate_inp_shexp;       /* [n_embd] */
     ak_mat gate_shexp, up_shexp, down_shexp;
@@ -109,6 +113,8 @@ void ak_mla_values(ak_context *c, const ak_layer *l, int n_tok);
 /* ssm.c: a Mamba-2 block on c->xn (normed), its output into c->moe_out, each run's tokens
  * continuing its own sequence's recurrent state. */
 void ak_ssm_layer(ak_context *c, const ak_layer *l, int n_tok);
+/* The same for a Gated DeltaNet block (qwen35moe). */
+void ak_deltanet_layer(ak_context *c, const ak_layer *l, int n_tok);
 size_t ak_ssm_conv_state_floats(const ak_hparams *hp); /* per SSM layer */
 size_t ak_ssm_scan_state_floats(const ak_hparams *hp);
 
@@ -204,6 +210,9 @@ struct ak_context {
      * and scan outputs [n_batch][d_inner] */
     float *conv_state, *ssm_state;
     float *ssm_zxbcdt, *ssm_y;
+    /* gated attention (qwen35moe): attn_q's rows [n_batch][2 q_dim] (each head's query then
+     * its gate), the gates [n_batch][q_dim] */
+    float *q_full, *attn_gate;
 
     ak_layer_ledger *ledger;     /* [n_layer] */
     int native_baseline;         /* the ledger tracks what native top-k would cost */

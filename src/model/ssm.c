@@ -33,6 +33,8 @@ typedef struct {
     const ak_layer *l;
     int n_tok;
     atomic_int next;
+    float *conv_in;   /* token t's convolution channels start at conv_in + t * conv_stride */
+    size_t conv_stride;
 } ssm_job;
 
 /* The shapes every step needs. */
@@ -48,9 +50,10 @@ static ssm_dims dims(const ak_hparams *hp) {
     return d;
 }
 
-/* The convolution of each run's tokens over channels [lo, hi), in place on the xBC part of
- * the in_proj rows, with bias and silu; the window continues from and updates the run's
- * state. Sums in tap order from the oldest input, as ggml_ssm_conv. */
+/* The convolution of each run's tokens over channels [lo, hi), in place (Mamba-2: the xBC
+ * part of the in_proj rows; Gated DeltaNet: q k v), with the bias if any and silu; the
+ * window continues from and updates the run's state. Sums in tap order from the oldest
+ * input, as ggml_ssm_conv. */
 static void conv_worker(void *arg, int ith, int nth) {
     ssm_job *j = arg;
     ak_context *c = j->c;
@@ -67,7 +70,7 @@ static void conv_worker(void *arg, int ith, int nth) {
             const float *w = j->l->ssm_conv + (size_t)ch * K;
             memcpy(win, state + (size_t)ch * (K - 1), (size_t)(K - 1) * sizeof *win);
             for (int t = t0; t < t1; t++) {
-                float *x = c->ssm_zxbcdt + (size_t)t * d.row + d.di + ch;
+                float *x = j->conv_in + (size_t)t * j->conv_stride + ch;
                 win[K - 1] = *x;
                 float sum = 0.0f;
                 for (int k = 0; k < K; k++) sum += win[k] * w[k];
@@ -147,11 +150,102 @@ void ak_ssm_layer(ak_context *c, const ak_layer *l, int n_tok) {
     const ak_hparams *hp = &c->hp;
     const ak_mat *win[1] = {&l->ssm_in}, *wout[1] = {&l->ssm_out};
     float *yin[1] = {c->ssm_zxbcdt}, *yout[1] = {c->moe_out};
-    ssm_job j = {c, l, n_tok, 0};
+    const ssm_dims d = dims(hp);
+    ssm_job j = {c, l, n_tok, 0, c->ssm_zxbcdt + d.di, (size_t)d.row};
     atomic_init(&j.next, 0);
     ak_batch_matmul(c, c->xn, hp->n_embd, n_tok, win, yin, 1);
     ak_pool_run(c->pool, conv_worker, &j);
     ak_pool_run(c->pool, scan_worker, &j);
     ak_pool_run(c->pool, norm_worker, &j);
     ak_batch_matmul(c, c->ssm_y, hp->ssm_d_inner, n_tok, wout, yout, 1);
+}
+
+/* ---------------------------------------------------------------- Gated DeltaNet
+ *
+ * qwen35moe's linear attention, as llama.cpp's build_layer_attn_linear and
+ * ggml_gated_delta_net compute it:
+ *
+ *   q k v = silu(conv1d(attn_qkv x)), z = attn_gate x      k heads for q and k, v heads for v
+ *   q, k = L2-normalised per head; value head h reads key head h % n_k_heads
+ *   g = softplus(alpha x + dt_bias) A (A = -exp(A_log)), beta = sigmoid(beta x)
+ *   per value head: S = S exp(g); d = (v - S^T k) beta; S = S + k d^T; o = S^T q / sqrt(width)
+ *   o = RMSNorm(o) * silu(z) per head ; out = ssm_out(o)
+ *
+ * S (key width x value width per head) and the convolution's last inputs are the
+ * recurrent state. The buffers: ssm_zxbcdt holds q k v [n_tok][conv channels], then z
+ * [n_tok][value width], beta and alpha [n_tok][value heads]. */
+
+static float l2_inv(const float *x, int n, float eps) { /* ggml_l2_norm: 1 / max(|x|, eps) */
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    return 1.0f / fmaxf(sqrtf((float)sum), eps);
+}
+
+/* a . b in SCAN_LANES partial sums (see scan_row) */
+static float dot_lanes(const float *a, const float *b, int n) {
+    float acc[SCAN_LANES] = {0}, sum = 0.0f;
+    int i = 0;
+    for (; i + SCAN_LANES <= n; i += SCAN_LANES)
+        for (int k = 0; k < SCAN_LANES; k++) acc[k] += a[i + k] * b[i + k];
+    for (; i < n; i++) sum += a[i] * b[i];
+    for (int k = 0; k < SCAN_LANES; k++) sum += acc[k];
+    return sum;
+}
+
+enum { DN_MAX_WIDTH = 1024 }; /* head width (load.c: ssm.state_size <= 1024) */
+
+/* One (run, value head) item at a time: the delta rule over the run's tokens, then the
+ * gated norm, into ssm_y. */
+static void delta_worker(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
+    ssm_job *j = arg;
+    ak_context *c = j->c;
+    const ak_layer *l = j->l;
+    const ak_hparams *hp = &c->hp;
+    const int nv = hp->ssm_n_head, nk = hp->ssm_n_group, w = hp->ssm_d_state, vd = hp->ssm_d_inner;
+    const int channels = 2 * nk * w + vd, n_all = c->runs.start[c->runs.n_runs];
+    const float *z_all = c->ssm_zxbcdt + (size_t)n_all * channels;
+    const float *beta_all = z_all + (size_t)n_all * vd, *alpha_all = beta_all + (size_t)n_all * nv;
+    const float scale = 1.0f / sqrtf((float)w);
+    float q[DN_MAX_WIDTH], k[DN_MAX_WIDTH], delta[DN_MAX_WIDTH];
+    for (int item; (item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < c->runs.n_runs * nv;) {
+        const int r = item / nv, h = item % nv, kh = h % nk;
+        ak_context *sq = c->runs.seq[r];
+        /* M[jv][i] = S[i][jv]: row jv holds value channel jv's weights over the key */
+        float *M = sq->ssm_state + (size_t)l->ssm_slot * ak_ssm_scan_state_floats(hp) + (size_t)h * w * w;
+        for (int t = c->runs.start[r]; t < c->runs.start[r + 1]; t++) {
+            const float *row = c->ssm_zxbcdt + (size_t)t * channels;
+            const float *qr = row + kh * w, *kr = row + nk * w + kh * w, *v = row + 2 * nk * w + h * w;
+            const float qs = l2_inv(qr, w, hp->rms_eps), ks = l2_inv(kr, w, hp->rms_eps);
+            for (int i = 0; i < w; i++) q[i] = qr[i] * qs, k[i] = kr[i] * ks;
+            const float g = softplus(alpha_all[(size_t)t * nv + h] + l->ssm_dt_b[h]) * l->ssm_a[h];
+            const float beta = 1.0f / (1.0f + expf(-beta_all[(size_t)t * nv + h])), decay = expf(g);
+            for (size_t i = 0; i < (size_t)w * w; i++) M[i] *= decay;
+            for (int jv = 0; jv < w; jv++) delta[jv] = (v[jv] - dot_lanes(M + (size_t)jv * w, k, w)) * beta;
+            for (int jv = 0; jv < w; jv++)
+                for (int i = 0; i < w; i++) M[(size_t)jv * w + i] += k[i] * delta[jv];
+            float *o = c->ssm_y + (size_t)t * vd + (size_t)h * w;
+            for (int jv = 0; jv < w; jv++) o[jv] = dot_lanes(M + (size_t)jv * w, q, w) * scale;
+            ak_rms_norm(o, l->ssm_norm, o, w, hp->rms_eps);
+            const float *z = z_all + (size_t)t * vd + (size_t)h * w;
+            for (int jv = 0; jv < w; jv++) o[jv] *= silu(z[jv]);
+        }
+    }
+}
+
+void ak_deltanet_layer(ak_context *c, const ak_layer *l, int n_tok) {
+    const ak_hparams *hp = &c->hp;
+    const int nv = hp->ssm_n_head, vd = hp->ssm_d_inner;
+    const int channels = 2 * hp->ssm_n_group * hp->ssm_d_state + vd;
+    float *qkv = c->ssm_zxbcdt, *z = qkv + (size_t)n_tok * channels, *beta = z + (size_t)n_tok * vd;
+    float *alpha = beta + (size_t)n_tok * nv;
+    const ak_mat *w3[3] = {&l->dn_qkv, &l->dn_z, &l->dn_beta}, *wa[1] = {&l->dn_alpha}, *wout[1] = {&l->ssm_out};
+    float *y3[3] = {qkv, z, beta}, *ya[1] = {alpha}, *yout[1] = {c->moe_out};
+    ssm_job j = {c, l, n_tok, 0, qkv, (size_t)channels};
+    atomic_init(&j.next, 0);
+    ak_batch_matmul(c, c->xn, hp->n_embd, n_tok, w3, y3, 3);
+    ak_batch_matmul(c, c->xn, hp->n_embd, n_tok, wa, ya, 1);
+    ak_pool_run(c->pool, conv_worker, &j);
+    ak_pool_run(c->pool, delta_worker, &j);
+    ak_batch_matmul(c, c->ssm_y, vd, n_tok, wout, yout, 1);
 }
