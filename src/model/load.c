@@ -772,6 +772,9 @@ void ak_model_free(ak_model *m) {
 }
 
 const gguf_file *ak_model_gguf(const ak_model *m) { return m->gguf; }
+int ak_model_layer_has_experts(const ak_model *m, int il) {
+    return il >= 0 && il < m->hp.n_layer && m->layers[il].ffn == AK_FFN_MOE;
+}
 const ak_hparams *ak_model_hparams(const ak_model *m) { return &m->hp; }
 uint64_t ak_model_weight_bytes(const ak_model *m) { return m->weight_bytes; }
 uint64_t ak_model_expert_bytes(const ak_model *m) { return m->expert_bytes; }

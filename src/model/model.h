@@ -99,6 +99,8 @@ ak_model *ak_model_load_buffer(const void *buf, size_t len, ak_error *err);
 void ak_model_free(ak_model *m);
 const gguf_file *ak_model_gguf(const ak_model *m);
 const ak_hparams *ak_model_hparams(const ak_model *m);
+/* Whether layer il routes tokens to experts (not a dense, Mamba-2 or attention-only block). */
+int ak_model_layer_has_experts(const ak_model *m, int il);
 /* Bytes of weights in the file's tensors, and of the expert tensors alone. */
 uint64_t ak_model_weight_bytes(const ak_model *m);
 uint64_t ak_model_expert_bytes(const ak_model *m);

@@ -40,8 +40,21 @@ static void sink(void *user, int layer, const float *logits, int n_tokens, int n
     st->filled[layer] += n;
 }
 
+/* The sample needs a softmax router in every layer (ak_calibrate_config fits softmax
+ * policies on all layers' logits); other models get none, and a request for a target
+ * average K is then refused with the reason (regression test
+ * serve_starts_without_experts_in_every_layer: a deepseek2 or nemotron_h_moe server once
+ * failed to start, a layer without experts giving no router rows). */
+static const char *no_sample_reason(const ak_server *s) {
+    if (s->hp->gating != AK_GATING_SOFTMAX) return "its router is not a softmax (sigmoid scores with a selection bias)";
+    for (int l = 0; l < s->hp->n_layer; l++)
+        if (!ak_model_layer_has_experts(s->model, l)) return "some of its layers have no experts";
+    return NULL;
+}
+
 int ak_calib_collect(ak_server *s, ak_error *err) {
     const int L = s->hp->n_layer, E = s->hp->n_expert;
+    if ((s->calib_unavailable = no_sample_reason(s))) return 0;
     char *text = NULL;
     size_t len = 0;
     if (s->opt.calibration_file) {
@@ -96,7 +109,9 @@ done:
 
 int ak_calib_config(ak_server *s, ak_router_config *cfg, double target_avg_k, ak_error *err) {
     ak_error e = {0};
-    if (!s->calib_logits) return ak_failf(err, AK_ERR_INVALID_ARG, "no calibration sample");
+    if (!s->calib_logits)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "a target average K cannot be calibrated for this %s model: %s",
+                        s->hp->arch, s->calib_unavailable ? s->calib_unavailable : "no calibration sample");
     if (ak_config_set_layers(cfg, s->hp->n_layer, &e) != AK_OK) return ak_failf(err, e.code, "%s", e.msg);
     double achieved = 0;
     if (ak_calibrate_config(cfg, s->calib_logits, s->hp->n_layer, s->calib_tokens, target_avg_k, 0, &achieved, &e) !=

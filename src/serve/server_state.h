@@ -48,6 +48,7 @@ struct ak_server {
     unsigned max_connections; /* open connections the listener accepts (http.c) */
 
     float *calib_logits; /* [n_layer][calib_tokens][n_expert] router logits of the calibration text */
+    const char *calib_unavailable; /* why there is no sample (calib.c), or NULL */
     int calib_tokens;
 };
 

@@ -46,6 +46,9 @@ static void shapes(ak_gen_params *p, const char *arch, const char *type) {
     if (!strcmp(arch, "deepseek2")) /* the rest as ak_gen_params_default: sigmoid, bias, 4 groups */
         p->n_head_kv = 1, p->n_layer = 3, p->q_lora = 256, p->kv_lora = 256, p->qk_nope = 64, p->qk_rope = 32,
         p->v_head = 64, p->n_ff_dense = 256;
+    if (!strcmp(arch, "qwen35moe")) /* 3 Gated DeltaNet layers, then gated attention; MoE in each */
+        p->n_layer = 4, p->head_dim = 64, p->rope_dims = 16, p->ssm_heads = 8, p->ssm_groups = 4, p->ssm_head_dim = 32,
+        p->n_ff_shexp = 256;
     if (!strcmp(arch, "nemotron_h_moe")) /* MEM*E: Mamba-2, experts, Mamba-2, attention, experts */
         p->n_layer = 5, p->head_dim = 64, p->ssm_heads = 8, p->ssm_head_dim = 32, p->ssm_groups = 2, p->ssm_state = 32,
         p->n_ff_shexp = 256;

@@ -228,5 +228,16 @@ int main(void) {
     if (m) check_model(m, "nemotron_h_moe");
     ak_model_free(m);
     remove(path);
+
+    /* qwen35moe: Gated DeltaNet states per sequence, gated attention, a gated shared expert */
+    ak_gen_params_default(&gp, "qwen35moe");
+    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
+    tmp_path(path, sizeof path, "decode_group_q35");
+    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "qwen35moe fixture: %s", err.msg);
+    m = ak_model_load(path, &err);
+    CHECK(m != NULL, "qwen35moe fixture: %s", err.msg);
+    if (m) check_model(m, "qwen35moe");
+    ak_model_free(m);
+    remove(path);
     return check_finish("test_decode_group");
 }

@@ -1,4 +1,4 @@
-/* test_hybrid.c - hybrid models (nemotron_h_moe): layer kinds read from the per-layer keys,
+/* test_hybrid.c - hybrid models (nemotron_h_moe, qwen35moe): layer kinds read from the keys,
  * a KV cache for the attention layers only, a recurrent state per context that prefill in
  * chunks continues, that a reset clears and that truncation refuses to rewind, and clear
  * errors for a missing Mamba-2 tensor or key. Agreement with llama.cpp is pinned in
@@ -86,7 +86,53 @@ static void expect_renamed(const char *file, size_t len, const char *from, const
     free(buf);
 }
 
+static void qwen35_kinds(const ak_model *m) {
+    const ak_hparams *hp = ak_model_hparams(m);
+    CHECK(hp->n_layer == 4 && hp->n_layer_kv == 1 && hp->n_layer_ssm == 3 && hp->attn_gated && hp->qk_norm == 2,
+          "qwen35moe: layers %d, attention %d, DeltaNet %d", hp->n_layer, hp->n_layer_kv, hp->n_layer_ssm);
+    for (int il = 0; il < 4 && il < hp->n_layer; il++)
+        CHECK(m->layers[il].mixer == (il == 3 ? AK_MIXER_ATTENTION : AK_MIXER_DELTANET) && m->layers[il].ffn == AK_FFN_MOE &&
+                  m->layers[il].gate_inp_shexp != NULL,
+              "qwen35moe layer %d kind", il);
+    CHECK(hp->n_rot == 8 && hp->gating == AK_GATING_SOFTMAX && hp->renormalize, "partial RoPE, renormalised softmax");
+}
+
+/* Writes the architecture's small default model to path and loads it. */
+static ak_model *fixture(const char *arch, char *path, size_t len) {
+    ak_gen_params gp;
+    ak_gen_params_default(&gp, arch);
+    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
+    ak_error err = {0};
+    tmp_path(path, len, arch[0] == 'q' ? "hybrid_q35" : "hybrid");
+    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "%s fixture: %s", arch, err.msg);
+    ak_model *m = ak_model_load(path, &err);
+    CHECK(m != NULL, "%s: load: %s", arch, err.msg);
+    return m;
+}
+
+static void qwen35(void) {
+    char path[256];
+    ak_error err = {0};
+    ak_model *m = fixture("qwen35moe", path, sizeof path);
+    if (m) {
+        qwen35_kinds(m);
+        recurrent_state(m);
+    }
+    ak_model_free(m);
+    size_t len = 0;
+    char *file = ak_read_file(path, &len, &err);
+    if (file) {
+        expect_renamed(file, len, "blk.1.ssm_alpha.weight", "blk.1.ssm_alphX.weight", "missing tensor blk.1.ssm_alpha.weight");
+        expect_renamed(file, len, "blk.3.attn_q_norm.weight", "blk.3.attn_q_norX.weight", "missing tensor blk.3.attn_q_norm");
+        expect_renamed(file, len, "qwen35moe.ssm.group_count", "qwen35moe.ssm.group_counX",
+                       "missing metadata key qwen35moe.ssm.group_count");
+    }
+    free(file);
+    remove(path);
+}
+
 int main(void) {
+    qwen35();
     char path[256];
     ak_gen_params gp;
     ak_gen_params_default(&gp, "nemotron_h_moe");

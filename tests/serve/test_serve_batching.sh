@@ -45,5 +45,16 @@ native=$(metric 'adaptive_k_batch_expert_bytes_total{routing="native"}')
 check "batching: adaptive K reads fewer expert bytes than the native top-k ($chosen vs $native)" \
   test "${chosen:-0}" -gt 0 -a "${chosen:-0}" -lt "${native:-0}"
 echo "batching: $seqs requests in $steps passes; expert bytes chosen $chosen, native $native"
+# serve_starts_without_experts_in_every_layer: a model whose calibration sample cannot be
+# taken (a sigmoid router, layers without experts) still serves; a request for a target
+# average K is then a 400 that says why
+if [ "$(node -e 'console.log(process.argv[1].includes("nemotron"))' "$MODEL")" = true ]; then
+  start_server tgt -t 1 --parallel 1
+  code=$(curl -s -o $DIR/tgt.json -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary '{"prompt":"Hi","max_tokens":2,"adaptive_k":{"policy":"entropy","target_avg_k":2}}' "$BASE/v1/completions")
+  check "batching: target_avg_k on a sigmoid router is a 400 ($code)" test "$code" = 400
+  check "batching: ... that names the reason" grep -q "not a softmax" $DIR/tgt.json
+  stop_server $SERVER_PID
+fi
 [ $fail = 0 ] && echo "serve batching: ok"
 exit $fail
