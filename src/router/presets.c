@@ -41,6 +41,10 @@ static const preset presets[] = {
      "scoring_func=sigmoid with e_score_correction_bias, n_group=8, topk_group=4, "
      "norm_topk_prob=true, routed_scaling_factor=2.5, n_shared_experts=1, first_k_dense_replace=3; "
      "the engine reads the gating from the GGUF file"},
+    {"qwen3.6-35b-a3b", 256, 8, 1,
+     "Qwen/Qwen3.6-35B-A3B config.json (qwen3_5_moe text config): num_experts=256, num_experts_per_tok=8, "
+     "softmax router with the top-8 renormalised (as llama.cpp's qwen35moe), a sigmoid-gated shared expert "
+     "(shared_expert_intermediate_size=512, not routed), 40 layers of which 30 Gated DeltaNet"},
     {"nemotron-3-nano-30b-a3b", 128, 6, 1,
      "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 config.json: n_routed_experts=128, num_experts_per_tok=6, "
      "sigmoid scores with a selection bias (e_score_correction_bias), n_group=1, topk_group=1, "
