@@ -15,7 +15,8 @@
 # tests/eval/ppl_pins.inc). VOCAB=tiny: each architecture's tiny BPE/SentencePiece vocabulary
 # from the tokenizer module, which also compares tokenisation.
 # GEN=1 adds greedy generation: adaptive-k generate --temp 0 (32 tokens) against
-# llama-completion --temp 0 (exercises single-token decoding with the KV cache).
+# llama-completion --temp 0, or llama-server's /completion with temperature 0 when the build
+# has no llama-completion (exercises single-token decoding with the KV cache and states).
 # Prints one markdown table row per run (the table in docs/correctness.md).
 set -euo pipefail
 
@@ -81,6 +82,7 @@ greedy_equal() {
     tail -c +$((${#prompt} + 1)) | head -c -1 > "$OUT/gen-ak.txt"
   local len
   len=$(wc -c < "$OUT/gen-ak.txt")
+  if [ ! -x "$LLAMA/llama-completion" ]; then greedy_server "$model" "$prompt" $n "$len"; return 0; fi
   for _ in 1 2 3; do
     "$LLAMA/llama-completion" -m "$model" -p "$prompt" -n $((n + 16)) --temp 0 -no-cnv --no-display-prompt \
       -t "$THREADS" -c 256 -fa off -ctk f32 -ctv f32 --simple-io --no-warmup 2>/dev/null < /dev/null |
@@ -88,6 +90,21 @@ greedy_equal() {
     if cmp -s "$OUT/gen-llama.txt" "$OUT/gen-ak.txt"; then echo "equal ($len bytes)"; return 0; fi
   done
   echo "DIFFERENT"
+}
+
+# The same through llama-server: its greedy completion (temperature 0) of the prompt.
+greedy_server() {
+  local model=$1 prompt=$2 n=$3 len=$4 port=$((20000 + RANDOM % 20000))
+  "$LLAMA/llama-server" -m "$model" --port $port -t "$THREADS" -c 256 -fa off -ctk f32 -ctv f32 -np 1 --no-jinja \
+    > "$OUT/llama-server.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break; sleep 0.2; done
+  curl -s "http://127.0.0.1:$port/completion" -H 'Content-Type: application/json' \
+    -d "{\"prompt\":\"$prompt\",\"n_predict\":$((n + 16)),\"temperature\":0,\"cache_prompt\":false}" |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).content))' |
+    head -c "$len" > "$OUT/gen-llama.txt" || true
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+  if [ -s "$OUT/gen-ak.txt" ] && cmp -s "$OUT/gen-llama.txt" "$OUT/gen-ak.txt"; then echo "equal ($len bytes)"; else echo "DIFFERENT"; fi
 }
 
 gen_col="" gen_sep=""

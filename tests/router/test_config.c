@@ -235,9 +235,12 @@ static void test_presets(void) {
                 {"mixtral-8x7b", 8, 2, 1},
                 {"gpt-oss-20b", 32, 4, 1},
                 {"deepseek-v2-lite", 64, 6, 0},
-                {"deepseek-v3", 256, 8, 1}};
-    CHECK_EQ_INT(ak_preset_count(), 7);
-    for (int i = 0; i < 7; i++) {
+                {"deepseek-v3", 256, 8, 1},
+                {"qwen3.6-35b-a3b", 256, 8, 1},
+                {"nemotron-3-nano-30b-a3b", 128, 6, 1}};
+    const int n_want = (int)(sizeof want / sizeof want[0]);
+    CHECK_EQ_INT(ak_preset_count(), n_want);
+    for (int i = 0; i < n_want; i++) {
         ak_router_config c;
         ak_error e;
         CHECK(strcmp(ak_preset_name(i), want[i].name) == 0);
@@ -256,7 +259,7 @@ static void test_presets(void) {
         CHECK(strcmp(d.provenance, c.provenance) == 0 && d.n_experts == c.n_experts);
         free(text);
     }
-    CHECK(ak_preset_name(7) == NULL);
+    CHECK(ak_preset_name(n_want) == NULL);
     ak_router_config c;
     ak_error e;
     CHECK_ERR(ak_preset_get("gpt-5", &c, &e), AK_ERR_INVALID_ARG, e, "olmoe-1b-7b");
