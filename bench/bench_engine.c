@@ -274,6 +274,7 @@ int main(int argc, char **argv) {
     cp.n_batch = n_prompt > 0 ? n_prompt : 1;
     cp.n_threads = o.n_threads;
     cp.type_k = o.type_k, cp.type_v = o.type_v;
+    cp.logits_last = 1; /* as llama-bench: the prompt's last token's logits only */
     cp.routing = n_routing ? &cfg : NULL;
     ak_context *c = ak_context_new(m, &cp, &err);
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)(o.depth + longest + 1));

@@ -14,7 +14,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: adaptive-k gen-model -o FILE\n"
             "         [--arch olmoe|qwen2moe|qwen3moe|mixtral|gpt-oss|deepseek2|nemotron_h_moe|qwen35moe]\n"
-            "         [--type f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k|q2_k|q3_k|iq4_xs|mxfp4] [--preset %s]\n"
+            "         [--type f32|f16|bf16|q8_0|q4_0|q5_0|q4_k|q5_k|q6_k|q2_k|q3_k|iq4_xs|iq4_nl|mxfp4]\n"
+            "         [--preset %s]\n"
             "         [--layers N --embd N --heads N --heads-kv N --head-dim N --experts N --top-k N\n"
             "          --ff N --ff-shexp N --vocab N --ctx N --vocab-kind gpt2|llama|bytes|none --seed S] [--quiet]\n"
             "         [--rope-scaling linear|yarn --rope-factor F [--rope-orig-ctx N] [--rope-log-mul F]]\n"
@@ -145,7 +146,8 @@ int cmd_gen_model(int argc, char **argv) {
     }
     p.type = ak_type_from_name(type_name);
     if (p.type < 0 || !ak_type_is_weight(p.type)) {
-        fprintf(stderr, "gen-model: unknown weight type '%s' (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q2_k, q3_k, iq4_xs, mxfp4)\n",
+        fprintf(stderr, "gen-model: unknown weight type '%s' (f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k, q2_k, q3_k, "
+                "iq4_xs, iq4_nl, mxfp4)\n",
                 type_name);
         return 2;
     }

@@ -171,7 +171,7 @@ int cmd_generate(int argc, char **argv) {
     /* -c 0: the model's trained context (the cache's pages are touched only as it fills) */
     ak_session_opts so = {.n_ctx = o.n_ctx ? o.n_ctx : INT_MAX, .ctx_at_most_train = !o.n_ctx, .n_batch = 512,
                           .n_threads = o.n_threads, .routing = ak_cli_session_routing, .routing_user = &args,
-                          .text = o.prompt, .text_len = o.prompt_len};
+                          .text = o.prompt, .text_len = o.prompt_len, .logits_last = 1};
     if (ak_cli_kv_types("generate", o.ctk, o.ctv, &so.type_k, &so.type_v)) {
         free(o.file_text);
         return 2;

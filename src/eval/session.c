@@ -29,6 +29,7 @@ int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const
     cp.n_threads = ak_threads_within_cpus(n_threads, "adaptive-k");
     cp.routing = routing;
     cp.type_k = s->type_k, cp.type_v = s->type_v;
+    cp.logits_last = s->logits_last;
     s->ctx = ak_context_new(s->model, &cp, err);
     return s->ctx ? 0 : -1;
 }
@@ -46,6 +47,7 @@ int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts
     if (o->ctx_at_most_train && hp->n_ctx_train > 0 && s->n_ctx > hp->n_ctx_train) s->n_ctx = hp->n_ctx_train;
     s->n_batch = o->n_batch > 0 && o->n_batch < s->n_ctx ? o->n_batch : s->n_ctx;
     s->type_k = o->type_k, s->type_v = o->type_v;
+    s->logits_last = o->logits_last;
     if (o->routing) {
         int r = o->routing(o->routing_user, hp, &s->routing, err);
         if (r < 0) return -1;

@@ -21,6 +21,7 @@ typedef struct {
     int has_routing;
     int n_ctx, n_batch;       /* the context's sizes */
     int type_k, type_v;       /* the KV cache types ak_session_start uses (0: f32) */
+    int logits_last;          /* ... and whether it keeps only each batch's last logits */
     int32_t *tokens;          /* opts.text tokenised, or NULL */
     int n_tokens;
 } ak_session;
@@ -36,6 +37,7 @@ typedef struct {
     int n_batch;               /* tokens per decode, cut to n_ctx; 0: n_ctx */
     int n_threads;             /* 0: all CPUs */
     int type_k, type_v;        /* KV cache types (ak_type; 0: f32), as -ctk/-ctv */
+    int logits_last;           /* 1: logits of each batch's last token only (generation) */
     /* the caller routes recorded router logits with a softmax (calibrate, sweep, profile):
      * refuse a model whose router gates otherwise (deepseek2) */
     int softmax_router_only;

@@ -12,7 +12,7 @@
 #include "quant/quant.h"
 
 ak_context_params ak_context_default_params(void) {
-    ak_context_params p = {0, 512, 0, NULL, AK_TYPE_F16, AK_TYPE_F16};
+    ak_context_params p = {0, 512, 0, NULL, AK_TYPE_F16, AK_TYPE_F16, 0};
     return p;
 }
 
@@ -226,6 +226,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
         return NULL;
     }
     c->n_batch = p.n_batch < c->n_ctx ? p.n_batch : c->n_ctx;
+    c->logits_last = p.logits_last != 0;
     c->n_threads = p.n_threads > 0 ? p.n_threads : ak_cpu_count();
     c->native = ak_policy_fixed(hp->n_expert_used);
 
@@ -269,7 +270,9 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->xenc = zalloc(AK_ENC_CACHE * B, c->enc_stride, &ok);
     c->scores = zalloc((size_t)c->n_threads * (size_t)c->n_ctx, sizeof(float), &ok);
     c->router_logits = zalloc(B * X, sizeof(float), &ok);
-    c->logits = zalloc(B * (size_t)hp->n_vocab, sizeof(float), &ok);
+    /* logits_last: one row per sequence of a group at most (a plain decode writes one) */
+    const size_t logit_rows = c->logits_last && B > AK_GROUP_MAX ? AK_GROUP_MAX : B;
+    c->logits = zalloc(logit_rows * (size_t)hp->n_vocab, sizeof(float), &ok);
     c->route_k = zalloc(B, sizeof(int), &ok);
     c->route_h = zalloc(B, sizeof(float), &ok);
     c->native_k = zalloc(B, sizeof(int), &ok);

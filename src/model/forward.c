@@ -531,7 +531,8 @@ static void count_dense(ak_context *c) {
         const int n = c->runs.start[r + 1] - c->runs.start[r];
         uint64_t qkav = 0;
         for (int t = 0; t < n; t++) qkav += 2 * q_dim * (uint64_t)(sq->n_past + t + 1);
-        const uint64_t macs = (uint64_t)n * per_token + (uint64_t)hp->n_layer_kv * qkav + (uint64_t)n * E * hp->n_vocab;
+        const uint64_t head_rows = c->runs.grouped || c->logits_last ? 1 : (uint64_t)n;
+        const uint64_t macs = (uint64_t)n * per_token + (uint64_t)hp->n_layer_kv * qkav + head_rows * E * hp->n_vocab;
         ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
         for (int i = 0; i < 2 && cn[i]; i++) {
             cn[i]->model_macs += macs;
@@ -566,17 +567,26 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
         }
     }
 
+    /* the head: every token, or (a group, logits_last) only each run's last token, whose
+     * normed rows then come first in xn */
     enc_invalidate(c);
-    norm_batch(c, m->output_norm, n_tok);
+    const int last_only = c->runs.grouped || c->logits_last, n_head = last_only ? c->runs.n_runs : n_tok;
+    if (last_only)
+        for (int r = 0; r < c->runs.n_runs; r++)
+            ak_rms_norm(c->x + (size_t)(c->runs.start[r + 1] - 1) * E, m->output_norm, c->xn + (size_t)r * E, E, hp->rms_eps);
+    else
+        norm_batch(c, m->output_norm, n_tok);
     const ak_mat *wh[1] = {&m->output};
     float *yh[1] = {c->logits};
-    ak_batch_matmul(c, c->xn, E, n_tok, wh, yh, 1);
+    ak_batch_matmul(c, c->xn, E, n_head, wh, yh, 1);
     enc_invalidate(c);
-    int bad = first_nonfinite_row(c->logits, n_tok, hp->n_vocab);
-    if (bad >= 0)
+    int bad = first_nonfinite_row(c->logits, n_head, hp->n_vocab);
+    if (bad >= 0) {
+        if (last_only) bad = c->runs.start[bad + 1] - 1;
         return ak_failf(err, AK_ERR_INVALID_ARG, "the logits of token %d (position %d%s) are not finite (NaN or Inf): "
                         "the model's weights or its activations are not finite",
                         bad, ak_run_pos(c, bad), c->runs.grouped ? " of its sequence" : "");
+    }
     count_dense(c);
     return 0;
 }
@@ -609,7 +619,7 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, ak_error *err) {
             return -1;
         }
         c->n_past += nb;
-        c->logits_first = b0;
+        c->logits_first = c->logits_last ? b0 + nb - 1 : b0;
     }
     c->n_logits = n_tok;
     return 0;
@@ -671,13 +681,13 @@ int ak_decode_group(ak_context *c, ak_context *const *seq, const int32_t *const 
     if (ak_context_reserve_slots(c, slots))
         return ak_failf(err, AK_ERR_NOMEM, "out of memory for %d expert slots per token", slots);
     if (decode_batch(c, total, err)) return -1;
-    for (int r = 0; r < n_seq; r++) {
+    for (int r = 0; r < n_seq; r++) { /* the head ran for each run's last token: row r */
         ak_context *sq = seq[r];
-        memcpy(sq->logits, c->logits + (size_t)(c->runs.start[r + 1] - 1) * V, (size_t)V * sizeof *sq->logits);
+        memcpy(sq->logits, c->logits + (size_t)r * V, (size_t)V * sizeof *sq->logits);
         sq->n_logits = n_tok[r];
         sq->logits_first = n_tok[r] - 1;
         sq->n_past += n_tok[r];
     }
-    c->n_logits = total;
+    c->n_logits = 0; /* the executing context keeps no logits of its own */
     return 0;
 }

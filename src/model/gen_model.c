@@ -516,6 +516,8 @@ static uint32_t llama_ftype(int type) {
     case AK_TYPE_Q5_K: return 17; /* Q5_K_M */
     case AK_TYPE_Q6_K: return 18;
     case AK_TYPE_IQ4_XS: return 30;
+    case AK_TYPE_Q5_0: return 8;
+    case AK_TYPE_IQ4_NL: return 25;
     case AK_TYPE_Q2_K: return 10;
     case AK_TYPE_Q3_K: return 12; /* Q3_K_M */
     case AK_TYPE_MXFP4: return 38; /* MXFP4_MOE */

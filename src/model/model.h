@@ -114,9 +114,12 @@ typedef struct {
                          * default: as fast or faster than f32 with the tiled attention kernel, at half
                          * the memory, BENCHMARKS.md session 6), bf16, q8_0, q4_0 (head_dim a multiple
                          * of the block) */
+    int logits_last;    /* 1: the head runs only for the last token of each ak_decode batch (what
+                         * generation needs, and what llama.cpp computes by default); 0 (the
+                         * default): every token's logits (perplexity) */
 } ak_context_params;
 
-ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_threads 0, f16 K/V */
+ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_threads 0, f16 K/V, all logits */
 /* Bytes of the KV cache of a context of n_ctx tokens: K and V of every layer, in the given
  * types (0 for an unsupported type: see ak_context_params). */
 uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx, int type_k, int type_v);
@@ -145,7 +148,8 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, ak_error *err)
  * in one forward pass of the executing context c, which lends its buffers and threads:
  * sequence i's n_tokens[i] tokens continue its own KV cache, are routed by its own routing
  * config, and go to its own ledger, counters, trace and router-logits sink, as
- * ak_decode(seq[i], ...) would; each sequence keeps the logits of its last token
+ * ak_decode(seq[i], ...) would; each sequence keeps the logits of its last token (the head
+ * runs for those tokens only; c keeps none)
  * (ak_get_logits(seq[i], -1)). c's ledger and counters get the batch as a whole: each
  * expert chosen by any of its tokens is read once. The sum of n_tokens must be at most
  * c's n_batch; the sequences need c's cache types, at most its n_ctx, and no expert-
@@ -154,7 +158,8 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, ak_error *err)
 int ak_decode_group(ak_context *c, ak_context *const *seq, const int32_t *const *tokens, const int *n_tokens,
                     int n_seq, ak_error *err);
 /* Logits (n_vocab floats) of the i-th token of the last ak_decode; i = -1: the last one.
- * NULL if i is out of range or the token's logits were not kept (n_tokens > n_batch). */
+ * NULL if i is out of range or the token's logits were not kept (n_tokens > n_batch, or
+ * any but the last with logits_last). */
 const float *ak_get_logits(const ak_context *c, int i);
 int ak_context_n_past(const ak_context *c);
 void ak_context_reset(ak_context *c); /* clears the KV cache and recurrent states (not statistics) */

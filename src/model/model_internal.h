@@ -179,6 +179,7 @@ struct ak_context {
     float *scores;               /* [n_threads][n_ctx] */
     float *router_logits;        /* [n_batch][n_expert] */
     float *logits;               /* [n_batch][n_vocab] */
+    int logits_last;             /* the head only for each run's last token (ak_context_params) */
     int n_logits;                /* tokens of the last ak_decode call */
     int logits_first;            /* the first of them whose logits are kept (row 0 of logits) */
 

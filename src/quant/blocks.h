@@ -28,6 +28,11 @@ typedef struct { float d; int8_t qs[QKK]; int16_t bsums[QKK / 16]; } blk_q8_k;
  * and a 4-bit index q into 16 non-uniform levels; sub-block ib's qs[16 ib + j] holds
  * element j in its low nibble and element j + 16 in its high one. */
 typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[QKK / 64]; uint8_t qs[QKK / 2]; } blk_iq4_xs;
+/* Q5_0: 32 values x = d * (q - 16), q 5 bits: the low 4 as Q4_0's nibbles (element j low,
+ * j + 16 high nibble of qs[j]), the fifth at bit j of the little-endian qh. */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK32 / 2]; } blk_q5_0;
+/* IQ4_NL: 32 values x = d * level[q], the 16 non-uniform levels of IQ4_XS, nibbles as Q4_0's. */
+typedef struct { uint16_t d; uint8_t qs[QK32 / 2]; } blk_iq4_nl;
 /* MXFP4 (OCP microscaling FP4): 32 values x ~ scale(e) * level[q], e an E8M0 exponent, q a
  * 4-bit E2M1 code; element j is the low nibble of qs[j], element j + 16 the high one. */
 typedef struct { uint8_t e; uint8_t qs[QK32 / 2]; } blk_mxfp4;
@@ -42,6 +47,16 @@ _Static_assert(sizeof(blk_q6_k) == 210, "q6_k layout");
 _Static_assert(sizeof(blk_q8_k) == 292, "q8_k layout");
 _Static_assert(sizeof(blk_iq4_xs) == 136, "iq4_xs layout");
 _Static_assert(sizeof(blk_mxfp4) == 17, "mxfp4 layout");
+_Static_assert(sizeof(blk_q5_0) == 22, "q5_0 layout");
+_Static_assert(sizeof(blk_iq4_nl) == 18, "iq4_nl layout");
+
+/* Q5_0 element j (0..31) of a block as its 5-bit code minus 16, in -16..15. */
+static inline int q5_0_value(const blk_q5_0 *b, int j) {
+    uint32_t qh;
+    memcpy(&qh, b->qh, sizeof qh);
+    const int lo = j < 16 ? b->qs[j] & 0xF : b->qs[j - 16] >> 4;
+    return (lo | (int)((qh >> j) & 1) << 4) - 16;
+}
 
 /* The 16 levels of IQ4_NL/IQ4_XS (ggml's kvalues_iq4nl), as the 16 bytes a shuffle reads. */
 static inline const int8_t *iq4nl_levels(void) {

@@ -16,6 +16,24 @@ static void dequant_q4_0(const blk_q4_0 *b, float *y, int64_t nb) {
     }
 }
 
+static void dequant_q5_0(const blk_q5_0 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK32) {
+        const float d = half_to_f32(b[i].d);
+        for (int j = 0; j < QK32; j++) y[j] = d * (float)q5_0_value(&b[i], j);
+    }
+}
+
+static void dequant_iq4_nl(const blk_iq4_nl *b, float *y, int64_t nb) {
+    const int8_t *levels = iq4nl_levels();
+    for (int64_t i = 0; i < nb; i++, y += QK32) {
+        const float d = half_to_f32(b[i].d);
+        for (int j = 0; j < QK32 / 2; j++) {
+            y[j] = d * (float)levels[b[i].qs[j] & 0xF];
+            y[j + QK32 / 2] = d * (float)levels[b[i].qs[j] >> 4];
+        }
+    }
+}
+
 static void dequant_q8_0(const blk_q8_0 *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QK32) {
         float d = half_to_f32(b[i].d);
@@ -134,6 +152,8 @@ void ak_dequantize_row(ak_type t, const void *src, float *dst, int64_t n) {
         break;
     }
     case AK_TYPE_Q4_0: dequant_q4_0(src, dst, nb); break;
+    case AK_TYPE_Q5_0: dequant_q5_0(src, dst, nb); break;
+    case AK_TYPE_IQ4_NL: dequant_iq4_nl(src, dst, nb); break;
     case AK_TYPE_Q8_0: dequant_q8_0(src, dst, nb); break;
     case AK_TYPE_Q4_K: {
         const blk_q4_k *b = src;

@@ -374,6 +374,64 @@ INLINE void q3_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
+/* The 32 bits of a Q5_0 block's qh as 32 bytes, 0x10 where the bit is set: byte k is qh's
+ * byte k / 8 (a shuffle within each lane of the broadcast word), or-ed with every bit but
+ * bit k % 8, compared with all ones. */
+INLINE __m256i q5_0_high_bits(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, sizeof bits);
+    const __m256i pick = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL, 0x0101010101010101LL, 0);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), pick);
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfeLL));
+    v = _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* Q5_0: Q4_0's nibbles with the fifth bit from qh, minus 16. */
+INLINE void q5_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_q5_0 *a = w;
+    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK32; i++) {
+        __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
+        __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+        q = _mm256_sub_epi8(_mm256_or_si256(q, q5_0_high_bits(a[i].qh)), sixteen);
+        __m256i abs_q = _mm256_sign_epi8(q, q);
+        float da = h2f(a[i].d);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
+            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
+            __m256 d = _mm256_set1_ps(da * h2f(b->d));
+            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+}
+
+/* IQ4_NL: as q4_0, with the 4-bit indices turned into the IQ4 levels by a byte shuffle. */
+INLINE void iq4_nl_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
+    const blk_iq4_nl *a = w;
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_levels()));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK32; i++) {
+        __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
+        __m256i idx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+        __m256i q = _mm256_shuffle_epi8(levels, idx);
+        __m256i abs_q = _mm256_sign_epi8(q, q);
+        float da = h2f(a[i].d);
+        for (int c = 0; c < NC; c++) {
+            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
+            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
+            __m256 d = _mm256_set1_ps(da * h2f(b->d));
+            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
+        }
+    }
+    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+}
+
 /* MXFP4: as q4_0, with the 4-bit codes turned into their levels by a byte shuffle. */
 INLINE void mxfp4_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_mxfp4 *a = w;
@@ -470,6 +528,8 @@ DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
 DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 DEFINE_COLS(dot_iq4_xs, iq4_xs_cols, 4)
 DEFINE_COLS(dot_mxfp4, mxfp4_cols, 8)
+DEFINE_COLS(dot_q5_0, q5_0_cols, 8)
+DEFINE_COLS(dot_iq4_nl, iq4_nl_cols, 8)
 DEFINE_COLS(dot_q2_k, q2_k_cols, 4)
 DEFINE_COLS(dot_q3_k, q3_k_cols, 4)
 
@@ -489,12 +549,14 @@ const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
     [AK_TYPE_MXFP4] = dot_mxfp4, [AK_TYPE_Q2_K] = dot_q2_k, [AK_TYPE_Q3_K] = dot_q3_k,
+    [AK_TYPE_Q5_0] = dot_q5_0, [AK_TYPE_IQ4_NL] = dot_iq4_nl,
 };
 
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q4_0] = dot_q4_0_xn, [AK_TYPE_Q8_0] = dot_q8_0_xn, [AK_TYPE_Q4_K] = dot_q4_k_xn,
     [AK_TYPE_Q5_K] = dot_q5_k_xn, [AK_TYPE_Q6_K] = dot_q6_k_xn, [AK_TYPE_IQ4_XS] = dot_iq4_xs_xn,
     [AK_TYPE_MXFP4] = dot_mxfp4_xn, [AK_TYPE_Q2_K] = dot_q2_k_xn, [AK_TYPE_Q3_K] = dot_q3_k_xn,
+    [AK_TYPE_Q5_0] = dot_q5_0_xn, [AK_TYPE_IQ4_NL] = dot_iq4_nl_xn,
 };
 
 #else /* built without the flags (another architecture or compiler): scalar only */

@@ -39,6 +39,32 @@ static float dot_q4_0(int64_t n, const void *w, const void *x) {
     return s;
 }
 
+static float dot_q5_0(int64_t n, const void *w, const void *x) {
+    const blk_q5_0 *a = w;
+    const blk_q8_0 *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QK32; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK32; j++) sumi += q5_0_value(&a[i], j) * b[i].qs[j];
+        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
+    }
+    return s;
+}
+
+static float dot_iq4_nl(int64_t n, const void *w, const void *x) {
+    const blk_iq4_nl *a = w;
+    const blk_q8_0 *b = x;
+    const int8_t *levels = iq4nl_levels();
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / QK32; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK32 / 2; j++)
+            sumi += levels[a[i].qs[j] & 0xF] * b[i].qs[j] + levels[a[i].qs[j] >> 4] * b[i].qs[j + QK32 / 2];
+        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
+    }
+    return s;
+}
+
 static float dot_q8_0(int64_t n, const void *w, const void *x) {
     const blk_q8_0 *a = w, *b = x;
     float s = 0.0f;
@@ -194,5 +220,5 @@ const ak_dot_fn ak_dot_scalar[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k, [AK_TYPE_Q2_K] = dot_q2_k, [AK_TYPE_Q3_K] = dot_q3_k,
     [AK_TYPE_Q5_K] = dot_q5_k, [AK_TYPE_Q6_K] = dot_q6_k, [AK_TYPE_IQ4_XS] = dot_iq4_xs,
-    [AK_TYPE_MXFP4] = dot_mxfp4,
+    [AK_TYPE_MXFP4] = dot_mxfp4, [AK_TYPE_Q5_0] = dot_q5_0, [AK_TYPE_IQ4_NL] = dot_iq4_nl,
 };

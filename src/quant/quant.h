@@ -32,6 +32,8 @@ typedef enum {
     AK_TYPE_Q5_K = 13,
     AK_TYPE_Q6_K = 14,
     AK_TYPE_Q8_K = 15, /* activations only */
+    AK_TYPE_Q5_0 = 6,  /* what llama-quantize writes for Q4_K rows that are not a multiple of 256 */
+    AK_TYPE_IQ4_NL = 20, /* ... and for IQ4_XS rows */
     AK_TYPE_IQ4_XS = 23,
     AK_TYPE_BF16 = 30,
     AK_TYPE_MXFP4 = 39,

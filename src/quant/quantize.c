@@ -42,6 +42,25 @@ static void quant_q4_0(const float *x, blk_q4_0 *b, int64_t nb) {
     }
 }
 
+/* Q5_0 as ggml's reference: the signed largest-magnitude value maps to -16. */
+static void quant_q5_0(const float *x, blk_q5_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK32) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK32; j++)
+            if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+        float d = max / -16, id = d ? 1.0f / d : 0.0f;
+        b[i].d = ak_f32_to_f16(d);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK32 / 2; j++) {
+            /* truncation after +16.5, capped at 31, as ggml rounds */
+            int q0 = clampi(to_int(x[j] * id + 16.5f), 0, 31), q1 = clampi(to_int(x[j + QK32 / 2] * id + 16.5f), 0, 31);
+            b[i].qs[j] = (uint8_t)((q0 & 0xF) | (q1 & 0xF) << 4);
+            qh |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
+        }
+        memcpy(b[i].qh, &qh, sizeof qh);
+    }
+}
+
 static void quant_q8_0_ref(const float *x, blk_q8_0 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK32) {
         float amax = 0.0f;
@@ -272,6 +291,20 @@ static void quant_iq4_xs(const float *x, blk_iq4_xs *b) {
     }
 }
 
+/* IQ4_NL: as one IQ4_XS sub-block, the scale maps the signed largest-magnitude value onto
+ * the widest level (-127); each value takes its nearest level. */
+static void quant_iq4_nl(const float *x, blk_iq4_nl *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK32) {
+        float xm = 0.0f;
+        for (int j = 0; j < QK32; j++)
+            if (fabsf(x[j]) > fabsf(xm)) xm = x[j];
+        b[i].d = ak_f32_to_f16(xm / -127.0f);
+        const float d = ak_f16_to_f32(b[i].d);
+        for (int j = 0; j < QK32 / 2; j++)
+            b[i].qs[j] = (uint8_t)(iq4_nearest(x[j], d) | iq4_nearest(x[j + QK32 / 2], d) << 4);
+    }
+}
+
 /* MXFP4: the smallest power-of-two scale that fits the block's largest magnitude under the
  * widest level (6, stored doubled as 12), so nothing clips; each value its nearest level.
  * (ggml picks the exponent from amax and may clip the largest values a little.) */
@@ -316,6 +349,8 @@ static void quantize(ak_type t, const float *src, void *dst, int64_t n, int acti
         break;
     }
     case AK_TYPE_Q4_0: quant_q4_0(src, dst, nb); break;
+    case AK_TYPE_Q5_0: quant_q5_0(src, dst, nb); break;
+    case AK_TYPE_IQ4_NL: quant_iq4_nl(src, dst, nb); break;
     case AK_TYPE_Q8_0:
         if (activation) quant_q8_0_act(src, dst, nb);
         else quant_q8_0_ref(src, dst, nb);

@@ -27,6 +27,8 @@ static const type_info k_types[AK_TYPE_COUNT] = {
     [AK_TYPE_Q8_K] = {"q8_K", QKK, sizeof(blk_q8_k), AK_TYPE_Q8_K, 0},
     [AK_TYPE_IQ4_XS] = {"iq4_xs", QKK, sizeof(blk_iq4_xs), AK_TYPE_Q8_K, 1},
     [AK_TYPE_MXFP4] = {"mxfp4", QK32, sizeof(blk_mxfp4), AK_TYPE_Q8_0, 1},
+    [AK_TYPE_Q5_0] = {"q5_0", QK32, sizeof(blk_q5_0), AK_TYPE_Q8_0, 1},
+    [AK_TYPE_IQ4_NL] = {"iq4_nl", QK32, sizeof(blk_iq4_nl), AK_TYPE_Q8_0, 1},
 };
 
 static const type_info *info(int t) {

@@ -296,6 +296,7 @@ static int slot_init(ak_server *s, ak_slot *sl, ak_error *err) {
     cp.n_ctx = s->n_ctx;
     cp.n_batch = 1;
     cp.n_threads = 1;
+    cp.logits_last = 1;
     cp.type_k = s->opt.type_k, cp.type_v = s->opt.type_v;
     cp.routing = s->variants[0].native ? NULL : &s->variants[0].cfg;
     sl->routing_now = cp.routing;
@@ -321,6 +322,7 @@ static ak_context *exec_new(ak_server *s, ak_error *err) {
     cp.n_batch = s->n_batch;
     cp.n_threads = s->opt.n_threads;
     cp.type_k = s->opt.type_k, cp.type_v = s->opt.type_v;
+    cp.logits_last = 1; /* a group computes the head for each sequence's last token only */
     return ak_context_new(s->model, &cp, err);
 }
 

@@ -26,9 +26,17 @@ static ak_router_config routing_of(const ak_model *m, int i) {
     return ak_config_uniform(hp->n_expert, hp->n_expert_used, 0, p);
 }
 
+/* Sequence i's context; its head runs for each batch's last token only, as a group's does,
+ * so that the counters of its own decode and of its group runs compare. */
 static ak_context *seq_context(ak_model *m, int i, int kv_type) {
     ak_router_config rc = routing_of(m, i);
-    return test_context_kv(m, N_CTX, 8, 1, &rc, kv_type);
+    ak_error err = {0};
+    ak_context_params cp = ak_context_default_params();
+    cp.type_k = cp.type_v = kv_type;
+    cp.n_ctx = N_CTX, cp.n_batch = 8, cp.n_threads = 1, cp.routing = &rc, cp.logits_last = 1;
+    ak_context *c = ak_context_new(m, &cp, &err);
+    CHECK(c != NULL, "sequence context: %s", err.msg);
+    return c;
 }
 
 /* Logits of every step of sequence i decoded alone: [1 + N_GEN][n_vocab]. */

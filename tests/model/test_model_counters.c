@@ -161,6 +161,32 @@ static void test_entropy(ak_model *m, ak_router_config rc) {
     ak_context_free(c);
 }
 
+/* logits_last: the head runs for the batch's last token only. Its logits are those of the
+ * all-logits context bit for bit, the others are not kept, and the counters miss exactly
+ * the head's MACs of the other tokens (2560 each). */
+static void test_logits_last(ak_model *m) {
+    ak_error err = {0};
+    ak_context_params cp = ak_context_default_params();
+    cp.n_ctx = 16, cp.n_batch = 8, cp.n_threads = 2;
+    ak_context *all = ak_context_new(m, &cp, &err);
+    cp.logits_last = 1;
+    ak_context *last = ak_context_new(m, &cp, &err);
+    CHECK(all && last, "contexts: %s", err.msg);
+    if (!all || !last) goto done;
+    CHECK(ak_decode(all, tokens, N_TOK, &err) == 0 && ak_decode(last, tokens, N_TOK, &err) == 0, "decode: %s", err.msg);
+    const float *a = ak_get_logits(all, -1), *b = ak_get_logits(last, -1);
+    CHECK(a && b && memcmp(a, b, 40 * sizeof *a) == 0, "the last token's logits are the same");
+    CHECK(ak_get_logits(last, 0) == NULL && ak_get_logits(last, N_TOK - 1) == b, "only the last token's are kept");
+    ak_compute_counters ca, cb;
+    ak_context_counters(all, &ca);
+    ak_context_counters(last, &cb);
+    CHECK(ca.model_macs - cb.model_macs == (uint64_t)(N_TOK - 1) * 2560, "head MACs: %llu vs %llu",
+          (unsigned long long)ca.model_macs, (unsigned long long)cb.model_macs);
+done:
+    ak_context_free(all);
+    ak_context_free(last);
+}
+
 int main(void) {
     char path[256];
     ak_model *m = test_default_model("counters", AK_TYPE_F32, path, sizeof path);
@@ -175,6 +201,7 @@ int main(void) {
     test_all_experts(m, &rc);
     test_native_batch(m, &rc);
     test_entropy(m, rc);
+    test_logits_last(m);
 
     ak_model_free(m);
     remove(path);

@@ -269,7 +269,8 @@ static void test_roundtrip(ak_type t, double levels, double max_steps, double ma
  * blocks without such values must come out as usual. */
 static void test_non_finite_input(void) {
     const ak_type types[] = {AK_TYPE_Q4_0, AK_TYPE_Q8_0, AK_TYPE_Q8_K, AK_TYPE_Q4_K,
-                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS, AK_TYPE_MXFP4, AK_TYPE_Q2_K, AK_TYPE_Q3_K};
+                             AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS, AK_TYPE_MXFP4, AK_TYPE_Q2_K, AK_TYPE_Q3_K,
+                             AK_TYPE_Q5_0, AK_TYPE_IQ4_NL};
     float x[512], y[512];
     static uint8_t b[2048];
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -281,8 +282,10 @@ static void test_non_finite_input(void) {
         ak_dequantize_row(types[k], b, y, 512);
         for (int i = 0; i < 512; i++) x[i] = 0.25f * (float)(i % 7) - 0.5f;
         int bad = 0; /* the second 256-block of q4_0/q8_0 (elements 320..511) is clean */
+        /* within half a step of q4_0's 1/8 grid; IQ4_NL's widest level gap is 23/127 of the max */
+        const float tol = types[k] == AK_TYPE_IQ4_NL ? 0.5f * 23.0f / 127.0f : 0.51f * 0.125f;
         if (ak_type_block_elems(types[k]) == 32)
-            for (int i = 320; i < 512; i++) bad += fabsf(y[i] - x[i]) > 0.51f * 0.125f + 1e-3f;
+            for (int i = 320; i < 512; i++) bad += fabsf(y[i] - x[i]) > tol + 1e-3f;
         CHECK_EQ_INT(bad, 0);
     }
 }
@@ -386,6 +389,9 @@ int main(void) {
     /* Q3_K: levels -4..3 per sub-block, the step covering the largest positive value in 3
      * steps or the most negative in 4, so at most the block's range / 3 (+1/31 of grid) */
     test_roundtrip(AK_TYPE_Q3_K, 3, 0.55, 0.2);
+    /* Q5_0: Q4_0 with twice the levels; IQ4_NL: one IQ4_XS sub-block with an f16 scale */
+    test_roundtrip(AK_TYPE_Q5_0, 16, 1.05, 0.06);
+    test_roundtrip(AK_TYPE_IQ4_NL, 15, 1.4, 0.12);
     test_q2_k();
     return check_finish("test_quant_blocks");
 }

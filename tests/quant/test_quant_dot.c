@@ -9,7 +9,7 @@
 
 static const ak_type k_weights[] = {AK_TYPE_F32,  AK_TYPE_F16,  AK_TYPE_BF16, AK_TYPE_Q4_0,  AK_TYPE_Q8_0,
                                     AK_TYPE_Q4_K, AK_TYPE_Q5_K, AK_TYPE_Q6_K, AK_TYPE_IQ4_XS,
-                                    AK_TYPE_MXFP4, AK_TYPE_Q2_K, AK_TYPE_Q3_K};
+                                    AK_TYPE_MXFP4, AK_TYPE_Q2_K, AK_TYPE_Q3_K, AK_TYPE_Q5_0, AK_TYPE_IQ4_NL};
 enum { N_WEIGHTS = sizeof k_weights / sizeof k_weights[0], MAX_N = 4096 + 256 };
 
 static float g_w[MAX_N], g_x[MAX_N], g_wd[MAX_N], g_xd[MAX_N];
