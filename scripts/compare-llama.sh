@@ -50,7 +50,7 @@ gen_flags() {
     qwen3moe) flags="$flags --head-dim 128" ;;
     deepseek2) flags="$flags --heads-kv 1 --layers 3 --q-lora 256 --kv-lora 256 --qk-nope 64 --qk-rope 32 --v-head 64 --ff-dense 256" ;;
     qwen35moe) flags="$flags --head-dim 64 --rope-dims 16 --ssm-heads 8 --ssm-groups 4 --ssm-head-dim 32 --ff-shexp 256 --layers 4" ;;
-    nemotron_h_moe) flags="$flags --layers 5 --head-dim 64 --ssm-heads 8 --ssm-head-dim 32 --ssm-groups 2 --ssm-state 32 --ff-shexp 256" ;;
+    nemotron_h_moe) flags="$flags ${NH_LATENT:+--moe-latent $NH_LATENT} --layers 5 --head-dim 64 --ssm-heads 8 --ssm-head-dim 32 --ssm-groups 2 --ssm-state 32 --ff-shexp 256" ;;
   esac
   echo "$flags"
 }

@@ -24,7 +24,7 @@ static void usage(FILE *out) {
             "          --groups-used N --weights-norm 0|1 --weights-scale F]\n"
             "         nemotron_h_moe: [--pattern KINDS (M Mamba-2, * attention, E experts; e.g. MEM*E)\n"
             "          --ssm-heads N --ssm-head-dim N --ssm-groups N --ssm-state N --ssm-conv N --ff-shexp N\n"
-            "          --weights-norm 0|1 --weights-scale F]\n"
+            "          --weights-norm 0|1 --weights-scale F --moe-latent N (experts in a latent space)]\n"
             "         qwen35moe: [--ssm-heads N (value heads) --ssm-groups N (key heads) --ssm-head-dim N\n"
             "          --ssm-conv N --ff-shexp N --rope-dims N] (Gated DeltaNet, every 4th layer attention)\n"
             "  Random weights with the keys, tensor names, shapes and types llama.cpp expects, so\n"
@@ -78,7 +78,7 @@ int cmd_gen_model(int argc, char **argv) {
         {"--weights-norm", NULL, &p.weights_norm, 0, 1},      {"--ssm-heads", NULL, &p.ssm_heads, 0, 1 << 16},
         {"--ssm-head-dim", NULL, &p.ssm_head_dim, 0, 4096},   {"--ssm-groups", NULL, &p.ssm_groups, 0, 1 << 16},
         {"--ssm-state", NULL, &p.ssm_state, 0, 4096},         {"--ssm-conv", NULL, &p.ssm_conv, 0, 64},
-        {"--rope-dims", NULL, &p.rope_dims, 0, 4096},
+        {"--rope-dims", NULL, &p.rope_dims, 0, 4096},         {"--moe-latent", NULL, &p.moe_latent, 0, 65536},
     };
     const ak_cli_bool_flag bools[] = {{"--quiet", &quiet, 1}};
     ak_cli_args args = {.cmd = "gen-model", .usage = usage, .usage_after_unknown = 1,

@@ -58,7 +58,7 @@ int ak_context_reserve_slots(ak_context *c, int slots) {
     c->h_up = zalloc(n * (size_t)c->hp.n_ff_exp, sizeof(float), &ok);
     c->henc = zalloc(n, c->enc_stride_ff, &ok);
     c->xgather = zalloc(n, c->enc_stride, &ok);
-    c->y_exp = zalloc(n * (size_t)c->hp.n_embd, sizeof(float), &ok);
+    c->y_exp = zalloc(n * (size_t)(c->hp.n_embd > c->hp.n_embd_moe ? c->hp.n_embd : c->hp.n_embd_moe), sizeof(float), &ok);
     if (!ok) {
         free_slot_buffers(c);
         return -1;
@@ -233,7 +233,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     const size_t B = (size_t)c->n_batch, E = (size_t)hp->n_embd, X = (size_t)hp->n_expert;
     const size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
     const size_t mla_v = (size_t)hp->n_head * (size_t)hp->head_v_mla, mla_q = (size_t)hp->n_head * hp->head_k_mla;
-    const size_t in_max = max3(q_dim, E, max3(mla_v, (size_t)hp->n_lora_q, (size_t)hp->ssm_d_inner));
+    const size_t in_max = max3(max3(q_dim, E, (size_t)hp->n_embd_moe), mla_v, max3((size_t)hp->n_lora_q, (size_t)hp->ssm_d_inner, 0));
     const size_t ff_dense = max3((size_t)hp->n_ff_shexp, (size_t)hp->n_ff_dense, 0); /* shared experts, dense layers */
     const size_t ff_max = max3((size_t)hp->n_ff_exp, ff_dense, 0);
     /* f32 is the widest encoding of any vec-dot type; 64-byte rows keep them aligned */
@@ -300,6 +300,10 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
         c->ssm_zxbcdt = zalloc(B * proj, sizeof(float), &ok);
         c->ssm_y = zalloc(B * (size_t)hp->ssm_d_inner, sizeof(float), &ok);
     }
+    if (hp->n_embd_moe != hp->n_embd) {
+        c->lat_in = zalloc(B * (size_t)hp->n_embd_moe, sizeof(float), &ok);
+        c->lat_sum = zalloc(B * (size_t)hp->n_embd_moe, sizeof(float), &ok);
+    }
     if (hp->attn_gated) {
         c->q_full = zalloc(B * 2 * q_dim, sizeof(float), &ok);
         c->attn_gate = zalloc(B * q_dim, sizeof(float), &ok);
@@ -342,7 +346,7 @@ void ak_context_free(ak_context *c) {
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
                     c->ledger, c->mla_qa, c->mla_q, c->mla_v, c->mla_enc, c->conv_state, c->ssm_state,
-                    c->ssm_zxbcdt, c->ssm_y, c->q_full, c->attn_gate};
+                    c->ssm_zxbcdt, c->ssm_y, c->q_full, c->attn_gate, c->lat_in, c->lat_sum};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

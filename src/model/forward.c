@@ -311,7 +311,7 @@ static void up_worker(void *arg, int ith, int nth) {
 static void down_worker(void *arg, int ith, int nth) {
     up_job *j = arg;
     ak_context *c = j->c;
-    const int E = c->hp.n_embd, per_expert = n_chunks(E);
+    const int E = c->hp.n_embd_moe, per_expert = n_chunks(E); /* the experts' output width */
     (void)ith, (void)nth;
     for (int item; (item = claim(&j->next)) < c->n_active * per_expert;) {
         int e = c->active[item / per_expert], a0 = c->exp_off[e], n = c->exp_off[e + 1] - a0;
@@ -430,10 +430,30 @@ static int route_runs(ak_context *c, int il, ak_error *err) {
     return 0;
 }
 
+/* out[t] = sum over slots s of w[t][s] * y_exp[assignment (t, s)], rows of D values, added
+ * in slot order (descending probability) as ggml adds the experts. */
+static void weighted_sum(ak_context *c, int n_tok, int D, float *out_all) {
+    const int S = c->slots;
+    for (int t = 0; t < n_tok; t++) {
+        float *out = out_all + (size_t)t * D;
+        int k = c->route_k[t];
+        if (k == 0) memset(out, 0, (size_t)D * sizeof *out);
+        for (int s = 0; s < k; s++) {
+            const float w = c->route_w[(size_t)t * S + s];
+            const float *y = c->y_exp + (size_t)c->assign_of[(size_t)t * S + s] * D;
+            if (s == 0)
+                for (int i = 0; i < D; i++) out[i] = y[i] * w;
+            else
+                for (int i = 0; i < D; i++) out[i] += y[i] * w;
+        }
+    }
+}
+
 static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     const ak_layer *l = &c->model->layers[il];
     const ak_hparams *hp = &c->hp;
-    const int E = hp->n_embd, X = hp->n_expert, S = c->slots, ff = hp->n_ff_exp;
+    const int E = hp->n_embd, X = hp->n_expert, S = c->slots, ff = hp->n_ff_exp, Em = hp->n_embd_moe;
+    const int latent = l->latent_down.data != NULL;
 
     norm_batch(c, l->ffn_norm, n_tok);
     const ak_mat *wr[1] = {&l->gate_inp};
@@ -445,13 +465,21 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     if (ak_ledger_record(c, il, n_tok, err)) return -1;
     const int n_assign = c->exp_off[X];
 
+    /* the experts' input: xn, or its latent projection (nemotron_h_moe's moe_latent_size) */
+    const float *xin = c->xn;
+    if (latent) {
+        const ak_mat *wl[1] = {&l->latent_down};
+        float *yl[1] = {c->lat_in};
+        ak_batch_matmul(c, c->xn, E, n_tok, wl, yl, 1);
+        xin = c->lat_in;
+    }
     /* routed experts, each over its own tokens (first: the gate's input, or up's without a gate) */
     const ak_mat *first = l->gate_exps.data ? &l->gate_exps : &l->up_exps;
-    up_job uj = {c, l, encoded(c, c->xn, E, n_tok, first->type), NULL, 0, 0, 0, 0};
-    uj.xu = encoded(c, c->xn, E, n_tok, l->up_exps.type);
+    up_job uj = {c, l, encoded(c, xin, Em, n_tok, first->type), NULL, 0, 0, 0, 0};
+    uj.xu = encoded(c, xin, Em, n_tok, l->up_exps.type);
     if (n_tok > 1) {
         /* contiguous inputs per expert let ak_matmul use its multi-column kernels */
-        uj.row_bytes = ak_enc_row_bytes(first->type, E);
+        uj.row_bytes = ak_enc_row_bytes(first->type, Em);
         uj.gathered = 1;
         uj.up_gathered = ak_vec_dot_type((ak_type)l->up_exps.type) == ak_vec_dot_type((ak_type)first->type);
         ak_pool_run(c->pool, gather_worker, &uj);
@@ -462,22 +490,16 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
     atomic_init(&uj.next, 0);
     ak_pool_run(c->pool, down_worker, &uj);
 
-    /* weighted sum in slot order (descending probability), as ggml adds the experts */
-    for (int t = 0; t < n_tok; t++) {
-        float *out = c->moe_out + (size_t)t * E;
-        int k = c->route_k[t];
-        if (k == 0) memset(out, 0, (size_t)E * sizeof *out);
-        for (int s = 0; s < k; s++) {
-            const float w = c->route_w[(size_t)t * S + s];
-            const float *y = c->y_exp + (size_t)c->assign_of[(size_t)t * S + s] * E;
-            if (s == 0)
-                for (int i = 0; i < E; i++) out[i] = y[i] * w;
-            else
-                for (int i = 0; i < E; i++) out[i] += y[i] * w;
-        }
+    if (!latent) {
+        weighted_sum(c, n_tok, E, c->moe_out);
+    } else { /* summed in the latent space, then projected back */
+        const ak_mat *wu[1] = {&l->latent_up};
+        float *yu[1] = {c->moe_out};
+        weighted_sum(c, n_tok, Em, c->lat_sum);
+        ak_batch_matmul(c, c->lat_sum, Em, n_tok, wu, yu, 1);
     }
 
-    if (c->out_sink && !c->runs.grouped) {
+    if (c->out_sink && !c->runs.grouped && !latent) { /* (profiles refuse sigmoid routers, latent's only) */
         ak_expert_outputs o = {il, n_tok, E, S, c->route_k, c->route_w, c->assign_of, c->y_exp, c->moe_out, c->x};
         c->out_sink(c->out_sink_user, &o);
     }

@@ -179,7 +179,8 @@ static int validate_nemotron_h(const ak_gen_params *p, ak_error *err) {
     for (int l = 0; l < p->n_layer; l++) moe |= hybrid_kind(p, l) == 'E';
     if (!moe) return ak_failf(err, AK_ERR_INVALID_ARG, "nemotron_h_moe: --pattern needs an 'E' among the first --layers");
     if (p->ssm_heads < 1 || p->ssm_head_dim < 1 || p->ssm_groups < 1 || p->ssm_heads % p->ssm_groups ||
-        p->ssm_state < 1 || p->ssm_conv < 2 || p->ssm_conv > 64 || p->n_ff_shexp < 1)
+        p->ssm_state < 1 || p->ssm_conv < 2 || p->ssm_conv > 64 || p->n_ff_shexp < 1 || p->moe_latent < 0 ||
+        p->moe_latent > 65536)
         return ak_failf(err, AK_ERR_INVALID_ARG, "nemotron_h_moe: --ssm-heads a multiple of --ssm-groups, --ssm-head-dim, "
                         "--ssm-state >= 1, --ssm-conv 2..64, --ff-shexp >= 1");
     return 0;
@@ -355,8 +356,8 @@ static void deepseek2_layer(const ak_gen_params *p, int l, tensor_spec *t, int *
  * attention without biases, or squared-ReLU experts with a selection bias and a shared
  * expert; each with its attn_norm. */
 static void nemotron_h_layer(const ak_gen_params *p, int l, tensor_spec *t, int *n) {
-    const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp, hd = p->head_dim;
-    const int64_t nh = p->ssm_heads, di = nh * p->ssm_head_dim, gs = (int64_t)p->ssm_groups * p->ssm_state;
+    const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp;
+    const int64_t hd = p->head_dim ? p->head_dim : E / p->n_head, nh = p->ssm_heads, di = nh * p->ssm_head_dim, gs = (int64_t)p->ssm_groups * p->ssm_state;
     const int ty = p->type;
     add_spec(t, n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
     switch (hybrid_kind(p, l)) {
@@ -376,21 +377,27 @@ static void nemotron_h_layer(const ak_gen_params *p, int l, tensor_spec *t, int 
         add_spec(t, n, T_MATRIX, l, "attn_v.weight", ty, 2, E, hd * p->n_head_kv, 1, keep_rms(E));
         add_spec(t, n, T_MATRIX, l, "attn_output.weight", ty, 2, hd * p->n_head, E, 1, keep_rms(hd * p->n_head));
         break;
-    default:
+    default: {
+        const int64_t Em = p->moe_latent ? p->moe_latent : E; /* the experts' width */
         add_spec(t, n, T_ROUTER, l, "ffn_gate_inp.weight", AK_TYPE_F32, 2, E, X, 1, 0.5f * keep_rms(E));
         add_spec(t, n, T_BIAS, l, "exp_probs_b.bias", ty, 1, X, 1, 1, 0.05f);
-        add_spec(t, n, T_MATRIX, l, "ffn_up_exps.weight", ty, 3, E, F, X, keep_rms(E));
-        add_spec(t, n, T_MATRIX, l, "ffn_down_exps.weight", ty, 3, F, E, X, keep_rms(F));
+        if (p->moe_latent) {
+            add_spec(t, n, T_MATRIX, l, "ffn_latent_down.weight", ty, 2, E, Em, 1, keep_rms(E));
+            add_spec(t, n, T_MATRIX, l, "ffn_latent_up.weight", ty, 2, Em, E, 1, keep_rms(Em));
+        }
+        add_spec(t, n, T_MATRIX, l, "ffn_up_exps.weight", ty, 3, Em, F, X, keep_rms(Em));
+        add_spec(t, n, T_MATRIX, l, "ffn_down_exps.weight", ty, 3, F, Em, X, keep_rms(F));
         add_spec(t, n, T_MATRIX, l, "ffn_up_shexp.weight", ty, 2, E, S, 1, keep_rms(E));
         add_spec(t, n, T_MATRIX, l, "ffn_down_shexp.weight", ty, 2, S, E, 1, keep_rms(S));
+    }
     }
 }
 
 /* One qwen35moe layer (llama_model_qwen35moe::load_arch_tensors): a Gated DeltaNet or, every
  * 4th layer, gated attention with q/k norms; then experts and a sigmoid-gated shared expert. */
 static void qwen35_layer(const ak_gen_params *p, int l, tensor_spec *t, int *n) {
-    const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp, hd = p->head_dim;
-    const int64_t w = p->ssm_head_dim, vd = w * p->ssm_heads, qkv = 2 * w * p->ssm_groups + vd, nv = p->ssm_heads;
+    const int64_t E = p->n_embd, X = p->n_expert, F = p->n_ff, S = p->n_ff_shexp;
+    const int64_t hd = p->head_dim ? p->head_dim : E / p->n_head, w = p->ssm_head_dim, vd = w * p->ssm_heads, qkv = 2 * w * p->ssm_groups + vd, nv = p->ssm_heads;
     const int ty = p->type;
     add_spec(t, n, T_NORM, l, "attn_norm.weight", ty, 1, E, 1, 1, 0.1f);
     if ((l + 1) % 4 == 0) {
@@ -657,8 +664,9 @@ static void set_nemotron_h_metadata(gguf_writer *w, const ak_gen_params *p) {
     }
     free(kv);
     free(ff);
-    gguf_set_u32(w, K("attention.key_length"), (uint32_t)p->head_dim);
-    gguf_set_u32(w, K("attention.value_length"), (uint32_t)p->head_dim);
+    const uint32_t hd = (uint32_t)(p->head_dim ? p->head_dim : p->n_embd / p->n_head);
+    gguf_set_u32(w, K("attention.key_length"), hd);
+    gguf_set_u32(w, K("attention.value_length"), hd);
     gguf_set_u32(w, K("ssm.conv_kernel"), (uint32_t)p->ssm_conv);
     gguf_set_u32(w, K("ssm.state_size"), (uint32_t)p->ssm_state);
     gguf_set_u32(w, K("ssm.group_count"), (uint32_t)p->ssm_groups);
@@ -668,6 +676,7 @@ static void set_nemotron_h_metadata(gguf_writer *w, const ak_gen_params *p) {
     gguf_set_bool(w, K("expert_weights_norm"), p->weights_norm);
     gguf_set_f32(w, K("expert_weights_scale"), p->weights_scale);
     gguf_set_u32(w, K("expert_group_count"), (uint32_t)(p->n_group > 0 ? p->n_group : 1));
+    if (p->moe_latent) gguf_set_u32(w, K("moe_latent_size"), (uint32_t)p->moe_latent);
 #undef K
 }
 
@@ -676,9 +685,10 @@ static void set_qwen35_metadata(gguf_writer *w, const ak_gen_params *p) {
     char key[96];
 #define K(s) (snprintf(key, sizeof key, "qwen35moe.%s", s), key)
     const int32_t sections[4] = {11, 11, 10, 0};
-    gguf_set_u32(w, K("attention.key_length"), (uint32_t)p->head_dim);
-    gguf_set_u32(w, K("attention.value_length"), (uint32_t)p->head_dim);
-    gguf_set_u32(w, K("rope.dimension_count"), (uint32_t)(p->rope_dims ? p->rope_dims : p->head_dim));
+    const uint32_t hd = (uint32_t)(p->head_dim ? p->head_dim : p->n_embd / p->n_head);
+    gguf_set_u32(w, K("attention.key_length"), hd);
+    gguf_set_u32(w, K("attention.value_length"), hd);
+    gguf_set_u32(w, K("rope.dimension_count"), p->rope_dims ? (uint32_t)p->rope_dims : hd);
     gguf_set_arr_data(w, K("rope.dimension_sections"), GGUF_TYPE_INT32, sections, 4);
     gguf_set_u32(w, K("expert_shared_feed_forward_length"), (uint32_t)p->n_ff_shexp);
     gguf_set_u32(w, K("ssm.conv_kernel"), (uint32_t)p->ssm_conv);

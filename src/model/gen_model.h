@@ -53,6 +53,7 @@ typedef struct {
      * the selection bias, one shared expert of n_ff_shexp rows */
     const char *pattern;
     int ssm_heads, ssm_head_dim, ssm_groups, ssm_state, ssm_conv;
+    int moe_latent;      /* nemotron_h_moe: experts in a latent space of this width (0: none) */
     /* qwen35moe: Gated DeltaNet layers but every 4th (attention with an output gate, q/k
      * norms, partial RoPE over rope_dims), each followed by experts and a sigmoid-gated
      * shared expert (n_ff_shexp); the DeltaNet has ssm_heads value heads and ssm_groups key

@@ -40,7 +40,7 @@ static int route_native(ak_context *c, const ak_context *sq, int il, int t0, int
  * they ran, and (native: 1) what the native top-k would have run. */
 static void account(ak_context *c, ak_layer_ledger *lg, ak_compute_counters *cn, int il, int t0, int n, int native) {
     const ak_layer *l = &c->model->layers[il];
-    const uint64_t per_expert = (l->gate_exps.data ? 3ull : 2ull) * (uint64_t)c->hp.n_embd * (uint64_t)c->hp.n_ff_exp;
+    const uint64_t per_expert = (l->gate_exps.data ? 3ull : 2ull) * (uint64_t)c->hp.n_embd_moe * (uint64_t)c->hp.n_ff_exp;
     const uint64_t expert_bytes = l->gate_exps.mat_bytes + l->up_exps.mat_bytes + l->down_exps.mat_bytes;
     const int S = c->slots, K = c->hp.n_expert_used;
     ak_route_out ro = {n, S, c->route_k + t0, c->route_ids + (size_t)t0 * S, c->route_w + (size_t)t0 * S,

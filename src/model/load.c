@@ -336,9 +336,7 @@ static int load_nemotron_h(loader *L) {
     if (hp->ssm_d_inner % hp->ssm_n_head || hp->ssm_n_head % hp->ssm_n_group)
         return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe: ssm.inner_size %d, %d heads (time_step_rank) and %d "
                         "groups do not divide evenly", hp->ssm_d_inner, hp->ssm_n_head, hp->ssm_n_group);
-    if (latent)
-        return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe.moe_latent_size %d: latent MoE projections "
-                        "(ffn_latent_down/up) are not supported yet", latent);
+    if (latent > 0) hp->n_embd_moe = latent; /* the experts work in a latent space (Nemotron-3 Super) */
     if (hp->n_group > 1 && (hp->n_expert % hp->n_group || hp->n_group_used < 1 || hp->n_group_used >= hp->n_group))
         return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe: %d experts in %d groups, %d used: not a valid grouping",
                         hp->n_expert, hp->n_group, hp->n_group_used);
@@ -492,6 +490,7 @@ static int load_hparams(loader *L) {
             return ak_failf(L->err, AK_ERR_FORMAT, "%s.rope.freq_base_swa %g differs from rope.freq_base %g: not supported",
                             hp->arch, base_swa, hp->rope_freq_base);
     }
+    if (!hp->n_embd_moe) hp->n_embd_moe = hp->n_embd;
     hp->rope_neox = !is_llama && !is_ds;
     if (is_nh) hp->n_rot = 0; /* no position encoding in its attention layers */
     /* gpt-oss takes the softmax over the chosen experts' logits: the renormalised softmax */
@@ -574,14 +573,17 @@ static int load_dense_ffn(loader *L, ak_layer *l, int il) {
 static int load_moe(loader *L, ak_layer *l, int il) {
     ak_model *m = L->m;
     const ak_hparams *hp = &m->hp;
-    const int64_t E = hp->n_embd, ff = hp->n_ff_exp, X = hp->n_expert;
+    const int64_t E = hp->n_embd_moe, ff = hp->n_ff_exp, X = hp->n_expert; /* E: the experts' width */
     char n[96];
     if (gguf_find_tensor(m->gguf, NAME("ffn_gate.0.weight")) || gguf_find_tensor(m->gguf, NAME("ffn_up.0.weight")))
         return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: per-expert (unmerged) expert tensors are not supported; "
                         "convert the model with merged blk.N.ffn_*_exps tensors", n);
     if (gguf_find_tensor(m->gguf, NAME("ffn_gate_up_exps.weight")))
         return ak_failf(L->err, AK_ERR_FORMAT, "tensor %s: fused gate/up expert tensors are not supported", n);
-    if (load_mat(L, &l->gate_inp, NAME("ffn_gate_inp.weight"), E, X, 1, 1)) return -1;
+    if (load_mat(L, &l->gate_inp, NAME("ffn_gate_inp.weight"), hp->n_embd, X, 1, 1)) return -1;
+    if (E != hp->n_embd && (load_mat(L, &l->latent_down, NAME("ffn_latent_down.weight"), hp->n_embd, E, 1, 1) ||
+                            load_mat(L, &l->latent_up, NAME("ffn_latent_up.weight"), E, hp->n_embd, 1, 1)))
+        return -1;
     if (hp->oai_ffn && (load_vec(L, &l->gate_inp_b, NAME("ffn_gate_inp.bias"), X, 1) ||
                         load_vec2(L, &l->gate_exps_b, NAME("ffn_gate_exps.bias"), ff, X, 1) ||
                         load_vec2(L, &l->up_exps_b, NAME("ffn_up_exps.bias"), ff, X, 1) ||
@@ -596,11 +598,12 @@ static int load_moe(loader *L, ak_layer *l, int il) {
     m->expert_bytes += m->weight_bytes - before;
     if (hp->n_ff_shexp <= 0) return 0;
     l->has_shexp = 1;
-    if (hp->gating == AK_GATING_SOFTMAX && load_vec(L, &l->gate_inp_shexp, NAME("ffn_gate_inp_shexp.weight"), E, 1))
+    const int64_t D = hp->n_embd; /* the shared expert works on the full width */
+    if (hp->gating == AK_GATING_SOFTMAX && load_vec(L, &l->gate_inp_shexp, NAME("ffn_gate_inp_shexp.weight"), D, 1))
         return -1;
-    return (!hp->ffn_relu2 && load_mat(L, &l->gate_shexp, NAME("ffn_gate_shexp.weight"), E, hp->n_ff_shexp, 1, 1)) ||
-           load_mat(L, &l->up_shexp, NAME("ffn_up_shexp.weight"), E, hp->n_ff_shexp, 1, 1) ||
-           load_mat(L, &l->down_shexp, NAME("ffn_down_shexp.weight"), hp->n_ff_shexp, E, 1, 1)
+    return (!hp->ffn_relu2 && load_mat(L, &l->gate_shexp, NAME("ffn_gate_shexp.weight"), D, hp->n_ff_shexp, 1, 1)) ||
+           load_mat(L, &l->up_shexp, NAME("ffn_up_shexp.weight"), D, hp->n_ff_shexp, 1, 1) ||
+           load_mat(L, &l->down_shexp, NAME("ffn_down_shexp.weight"), hp->n_ff_shexp, D, 1, 1)
                ? -1
                : 0;
 }
@@ -656,7 +659,7 @@ static uint64_t dense_macs_per_token(const ak_model *m) {
         const ak_layer *l = &m->layers[il];
         const ak_mat *proj[] = {&l->wq,     &l->wk,     &l->wv,     &l->wo,      &l->wq_a,   &l->wq_b,
                                 &l->wkv_a,  &l->wk_b,   &l->wv_b,   &l->ssm_in,  &l->ssm_out, &l->dn_qkv,
-                                &l->dn_z,   &l->dn_beta, &l->dn_alpha};
+                                &l->dn_z,   &l->dn_beta, &l->dn_alpha, &l->latent_down, &l->latent_up};
         for (size_t i = 0; i < sizeof proj / sizeof proj[0]; i++) n += mat_macs(proj[i]);
         if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) /* the convolution, the state's update and read-out */
             n += (uint64_t)(hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state) * (uint64_t)hp->ssm_d_conv +

@@ -68,6 +68,8 @@ typedef struct {
     int gating;          /* AK_GATING_*: how router logits become expert scores */
     int n_group, n_group_used; /* grouped selection: experts in n_group groups, the best n_group_used kept */
     int ffn_relu2;       /* experts and shared expert are up -> relu(.)^2 -> down, no gate (nemotron_h_moe) */
+    int n_embd_moe;      /* the routed experts' input/output width: n_embd, or nemotron_h_moe's
+                          * moe_latent_size (ffn_latent_down before, ffn_latent_up after them) */
     int attn_gated;      /* attn_q also gives a per-head gate: attention output x sigmoid(gate) (qwen35moe) */
     /* Hybrids: nemotron_h_moe's layers are each one block, a Mamba-2 mixer, attention or
      * MoE (ak_layer's mixer / ffn), read from the per-layer head_count_kv /

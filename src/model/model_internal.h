@@ -39,6 +39,7 @@ typedef struct {
     float *ffn_norm;             /* [n_embd] (gpt-oss: post_attention_norm) */
     ak_mat gate_inp;             /* router [n_expert][n_embd] */
     ak_mat gate_exps, up_exps, down_exps;
+    ak_mat latent_down, latent_up; /* nemotron_h_moe's latent MoE: n_embd -> n_embd_moe -> n_embd, else empty */
     /* gpt-oss: attention sinks [n_head], router bias [n_expert], expert biases
      * [n_expert][n_ff] (gate, up) and [n_expert][n_embd] (down); NULL elsewhere */
     float *sinks, *gate_inp_b, *gate_exps_b, *up_exps_b, *down_exps_b;
@@ -214,6 +215,8 @@ struct ak_context {
     /* gated attention (qwen35moe): attn_q's rows [n_batch][2 q_dim] (each head's query then
      * its gate), the gates [n_batch][q_dim] */
     float *q_full, *attn_gate;
+    /* latent MoE: the experts' input [n_batch][n_embd_moe] and their weighted sum */
+    float *lat_in, *lat_sum;
 
     ak_layer_ledger *ledger;     /* [n_layer] */
     int native_baseline;         /* the ledger tracks what native top-k would cost */

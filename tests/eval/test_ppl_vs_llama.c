@@ -33,9 +33,13 @@ static const pin pins[] = {
 #include "ppl_pins.inc"
 };
 
-/* The shapes of scripts/compare-llama.sh's gen_flags. */
-static void shapes(ak_gen_params *p, const char *arch, const char *type) {
+/* The shapes of scripts/compare-llama.sh's gen_flags. "nemotron_h_moe+latent": the same
+ * with experts in a latent space of 128 (NH_LATENT=128). */
+static void shapes(ak_gen_params *p, const char *arch_tag, const char *type) {
+    char arch[32];
+    snprintf(arch, sizeof arch, "%.*s", (int)strcspn(arch_tag, "+"), arch_tag);
     ak_gen_params_default(p, arch);
+    if (strstr(arch_tag, "+latent")) p->moe_latent = 128;
     p->type = ak_type_from_name(type);
     p->n_layer = 2, p->n_embd = 256, p->n_head = 4, p->n_head_kv = 2, p->n_expert = 8, p->n_expert_used = 2;
     p->n_ff = 256, p->n_vocab = 400, p->seed = 42;

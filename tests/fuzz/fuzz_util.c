@@ -20,6 +20,10 @@ uint8_t *fuzz_tiny_model(const char *arch, int type, const char *vocab, size_t *
     if (p.n_ff_shexp) p.n_ff_shexp = 32;
     if (!strcmp(arch, "deepseek2")) /* latent attention keeps one KV head; 2 groups of 2 experts */
         p.n_head_kv = 1, p.n_group = 2, p.n_group_used = 1, p.n_ff_dense = 32;
+    if (!strcmp(arch, "qwen35moe")) /* 3 DeltaNet layers and an attention layer (heads of 32 or more) */
+        p.n_layer = 4, p.head_dim = 32, p.rope_dims = 8;
+    if (!strcmp(arch, "nemotron_h_moe")) /* Mamba-2, experts, attention */
+        p.n_layer = 3, p.pattern = "ME*";
     p.n_vocab = strcmp(vocab, "none") ? 320 : 64; /* a byte or tiny vocabulary needs >= 259 */
     p.n_ctx_train = 64;
     snprintf(p.vocab_kind, sizeof p.vocab_kind, "%s", vocab);

@@ -29,10 +29,11 @@ static void put(const char *harness, int i, const void *a, size_t na, const void
 }
 
 static void model_seeds(void) {
-    static const char *archs[] = {"olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss", "deepseek2"};
+    static const char *archs[] = {"olmoe", "qwen2moe", "qwen3moe", "mixtral", "gpt-oss", "deepseek2", "nemotron_h_moe",
+                                  "qwen35moe"};
     static const int types[] = {AK_TYPE_F32, AK_TYPE_F16, AK_TYPE_Q8_0, AK_TYPE_Q4_0, AK_TYPE_MXFP4};
     int n = 0;
-    for (int a = 0; a < 6; a++)
+    for (int a = 0; a < (int)(sizeof archs / sizeof archs[0]); a++)
         for (int t = 0; t < 5; t++) {
             size_t len;
             uint8_t *b = fuzz_tiny_model(archs[a], types[t], t == 0 ? "bytes" : "none", &len);

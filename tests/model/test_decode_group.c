@@ -229,6 +229,7 @@ int main(void) {
      * continues it token after token), attention without RoPE, squared-ReLU experts */
     ak_gen_params_default(&gp, "nemotron_h_moe");
     snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
+    gp.moe_latent = 32; /* experts in a latent space (ffn_latent_down / up around them) */
     tmp_path(path, sizeof path, "decode_group_nh");
     CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "nemotron_h_moe fixture: %s", err.msg);
     m = ak_model_load(path, &err);
