@@ -207,7 +207,7 @@ static void delta_worker(void *arg, int ith, int nth) {
     const float *z_all = c->ssm_zxbcdt + (size_t)n_all * channels;
     const float *beta_all = z_all + (size_t)n_all * vd, *alpha_all = beta_all + (size_t)n_all * nv;
     const float scale = 1.0f / sqrtf((float)w);
-    float q[DN_MAX_WIDTH], k[DN_MAX_WIDTH], delta[DN_MAX_WIDTH];
+    float q[DN_MAX_WIDTH], k[DN_MAX_WIDTH];
     for (int item; (item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < c->runs.n_runs * nv;) {
         const int r = item / nv, h = item % nv, kh = h % nk;
         ak_context *sq = c->runs.seq[r];
@@ -220,12 +220,17 @@ static void delta_worker(void *arg, int ith, int nth) {
             for (int i = 0; i < w; i++) q[i] = qr[i] * qs, k[i] = kr[i] * ks;
             const float g = softplus(alpha_all[(size_t)t * nv + h] + l->ssm_dt_b[h]) * l->ssm_a[h];
             const float beta = 1.0f / (1.0f + expf(-beta_all[(size_t)t * nv + h])), decay = expf(g);
-            for (size_t i = 0; i < (size_t)w * w; i++) M[i] *= decay;
-            for (int jv = 0; jv < w; jv++) delta[jv] = (v[jv] - dot_lanes(M + (size_t)jv * w, k, w)) * beta;
-            for (int jv = 0; jv < w; jv++)
-                for (int i = 0; i < w; i++) M[(size_t)jv * w + i] += k[i] * delta[jv];
+            /* row by row, so that each row is read from memory once per token (the state is
+             * 64 KiB per head at Qwen3.6's shapes); per value the same operations as the
+             * four whole-state passes of the definition above */
             float *o = c->ssm_y + (size_t)t * vd + (size_t)h * w;
-            for (int jv = 0; jv < w; jv++) o[jv] = dot_lanes(M + (size_t)jv * w, q, w) * scale;
+            for (int jv = 0; jv < w; jv++) {
+                float *row = M + (size_t)jv * w;
+                for (int i = 0; i < w; i++) row[i] *= decay;
+                const float d = (v[jv] - dot_lanes(row, k, w)) * beta;
+                for (int i = 0; i < w; i++) row[i] += k[i] * d;
+                o[jv] = dot_lanes(row, q, w) * scale;
+            }
             ak_rms_norm(o, l->ssm_norm, o, w, hp->rms_eps);
             const float *z = z_all + (size_t)t * vd + (size_t)h * w;
             for (int jv = 0; jv < w; jv++) o[jv] *= silu(z[jv]);

@@ -141,18 +141,20 @@ INLINE void q8_0_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
 }
 
-INLINE void q4_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
-    const blk_q4_0 *a = w;
-    const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+/* The 32-value types whose activations are Q8_0 (Q4_0, Q5_0, IQ4_NL, MXFP4): a decoder
+ * turns weight block i into 32 signed bytes q and a scale da (x = da * q), and one loop
+ * takes the dot products with NC columns. The decoders are always inlined, so each type
+ * still gets its own straight-line kernel. */
+typedef __m256i (*blk32_decode_fn)(const void *w, int64_t i, float *da);
+
+INLINE void blk32_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC,
+                       blk32_decode_fn decode) {
     __m256 acc[AK_DOTN_MAX];
     for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK32; i++) {
-        __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
-        /* low nibbles are elements 0..15, high nibbles 16..31 */
-        __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
-        q = _mm256_sub_epi8(q, eight);
+        float da;
+        __m256i q = decode(w, i, &da);
         __m256i abs_q = _mm256_sign_epi8(q, q);
-        float da = h2f(a[i].d);
         for (int c = 0; c < NC; c++) {
             const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
             __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
@@ -161,6 +163,18 @@ INLINE void q4_0_cols(int64_t n, const void *w, const void *x, size_t xs, float 
         }
     }
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+}
+
+/* 16 packed bytes as 32 4-bit codes: low nibbles are elements 0..15, high nibbles 16..31 */
+INLINE __m256i nibbles32(const uint8_t *qs) {
+    __m128i packed = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F));
+}
+
+INLINE __m256i decode_q4_0(const void *w, int64_t i, float *da) {
+    const blk_q4_0 *a = (const blk_q4_0 *)w + i;
+    *da = h2f(a->d);
+    return _mm256_sub_epi8(nibbles32(a->qs), _mm256_set1_epi8(8));
 }
 
 /* The 12 packed bytes of Q4_K/Q5_K scales as 8 int16 scales (low half) and 8 int16 mins
@@ -388,72 +402,25 @@ INLINE __m256i q5_0_high_bits(const uint8_t *qh) {
 }
 
 /* Q5_0: Q4_0's nibbles with the fifth bit from qh, minus 16. */
-INLINE void q5_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
-    const blk_q5_0 *a = w;
-    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-    __m256 acc[AK_DOTN_MAX];
-    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK32; i++) {
-        __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
-        __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
-        q = _mm256_sub_epi8(_mm256_or_si256(q, q5_0_high_bits(a[i].qh)), sixteen);
-        __m256i abs_q = _mm256_sign_epi8(q, q);
-        float da = h2f(a[i].d);
-        for (int c = 0; c < NC; c++) {
-            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
-            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
-            __m256 d = _mm256_set1_ps(da * h2f(b->d));
-            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
-        }
-    }
-    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+INLINE __m256i decode_q5_0(const void *w, int64_t i, float *da) {
+    const blk_q5_0 *a = (const blk_q5_0 *)w + i;
+    *da = h2f(a->d);
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(a->qs), q5_0_high_bits(a->qh)), _mm256_set1_epi8(16));
 }
 
-/* IQ4_NL: as q4_0, with the 4-bit indices turned into the IQ4 levels by a byte shuffle. */
-INLINE void iq4_nl_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
-    const blk_iq4_nl *a = w;
-    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_levels()));
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[AK_DOTN_MAX];
-    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK32; i++) {
-        __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
-        __m256i idx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
-        __m256i q = _mm256_shuffle_epi8(levels, idx);
-        __m256i abs_q = _mm256_sign_epi8(q, q);
-        float da = h2f(a[i].d);
-        for (int c = 0; c < NC; c++) {
-            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
-            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
-            __m256 d = _mm256_set1_ps(da * h2f(b->d));
-            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
-        }
-    }
-    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+/* IQ4_NL and MXFP4: the 4-bit codes turned into their levels by a byte shuffle. */
+INLINE __m256i decode_iq4_nl(const void *w, int64_t i, float *da) {
+    const blk_iq4_nl *a = (const blk_iq4_nl *)w + i;
+    *da = h2f(a->d);
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_levels())),
+                               nibbles32(a->qs));
 }
 
-/* MXFP4: as q4_0, with the 4-bit codes turned into their levels by a byte shuffle. */
-INLINE void mxfp4_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
-    const blk_mxfp4 *a = w;
-    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mxfp4_levels()));
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[AK_DOTN_MAX];
-    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK32; i++) {
-        __m128i packed = _mm_loadu_si128((const __m128i *)a[i].qs);
-        /* low nibbles are elements 0..15, high nibbles 16..31 */
-        __m256i idx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
-        __m256i q = _mm256_shuffle_epi8(levels, idx);
-        __m256i abs_q = _mm256_sign_epi8(q, q);
-        float da = mxfp4_half_scale(a[i].e);
-        for (int c = 0; c < NC; c++) {
-            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
-            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
-            __m256 d = _mm256_set1_ps(h2f(b->d) * da);
-            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
-        }
-    }
-    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
+INLINE __m256i decode_mxfp4(const void *w, int64_t i, float *da) {
+    const blk_mxfp4 *a = (const blk_mxfp4 *)w + i;
+    *da = mxfp4_half_scale(a->e);
+    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mxfp4_levels())),
+                               nibbles32(a->qs));
 }
 
 /* IQ4_XS: the 4-bit indices become their levels by a byte shuffle of the 16-level table;
@@ -522,14 +489,18 @@ _Static_assert(AK_DOTN_MAX == 8, "DEFINE_COLS instantiates NC = 1..8");
 #define Q4_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 0)
 #define Q5_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 1)
 DEFINE_COLS(dot_q8_0, q8_0_cols, 8)
-DEFINE_COLS(dot_q4_0, q4_0_cols, 8)
+#define Q4_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q4_0)
+#define Q5_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q5_0)
+#define IQ4_NL_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_iq4_nl)
+#define MXFP4_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_mxfp4)
+DEFINE_COLS(dot_q4_0, Q4_0_BODY, 8)
 DEFINE_COLS(dot_q4_k, Q4_K_BODY, 4)
 DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
 DEFINE_COLS(dot_q6_k, q6_k_cols, 4)
 DEFINE_COLS(dot_iq4_xs, iq4_xs_cols, 4)
-DEFINE_COLS(dot_mxfp4, mxfp4_cols, 8)
-DEFINE_COLS(dot_q5_0, q5_0_cols, 8)
-DEFINE_COLS(dot_iq4_nl, iq4_nl_cols, 8)
+DEFINE_COLS(dot_mxfp4, MXFP4_BODY, 8)
+DEFINE_COLS(dot_q5_0, Q5_0_BODY, 8)
+DEFINE_COLS(dot_iq4_nl, IQ4_NL_BODY, 8)
 DEFINE_COLS(dot_q2_k, q2_k_cols, 4)
 DEFINE_COLS(dot_q3_k, q3_k_cols, 4)
 

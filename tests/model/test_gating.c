@@ -58,19 +58,23 @@ static int reference_order(const ak_hparams *hp, const float *bias, const float 
     return n;
 }
 
-static void check_sigmoid_groups(void) {
+/* deepseek2 (V3-like: 8 experts in 4 groups, 2 used; sigmoid; bias; norm) or
+ * nemotron_h_moe (the same router without groups; its first MoE layer is layer 1). */
+static void check_sigmoid_groups(const char *arch) {
     ak_gen_params p;
-    ak_gen_params_default(&p, "deepseek2"); /* 8 experts in 4 groups, 2 used; sigmoid; bias; norm */
+    ak_gen_params_default(&p, arch);
     p.seed = 7;
     char path[256];
-    ak_model *m = write_load(&p, "gating_v3", path, sizeof path);
+    ak_model *m = write_load(&p, arch[0] == 'd' ? "gating_v3" : "gating_nh", path, sizeof path);
     if (!m) return;
     ak_context *c = test_context(m, 16, 4, 1, NULL);
     const ak_hparams *hp = ak_model_hparams(m);
-    const int il = hp->n_layer_dense;
+    int il = 0;
+    while (il < hp->n_layer && !ak_model_layer_has_experts(m, il)) il++;
+    const int groups = arch[0] == 'd', eligible = groups ? 4 : X;
     const float *bias = m->layers[il].exp_probs_b;
-    CHECK(c && bias && hp->n_group == 4 && hp->n_group_used == 2 && hp->gating == AK_GATING_DS_SIGMOID,
-          "fixture: sigmoid, bias, 4 groups");
+    CHECK(c && bias && hp->n_group == (groups ? 4 : 1) && hp->gating == AK_GATING_DS_SIGMOID,
+          "%s fixture: sigmoid, bias, %s", arch, groups ? "4 groups" : "no groups");
     if (!c || !bias) return;
     float z[N_TOK * X];
     for (int i = 0; i < N_TOK * X; i++) z[i] = 3.0f * frand();
@@ -88,7 +92,7 @@ static void check_sigmoid_groups(void) {
             float score[X], q[X];
             int order[X];
             const int n = reference_order(hp, bias, z + t * X, score, order);
-            CHECK(n == 4, "two groups of two experts are eligible (%d)", n);
+            CHECK(n == eligible, "%s: %d experts are eligible (%d)", arch, eligible, n);
             double s = 0, ent = 0;
             for (int j = 0; j < n; j++) s += score[order[j]];
             for (int j = 0; j < n; j++) q[j] = (float)(score[order[j]] / s), ent -= q[j] * log(q[j]);
@@ -150,7 +154,8 @@ static void check_softmax_equals_route(void) {
 }
 
 int main(void) {
-    check_sigmoid_groups();
+    check_sigmoid_groups("deepseek2");
+    check_sigmoid_groups("nemotron_h_moe");
     check_softmax_equals_route();
     return check_finish("test_gating");
 }
