@@ -201,8 +201,9 @@ void ak_routing_flags_help(FILE *out) {
           "  --router-config F.json   per-model/per-layer config (docs/router-config.md); routing flags\n"
           "                           before it are discarded, flags after it override it\n"
           "  --preset NAME            a built-in config (olmoe-1b-7b, qwen1.5-moe-a2.7b, qwen3-30b-a3b,\n"
-          "                           mixtral-8x7b, gpt-oss-20b): expert count, native top-k, weight\n"
-          "                           normalisation\n"
+          "                           mixtral-8x7b, gpt-oss-20b, deepseek-v2-lite, deepseek-v3,\n"
+          "                           qwen3.6-35b-a3b, nemotron-3-nano-30b-a3b): expert count, native\n"
+          "                           top-k, weight normalisation\n"
           "  A policy is implied by its parameters: --k -> fixed, --k-values/--thresholds -> entropy,\n"
           "  --top-p -> top-p, --ratio -> ratio. Flags take 'X V' or 'X=V'.\n",
           out);
