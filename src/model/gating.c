@@ -60,12 +60,12 @@ static int selection_order(const ak_hparams *hp, float *sel, int *order) {
     return n;
 }
 
-/* One token: scores, selection, K by the policy, ids and weights. */
-static void route_token_ds(const ak_hparams *hp, const float *bias, const ak_policy *pol, const float *z, int slots,
-                           int *k_out, int32_t *ids, float *w, float *h_out) {
+/* One token's scores (softmax or sigmoid of z), its eligible experts in selection order
+ * (order, returned count n) and q, their scores normalised to sum 1 in that order. */
+static int token_distribution(const ak_hparams *hp, const float *bias, const float *z, float *score, int *order,
+                              float *q) {
     const int X = hp->n_expert;
-    float score[AK_MAX_EXPERTS], sel[AK_MAX_EXPERTS], q[AK_MAX_EXPERTS];
-    int order[AK_MAX_EXPERTS];
+    float sel[AK_MAX_EXPERTS];
     if (hp->gating == AK_GATING_DS_SIGMOID) {
         for (int i = 0; i < X; i++) score[i] = 1.0f / (1.0f + expf(-z[i]));
     } else { /* softmax in float, as ggml_soft_max */
@@ -76,12 +76,21 @@ static void route_token_ds(const ak_hparams *hp, const float *bias, const ak_pol
     }
     for (int i = 0; i < X; i++) sel[i] = score[i] + (bias ? bias[i] : 0.0f);
     const int n = selection_order(hp, sel, order);
-    double qsum = 0.0, h = 0.0;
+    double qsum = 0.0;
     for (int j = 0; j < n; j++) qsum += score[order[j]];
-    for (int j = 0; j < n; j++) {
-        q[j] = (float)(score[order[j]] / qsum);
+    for (int j = 0; j < n; j++) q[j] = (float)(score[order[j]] / qsum);
+    return n;
+}
+
+/* One token: scores, selection, K by the policy, ids and weights. */
+static void route_token_ds(const ak_hparams *hp, const float *bias, const ak_policy *pol, const float *z, int slots,
+                           int *k_out, int32_t *ids, float *w, float *h_out) {
+    float score[AK_MAX_EXPERTS], q[AK_MAX_EXPERTS];
+    int order[AK_MAX_EXPERTS];
+    const int n = token_distribution(hp, bias, z, score, order, q);
+    double h = 0.0;
+    for (int j = 0; j < n; j++)
         if (q[j] > 0.0f) h -= (double)q[j] * log((double)q[j]);
-    }
     int k = n > 0 ? ak_select_k(pol, q, n, (float)h) : 0; /* n >= 1: a kept group has experts */
     if (k > n) k = n;
     if (k > slots) k = slots;
@@ -117,4 +126,28 @@ int ak_gate_route(const ak_context *c, int il, const ak_policy *pol, const float
                        ro->weights + (size_t)t * ro->slots, ro->entropy ? &ro->entropy[t] : NULL);
     }
     return 0;
+}
+
+/* For calibration on recorded logits (which fits softmax policies): logits whose softmax is
+ * the distribution the policies read. A softmax router's are its own; for deepseek2's and
+ * nemotron_h_moe's routers, log q of the eligible experts and -1e30 (probability 0) for the
+ * others. The entropy of q, and so an entropy policy's K, is then exactly the engine's; the
+ * prefix rules (top-p, ratio, threshold) rank by q instead of the selection order, which is
+ * the same unless the selection bias reorders the eligible experts. */
+void ak_model_policy_logits(const ak_model *m, int il, const float *logits, int n_tokens, float *out) {
+    const ak_hparams *hp = &m->hp;
+    const int X = hp->n_expert;
+    if (hp->gating == AK_GATING_SOFTMAX || il < 0 || il >= hp->n_layer) {
+        memcpy(out, logits, (size_t)n_tokens * (size_t)X * sizeof *out);
+        return;
+    }
+    const float *bias = m->layers[il].exp_probs_b;
+    for (int t = 0; t < n_tokens; t++) {
+        float score[AK_MAX_EXPERTS], q[AK_MAX_EXPERTS];
+        int order[AK_MAX_EXPERTS];
+        float *o = out + (size_t)t * X;
+        const int n = token_distribution(hp, bias, logits + (size_t)t * X, score, order, q);
+        for (int i = 0; i < X; i++) o[i] = -1e30f;
+        for (int j = 0; j < n; j++) o[order[j]] = q[j] > 0.0f ? logf(q[j]) : -1e30f;
+    }
 }

@@ -103,6 +103,11 @@ const gguf_file *ak_model_gguf(const ak_model *m);
 const ak_hparams *ak_model_hparams(const ak_model *m);
 /* Whether layer il routes tokens to experts (not a dense, Mamba-2 or attention-only block). */
 int ak_model_layer_has_experts(const ak_model *m, int il);
+/* Router logits of layer il [n_tokens][n_expert] as logits whose softmax is the distribution
+ * the routing policies read (src/model/gating.c): the same for a softmax router; for a
+ * sigmoid/biased/grouped router (deepseek2, nemotron_h_moe) log q over the eligible experts.
+ * For calibrating such routers on recorded logits. */
+void ak_model_policy_logits(const ak_model *m, int il, const float *logits, int n_tokens, float *out);
 /* Bytes of weights in the file's tensors, and of the expert tensors alone. */
 uint64_t ak_model_weight_bytes(const ak_model *m);
 uint64_t ak_model_expert_bytes(const ak_model *m);

@@ -47,9 +47,10 @@ struct ak_server {
     int port;     /* bound */
     unsigned max_connections; /* open connections the listener accepts (http.c) */
 
-    float *calib_logits; /* [n_layer][calib_tokens][n_expert] router logits of the calibration text */
-    const char *calib_unavailable; /* why there is no sample (calib.c), or NULL */
-    int calib_tokens;
+    float *calib_logits; /* [calib_layers][calib_tokens][n_expert] router logits of the calibration text,
+                          * of the layers with experts, as the policies read them (calib.c) */
+    int *calib_layer_of; /* [calib_layers] the model layer of each */
+    int calib_layers, calib_tokens;
 };
 
 /* The state ak_serve_run serves from, without slots or a listener (those start in
