@@ -179,7 +179,7 @@ static int64_t record(ak_session *s, const calib_opts *o, ak_router_record *rec)
     const ak_hparams *hp = ak_model_hparams(s->model);
     const int n_ctx = s->n_ctx;
     ak_error err = {0};
-    if (ak_router_record_init(rec, hp->n_layer, hp->n_expert, s->n_tokens > n_ctx ? s->n_tokens : n_ctx, &err)) {
+    if (ak_router_record_init_model(rec, s->model, s->n_tokens > n_ctx ? s->n_tokens : n_ctx, &err)) {
         fprintf(stderr, "calibrate: %s\n", err.msg);
         return -1;
     }
@@ -197,14 +197,15 @@ static int64_t record(ak_session *s, const calib_opts *o, ak_router_record *rec)
     }
     printf("calibrate: %s, %d chunks of %d tokens at native top-%d (PPL %.4f): %lld tokens x %d layers of router "
            "logits\n",
-           o->text_path, res.n_chunks, n_ctx, hp->n_expert_used, res.ppl, (long long)T, hp->n_layer);
+           o->text_path, res.n_chunks, n_ctx, hp->n_expert_used, res.ppl, (long long)T, rec->n_layer);
     if (o->npy_path) {
         if (save_npy(rec, o->npy_path, &err)) {
             fprintf(stderr, "calibrate: --save-router-logits %s\n", err.msg);
             return -1;
         }
-        printf("wrote the router logits [%d][%lld][%d] to %s\n", hp->n_layer, (long long)T, hp->n_expert,
-               o->npy_path);
+        printf("wrote the router logits [%d][%lld][%d] to %s%s\n", rec->n_layer, (long long)T, hp->n_expert,
+               o->npy_path, hp->gating != AK_GATING_SOFTMAX || rec->n_layer != hp->n_layer
+                                ? " (the layers with experts, as the policies read them: log q)" : "");
     }
     return T;
 }
@@ -259,7 +260,8 @@ int cmd_calibrate(int argc, char **argv) {
     }
 
     start_policy sp = {.args = &args};
-    ak_session_opts so = {.softmax_router_only = 1, .n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = o.n_threads,
+    /* every router: the record holds what the policies read (ak_router_record_init_model) */
+    ak_session_opts so = {.n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = o.n_threads,
                           .routing = build_start, .routing_user = &sp};
     ak_session s;
     ak_router_record rec;

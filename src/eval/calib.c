@@ -22,9 +22,31 @@ int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_
     return 0;
 }
 
+int ak_router_record_init_model(ak_router_record *r, const ak_model *m, int64_t cap, ak_error *err) {
+    const ak_hparams *hp = ak_model_hparams(m);
+    int n = 0;
+    for (int l = 0; l < hp->n_layer; l++) n += ak_model_layer_has_experts(m, l);
+    if (ak_router_record_init(r, n, hp->n_expert, cap, err)) return -1;
+    r->model = m;
+    r->n_model_layer = hp->n_layer;
+    r->layer_of = malloc((size_t)n * sizeof *r->layer_of);
+    r->index_of = malloc((size_t)hp->n_layer * sizeof *r->index_of);
+    if (!r->layer_of || !r->index_of) {
+        ak_router_record_free(r);
+        return ak_failf(err, AK_ERR_NOMEM, "router record: out of memory");
+    }
+    for (int l = 0, k = 0; l < hp->n_layer; l++) {
+        r->index_of[l] = ak_model_layer_has_experts(m, l) ? k : -1;
+        if (r->index_of[l] >= 0) r->layer_of[k++] = l;
+    }
+    return 0;
+}
+
 void ak_router_record_free(ak_router_record *r) {
     free(r->filled);
     free(r->logits);
+    free(r->layer_of);
+    free(r->index_of);
     memset(r, 0, sizeof *r);
 }
 
@@ -35,13 +57,16 @@ void ak_router_record_reset(ak_router_record *r) {
 
 void ak_router_record_sink(void *user, int layer, const float *logits, int n_tokens, int n_experts) {
     ak_router_record *r = user;
+    const int model_layer = layer;
+    if (r->model) layer = layer >= 0 && layer < r->n_model_layer ? r->index_of[layer] : -1;
     if (layer < 0 || layer >= r->n_layer || n_experts != r->n_expert) return;
     if (r->filled[layer] + n_tokens > r->cap) {
         r->overflow = 1;
         return;
     }
     float *dst = r->logits + ((size_t)layer * (size_t)r->cap + (size_t)r->filled[layer]) * (size_t)n_experts;
-    memcpy(dst, logits, (size_t)n_tokens * (size_t)n_experts * sizeof *dst);
+    if (r->model) ak_model_policy_logits(r->model, model_layer, logits, n_tokens, dst);
+    else memcpy(dst, logits, (size_t)n_tokens * (size_t)n_experts * sizeof *dst);
     r->filled[layer] += n_tokens;
 }
 
@@ -61,14 +86,37 @@ int64_t ak_router_record_finish(ak_router_record *r, ak_error *err) {
     return n;
 }
 
+/* The recorded layers' policies of cfg (a model record: its layers with experts) calibrated,
+ * the other layers given the first calibrated policy. */
+static int calibrate_recorded(const ak_router_record *r, ak_router_config *cfg, double target, int per_layer,
+                              double *achieved, ak_error *err) {
+    ak_error e = {0};
+    ak_router_config sub = *cfg;
+    sub.n_layers = r->n_layer;
+    sub.layers = malloc((size_t)r->n_layer * sizeof *sub.layers);
+    if (!sub.layers) return ak_failf(err, AK_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < r->n_layer; l++) sub.layers[l] = cfg->layers[r->layer_of[l]];
+    int rc = 0;
+    if (ak_calibrate_config(&sub, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e))
+        rc = ak_failf(err, e.code, "%s", e.msg);
+    for (int l = 0; !rc && l < cfg->n_layers; l++)
+        cfg->layers[l] = r->index_of[l] >= 0 ? sub.layers[r->index_of[l]] : sub.layers[0];
+    free(sub.layers);
+    return rc;
+}
+
 int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *cfg, double target, int per_layer,
                                   double *achieved, ak_error *err) {
     ak_error e = {0};
-    if (cfg->n_layers == 0 && ak_config_set_layers(cfg, r->n_layer, &e)) return ak_failf(err, e.code, "%s", e.msg);
-    if (cfg->n_layers != r->n_layer)
-        return ak_failf(err, AK_ERR_INVALID_ARG, "the config has %d layers, the model %d", cfg->n_layers, r->n_layer);
-    if (ak_calibrate_config(cfg, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e))
+    const int n_full = r->model ? r->n_model_layer : r->n_layer;
+    if (cfg->n_layers == 0 && ak_config_set_layers(cfg, n_full, &e)) return ak_failf(err, e.code, "%s", e.msg);
+    if (cfg->n_layers != n_full)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "the config has %d layers, the model %d", cfg->n_layers, n_full);
+    if (r->model) {
+        if (calibrate_recorded(r, cfg, target, per_layer, achieved, err)) return -1;
+    } else if (ak_calibrate_config(cfg, r->logits, r->n_layer, (int)r->cap, target, per_layer, achieved, &e)) {
         return ak_failf(err, e.code, "%s", e.msg);
+    }
     /* The default must be a calibrated policy too: an entropy policy whose thresholds were
      * placed at each layer's quantiles (all zero before) differs per layer, and the
      * uncalibrated default left in the config made it invalid (a 64-expert model's sweep

@@ -22,9 +22,19 @@ typedef struct {
     int64_t *filled;  /* [n_layer] tokens recorded per layer */
     float *logits;    /* [n_layer][cap][n_expert] */
     int overflow;     /* more tokens arrived than cap */
+    /* a record of a model's layers with experts (ak_router_record_init_model): layer l of
+     * the record is model layer layer_of[l] (of n_model_layer), its logits as
+     * ak_model_policy_logits gives them; NULL: every layer, raw logits */
+    const ak_model *model;
+    int n_model_layer;
+    int *layer_of, *index_of; /* [n_layer], [n_model_layer] (-1: no experts) */
 } ak_router_record;
 
 int ak_router_record_init(ak_router_record *r, int n_layer, int n_expert, int64_t cap, ak_error *err);
+/* A record of model m's layers with experts, as the routing policies read their routers
+ * (a sigmoid router's log q: docs/router-config.md), so that calibration works for every
+ * router and for models with layers without experts. */
+int ak_router_record_init_model(ak_router_record *r, const ak_model *m, int64_t cap, ak_error *err);
 void ak_router_record_free(ak_router_record *r);
 void ak_router_record_reset(ak_router_record *r);
 /* The sink: ak_context_set_router_logits_sink(ctx, ak_router_record_sink, r). */
@@ -41,7 +51,9 @@ int64_t ak_router_record_finish(ak_router_record *r, ak_error *err);
 int ak_calibrate_on_record(const ak_router_record *r, const ak_hparams *hp, const ak_policy *base,
                            double target, int per_layer, ak_router_config *out, double *achieved, ak_error *err);
 
-/* Calibrates an already built config (policies set, n_layers 0 or hp->n_layer). */
+/* Calibrates an already built config (policies set, n_layers 0 or the model's layer count);
+ * with a model record, the layers without experts get the first calibrated policy (nothing
+ * routes there). */
 int ak_calibrate_config_on_record(const ak_router_record *r, ak_router_config *cfg, double target,
                                   int per_layer, double *achieved, ak_error *err);
 

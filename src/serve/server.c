@@ -131,8 +131,7 @@ void ak_server_free(ak_server *s) {
     if (s->has_default_routing) ak_config_free(&s->default_routing);
     ak_metrics_free(s->metrics);
     ak_ab_stats_free(s->ab);
-    free(s->calib_logits);
-    free(s->calib_layer_of);
+    ak_router_record_free(&s->calib);
     if (s->log && s->log != stderr) fclose(s->log);
     pthread_mutex_destroy(&s->log_mu);
     pthread_mutex_destroy(&s->trace_mu);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "eval/calib.h"
 #include "model/model.h"
 #include "serve/ab.h"
 #include "serve/metrics.h"
@@ -47,10 +48,8 @@ struct ak_server {
     int port;     /* bound */
     unsigned max_connections; /* open connections the listener accepts (http.c) */
 
-    float *calib_logits; /* [calib_layers][calib_tokens][n_expert] router logits of the calibration text,
-                          * of the layers with experts, as the policies read them (calib.c) */
-    int *calib_layer_of; /* [calib_layers] the model layer of each */
-    int calib_layers, calib_tokens;
+    ak_router_record calib; /* the calibration text's router logits (calib.c) */
+    int has_calib;
 };
 
 /* The state ak_serve_run serves from, without slots or a listener (those start in

@@ -104,12 +104,20 @@ expect_error "--top-p" "$AK" generate -m "$M" -p hi --top-p 2
 expect_error "top-k" "$AK" gen-model -o "$DIR/x.gguf" --experts 4 --top-k 5
 expect_error "architecture" "$AK" gen-model -o "$DIR/x.gguf" --arch gpt2
 check "no file after a failed gen-model" test ! -e "$DIR/x.gguf"
-# deepseek2: adaptive routing runs (top-p along the selection order), calibration from
-# recorded logits is refused with a reason
+# deepseek2: adaptive routing runs (top-p along the selection order); calibration records
+# what the policies read (log q of the eligible experts) and reaches its target
 "$AK" gen-model -o "$DIR/ds.gguf" --arch deepseek2 --vocab-kind bytes --quiet
 "$AK" perplexity -m "$DIR/ds.gguf" -f "$TEXT" -c 64 --chunks 2 -t 2 --policy top-p --top-p 0.7 > "$DIR/ds.txt" 2>&1
 check "deepseek2: perplexity with top-p routing" grep -q "Final estimate" "$DIR/ds.txt"
 check "deepseek2: the ledger marks the dense layer" grep -q "0  dense" "$DIR/ds.txt"
-expect_error "not calibrated from recorded logits" "$AK" calibrate -m "$DIR/ds.gguf" -f "$TEXT" --policy entropy \
-  --target-avg-k 1.5 -o "$DIR/ds.json"
+# calibrate_sigmoid_router_and_dense_layer: calibrate once refused deepseek2 (and would have
+# failed on its dense layer); the policy it writes gives about the target in perplexity
+"$AK" calibrate -m "$DIR/ds.gguf" -f "$TEXT" -c 64 --policy entropy --target-avg-k 1.5 -o "$DIR/ds.json" -t 2 \
+  > "$DIR/dscal.txt" 2>&1
+check "deepseek2: calibrate writes a config" test -s "$DIR/ds.json"
+check "deepseek2: calibrate reaches 1.5 on its sample" grep -q "achieved average K 1\.[45]" "$DIR/dscal.txt"
+"$AK" perplexity -m "$DIR/ds.gguf" -f "$TEXT" -c 64 --chunks 4 -t 2 --router-config "$DIR/ds.json" > "$DIR/ds2.txt" 2>&1
+k=$(sed -n 's/^routing: average K \([0-9.]*\).*/\1/p' "$DIR/ds2.txt" | head -1)
+check "deepseek2: the calibrated config routes about 1.5 experts ($k)" \
+  node -e 'process.exit(Math.abs(process.argv[1] - 1.5) <= 0.3 ? 0 : 1)' "${k:-0}"
 exit $fail
