@@ -26,55 +26,67 @@ DOT_FLOATS(dot_f32, float, f32_id)
 DOT_FLOATS(dot_f16, uint16_t, half_to_f32)
 DOT_FLOATS(dot_bf16, uint16_t, bf16_to_f32)
 
-static float dot_q4_0(int64_t n, const void *w, const void *x) {
-    const blk_q4_0 *a = w;
+/* The 32-value types with Q8_0 activations: a decoder gives weight block i as 32 integers
+ * q and a scale da (x = da * q); per block the integer sum of q times the activation's
+ * codes, times da and the activation's scale. */
+typedef float (*blk32_decode_fn)(const void *w, int64_t i, int *q);
+
+static float dot_blk32(int64_t n, const void *w, const void *x, blk32_decode_fn decode) {
     const blk_q8_0 *b = x;
     float s = 0.0f;
     for (int64_t i = 0; i < n / QK32; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK32 / 2; j++)
-            sumi += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + QK32 / 2];
-        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
+        int q[QK32], sumi = 0;
+        const float da = decode(w, i, q);
+        for (int j = 0; j < QK32; j++) sumi += q[j] * b[i].qs[j];
+        s += (float)sumi * (da * half_to_f32(b[i].d));
     }
     return s;
 }
 
-static float dot_q5_0(int64_t n, const void *w, const void *x) {
-    const blk_q5_0 *a = w;
-    const blk_q8_0 *b = x;
-    float s = 0.0f;
-    for (int64_t i = 0; i < n / QK32; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK32; j++) sumi += q5_0_value(&a[i], j) * b[i].qs[j];
-        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
-    }
-    return s;
+/* 16 bytes as 32 4-bit codes through a table: element j the low nibble of qs[j], j + 16 the high one */
+static void nibbles_through(const uint8_t *qs, const int8_t *table, int *q) {
+    for (int j = 0; j < QK32 / 2; j++) q[j] = table[qs[j] & 0xF], q[j + QK32 / 2] = table[qs[j] >> 4];
 }
 
-static float dot_iq4_nl(int64_t n, const void *w, const void *x) {
-    const blk_iq4_nl *a = w;
-    const blk_q8_0 *b = x;
-    const int8_t *levels = iq4nl_levels();
-    float s = 0.0f;
-    for (int64_t i = 0; i < n / QK32; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK32 / 2; j++)
-            sumi += levels[a[i].qs[j] & 0xF] * b[i].qs[j] + levels[a[i].qs[j] >> 4] * b[i].qs[j + QK32 / 2];
-        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
-    }
-    return s;
+static float decode_q4_0(const void *w, int64_t i, int *q) {
+    static const int8_t minus8[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+    const blk_q4_0 *a = (const blk_q4_0 *)w + i;
+    nibbles_through(a->qs, minus8, q);
+    return half_to_f32(a->d);
 }
 
-static float dot_q8_0(int64_t n, const void *w, const void *x) {
-    const blk_q8_0 *a = w, *b = x;
-    float s = 0.0f;
-    for (int64_t i = 0; i < n / QK32; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK32; j++) sumi += a[i].qs[j] * b[i].qs[j];
-        s += (float)sumi * (half_to_f32(a[i].d) * half_to_f32(b[i].d));
-    }
-    return s;
+static float decode_q5_0(const void *w, int64_t i, int *q) {
+    const blk_q5_0 *a = (const blk_q5_0 *)w + i;
+    for (int j = 0; j < QK32; j++) q[j] = q5_0_value(a, j);
+    return half_to_f32(a->d);
 }
+
+static float decode_q8_0(const void *w, int64_t i, int *q) {
+    const blk_q8_0 *a = (const blk_q8_0 *)w + i;
+    for (int j = 0; j < QK32; j++) q[j] = a->qs[j];
+    return half_to_f32(a->d);
+}
+
+static float decode_iq4_nl(const void *w, int64_t i, int *q) {
+    const blk_iq4_nl *a = (const blk_iq4_nl *)w + i;
+    nibbles_through(a->qs, iq4nl_levels(), q);
+    return half_to_f32(a->d);
+}
+
+/* MXFP4: the doubled E2M1 levels and half the E8M0 scale */
+static float decode_mxfp4(const void *w, int64_t i, int *q) {
+    const blk_mxfp4 *a = (const blk_mxfp4 *)w + i;
+    nibbles_through(a->qs, mxfp4_levels(), q);
+    return mxfp4_half_scale(a->e);
+}
+
+#define DOT_BLK32(NAME)                                                                                              \
+    static float dot_##NAME(int64_t n, const void *w, const void *x) { return dot_blk32(n, w, x, decode_##NAME); }
+DOT_BLK32(q4_0)
+DOT_BLK32(q5_0)
+DOT_BLK32(q8_0)
+DOT_BLK32(iq4_nl)
+DOT_BLK32(mxfp4)
 
 /* Q4_K/Q5_K: value = d*sc*q - dmin*m, so per block
  * dot = d*y.d*sum_s sc_s*sum(q*y_q) - dmin*y.d*sum_s m_s*(bsum of sub-block s). */
@@ -151,21 +163,6 @@ static float dot_q3_k(int64_t n, const void *w, const void *x) {
             sumi += q3_k_scale(a[i].scales, sb) * (acc - 4 * b[i].bsums[sb]);
         }
         s += half_to_f32(a[i].d) * b[i].d * (float)sumi;
-    }
-    return s;
-}
-
-/* MXFP4: an integer sum per block, times the activation's scale and half the E8M0 scale. */
-static float dot_mxfp4(int64_t n, const void *w, const void *x) {
-    const blk_mxfp4 *a = w;
-    const blk_q8_0 *b = x;
-    const int8_t *levels = mxfp4_levels();
-    float s = 0.0f;
-    for (int64_t i = 0; i < n / QK32; i++) {
-        int sumi = 0;
-        for (int j = 0; j < 16; j++)
-            sumi += levels[a[i].qs[j] & 0xF] * b[i].qs[j] + levels[a[i].qs[j] >> 4] * b[i].qs[j + 16];
-        s += half_to_f32(b[i].d) * mxfp4_half_scale(a[i].e) * (float)sumi;
     }
     return s;
 }

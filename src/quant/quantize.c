@@ -27,12 +27,18 @@ static int nearest_int(float v) { return to_int(nearbyintf(v)); }
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* The value of largest magnitude, with its sign (the first of equal ones), as ggml's
+ * symmetric quantisers pick the value that maps to the most negative level. */
+static float signed_absmax(const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++)
+        if (amax < fabsf(x[j])) amax = fabsf(x[j]), max = x[j];
+    return max;
+}
+
 static void quant_q4_0(const float *x, blk_q4_0 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK32) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK32; j++)
-            if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
-        float d = max / -8, id = d ? 1.0f / d : 0.0f;
+        float d = signed_absmax(x, QK32) / -8, id = d ? 1.0f / d : 0.0f;
         b[i].d = ak_f32_to_f16(d);
         for (int j = 0; j < QK32 / 2; j++) {
             /* truncation after +8.5 is ggml's rounding; the cap keeps 16 (from the +amax side) at 15 */
@@ -45,10 +51,7 @@ static void quant_q4_0(const float *x, blk_q4_0 *b, int64_t nb) {
 /* Q5_0 as ggml's reference: the signed largest-magnitude value maps to -16. */
 static void quant_q5_0(const float *x, blk_q5_0 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK32) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QK32; j++)
-            if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
-        float d = max / -16, id = d ? 1.0f / d : 0.0f;
+        float d = signed_absmax(x, QK32) / -16, id = d ? 1.0f / d : 0.0f;
         b[i].d = ak_f32_to_f16(d);
         uint32_t qh = 0;
         for (int j = 0; j < QK32 / 2; j++) {
@@ -271,10 +274,7 @@ static int iq4_nearest(float v, float dl) {
 static void quant_iq4_xs(const float *x, blk_iq4_xs *b) {
     float sub[8], amax = 0.0f;
     for (int ib = 0; ib < 8; ib++) {
-        float xm = 0.0f;
-        for (int j = 0; j < 32; j++)
-            if (fabsf(x[32 * ib + j]) > fabsf(xm)) xm = x[32 * ib + j];
-        sub[ib] = xm / -127.0f;
+        sub[ib] = signed_absmax(x + 32 * ib, 32) / -127.0f;
         amax = fmaxf(amax, fabsf(sub[ib]));
     }
     b->d = f16_up(amax / 31);
@@ -295,10 +295,7 @@ static void quant_iq4_xs(const float *x, blk_iq4_xs *b) {
  * the widest level (-127); each value takes its nearest level. */
 static void quant_iq4_nl(const float *x, blk_iq4_nl *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK32) {
-        float xm = 0.0f;
-        for (int j = 0; j < QK32; j++)
-            if (fabsf(x[j]) > fabsf(xm)) xm = x[j];
-        b[i].d = ak_f32_to_f16(xm / -127.0f);
+        b[i].d = ak_f32_to_f16(signed_absmax(x, QK32) / -127.0f);
         const float d = ak_f16_to_f32(b[i].d);
         for (int j = 0; j < QK32 / 2; j++)
             b[i].qs[j] = (uint8_t)(iq4_nearest(x[j], d) | iq4_nearest(x[j + QK32 / 2], d) << 4);
