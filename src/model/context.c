@@ -174,6 +174,11 @@ uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx, int type_k, int type_v)
     return rows * (ak_row_bytes((ak_type)type_k, hp->head_dim) + ak_row_bytes((ak_type)type_v, hp->head_dim));
 }
 
+uint64_t ak_recurrent_state_bytes(const ak_model *m) {
+    const ak_hparams *hp = &m->hp;
+    return (uint64_t)hp->n_layer_ssm * (ak_ssm_conv_state_floats(hp) + ak_ssm_scan_state_floats(hp)) * sizeof(float);
+}
+
 uint64_t ak_memory_available(void) {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f) return 0;
@@ -222,6 +227,17 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
                  "the %.2f GiB of memory available: use a smaller context (-c) or a smaller cache type (-ctk/-ctv)",
                  c->n_ctx, kv / 1073741824.0, kv / 1024.0 / c->n_ctx, ak_type_name(p.type_k), ak_type_name(p.type_v),
                  avail / 1073741824.0);
+        free(c);
+        return NULL;
+    }
+    /* the recurrent states are written whole at every reset: a file that asks for more than
+     * the machine has is refused here rather than killed later */
+    const uint64_t state = ak_recurrent_state_bytes(m);
+    if (avail && state > avail - (kv < avail ? kv : avail)) {
+        ak_failf(err, AK_ERR_NOMEM,
+                 "the recurrent state of %d layers needs %.2f GiB (%.2f MiB per layer) next to %.2f GiB of KV "
+                 "cache, more than the %.2f GiB of memory available", hp->n_layer_ssm, state / 1073741824.0,
+                 state / 1048576.0 / hp->n_layer_ssm, kv / 1073741824.0, avail / 1073741824.0);
         free(c);
         return NULL;
     }

@@ -130,6 +130,9 @@ ak_context_params ak_context_default_params(void); /* n_ctx 0, n_batch 512, n_th
 /* Bytes of the KV cache of a context of n_ctx tokens: K and V of every layer, in the given
  * types (0 for an unsupported type: see ak_context_params). */
 uint64_t ak_kv_cache_bytes(const ak_model *m, int n_ctx, int type_k, int type_v);
+/* Bytes of a context's recurrent state (its Mamba-2 / Gated DeltaNet layers; 0 for models
+ * without): constant, whatever the context length. */
+uint64_t ak_recurrent_state_bytes(const ak_model *m);
 /* Bytes the system can still give this process (MemAvailable of /proc/meminfo); 0 if unknown. */
 uint64_t ak_memory_available(void);
 

@@ -150,12 +150,14 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     if (s->opt.max_tokens < 1) s->opt.max_tokens = 512;
     if (!s->opt.host) s->opt.host = "127.0.0.1";
     s->n_ctx = o->n_ctx > 0 ? o->n_ctx : hp->n_ctx_train;
-    /* every slot holds a cache of n_ctx tokens (contexts check one cache each) */
-    uint64_t kv = ak_kv_cache_bytes(s->model, s->n_ctx, s->opt.type_k, s->opt.type_v) * (uint64_t)s->opt.n_parallel, avail = ak_memory_available();
+    /* every slot holds a cache of n_ctx tokens and a recurrent state (contexts check one each) */
+    uint64_t kv = (ak_kv_cache_bytes(s->model, s->n_ctx, s->opt.type_k, s->opt.type_v) + ak_recurrent_state_bytes(s->model)) *
+                  (uint64_t)s->opt.n_parallel,
+             avail = ak_memory_available();
     if (avail && kv > avail)
         return ak_failf(err, AK_ERR_NOMEM,
-                        "%d slots with a context of %d tokens need %.2f GiB of KV cache, more than the %.2f GiB "
-                        "of memory available: use a smaller -c or fewer --parallel",
+                        "%d slots with a context of %d tokens need %.2f GiB of KV cache and recurrent state, more than "
+                        "the %.2f GiB of memory available: use a smaller -c or fewer --parallel",
                         s->opt.n_parallel, s->n_ctx, kv / 1073741824.0, avail / 1073741824.0);
     s->n_batch = s->n_ctx < 512 ? s->n_ctx : 512;
     if (s->opt.max_prompt_tokens <= 0 || s->opt.max_prompt_tokens > s->n_ctx - 1) s->opt.max_prompt_tokens = s->n_ctx - 1;

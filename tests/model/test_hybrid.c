@@ -27,6 +27,9 @@ static void layer_kinds(const ak_model *m) {
     /* the cache holds the one attention layer: 2 KV heads x 16 values, K and V in f16 */
     CHECK(ak_kv_cache_bytes(m, 1000, AK_TYPE_F16, AK_TYPE_F16) == 1000ull * 2 * 2 * 16 * 2, "KV bytes %llu",
           (unsigned long long)ak_kv_cache_bytes(m, 1000, AK_TYPE_F16, AK_TYPE_F16));
+    /* per Mamba-2 layer: 3 conv inputs of 64 + 2 x 2 x 16 channels, 64 x 16 scan values */
+    CHECK(ak_recurrent_state_bytes(m) == 2ull * (3 * 128 + 64 * 16) * 4, "state bytes %llu",
+          (unsigned long long)ak_recurrent_state_bytes(m));
 }
 
 static void decode_all(ak_context *c, const int32_t *toks, int n, float *last) {
@@ -95,6 +98,9 @@ static void qwen35_kinds(const ak_model *m) {
                   m->layers[il].gate_inp_shexp != NULL,
               "qwen35moe layer %d kind", il);
     CHECK(hp->n_rot == 8 && hp->gating == AK_GATING_SOFTMAX && hp->renormalize, "partial RoPE, renormalised softmax");
+    /* per DeltaNet layer: 3 conv inputs of 2 x 2 x 16 + 64 channels, 4 value heads of 16 x 16 */
+    CHECK(ak_recurrent_state_bytes(m) == 3ull * (3 * 128 + 4 * 16 * 16) * 4, "state bytes %llu",
+          (unsigned long long)ak_recurrent_state_bytes(m));
 }
 
 /* Writes the architecture's small default model to path and loads it. */
