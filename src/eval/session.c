@@ -40,9 +40,9 @@ int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts
     if (o->softmax_router_only && hp->gating != AK_GATING_SOFTMAX)
         return ak_failf(err, AK_ERR_INVALID_ARG,
                         "%s: a %s router (sigmoid or softmax scores with a selection bias and groups) is not "
-                        "calibrated from recorded logits yet: this command computes a plain softmax of them; "
-                        "route it with fixed K or a policy's parameters directly (perplexity, generate, serve), "
-                        "or give serve requests a target_avg_k (calibrated on the router's own distribution)",
+                        "supported by this command yet: it computes a plain softmax of the recorded logits; "
+                        "calibrate it with `adaptive-k calibrate` (or serve's target_avg_k), which record the "
+                        "router's own distribution, or route it with fixed K or a policy's parameters directly",
                         model_path, hp->arch);
     s->n_ctx = o->n_ctx;
     if (o->ctx_at_most_train && hp->n_ctx_train > 0 && s->n_ctx > hp->n_ctx_train) s->n_ctx = hp->n_ctx_train;
