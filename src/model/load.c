@@ -390,6 +390,9 @@ static int load_qwen35(loader *L) {
         if (n != 4 || (et != GGUF_TYPE_INT32 && et != GGUF_TYPE_UINT32))
             return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected 4 integers", key);
         memcpy(s, gguf_get_arr_data(m->gguf, key), sizeof s);
+        for (int i = 0; i < 4; i++) /* (regression test rope_sections_overflow: their sum once overflowed) */
+            if (s[i] < 0 || s[i] > (1 << 16))
+                return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: section %d = %d is out of range [0, 65536]", key, i, s[i]);
         const int dims = s[0] + s[1] + s[2] + s[3];
         for (int i = 0; i < hp->n_rot / 2; i++) {
             const int sec = dims > 0 ? i % dims : 0; /* ggml's IMRoPE: sections interleaved t, h, w */

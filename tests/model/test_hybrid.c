@@ -116,6 +116,27 @@ static ak_model *fixture(const char *arch, char *path, size_t len) {
     return m;
 }
 
+/* rope_sections_overflow: rope.dimension_sections of two huge values once overflowed their
+ * sum (UBSan, found by the gguf_model fuzzer); now a clear error. The key's array holds 4
+ * int32 after its type, element type and count. */
+static void rope_sections_overflow(const char *file, size_t len) {
+    const char *key = "qwen35moe.rope.dimension_sections";
+    char *buf = malloc(len);
+    if (!buf) return;
+    memcpy(buf, file, len);
+    char *at = memmem(buf, len, key, strlen(key));
+    CHECK(at != NULL, "the sections key is in the file");
+    if (at) {
+        const int32_t huge[4] = {1717920779, 1953264993, 10, 0};
+        memcpy(at + strlen(key) + 4 + 4 + 8, huge, sizeof huge);
+        ak_error err = {0};
+        ak_model *m = ak_model_load_buffer(buf, len, &err);
+        CHECK(m == NULL && strstr(err.msg, "out of range"), "huge rope sections: %s", err.msg);
+        ak_model_free(m);
+    }
+    free(buf);
+}
+
 static void qwen35(void) {
     char path[256];
     ak_error err = {0};
@@ -132,6 +153,7 @@ static void qwen35(void) {
         expect_renamed(file, len, "blk.3.attn_q_norm.weight", "blk.3.attn_q_norX.weight", "missing tensor blk.3.attn_q_norm");
         expect_renamed(file, len, "qwen35moe.ssm.group_count", "qwen35moe.ssm.group_counX",
                        "missing metadata key qwen35moe.ssm.group_count");
+        rope_sections_overflow(file, len);
     }
     free(file);
     remove(path);
