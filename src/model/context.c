@@ -310,7 +310,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     }
     if (hp->n_layer_ssm) { /* Mamba-2: recurrent states, in_proj rows (z, xBC, dt) and scan outputs */
         /* Mamba-2: z | xBC | dt; Gated DeltaNet: q k v, z, beta, alpha (one more per head) */
-        const size_t proj = (size_t)(2 * hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state + 2 * hp->ssm_n_head);
+        const size_t proj = (size_t)(ak_ssm_conv_channels(hp) + hp->ssm_d_inner + 2 * hp->ssm_n_head);
         c->conv_state = zalloc((size_t)hp->n_layer_ssm * ak_ssm_conv_state_floats(hp), sizeof(float), &ok);
         c->ssm_state = zalloc((size_t)hp->n_layer_ssm * ak_ssm_scan_state_floats(hp), sizeof(float), &ok);
         c->ssm_zxbcdt = zalloc(B * proj, sizeof(float), &ok);

@@ -12,8 +12,20 @@
 #include "quant/quant.h"
 #include "base/errfmt.h"
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
-static float relu2(float x) { return x > 0.0f ? x * x : 0.0f; }
+/* The feed-forward activation on rows lo..hi of n rows (stride ff) of gate products g, in
+ * place: silu(g) * u, or relu(g)^2 without a gate (u NULL: nemotron_h_moe). */
+static void activate_rows(float *g, const float *u, int n, int ff, int64_t lo, int64_t hi) {
+    for (int a = 0; a < n; a++)
+        for (int64_t r = lo; r < hi; r++) {
+            float *v = &g[(size_t)a * ff + r];
+            *v = u ? ak_silu(*v) * u[(size_t)a * ff + r] : *v > 0.0f ? *v * *v : 0.0f;
+        }
+}
+
+/* x += the block's output (moe_out) for the batch's rows. */
+static void add_residual(ak_context *c, int n_tok) {
+    for (size_t i = 0; i < (size_t)n_tok * c->hp.n_embd; i++) c->x[i] += c->moe_out[i];
+}
 
 /* ---------------------------------------------------------------- encoding */
 
@@ -225,7 +237,7 @@ static void attention(ak_context *c, int il, int n_tok) {
     float *yo[1] = {c->moe_out};
     ak_batch_matmul(c, att, att_dim, n_tok, wo, yo, 1);
     add_bias(c->moe_out, l->bo, n_tok, E);
-    for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
+    add_residual(c, n_tok);
 }
 
 /* A recurrent block (ssm.c), Mamba-2 or Gated DeltaNet: x += block(attn_norm(x)). */
@@ -233,7 +245,7 @@ static void ssm_block(ak_context *c, const ak_layer *l, int n_tok) {
     norm_batch(c, l->attn_norm, n_tok);
     if (l->mixer == AK_MIXER_SSM) ak_ssm_layer(c, l, n_tok);
     else ak_deltanet_layer(c, l, n_tok);
-    for (size_t i = 0; i < (size_t)n_tok * c->hp.n_embd; i++) c->x[i] += c->moe_out[i];
+    add_residual(c, n_tok);
 }
 
 /* ---------------------------------------------------------------- experts */
@@ -286,8 +298,7 @@ static void up_worker(void *arg, int ith, int nth) {
         if (!j->l->gate_exps.data) { /* nemotron_h_moe: relu(up x)^2, no gate */
             if (j->gathered) ak_mat_rows(&j->l->up_exps, e, lo, hi, xa, c->enc_stride, NULL, n, g, (size_t)ff);
             else ak_mat_rows(&j->l->up_exps, e, lo, hi, j->xu, c->enc_stride, toks, n, g, (size_t)ff);
-            for (int a = 0; a < n; a++)
-                for (int64_t r = lo; r < hi; r++) g[(size_t)a * ff + r] = relu2(g[(size_t)a * ff + r]);
+            activate_rows(g, NULL, n, ff, lo, hi);
             continue;
         }
         if (j->gathered)
@@ -301,9 +312,7 @@ static void up_worker(void *arg, int ith, int nth) {
         if (j->l->gate_exps_b)
             oai_glu(g, u, n, ff, lo, hi, j->l->gate_exps_b + (size_t)e * ff, j->l->up_exps_b + (size_t)e * ff);
         else
-            for (int a = 0; a < n; a++)
-                for (int64_t r = lo; r < hi; r++)
-                    g[(size_t)a * ff + r] = silu(g[(size_t)a * ff + r]) * u[(size_t)a * ff + r];
+            activate_rows(g, u, n, ff, lo, hi);
     }
 }
 
@@ -343,15 +352,12 @@ static void ffn_up_worker(void *arg, int ith, int nth) {
     ak_split(ff, ith, nth, &lo, &hi);
     if (!j->gate) { /* nemotron_h_moe's shared expert: relu(up x)^2 */
         ak_mat_rows(j->up, 0, lo, hi, j->xu, c->enc_stride, NULL, j->n_tok, c->sh_gate, (size_t)ff);
-        for (int t = 0; t < j->n_tok; t++)
-            for (int64_t r = lo; r < hi; r++) c->sh_gate[(size_t)t * ff + r] = relu2(c->sh_gate[(size_t)t * ff + r]);
+        activate_rows(c->sh_gate, NULL, j->n_tok, ff, lo, hi);
         return;
     }
     ak_mat_rows(j->gate, 0, lo, hi, j->xg, c->enc_stride, NULL, j->n_tok, c->sh_gate, (size_t)ff);
     ak_mat_rows(j->up, 0, lo, hi, j->xu, c->enc_stride, NULL, j->n_tok, c->sh_up, (size_t)ff);
-    for (int t = 0; t < j->n_tok; t++)
-        for (int64_t r = lo; r < hi; r++)
-            c->sh_gate[(size_t)t * ff + r] = silu(c->sh_gate[(size_t)t * ff + r]) * c->sh_up[(size_t)t * ff + r];
+    activate_rows(c->sh_gate, c->sh_up, j->n_tok, ff, lo, hi);
 }
 
 static void ffn_down_worker(void *arg, int ith, int nth) {
@@ -376,10 +382,9 @@ static void ffn(ak_context *c, const ak_mat *gate, const ak_mat *up, const ak_ma
 /* A dense layer's feed-forward (deepseek2's leading layers): x += ffn(ffn_norm(x)). */
 static void dense_layer(ak_context *c, int il, int n_tok) {
     const ak_layer *l = &c->model->layers[il];
-    const int E = c->hp.n_embd;
     norm_batch(c, l->ffn_norm, n_tok);
     ffn(c, &l->ffn_gate, &l->ffn_up, &l->ffn_down, c->hp.n_ff_dense, n_tok, c->moe_out);
-    for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
+    add_residual(c, n_tok);
 }
 
 /* Groups the batch's (token, slot) assignments by expert, experts ascending. */
@@ -518,7 +523,7 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
             for (int i = 0; i < E; i++) c->moe_out[(size_t)t * E + i] += c->shexp_out[(size_t)t * E + i] * scale;
         }
     }
-    for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->moe_out[i];
+    add_residual(c, n_tok);
     return 0;
 }
 

@@ -216,13 +216,45 @@ static int load_rope_scaling(loader *L) {
     return 0;
 }
 
+/* The keys of the routers that select by score + a bias (deepseek2, nemotron_h_moe): the
+ * expert groups (checked), the routed weights' norm and scale. */
+static int load_biased_routing(loader *L) {
+    ak_hparams *hp = &L->m->hp;
+    int norm = 0;
+    char key[128];
+    if (opt_int(L, "expert_group_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group) ||
+        opt_int(L, "expert_group_used_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group_used) ||
+        opt_f32(L, "expert_weights_scale", 0.0f, &L->m->expert_weights_scale))
+        return -1;
+    snprintf(key, sizeof key, "%s.expert_weights_norm", hp->arch);
+    if (gguf_find_key(L->m->gguf, key) >= 0 && !gguf_get_bool(L->m->gguf, key, &norm))
+        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected a bool", key);
+    if (hp->n_group > 1 && (hp->n_expert % hp->n_group || hp->n_group_used < 1 || hp->n_group_used >= hp->n_group ||
+                            hp->n_expert / hp->n_group < 2))
+        return ak_failf(L->err, AK_ERR_FORMAT, "%s: %d experts in %d groups, %d used: not a valid grouping", hp->arch,
+                        hp->n_expert, hp->n_group, hp->n_group_used);
+    hp->renormalize = norm;
+    return 0;
+}
+
+/* The recurrent layers' shapes (ssm.*), a state width of at most max_state. */
+static int load_ssm_shape(loader *L, int max_state) {
+    ak_hparams *hp = &L->m->hp;
+    return need_int(L, "ssm.conv_kernel", 2, 64, &hp->ssm_d_conv) || need_int(L, "ssm.inner_size", 1, 1 << 20, &hp->ssm_d_inner) ||
+                   need_int(L, "ssm.state_size", 1, max_state, &hp->ssm_d_state) ||
+                   need_int(L, "ssm.time_step_rank", 1, 1 << 16, &hp->ssm_n_head) ||
+                   need_int(L, "ssm.group_count", 1, 1 << 16, &hp->ssm_n_group)
+               ? -1
+               : 0;
+}
+
 /* deepseek2's keys (llama.cpp's llama_model_deepseek2::load_arch_hparams): multi-head
  * latent attention with its split attn_k_b / attn_v_b (files converted with the older
  * unsplit attn_kv_b are refused), leading dense layers, shared experts, the gating
  * function, groups, and the routed weights' norm and scale. */
 static int load_deepseek2(loader *L, int n_ff, int value_length) {
     ak_hparams *hp = &L->m->hp;
-    int norm = 0, gating = 0, shared = 0;
+    int gating = 0, shared = 0;
     if (opt_int(L, "attention.key_length_mla", 1, 1 << 16, 0, &hp->head_k_mla) ||
         opt_int(L, "attention.value_length_mla", 1, 1 << 16, 0, &hp->head_v_mla))
         return -1;
@@ -234,26 +266,15 @@ static int load_deepseek2(loader *L, int n_ff, int value_length) {
         opt_int(L, "leading_dense_block_count", 0, hp->n_layer - 1, 0, &hp->n_layer_dense) ||
         need_int(L, "expert_feed_forward_length", 1, 1 << 24, &hp->n_ff_exp) ||
         opt_int(L, "expert_shared_count", 0, 64, 0, &shared) ||
-        opt_int(L, "expert_gating_func", 0, 2, 0, &gating) ||
-        opt_int(L, "expert_group_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group) ||
-        opt_int(L, "expert_group_used_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group_used) ||
-        opt_f32(L, "expert_weights_scale", 0.0f, &L->m->expert_weights_scale))
+        opt_int(L, "expert_gating_func", 0, 2, 0, &gating) || load_biased_routing(L))
         return -1;
-    const char *key = "deepseek2.expert_weights_norm";
-    if (gguf_find_key(L->m->gguf, key) >= 0 && !gguf_get_bool(L->m->gguf, key, &norm))
-        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected a bool", key);
     if (hp->head_dim != hp->n_lora_kv + hp->n_rot || value_length != hp->n_lora_kv || hp->n_head_kv != 1 ||
         hp->head_k_mla <= hp->n_rot)
         return ak_failf(L->err, AK_ERR_FORMAT,
                         "deepseek2: key_length %d, value_length %d, head_count_kv %d and key_length_mla %d do not "
                         "describe latent attention (kv_lora_rank %d + rope %d, 1 KV head)",
                         hp->head_dim, value_length, hp->n_head_kv, hp->head_k_mla, hp->n_lora_kv, hp->n_rot);
-    if (hp->n_group > 1 && (hp->n_expert % hp->n_group || hp->n_group_used < 1 || hp->n_group_used >= hp->n_group ||
-                            hp->n_expert / hp->n_group < 2))
-        return ak_failf(L->err, AK_ERR_FORMAT, "deepseek2: %d experts in %d groups, %d used: not a valid grouping",
-                        hp->n_expert, hp->n_group, hp->n_group_used);
     hp->gating = gating == 2 ? AK_GATING_DS_SIGMOID : AK_GATING_DS_SOFTMAX; /* absent: softmax (V2) */
-    hp->renormalize = norm;
     hp->n_ff_dense = n_ff;
     if (hp->n_layer_dense > 0 && n_ff <= 0)
         return ak_failf(L->err, AK_ERR_FORMAT, "missing metadata key deepseek2.feed_forward_length (dense layers)");
@@ -321,30 +342,16 @@ static int load_nemotron_layers(loader *L) {
 static int load_nemotron_h(loader *L) {
     ak_model *m = L->m;
     ak_hparams *hp = &m->hp;
-    int norm = 0, latent = 0;
-    if (need_int(L, "ssm.conv_kernel", 2, 64, &hp->ssm_d_conv) || need_int(L, "ssm.inner_size", 1, 1 << 20, &hp->ssm_d_inner) ||
-        need_int(L, "ssm.state_size", 1, 4096, &hp->ssm_d_state) ||
-        need_int(L, "ssm.time_step_rank", 1, 1 << 16, &hp->ssm_n_head) ||
-        need_int(L, "ssm.group_count", 1, 1 << 16, &hp->ssm_n_group) ||
-        need_int(L, "expert_feed_forward_length", 1, 1 << 24, &hp->n_ff_exp) ||
+    int latent = 0;
+    if (load_ssm_shape(L, 4096) || need_int(L, "expert_feed_forward_length", 1, 1 << 24, &hp->n_ff_exp) ||
         opt_int(L, "expert_shared_feed_forward_length", 0, 1 << 24, 0, &hp->n_ff_shexp) ||
-        opt_int(L, "expert_group_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group) ||
-        opt_int(L, "expert_group_used_count", 0, AK_MAX_EXPERTS, 0, &hp->n_group_used) ||
-        opt_int(L, "moe_latent_size", 0, 1 << 20, 0, &latent) ||
-        opt_f32(L, "expert_weights_scale", 0.0f, &m->expert_weights_scale))
+        opt_int(L, "moe_latent_size", 0, 1 << 20, 0, &latent) || load_biased_routing(L))
         return -1;
     if (hp->ssm_d_inner % hp->ssm_n_head || hp->ssm_n_head % hp->ssm_n_group)
         return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe: ssm.inner_size %d, %d heads (time_step_rank) and %d "
                         "groups do not divide evenly", hp->ssm_d_inner, hp->ssm_n_head, hp->ssm_n_group);
     if (latent > 0) hp->n_embd_moe = latent; /* the experts work in a latent space (Nemotron-3 Super) */
-    if (hp->n_group > 1 && (hp->n_expert % hp->n_group || hp->n_group_used < 1 || hp->n_group_used >= hp->n_group))
-        return ak_failf(L->err, AK_ERR_FORMAT, "nemotron_h_moe: %d experts in %d groups, %d used: not a valid grouping",
-                        hp->n_expert, hp->n_group, hp->n_group_used);
-    const char *key = "nemotron_h_moe.expert_weights_norm";
-    if (gguf_find_key(m->gguf, key) >= 0 && !gguf_get_bool(m->gguf, key, &norm))
-        return ak_failf(L->err, AK_ERR_FORMAT, "metadata %s: expected a bool", key);
     hp->gating = AK_GATING_DS_SIGMOID;
-    hp->renormalize = norm;
     hp->ffn_relu2 = 1;
     return 0;
 }
@@ -359,12 +366,7 @@ static int load_qwen35(loader *L) {
     ak_model *m = L->m;
     ak_hparams *hp = &m->hp;
     int interval = 4;
-    if (need_int(L, "ssm.conv_kernel", 2, 64, &hp->ssm_d_conv) || need_int(L, "ssm.inner_size", 1, 1 << 20, &hp->ssm_d_inner) ||
-        need_int(L, "ssm.state_size", 1, 1024, &hp->ssm_d_state) ||
-        need_int(L, "ssm.time_step_rank", 1, 1 << 16, &hp->ssm_n_head) ||
-        need_int(L, "ssm.group_count", 1, 1 << 16, &hp->ssm_n_group) ||
-        opt_int(L, "full_attention_interval", 1, 4096, 4, &interval))
-        return -1;
+    if (load_ssm_shape(L, 1024) || opt_int(L, "full_attention_interval", 1, 4096, 4, &interval)) return -1;
     if (hp->ssm_d_inner % hp->ssm_n_head || hp->ssm_d_inner / hp->ssm_n_head != hp->ssm_d_state ||
         hp->ssm_n_head % hp->ssm_n_group)
         return ak_failf(L->err, AK_ERR_FORMAT, "qwen35moe: %d value heads of %d (ssm.inner_size / time_step_rank) and %d "
@@ -615,8 +617,7 @@ static int load_moe(loader *L, ak_layer *l, int il) {
  * ".weight" suffix, the norm is [d_inner / groups, groups]. */
 static int load_ssm(loader *L, ak_layer *l, int il) {
     const ak_hparams *hp = &L->m->hp;
-    const int64_t di = hp->ssm_d_inner, gs = (int64_t)hp->ssm_n_group * hp->ssm_d_state, nh = hp->ssm_n_head;
-    const int64_t channels = di + 2 * gs;
+    const int64_t di = hp->ssm_d_inner, nh = hp->ssm_n_head, channels = ak_ssm_conv_channels(hp);
     char n[96];
     return load_mat(L, &l->ssm_in, NAME("ssm_in.weight"), hp->n_embd, channels + di + nh, 1, 1) ||
            load_vec2(L, &l->ssm_conv, NAME("ssm_conv1d.weight"), hp->ssm_d_conv, channels, 1) ||
@@ -635,7 +636,7 @@ static int load_ssm(loader *L, ak_layer *l, int il) {
 static int load_deltanet(loader *L, ak_layer *l, int il) {
     const ak_hparams *hp = &L->m->hp;
     const int64_t E = hp->n_embd, vd = hp->ssm_d_inner, nv = hp->ssm_n_head;
-    const int64_t conv_dim = 2 * (int64_t)hp->ssm_n_group * hp->ssm_d_state + vd;
+    const int64_t conv_dim = ak_ssm_conv_channels(hp);
     char n[96];
     return load_mat(L, &l->dn_qkv, NAME("attn_qkv.weight"), E, conv_dim, 1, 1) ||
            load_mat(L, &l->dn_z, NAME("attn_gate.weight"), E, vd, 1, 1) ||
@@ -665,7 +666,7 @@ static uint64_t dense_macs_per_token(const ak_model *m) {
                                 &l->dn_z,   &l->dn_beta, &l->dn_alpha, &l->latent_down, &l->latent_up};
         for (size_t i = 0; i < sizeof proj / sizeof proj[0]; i++) n += mat_macs(proj[i]);
         if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) /* the convolution, the state's update and read-out */
-            n += (uint64_t)(hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state) * (uint64_t)hp->ssm_d_conv +
+            n += (uint64_t)ak_ssm_conv_channels(hp) * (uint64_t)hp->ssm_d_conv +
                  (l->mixer == AK_MIXER_SSM ? 2 : 3) * (uint64_t)hp->ssm_d_inner * (uint64_t)hp->ssm_d_state;
         if (l->ffn == AK_FFN_DENSE) n += 3 * E * (uint64_t)hp->n_ff_dense;
         if (l->ffn == AK_FFN_MOE) n += E * (uint64_t)hp->n_expert;

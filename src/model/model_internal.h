@@ -3,6 +3,7 @@
 #define AK_MODEL_INTERNAL_H
 
 #include "adaptivek.h" /* ak_error */
+#include <math.h>
 #include <stdint.h>
 
 #include "model/model.h"
@@ -114,6 +115,12 @@ void ak_mla_values(ak_context *c, const ak_layer *l, int n_tok);
 /* ssm.c: a Mamba-2 block on c->xn (normed), its output into c->moe_out, each run's tokens
  * continuing its own sequence's recurrent state. */
 void ak_ssm_layer(ak_context *c, const ak_layer *l, int n_tok);
+/* Channels of a recurrent layer's convolution: Mamba-2's x | B | C, Gated DeltaNet's
+ * v | q | k (ssm_d_inner values, two ssm_n_group x ssm_d_state blocks). */
+static inline int ak_ssm_conv_channels(const ak_hparams *hp) {
+    return hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state;
+}
+static inline float ak_silu(float x) { return x / (1.0f + expf(-x)); }
 /* The same for a Gated DeltaNet block (qwen35moe). */
 void ak_deltanet_layer(ak_context *c, const ak_layer *l, int n_tok);
 size_t ak_ssm_conv_state_floats(const ak_hparams *hp); /* per SSM layer */

@@ -20,12 +20,11 @@
 #include "model/model_internal.h"
 
 size_t ak_ssm_conv_state_floats(const ak_hparams *hp) {
-    return (size_t)(hp->ssm_d_conv - 1) * (size_t)(hp->ssm_d_inner + 2 * hp->ssm_n_group * hp->ssm_d_state);
+    return (size_t)(hp->ssm_d_conv - 1) * (size_t)ak_ssm_conv_channels(hp);
 }
 
 size_t ak_ssm_scan_state_floats(const ak_hparams *hp) { return (size_t)hp->ssm_d_inner * (size_t)hp->ssm_d_state; }
 
-static float silu(float x) { return x / (1.0f + expf(-x)); }
 static float softplus(float x) { return x > 20.0f ? x : logf(1.0f + expf(x)); } /* ggml's, threshold included */
 
 typedef struct {
@@ -45,7 +44,7 @@ typedef struct {
 static ssm_dims dims(const ak_hparams *hp) {
     ssm_dims d = {hp->ssm_d_inner, hp->ssm_n_group, hp->ssm_d_state, hp->ssm_n_head, 0, 0, 0};
     d.hd = d.di / d.nh;
-    d.channels = d.di + 2 * d.ng * d.ds;
+    d.channels = ak_ssm_conv_channels(hp);
     d.row = d.channels + d.di + d.nh;
     return d;
 }
@@ -75,7 +74,7 @@ static void conv_worker(void *arg, int ith, int nth) {
                 float sum = 0.0f;
                 for (int k = 0; k < K; k++) sum += win[k] * w[k];
                 if (j->l->ssm_conv_b) sum += j->l->ssm_conv_b[ch];
-                *x = silu(sum);
+                *x = ak_silu(sum);
                 memmove(win, win + 1, (size_t)(K - 1) * sizeof *win);
             }
             memcpy(state + (size_t)ch * (K - 1), win, (size_t)(K - 1) * sizeof *win);
@@ -126,7 +125,7 @@ static void scan_worker(void *arg, int ith, int nth) {
             const float dA = expf(dt * l->ssm_a[h]);
             float *y = c->ssm_y + (size_t)t * d.di + h * d.hd;
             for (int i = 0; i < d.hd; i++)
-                y[i] = (scan_row(S + (size_t)i * d.ds, B, C, dA, x[i] * dt, d.ds) + x[i] * l->ssm_d[h]) * silu(z[i]);
+                y[i] = (scan_row(S + (size_t)i * d.ds, B, C, dA, x[i] * dt, d.ds) + x[i] * l->ssm_d[h]) * ak_silu(z[i]);
         }
     }
 }
@@ -203,7 +202,7 @@ static void delta_worker(void *arg, int ith, int nth) {
     const ak_layer *l = j->l;
     const ak_hparams *hp = &c->hp;
     const int nv = hp->ssm_n_head, nk = hp->ssm_n_group, w = hp->ssm_d_state, vd = hp->ssm_d_inner;
-    const int channels = 2 * nk * w + vd, n_all = c->runs.start[c->runs.n_runs];
+    const int channels = ak_ssm_conv_channels(hp), n_all = c->runs.start[c->runs.n_runs];
     const float *z_all = c->ssm_zxbcdt + (size_t)n_all * channels;
     const float *beta_all = z_all + (size_t)n_all * vd, *alpha_all = beta_all + (size_t)n_all * nv;
     const float scale = 1.0f / sqrtf((float)w);
@@ -233,7 +232,7 @@ static void delta_worker(void *arg, int ith, int nth) {
             }
             ak_rms_norm(o, l->ssm_norm, o, w, hp->rms_eps);
             const float *z = z_all + (size_t)t * vd + (size_t)h * w;
-            for (int jv = 0; jv < w; jv++) o[jv] *= silu(z[jv]);
+            for (int jv = 0; jv < w; jv++) o[jv] *= ak_silu(z[jv]);
         }
     }
 }
@@ -241,7 +240,7 @@ static void delta_worker(void *arg, int ith, int nth) {
 void ak_deltanet_layer(ak_context *c, const ak_layer *l, int n_tok) {
     const ak_hparams *hp = &c->hp;
     const int nv = hp->ssm_n_head, vd = hp->ssm_d_inner;
-    const int channels = 2 * hp->ssm_n_group * hp->ssm_d_state + vd;
+    const int channels = ak_ssm_conv_channels(hp);
     float *qkv = c->ssm_zxbcdt, *z = qkv + (size_t)n_tok * channels, *beta = z + (size_t)n_tok * vd;
     float *alpha = beta + (size_t)n_tok * nv;
     const ak_mat *w3[3] = {&l->dn_qkv, &l->dn_z, &l->dn_beta}, *wa[1] = {&l->dn_alpha}, *wout[1] = {&l->ssm_out};

@@ -123,25 +123,7 @@ INLINE __m256i mul_sum_signed(__m256i abs_w, __m256i w, __m256i y) {
 #endif
 }
 
-INLINE void q8_0_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
-    const blk_q8_0 *a = w;
-    __m256 acc[AK_DOTN_MAX];
-    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK32; i++) {
-        __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
-        __m256i abs_a = _mm256_sign_epi8(qa, qa);
-        float da = h2f(a[i].d);
-        for (int c = 0; c < NC; c++) {
-            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
-            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
-            __m256 d = _mm256_set1_ps(da * h2f(b->d));
-            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_a, qa, qb)), acc[c]);
-        }
-    }
-    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
-}
-
-/* The 32-value types whose activations are Q8_0 (Q4_0, Q5_0, IQ4_NL, MXFP4): a decoder
+/* The 32-value types whose activations are Q8_0 (Q8_0, Q4_0, Q5_0, IQ4_NL, MXFP4): a decoder
  * turns weight block i into 32 signed bytes q and a scale da (x = da * q), and one loop
  * takes the dot products with NC columns. The decoders are always inlined, so each type
  * still gets its own straight-line kernel. */
@@ -169,6 +151,12 @@ INLINE void blk32_cols(int64_t n, const void *w, const void *x, size_t xs, float
 INLINE __m256i nibbles32(const uint8_t *qs) {
     __m128i packed = _mm_loadu_si128((const __m128i *)qs);
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F));
+}
+
+INLINE __m256i decode_q8_0(const void *w, int64_t i, float *da) {
+    const blk_q8_0 *a = (const blk_q8_0 *)w + i;
+    *da = h2f(a->d);
+    return _mm256_loadu_si256((const __m256i *)a->qs);
 }
 
 INLINE __m256i decode_q4_0(const void *w, int64_t i, float *da) {
@@ -488,11 +476,12 @@ _Static_assert(AK_DOTN_MAX == 8, "DEFINE_COLS instantiates NC = 1..8");
 
 #define Q4_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 0)
 #define Q5_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 1)
-DEFINE_COLS(dot_q8_0, q8_0_cols, 8)
+#define Q8_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q8_0)
 #define Q4_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q4_0)
 #define Q5_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q5_0)
 #define IQ4_NL_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_iq4_nl)
 #define MXFP4_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_mxfp4)
+DEFINE_COLS(dot_q8_0, Q8_0_BODY, 8)
 DEFINE_COLS(dot_q4_0, Q4_0_BODY, 8)
 DEFINE_COLS(dot_q4_k, Q4_K_BODY, 4)
 DEFINE_COLS(dot_q5_k, Q5_K_BODY, 4)
