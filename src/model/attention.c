@@ -75,7 +75,7 @@ static void attend_item(const attend_job *j, int item, float *scratch) {
     const int i = item - j->item0[run], split = i % j->n_splits, block = i / j->n_splits % n_blocks;
     const int kvh = i / j->n_splits / n_blocks, run_end = c->runs.start[run + 1];
     const int t0 = c->runs.start[run] + block * ATTN_QB, t1 = t0 + ATTN_QB < run_end ? t0 + ATTN_QB : run_end;
-    const int pos0 = sq->n_past - c->runs.start[run]; /* batch row t is at position pos0 + t */
+    const int pos0 = ak_kv_base(sq, j->layer) - c->runs.start[run]; /* batch row t is at cache row pos0 + t */
     const int n_rows = (t1 - t0) * group;
     float *work = scratch, *q = work + ak_attn_work_floats(hd), *acc = q + (size_t)n_rows * hd;
     float *m = acc + (size_t)n_rows * hd, *l = m + n_rows;
@@ -165,7 +165,7 @@ void ak_attend(ak_context *c, int layer, int n_tok) {
      * bitwise the same for any -t. (A batch of several sequences has items enough.) */
     if (n_tok == 1) {
         const ak_context *sq = c->runs.seq[0];
-        const int span = sq->n_past + 1 - first_visible(c, layer, sq->n_past);
+        const int row = ak_kv_base(sq, layer), span = row + 1 - first_visible(c, layer, row);
         j.n_splits = (span + ATTN_PART - 1) / ATTN_PART;
         if (j.n_splits > ATTN_SPLITS) j.n_splits = ATTN_SPLITS;
         if (j.n_splits < 1) j.n_splits = 1;
@@ -245,7 +245,7 @@ static void ref_worker(void *arg, int ith, int nth) {
     uint8_t *q_enc = scratch + (size_t)hd * sizeof(float);
     (void)nth;
     for (int item; (item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < j->n_tok * nh;) {
-        int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group, pos = ak_run_pos(c, t);
+        int t = (int)(item / nh), h = (int)(item % nh), kvh = h / group, pos = ak_run_kv(c, t, j->layer);
         const ak_context *sq = ak_run_seq(c, t);
         int lo = first_visible(c, j->layer, pos), n_keys = pos + 1 - lo;
         const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
@@ -269,4 +269,24 @@ static void attend_reference(ak_context *c, int layer, int n_tok) {
     ref_job j = {c, layer, n_tok, 0};
     atomic_init(&j.next, 0);
     ak_pool_run(c->pool, ref_worker, &j);
+}
+
+/* ---------------------------------------------------------------- importance (pruning) */
+
+void ak_attention_of_token(ak_context *c, int il, int t, float *out) {
+    const int hd = c->hp.head_dim, nh = c->hp.n_head, nkv = c->hp.n_head_kv, group = nh / nkv;
+    const ak_context *sq = ak_run_seq(c, t);
+    const int r = c->tok_run[t], t0 = c->runs.start[r], row = ak_run_kv(c, t, il), first = row - (t - t0);
+    const float scale = attn_scale(c);
+    float *sc = c->scores; /* thread 0's: the pool is idle here */
+    uint8_t *q_enc = c->attn_scratch + (size_t)hd * sizeof(float);
+    for (int i = 0; i <= t - t0; i++) out[i] = 0.0f;
+    for (int h = 0; h < nh; h++) {
+        const size_t head_row = ((size_t)c->model->layers[il].kv_slot * nkv + h / group) * sq->n_ctx;
+        const float *q = c->q + (size_t)t * nh * hd + (size_t)h * hd;
+        const float mx = keys_scores(sq, q, sq->k_cache + head_row * sq->k_row, row + 1, scale, sc, q_enc);
+        double sum = 0.0;
+        for (int p = 0; p <= row; p++) sum += expf(sc[p] - mx);
+        for (int p = first; p <= row; p++) out[p - first] += (float)(expf(sc[p] - mx) / sum / nh);
+    }
 }

@@ -275,6 +275,11 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->rope_sin = zalloc((size_t)c->n_ctx * (size_t)hp->n_rot / 2, sizeof(float), &ok);
     c->tok_run = zalloc(B, sizeof(int), &ok);
     c->batch_tokens = zalloc(B, sizeof(int32_t), &ok);
+    c->tok_pos = zalloc(B, sizeof(int), &ok);
+    c->tok_last = zalloc(B, sizeof(int), &ok);
+    c->tok_checks = zalloc(B, sizeof(int), &ok);
+    c->tok_list = zalloc(B, sizeof(int), &ok);
+    c->tok_score = zalloc(B, sizeof(float), &ok);
     c->x = zalloc(B * E, sizeof(float), &ok);
     c->xn = zalloc(B * E, sizeof(float), &ok);
     c->q = zalloc(B * q_dim, sizeof(float), &ok);
@@ -289,6 +294,9 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     /* logits_last: one row per sequence of a group at most (a plain decode writes one) */
     const size_t logit_rows = c->logits_last && B > AK_GROUP_MAX ? AK_GROUP_MAX : B;
     c->logits = zalloc(logit_rows * (size_t)hp->n_vocab, sizeof(float), &ok);
+    c->logit_rows = (int)logit_rows;
+    c->skip = ak_skip_default_params();
+    c->gap_layer = hp->n_layer;
     c->route_k = zalloc(B, sizeof(int), &ok);
     c->route_h = zalloc(B, sizeof(float), &ok);
     c->native_k = zalloc(B, sizeof(int), &ok);
@@ -357,7 +365,8 @@ void ak_context_free(ak_context *c) {
     ak_pool_free(c->pool);
     free_slot_buffers(c);
     if (c->has_cfg) free(c->cfg.layers);
-    void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->attn_work, c->attn_split, c->rope_cos, c->rope_sin, c->tok_run, c->batch_tokens, c->x, c->xn, c->q, c->k, c->v,
+    void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->attn_work, c->attn_split, c->rope_cos, c->rope_sin, c->tok_run, c->batch_tokens,
+                    c->tok_pos, c->tok_last, c->tok_checks, c->tok_list, c->tok_score, c->x, c->xn, c->q, c->k, c->v,
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
@@ -375,6 +384,8 @@ int ak_context_n_past(const ak_context *c) { return c->n_past; }
 const ak_model *ak_context_model(const ak_context *c) { return c->model; }
 void ak_context_reset(ak_context *c) {
     c->n_past = 0;
+    c->kv_gap = 0;
+    c->gap_layer = c->hp.n_layer;
     const ak_hparams *hp = &c->hp;
     if (!hp->n_layer_ssm) return;
     memset(c->conv_state, 0, (size_t)hp->n_layer_ssm * ak_ssm_conv_state_floats(hp) * sizeof(float));
@@ -389,6 +400,9 @@ int ak_context_truncate(ak_context *c, int n, ak_error *err) {
     if (c->hp.n_layer_ssm)
         return ak_failf(err, AK_ERR_INVALID_ARG, "truncate to %d of %d tokens: a %s model's recurrent state cannot go "
                         "back to an earlier position (only a reset)", n, c->n_past, c->hp.arch);
+    if (c->kv_gap)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "truncate to %d of %d tokens: %d pruned prompt tokens are missing "
+                        "from the cache of layers past %d (only a reset)", n, c->n_past, c->kv_gap, c->gap_layer);
     c->n_past = n;
     return 0;
 }

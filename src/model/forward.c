@@ -22,9 +22,13 @@ static void activate_rows(float *g, const float *u, int n, int ff, int64_t lo, i
         }
 }
 
-/* x += the block's output (moe_out) for the batch's rows. */
-static void add_residual(ak_context *c, int n_tok) {
-    for (size_t i = 0; i < (size_t)n_tok * c->hp.n_embd; i++) c->x[i] += c->moe_out[i];
+/* x += the block's output (moe_out) for the batch's rows that layer il computes (a token
+ * that exited keeps its hidden state). */
+static void add_residual(ak_context *c, int il, int n_tok) {
+    const size_t E = (size_t)c->hp.n_embd;
+    for (int t = 0; t < n_tok; t++)
+        if (ak_tok_live(c, t, il))
+            for (size_t i = (size_t)t * E; i < (size_t)(t + 1) * E; i++) c->x[i] += c->moe_out[i];
 }
 
 /* ---------------------------------------------------------------- encoding */
@@ -56,7 +60,7 @@ static void encode_rows(ak_context *c, int wtype, const float *src, size_t src_s
         ak_pool_run(c->pool, enc_worker, &j);
 }
 
-static void enc_invalidate(ak_context *c) {
+void ak_enc_invalidate(ak_context *c) {
     for (int i = 0; i < AK_ENC_CACHE; i++) c->enc_vdt[i] = -1;
     c->enc_src = NULL;
 }
@@ -64,7 +68,7 @@ static void enc_invalidate(ak_context *c) {
 /* The batch's rows of src (n floats each, row stride n) encoded for weights of type wtype;
  * each vec-dot type is encoded once per src. */
 static const uint8_t *encoded(ak_context *c, const float *src, int64_t n, int n_tok, int wtype) {
-    if (c->enc_src != src) enc_invalidate(c);
+    if (c->enc_src != src) ak_enc_invalidate(c);
     c->enc_src = src;
     int vdt = (int)ak_vec_dot_type((ak_type)wtype), slot = 0;
     for (; slot < AK_ENC_CACHE; slot++) {
@@ -172,14 +176,16 @@ void ak_cache_row(uint8_t *dst, int type, const float *src, int hd) {
     else ak_quantize_row((ak_type)type, src, dst, hd);
 }
 
-/* q, k and v of the batch (biases, norms, RoPE), k and v into each token's sequence cache. */
-static void qkv(ak_context *c, const ak_layer *l, int n_tok) {
+/* q, k and v of the batch (biases, norms, RoPE), k and v into each token's sequence cache
+ * (kv_only: no q, the fill of a layer every token of the batch exited before). */
+static void qkv(ak_context *c, int il, int n_tok, int kv_only) {
     const ak_hparams *hp = &c->hp;
-    const int E = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
-    const int q_dim = nh * hd, kv_dim = nkv * hd;
-    const ak_mat *w[3] = {&l->wq, &l->wk, &l->wv};
-    float *y[3] = {hp->attn_gated ? c->q_full : c->q, c->k, c->v};
-    ak_batch_matmul(c, c->xn, E, n_tok, w, y, 3);
+    const ak_layer *l = &c->model->layers[il];
+    const int E = hp->n_embd, hd = hp->head_dim, nh = kv_only ? 0 : hp->n_head, nkv = hp->n_head_kv;
+    const int q_dim = hp->n_head * hd, kv_dim = nkv * hd;
+    const ak_mat *w[3] = {&l->wk, &l->wv, &l->wq};
+    float *y[3] = {c->k, c->v, hp->attn_gated ? c->q_full : c->q};
+    ak_batch_matmul(c, c->xn, E, n_tok, w, y, kv_only ? 2 : 3);
     if (hp->attn_gated) /* each head's query, then its gate */
         for (int t = 0; t < n_tok; t++)
             for (int h = 0; h < nh; h++) {
@@ -187,7 +193,7 @@ static void qkv(ak_context *c, const ak_layer *l, int n_tok) {
                 memcpy(c->q + (size_t)t * q_dim + (size_t)h * hd, src, (size_t)hd * sizeof(float));
                 memcpy(c->attn_gate + (size_t)t * q_dim + (size_t)h * hd, src + hd, (size_t)hd * sizeof(float));
             }
-    add_bias(c->q, l->bq, n_tok, q_dim);
+    if (!kv_only) add_bias(c->q, l->bq, n_tok, q_dim);
     add_bias(c->k, l->bk, n_tok, kv_dim);
     add_bias(c->v, l->bv, n_tok, kv_dim);
 
@@ -196,7 +202,7 @@ static void qkv(ak_context *c, const ak_layer *l, int n_tok) {
         ak_context *sq = ak_run_seq(c, t); /* the sequence whose cache and positions t continues */
         const int pos = ak_run_pos(c, t);
         if (hp->qk_norm == 1) {
-            ak_rms_norm(q, l->q_norm, q, q_dim, hp->rms_eps);
+            if (!kv_only) ak_rms_norm(q, l->q_norm, q, q_dim, hp->rms_eps);
             ak_rms_norm(k, l->k_norm, k, kv_dim, hp->rms_eps);
         }
         for (int h = 0; h < nh; h++) {
@@ -206,7 +212,7 @@ static void qkv(ak_context *c, const ak_layer *l, int n_tok) {
         for (int h = 0; h < nkv; h++) {
             if (hp->qk_norm == 2) ak_rms_norm(k + h * hd, l->k_norm, k + h * hd, hd, hp->rms_eps);
             ak_rope_row(sq, k + h * hd, pos);
-            size_t row = (((size_t)l->kv_slot * nkv + h) * sq->n_ctx) + pos;
+            size_t row = (((size_t)l->kv_slot * nkv + h) * sq->n_ctx) + (size_t)ak_run_kv(c, t, il);
             ak_cache_row(sq->k_cache + row * sq->k_row, sq->type_k, k + h * hd, hd);
             ak_cache_row(sq->v_cache + row * sq->v_row, sq->type_v, v + h * hd, hd);
         }
@@ -219,8 +225,10 @@ static void attention(ak_context *c, int il, int n_tok) {
     const int E = hp->n_embd;
 
     norm_batch(c, l->attn_norm, n_tok);
-    if (hp->n_lora_kv) ak_mla_qkv(c, l, n_tok);
-    else qkv(c, l, n_tok);
+    const int fill_only = c->n_exited == n_tok; /* every token exited: their K/V, nothing else */
+    if (hp->n_lora_kv) ak_mla_qkv(c, il, n_tok);
+    else qkv(c, il, n_tok, fill_only);
+    if (fill_only) return;
     ak_attend(c, il, n_tok);
     if (hp->attn_gated) /* qwen35moe: each head's output times the sigmoid of its gate */
         for (size_t i = 0; i < (size_t)n_tok * hp->n_head * hp->head_dim; i++)
@@ -237,15 +245,17 @@ static void attention(ak_context *c, int il, int n_tok) {
     float *yo[1] = {c->moe_out};
     ak_batch_matmul(c, att, att_dim, n_tok, wo, yo, 1);
     add_bias(c->moe_out, l->bo, n_tok, E);
-    add_residual(c, n_tok);
+    add_residual(c, il, n_tok);
 }
 
-/* A recurrent block (ssm.c), Mamba-2 or Gated DeltaNet: x += block(attn_norm(x)). */
-static void ssm_block(ak_context *c, const ak_layer *l, int n_tok) {
+/* A recurrent block (ssm.c), Mamba-2 or Gated DeltaNet: x += block(attn_norm(x)). Its
+ * state reads every token, also those that exited (their fill). */
+static void ssm_block(ak_context *c, int il, int n_tok) {
+    const ak_layer *l = &c->model->layers[il];
     norm_batch(c, l->attn_norm, n_tok);
     if (l->mixer == AK_MIXER_SSM) ak_ssm_layer(c, l, n_tok);
     else ak_deltanet_layer(c, l, n_tok);
-    add_residual(c, n_tok);
+    add_residual(c, il, n_tok);
 }
 
 /* ---------------------------------------------------------------- experts */
@@ -384,7 +394,7 @@ static void dense_layer(ak_context *c, int il, int n_tok) {
     const ak_layer *l = &c->model->layers[il];
     norm_batch(c, l->ffn_norm, n_tok);
     ffn(c, &l->ffn_gate, &l->ffn_up, &l->ffn_down, c->hp.n_ff_dense, n_tok, c->moe_out);
-    add_residual(c, n_tok);
+    add_residual(c, il, n_tok);
 }
 
 /* Groups the batch's (token, slot) assignments by expert, experts ascending. */
@@ -428,6 +438,10 @@ static int route_runs(ak_context *c, int il, ak_error *err) {
         for (size_t i = 0; i < (size_t)n_tok * S; i++) c->route_w[i] *= ws;
     for (int t = 0; t < n_tok; t++) {
         ak_context *sq = ak_run_seq(c, t);
+        if (!ak_tok_live(c, t, il)) { /* exited: no experts in this layer */
+            c->route_k[t] = 0;
+            continue;
+        }
         if (sq->trace)
             sq->trace(sq->trace_user, il, ak_run_pos(c, t), c->route_h[t], c->route_k[t], c->route_ids + (size_t)t * S,
                       c->route_w + (size_t)t * S);
@@ -523,7 +537,7 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
             for (int i = 0; i < E; i++) c->moe_out[(size_t)t * E + i] += c->shexp_out[(size_t)t * E + i] * scale;
         }
     }
-    add_residual(c, n_tok);
+    add_residual(c, il, n_tok);
     return 0;
 }
 
@@ -546,29 +560,6 @@ static int first_nonfinite_row(const float *x, int n, int w) {
     return -1;
 }
 
-/* What a batch cost beyond the routed experts (the ledger counts those): projections,
- * router or dense feed-forward, shared experts, q.k and a.v over each sequence's own keys,
- * the head; per sequence, and for the executing context too when it runs a group. */
-static void count_dense(ak_context *c) {
-    const ak_hparams *hp = &c->hp;
-    const uint64_t E = (uint64_t)hp->n_embd, q_dim = (uint64_t)hp->n_head * hp->head_dim;
-    const uint64_t per_token = c->model->dense_macs_per_token;
-    for (int r = 0; r < c->runs.n_runs; r++) {
-        ak_context *sq = c->runs.seq[r];
-        const int n = c->runs.start[r + 1] - c->runs.start[r];
-        uint64_t qkav = 0;
-        for (int t = 0; t < n; t++) qkav += 2 * q_dim * (uint64_t)(sq->n_past + t + 1);
-        const uint64_t head_rows = c->runs.grouped || c->logits_last ? 1 : (uint64_t)n;
-        const uint64_t macs = (uint64_t)n * per_token + (uint64_t)hp->n_layer_kv * qkav + head_rows * E * hp->n_vocab;
-        ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
-        for (int i = 0; i < 2 && cn[i]; i++) {
-            cn[i]->model_macs += macs;
-            cn[i]->model_macs_native += macs;
-            cn[i]->tokens += (uint64_t)n;
-        }
-    }
-}
-
 /* One batch of 1..n_batch tokens in c->batch_tokens, its runs set (validated by the
  * caller): embeddings, then per layer attention and the routed experts, then the head.
  * The sequences' positions (n_past) are advanced by the caller. */
@@ -581,23 +572,28 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
         ak_dequantize_row((ak_type)m->tok_embd_type, m->tok_embd + (size_t)c->batch_tokens[t] * m->tok_embd_row_bytes,
                           c->x + (size_t)t * E, E);
 
+    ak_skip_batch_start(c, n_tok);
     for (int il = 0; il < hp->n_layer; il++) {
         const ak_layer *l = &m->layers[il];
-        enc_invalidate(c);
+        ak_enc_invalidate(c);
         if (l->mixer == AK_MIXER_ATTENTION) attention(c, il, n_tok);
-        if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) ssm_block(c, l, n_tok);
-        enc_invalidate(c);
-        if (l->ffn == AK_FFN_DENSE) dense_layer(c, il, n_tok);
-        if (l->ffn == AK_FFN_MOE && moe(c, il, n_tok, err)) {
-            enc_invalidate(c);
+        if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) ssm_block(c, il, n_tok);
+        ak_enc_invalidate(c);
+        const int ffn_runs = c->n_exited < n_tok; /* some token is still computed */
+        if (ffn_runs && l->ffn == AK_FFN_DENSE) dense_layer(c, il, n_tok);
+        if (ffn_runs && l->ffn == AK_FFN_MOE && moe(c, il, n_tok, err)) {
+            ak_enc_invalidate(c);
             return -1;
         }
+        if (ak_prune_here(c, il)) n_tok = ak_prune_batch(c, il, n_tok);
+        ak_exit_check(c, il, n_tok);
     }
 
     /* the head: every token, or (a group, logits_last) only each run's last token, whose
      * normed rows then come first in xn */
-    enc_invalidate(c);
-    const int last_only = c->runs.grouped || c->logits_last, n_head = last_only ? c->runs.n_runs : n_tok;
+    ak_enc_invalidate(c);
+    const int last_only = c->runs.grouped || c->logits_last || c->n_pruned;
+    const int n_head = last_only ? c->runs.n_runs : n_tok;
     if (last_only)
         for (int r = 0; r < c->runs.n_runs; r++)
             ak_rms_norm(c->x + (size_t)(c->runs.start[r + 1] - 1) * E, m->output_norm, c->xn + (size_t)r * E, E, hp->rms_eps);
@@ -606,7 +602,7 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
     const ak_mat *wh[1] = {&m->output};
     float *yh[1] = {c->logits};
     ak_batch_matmul(c, c->xn, E, n_head, wh, yh, 1);
-    enc_invalidate(c);
+    ak_enc_invalidate(c);
     int bad = first_nonfinite_row(c->logits, n_head, hp->n_vocab);
     if (bad >= 0) {
         if (last_only) bad = c->runs.start[bad + 1] - 1;
@@ -614,7 +610,7 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
                         "the model's weights or its activations are not finite",
                         bad, ak_run_pos(c, bad), c->runs.grouped ? " of its sequence" : "");
     }
-    count_dense(c);
+    ak_ledger_count_batch(c);
     return 0;
 }
 
@@ -646,7 +642,8 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, ak_error *err) {
             return -1;
         }
         c->n_past += nb;
-        c->logits_first = c->logits_last ? b0 + nb - 1 : b0;
+        c->kv_gap += c->n_pruned;
+        c->logits_first = c->logits_last || c->n_pruned ? b0 + nb - 1 : b0;
     }
     c->n_logits = n_tok;
     return 0;
@@ -714,6 +711,7 @@ int ak_decode_group(ak_context *c, ak_context *const *seq, const int32_t *const 
         sq->n_logits = n_tok[r];
         sq->logits_first = n_tok[r] - 1;
         sq->n_past += n_tok[r];
+        sq->kv_gap += c->runs.pruned[r];
     }
     c->n_logits = 0; /* the executing context keeps no logits of its own */
     return 0;

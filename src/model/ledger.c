@@ -33,7 +33,10 @@ static int route_native(ak_context *c, const ak_context *sq, int il, int t0, int
         return 0;
     }
     ak_route_out no = {n, K, nk, nid, c->native_w + (size_t)t0 * K, c->native_h + t0};
-    return ak_gate_route(c, il, &c->native, c->router_logits + (size_t)t0 * c->hp.n_expert, n, &no, err);
+    if (ak_gate_route(c, il, &c->native, c->router_logits + (size_t)t0 * c->hp.n_expert, n, &no, err)) return -1;
+    for (int t = 0; t < n; t++) /* an exited token would not have run this layer natively either */
+        if (!ak_tok_live(c, t0 + t, il)) nk[t] = 0;
+    return 0;
 }
 
 /* Adds tokens [t0, t0 + n) of the batch to a ledger and its counters: their K, the experts
@@ -45,23 +48,31 @@ static void account(ak_context *c, ak_layer_ledger *lg, ak_compute_counters *cn,
     const int S = c->slots, K = c->hp.n_expert_used;
     ak_route_out ro = {n, S, c->route_k + t0, c->route_ids + (size_t)t0 * S, c->route_w + (size_t)t0 * S,
                        c->route_h + t0};
-    uint64_t n_assign = 0;
+    uint64_t n_assign = 0, n_live = 0;
+    for (int t = 0; t < n; t++) n_live += (uint64_t)ak_tok_live(c, t0 + t, il);
     for (int t = 0; t < n; t++) n_assign += (uint64_t)ro.k[t];
     const uint64_t bytes = (uint64_t)distinct_experts(c, n, ro.k, ro.ids, S) * expert_bytes;
-    ak_stats_add(&lg->k, &ro);
+    if (!c->n_exited) {
+        ak_stats_add(&lg->k, &ro);
+    } else { /* tokens that exited before this layer have no K here (their route_k is 0) */
+        for (int t = 0; t < n; t++) {
+            if (!ak_tok_live(c, t0 + t, il)) continue;
+            ak_route_out one = {1, S, ro.k + t, ro.ids + (size_t)t * S, ro.weights + (size_t)t * S, ro.entropy + t};
+            ak_stats_add(&lg->k, &one);
+        }
+    }
     lg->expert_macs += n_assign * per_expert;
     lg->expert_bytes += bytes;
     cn->expert_macs += n_assign * per_expert;
     cn->model_macs += n_assign * per_expert;
     cn->expert_bytes_read += bytes;
     if (!native) return;
-    const uint64_t macs_native = (uint64_t)n * (uint64_t)K * per_expert;
+    const uint64_t macs_native = n_live * (uint64_t)K * per_expert;
     const uint64_t bytes_native =
         (uint64_t)distinct_experts(c, n, c->native_k + t0, c->native_ids + (size_t)t0 * K, K) * expert_bytes;
     lg->expert_macs_native += macs_native;
     lg->expert_bytes_native += bytes_native;
-    cn->expert_macs_native += macs_native;
-    cn->model_macs_native += macs_native;
+    cn->expert_macs_native += macs_native; /* (model_macs_native: ak_ledger_count_batch) */
     cn->expert_bytes_read_native += bytes_native;
 }
 
@@ -119,5 +130,69 @@ void ak_context_print_ledger(const ak_context *c, FILE *out) {
                 l < L ? per(g->k.k_sum, n) : per(g->k.k_sum, n * (uint64_t)routed_layers), per(g->expert_macs, n),
                 per(g->expert_macs_native, n), saved(g->expert_macs, g->expert_macs_native), per(g->expert_bytes, n),
                 per(g->expert_bytes_native, n), saved(g->expert_bytes, g->expert_bytes_native));
+    }
+}
+
+/* ---------------------------------------------------------------- compute outside the experts */
+
+/* One token of run r (position pos, row rank past its run's first in layers whose cache
+ * lacks pruned positions) into the counters: layers 0..run_last computed in full, layers
+ * run_last+1..kept_last filled for an exit (K/V projections or a recurrent mixer), layers past
+ * kept_last not at all (pruned); `checks` head evaluations for exit decisions, `head` rows
+ * of the final head. Native: every layer at native K, keys up to pos, the head. */
+static void count_token(ak_context *c, int r, int pos, int rank, int run_last, int kept_last, int checks, int head) {
+    const ak_hparams *hp = &c->hp;
+    ak_context *sq = c->runs.seq[r];
+    const uint64_t qk = 2ull * (uint64_t)hp->n_head * (uint64_t)hp->head_dim, head_macs = (uint64_t)hp->n_embd * hp->n_vocab;
+    uint64_t run = 0, native = 0, filled = 0, skipped = 0, attended_less = 0, pruned = 0;
+    int full_layers = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        const ak_layer *l = &c->model->layers[il];
+        const int attn = l->mixer == AK_MIXER_ATTENTION;
+        const uint64_t keys_native = (uint64_t)pos + 1;
+        const uint64_t keys = il > sq->gap_layer ? (uint64_t)ak_kv_base(sq, il) + (uint64_t)rank + 1 : keys_native;
+        const uint64_t layer_native = l->macs + l->expert_macs_native + (attn ? qk * keys_native : 0);
+        native += layer_native;
+        if (il <= run_last) { /* (the routed experts: ak_ledger_record) */
+            run += l->macs + (attn ? qk * keys : 0);
+            attended_less += attn ? qk * (keys_native - keys) : 0;
+            full_layers++;
+        } else if (il <= kept_last) {
+            filled += l->fill_macs;
+            skipped += layer_native;
+        } else {
+            pruned += layer_native;
+        }
+    }
+    run += filled + (uint64_t)checks * head_macs + (uint64_t)head * head_macs;
+    native += (uint64_t)head * head_macs;
+    ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
+    for (int i = 0; i < 2 && cn[i]; i++) {
+        cn[i]->model_macs += run;
+        cn[i]->model_macs_native += native;
+        cn[i]->tokens++;
+        cn[i]->layers_run += (uint64_t)full_layers;
+        cn[i]->layers_native += (uint64_t)hp->n_layer;
+        cn[i]->exit_tokens += run_last < kept_last;
+        cn[i]->exit_checks += (uint64_t)checks;
+        cn[i]->pruned_tokens += kept_last < hp->n_layer - 1;
+        cn[i]->macs_saved_exit += (int64_t)skipped - (int64_t)filled - (int64_t)((uint64_t)checks * head_macs);
+        cn[i]->macs_saved_prune += pruned + attended_less;
+    }
+}
+
+void ak_ledger_count_pruned(ak_context *c, int r, int pos, int last, int checks, int il) {
+    count_token(c, r, pos, 0, last < il ? last : il, il, checks, 0);
+}
+
+/* The batch's tokens (after pruning) and their head rows: every token's, or each run's
+ * last one (a group, logits_last, or a batch that pruned). */
+void ak_ledger_count_batch(ak_context *c) {
+    const int last_only = c->runs.grouped || c->logits_last || c->n_pruned;
+    for (int r = 0; r < c->runs.n_runs; r++) {
+        const int t0 = c->runs.start[r], t1 = c->runs.start[r + 1];
+        for (int t = t0; t < t1; t++)
+            count_token(c, r, c->tok_pos[t], t - t0, c->tok_last[t], c->hp.n_layer - 1, c->tok_checks[t],
+                        !last_only || t == t1 - 1);
     }
 }

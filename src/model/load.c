@@ -652,27 +652,42 @@ static int load_deltanet(loader *L, ak_layer *l, int il) {
 
 static uint64_t mat_macs(const ak_mat *w) { return (uint64_t)(w->n_in * w->n_out * (w->n_mat ? w->n_mat : 1)); }
 
-/* Multiply-accumulates per token outside the routed experts and attention's q.k and a.v
- * (which depend on the position): every layer's projections, its router or dense
- * feed-forward, its shared expert; the forward pass counts them per batch. */
-static uint64_t dense_macs_per_token(const ak_model *m) {
+/* Multiply-accumulates per token of each layer outside the routed experts and attention's
+ * q.k and a.v (which depend on the position): its projections, its router or dense
+ * feed-forward, its shared expert (l->macs); what filling it for an exited token costs
+ * (l->fill_macs: the K/V projections of an attention layer, a recurrent layer's mixer);
+ * its routed experts at native K. The forward pass counts them per token (ledger.c). */
+static void layer_macs(ak_model *m) {
     const ak_hparams *hp = &m->hp;
     const uint64_t E = (uint64_t)hp->n_embd;
-    uint64_t n = 0;
+    m->dense_macs_per_token = 0;
     for (int il = 0; il < hp->n_layer; il++) {
-        const ak_layer *l = &m->layers[il];
-        const ak_mat *proj[] = {&l->wq,     &l->wk,     &l->wv,     &l->wo,      &l->wq_a,   &l->wq_b,
-                                &l->wkv_a,  &l->wk_b,   &l->wv_b,   &l->ssm_in,  &l->ssm_out, &l->dn_qkv,
-                                &l->dn_z,   &l->dn_beta, &l->dn_alpha, &l->latent_down, &l->latent_up};
-        for (size_t i = 0; i < sizeof proj / sizeof proj[0]; i++) n += mat_macs(proj[i]);
-        if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) /* the convolution, the state's update and read-out */
+        ak_layer *l = &m->layers[il];
+        const ak_mat *mixer[] = {&l->wq,    &l->wk,      &l->wv,     &l->wo,      &l->wq_a,   &l->wq_b,
+                                 &l->wkv_a, &l->wk_b,    &l->wv_b,   &l->ssm_in,  &l->ssm_out, &l->dn_qkv,
+                                 &l->dn_z,  &l->dn_beta, &l->dn_alpha};
+        const ak_mat *fill[] = {&l->wk, &l->wv, &l->wkv_a};
+        uint64_t n = 0, f = 0;
+        for (size_t i = 0; i < sizeof mixer / sizeof mixer[0]; i++) n += mat_macs(mixer[i]);
+        for (size_t i = 0; i < sizeof fill / sizeof fill[0]; i++) f += mat_macs(fill[i]);
+        if (hp->n_lora_kv) /* deepseek2's fill runs ak_mla_qkv whole: the query's matrices too */
+            f += mat_macs(&l->wq) + mat_macs(&l->wq_a) + mat_macs(&l->wq_b) + mat_macs(&l->wk_b);
+        if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) { /* the convolution, the state's update and read-out */
             n += (uint64_t)ak_ssm_conv_channels(hp) * (uint64_t)hp->ssm_d_conv +
                  (l->mixer == AK_MIXER_SSM ? 2 : 3) * (uint64_t)hp->ssm_d_inner * (uint64_t)hp->ssm_d_state;
+            f = n; /* the state needs the whole mixer */
+        }
+        n += mat_macs(&l->latent_down) + mat_macs(&l->latent_up);
         if (l->ffn == AK_FFN_DENSE) n += 3 * E * (uint64_t)hp->n_ff_dense;
         if (l->ffn == AK_FFN_MOE) n += E * (uint64_t)hp->n_expert;
         if (l->has_shexp) n += (hp->ffn_relu2 ? 2 : 3) * E * (uint64_t)hp->n_ff_shexp + (l->gate_inp_shexp ? E : 0);
+        l->macs = n;
+        l->fill_macs = f;
+        l->expert_macs_native = l->ffn == AK_FFN_MOE ? (uint64_t)hp->n_expert_used * (l->gate_exps.data ? 3ull : 2ull) *
+                                                           (uint64_t)hp->n_embd_moe * (uint64_t)hp->n_ff_exp
+                                                     : 0;
+        m->dense_macs_per_token += n;
     }
-    return n;
 }
 
 static int load_tensors(loader *L) {
@@ -728,7 +743,7 @@ static int load_tensors(loader *L) {
         if (l->ffn == AK_FFN_MOE && hp->weight_type < 0) hp->weight_type = l->up_exps.type;
     }
     if (hp->weight_type < 0) return ak_failf(L->err, AK_ERR_FORMAT, "%s model without a layer of experts", hp->arch);
-    m->dense_macs_per_token = dense_macs_per_token(m);
+    layer_macs(m);
     return 0;
 }
 

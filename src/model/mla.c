@@ -53,7 +53,8 @@ static void per_head(ak_context *c, const ak_mat *w, const float *src, size_t sr
     ak_pool_run(c->pool, head_worker, &j);
 }
 
-void ak_mla_qkv(ak_context *c, const ak_layer *l, int n_tok) {
+void ak_mla_qkv(ak_context *c, int il, int n_tok) {
+    const ak_layer *l = &c->model->layers[il];
     const ak_hparams *hp = &c->hp;
     const int E = hp->n_embd, H = hp->n_head, lkv = hp->n_lora_kv, rot = hp->n_rot, hd = hp->head_dim;
     const int kmla = hp->head_k_mla, nope = kmla - rot, q_dim = H * hd;
@@ -78,7 +79,8 @@ void ak_mla_qkv(ak_context *c, const ak_layer *l, int n_tok) {
         float *kr = c->k + (size_t)t * hd;
         ak_rms_norm(kr, l->kv_a_norm, kr, lkv, hp->rms_eps);
         ak_rope_row(sq, kr + lkv, pos);
-        ak_cache_row(sq->k_cache + (((size_t)l->kv_slot * sq->n_ctx) + (size_t)pos) * sq->k_row, sq->type_k, kr, hd);
+        const size_t row = (size_t)l->kv_slot * sq->n_ctx + (size_t)ak_run_kv(c, t, il);
+        ak_cache_row(sq->k_cache + row * sq->k_row, sq->type_k, kr, hd);
         for (int h = 0; h < H; h++) {
             float *qpe = c->mla_q + (size_t)t * H * kmla + (size_t)h * kmla + nope;
             ak_rope_row(sq, qpe, pos);

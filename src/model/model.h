@@ -182,6 +182,44 @@ int ak_context_truncate(ak_context *c, int n, ak_error *err);
  * model; the architecture's own weight normalisation is always used. Returns 0 or -1. */
 int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, ak_error *err);
 
+/* Early exit and prompt-token pruning, training-free, per context (so per sequence and per
+ * server request); docs/stacking.md.
+ *
+ * Early exit: after each checked layer (exit_layer, exit_layer + exit_every, ... up to
+ * n_layer - 2) a token's hidden state goes through the model's own final norm and head;
+ * when the top token's probability reaches exit_threshold the token skips the remaining
+ * layers (its logits are that distribution). The cache entries of the skipped attention
+ * layers are filled from the exit state through those layers' K/V projections (CALM's
+ * state propagation, Schuster et al. 2022); recurrent layers read it too, so that the
+ * next tokens find every layer's state. The checks' head evaluations are counted work.
+ *
+ * Prompt pruning (LazyLLM-style, Fu et al. 2024): in a batch of several tokens of a
+ * sequence (a prefill), layer prune_layer's attention of the batch's last token ranks the
+ * batch's other tokens; the lowest prune_ratio of them leave the batch after that layer:
+ * later layers neither compute them nor keep cache entries for them, so every later token
+ * attends to the kept ones only. The last token is always kept; only its logits are kept
+ * for a batch that pruned (as logits_last). Windowed attention (gpt-oss) is refused.
+ *
+ * Zeroes switch both off (the default), and the forward pass is then the plain one. */
+typedef struct {
+    float exit_threshold; /* 0: no early exit; else in (0, 1] */
+    int exit_layer;       /* the first layer after which tokens may exit (0 .. n_layer - 2) */
+    int exit_every;       /* checks every this many layers (>= 1) */
+    float prune_ratio;    /* 0: no pruning; else in (0, 1) */
+    int prune_layer;      /* the layer whose attention decides (0 .. n_layer - 2) */
+} ak_skip_params;
+
+ak_skip_params ak_skip_default_params(void); /* everything off; exit_every 1 */
+/* Validates and sets the context's skipping. A context whose cache lacks pruned tokens
+ * keeps its prune_layer until it is reset. 0, or -1 with err (nothing changed). */
+int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err);
+ak_skip_params ak_context_skip(const ak_context *c);
+/* Called at every check with the token's position, the layer and the top token's
+ * probability there (for calibration); set, it makes the checks run even with exits off
+ * (exit_threshold 0: the forward pass is otherwise the plain one). */
+typedef void (*ak_exit_probe_fn)(void *user, int layer, int pos, float top1_prob);
+void ak_context_set_exit_probe(ak_context *c, ak_exit_probe_fn fn, void *user);
+
 /* The routing ledger: per MoE layer, what the tokens chose and what it cost, since the
  * last reset. It is the one record of routing: perplexity's per-layer table, the sweep,
  * the server's usage and metrics all read it. "native" = what the model's own top-k would
@@ -216,6 +254,16 @@ typedef struct {
     uint64_t model_macs_native;
     uint64_t expert_bytes_read;      /* routed expert weight bytes, each used expert once per batch */
     uint64_t expert_bytes_read_native;
+    /* early exit and pruning (ak_skip_params); each saving is counted once:
+     * model_macs_native - model_macs = (expert_macs_native - expert_macs) [adaptive K, over
+     * the layers tokens ran] + macs_saved_exit + macs_saved_prune */
+    uint64_t layers_run;             /* (token, layer) pairs computed in full */
+    uint64_t layers_native;          /* tokens x n_layer */
+    uint64_t exit_tokens;            /* tokens that skipped layers */
+    uint64_t exit_checks;            /* head evaluations that decided exits */
+    uint64_t pruned_tokens;          /* prompt tokens dropped by pruning */
+    int64_t macs_saved_exit;         /* skipped layers at native K - their K/V fill - the checks (may be < 0) */
+    uint64_t macs_saved_prune;       /* pruned tokens' later layers + the keys later tokens did not attend */
 } ak_compute_counters;
 
 void ak_context_counters(const ak_context *c, ak_compute_counters *out);

@@ -63,6 +63,10 @@ typedef struct {
     float *gate_inp_shexp;       /* [n_embd] */
     ak_mat gate_shexp, up_shexp, down_shexp;
     int has_shexp;
+    /* multiply-accumulates per token (load.c), for the accounting: the layer outside its
+     * routed experts and attention's q.k / a.v; what filling a skipped layer for an exited
+     * token costs (K/V projections, or a recurrent mixer); the routed experts at native K */
+    uint64_t macs, fill_macs, expert_macs_native;
 } ak_layer;
 
 struct ak_model {
@@ -104,12 +108,13 @@ int ak_ledger_record(ak_context *c, int il, int n_tok, ak_error *err);
 void ak_batch_matmul(ak_context *c, const float *src, int64_t n_in, int n_tok, const ak_mat *const *w,
                      float *const *y, int n_mat);
 void ak_rope_row(const ak_context *sq, float *v, int pos);
+void ak_enc_invalidate(ak_context *c); /* the encoded activations no longer match their source */
 void ak_cache_row(uint8_t *dst, int type, const float *src, int n);
 
 /* mla.c: deepseek2's latent attention around ak_attend. ak_mla_qkv: from c->xn, the query
  * rows into c->q and each token's latent row into its sequence's cache; ak_mla_values: the
  * heads' values from ak_attend's output into c->mla_v. */
-void ak_mla_qkv(ak_context *c, const ak_layer *l, int n_tok);
+void ak_mla_qkv(ak_context *c, int il, int n_tok);
 void ak_mla_values(ak_context *c, const ak_layer *l, int n_tok);
 
 /* ssm.c: a Mamba-2 block on c->xn (normed), its output into c->moe_out, each run's tokens
@@ -144,6 +149,7 @@ typedef struct {
     int start[AK_GROUP_MAX + 1];
     int n_runs;
     int grouped;
+    int pruned[AK_GROUP_MAX];    /* tokens of run r pruned in this batch */
 } ak_batch_runs;
 
 struct ak_context {
@@ -177,6 +183,20 @@ struct ak_context {
     ak_context *self;            /* this context, the one sequence of a plain ak_decode */
     int *tok_run;                /* [n_batch] */
     int32_t *batch_tokens;       /* [n_batch] */
+    int *tok_pos;                /* [n_batch] position in its sequence */
+
+    /* early exit and pruning (skip.c): this sequence's settings, the positions its caches of
+     * layers > gap_layer lack (pruned); per batch token the last layer it runs in full
+     * (exit) and its exit checks; per run the pruned tokens; the prune layer's scores */
+    ak_skip_params skip;
+    int kv_gap, gap_layer;
+    ak_exit_probe_fn probe;
+    void *probe_user;
+    int *tok_last, *tok_checks;  /* [n_batch] */
+    int *tok_list;               /* [n_batch] scratch */
+    int n_exited;                /* batch tokens that exited so far */
+    int n_pruned;                /* batch tokens pruned */
+    float *tok_score;            /* [n_batch] */
 
     /* activations for n_batch tokens */
     float *x, *xn, *q, *k, *v, *att, *moe_out, *shexp_out;
@@ -190,6 +210,7 @@ struct ak_context {
     int logits_last;             /* the head only for each run's last token (ak_context_params) */
     int n_logits;                /* tokens of the last ak_decode call */
     int logits_first;            /* the first of them whose logits are kept (row 0 of logits) */
+    int logit_rows;              /* rows the logits buffer holds */
 
     /* routing results and expert grouping */
     int *route_k, *native_k;
@@ -238,9 +259,33 @@ struct ak_context {
 
 /* The sequence of batch token t, and its position in that sequence. */
 static inline ak_context *ak_run_seq(const ak_context *c, int t) { return c->runs.seq[c->tok_run[t]]; }
-static inline int ak_run_pos(const ak_context *c, int t) {
-    const int r = c->tok_run[t];
-    return c->runs.seq[r]->n_past + t - c->runs.start[r];
+static inline int ak_run_pos(const ak_context *c, int t) { return c->tok_pos[t]; }
+/* The cache row of sequence sq's first token of this batch in layer il: its position,
+ * less the pruned positions a layer past the prune layer lacks. Run r's rows follow on. */
+static inline int ak_kv_base(const ak_context *sq, int il) {
+    return sq->n_past - (il > sq->gap_layer ? sq->kv_gap : 0);
 }
+static inline int ak_run_kv(const ak_context *c, int t, int il) {
+    const int r = c->tok_run[t];
+    return ak_kv_base(c->runs.seq[r], il) + t - c->runs.start[r];
+}
+/* Whether batch token t is still computed in layer il (it has not exited before). */
+static inline int ak_tok_live(const ak_context *c, int t, int il) { return c->tok_last[t] >= il; }
+
+/* skip.c: early exit and pruning inside the forward pass. ak_skip_batch_start: every token
+ * live; ak_exit_check after layer il (marks exits, runs the probe); ak_prune_batch after
+ * layer il: ranks the batch by its last token's attention there and drops the pruned tokens
+ * (returns the new token count). */
+void ak_skip_batch_start(ak_context *c, int n_tok);
+void ak_exit_check(ak_context *c, int il, int n_tok);
+int ak_prune_batch(ak_context *c, int il, int n_tok);
+int ak_prune_here(const ak_context *c, int il); /* some run prunes after layer il */
+/* attention.c: the attention probability of batch token t's heads (averaged) on each of
+ * its run's batch tokens [t0, t] at layer il, into out[0 .. t - t0]. */
+void ak_attention_of_token(ak_context *c, int il, int t, float *out);
+/* ledger.c: the compute of the batch's tokens (all but the routed experts, which
+ * ak_ledger_record counts), and of run r's token at position pos pruned after layer il. */
+void ak_ledger_count_batch(ak_context *c);
+void ak_ledger_count_pruned(ak_context *c, int r, int pos, int last, int checks, int il);
 
 #endif
