@@ -139,8 +139,10 @@ void ak_context_print_ledger(const ak_context *c, FILE *out) {
  * lacks pruned positions) into the counters: layers 0..run_last computed in full, layers
  * run_last+1..kept_last filled for an exit (K/V projections or a recurrent mixer), layers past
  * kept_last not at all (pruned); `checks` head evaluations for exit decisions, `head` rows
- * of the final head. Native: every layer at native K, keys up to pos, the head. */
-static void count_token(ak_context *c, int r, int pos, int rank, int run_last, int kept_last, int checks, int head) {
+ * of the final head (head_native: without pruning, which keeps the last token's only).
+ * Native: every layer at native K, keys up to pos, the head. */
+static void count_token(ak_context *c, int r, int pos, int rank, int run_last, int kept_last, int checks, int head,
+                        int head_native) {
     const ak_hparams *hp = &c->hp;
     ak_context *sq = c->runs.seq[r];
     const uint64_t qk = 2ull * (uint64_t)hp->n_head * (uint64_t)hp->head_dim, head_macs = (uint64_t)hp->n_embd * hp->n_vocab;
@@ -165,7 +167,8 @@ static void count_token(ak_context *c, int r, int pos, int rank, int run_last, i
         }
     }
     run += filled + (uint64_t)checks * head_macs + (uint64_t)head * head_macs;
-    native += (uint64_t)head * head_macs;
+    native += (uint64_t)head_native * head_macs;
+    pruned += (uint64_t)(head_native - head) * head_macs;
     ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
     for (int i = 0; i < 2 && cn[i]; i++) {
         cn[i]->model_macs += run;
@@ -181,18 +184,21 @@ static void count_token(ak_context *c, int r, int pos, int rank, int run_last, i
     }
 }
 
+/* Whether a plain batch would run the head for every token (not only each run's last). */
+static int every_head(const ak_context *c) { return !c->runs.grouped && !c->logits_last; }
+
 void ak_ledger_count_pruned(ak_context *c, int r, int pos, int last, int checks, int il) {
-    count_token(c, r, pos, 0, last < il ? last : il, il, checks, 0);
+    count_token(c, r, pos, 0, last < il ? last : il, il, checks, 0, every_head(c));
 }
 
 /* The batch's tokens (after pruning) and their head rows: every token's, or each run's
  * last one (a group, logits_last, or a batch that pruned). */
 void ak_ledger_count_batch(ak_context *c) {
-    const int last_only = c->runs.grouped || c->logits_last || c->n_pruned;
+    const int every = every_head(c), last_only = !every || c->n_pruned;
     for (int r = 0; r < c->runs.n_runs; r++) {
         const int t0 = c->runs.start[r], t1 = c->runs.start[r + 1];
         for (int t = t0; t < t1; t++)
             count_token(c, r, c->tok_pos[t], t - t0, c->tok_last[t], c->hp.n_layer - 1, c->tok_checks[t],
-                        !last_only || t == t1 - 1);
+                        !last_only || t == t1 - 1, every || t == t1 - 1);
     }
 }

@@ -10,6 +10,7 @@
 
 #include "../check.h"
 #include "fixture.h"
+#include "model/gen_model.h"
 #include "model/model.h"
 
 /* A unique temporary path for a fixture file. */
@@ -58,6 +59,21 @@ static inline ak_model *test_default_model(const char *name, int wtype, char *pa
     tmp_path(path, path_len, name);
     ak_model *m = test_write_load(fm, path, wtype, name);
     fx_free(fm);
+    return m;
+}
+
+/* gen-model's small default model of arch (byte vocabulary; n_layer if > 0) written to a
+ * temporary file named after tag and loaded; NULL after a failed CHECK. */
+static inline ak_model *test_gen_model(const char *arch, int n_layer, const char *tag, char *path, size_t len) {
+    ak_gen_params gp;
+    ak_gen_params_default(&gp, arch);
+    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
+    if (n_layer > 0) gp.n_layer = n_layer;
+    ak_error err = {0};
+    tmp_path(path, len, tag);
+    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "%s fixture: %s", arch, err.msg);
+    ak_model *m = ak_model_load(path, &err);
+    CHECK(m != NULL, "%s: load: %s", arch, err.msg);
     return m;
 }
 

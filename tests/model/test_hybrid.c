@@ -105,15 +105,7 @@ static void qwen35_kinds(const ak_model *m) {
 
 /* Writes the architecture's small default model to path and loads it. */
 static ak_model *fixture(const char *arch, char *path, size_t len) {
-    ak_gen_params gp;
-    ak_gen_params_default(&gp, arch);
-    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
-    ak_error err = {0};
-    tmp_path(path, len, arch[0] == 'q' ? "hybrid_q35" : "hybrid");
-    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "%s fixture: %s", arch, err.msg);
-    ak_model *m = ak_model_load(path, &err);
-    CHECK(m != NULL, "%s: load: %s", arch, err.msg);
-    return m;
+    return test_gen_model(arch, 0, arch[0] == 'q' ? "hybrid_q35" : "hybrid", path, len);
 }
 
 /* rope_sections_overflow: rope.dimension_sections of two huge values once overflowed their
