@@ -63,8 +63,16 @@ int ak_cli_args_take(ak_cli_args *a, int argc, char **argv, int *i) {
         if (ak_cli_parse_int(v, f->dst) || *f->dst < f->min || *f->dst > f->max) return bad_int(a, f, v);
         return -1;
     }
-    if (!a->routing) return unknown(a, argv[*i]);
     ak_error err = {0};
+    if (a->skip && (r = ak_skip_flags_parse(a->skip, argc, argv, *i, &err))) {
+        if (r < 0) {
+            fprintf(stderr, "%s: %s\n", a->cmd, err.msg);
+            return 2;
+        }
+        *i += r - 1;
+        return -1;
+    }
+    if (!a->routing) return unknown(a, argv[*i]);
     if (!(r = ak_routing_flags_parse(a->routing, argc, argv, *i, &err))) return unknown(a, argv[*i]);
     if (r < 0) {
         fprintf(stderr, "%s: %s\n", a->cmd, err.msg);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "routing_flags.h"
+#include "skip_flags.h"
 
 /* `name` or `alias` (NULL: none), as "NAME VALUE" or "NAME=VALUE". */
 typedef struct {
@@ -39,6 +40,7 @@ typedef struct {
     const ak_cli_bool_flag *bools;
     int n_bools;
     ak_routing_flags *routing;   /* NULL: the command takes no routing flags */
+    ak_skip_flags *skip;         /* NULL: no early-exit / pruning flags */
     int n_routing;               /* routing flags given so far */
 } ak_cli_args;
 

@@ -25,8 +25,12 @@ static void usage(FILE *out) {
             "  -ctk/-ctv: KV cache types (f16 default, f32, bf16, q8_0, q4_0).\n"
             "  --save-logits FILE  store the scored positions' log-probabilities (run this at full K)\n"
             "  --kl-base FILE      KL divergence to that run: mean KL, same top-1 token, PPL ratio\n"
-            "                      (same model, text, -c and --chunks as the saved run)\n\n");
+            "                      (same model, text, -c and --chunks as the saved run)\n"
+            "  --split-context     each chunk's context half as its own decode keeping only its last token's\n"
+            "                      logits, then the scored half (on with the exit and prune flags: the\n"
+            "                      context is pruned, the continuation scored at full compute); same PPL\n\n");
     ak_routing_flags_help(out);
+    ak_skip_flags_help(out);
 }
 
 typedef struct {
@@ -71,7 +75,7 @@ static void print_kl(const ak_kl_stats *st, FILE *out) {
 
 typedef struct {
     const char *model_path, *text_path, *save_path, *base_path, *ctk, *ctv;
-    int n_ctx, n_batch, n_chunks, n_threads;
+    int n_ctx, n_batch, n_chunks, n_threads, split;
 } ppl_opts;
 
 /* Options into o and the routing flags into args (whose flag tables are this function's own:
@@ -87,7 +91,9 @@ static int parse_args(int argc, char **argv, ppl_opts *o, ak_cli_args *args) {
                                     {"-b", "--batch-size", &o->n_batch, 1, INT_MAX},
                                     {"--chunks", NULL, &o->n_chunks, 1, INT_MAX},
                                     {"-t", "--threads", &o->n_threads, 1, INT_MAX}};
+    const ak_cli_bool_flag bools[] = {{"--split-context", &o->split, 1}};
     args->strs = strs, args->n_strs = AK_CLI_COUNT(strs), args->ints = ints, args->n_ints = AK_CLI_COUNT(ints);
+    args->bools = bools, args->n_bools = AK_CLI_COUNT(bools);
     for (int i = 1; i < argc; i++) {
         int st = ak_cli_args_take(args, argc, argv, &i);
         if (st >= 0) return st;
@@ -141,7 +147,9 @@ int cmd_perplexity(int argc, char **argv) {
     ppl_opts o = {.n_ctx = 512, .n_batch = 2048, .n_chunks = -1};
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
-    ak_cli_args args = {.cmd = "perplexity", .usage = usage, .usage_after_unknown = 1, .routing = &rf};
+    ak_skip_flags sf;
+    ak_skip_flags_init(&sf);
+    ak_cli_args args = {.cmd = "perplexity", .usage = usage, .usage_after_unknown = 1, .routing = &rf, .skip = &sf};
     int rc = parse_args(argc, argv, &o, &args);
     if (rc >= 0) return rc;
     if (o.n_batch > o.n_ctx) o.n_batch = o.n_ctx;
@@ -164,8 +172,10 @@ int cmd_perplexity(int argc, char **argv) {
     if (hp->n_ctx_train > 0 && n_ctx > hp->n_ctx_train) /* as llama.cpp: allowed, but said */
         fprintf(stderr, "perplexity: warning: n_ctx %d is larger than the %d tokens the model was trained on\n",
                 n_ctx, hp->n_ctx_train);
+    if (ak_skip_flags_apply(&sf, &s, n_ctx, "perplexity", stdout)) goto done;
     ak_ppl_params pp = ak_session_ppl_params(&s, n_ctx, o.n_batch, o.n_chunks);
     pp.progress = stdout;
+    pp.split_context = o.split || sf.given;
     if (n_tokens >= 2 * n_ctx) {
         const int whole = n_tokens / n_ctx;
         const int n_run = o.n_chunks > 0 && o.n_chunks < whole ? o.n_chunks : whole;

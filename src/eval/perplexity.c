@@ -38,6 +38,41 @@ void ak_ppl_from_sums(double nll_sum, double nll2_sum, int64_t count, double *pp
     *ppl_err = var > 0 && count > 1 ? sqrt(var / (double)(count - 1)) * *ppl : 0.0;
 }
 
+typedef struct {
+    ak_context *c;
+    const ak_ppl_params *p;
+    const int32_t *chunk;
+    int32_t *batch;
+    int n_batch, ch;
+    double *nll, *nll2;
+    int64_t *count;
+} span;
+
+/* Positions [from, to) of the chunk through the context in batches, scoring each scored
+ * position whose logits are kept (last_only: a span whose only kept logits are its last
+ * token's). */
+static int decode_span(span *s, int from, int to, int last_only, ak_error *err) {
+    const ak_ppl_params *p = s->p;
+    const int n_ctx = p->n_ctx, first = n_ctx / 2;
+    if (last_only && ak_context_set_logits_last(s->c, 1, err)) return -1;
+    for (int b0 = from; b0 < to; b0 += s->n_batch) {
+        const int nb = to - b0 < s->n_batch ? to - b0 : s->n_batch;
+        memcpy(s->batch, s->chunk + b0, (size_t)nb * sizeof *s->batch);
+        /* BOS replaces the chunk's first token for the forward pass only */
+        if (b0 == 0 && p->bos >= 0) s->batch[0] = p->bos;
+        if (ak_decode(s->c, s->batch, nb, err)) return -1;
+        for (int i = 0; i < nb; i++) {
+            const int pos = b0 + i;
+            const float *lg = ak_get_logits(s->c, i);
+            if (pos < first || pos >= n_ctx - 1 || !lg) continue;
+            const double v = ak_token_nll(lg, p->n_vocab, s->chunk[pos + 1]);
+            *s->nll += v, *s->nll2 += v * v, (*s->count)++;
+            if (p->on_logits) p->on_logits(p->user, s->ch, pos, lg, p->n_vocab, s->chunk[pos + 1]);
+        }
+    }
+    return last_only ? ak_context_set_logits_last(s->c, 0, err) : 0;
+}
+
 int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const ak_ppl_params *p,
                   ak_ppl_result *r, ak_error *err) {
     const int n_ctx = p->n_ctx, n_vocab = p->n_vocab;
@@ -72,24 +107,23 @@ int ak_perplexity(ak_context *c, const int32_t *tokens, int64_t n_tokens, const 
     }
     for (int ch = 0; ch < n_chunk; ch++) {
         const int32_t *chunk = tokens + (int64_t)ch * n_ctx;
+        span sp = {c, p, chunk, batch, n_batch, ch, &nll, &nll2, &count};
         ak_context_reset(c);
-        for (int b0 = 0; b0 < n_ctx; b0 += n_batch) {
-            const int nb = n_ctx - b0 < n_batch ? n_ctx - b0 : n_batch;
-            memcpy(batch, chunk + b0, (size_t)nb * sizeof *batch);
-            /* BOS replaces the chunk's first token for the forward pass only */
-            if (b0 == 0 && p->bos >= 0) batch[0] = p->bos;
-            if (ak_decode(c, batch, nb, err)) {
-                free(batch);
-                return -1;
-            }
-            for (int i = 0; i < nb; i++) {
-                const int pos = b0 + i;
-                if (pos < first || pos >= n_ctx - 1) continue;
-                const float *lg = ak_get_logits(c, i);
-                const double v = ak_token_nll(lg, n_vocab, chunk[pos + 1]);
-                nll += v, nll2 += v * v, count++;
-                if (p->on_logits) p->on_logits(p->user, ch, pos, lg, n_vocab, chunk[pos + 1]);
-            }
+        int rc;
+        if (p->split_context) {
+            const ak_skip_params skip = ak_context_skip(c);
+            ak_skip_params no_prune = skip;
+            no_prune.prune_ratio = 0.0f;
+            rc = decode_span(&sp, 0, first + 1, 1, err);
+            if (!rc) rc = ak_context_set_skip(c, &no_prune, err);
+            if (!rc) rc = decode_span(&sp, first + 1, n_ctx, 0, err);
+            ak_context_set_skip(c, &skip, NULL);
+        } else {
+            rc = decode_span(&sp, 0, n_ctx, 0, err);
+        }
+        if (rc) {
+            free(batch);
+            return -1;
         }
         if (p->progress) {
             fprintf(p->progress, "[%d]%.4lf,", ch + 1, exp(nll / (double)count));

@@ -31,6 +31,11 @@ typedef struct {
      * (for KL divergence and saved logits). chunk and pos are 0-based. */
     void (*on_logits)(void *user, int chunk, int pos, const float *logits, int n_vocab, int32_t next_token);
     void *user;
+    /* 1: each chunk's unscored first half runs as one decode that keeps only its last
+     * token's logits (the first scored position), then the scored half as another, without
+     * prompt pruning: the context is pruned, the continuation scored at full compute, and
+     * the counts leave out heads nobody reads. The scored values equal the 0 mode's. */
+    int split_context;
 } ak_ppl_params;
 
 typedef struct {

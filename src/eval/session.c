@@ -127,6 +127,17 @@ void ak_session_print_routing(const ak_session *s, FILE *out) {
         fprintf(out, "per token: %.3g expert MACs (native %.3g), %.3g model MACs (native %.3g)\n",
                 (double)cc.expert_macs / (double)cc.tokens, (double)cc.expert_macs_native / (double)cc.tokens,
                 (double)cc.model_macs / (double)cc.tokens, (double)cc.model_macs_native / (double)cc.tokens);
+    if (cc.exit_checks || cc.pruned_tokens) {
+        const double native = (double)cc.model_macs_native;
+        fprintf(out, "early exit: %llu of %llu tokens exited, %.3f layers per token of %d (%llu checks); pruned: %llu tokens\n",
+                (unsigned long long)cc.exit_tokens, (unsigned long long)cc.tokens,
+                cc.tokens ? (double)cc.layers_run / (double)cc.tokens : 0.0, hp->n_layer,
+                (unsigned long long)cc.exit_checks, (unsigned long long)cc.pruned_tokens);
+        fprintf(out, "whole model MACs saved, each once: adaptive K %.1f%%, early exit %.1f%% (net of checks and fill), "
+                "pruning %.1f%%\n", native ? 100.0 * (double)(cc.expert_macs_native - cc.expert_macs) / native : 0.0,
+                native ? 100.0 * (double)cc.macs_saved_exit / native : 0.0,
+                native ? 100.0 * (double)cc.macs_saved_prune / native : 0.0);
+    }
 }
 
 ak_ppl_params ak_session_ppl_params(const ak_session *s, int n_ctx, int n_batch, int n_chunks) {

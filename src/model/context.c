@@ -280,6 +280,7 @@ ak_context *ak_context_new(const ak_model *m, const ak_context_params *params, a
     c->tok_checks = zalloc(B, sizeof(int), &ok);
     c->tok_list = zalloc(B, sizeof(int), &ok);
     c->tok_score = zalloc(B, sizeof(float), &ok);
+    c->x_prev = zalloc(B * E, sizeof(float), &ok);
     c->x = zalloc(B * E, sizeof(float), &ok);
     c->xn = zalloc(B * E, sizeof(float), &ok);
     c->q = zalloc(B * q_dim, sizeof(float), &ok);
@@ -366,7 +367,7 @@ void ak_context_free(ak_context *c) {
     free_slot_buffers(c);
     if (c->has_cfg) free(c->cfg.layers);
     void *bufs[] = {c->k_cache, c->v_cache, c->attn_scratch, c->attn_work, c->attn_split, c->rope_cos, c->rope_sin, c->tok_run, c->batch_tokens,
-                    c->tok_pos, c->tok_last, c->tok_checks, c->tok_list, c->tok_score, c->x, c->xn, c->q, c->k, c->v,
+                    c->tok_pos, c->tok_last, c->tok_checks, c->tok_list, c->tok_score, c->x_prev, c->x, c->xn, c->q, c->k, c->v,
                     c->att, c->moe_out, c->shexp_out, c->xenc, c->scores, c->router_logits, c->logits,
                     c->route_k, c->route_h, c->native_k, c->native_h, c->native_ids, c->native_w,
                     c->exp_count, c->exp_off, c->active, c->mark, c->sh_gate, c->sh_up, c->sh_enc,
@@ -404,6 +405,14 @@ int ak_context_truncate(ak_context *c, int n, ak_error *err) {
         return ak_failf(err, AK_ERR_INVALID_ARG, "truncate to %d of %d tokens: %d pruned prompt tokens are missing "
                         "from the cache of layers past %d (only a reset)", n, c->n_past, c->kv_gap, c->gap_layer);
     c->n_past = n;
+    return 0;
+}
+
+int ak_context_set_logits_last(ak_context *c, int on, ak_error *err) {
+    if (!on && c->logit_rows < c->n_batch)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "logits of every token need %d rows; this context (created for the last "
+                        "token's logits) has %d", c->n_batch, c->logit_rows);
+    c->logits_last = on != 0;
     return 0;
 }
 

@@ -576,6 +576,7 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
     for (int il = 0; il < hp->n_layer; il++) {
         const ak_layer *l = &m->layers[il];
         ak_enc_invalidate(c);
+        ak_exit_layer_start(c, il, n_tok);
         if (l->mixer == AK_MIXER_ATTENTION) attention(c, il, n_tok);
         if (l->mixer == AK_MIXER_SSM || l->mixer == AK_MIXER_DELTANET) ssm_block(c, il, n_tok);
         ak_enc_invalidate(c);

@@ -166,7 +166,8 @@ static void count_token(ak_context *c, int r, int pos, int rank, int run_last, i
             pruned += layer_native;
         }
     }
-    run += filled + (uint64_t)checks * head_macs + (uint64_t)head * head_macs;
+    const uint64_t check_macs = (uint64_t)checks * ak_exit_check_macs(sq);
+    run += filled + check_macs + (uint64_t)head * head_macs;
     native += (uint64_t)head_native * head_macs;
     pruned += (uint64_t)(head_native - head) * head_macs;
     ak_compute_counters *cn[2] = {&sq->counters, c->runs.grouped ? &c->counters : NULL};
@@ -179,7 +180,7 @@ static void count_token(ak_context *c, int r, int pos, int rank, int run_last, i
         cn[i]->exit_tokens += run_last < kept_last;
         cn[i]->exit_checks += (uint64_t)checks;
         cn[i]->pruned_tokens += kept_last < hp->n_layer - 1;
-        cn[i]->macs_saved_exit += (int64_t)skipped - (int64_t)filled - (int64_t)((uint64_t)checks * head_macs);
+        cn[i]->macs_saved_exit += (int64_t)skipped - (int64_t)filled - (int64_t)check_macs;
         cn[i]->macs_saved_prune += pruned + attended_less;
     }
 }

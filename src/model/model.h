@@ -167,6 +167,10 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tokens, ak_error *err)
  * batched matrix products. 0, or -1 with err (nothing changed). */
 int ak_decode_group(ak_context *c, ak_context *const *seq, const int32_t *const *tokens, const int *n_tokens,
                     int n_seq, ak_error *err);
+/* Switches logits_last (ak_context_params) on or off for the next decodes; off is refused
+ * for a context created with it on whose logits buffer is smaller than n_batch rows.
+ * 0, or -1 with err. */
+int ak_context_set_logits_last(ak_context *c, int on, ak_error *err);
 /* Logits (n_vocab floats) of the i-th token of the last ak_decode; i = -1: the last one.
  * NULL if i is out of range or the token's logits were not kept (n_tokens > n_batch, or
  * any but the last with logits_last). */
@@ -186,9 +190,10 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, ak_error 
  * server request); docs/stacking.md.
  *
  * Early exit: after each checked layer (exit_layer, exit_layer + exit_every, ... up to
- * n_layer - 2) a token's hidden state goes through the model's own final norm and head;
- * when the top token's probability reaches exit_threshold the token skips the remaining
- * layers (its logits are that distribution). The cache entries of the skipped attention
+ * n_layer - 2) a token's confidence is measured: its hidden state through the model's own
+ * final norm and head (the top token's probability), or how little the layer changed it
+ * (saturation); when it reaches exit_threshold the token skips the remaining layers (its
+ * logits are the head on that state). The cache entries of the skipped attention
  * layers are filled from the exit state through those layers' K/V projections (CALM's
  * state propagation, Schuster et al. 2022); recurrent layers read it too, so that the
  * next tokens find every layer's state. The checks' head evaluations are counted work.
@@ -201,11 +206,19 @@ int ak_context_set_routing(ak_context *c, const ak_router_config *cfg, ak_error 
  * for a batch that pruned (as logits_last). Windowed attention (gpt-oss) is refused.
  *
  * Zeroes switch both off (the default), and the forward pass is then the plain one. */
+enum { AK_EXIT_TOP1 = 0, AK_EXIT_SATURATION = 1 };
+enum { AK_PRUNE_ATTENTION = 0, AK_PRUNE_OLDEST = 1 };
 typedef struct {
+    int exit_measure;     /* AK_EXIT_TOP1: the head's top-token probability (CALM's softmax
+                           * response; a check costs a head); AK_EXIT_SATURATION: the cosine
+                           * similarity of the hidden state before and after the layer
+                           * (CALM's hidden-state saturation; a check costs 3 n_embd) */
     float exit_threshold; /* 0: no early exit; else in (0, 1] */
     int exit_layer;       /* the first layer after which tokens may exit (0 .. n_layer - 2) */
     int exit_every;       /* checks every this many layers (>= 1) */
     float prune_ratio;    /* 0: no pruning; else in (0, 1) */
+    int prune_by;         /* AK_PRUNE_ATTENTION: the lowest-ranked; AK_PRUNE_OLDEST: the earliest
+                           * (the static alternative: a shorter context, at the same compute) */
     int prune_layer;      /* the layer whose attention decides (0 .. n_layer - 2) */
 } ak_skip_params;
 
@@ -214,10 +227,10 @@ ak_skip_params ak_skip_default_params(void); /* everything off; exit_every 1 */
  * keeps its prune_layer until it is reset. 0, or -1 with err (nothing changed). */
 int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err);
 ak_skip_params ak_context_skip(const ak_context *c);
-/* Called at every check with the token's position, the layer and the top token's
- * probability there (for calibration); set, it makes the checks run even with exits off
+/* Called at every check with the token's position, the layer and its confidence there
+ * (the top token's probability, or the saturation; for calibration); set, it makes the checks run even with exits off
  * (exit_threshold 0: the forward pass is otherwise the plain one). */
-typedef void (*ak_exit_probe_fn)(void *user, int layer, int pos, float top1_prob);
+typedef void (*ak_exit_probe_fn)(void *user, int layer, int pos, float confidence);
 void ak_context_set_exit_probe(ak_context *c, ak_exit_probe_fn fn, void *user);
 
 /* The routing ledger: per MoE layer, what the tokens chose and what it cost, since the

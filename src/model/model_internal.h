@@ -197,6 +197,7 @@ struct ak_context {
     int n_exited;                /* batch tokens that exited so far */
     int n_pruned;                /* batch tokens pruned */
     float *tok_score;            /* [n_batch] */
+    float *x_prev;               /* [n_batch][n_embd] hidden states before the layer (saturation checks) */
 
     /* activations for n_batch tokens */
     float *x, *xn, *q, *k, *v, *att, *moe_out, *shexp_out;
@@ -277,6 +278,7 @@ static inline int ak_tok_live(const ak_context *c, int t, int il) { return c->to
  * layer il: ranks the batch by its last token's attention there and drops the pruned tokens
  * (returns the new token count). */
 void ak_skip_batch_start(ak_context *c, int n_tok);
+void ak_exit_layer_start(ak_context *c, int il, int n_tok); /* keeps x for saturation checks after il */
 void ak_exit_check(ak_context *c, int il, int n_tok);
 int ak_prune_batch(ak_context *c, int il, int n_tok);
 int ak_prune_here(const ak_context *c, int il); /* some run prunes after layer il */
@@ -287,5 +289,6 @@ void ak_attention_of_token(ak_context *c, int il, int t, float *out);
  * ak_ledger_record counts), and of run r's token at position pos pruned after layer il. */
 void ak_ledger_count_batch(ak_context *c);
 void ak_ledger_count_pruned(ak_context *c, int r, int pos, int last, int checks, int il);
+uint64_t ak_exit_check_macs(const ak_context *sq); /* what one of the sequence's exit checks costs */
 
 #endif

@@ -33,8 +33,14 @@ int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err) {
         return ak_failf(err, AK_ERR_INVALID_ARG, "exit layer %d: tokens may exit after layers 0 to %d of this %d-layer model",
                         p->exit_layer, last, hp->n_layer);
     if (p->exit_every < 1) return ak_failf(err, AK_ERR_INVALID_ARG, "exit checks every %d layers: use 1 or more", p->exit_every);
+    if (p->exit_measure != AK_EXIT_TOP1 && p->exit_measure != AK_EXIT_SATURATION)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "exit measure %d: use top-1 probability (%d) or saturation (%d)",
+                        p->exit_measure, AK_EXIT_TOP1, AK_EXIT_SATURATION);
     if (!(p->prune_ratio >= 0.0f && p->prune_ratio < 1.0f))
         return ak_failf(err, AK_ERR_INVALID_ARG, "prune ratio %g: use a fraction in [0, 1)", (double)p->prune_ratio);
+    if (p->prune_by != AK_PRUNE_ATTENTION && p->prune_by != AK_PRUNE_OLDEST)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "prune by %d: use attention (%d) or oldest (%d)", p->prune_by,
+                        AK_PRUNE_ATTENTION, AK_PRUNE_OLDEST);
     if (p->prune_ratio > 0.0f) {
         if (p->prune_layer < 0 || p->prune_layer > last)
             return ak_failf(err, AK_ERR_INVALID_ARG, "prune layer %d: pruning may follow layers 0 to %d of this %d-layer model",
@@ -71,6 +77,33 @@ static int checks_after(const ak_context *sq, int il) {
     return (il - p->exit_layer) % p->exit_every == 0;
 }
 
+uint64_t ak_exit_check_macs(const ak_context *sq) {
+    return sq->skip.exit_measure == AK_EXIT_SATURATION ? 3ull * (uint64_t)sq->hp.n_embd
+                                                       : (uint64_t)sq->hp.n_embd * (uint64_t)sq->hp.n_vocab;
+}
+
+static int saturation_checks_after(const ak_context *c, int il) {
+    for (int r = 0; r < c->runs.n_runs; r++) {
+        const ak_context *sq = c->runs.seq[r];
+        if (sq->skip.exit_measure == AK_EXIT_SATURATION && checks_after(sq, il)) return 1;
+    }
+    return 0;
+}
+
+void ak_exit_layer_start(ak_context *c, int il, int n_tok) {
+    if (!saturation_checks_after(c, il)) return;
+    memcpy(c->x_prev, c->x, (size_t)n_tok * (size_t)c->hp.n_embd * sizeof *c->x);
+}
+
+/* cos(x_before, x_after) of token t: how little layer il changed its hidden state. */
+static float saturation(const ak_context *c, int t) {
+    const size_t E = (size_t)c->hp.n_embd;
+    const float *a = c->x_prev + (size_t)t * E, *b = c->x + (size_t)t * E;
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < E; i++) ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
+}
+
 /* The probability softmax gives the largest of n logits. */
 static float top1_prob(const float *logits, int n) {
     float mx = logits[0];
@@ -80,15 +113,32 @@ static float top1_prob(const float *logits, int n) {
     return (float)(1.0 / sum);
 }
 
-/* The live tokens whose sequence checks after layer il go through the final norm and the
+/* Token t's check after layer il found confidence p: counted, probed, and an exit when p
+ * reaches its sequence's threshold. */
+static void decide(ak_context *c, int t, int il, float p) {
+    ak_context *sq = ak_run_seq(c, t);
+    c->tok_checks[t]++;
+    if (sq->probe) sq->probe(sq->probe_user, il, c->tok_pos[t], p);
+    if (sq->skip.exit_threshold > 0.0f && p >= sq->skip.exit_threshold) {
+        c->tok_last[t] = il;
+        c->n_exited++;
+    }
+}
+
+/* The live tokens whose sequence checks after layer il: saturation from the states kept
+ * before the layer; the top-token probability through the final norm and the
  * head (in groups of as many rows as the logits buffer holds); a token whose top
  * probability reaches its sequence's threshold runs no further layer in full. */
 void ak_exit_check(ak_context *c, int il, int n_tok) {
     const ak_model *m = c->model;
     const int E = c->hp.n_embd, V = c->hp.n_vocab;
     int n = 0;
-    for (int t = 0; t < n_tok; t++)
-        if (ak_tok_live(c, t, il + 1) && checks_after(ak_run_seq(c, t), il)) c->tok_list[n++] = t;
+    for (int t = 0; t < n_tok; t++) {
+        ak_context *sq = ak_run_seq(c, t);
+        if (!ak_tok_live(c, t, il + 1) || !checks_after(sq, il)) continue;
+        if (sq->skip.exit_measure == AK_EXIT_SATURATION) decide(c, t, il, saturation(c, t));
+        else c->tok_list[n++] = t;
+    }
     for (int g0 = 0; g0 < n; g0 += c->logit_rows) {
         const int g = n - g0 < c->logit_rows ? n - g0 : c->logit_rows;
         for (int i = 0; i < g; i++)
@@ -98,17 +148,7 @@ void ak_exit_check(ak_context *c, int il, int n_tok) {
         ak_enc_invalidate(c); /* xn holds new rows */
         ak_batch_matmul(c, c->xn, E, g, wh, yh, 1);
         ak_enc_invalidate(c);
-        for (int i = 0; i < g; i++) {
-            const int t = c->tok_list[g0 + i];
-            ak_context *sq = ak_run_seq(c, t);
-            const float p = top1_prob(c->logits + (size_t)i * V, V);
-            c->tok_checks[t]++;
-            if (sq->probe) sq->probe(sq->probe_user, il, c->tok_pos[t], p);
-            if (sq->skip.exit_threshold > 0.0f && p >= sq->skip.exit_threshold) {
-                c->tok_last[t] = il;
-                c->n_exited++;
-            }
-        }
+        for (int i = 0; i < g; i++) decide(c, c->tok_list[g0 + i], il, top1_prob(c->logits + (size_t)i * V, V));
     }
 }
 
@@ -145,6 +185,7 @@ static void move_token(ak_context *c, int to, int from) {
     c->tok_run[to] = c->tok_run[from];
     c->tok_last[to] = c->tok_last[from];
     c->tok_checks[to] = c->tok_checks[from];
+    memcpy(c->x_prev + (size_t)to * E, c->x_prev + (size_t)from * E, E * sizeof *c->x_prev);
 }
 
 int ak_prune_batch(ak_context *c, int il, int n_tok) {
@@ -155,7 +196,10 @@ int ak_prune_batch(ak_context *c, int il, int n_tok) {
         if (!(sq->skip.prune_ratio > 0.0f && sq->skip.prune_layer == il && t1 - t0 > 1)) continue;
         const int n_drop = (int)floorf(sq->skip.prune_ratio * (float)(t1 - t0 - 1));
         if (!n_drop) continue;
-        ak_attention_of_token(c, il, t1 - 1, c->tok_score + t0);
+        if (sq->skip.prune_by == AK_PRUNE_OLDEST)
+            for (int t = t0; t < t1; t++) c->tok_score[t] = (float)(t - t0);
+        else
+            ak_attention_of_token(c, il, t1 - 1, c->tok_score + t0);
         mark_lowest(c, t0, t1, n_drop);
         c->runs.pruned[r] = n_drop;
         c->n_pruned += n_drop;

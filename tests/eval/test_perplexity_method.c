@@ -19,6 +19,9 @@
 
 struct ak_context {
     int n_ctx, n_batch, n_past, n_resets, n_last;
+    int logits_last, n_calls, split; /* split: test_two_chunks with split_context */
+    ak_skip_params skip;
+    int pruned_scored;    /* a decode of a scored position ran with pruning on */
     int32_t seq[MAX_CTX]; /* tokens decoded since the last reset */
     float logits[MAX_CTX][V];
     int bad_order;
@@ -43,12 +46,29 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n, ak_error *err) {
         for (int j = 0; j < V; j++) c->logits[i][j] = 0;
         if (c->seq[0] == BOS && tokens[i] != BOS) c->logits[i][(tokens[i] + 1) % 4] = logf(3.0f);
     }
+    if (c->n_past > c->n_ctx / 2 && c->skip.prune_ratio > 0) c->pruned_scored = 1;
+    if (c->split && c->n_past <= c->n_ctx / 2 && c->n_past + n > c->n_ctx / 2 + 1) c->bad_order = 1;
     c->n_past += n;
     c->n_last = n;
+    c->n_calls++;
     return 0;
 }
 
-const float *ak_get_logits(const ak_context *c, int i) { return i >= 0 && i < c->n_last ? c->logits[i] : NULL; }
+const float *ak_get_logits(const ak_context *c, int i) {
+    if (c->logits_last && i != c->n_last - 1) return NULL;
+    return i >= 0 && i < c->n_last ? c->logits[i] : NULL;
+}
+ak_skip_params ak_context_skip(const ak_context *c) { return c->skip; }
+int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err) {
+    (void)err;
+    c->skip = *p;
+    return 0;
+}
+int ak_context_set_logits_last(ak_context *c, int on, ak_error *err) {
+    (void)err;
+    c->logits_last = on;
+    return 0;
+}
 
 /* ---------------------------------------------------------------- tests */
 
@@ -68,10 +88,13 @@ static void count_logits(void *user, int chunk, int pos, const float *logits, in
     n_seen++;
 }
 
-static void test_two_chunks(int n_batch) {
-    ak_context c = {.n_ctx = 8, .n_batch = n_batch};
+/* split: the context half [0, 4] as its own decodes (last logits only, pruning on), the
+ * scored half after it without pruning: the same numbers. */
+static void test_two_chunks(int n_batch, int split) {
+    ak_context c = {.n_ctx = 8, .n_batch = n_batch, .split = split};
+    c.skip.prune_ratio = 0.5f;
     ak_ppl_params p = ak_ppl_default_params();
-    p.n_vocab = V, p.n_ctx = 8, p.n_batch = n_batch, p.bos = BOS;
+    p.n_vocab = V, p.n_ctx = 8, p.n_batch = n_batch, p.bos = BOS, p.split_context = split;
     int ok = 1;
     p.on_logits = count_logits, p.user = &ok;
     n_seen = 0;
@@ -89,6 +112,9 @@ static void test_two_chunks(int n_batch) {
     CHECK(fabs(r.ppl - ppl) < 1e-5 * ppl, "batch %d: PPL %.6f, want %.6f", n_batch, r.ppl, ppl);
     CHECK(fabs(r.ppl_err - unc) < 1e-5 * unc, "batch %d: +/- %.6f, want %.6f", n_batch, r.ppl_err, unc);
     CHECK(c.n_resets == 2, "KV cache cleared before each chunk (%d)", c.n_resets);
+    if (split)
+        CHECK(!c.pruned_scored && !c.bad_order && c.skip.prune_ratio == 0.5f && !c.logits_last,
+              "split: the scored half unpruned, after a context decode ending at position 4; settings restored");
     CHECK(ok && n_seen == 6, "callback saw %lld scored positions with their next tokens", (long long)n_seen);
     /* the second chunk went in with BOS in place of its first token, the rest unchanged */
     CHECK(c.seq[0] == BOS, "BOS first");
@@ -136,8 +162,10 @@ static void test_nll_and_sums(void) {
 
 int main(void) {
     setup_tokens();
-    test_two_chunks(8);
-    test_two_chunks(3); /* batches of 3, 3, 2 give the same numbers */
+    test_two_chunks(8, 0);
+    test_two_chunks(3, 0); /* batches of 3, 3, 2 give the same numbers */
+    test_two_chunks(8, 1);
+    test_two_chunks(3, 1);
     test_no_bos_and_errors();
     test_nll_and_sums();
     return check_finish("test_perplexity_method");

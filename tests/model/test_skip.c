@@ -84,10 +84,12 @@ static int cmp_float(const void *a, const void *b) {
 
 /* A threshold between the tokens' confidences after `layer`, so that some exit and some
  * do not (the probe runs with exits off: the plain forward pass). */
-static float median_confidence(ak_model *m, int layer) {
+static float median_confidence(ak_model *m, int layer, int measure) {
     const int V = ak_model_hparams(m)->n_vocab;
     probe_rec rec = {{0}, layer};
-    ak_context *c = skip_context(m, 32, NULL, NULL);
+    ak_skip_params shape = exits(0.0f, layer);
+    shape.exit_measure = measure;
+    ak_context *c = skip_context(m, 32, &shape, NULL);
     float *lg = calloc((size_t)(N_PROMPT + N_GEN) * V, sizeof *lg);
     if (!c || !lg) return 0.5f;
     ak_context_set_exit_probe(c, probe, &rec);
@@ -143,11 +145,12 @@ done:
 }
 
 /* Exits in a batch of 20 equal token-by-token decode; inside a group too. */
-static void batch_equals_decode(ak_model *m, const char *arch) {
+static void batch_equals_decode(ak_model *m, const char *arch, int measure) {
     const ak_hparams *hp = ak_model_hparams(m);
     const int V = hp->n_vocab, N = N_PROMPT + N_GEN, layer = hp->n_layer > 3 ? 1 : 0;
-    const float thr = median_confidence(m, layer);
+    const float thr = median_confidence(m, layer, measure);
     ak_skip_params sp = exits(thr, layer);
+    sp.exit_measure = measure;
     sp.exit_every = hp->n_layer; /* one check: the tokens at or above the median exit */
     float *batched = calloc((size_t)N * V, sizeof(float)), *single = calloc((size_t)N * V, sizeof(float));
     ak_context *cb = skip_context(m, 32, &sp, NULL), *cs = skip_context(m, 1, &sp, NULL);
@@ -225,10 +228,26 @@ static void accounting(ak_model *m, const char *arch) {
     CHECK(b.macs_saved_exit == want, "%s: saved by exit %lld, counted %lld", arch, (long long)b.macs_saved_exit,
           (long long)want);
     check_identity(&b, arch);
+    /* the same with saturation checks: 3 n_embd each */
+    all.exit_measure = AK_EXIT_SATURATION, all.exit_threshold = -1.0f;
+    ak_error err = {0};
+    CHECK(ak_context_set_skip(c1, &all, &err) != 0, "%s: threshold -1 refused", arch);
+    all.exit_threshold = 1e-9f; /* cos > 1e-9 for random states: every token exits (checked below) */
+    ak_context_reset(c1);
+    ak_context_reset_stats(c1);
+    CHECK(ak_context_set_skip(c1, &all, &err) == 0, "%s: %s", arch, err.msg);
+    run(c1, V, lg);
+    ak_context_counters(c1, &b);
+    const int64_t want_sat = want + (int64_t)((uint64_t)N * hp->n_embd * (uint64_t)V) - (int64_t)((uint64_t)N * 3 * hp->n_embd);
+    if (b.exit_tokens == (uint64_t)N)
+        CHECK(b.macs_saved_exit == want_sat, "%s: saturation: saved by exit %lld, counted %lld", arch,
+              (long long)b.macs_saved_exit, (long long)want_sat);
+    check_identity(&b, arch);
 
     /* entropy routing + exits + pruning together */
     ak_router_config rc = ak_config_uniform(hp->n_expert, hp->n_expert_used, 0, ak_policy_entropy_default());
-    ak_skip_params both = exits(median_confidence(m, 0), 0);
+    ak_skip_params both = exits(median_confidence(m, 0, AK_EXIT_SATURATION), 0);
+    both.exit_measure = AK_EXIT_SATURATION;
     both.prune_ratio = 0.5f;
     for (both.prune_layer = 0; m->layers[both.prune_layer].mixer != AK_MIXER_ATTENTION;) both.prune_layer++;
     if (both.prune_layer <= hp->n_layer - 2) {
@@ -287,6 +306,14 @@ static void pruning(ak_model *m, const char *arch) {
         CHECK(ak_context_set_skip(c, &other, &err) != 0 && strstr(err.msg, "reset"), "%s: another prune layer refused", arch);
     ak_context_reset(c);
     CHECK(c->kv_gap == 0 && ak_context_truncate(c, 0, &err) == 0, "%s: reset clears the gap", arch);
+    /* pruning the oldest: with ratio 0.5 of 20 the first 9 leave, which is pruning at the
+     * same layer the tokens of the lowest scores when those scores are the positions */
+    sp.prune_by = AK_PRUNE_OLDEST;
+    CHECK(ak_context_set_skip(c, &sp, &err) == 0, "%s: %s", arch, err.msg);
+    run(c, V, b);
+    CHECK(c->kv_gap == (N_PROMPT - 1) / 2, "%s: oldest: gap %d", arch, c->kv_gap);
+    sp.prune_by = 7;
+    CHECK(ak_context_set_skip(c, &sp, &err) != 0, "%s: prune_by 7 refused", arch);
 done:
     ak_context_free(c);
     ak_context_free(c0);
@@ -337,7 +364,8 @@ int main(void) {
         if (!m) continue;
         CHECK(ak_model_hparams(m)->n_vocab <= MAX_V, "small vocabulary");
         never_and_nothing(m, archs[i].arch);
-        batch_equals_decode(m, archs[i].arch);
+        batch_equals_decode(m, archs[i].arch, AK_EXIT_TOP1);
+        batch_equals_decode(m, archs[i].arch, AK_EXIT_SATURATION);
         accounting(m, archs[i].arch);
         pruning(m, archs[i].arch);
         bad_values(m, archs[i].arch);
