@@ -27,6 +27,7 @@ static void usage(FILE *out) {
             "  --top-p/--top-k here are the sampler's; give the top-p routing policy's threshold as\n"
             "  --route-top-p P.\n\n");
     ak_routing_flags_help(out);
+    ak_skip_flags_help(out);
 }
 
 /* buf is the caller's, sized once, so streaming allocates nothing per token. */
@@ -164,7 +165,9 @@ int cmd_generate(int argc, char **argv) {
     gen_opts o = {.n_predict = 64, .sp = ak_sampler_default_params()};
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
-    ak_cli_args args = {.cmd = "generate", .usage = usage, .usage_after_unknown = 1, .routing = &rf};
+    ak_skip_flags sf;
+    ak_skip_flags_init(&sf);
+    ak_cli_args args = {.cmd = "generate", .usage = usage, .usage_after_unknown = 1, .routing = &rf, .skip = &sf};
     int rc = parse_args(argc, argv, &o, &args);
     if (rc >= 0) return rc;
 
@@ -180,6 +183,7 @@ int cmd_generate(int argc, char **argv) {
     ak_sampler *smp = NULL;
     rc = 1;
     if (ak_cli_session_open(&s, "generate", o.model_path, NULL, &so)) goto done;
+    if (ak_skip_flags_apply(&sf, &s, s.n_ctx < 512 ? s.n_ctx : 512, "generate", stderr)) goto done;
     const int n_prompt = s.n_tokens, n_ctx = s.n_ctx;
     int n_predict = o.n_predict;
     if (n_prompt == 0) {

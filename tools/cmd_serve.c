@@ -26,8 +26,12 @@ static void usage(FILE *out) {
             "  --ab POLICY: native, fixed, fixed@K, entropy, entropy@AVGK (fitted), top-p@P, ratio@R,\n"
             "  default (the routing flags below) or a router-config JSON file. --trace prints each request's\n"
             "  per-layer entropy and K as bars to stderr. One JSON line per request goes to --log-file\n"
-            "  (default stderr). Routing flags set the default routing (default: the model's own top-k).\n\n");
+            "  (default stderr). Routing flags set the default routing (default: the model's own top-k).\n"
+            "  The early-exit and pruning flags below set every request's default; a request's \"skip\"\n"
+            "  object may choose its own within --min-exit-threshold P (default 1: no lower threshold) and\n"
+            "  --max-prune-ratio R (default 0: no pruning) (docs/serving.md).\n\n");
     ak_routing_flags_help(out);
+    ak_skip_flags_help(out);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -35,6 +39,8 @@ int cmd_serve(int argc, char **argv) {
     ak_serve_default_options(&o);
     ak_routing_flags rf;
     ak_routing_flags_init(&rf);
+    ak_skip_flags sf;
+    ak_skip_flags_init(&sf);
     int max_body = (int)o.max_body_bytes;
     const char *ctk = NULL, *ctv = NULL;
     const ak_cli_str_flag strs[] = {
@@ -55,7 +61,8 @@ int cmd_serve(int argc, char **argv) {
     const ak_cli_bool_flag bools[] = {{"--trace", &o.trace, 1}};
     ak_cli_args args = {.cmd = "serve", .usage = usage, .usage_after_unknown = 1,
                         .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
-                        .bools = bools, .n_bools = AK_CLI_COUNT(bools), .routing = &rf};
+                        .bools = bools, .n_bools = AK_CLI_COUNT(bools), .routing = &rf,
+                        .skip = &sf};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -67,8 +74,26 @@ int cmd_serve(int argc, char **argv) {
             }
             continue;
         }
+        const char *limit_names[2] = {"--min-exit-threshold", "--max-prune-ratio"};
+        float *limits[2] = {&o.min_exit_threshold, &o.max_prune_ratio};
+        int taken = 0;
+        for (int k = 0; k < 2 && !taken; k++) {
+            if (!(r = ak_cli_args_value(&args, argc, argv, &i, limit_names[k], &v))) continue;
+            if (r < 0 || ak_cli_parse_float(v, limits[k])) {
+                if (r > 0) fprintf(stderr, "serve: %s needs a number, not '%s'\n", limit_names[k], v);
+                return 2;
+            }
+            taken = 1;
+        }
+        if (taken) continue;
         if ((r = ak_cli_args_take(&args, argc, argv, &i)) >= 0) return r;
     }
+    if (sf.target_layers > 0 || sf.calib_path) {
+        fprintf(stderr, "serve: --exit-target-layers is not calibrated by the server: find the threshold with "
+                        "perplexity or sweep and pass --exit-threshold\n");
+        return 2;
+    }
+    o.skip = sf.p;
     o.max_body_bytes = (size_t)max_body;
     if (ak_cli_kv_types("serve", ctk, ctv, &o.type_k, &o.type_v)) return 2;
     if (!o.model_path) {

@@ -40,7 +40,10 @@ static void usage(FILE *out) {
             "  --no-per-layer       only one parameter for all layers\n"
             "  --decode-tokens N    (default 64)   --prompt-tokens N (default 32)   --decode-reps N (default 3)\n"
             "  -t N                 threads\n"
-            "  --title TEXT         the plot's title\n");
+            "  --title TEXT         the plot's title\n"
+            "  the early-exit and pruning flags below apply to every evaluated row (not to the calibration\n"
+            "  text's profile); --exit-target-layers calibrates on --exit-calib FILE first\n\n");
+    ak_skip_flags_help(out);
 }
 
 /* ---------------------------------------------------------------- command line */
@@ -143,7 +146,7 @@ static void default_targets(ak_sweep *S, int k_native) {
 }
 
 /* Options into S; the exit status when the command must stop, else -1. */
-static int parse_args(int argc, char **argv, ak_sweep *S, int *n_threads) {
+static int parse_args(int argc, char **argv, ak_sweep *S, int *n_threads, ak_skip_flags *sf) {
     const char *targets_arg = NULL;
     const ak_cli_str_flag strs[] = {{"-m", "--model", &S->model_path}, {"-f", "--file", &S->text_path},
                                     {"-o", "--out", &S->out_dir},      {"--calib", NULL, &S->calib_path},
@@ -156,7 +159,8 @@ static int parse_args(int argc, char **argv, ak_sweep *S, int *n_threads) {
         {"--exact-chunks", NULL, &S->exact_chunks, 0, 1 << 20}};
     const ak_cli_bool_flag bools[] = {{"--no-per-layer", &S->per_layer_too, 0}};
     ak_cli_args args = {.cmd = "sweep", .usage = usage, .strs = strs, .n_strs = AK_CLI_COUNT(strs),
-                        .ints = ints, .n_ints = AK_CLI_COUNT(ints), .bools = bools, .n_bools = AK_CLI_COUNT(bools)};
+                        .ints = ints, .n_ints = AK_CLI_COUNT(ints), .bools = bools, .n_bools = AK_CLI_COUNT(bools),
+                        .skip = sf};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -195,7 +199,9 @@ static int parse_args(int argc, char **argv, ak_sweep *S, int *n_threads) {
 int cmd_sweep(int argc, char **argv) {
     ak_sweep S;
     ak_sweep_init(&S);
-    int n_threads = 0, rc = parse_args(argc, argv, &S, &n_threads);
+    ak_skip_flags sf;
+    ak_skip_flags_init(&sf);
+    int n_threads = 0, rc = parse_args(argc, argv, &S, &n_threads, &sf);
     if (rc >= 0) return rc;
     if (mkdir(S.out_dir, 0755) && errno != EEXIST) {
         fprintf(stderr, "sweep: cannot create the folder %s\n", S.out_dir);
@@ -214,6 +220,12 @@ int cmd_sweep(int argc, char **argv) {
     if (split_texts(&S, &eval, &calib, &err)) {
         fprintf(stderr, "sweep: %s\n", err.msg);
         goto done;
+    }
+    if (sf.given) { /* calibrated (if asked) and kept for the evaluated rows; off for the profile */
+        const ak_skip_params off = ak_skip_default_params();
+        if (ak_skip_flags_apply(&sf, &s, S.n_ctx, "sweep", stderr)) goto done;
+        S.skip = ak_context_skip(s.ctx), S.has_skip = 1;
+        ak_context_set_skip(s.ctx, &off, NULL);
     }
     fprintf(stderr, "sweep: %s: %s, %d evaluation tokens, -c %d, native top-%d of %d experts, %d threads -> %s/\n",
             S.model_path, hp->arch, S.n_eval, S.n_ctx, hp->n_expert_used, hp->n_expert, ak_context_n_threads(s.ctx),

@@ -281,7 +281,10 @@ int ak_sweep_run(ak_sweep *S, FILE *log, ak_error *err) {
     if (log)
         fprintf(log, "sweep: calibration: %lld tokens x %d layers of router logits (calibration PPL %.4f)\n",
                 (long long)p.n_tokens, hp->n_layer, p.base_ppl);
-    /* 2. the native run (base of the KL divergence), fixed K, calibrated policies, budgets */
+    /* 2. the native run (base of the KL divergence), fixed K, calibrated policies, budgets,
+     * each with the early exit / pruning asked for */
+    S->pp.split_context = S->has_skip;
+    if (S->has_skip && ak_context_set_skip(S->s->ctx, &S->skip, err)) goto done;
     if (fixed_rows(S, log, err) || calibrated_rows(S, &p.router, log, err) ||
         allocated_rows(S, &p, log, err))
         goto done;

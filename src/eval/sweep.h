@@ -44,6 +44,8 @@ typedef struct {
     int n_targets;
     double targets[AK_SWEEP_MAX_TARGETS];
     int decode_tokens, prompt_tokens, decode_reps;
+    ak_skip_params skip;            /* early exit / pruning on every evaluated row (not the calibration) */
+    int has_skip;                   /* ... and the split context harness of perplexity with it */
     ak_session *s;                  /* loaded and started, n_ctx >= the chunks */
     const int32_t *eval_tokens, *calib_tokens;
     int n_eval, n_calib;

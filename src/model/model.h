@@ -223,6 +223,9 @@ typedef struct {
 } ak_skip_params;
 
 ak_skip_params ak_skip_default_params(void); /* everything off; exit_every 1 */
+/* Whether the parameters suit the model (ranges, an attention layer to prune after, no
+ * windowed attention with pruning). 0, or -1 with err. */
+int ak_skip_check(const ak_model *m, const ak_skip_params *p, ak_error *err);
 /* Validates and sets the context's skipping. A context whose cache lacks pruned tokens
  * keeps its prune_layer until it is reset. 0, or -1 with err (nothing changed). */
 int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err);

@@ -22,8 +22,8 @@ void ak_context_set_exit_probe(ak_context *c, ak_exit_probe_fn fn, void *user) {
     c->probe_user = user;
 }
 
-int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err) {
-    const ak_hparams *hp = &c->hp;
+int ak_skip_check(const ak_model *m, const ak_skip_params *p, ak_error *err) {
+    const ak_hparams *hp = &m->hp;
     const int last = hp->n_layer - 2; /* a check or a prune after the last layer would skip nothing */
     if (!p) return ak_failf(err, AK_ERR_INVALID_ARG, "no skip parameters given");
     if (!(p->exit_threshold >= 0.0f && p->exit_threshold <= 1.0f))
@@ -45,16 +45,21 @@ int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err) {
         if (p->prune_layer < 0 || p->prune_layer > last)
             return ak_failf(err, AK_ERR_INVALID_ARG, "prune layer %d: pruning may follow layers 0 to %d of this %d-layer model",
                             p->prune_layer, last, hp->n_layer);
-        if (c->model->layers[p->prune_layer].mixer != AK_MIXER_ATTENTION)
+        if (m->layers[p->prune_layer].mixer != AK_MIXER_ATTENTION)
             return ak_failf(err, AK_ERR_INVALID_ARG, "prune layer %d has no attention to rank tokens by (a recurrent "
                             "block): choose an attention layer", p->prune_layer);
         if (hp->n_swa)
             return ak_failf(err, AK_ERR_INVALID_ARG, "prompt pruning with sliding-window attention (%s) is not supported: "
                             "a window counts positions, and pruned positions are gone", hp->arch);
-        if (c->kv_gap && p->prune_layer != c->gap_layer)
-            return ak_failf(err, AK_ERR_INVALID_ARG, "prune layer %d: this context's cache already lacks %d tokens past "
-                            "layer %d; reset it before pruning at another layer", p->prune_layer, c->kv_gap, c->gap_layer);
     }
+    return 0;
+}
+
+int ak_context_set_skip(ak_context *c, const ak_skip_params *p, ak_error *err) {
+    if (ak_skip_check(c->model, p, err)) return -1;
+    if (c->kv_gap && p->prune_ratio > 0.0f && p->prune_layer != c->gap_layer)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "prune layer %d: this context's cache already lacks %d tokens past "
+                        "layer %d; reset it before pruning at another layer", p->prune_layer, c->kv_gap, c->gap_layer);
     c->skip = *p;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "adaptivek.h"
+#include "model/model.h"
 #include "model/sampler.h"
 #include "serve/sbuf.h"
 
@@ -28,6 +29,10 @@ typedef struct {
     uint64_t routed, k_sum;         /* token-layer routing decisions and their K sum */
     uint64_t gen_routed, gen_k_sum; /* the same for the generated tokens alone (decode) */
     uint64_t expert_macs, expert_macs_native;
+    /* early exit and pruning (ak_compute_counters' fields of the same names) */
+    uint64_t tokens, layers_run, layers_native, exit_tokens, exit_checks, pruned_tokens;
+    uint64_t model_macs, model_macs_native, macs_saved_prune;
+    int64_t macs_saved_exit;
 } ak_job_counts;
 
 typedef struct {
@@ -42,6 +47,7 @@ typedef struct {
     char id[96]; /* "cmpl-..." / "chatcmpl-..." */
     int variant;  /* index into the server's variants (AK_VARIANT_CUSTOM for request routing) */
     const ak_router_config *routing; /* NULL: native top-k; points at own_routing or a variant's */
+    ak_skip_params skip;             /* early exit / pruning: the server's, or the request's "skip" */
     ak_router_config own_routing;
     int has_own_routing;
     int32_t *tokens; /* prompt, then the generated ids; cap_tokens = n_prompt + max_tokens */

@@ -40,6 +40,7 @@ struct ak_metrics {
     /* continuous batching: forward passes, their sequences and tokens, expert bytes read
      * by the batch (each chosen expert once per pass and layer) and by the native top-k */
     uint64_t steps, step_seqs, step_tokens, step_bytes, step_bytes_native;
+    ak_metrics_skip skip; /* early exit and pruning, summed over requests */
 };
 
 static int is_pow2(int x) { return x > 0 && (x & (x - 1)) == 0; }
@@ -155,6 +156,43 @@ void ak_metrics_add_step(ak_metrics *m, int n_seq, int n_tok, uint64_t expert_by
     pthread_mutex_unlock(&m->mu);
 }
 
+void ak_metrics_add_skip(ak_metrics *m, const ak_metrics_skip *k) {
+    pthread_mutex_lock(&m->mu);
+    ak_metrics_skip *t = &m->skip;
+    t->layers_run += k->layers_run, t->layers_native += k->layers_native;
+    t->exit_tokens += k->exit_tokens, t->exit_checks += k->exit_checks, t->pruned_tokens += k->pruned_tokens;
+    t->model_macs += k->model_macs, t->model_macs_native += k->model_macs_native;
+    t->saved_k += k->saved_k, t->saved_exit += k->saved_exit, t->saved_prune += k->saved_prune;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void render_skip(const ak_metrics *m, ak_sbuf *o) {
+    const ak_metrics_skip *k = &m->skip;
+    const double n = k->model_macs_native ? (double)k->model_macs_native : 1.0;
+    ak_sbuf_printf(o,
+                   "# HELP adaptive_k_layers_total Token-layers computed in full (run) and of the whole model (native); "
+                   "early exit makes run smaller.\n# TYPE adaptive_k_layers_total counter\n"
+                   "adaptive_k_layers_total{kind=\"run\"} %llu\nadaptive_k_layers_total{kind=\"native\"} %llu\n"
+                   "# HELP adaptive_k_exit_tokens_total Tokens that left the model before its last layer.\n"
+                   "# TYPE adaptive_k_exit_tokens_total counter\nadaptive_k_exit_tokens_total %llu\n"
+                   "# HELP adaptive_k_exit_checks_total Early-exit checks run.\n"
+                   "# TYPE adaptive_k_exit_checks_total counter\nadaptive_k_exit_checks_total %llu\n"
+                   "# HELP adaptive_k_pruned_tokens_total Prompt tokens dropped by pruning.\n"
+                   "# TYPE adaptive_k_pruned_tokens_total counter\nadaptive_k_pruned_tokens_total %llu\n"
+                   "# HELP adaptive_k_model_compute_saved_ratio Whole-model multiply-accumulates saved against the "
+                   "native model since start, each saving counted once, by technique (early exit net of its checks).\n"
+                   "# TYPE adaptive_k_model_compute_saved_ratio gauge\n"
+                   "adaptive_k_model_compute_saved_ratio{by=\"adaptive_k\"} %.6f\n"
+                   "adaptive_k_model_compute_saved_ratio{by=\"early_exit\"} %.6f\n"
+                   "adaptive_k_model_compute_saved_ratio{by=\"pruning\"} %.6f\n"
+                   "adaptive_k_model_compute_saved_ratio{by=\"all\"} %.6f\n",
+                   (unsigned long long)k->layers_run, (unsigned long long)k->layers_native,
+                   (unsigned long long)k->exit_tokens, (unsigned long long)k->exit_checks,
+                   (unsigned long long)k->pruned_tokens, (double)k->saved_k / n, (double)k->saved_exit / n,
+                   (double)k->saved_prune / n,
+                   k->model_macs_native ? 1.0 - (double)k->model_macs / (double)k->model_macs_native : 0.0);
+}
+
 static void render_batching(const ak_metrics *m, ak_sbuf *o) {
     ak_sbuf_printf(o,
                    "# HELP adaptive_k_batch_steps_total Batched forward passes (continuous batching).\n"
@@ -247,6 +285,7 @@ int ak_metrics_render(ak_metrics *m, ak_sbuf *o, int queue_depth, int running) {
                        (unsigned long long)m->v[vi].completion_tokens);
     }
     render_batching(m, o);
+    render_skip(m, o);
     ak_sbuf_printf(o, "# HELP adaptive_k_queue_depth Requests waiting for a slot.\n# TYPE adaptive_k_queue_depth gauge\n"
                       "adaptive_k_queue_depth %d\n",
                    queue_depth);

@@ -7,6 +7,9 @@
  *   adaptive_k_requests_total{status,variant}, adaptive_k_tokens_total{kind,variant}
  *   adaptive_k_batch_steps_total, _sequences_total, _tokens_total, and
  *   adaptive_k_batch_expert_bytes_total{routing=chosen|native}   continuous batching
+ *   adaptive_k_layers_total{kind=run|native}, adaptive_k_exit_tokens_total,
+ *   adaptive_k_exit_checks_total, adaptive_k_pruned_tokens_total,
+ *   adaptive_k_model_compute_saved_ratio{by=adaptive_k|early_exit|pruning|all}   early exit, pruning
  *   adaptive_k_queue_depth, adaptive_k_requests_running
  * Thread-safe (one mutex). */
 #ifndef AK_SERVE_METRICS_H
@@ -37,6 +40,14 @@ void ak_metrics_add_request(ak_metrics *m, int variant, int status, double laten
 /* One batched forward pass of n_seq requests and n_tok tokens, and the expert bytes it read
  * (with the routing used, and what the native top-k of its tokens would have read). */
 void ak_metrics_add_step(ak_metrics *m, int n_seq, int n_tok, uint64_t expert_bytes, uint64_t expert_bytes_native);
+/* One request's early exit and pruning (ak_compute_counters' fields; saved_k: the expert
+ * MACs adaptive K saved on the layers that ran). */
+typedef struct {
+    uint64_t layers_run, layers_native, exit_tokens, exit_checks, pruned_tokens;
+    uint64_t model_macs, model_macs_native, saved_k, saved_prune;
+    int64_t saved_exit;
+} ak_metrics_skip;
+void ak_metrics_add_skip(ak_metrics *m, const ak_metrics_skip *k);
 int ak_metrics_render(ak_metrics *m, ak_sbuf *out, int queue_depth, int running);
 
 #endif

@@ -28,6 +28,13 @@ void ak_request_finished(ak_server *s, const char *request_id, int variant, int 
 
     ak_metrics_add_request(s->metrics, variant, status, latency, ttft, np, nc, j ? j->counts.k_sum : 0, j ? j->counts.routed : 0,
                            j ? j->counts.expert_macs : 0, j ? j->counts.expert_macs_native : 0);
+    if (j) {
+        const ak_job_counts *c = &j->counts;
+        const ak_metrics_skip k = {c->layers_run, c->layers_native, c->exit_tokens, c->exit_checks, c->pruned_tokens,
+                                   c->model_macs, c->model_macs_native, c->expert_macs_native - c->expert_macs,
+                                   c->macs_saved_prune, c->macs_saved_exit};
+        ak_metrics_add_skip(s->metrics, &k);
+    }
     if (status == 200 && j && variant < s->n_variants) {
         double gen_s = j->t_done - j->t_start;
         ak_ab_record(s->ab, variant, latency, gen_s > 0 ? j->n_gen / gen_s : 0, avg_k,
@@ -51,6 +58,14 @@ void ak_request_finished(ak_server *s, const char *request_id, int variant, int 
     cJSON_AddNumberToObject(o, "completion_tokens", nc);
     cJSON_AddNumberToObject(o, "avg_k", round(avg_k * 1e4) / 1e4);
     cJSON_AddNumberToObject(o, "compute_saved", round(saved * 1e4) / 1e4);
+    if (j && j->counts.tokens) { /* early exit and pruning: layers per token, tokens that left early or were dropped */
+        cJSON_AddNumberToObject(o, "layers_per_token", round((double)j->counts.layers_run / (double)j->counts.tokens * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "exit_tokens", (double)j->counts.exit_tokens);
+        cJSON_AddNumberToObject(o, "pruned_tokens", (double)j->counts.pruned_tokens);
+        cJSON_AddNumberToObject(o, "model_compute_saved",
+                                j->counts.model_macs_native ? round((1.0 - (double)j->counts.model_macs /
+                                                                    (double)j->counts.model_macs_native) * 1e4) / 1e4 : 0.0);
+    }
     cJSON_AddNumberToObject(o, "latency_ms", round(latency * 1e6) / 1e3);
     if (ttft >= 0) cJSON_AddNumberToObject(o, "ttft_ms", round(ttft * 1e6) / 1e3);
     else cJSON_AddNullToObject(o, "ttft_ms");

@@ -345,6 +345,59 @@ static int parse_prompt(const cJSON *root, ak_req_kind kind, ak_job *j, ak_sbuf 
     return 0;
 }
 
+/* ---------------------------------------------------------------- early exit and pruning */
+
+static const char *const skip_fields[] = {"exit_threshold", "exit_measure", "exit_layer", "exit_every",
+                                          "prune_ratio",    "prune_layer",  "prune_by"};
+
+/* A string field of "skip" that must be one of two names: 0 or 1 into *out (absent: kept). */
+static int skip_choice(const cJSON *o, const char *name, const char *a, const char *b, int *out, ak_req_error *e) {
+    const char *v;
+    if (get_string(o, name, &v, e)) return -1;
+    if (!v) return 0;
+    if (strcmp(v, a) && strcmp(v, b)) return bad(e, 400, "invalid_value", name, "skip.%s must be %s or %s", name, a, b);
+    *out = strcmp(v, a) ? 1 : 0;
+    return 0;
+}
+
+/* "skip" (early exit and prompt pruning, docs/stacking.md) over the server's defaults,
+ * within the operator's limits (--min-exit-threshold, --max-prune-ratio). */
+static int parse_skip(ak_server *s, const cJSON *root, ak_job *j, ak_req_error *e) {
+    j->skip = s->opt.skip;
+    const cJSON *o = field(root, "skip");
+    if (!o) return 0;
+    if (!cJSON_IsObject(o)) return bad(e, 400, "invalid_type", "skip", "'skip' must be an object");
+    for (const cJSON *c = o->child; c; c = c->next) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof skip_fields / sizeof skip_fields[0]; i++)
+            if (c->string && !strcmp(c->string, skip_fields[i])) known = 1;
+        if (!known)
+            return bad(e, 400, "unknown_field", "skip", "unknown field '%s' in skip (allowed: exit_threshold, "
+                       "exit_measure, exit_layer, exit_every, prune_ratio, prune_layer, prune_by)", c->string ? c->string : "");
+    }
+    ak_skip_params *p = &j->skip;
+    double x;
+    int present, L = s->hp->n_layer;
+    if (get_num(o, "exit_threshold", 0.0, 1.0, 0, &x, &present, e)) return -1;
+    if (present && x > 0.0 && x < s->opt.min_exit_threshold)
+        return bad(e, 400, "invalid_value", "exit_threshold", "skip.exit_threshold %g is below this server's limit %g "
+                   "(--min-exit-threshold)", x, (double)s->opt.min_exit_threshold);
+    if (present) p->exit_threshold = (float)x;
+    if (get_num(o, "prune_ratio", 0.0, 1.0, 0, &x, &present, e)) return -1;
+    if (present && x > s->opt.max_prune_ratio)
+        return bad(e, 400, "invalid_value", "prune_ratio", "skip.prune_ratio %g is above this server's limit %g "
+                   "(--max-prune-ratio)", x, (double)s->opt.max_prune_ratio);
+    if (present) p->prune_ratio = (float)x;
+    if (get_int(o, "exit_layer", 0, L, &p->exit_layer, &present, e) || get_int(o, "exit_every", 1, L, &p->exit_every, &present, e) ||
+        get_int(o, "prune_layer", 0, L, &p->prune_layer, &present, e) ||
+        skip_choice(o, "exit_measure", "top1", "saturation", &p->exit_measure, e) ||
+        skip_choice(o, "prune_by", "attention", "oldest", &p->prune_by, e))
+        return -1;
+    ak_error why = {0};
+    if (ak_skip_check(s->model, p, &why)) return bad(e, 400, "invalid_value", "skip", "skip: %s", why.msg);
+    return 0;
+}
+
 /* The request's own routing ("adaptive_k"), else its A/B variant (by user, else request id). */
 static int choose_routing(ak_server *s, const cJSON *root, const char *user, const char *request_id, ak_job *j,
                           ak_req_error *e) {
@@ -401,7 +454,8 @@ static int fill_job(ak_server *s, ak_req_kind kind, const cJSON *root, const cha
         return -1;
     if (parse_sampling(s, root, request_id, j, e) || parse_stop(root, j, e)) return -1;
     ak_sbuf prompt = {0};
-    int rc = parse_prompt(root, kind, j, &prompt, e) || choose_routing(s, root, user, request_id, j, e);
+    int rc = parse_prompt(root, kind, j, &prompt, e) || choose_routing(s, root, user, request_id, j, e) ||
+             parse_skip(s, root, j, e);
     if (!has_max) max_tokens = kind == AK_REQ_CHAT ? s->opt.max_tokens : (s->opt.max_tokens < 16 ? s->opt.max_tokens : 16);
     if (!rc) rc = prepare_tokens(s, &prompt, max_tokens, j, e);
     ak_sbuf_free(&prompt);

@@ -32,6 +32,9 @@ typedef struct {
     int max_tokens;            /* most completion tokens a request may ask for, default 512 */
     size_t max_body_bytes;     /* default 1 MiB; larger bodies get 413 */
     int min_k, max_k;          /* per-request routing must stay within [min_k, max_k]; 0: 1, n_expert */
+    ak_skip_params skip;       /* early exit / pruning of every request (default off) */
+    float min_exit_threshold;  /* a request's "skip" may set exit thresholds >= this (default 1: none below) */
+    float max_prune_ratio;     /* ... and prune ratios <= this (default 0: no pruning) */
     const char *ab_spec;       /* NAME=POLICY:SHARE,... or NULL */
     int trace;                 /* print every request's routing trace to stderr */
     const char *log_file;      /* JSON request log; NULL: stderr */

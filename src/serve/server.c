@@ -23,6 +23,8 @@ void ak_serve_default_options(ak_serve_options *o) {
     o->timeout_s = 120;
     o->max_tokens = 512;
     o->max_body_bytes = 1 << 20;
+    o->skip = ak_skip_default_params();
+    o->min_exit_threshold = 1.0f;
 }
 
 static int copy_config(ak_router_config *dst, const ak_router_config *src) {
@@ -166,6 +168,11 @@ static int setup(ak_server *s, const ak_serve_options *o, const ak_router_config
     if (s->opt.min_k > s->opt.max_k || s->opt.max_k > hp->n_expert)
         return ak_failf(err, AK_ERR_INVALID_ARG, "--min-k %d and --max-k %d must satisfy 1 <= min <= max <= %d", s->opt.min_k,
                         s->opt.max_k, hp->n_expert);
+    if (ak_skip_check(s->model, &s->opt.skip, err)) return -1;
+    if (!(s->opt.min_exit_threshold > 0.0f && s->opt.min_exit_threshold <= 1.0f) ||
+        !(s->opt.max_prune_ratio >= 0.0f && s->opt.max_prune_ratio < 1.0f))
+        return ak_failf(err, AK_ERR_INVALID_ARG, "--min-exit-threshold %g must be in (0, 1] and --max-prune-ratio %g in "
+                        "[0, 1)", (double)s->opt.min_exit_threshold, (double)s->opt.max_prune_ratio);
     const char *name = o->model_name;
     char base[128];
     if (!name) {

@@ -133,7 +133,12 @@ static ak_job_counts job_counts(ak_slot *sl) {
     ak_compute_counters cc;
     ak_context_counters(sl->ctx, &cc);
     route_totals all = routing_totals(sl->ctx, sl->srv->hp->n_layer);
-    ak_job_counts c = {all.routed, all.k_sum, 0, 0, cc.expert_macs, cc.expert_macs_native};
+    ak_job_counts c = {all.routed,        all.k_sum,          0,
+                       0,                 cc.expert_macs,     cc.expert_macs_native,
+                       cc.tokens,         cc.layers_run,      cc.layers_native,
+                       cc.exit_tokens,    cc.exit_checks,     cc.pruned_tokens,
+                       cc.model_macs,     cc.model_macs_native, cc.macs_saved_prune,
+                       cc.macs_saved_exit};
     if (sl->n_fed == sl->job->n_prompt) {
         c.gen_routed = all.routed - sl->prompt.routed;
         c.gen_k_sum = all.k_sum - sl->prompt.k_sum;
@@ -181,7 +186,7 @@ static int admit(ak_slots *p, ak_slot *sl, ak_job *j) {
     memset(sl->h_sum, 0, (size_t)L * sizeof *sl->h_sum);
     sl->n_fed = 0;
     sl->prompt = (route_totals){0, 0};
-    if (set_routing(sl, j, &err)) {
+    if (set_routing(sl, j, &err) || ak_context_set_skip(sl->ctx, &j->skip, &err)) {
         ak_job_fail(j, 500, "server_error", "routing", err.msg);
     } else if (!(sl->sampler = ak_sampler_new(s->hp->n_vocab, &j->sp))) {
         ak_job_fail(j, 400, "invalid_request_error", "invalid_value", "bad sampling parameters");
