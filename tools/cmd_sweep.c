@@ -42,7 +42,8 @@ static void usage(FILE *out) {
             "  -t N                 threads\n"
             "  --title TEXT         the plot's title\n"
             "  the early-exit and pruning flags below apply to every evaluated row (not to the calibration\n"
-            "  text's profile); --exit-target-layers calibrates on --exit-calib FILE first\n\n");
+            "  text's profile; the native row too, so ratios and KL compare with the native run skipping\n"
+            "  the same way); --exit-target-layers calibrates on --exit-calib FILE first\n\n");
     ak_skip_flags_help(out);
 }
 
