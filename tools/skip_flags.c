@@ -93,7 +93,7 @@ int ak_skip_flags_apply(ak_skip_flags *f, ak_session *s, int n_ctx, const char *
         free(toks);
         f->p.exit_threshold = thr;
         ak_context_reset_stats(s->ctx);
-        fprintf(out, "early exit: threshold %.6g calibrated on %s for %.3g layers per token (%.3f there)\n", (double)thr,
+        fprintf(out, "early exit: threshold %.9g calibrated on %s for %.3g layers per token (%.3f there)\n", (double)thr,
                 f->calib_path, f->target_layers, est);
     } else if (f->calib_path) {
         fprintf(stderr, "%s: --exit-calib needs --exit-target-layers X\n", cmd);

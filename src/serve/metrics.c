@@ -166,49 +166,46 @@ void ak_metrics_add_skip(ak_metrics *m, const ak_metrics_skip *k) {
     pthread_mutex_unlock(&m->mu);
 }
 
+/* A metric's HELP and TYPE lines (the caller prints its samples); a counter without labels
+ * with its value. */
+static void header(ak_sbuf *o, const char *name, const char *type, const char *help) {
+    ak_sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+static void counter(ak_sbuf *o, const char *name, const char *help, uint64_t v) {
+    header(o, name, "counter", help);
+    ak_sbuf_printf(o, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void render_skip(const ak_metrics *m, ak_sbuf *o) {
     const ak_metrics_skip *k = &m->skip;
     const double n = k->model_macs_native ? (double)k->model_macs_native : 1.0;
-    ak_sbuf_printf(o,
-                   "# HELP adaptive_k_layers_total Token-layers computed in full (run) and of the whole model (native); "
-                   "early exit makes run smaller.\n# TYPE adaptive_k_layers_total counter\n"
-                   "adaptive_k_layers_total{kind=\"run\"} %llu\nadaptive_k_layers_total{kind=\"native\"} %llu\n"
-                   "# HELP adaptive_k_exit_tokens_total Tokens that left the model before its last layer.\n"
-                   "# TYPE adaptive_k_exit_tokens_total counter\nadaptive_k_exit_tokens_total %llu\n"
-                   "# HELP adaptive_k_exit_checks_total Early-exit checks run.\n"
-                   "# TYPE adaptive_k_exit_checks_total counter\nadaptive_k_exit_checks_total %llu\n"
-                   "# HELP adaptive_k_pruned_tokens_total Prompt tokens dropped by pruning.\n"
-                   "# TYPE adaptive_k_pruned_tokens_total counter\nadaptive_k_pruned_tokens_total %llu\n"
-                   "# HELP adaptive_k_model_compute_saved_ratio Whole-model multiply-accumulates saved against the "
-                   "native model since start, each saving counted once, by technique (early exit net of its checks).\n"
-                   "# TYPE adaptive_k_model_compute_saved_ratio gauge\n"
-                   "adaptive_k_model_compute_saved_ratio{by=\"adaptive_k\"} %.6f\n"
-                   "adaptive_k_model_compute_saved_ratio{by=\"early_exit\"} %.6f\n"
-                   "adaptive_k_model_compute_saved_ratio{by=\"pruning\"} %.6f\n"
-                   "adaptive_k_model_compute_saved_ratio{by=\"all\"} %.6f\n",
-                   (unsigned long long)k->layers_run, (unsigned long long)k->layers_native,
-                   (unsigned long long)k->exit_tokens, (unsigned long long)k->exit_checks,
-                   (unsigned long long)k->pruned_tokens, (double)k->saved_k / n, (double)k->saved_exit / n,
-                   (double)k->saved_prune / n,
-                   k->model_macs_native ? 1.0 - (double)k->model_macs / (double)k->model_macs_native : 0.0);
+    header(o, "adaptive_k_layers_total", "counter",
+           "Token-layers computed in full (run) and of the whole model (native); early exit makes run smaller.");
+    ak_sbuf_printf(o, "adaptive_k_layers_total{kind=\"run\"} %llu\nadaptive_k_layers_total{kind=\"native\"} %llu\n",
+                   (unsigned long long)k->layers_run, (unsigned long long)k->layers_native);
+    counter(o, "adaptive_k_exit_tokens_total", "Tokens that left the model before its last layer.", k->exit_tokens);
+    counter(o, "adaptive_k_exit_checks_total", "Early-exit checks run.", k->exit_checks);
+    counter(o, "adaptive_k_pruned_tokens_total", "Prompt tokens dropped by pruning.", k->pruned_tokens);
+    header(o, "adaptive_k_model_compute_saved_ratio", "gauge",
+           "Whole-model multiply-accumulates saved against the native model since start, each saving counted once, "
+           "by technique (early exit net of its checks).");
+    const char *by[4] = {"adaptive_k", "early_exit", "pruning", "all"};
+    const double v[4] = {(double)k->saved_k / n, (double)k->saved_exit / n, (double)k->saved_prune / n,
+                         k->model_macs_native ? 1.0 - (double)k->model_macs / (double)k->model_macs_native : 0.0};
+    for (int i = 0; i < 4; i++) ak_sbuf_printf(o, "adaptive_k_model_compute_saved_ratio{by=\"%s\"} %.6f\n", by[i], v[i]);
 }
 
 static void render_batching(const ak_metrics *m, ak_sbuf *o) {
+    counter(o, "adaptive_k_batch_steps_total", "Batched forward passes (continuous batching).", m->steps);
+    counter(o, "adaptive_k_batch_sequences_total", "Requests in those passes, summed over the passes.", m->step_seqs);
+    counter(o, "adaptive_k_batch_tokens_total", "Tokens in those passes (prompt chunks and generated).", m->step_tokens);
+    header(o, "adaptive_k_batch_expert_bytes_total", "counter",
+           "Expert weight bytes the passes read (each expert chosen by any token of a pass once per layer), with the "
+           "routing used and with the native top-k.");
     ak_sbuf_printf(o,
-                   "# HELP adaptive_k_batch_steps_total Batched forward passes (continuous batching).\n"
-                   "# TYPE adaptive_k_batch_steps_total counter\nadaptive_k_batch_steps_total %llu\n"
-                   "# HELP adaptive_k_batch_sequences_total Requests in those passes, summed over the passes.\n"
-                   "# TYPE adaptive_k_batch_sequences_total counter\nadaptive_k_batch_sequences_total %llu\n"
-                   "# HELP adaptive_k_batch_tokens_total Tokens in those passes (prompt chunks and generated).\n"
-                   "# TYPE adaptive_k_batch_tokens_total counter\nadaptive_k_batch_tokens_total %llu\n"
-                   "# HELP adaptive_k_batch_expert_bytes_total Expert weight bytes the passes read (each expert chosen "
-                   "by any token of a pass once per layer), with the routing used and with the native top-k.\n"
-                   "# TYPE adaptive_k_batch_expert_bytes_total counter\n"
                    "adaptive_k_batch_expert_bytes_total{routing=\"chosen\"} %llu\n"
                    "adaptive_k_batch_expert_bytes_total{routing=\"native\"} %llu\n",
-                   (unsigned long long)m->steps, (unsigned long long)m->step_seqs,
-                   (unsigned long long)m->step_tokens, (unsigned long long)m->step_bytes,
-                   (unsigned long long)m->step_bytes_native);
+                   (unsigned long long)m->step_bytes, (unsigned long long)m->step_bytes_native);
 }
 
 int ak_metrics_render(ak_metrics *m, ak_sbuf *o, int queue_depth, int running) {
