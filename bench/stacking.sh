@@ -61,6 +61,9 @@ for lvl in 1 2; do
   eval "a=(\"\${A$lvl[@]}\") e=(\"\${E$lvl[@]}\") p=(\"\${P$lvl[@]}\")"
   run "K$lvl" adaptive "${a[@]}"
   run "E$lvl" adaptive "${e[@]}"
+  # the threshold E$lvl calibrated (on VALID), reused by the combinations
+  thr=$(sed -n 's/^early exit: threshold \([0-9.e-]*\) calibrated.*/\1/p' "$OUT/$tag-E$lvl.txt")
+  e=(--exit-measure saturation --exit-layer $EL --exit-threshold "$thr")
   run "P$lvl" adaptive "${p[@]}"
   run "K$lvl+E$lvl" adaptive "${a[@]}" "${e[@]}"
   run "K$lvl+P$lvl" adaptive "${a[@]}" "${p[@]}"
