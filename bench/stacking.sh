@@ -47,7 +47,7 @@ run() {
     const t = require("fs").readFileSync(process.argv[1], "utf8"), g = (re, i = 1) => { const m = t.match(re); return m ? m[i] : "" };
     const ppl = g(/Final estimate: PPL = ([\d.]+) \+\/- ([\d.]+)/), err = g(/Final estimate: PPL = ([\d.]+) \+\/- ([\d.]+)/, 2);
     const saved = Number(g(/whole model MACs (-?[\d.]+)%/));
-    const layers = g(/([\d.]+) layers per token/) || process.argv[5];
+    const layers = g(/([\d.]+) layers per token of/) || process.argv[5];
     const row = [process.argv[2], process.argv[3], process.argv[4], process.argv[6], g(/average K ([\d.]+)/), layers,
       g(/pruned: (\d+) tokens/) || 0, (100 - saved).toFixed(2), ppl, err,
       g(/Mean PPL\(Q\)\/PPL\(base\)\s*:\s*([\d.]+) \+\/-\s*([\d.]+)/), g(/Mean PPL\(Q\)\/PPL\(base\)\s*:\s*([\d.]+) \+\/-\s*([\d.]+)/, 2),
