@@ -1,5 +1,6 @@
 /* The hot path allocates nothing: after a context is made, ak_decode (single tokens and
- * full batches, every policy, several threads) and the sampler call neither malloc,
+ * full batches, every policy, several threads, with early exit and pruning, continuous
+ * batching) and the sampler call neither malloc,
  * calloc, realloc nor aligned_alloc/posix_memalign.
  *
  * The test binary is linked with -Wl,--wrap for those functions, so every call made from
@@ -111,6 +112,39 @@ static void run_group(ak_model *m, int threads) {
     ak_context_free(exec);
 }
 
+/* Early exit (both measures, some tokens exiting) and prompt pruning allocate nothing per
+ * token either: prefill batches that prune, decode steps that exit and fill, a reset. */
+static void run_skip(ak_model *m, int threads, int measure) {
+    ak_error err = {0};
+    ak_context *c = test_context(m, 64, N_BATCH, threads, NULL);
+    if (!c) return;
+    ak_skip_params sp = ak_skip_default_params();
+    sp.exit_measure = measure;
+    sp.exit_threshold = measure == AK_EXIT_SATURATION ? 0.5f : 1e-9f; /* exits from the first check */
+    sp.exit_layer = 0;
+    sp.prune_ratio = 0.5f;
+    CHECK(ak_context_set_skip(c, &sp, &err) == 0, "skip: %s", err.msg);
+    int32_t prompt[20];
+    for (int i = 0; i < 20; i++) prompt[i] = 1 + i % 30;
+    CHECK(ak_decode(c, prompt, 1, &err) == 0, "skip warm-up: %s", err.msg);
+    ak_context_reset(c);
+    g_allocs = 0;
+    g_counting = 1;
+    int ok = ak_decode(c, prompt, 20, &err) == 0; /* 3 batches, each pruned */
+    for (int i = 0; ok && i < 16; i++) ok = ak_decode(c, &prompt[i], 1, &err) == 0;
+    ak_context_reset(c);
+    ok = ok && ak_decode(c, prompt, N_BATCH, &err) == 0;
+    g_counting = 0;
+    ak_compute_counters cc;
+    ak_context_counters(c, &cc);
+    CHECK(ok, "skip decode: %s", err.msg);
+    CHECK(cc.pruned_tokens > 0 && cc.exit_checks > 0, "skip: %llu pruned, %llu checks", (unsigned long long)cc.pruned_tokens,
+          (unsigned long long)cc.exit_checks);
+    CHECK(g_allocs == 0, "%ld allocations while decoding with exits (measure %d) and pruning (%d threads)", g_allocs,
+          measure, threads);
+    ak_context_free(c);
+}
+
 int main(void) {
     char path[256];
     ak_model *m = test_default_model("noalloc", AK_TYPE_Q8_0, path, sizeof path);
@@ -138,6 +172,8 @@ int main(void) {
         run(m, &rc, threads, "top-p");
         rc.default_policy = ak_policy_ratio(0.3f, 1, n_exp);
         run(m, &rc, threads, "ratio");
+        run_skip(m, threads, AK_EXIT_TOP1);
+        run_skip(m, threads, AK_EXIT_SATURATION);
         rc.default_policy = ak_policy_fixed(n_exp);
         run(m, &rc, threads, "all experts");
         run_group(m, threads);
