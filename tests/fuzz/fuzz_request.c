@@ -1,7 +1,8 @@
 /* fuzz_request - the HTTP request body parser (POST /v1/completions and
  * /v1/chat/completions bodies) on arbitrary bytes, against a server built on a tiny model.
  * Properties: a body is refused with a 4xx status, an error type and a message, or becomes
- * a job whose prompt fits its token buffer, whose limits are inside the server's, and whose
+ * a job whose prompt fits its token buffer, whose limits (and early exit / pruning) are inside
+ * the server's, and whose
  * non-streaming response (with no tokens generated) is valid JSON. */
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -20,6 +21,10 @@ static void check_job(ak_server *s, ak_job *j) {
         ak_error err = {0};
         FUZZ_CHECK(ak_config_validate(j->routing, &err) == AK_OK);
     }
+    ak_error err = {0}; /* early exit / pruning: valid for the model, inside the operator's limits */
+    FUZZ_CHECK(ak_skip_check(s->model, &j->skip, &err) == 0);
+    FUZZ_CHECK(j->skip.exit_threshold == 0.0f || j->skip.exit_threshold >= s->opt.min_exit_threshold);
+    FUZZ_CHECK(j->skip.prune_ratio <= s->opt.max_prune_ratio);
     ak_sbuf out = {0};
     FUZZ_CHECK(ak_response_json(s, j, &out) == 0);
     cJSON *doc = cJSON_ParseWithLength(out.s, out.len);

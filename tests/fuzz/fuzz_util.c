@@ -75,6 +75,8 @@ ak_server *fuzz_server(void) {
     o.n_ctx = 64;
     o.log_file = "/dev/null";
     o.ab_spec = "a=fixed@1:0.5,b=native:0.5";
+    o.min_exit_threshold = 0.5f; /* requests may ask for exits and pruning within these */
+    o.max_prune_ratio = 0.5f;
     if (!(g_server = ak_server_new(&o, g_model, g_tok, NULL, &err))) {
         fprintf(stderr, "fuzz_server: %s\n", err.msg);
         abort();

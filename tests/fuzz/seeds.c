@@ -141,6 +141,8 @@ static const char *const requests[] = {
     "{\"prompt\":\"w\",\"adaptive_k\":{\"policy\":\"fixed\",\"k\":1}}",
     "{\"prompt\":\"v\",\"adaptive_k\":{\"variant\":\"a\"}}",
     "{\"prompt\":\"u\",\"adaptive_k\":{\"policy\":\"ratio\",\"ratio\":0.3},\"logprobs\":2}",
+    "{\"prompt\":\"s\",\"skip\":{\"exit_threshold\":0.9,\"exit_measure\":\"saturation\",\"exit_layer\":0,"
+    "\"exit_every\":1,\"prune_ratio\":0.5,\"prune_layer\":0,\"prune_by\":\"oldest\"}}",
     "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"}],"
     "\"max_tokens\":8,\"stop\":\"\\n\"}",
     "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"parts\"}]},"
