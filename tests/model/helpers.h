@@ -62,19 +62,24 @@ static inline ak_model *test_default_model(const char *name, int wtype, char *pa
     return m;
 }
 
-/* gen-model's small default model of arch (byte vocabulary; n_layer if > 0) written to a
- * temporary file named after tag and loaded; NULL after a failed CHECK. */
+/* gen-model's model of gp written to a temporary file named after tag and loaded; NULL
+ * after a failed CHECK. */
+static inline ak_model *test_gen_write_load(const ak_gen_params *gp, const char *tag, char *path, size_t len) {
+    ak_error err = {0};
+    tmp_path(path, len, tag);
+    CHECK(ak_gen_model_write(gp, path, 1, &err) == 0, "%s (%s) fixture: %s", tag, gp->arch, err.msg);
+    ak_model *m = ak_model_load(path, &err);
+    CHECK(m != NULL, "%s (%s): load: %s", tag, gp->arch, err.msg);
+    return m;
+}
+
+/* The same for arch's small default model (byte vocabulary; n_layer if > 0). */
 static inline ak_model *test_gen_model(const char *arch, int n_layer, const char *tag, char *path, size_t len) {
     ak_gen_params gp;
     ak_gen_params_default(&gp, arch);
     snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
     if (n_layer > 0) gp.n_layer = n_layer;
-    ak_error err = {0};
-    tmp_path(path, len, tag);
-    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "%s fixture: %s", arch, err.msg);
-    ak_model *m = ak_model_load(path, &err);
-    CHECK(m != NULL, "%s: load: %s", arch, err.msg);
-    return m;
+    return test_gen_write_load(&gp, tag, path, len);
 }
 
 #endif

@@ -202,11 +202,7 @@ static void test_engine_sinks_window(void) {
     snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
     gp.n_vocab = 300;
     char path[256];
-    tmp_path(path, sizeof path, "attention_oss");
-    ak_error err = {0};
-    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "gen-model gpt-oss: %s", err.msg);
-    ak_model *m = ak_model_load(path, &err);
-    CHECK(m != NULL, "load: %s", err.msg);
+    ak_model *m = test_gen_write_load(&gp, "attention_oss", path, sizeof path);
     if (!m) return;
     CHECK(ak_model_hparams(m)->n_swa == 100 && m->layers[0].sinks != NULL, "gpt-oss model with a window and sinks");
     for (int threads = 1; threads <= 3; threads += 2) {

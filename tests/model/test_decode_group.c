@@ -213,38 +213,24 @@ int main(void) {
      * sigmoid routing with a selection bias, a shared expert (regression test
      * shared_expert_macs_counted_per_sequence: its MACs once went to the executing
      * context's counters instead of the sequences') */
-    ak_gen_params gp;
-    ak_gen_params_default(&gp, "deepseek2");
-    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
-    ak_error err = {0};
-    tmp_path(path, sizeof path, "decode_group_ds");
-    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "deepseek2 fixture: %s", err.msg);
-    m = ak_model_load(path, &err);
-    CHECK(m != NULL, "deepseek2 fixture: %s", err.msg);
+    m = test_gen_model("deepseek2", 0, "decode_group_ds", path, sizeof path);
     if (m) check_model(m, "deepseek2");
     ak_model_free(m);
     remove(path);
 
     /* nemotron_h_moe: Mamba-2 layers whose recurrent state is each sequence's own (a run
      * continues it token after token), attention without RoPE, squared-ReLU experts */
+    ak_gen_params gp;
     ak_gen_params_default(&gp, "nemotron_h_moe");
     snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
     gp.moe_latent = 32; /* experts in a latent space (ffn_latent_down / up around them) */
-    tmp_path(path, sizeof path, "decode_group_nh");
-    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "nemotron_h_moe fixture: %s", err.msg);
-    m = ak_model_load(path, &err);
-    CHECK(m != NULL, "nemotron_h_moe fixture: %s", err.msg);
+    m = test_gen_write_load(&gp, "decode_group_nh", path, sizeof path);
     if (m) check_model(m, "nemotron_h_moe");
     ak_model_free(m);
     remove(path);
 
     /* qwen35moe: Gated DeltaNet states per sequence, gated attention, a gated shared expert */
-    ak_gen_params_default(&gp, "qwen35moe");
-    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
-    tmp_path(path, sizeof path, "decode_group_q35");
-    CHECK(ak_gen_model_write(&gp, path, 1, &err) == 0, "qwen35moe fixture: %s", err.msg);
-    m = ak_model_load(path, &err);
-    CHECK(m != NULL, "qwen35moe fixture: %s", err.msg);
+    m = test_gen_model("qwen35moe", 0, "decode_group_q35", path, sizeof path);
     if (m) check_model(m, "qwen35moe");
     ak_model_free(m);
     remove(path);

@@ -19,15 +19,6 @@ static float frand(void) {
     return (float)((rng >> 40) & 0xffffff) / (float)0x1000000 * 2.0f - 1.0f;
 }
 
-static ak_model *write_load(ak_gen_params *p, const char *tag, char *path, size_t len) {
-    ak_error err = {0};
-    tmp_path(path, len, tag);
-    CHECK(ak_gen_model_write(p, path, 1, &err) == 0, "%s: write: %s", tag, err.msg);
-    ak_model *m = ak_model_load(path, &err);
-    CHECK(m != NULL, "%s: load: %s", tag, err.msg);
-    return m;
-}
-
 /* The reference: eligible experts (best groups) in selection order into order, their
  * count returned; score[] the sigmoids. */
 static int reference_order(const ak_hparams *hp, const float *bias, const float *z, float *score, int *order) {
@@ -65,7 +56,7 @@ static void check_sigmoid_groups(const char *arch) {
     ak_gen_params_default(&p, arch);
     p.seed = 7;
     char path[256];
-    ak_model *m = write_load(&p, arch[0] == 'd' ? "gating_v3" : "gating_nh", path, sizeof path);
+    ak_model *m = test_gen_write_load(&p, arch[0] == 'd' ? "gating_v3" : "gating_nh", path, sizeof path);
     if (!m) return;
     ak_context *c = test_context(m, 16, 4, 1, NULL);
     const ak_hparams *hp = ak_model_hparams(m);
@@ -123,7 +114,7 @@ static void check_softmax_equals_route(void) {
     ak_gen_params_default(&p, "deepseek2");
     p.sigmoid = 0, p.n_group = 0, p.n_group_used = 0, p.weights_norm = 0, p.q_lora = 0;
     char path[256];
-    ak_model *m = write_load(&p, "gating_v2", path, sizeof path);
+    ak_model *m = test_gen_write_load(&p, "gating_v2", path, sizeof path);
     if (!m) return;
     ak_context *c = test_context(m, 16, 4, 1, NULL);
     const ak_hparams *hp = ak_model_hparams(m);
