@@ -9,7 +9,8 @@
  *   - the accounting: every saving counted once (native - run = adaptive K + exit + prune),
  *     native compute independent of skipping, layers and tokens counted;
  *   - pruning drops floor(ratio (n - 1)) tokens and changes what later tokens see; the
- *     continuation runs on the kept ones; the cache's gap refuses a rewind until a reset;
+ *     continuation runs on the kept ones; in a group beside a plain sequence it equals its
+ *     own decode; the cache's gap refuses a rewind until a reset;
  *   - bad values are clear errors that change nothing. */
 #include <math.h>
 #include <string.h>
@@ -270,6 +271,34 @@ done:
     free(lg);
 }
 
+/* A pruning sequence's prompt and steps inside groups, beside a plain sequence (the
+ * server's batches), equal its own decode: `solo` holds its logits (run()). */
+static void pruning_in_group(ak_model *m, const ak_skip_params *sp, const float *solo, const char *arch) {
+    const int V = ak_model_hparams(m)->n_vocab;
+    ak_context *exec = skip_context(m, 32, NULL, NULL), *s0 = skip_context(m, 32, sp, NULL);
+    ak_context *s1 = skip_context(m, 32, NULL, NULL);
+    int32_t toks[N_PROMPT + N_GEN];
+    for (int i = 0; i < N_PROMPT + N_GEN; i++) toks[i] = tok_at(i, V);
+    ak_context *seq[2] = {s0, s1};
+    ak_error err = {0};
+    double worst = 0;
+    if (!exec || !s0 || !s1) goto done;
+    for (int i = 0; i < N_GEN + 1; i++) { /* step 0: both prompts, then single tokens */
+        const int at = i ? N_PROMPT + i - 1 : 0, n0 = i ? 1 : N_PROMPT;
+        const int32_t *tk[2] = {toks + at, toks + (i ? N_PROMPT - i : 0)};
+        const int n[2] = {n0, i ? 1 : 7};
+        CHECK(ak_decode_group(exec, seq, tk, n, 2, &err) == 0, "%s pruning group step %d: %s", arch, i, err.msg);
+        worst = fmax(worst, max_rel_diff(solo + (size_t)(at + n0 - 1) * V, ak_get_logits(s0, -1), (size_t)V));
+    }
+    CHECK(worst < 1e-4, "%s: a pruning sequence in a group equals its own decode (%.3g)", arch, worst);
+    CHECK(s0->kv_gap == (N_PROMPT - 1) / 2 && s1->kv_gap == 0, "%s: the group pruned the pruning sequence only (%d, %d)",
+          arch, s0->kv_gap, s1->kv_gap);
+done:
+    ak_context_free(exec);
+    ak_context_free(s0);
+    ak_context_free(s1);
+}
+
 /* Pruning half of a 20-token prompt after layer P: 9 tokens leave; the continuation runs on
  * the kept ones; rewinding is refused while the cache has the gap. */
 static void pruning(ak_model *m, const char *arch) {
@@ -285,6 +314,7 @@ static void pruning(ak_model *m, const char *arch) {
     if (!a || !b || !c || !c0) goto done;
     run(c, V, a);
     run(c0, V, b);
+    pruning_in_group(m, &sp, a, arch);
     CHECK(c->kv_gap == (N_PROMPT - 1) / 2 && c->gap_layer == sp.prune_layer, "%s: gap %d after layer %d", arch, c->kv_gap,
           c->gap_layer);
     CHECK(ak_get_logits(c, 0) != NULL && ak_get_logits(c, -1) != NULL, "%s: the continuation has logits", arch);
