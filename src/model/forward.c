@@ -593,7 +593,7 @@ static int decode_batch(ak_context *c, int n_tok, ak_error *err) {
     /* the head: every token, or (a group, logits_last) only each run's last token, whose
      * normed rows then come first in xn */
     ak_enc_invalidate(c);
-    const int last_only = c->runs.grouped || c->logits_last || c->n_pruned;
+    const int last_only = ak_head_last_only(c);
     const int n_head = last_only ? c->runs.n_runs : n_tok;
     if (last_only)
         for (int r = 0; r < c->runs.n_runs; r++)
@@ -644,7 +644,7 @@ int ak_decode(ak_context *c, const int32_t *tokens, int n_tok, ak_error *err) {
         }
         c->n_past += nb;
         c->kv_gap += c->n_pruned;
-        c->logits_first = c->logits_last || c->n_pruned ? b0 + nb - 1 : b0;
+        c->logits_first = ak_head_last_only(c) ? b0 + nb - 1 : b0;
     }
     c->n_logits = n_tok;
     return 0;

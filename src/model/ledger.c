@@ -185,17 +185,14 @@ static void count_token(ak_context *c, int r, int pos, int rank, int run_last, i
     }
 }
 
-/* Whether a plain batch would run the head for every token (not only each run's last). */
-static int every_head(const ak_context *c) { return !c->runs.grouped && !c->logits_last; }
-
 void ak_ledger_count_pruned(ak_context *c, int r, int pos, int last, int checks, int il) {
-    count_token(c, r, pos, 0, last < il ? last : il, il, checks, 0, every_head(c));
+    count_token(c, r, pos, 0, last < il ? last : il, il, checks, 0, ak_head_every_token(c));
 }
 
 /* The batch's tokens (after pruning) and their head rows: every token's, or each run's
  * last one (a group, logits_last, or a batch that pruned). */
 void ak_ledger_count_batch(ak_context *c) {
-    const int every = every_head(c), last_only = !every || c->n_pruned;
+    const int every = ak_head_every_token(c), last_only = ak_head_last_only(c);
     for (int r = 0; r < c->runs.n_runs; r++) {
         const int t0 = c->runs.start[r], t1 = c->runs.start[r + 1];
         for (int t = t0; t < t1; t++)

@@ -660,7 +660,6 @@ static uint64_t mat_macs(const ak_mat *w) { return (uint64_t)(w->n_in * w->n_out
 static void layer_macs(ak_model *m) {
     const ak_hparams *hp = &m->hp;
     const uint64_t E = (uint64_t)hp->n_embd;
-    m->dense_macs_per_token = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         ak_layer *l = &m->layers[il];
         const ak_mat *mixer[] = {&l->wq,    &l->wk,      &l->wv,     &l->wo,      &l->wq_a,   &l->wq_b,
@@ -686,7 +685,6 @@ static void layer_macs(ak_model *m) {
         l->expert_macs_native = l->ffn == AK_FFN_MOE ? (uint64_t)hp->n_expert_used * (l->gate_exps.data ? 3ull : 2ull) *
                                                            (uint64_t)hp->n_embd_moe * (uint64_t)hp->n_ff_exp
                                                      : 0;
-        m->dense_macs_per_token += n;
     }
 }
 

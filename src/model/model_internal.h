@@ -82,7 +82,6 @@ struct ak_model {
     float **owned;               /* dequantised 1-D tensors, freed with the model */
     int n_owned, cap_owned;
     uint64_t weight_bytes, expert_bytes;
-    uint64_t dense_macs_per_token; /* projections, routers or dense feed-forwards, shared experts (load.c) */
 };
 
 /* Bytes of one token's activation row of n elements encoded for weights of type t. */
@@ -270,6 +269,11 @@ static inline int ak_run_kv(const ak_context *c, int t, int il) {
     const int r = c->tok_run[t];
     return ak_kv_base(c->runs.seq[r], il) + t - c->runs.start[r];
 }
+/* Whether a batch without pruning runs the head for every token (a plain decode without
+ * logits_last); else, and in a batch that pruned, only for each run's last token. */
+static inline int ak_head_every_token(const ak_context *c) { return !c->runs.grouped && !c->logits_last; }
+static inline int ak_head_last_only(const ak_context *c) { return !ak_head_every_token(c) || c->n_pruned; }
+
 /* Whether batch token t is still computed in layer il (it has not exited before). */
 static inline int ak_tok_live(const ak_context *c, int t, int il) { return c->tok_last[t] >= il; }
 

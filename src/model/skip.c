@@ -168,10 +168,9 @@ int ak_prune_here(const ak_context *c, int il) {
     return 0;
 }
 
-/* Marks (tok_list[t] = 1) run r's n_drop tokens of lowest score, never its last one;
- * ties go to the earlier token. */
+/* Marks (tok_list[t] = 1, the marks cleared by the caller) the n_drop tokens of lowest
+ * score among rows t0..t1-2, never the run's last one; ties go to the earlier token. */
 static void mark_lowest(ak_context *c, int t0, int t1, int n_drop) {
-    for (int t = t0; t < t1; t++) c->tok_list[t] = 0;
     for (int d = 0; d < n_drop; d++) {
         int lo = -1;
         for (int t = t0; t < t1 - 1; t++)

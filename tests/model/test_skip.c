@@ -336,8 +336,7 @@ static void pruning(ak_model *m, const char *arch) {
         CHECK(ak_context_set_skip(c, &other, &err) != 0 && strstr(err.msg, "reset"), "%s: another prune layer refused", arch);
     ak_context_reset(c);
     CHECK(c->kv_gap == 0 && ak_context_truncate(c, 0, &err) == 0, "%s: reset clears the gap", arch);
-    /* pruning the oldest: with ratio 0.5 of 20 the first 9 leave, which is pruning at the
-     * same layer the tokens of the lowest scores when those scores are the positions */
+    /* pruning the oldest: with ratio 0.5 of 20 prompt tokens the first 9 leave */
     sp.prune_by = AK_PRUNE_OLDEST;
     CHECK(ak_context_set_skip(c, &sp, &err) == 0, "%s: %s", arch, err.msg);
     run(c, V, b);
