@@ -64,6 +64,7 @@ void gguf_close(gguf_file *f);
 uint32_t gguf_version(const gguf_file *f);
 uint32_t gguf_alignment(const gguf_file *f);
 const void *gguf_base(const gguf_file *f); /* start of the mapping */
+int gguf_is_mapped(const gguf_file *f);    /* 1: gguf_open mapped the file; 0: a caller's buffer */
 uint64_t gguf_size(const gguf_file *f);
 
 /* Metadata. Keys are looked up by exact name; -1 when absent. */

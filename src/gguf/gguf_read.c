@@ -474,6 +474,8 @@ int64_t gguf_find_key(const gguf_file *f, const char *key) {
     return found ? f->kv_index.slots[s] : -1;
 }
 
+int gguf_is_mapped(const gguf_file *f) { return f->mapped; }
+
 gguf_str gguf_key_name(const gguf_file *f, int64_t i) {
     gguf_str none = {"", 0};
     return i >= 0 && i < f->n_kv ? f->kvs[i].key : none;

@@ -748,7 +748,7 @@ static int load_tensors(loader *L) {
 #undef NAME
 
 /* Takes f (closed on failure) and validates it as a model; messages start with name. */
-static ak_model *model_from_gguf(gguf_file *f, const char *name, ak_error *err) {
+static ak_model *model_from_gguf(gguf_file *f, const char *name, const ak_model_params *p, ak_error *err) {
     ak_model *m = calloc(1, sizeof *m);
     if (!m) {
         gguf_close(f);
@@ -758,7 +758,7 @@ static ak_model *model_from_gguf(gguf_file *f, const char *name, ak_error *err) 
     m->gguf = f;
     ak_error why = {0};
     loader L = {m, &why};
-    if (load_hparams(&L) || load_tensors(&L)) {
+    if (load_hparams(&L) || load_tensors(&L) || (p->repack && ak_model_repack(m, &why))) {
         ak_failf(err, why.code, "%s: %s", name, why.msg);
         ak_model_free(m);
         return NULL;
@@ -766,26 +766,37 @@ static ak_model *model_from_gguf(gguf_file *f, const char *name, ak_error *err) 
     return m;
 }
 
-ak_model *ak_model_load(const char *path, ak_error *err) {
+ak_model_params ak_model_default_params(void) {
+    const char *env = getenv("AK_REPACK");
+    ak_model_params p = {.repack = !(env && strcmp(env, "0") == 0)};
+    return p;
+}
+
+ak_model *ak_model_load_with(const char *path, const ak_model_params *p, ak_error *err) {
     ak_error_clear(err);
     if (!path) {
         ak_failf(err, AK_ERR_INVALID_ARG, "no model path given");
         return NULL;
     }
+    ak_model_params def = ak_model_default_params();
     gguf_file *f = gguf_open(path, err);
-    return f ? model_from_gguf(f, path, err) : NULL;
+    return f ? model_from_gguf(f, path, p ? p : &def, err) : NULL;
 }
+
+ak_model *ak_model_load(const char *path, ak_error *err) { return ak_model_load_with(path, NULL, err); }
 
 ak_model *ak_model_load_buffer(const void *buf, size_t len, ak_error *err) {
     ak_error_clear(err);
+    ak_model_params def = ak_model_default_params();
     gguf_file *f = gguf_open_buffer(buf, len, err);
-    return f ? model_from_gguf(f, "<buffer>", err) : NULL;
+    return f ? model_from_gguf(f, "<buffer>", &def, err) : NULL;
 }
 
 void ak_model_free(ak_model *m) {
     if (!m) return;
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
+    ak_model_repack_free(m);
     free(m->layers);
     gguf_close(m->gguf);
     free(m);

@@ -96,6 +96,14 @@ enum { AK_GATING_SOFTMAX = 0, AK_GATING_DS_SOFTMAX = 1, AK_GATING_DS_SIGMOID = 2
 /* Maps and validates a GGUF file. Unknown architecture, per-expert (unmerged) tensors,
  * a missing tensor or a wrong shape or type -> NULL and a message naming the tensor. */
 ak_model *ak_model_load(const char *path, ak_error *err);
+/* Load options. repack: copy the matrices that have faster kernels in another layout
+ * (MXFP4 today: quant/repack.c) into it at load, at no memory cost for a mapped file (the
+ * pages it replaces are released); 0 computes on the mapped bytes as they are. */
+typedef struct {
+    int repack;
+} ak_model_params;
+ak_model_params ak_model_default_params(void); /* repack 1, or 0 when AK_REPACK=0 is set */
+ak_model *ak_model_load_with(const char *path, const ak_model_params *p, ak_error *err);
 /* The same from a GGUF image in memory (not copied: buf must outlive the model). */
 ak_model *ak_model_load_buffer(const void *buf, size_t len, ak_error *err);
 void ak_model_free(ak_model *m);

@@ -12,10 +12,12 @@
 #define AK_ENC_CACHE 4 /* distinct vec-dot types one activation may be encoded into */
 
 /* A weight matrix (or a stack of n_mat matrices for merged experts) in the mapped file:
- * n_out rows of n_in elements, each row row_bytes long; matrix e starts at e * mat_bytes. */
+ * n_out rows of n_in elements, each row row_bytes long; matrix e starts at e * mat_bytes.
+ * repacked: data is a copy in quant's x8 layout (same size; src/model/repack.c). */
 typedef struct {
     const uint8_t *data;
     int type;
+    int repacked;
     int64_t n_in, n_out;
     int64_t n_mat;
     size_t row_bytes;
@@ -80,6 +82,8 @@ struct ak_model {
     ak_mat output;
     ak_layer *layers;
     float **owned;               /* dequantised 1-D tensors, freed with the model */
+    uint8_t *repacked;           /* the repacked matrices' bytes (repack.c), or NULL */
+    size_t repacked_bytes;
     int n_owned, cap_owned;
     uint64_t weight_bytes, expert_bytes;
 };
@@ -94,6 +98,11 @@ void ak_encode_row(int weight_type, const float *x, void *dst, int64_t n);
  * weight row is read once for the whole batch. */
 void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8_t *x,
                  size_t xstride, const int *idx, int n_tok, float *y, size_t ystride);
+
+/* repack.c: every matrix the x8 kernels take, copied into their layout (the mapped pages
+ * it leaves are released when the file is mapped). 0, or -1 with err. */
+int ak_model_repack(ak_model *m, ak_error *err);
+void ak_model_repack_free(ak_model *m);
 
 void ak_rms_norm(const float *x, const float *w, float *out, int n, float eps);
 

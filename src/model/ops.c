@@ -17,6 +17,16 @@ void ak_mat_rows(const ak_mat *w, int64_t e, int64_t r0, int64_t r1, const uint8
                  size_t xstride, const int *idx, int n_tok, float *y, size_t ystride) {
     if (r0 >= r1 || n_tok <= 0) return;
     const uint8_t *base = w->data + (size_t)e * w->mat_bytes;
+    if (w->repacked) {
+        if (!idx) {
+            ak_matmul_x8((ak_type)w->type, base, w->n_in, r0, r1, x, xstride, n_tok, y, (int64_t)ystride);
+            return;
+        }
+        for (int t = 0; t < n_tok; t++)
+            ak_matmul_x8((ak_type)w->type, base, w->n_in, r0, r1, x + (size_t)idx[t] * xstride, xstride, 1,
+                         y + (size_t)t * ystride, (int64_t)ystride);
+        return;
+    }
     if (n_tok == 1) {
         ak_matvec((ak_type)w->type, base, w->row_bytes, w->n_in, x + (idx ? (size_t)idx[0] * xstride : 0), y, r0, r1);
         return;

@@ -519,11 +519,83 @@ const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {
     [AK_TYPE_Q5_0] = dot_q5_0_xn, [AK_TYPE_IQ4_NL] = dot_iq4_nl_xn,
 };
 
+/* ---- MXFP4 in the x8 layout (repack.c): 8 rows at once, one row per 32-bit lane */
+
+/* acc + 8 sums of 4 products of unsigned bytes u and signed bytes y (no int16 pair can
+ * saturate: u <= 24, so maddubs and vpdpbusd give the same sums) */
+#ifdef AK_DOT_VNNI
+#define DPBUSD(acc, u, y) _mm256_dpbusd_epi32(acc, u, y)
+#else
+#define DPBUSD(acc, u, y) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1)))
+#endif
+
+/* the 8 rows' half E8M0 scales, as mxfp4_half_scale computes each */
+INLINE __m256 mxfp4_half_scales8(const uint8_t *e) {
+    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)e));
+    __m256i normal = _mm256_slli_epi32(_mm256_sub_epi32(v, _mm256_set1_epi32(1)), 23);
+    __m256i subnormal = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), v);
+    __m256i below2 = _mm256_cmpgt_epi32(_mm256_set1_epi32(2), v);
+    return _mm256_castsi256_ps(_mm256_blendv_epi8(normal, subnormal, below2));
+}
+
+INLINE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+INLINE void mxfp4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
+                          float *out, size_t os, const int NC) {
+    static const int8_t offset_levels[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};
+    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)offset_levels));
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = grp + (size_t)i * AK_X8_ROWS * sizeof(blk_mxfp4);
+        const __m256 ws = mxfp4_half_scales8(b);
+        __m256i u[8];
+        for (int k = 0; k < 4; k++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(b + AK_X8_ROWS + 32 * k));
+            u[2 * k] = _mm256_shuffle_epi8(levels, _mm256_and_si256(v, low4));
+            u[2 * k + 1] = _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+        }
+        for (int c = 0; c < NC; c++) {
+            const int8_t *y = XCOL(blk_q8_0, x, xs, c)[i].qs;
+            __m256i s = _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                s = DPBUSD(s, u[2 * k], bcast4(y + 4 * k));
+                s = DPBUSD(s, u[2 * k + 1], bcast4(y + 16 + 4 * k));
+            }
+            s = _mm256_sub_epi32(s, _mm256_set1_epi32(prep->ysum_off[c][i]));
+            const __m256 d = _mm256_mul_ps(ws, _mm256_set1_ps(prep->yd[c][i]));
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(s), d));
+        }
+    }
+    for (int c = 0; c < NC; c++) _mm256_storeu_ps(out + (size_t)c * os, acc[c]);
+}
+
+static void x8_mxfp4(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep, float *out,
+                     size_t os, int nc) {
+    switch (nc) {
+    case 8: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 8); break;
+    case 7: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 7); break;
+    case 6: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 6); break;
+    case 5: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 5); break;
+    case 4: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 4); break;
+    case 3: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 3); break;
+    case 2: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 2); break;
+    default: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 1); break;
+    }
+}
+const ak_x8_fn KERNEL_SET(ak_x8_mxfp4) = x8_mxfp4;
+
 #else /* built without the flags (another architecture or compiler): scalar only */
 
 int KERNEL_SET(ak_dot_available)(void) { return 0; }
 const ak_f16_row_fn KERNEL_SET(ak_f16_row) = NULL;
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {0};
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {0};
+const ak_x8_fn KERNEL_SET(ak_x8_mxfp4) = NULL;
 
 #endif

@@ -27,6 +27,18 @@ typedef void (*ak_dotn_fn)(int64_t n, const void *w, const void *x, size_t x_str
 extern const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT];
 extern const ak_dotn_fn ak_dotn_vnni[AK_TYPE_COUNT];
 
+/* The x8 kernels (repack.c): one group of AK_X8_ROWS repacked rows with nc <= AK_DOTN_MAX
+ * activation columns; out[c * os + r] for row r of the group. prep holds what they read of
+ * each activation block besides its codes (filled by repack.c for the same columns). */
+typedef struct {
+    float yd[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];      /* block scales */
+    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* sum of codes x AK_X8_MXFP4_OFFSET */
+} ak_x8_prep;
+enum { AK_X8_MXFP4_OFFSET = 12 }; /* -12..12: the doubled E2M1 levels, made unsigned */
+typedef void (*ak_x8_fn)(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
+                         float *out, size_t os, int nc);
+extern const ak_x8_fn ak_x8_mxfp4_avx2, ak_x8_mxfp4_vnni;
+
 /* Within the AVX2 level, use the VNNI build when the CPU has it (default) or not (0):
  * lets tests compare the two builds and benchmarks time either. AK_SIMD=avx2 in the
  * environment also turns it off. */

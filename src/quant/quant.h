@@ -90,6 +90,17 @@ void ak_matvec(ak_type t, const void *W, size_t row_bytes, int64_t n, const void
 void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0, int64_t r1,
                const void *X_enc, size_t x_stride_bytes, int n_cols_x, float *Y, int64_t y_stride);
 
+/* Repacked weights (repack.c): rows in groups of AK_X8_ROWS, each block of the 8 rows side
+ * by side, for kernels that compute the 8 rows at once. Only MXFP4 today, rows of at most
+ * AK_X8_MAX_BLOCKS blocks; a matrix keeps its size. ak_matmul_x8 has ak_matmul's contract
+ * (any r0..r1, any number of columns, y indexed by absolute row) on a repacked matrix, and
+ * each result equals the scalar ak_vec_dot of the plain row bit for bit. */
+enum { AK_X8_ROWS = 8, AK_X8_MAX_BLOCKS = 512 };
+int ak_repack_supported(ak_type t, int64_t n_in, int64_t n_out);
+void ak_repack_x8(ak_type t, const void *src, void *dst, int64_t n_in, int64_t n_out);
+void ak_matmul_x8(ak_type t, const void *W, int64_t n, int64_t r0, int64_t r1, const void *X_enc,
+                  size_t x_stride_bytes, int n_cols_x, float *Y, int64_t y_stride);
+
 /* Run-time kernel choice. ak_quant_simd() reports the level in use (the best the CPU has,
  * unless AK_SIMD=scalar is set in the environment or ak_quant_set_simd forced one). */
 ak_simd_level ak_quant_simd(void);
