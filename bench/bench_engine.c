@@ -80,14 +80,17 @@ static int parse_int_arg(const char *flag, const char *v, int min, int *out) {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: bench_engine -m FILE [-p PROMPT_TOKENS (128)] [-n GEN_TOKENS (32)] [-d DEPTH (0)]\n"
-                 "                    [-r REPS (3)] [-t THREADS (all CPUs)] [-c N_CTX] [--cpu-time] [routing flags]\n"
+                 "                    [-r REPS (3)] [-t THREADS (all CPUs)] [-c N_CTX] [--cpu-time] [--no-repack]\n"
+                 "                    [routing flags]\n"
                  "  -p 0 or -n 0 skips that test; -d: the tests run after DEPTH tokens in the KV cache\n"
                  "  -ctk/-ctv TYPE: KV cache types (f16 default, f32, bf16, q8_0, q4_0)\n"
+                 "  --no-repack: weights as the file lays them out (default: repacked where a kernel wants)\n"
                  "  (llama-bench -d). Routing flags (default: the model's native top-k):\n");
     ak_routing_flags_help(out);
 }
 
 static int g_depth;            /* -d */
+static ak_model_params g_model_params; /* --no-repack */
 static const int32_t *g_depth_toks;
 
 /* The cache holding exactly the g_depth depth tokens: decoded once, then kept by truncation. */
@@ -186,6 +189,10 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
             g_clock = CLOCK_PROCESS_CPUTIME_ID;
             continue;
         }
+        if (!strcmp(a, "--no-repack")) {
+            g_model_params.repack = 0;
+            continue;
+        }
         if (!strcmp(a, "-ctk") || !strcmp(a, "-ctv")) { /* KV cache types, as llama-bench */
             int ty = v ? ak_type_from_name(v) : -1;
             if (ty < 0) {
@@ -244,6 +251,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
 
 int main(int argc, char **argv) {
     bench_opts o = {.n_prompt = 128, .n_gen = 32, .reps = 3, .type_k = AK_TYPE_F16, .type_v = AK_TYPE_F16};
+    g_model_params = ak_model_default_params();
     ak_routing_flags_init(&o.rf);
     int st = parse_args(argc, argv, &o);
     if (st >= 0) return st;
@@ -251,7 +259,7 @@ int main(int argc, char **argv) {
     const int n_prompt = o.n_prompt, n_gen = o.n_gen, reps = o.reps, n_routing = o.n_routing;
     ak_error err = {0};
     double t_load = now_s();
-    ak_model *m = ak_model_load(path, &err);
+    ak_model *m = ak_model_load_with(path, &g_model_params, &err);
     if (!m) {
         fprintf(stderr, "bench_engine: %s\n", err.msg);
         return 1;

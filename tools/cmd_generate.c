@@ -18,12 +18,14 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: adaptive-k generate -m FILE.gguf (-p PROMPT | -f PROMPT_FILE) [-n 64] [--temp 0.8] [--top-k 40]\n"
             "         [--top-p 0.95]\n"
-            "         [--seed S] [-t THREADS] [-c CTX] [-ctk TYPE] [-ctv TYPE] [routing flags]\n"
+            "         [--seed S] [-t THREADS] [-c CTX] [-ctk TYPE] [-ctv TYPE] [--no-repack] [routing flags]\n"
             "  Streams the prompt and its completion to stdout (stops at an end-of-generation token,\n"
             "  after -n tokens, or when the context is full), then prints to stderr the prompt and\n"
             "  generation speeds, the average K per token and layer and the compute saved against\n"
             "  the model's own top-k. --temp 0 is greedy. -c 0: the model's trained context length.\n"
             "  -ctk/-ctv: KV cache types (f16 default, f32, bf16, q8_0, q4_0).\n"
+            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4 matrices\n"
+            "  are repacked at load for faster kernels).\n"
             "  --top-p/--top-k here are the sampler's; give the top-p routing policy's threshold as\n"
             "  --route-top-p P.\n\n");
     ak_routing_flags_help(out);
@@ -42,7 +44,7 @@ typedef struct {
     const char *model_path, *prompt, *prompt_file, *ctk, *ctv;
     size_t prompt_len;
     char *file_text; /* the prompt read from -f (owned) */
-    int n_predict, n_threads, n_ctx;
+    int n_predict, n_threads, n_ctx, no_repack;
     ak_sampler_params sp;
 } gen_opts;
 
@@ -101,7 +103,9 @@ static int parse_args(int argc, char **argv, gen_opts *o, ak_cli_args *args) {
                                     {"--top-k", NULL, &o->sp.top_k, 0, INT_MAX},
                                     {"-t", "--threads", &o->n_threads, 1, INT_MAX},
                                     {"-c", "--ctx-size", &o->n_ctx, 0, INT_MAX}};
+    const ak_cli_bool_flag bools[] = {{"--no-repack", &o->no_repack, 1}};
     args->strs = strs, args->n_strs = AK_CLI_COUNT(strs), args->ints = ints, args->n_ints = AK_CLI_COUNT(ints);
+    args->bools = bools, args->n_bools = AK_CLI_COUNT(bools);
     for (int i = 1; i < argc; i++) {
         int r = take_sampling(args, argc, argv, &i, &o->sp);
         if (r < 0) return 2;
@@ -173,8 +177,8 @@ int cmd_generate(int argc, char **argv) {
 
     /* -c 0: the model's trained context (the cache's pages are touched only as it fills) */
     ak_session_opts so = {.n_ctx = o.n_ctx ? o.n_ctx : INT_MAX, .ctx_at_most_train = !o.n_ctx, .n_batch = 512,
-                          .n_threads = o.n_threads, .routing = ak_cli_session_routing, .routing_user = &args,
-                          .text = o.prompt, .text_len = o.prompt_len, .logits_last = 1};
+                          .n_threads = o.n_threads, .no_repack = o.no_repack, .routing = ak_cli_session_routing,
+                          .routing_user = &args, .text = o.prompt, .text_len = o.prompt_len, .logits_last = 1};
     if (ak_cli_kv_types("generate", o.ctk, o.ctv, &so.type_k, &so.type_v)) {
         free(o.file_text);
         return 2;

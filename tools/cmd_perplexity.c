@@ -15,7 +15,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: adaptive-k perplexity -m FILE.gguf -f TEXT [-c 512] [-b N] [--chunks N] [-t N] [-ctk T -ctv T]\n"
-            "         [routing flags]\n"
+            "         [--no-repack] [routing flags]\n"
             "  Perplexity as llama-perplexity computes it: the whole text tokenised (BOS added if the\n"
             "  vocabulary adds it), disjoint chunks of -c tokens each starting with BOS, the second\n"
             "  half of each chunk scored. Prints [i]running-PPL values, 'Final estimate: PPL = x +/- y',\n"
@@ -23,6 +23,8 @@ static void usage(FILE *out) {
             "  model's own top-k. Without routing flags the model's native top-k is used.\n"
             "  -b: tokens per forward batch (default 2048, capped at -c).\n"
             "  -ctk/-ctv: KV cache types (f16 default, f32, bf16, q8_0, q4_0).\n"
+            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4 matrices\n"
+            "  are repacked at load for faster kernels).\n"
             "  --save-logits FILE  store the scored positions' log-probabilities (run this at full K)\n"
             "  --kl-base FILE      KL divergence to that run: mean KL, same top-1 token, PPL ratio\n"
             "                      (same model, text, -c and --chunks as the saved run)\n"
@@ -75,7 +77,7 @@ static void print_kl(const ak_kl_stats *st, FILE *out) {
 
 typedef struct {
     const char *model_path, *text_path, *save_path, *base_path, *ctk, *ctv;
-    int n_ctx, n_batch, n_chunks, n_threads, split;
+    int n_ctx, n_batch, n_chunks, n_threads, split, no_repack;
 } ppl_opts;
 
 /* Options into o and the routing flags into args (whose flag tables are this function's own:
@@ -91,7 +93,7 @@ static int parse_args(int argc, char **argv, ppl_opts *o, ak_cli_args *args) {
                                     {"-b", "--batch-size", &o->n_batch, 1, INT_MAX},
                                     {"--chunks", NULL, &o->n_chunks, 1, INT_MAX},
                                     {"-t", "--threads", &o->n_threads, 1, INT_MAX}};
-    const ak_cli_bool_flag bools[] = {{"--split-context", &o->split, 1}};
+    const ak_cli_bool_flag bools[] = {{"--split-context", &o->split, 1}, {"--no-repack", &o->no_repack, 1}};
     args->strs = strs, args->n_strs = AK_CLI_COUNT(strs), args->ints = ints, args->n_ints = AK_CLI_COUNT(ints);
     args->bools = bools, args->n_bools = AK_CLI_COUNT(bools);
     for (int i = 1; i < argc; i++) {
@@ -155,7 +157,7 @@ int cmd_perplexity(int argc, char **argv) {
     if (o.n_batch > o.n_ctx) o.n_batch = o.n_ctx;
 
     ak_session s;
-    ak_session_opts so = {.n_ctx = o.n_ctx, .n_batch = o.n_batch, .n_threads = o.n_threads,
+    ak_session_opts so = {.n_ctx = o.n_ctx, .n_batch = o.n_batch, .n_threads = o.n_threads, .no_repack = o.no_repack,
                           .routing = ak_cli_session_routing, .routing_user = &args};
     if (ak_cli_kv_types("perplexity", o.ctk, o.ctv, &so.type_k, &so.type_v)) return 2;
     ak_logprobs saved_lp, base_lp;

@@ -14,7 +14,8 @@ static void usage(FILE *out) {
             "usage: adaptive-k serve -m FILE.gguf [--port 8080] [--host 127.0.0.1] [-t THREADS] [-c CTX] [-ctk T -ctv T]\n"
             "         [--parallel 1] [--queue 16] [--timeout 120] [--max-prompt-tokens N] [--max-tokens 512]\n"
             "         [--max-body BYTES] [--min-k N] [--max-k N] [--ab NAME=POLICY:SHARE,...] [--trace]\n"
-            "         [--log-file FILE] [--port-file FILE] [--alias NAME] [--calibration-file TEXT] [routing flags]\n"
+            "         [--log-file FILE] [--port-file FILE] [--alias NAME] [--calibration-file TEXT] [--no-repack]\n"
+            "         [routing flags]\n"
             "  Serves POST /v1/completions and /v1/chat/completions (\"stream\": true for server-sent events),\n"
             "  GET /v1/models, /health, /metrics (Prometheus) and /v1/ab/results until SIGTERM or SIGINT,\n"
             "  then finishes the requests it holds (at most --timeout seconds) and exits 0.\n"
@@ -27,6 +28,8 @@ static void usage(FILE *out) {
             "  default (the routing flags below) or a router-config JSON file. --trace prints each request's\n"
             "  per-layer entropy and K as bars to stderr. One JSON line per request goes to --log-file\n"
             "  (default stderr). Routing flags set the default routing (default: the model's own top-k).\n"
+            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4 matrices are\n"
+            "  repacked at load for faster kernels, docs/engine.md).\n"
             "  The early-exit and pruning flags below set every request's default; a request's \"skip\"\n"
             "  object may choose its own within --min-exit-threshold P (default 1: no lower threshold) and\n"
             "  --max-prune-ratio R (default 0: no pruning) (docs/serving.md).\n\n");
@@ -58,7 +61,8 @@ int cmd_serve(int argc, char **argv) {
                                     {"--max-body", NULL, &max_body, 64, 1 << 30},
                                     {"--min-k", NULL, &o.min_k, 1, AK_MAX_EXPERTS},
                                     {"--max-k", NULL, &o.max_k, 1, AK_MAX_EXPERTS}};
-    const ak_cli_bool_flag bools[] = {{"--trace", &o.trace, 1}};
+    int no_repack = 0;
+    const ak_cli_bool_flag bools[] = {{"--trace", &o.trace, 1}, {"--no-repack", &no_repack, 1}};
     ak_cli_args args = {.cmd = "serve", .usage = usage, .usage_after_unknown = 1,
                         .strs = strs, .n_strs = AK_CLI_COUNT(strs), .ints = ints, .n_ints = AK_CLI_COUNT(ints),
                         .bools = bools, .n_bools = AK_CLI_COUNT(bools), .routing = &rf,
@@ -103,7 +107,9 @@ int cmd_serve(int argc, char **argv) {
     }
     ak_error err = {0};
     ak_session s;
-    if (ak_session_load(&s, o.model_path, &err)) {
+    ak_model_params mp = ak_model_default_params();
+    if (no_repack) mp.repack = 0;
+    if (ak_session_load(&s, o.model_path, &mp, &err)) {
         fprintf(stderr, "serve: %s\n", err.msg);
         return 1;
     }

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ak_session_load(ak_session *s, const char *model_path, ak_error *err) {
+int ak_session_load(ak_session *s, const char *model_path, const ak_model_params *mp, ak_error *err) {
     memset(s, 0, sizeof *s);
-    s->model = ak_model_load(model_path, err);
+    s->model = ak_model_load_with(model_path, mp, err);
     if (!s->model) return -1;
     s->tok = ak_tokenizer_load(ak_model_gguf(s->model), err);
     if (!s->tok) {
@@ -35,7 +35,9 @@ int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const
 }
 
 int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts *o, ak_error *err) {
-    if (ak_session_load(s, model_path, err)) return -1;
+    ak_model_params mp = ak_model_default_params();
+    if (o->no_repack) mp.repack = 0;
+    if (ak_session_load(s, model_path, &mp, err)) return -1;
     const ak_hparams *hp = ak_model_hparams(s->model);
     if (o->softmax_router_only && hp->gating != AK_GATING_SOFTMAX)
         return ak_failf(err, AK_ERR_INVALID_ARG,

@@ -38,6 +38,7 @@ typedef struct {
     int n_threads;             /* 0: all CPUs */
     int type_k, type_v;        /* KV cache types (ak_type; 0: f32), as -ctk/-ctv */
     int logits_last;           /* 1: logits of each batch's last token only (generation) */
+    int no_repack;             /* 1: compute on the weights as the file lays them out (--no-repack) */
     /* the caller routes recorded router logits with a softmax (calibrate, sweep, profile):
      * refuse a model whose router gates otherwise (deepseek2) */
     int softmax_router_only;
@@ -47,8 +48,9 @@ typedef struct {
     size_t text_len;
 } ak_session_opts;
 
-/* Loads the model and its tokenizer. 0, or -1 with a message; *s is then empty. */
-int ak_session_load(ak_session *s, const char *model_path, ak_error *err);
+/* Loads the model (mp NULL: ak_model_default_params) and its tokenizer. 0, or -1 with a
+ * message; *s is then empty. */
+int ak_session_load(ak_session *s, const char *model_path, const ak_model_params *mp, ak_error *err);
 /* Creates the context: n_ctx tokens of KV cache, n_batch tokens per decode, n_threads
  * (0: all CPUs), routing NULL for the model's native top-k. 0 or -1 with a message. */
 int ak_session_start(ak_session *s, int n_ctx, int n_batch, int n_threads, const ak_router_config *routing,

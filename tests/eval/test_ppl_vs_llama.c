@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
             }
         }
         ak_session s;
-        if (ak_session_load(&s, path, &err)) {
+        if (ak_session_load(&s, path, NULL, &err)) {
             fprintf(stderr, "%s: %s\n", tag, err.msg);
             failures++;
             continue;
