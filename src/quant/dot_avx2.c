@@ -575,20 +575,22 @@ INLINE void mxfp4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size
     for (int c = 0; c < NC; c++) _mm256_storeu_ps(out + (size_t)c * os, acc[c]);
 }
 
-static void x8_mxfp4(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep, float *out,
-                     size_t os, int nc) {
-    switch (nc) {
-    case 8: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 8); break;
-    case 7: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 7); break;
-    case 6: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 6); break;
-    case 5: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 5); break;
-    case 4: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 4); break;
-    case 3: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 3); break;
-    case 2: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 2); break;
-    default: mxfp4_x8_cols(nb, grp, x, xs, prep, out, os, 1); break;
+#define DEFINE_X8(NAME, COLS)                                                                              \
+    static void NAME(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep, \
+                     float *out, size_t os, int nc) {                                                      \
+        switch (nc) {                                                                                      \
+        case 8: COLS(nb, grp, x, xs, prep, out, os, 8); break;                                             \
+        case 7: COLS(nb, grp, x, xs, prep, out, os, 7); break;                                             \
+        case 6: COLS(nb, grp, x, xs, prep, out, os, 6); break;                                             \
+        case 5: COLS(nb, grp, x, xs, prep, out, os, 5); break;                                             \
+        case 4: COLS(nb, grp, x, xs, prep, out, os, 4); break;                                             \
+        case 3: COLS(nb, grp, x, xs, prep, out, os, 3); break;                                             \
+        case 2: COLS(nb, grp, x, xs, prep, out, os, 2); break;                                             \
+        default: COLS(nb, grp, x, xs, prep, out, os, 1); break;                                            \
+        }                                                                                                  \
     }
-}
-const ak_x8_fn KERNEL_SET(ak_x8_mxfp4) = x8_mxfp4;
+DEFINE_X8(x8_mxfp4, mxfp4_x8_cols)
+const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {[AK_TYPE_MXFP4] = x8_mxfp4};
 
 #else /* built without the flags (another architecture or compiler): scalar only */
 
@@ -596,6 +598,6 @@ int KERNEL_SET(ak_dot_available)(void) { return 0; }
 const ak_f16_row_fn KERNEL_SET(ak_f16_row) = NULL;
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {0};
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {0};
-const ak_x8_fn KERNEL_SET(ak_x8_mxfp4) = NULL;
+const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {0};
 
 #endif

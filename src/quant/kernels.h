@@ -32,12 +32,14 @@ extern const ak_dotn_fn ak_dotn_vnni[AK_TYPE_COUNT];
  * each activation block besides its codes (filled by repack.c for the same columns). */
 typedef struct {
     float yd[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];      /* block scales */
-    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* sum of codes x AK_X8_MXFP4_OFFSET */
+    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* sum of codes x ak_x8_offset(type) */
 } ak_x8_prep;
-enum { AK_X8_MXFP4_OFFSET = 12 }; /* -12..12: the doubled E2M1 levels, made unsigned */
+/* What makes the type's weights unsigned for vpdpbusd: 12 for MXFP4 (-12..12, the doubled
+ * E2M1 levels) */
+int ak_x8_offset(ak_type t);
 typedef void (*ak_x8_fn)(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
                          float *out, size_t os, int nc);
-extern const ak_x8_fn ak_x8_mxfp4_avx2, ak_x8_mxfp4_vnni;
+extern const ak_x8_fn ak_x8_avx2[AK_TYPE_COUNT], ak_x8_vnni[AK_TYPE_COUNT];
 
 /* Within the AVX2 level, use the VNNI build when the CPU has it (default) or not (0):
  * lets tests compare the two builds and benchmarks time either. AK_SIMD=avx2 in the

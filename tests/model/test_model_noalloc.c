@@ -12,6 +12,7 @@
 
 #include "helpers.h"
 #include "fixture.h"
+#include "model/model_internal.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "quant/quant.h"
@@ -179,6 +180,19 @@ int main(void) {
         run_group(m, threads);
     }
     ak_model_free(m);
+    remove(path);
+
+    /* repacked weights (MXFP4, src/model/repack.c): their kernels allocate nothing either */
+    ak_gen_params gp;
+    ak_gen_params_default(&gp, "gpt-oss");
+    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "bytes");
+    gp.type = AK_TYPE_MXFP4;
+    m = test_gen_write_load(&gp, "noalloc_mxfp4", path, sizeof path);
+    if (m) {
+        CHECK(m->layers[0].up_exps.repacked, "the MXFP4 experts are repacked");
+        for (int threads = 1; threads <= 3; threads += 2) run(m, NULL, threads, "repacked MXFP4");
+        ak_model_free(m);
+    }
     remove(path);
     return check_finish("test_model_noalloc");
 }

@@ -55,25 +55,28 @@ static double max_rel_diff(const float *a, const float *b, size_t n) {
     return worst;
 }
 
-int main(void) {
+/* arch's small model with every matrix in type: repacked == mapped (scalar), batch ==
+ * token by token (SIMD) */
+static void test_type(const char *arch, int type) {
     ak_gen_params gp;
-    ak_gen_params_default(&gp, "gpt-oss");
+    ak_gen_params_default(&gp, arch);
     snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "none");
     gp.n_vocab = N_VOCAB;
-    gp.type = AK_TYPE_MXFP4;
+    gp.type = type;
     gp.n_layer = 2;
     char path[256];
     ak_model *probe = test_gen_write_load(&gp, "repack", path, sizeof path);
-    if (!probe) return check_finish("test_repack");
+    if (!probe) return;
     ak_model_free(probe);
 
     ak_model *plain = load(path, 0), *packed = load(path, 1);
-    if (!plain || !packed) return check_finish("test_repack");
-    CHECK(plain->repacked == NULL && !plain->layers[0].gate_exps.repacked);
-    CHECK(packed->repacked != NULL && packed->layers[0].gate_exps.repacked && packed->layers[1].down_exps.repacked);
-    CHECK(packed->layers[0].wq.repacked && packed->output.repacked, "attention and head are MXFP4 too");
-    CHECK(!packed->layers[0].gate_inp.repacked, "the f32 router has no x8 kernel");
-    CHECK(packed->layers[0].gate_exps.data != plain->layers[0].gate_exps.data);
+    if (!plain || !packed) return;
+    const ak_layer *l1 = &packed->layers[1]; /* deepseek2's layer 0 is dense */
+    CHECK(plain->repacked == NULL && !plain->layers[1].up_exps.repacked);
+    CHECK(packed->repacked != NULL && l1->up_exps.repacked && l1->down_exps.repacked, "%s", arch);
+    CHECK(packed->output.repacked, "%s: the head is %s too", arch, ak_type_name(type));
+    CHECK(!l1->gate_inp.repacked, "the f32 router has no x8 kernel");
+    CHECK(l1->up_exps.data != plain->layers[1].up_exps.data);
 
     const size_t n = (size_t)(N_PROMPT + N_STEPS) * N_VOCAB;
     float *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got), *simd_plain = malloc(n * sizeof *ref);
@@ -81,7 +84,8 @@ int main(void) {
     ak_quant_set_simd(AK_SIMD_SCALAR);
     run(plain, 1, 0, ref);
     run(packed, 1, 0, got);
-    CHECK(same_bits(ref, got, n), "scalar: repacked differs from mapped (max rel %.3g)", max_rel_diff(ref, got, n));
+    CHECK(same_bits(ref, got, n), "%s scalar: repacked differs from mapped (max rel %.3g)", arch,
+          max_rel_diff(ref, got, n));
     run(packed, 2, 1, got);
     CHECK(same_bits(ref, got, n), "scalar, token by token, 2 threads");
     /* SIMD kernels (both builds): batch == token by token, any thread count; near the mapped model */
@@ -92,21 +96,33 @@ int main(void) {
             ak_quant_set_vnni(vnni);
             run(packed, 1, 0, ref);
             run(packed, 3, 1, got);
-            CHECK(same_bits(ref, got, n), "simd (vnni %d): batch differs from token by token", vnni);
-            CHECK(max_rel_diff(simd_plain, ref, n) < 1e-4, "simd (vnni %d): %.3g from the mapped model", vnni,
-                  max_rel_diff(simd_plain, ref, n));
+            CHECK(same_bits(ref, got, n), "%s simd (vnni %d): batch differs from token by token", arch, vnni);
+            CHECK(max_rel_diff(simd_plain, ref, n) < 1e-4, "%s simd (vnni %d): %.3g from the mapped model", arch,
+                  vnni, max_rel_diff(simd_plain, ref, n));
         }
         ak_quant_set_vnni(1);
     }
     ak_model_free(plain);
     ak_model_free(packed);
+    free(ref), free(got), free(simd_plain);
+    remove(path);
+}
+
+int main(void) {
+    test_type("gpt-oss", AK_TYPE_MXFP4);
+    test_type("deepseek2", AK_TYPE_MXFP4);
 
     /* the environment's default, and a head of rows that are not a multiple of 8 */
+    ak_gen_params gp;
+    ak_gen_params_default(&gp, "gpt-oss");
+    snprintf(gp.vocab_kind, sizeof gp.vocab_kind, "none");
+    gp.type = AK_TYPE_MXFP4;
+    gp.n_layer = 2;
+    char path[256];
     setenv("AK_REPACK", "0", 1);
     CHECK(ak_model_default_params().repack == 0);
     unsetenv("AK_REPACK");
     CHECK(ak_model_default_params().repack == 1);
-    remove(path);
     gp.n_vocab = N_VOCAB - 3;
     ak_model *odd = test_gen_write_load(&gp, "repack_odd", path, sizeof path);
     if (odd) {
@@ -117,7 +133,6 @@ int main(void) {
         ak_context_free(c);
         ak_model_free(odd);
     }
-    free(ref), free(got), free(simd_plain);
     remove(path);
     return check_finish("test_repack");
 }
