@@ -575,6 +575,77 @@ INLINE void mxfp4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size
     for (int c = 0; c < NC; c++) _mm256_storeu_ps(out + (size_t)c * os, acc[c]);
 }
 
+/* Q4_K in the x8 layout (repack.c): words 1..3 of each row's block are its packed 6-bit
+ * scales and mins (k4_scale_min), decoded for the 8 rows at once; nibbles are unsigned,
+ * so vpdpbusd takes them directly (maddubs pairs stay below 2 x 15 x 127). Per row, as
+ * dot_scalar.c's dot_k4: sumi = sum_s sc_s x (sub-block s's sum), summ = sum_s m_s x
+ * (its activation sum), block value d yd sumi - dmin yd summ, accumulated in block order. */
+INLINE __m256i k4_x8_scale(__m256i lo_word, __m256i hi_word, int s) { /* sc_s (or m_s) of 8 rows */
+    const __m256i m6 = _mm256_set1_epi32(63), m4 = _mm256_set1_epi32(0x0F), top2 = _mm256_set1_epi32(0x30);
+    if (s < 4) return _mm256_and_si256(_mm256_srli_epi32(lo_word, 8 * s), m6);
+    const int t = s - 4;
+    return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(hi_word, 8 * t), m4),
+                           _mm256_and_si256(_mm256_srli_epi32(lo_word, 8 * t + 2), top2));
+}
+
+INLINE void q4_k_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
+                         float *out, size_t os, const int NC) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i lo16 = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9,
+                                          12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m256 acc[AK_DOTN_MAX];
+    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *b = grp + (size_t)i * AK_X8_ROWS * sizeof(blk_q4_k);
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)b);
+        const __m256i sc_w = _mm256_loadu_si256((const __m256i *)(b + 32));  /* scales bytes 0-3 */
+        const __m256i m_w = _mm256_loadu_si256((const __m256i *)(b + 64));   /* bytes 4-7 */
+        const __m256i hi_w = _mm256_loadu_si256((const __m256i *)(b + 96));  /* bytes 8-11 */
+        /* d (low half of word 0) and dmin (high half) of the 8 rows as floats */
+        const __m256i dd = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(w0, lo16), _MM_SHUFFLE(3, 1, 2, 0));
+        const __m256i mm = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(_mm256_srli_epi32(w0, 16), lo16),
+                                                    _MM_SHUFFLE(3, 1, 2, 0));
+        const __m256 d = _mm256_cvtph_ps(_mm256_castsi256_si128(dd)), dmin = _mm256_cvtph_ps(_mm256_castsi256_si128(mm));
+        __m256i sumi[AK_DOTN_MAX], summ[AK_DOTN_MAX];
+        for (int c = 0; c < NC; c++) sumi[c] = summ[c] = _mm256_setzero_si256();
+        for (int ch = 0; ch < 4; ch++) {
+            __m256i lo_sum[AK_DOTN_MAX], hi_sum[AK_DOTN_MAX];
+            for (int c = 0; c < NC; c++) lo_sum[c] = hi_sum[c] = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * (8 * ch + k)));
+                const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                for (int c = 0; c < NC; c++) {
+                    const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 64 * ch + 4 * k;
+                    lo_sum[c] = DPBUSD(lo_sum[c], lo, bcast4(y));
+                    hi_sum[c] = DPBUSD(hi_sum[c], hi, bcast4(y + 32));
+                }
+            }
+            const __m256i sc_lo = k4_x8_scale(sc_w, hi_w, 2 * ch), sc_hi = k4_x8_scale(sc_w, hi_w, 2 * ch + 1);
+            for (int c = 0; c < NC; c++)
+                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_mullo_epi32(sc_lo, lo_sum[c]),
+                                                                     _mm256_mullo_epi32(sc_hi, hi_sum[c])));
+        }
+        for (int sb = 0; sb < 8; sb++) {
+            /* mins: bytes 4-7 (m_w) hold m0-3 in their low 6 bits; m4-7 as the scales' rule on
+             * the high nibbles of bytes 8-11 and the top bits of bytes 4-7 */
+            const __m256i m = sb < 4 ? k4_x8_scale(m_w, hi_w, sb)
+                                     : _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(hi_w, 8 * (sb - 4) + 4),
+                                                                        _mm256_set1_epi32(0x0F)),
+                                                       _mm256_and_si256(_mm256_srli_epi32(m_w, 8 * (sb - 4) + 2),
+                                                                        _mm256_set1_epi32(0x30)));
+            for (int c = 0; c < NC; c++)
+                summ[c] = _mm256_add_epi32(summ[c], _mm256_mullo_epi32(m, _mm256_set1_epi32(prep->ysum_off[c][8 * i + sb])));
+        }
+        for (int c = 0; c < NC; c++) {
+            const __m256 yd = _mm256_set1_ps(prep->yd[c][i]);
+            const __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(d, yd), _mm256_cvtepi32_ps(sumi[c]));
+            const __m256 t2 = _mm256_mul_ps(_mm256_mul_ps(dmin, yd), _mm256_cvtepi32_ps(summ[c]));
+            acc[c] = _mm256_add_ps(acc[c], _mm256_sub_ps(t1, t2));
+        }
+    }
+    for (int c = 0; c < NC; c++) _mm256_storeu_ps(out + (size_t)c * os, acc[c]);
+}
+
 #define DEFINE_X8(NAME, COLS)                                                                              \
     static void NAME(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep, \
                      float *out, size_t os, int nc) {                                                      \
@@ -590,7 +661,8 @@ INLINE void mxfp4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size
         }                                                                                                  \
     }
 DEFINE_X8(x8_mxfp4, mxfp4_x8_cols)
-const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {[AK_TYPE_MXFP4] = x8_mxfp4};
+DEFINE_X8(x8_q4_k, q4_k_x8_cols)
+const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {[AK_TYPE_MXFP4] = x8_mxfp4, [AK_TYPE_Q4_K] = x8_q4_k};
 
 #else /* built without the flags (another architecture or compiler): scalar only */
 

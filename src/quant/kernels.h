@@ -31,12 +31,10 @@ extern const ak_dotn_fn ak_dotn_vnni[AK_TYPE_COUNT];
  * activation columns; out[c * os + r] for row r of the group. prep holds what they read of
  * each activation block besides its codes (filled by repack.c for the same columns). */
 typedef struct {
-    float yd[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];      /* block scales */
-    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* sum of codes x ak_x8_offset(type) */
+    float yd[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];         /* block scales */
+    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* Q8_0: sum of codes x 12 (MXFP4's level
+                                                      * offset); Q8_K: [8 i + s] sum of sub-block s */
 } ak_x8_prep;
-/* What makes the type's weights unsigned for vpdpbusd: 12 for MXFP4 (-12..12, the doubled
- * E2M1 levels) */
-int ak_x8_offset(ak_type t);
 typedef void (*ak_x8_fn)(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
                          float *out, size_t os, int nc);
 extern const ak_x8_fn ak_x8_avx2[AK_TYPE_COUNT], ak_x8_vnni[AK_TYPE_COUNT];

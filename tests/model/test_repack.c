@@ -1,4 +1,4 @@
-/* test_repack.c - a model whose MXFP4 matrices are repacked at load (src/model/repack.c)
+/* test_repack.c - a model whose MXFP4 or Q4_K matrices are repacked at load (src/model/repack.c)
  * computes what the mapped layout computes: with the scalar kernels bit for bit (the x8
  * kernels equal the scalar reference, tests/quant/test_quant_repack.c), with the SIMD
  * kernels within float rounding; a prompt decoded as one batch equals the same tokens
@@ -19,9 +19,9 @@ static const int32_t prompt[N_PROMPT] = {1, 9, 17, 33, 4, 250, 77, 8, 100, 263, 
 
 /* Logits of the prompt (one batch, every token's) and of N_STEPS decodes after it; with
  * one_by_one the prompt goes in a token at a time. [N_PROMPT + N_STEPS][N_VOCAB]. */
-static void run(ak_model *m, int n_threads, int one_by_one, float *out) {
+static void run(ak_model *m, int n_threads, int one_by_one, const ak_router_config *rc, float *out) {
     ak_error err = {0};
-    ak_context *c = test_context(m, N_CTX, N_PROMPT, n_threads, NULL);
+    ak_context *c = test_context(m, N_CTX, N_PROMPT, n_threads, rc);
     if (!c) return;
     for (int i = 0; i < N_PROMPT; i += one_by_one ? 1 : N_PROMPT) {
         const int n = one_by_one ? 1 : N_PROMPT;
@@ -64,6 +64,7 @@ static void test_type(const char *arch, int type) {
     gp.n_vocab = N_VOCAB;
     gp.type = type;
     gp.n_layer = 2;
+    if (type == AK_TYPE_Q4_K) gp.n_embd = gp.n_ff = 256; /* whole Q4_K blocks, else gen-model falls back to Q8_0 */
     char path[256];
     ak_model *probe = test_gen_write_load(&gp, "repack", path, sizeof path);
     if (!probe) return;
@@ -82,21 +83,28 @@ static void test_type(const char *arch, int type) {
     float *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got), *simd_plain = malloc(n * sizeof *ref);
     /* scalar kernels: the repacked model's logits are the mapped model's, bit for bit */
     ak_quant_set_simd(AK_SIMD_SCALAR);
-    run(plain, 1, 0, ref);
-    run(packed, 1, 0, got);
+    run(plain, 1, 0, NULL, ref);
+    run(packed, 1, 0, NULL, got);
     CHECK(same_bits(ref, got, n), "%s scalar: repacked differs from mapped (max rel %.3g)", arch,
           max_rel_diff(ref, got, n));
-    run(packed, 2, 1, got);
+    run(packed, 2, 1, NULL, got);
     CHECK(same_bits(ref, got, n), "scalar, token by token, 2 threads");
-    /* SIMD kernels (both builds): batch == token by token, any thread count; near the mapped model */
+    /* SIMD kernels (both builds): batch == token by token, any thread count; near the mapped
+     * model with every expert running (a top-k choice at a near-tie may flip with the
+     * rounding and then the outputs differ by more than rounding) */
+    const ak_hparams *hp = ak_model_hparams(packed);
+    ak_router_config all = ak_config_uniform(hp->n_expert, hp->n_expert_used, 0, ak_policy_fixed(hp->n_expert));
+    const ak_router_config *rc_all = hp->gating == AK_GATING_SOFTMAX ? &all : NULL;
     ak_quant_set_simd(AK_SIMD_AVX2);
     if (ak_quant_simd() == AK_SIMD_AVX2) {
-        run(plain, 1, 0, simd_plain);
+        run(plain, 1, 0, rc_all, simd_plain);
         for (int vnni = 0; vnni <= 1; vnni++) {
             ak_quant_set_vnni(vnni);
-            run(packed, 1, 0, ref);
-            run(packed, 3, 1, got);
+            run(packed, 1, 0, NULL, ref);
+            run(packed, 3, 1, NULL, got);
             CHECK(same_bits(ref, got, n), "%s simd (vnni %d): batch differs from token by token", arch, vnni);
+            if (!rc_all) continue; /* deepseek2's groups: no all-experts routing */
+            run(packed, 1, 0, rc_all, ref);
             CHECK(max_rel_diff(simd_plain, ref, n) < 1e-4, "%s simd (vnni %d): %.3g from the mapped model", arch,
                   vnni, max_rel_diff(simd_plain, ref, n));
         }
@@ -111,6 +119,8 @@ static void test_type(const char *arch, int type) {
 int main(void) {
     test_type("gpt-oss", AK_TYPE_MXFP4);
     test_type("deepseek2", AK_TYPE_MXFP4);
+    test_type("olmoe", AK_TYPE_Q4_K);
+    test_type("qwen35moe", AK_TYPE_Q4_K);
 
     /* the environment's default, and a head of rows that are not a multiple of 8 */
     ak_gen_params gp;

@@ -12,7 +12,7 @@
 
 enum { MAX_ROWS = 40, MAX_COLS = 11, MAX_N = 4096 };
 
-static uint8_t g_plain[MAX_ROWS * (MAX_N / 32) * 34], g_x8[sizeof g_plain], g_x[MAX_COLS * (MAX_N / 32) * 34];
+static uint8_t g_plain[MAX_ROWS * (MAX_N / 32) * 34], g_x8[sizeof g_plain], g_x[MAX_COLS * (MAX_N / 256) * 292];
 static ak_type g_t;
 static float g_ref[MAX_COLS][MAX_ROWS], g_y[MAX_COLS][MAX_ROWS];
 
@@ -22,9 +22,13 @@ static void make(int64_t n, int rows, int cols) {
         for (int64_t i = 0; i < n; i++) v[i] = rnd() * (r % 3 == 0 ? 40.0f : 0.5f);
         ak_quantize_row(g_t, v, g_plain + (size_t)r * ak_row_bytes(g_t, n), n);
     }
-    /* the subnormal scales (e < 2) take another branch of the scale's decoding */
-    blk_mxfp4 *b = (blk_mxfp4 *)g_plain;
-    b[0].e = 0, b[1 % (rows * (n / 32))].e = 1, b[(rows * (n / 32)) / 2].e = 2;
+    if (g_t == AK_TYPE_MXFP4) { /* the subnormal scales (e < 2) take another branch of the scale's decoding */
+        blk_mxfp4 *b = (blk_mxfp4 *)g_plain;
+        b[0].e = 0, b[1 % (rows * (n / 32))].e = 1, b[(rows * (n / 32)) / 2].e = 2;
+    } else { /* every 6-bit scale and min at its largest in one block: each bit of the packing */
+        blk_q4_k *b = (blk_q4_k *)g_plain;
+        memset(b[0].scales, 0xFF, sizeof b[0].scales);
+    }
     for (int c = 0; c < cols; c++) {
         for (int64_t i = 0; i < n; i++) v[i] = rnd() * (c == 0 ? 100.0f : 3.0f);
         ak_encode_activation(g_t, v, g_x + (size_t)c * ak_encoded_row_bytes(g_t, n), n);
@@ -78,6 +82,8 @@ static void test_supported(void) {
     CHECK(!ak_repack_supported(AK_TYPE_MXFP4, 48, 16));       /* not whole blocks */
     CHECK(!ak_repack_supported(AK_TYPE_MXFP4, 32 * (AK_X8_MAX_BLOCKS + 1), 8));
     CHECK(!ak_repack_supported(AK_TYPE_Q8_0, 2048, 512));     /* no x8 kernel for the type */
+    CHECK(ak_repack_supported(AK_TYPE_Q4_K, 2048, 512));
+    CHECK(!ak_repack_supported(AK_TYPE_Q4_K, 2048 + 32, 512)); /* not whole Q4_K blocks */
     CHECK(!ak_repack_supported(AK_TYPE_MXFP4, 0, 8));
 }
 
@@ -87,6 +93,11 @@ int main(void) {
     test_paths(32, 8);
     test_paths(64, 24);
     test_paths(2880, 40);
+    test_paths(4096, 16);
+    g_t = AK_TYPE_Q4_K;
+    test_paths(256, 8);
+    test_paths(512, 24);
+    test_paths(2048, 40);
     test_paths(4096, 16);
     return check_finish("test_quant_repack");
 }
