@@ -20,9 +20,10 @@
  * Groups follow each other; a matrix keeps its size.
  *
  * Results: each row is computed as the scalar reference (dot_scalar.c) computes it from the
- * plain layout - integer block sums, then s += sumi * (da * yd) in block order - so the
- * SIMD x8 kernels, the scalar x8 kernel and ak_vec_dot on the scalar path agree bit for bit
- * (tests/quant/test_quant_repack.c). */
+ * plain layout - integer block sums, then one float expression per block added in block
+ * order, unfused - so the SIMD x8 kernels, the scalar x8 kernel and ak_vec_dot on the
+ * scalar path agree bit for bit (tests/quant/test_quant_repack.c). The plain AVX2 kernels
+ * sum 8 lanes per row instead and differ from them in float rounding only. */
 #include <string.h>
 
 #include "quant/blocks.h"
