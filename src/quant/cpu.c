@@ -80,6 +80,14 @@ void ak_quant_set_vnni(int on) {
 static const ak_dot_fn *simd_dots(void) { return ak_quant_vnni() ? ak_dot_vnni : ak_dot_avx2; }
 static const ak_dotn_fn *simd_dotns(void) { return ak_quant_vnni() ? ak_dotn_vnni : ak_dotn_avx2; }
 
+ak_encode_block_fn ak_encode_simd(ak_type t) {
+    if (ak_quant_simd() != AK_SIMD_AVX2) return NULL;
+    const int vnni = ak_quant_vnni();
+    if (t == AK_TYPE_Q8_K) return vnni ? ak_encode_q8_k_vnni : ak_encode_q8_k_avx2;
+    if (t == AK_TYPE_Q8_0) return vnni ? ak_encode_q8_0_vnni : ak_encode_q8_0_avx2;
+    return NULL;
+}
+
 static ak_dot_fn dot_for(ak_type t) {
     if ((int)t < 0 || (int)t >= AK_TYPE_COUNT) return NULL;
     if (ak_quant_simd() == AK_SIMD_AVX2 && simd_dots()[t]) return simd_dots()[t];

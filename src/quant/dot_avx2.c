@@ -493,6 +493,84 @@ DEFINE_COLS(dot_iq4_nl, IQ4_NL_BODY, 8)
 DEFINE_COLS(dot_q2_k, q2_k_cols, 4)
 DEFINE_COLS(dot_q3_k, q3_k_cols, 4)
 
+/* ---- activation encoding (quantize.c's quant_q8_k and quant_q8_0_act) in vectors, the
+ * same bytes: every step is exact or rounds as the scalar code does (cvtps rounds to
+ * nearest even like nearbyintf; |scale * x| <= 127 rounds to at most 127, so nothing
+ * clamps). A block with a NaN or an infinity returns -1 and is left to the scalar code. */
+
+/* the largest |x| of 8n floats, or -1 when one is not finite */
+INLINE float absmax_finite(const float *x, int n8) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(3.40282347e38f);
+    __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (int j = 0; j < n8; j++) {
+        __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * j));
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
+        m = _mm256_max_ps(m, a);
+    }
+    if (_mm256_movemask_ps(bad)) return -1.0f;
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* 32 floats times s, rounded, as 32 int8 in order; sums of each 16 into sum16[0..1] */
+INLINE __m256i round_pack32(const float *x, __m256 s, int *sum16) {
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(s, _mm256_loadu_ps(x)));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(s, _mm256_loadu_ps(x + 8)));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(s, _mm256_loadu_ps(x + 16)));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(s, _mm256_loadu_ps(x + 24)));
+    if (sum16) {
+        __m256i a = _mm256_add_epi32(i0, i1), c = _mm256_add_epi32(i2, i3);
+        __m128i a4 = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        __m128i c4 = _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        __m128i t = _mm_hadd_epi32(_mm_hadd_epi32(a4, c4), _mm_setzero_si128());
+        sum16[0] = _mm_cvtsi128_si32(t), sum16[1] = _mm_extract_epi32(t, 1);
+    }
+    __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static int encode_q8_k_block(const float *x, void *dst) {
+    blk_q8_k *b = dst;
+    const float amax = absmax_finite(x, QKK / 8);
+    if (amax < 0.0f) return -1;
+    if (amax == 0.0f) {
+        memset(b, 0, sizeof *b);
+        return 0;
+    }
+    float max = 0.0f; /* the first value of largest magnitude, with its sign */
+    for (int j = 0; j < QKK / 8; j++) {
+        __m256 v = _mm256_loadu_ps(x + 8 * j);
+        int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+        if (m) {
+            max = x[8 * j + __builtin_ctz((unsigned)m)];
+            break;
+        }
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < QKK / 32; j++) {
+        int sums[2];
+        _mm256_storeu_si256((__m256i *)(b->qs + 32 * j), round_pack32(x + 32 * j, _mm256_set1_ps(iscale), sums));
+        b->bsums[2 * j] = (int16_t)sums[0], b->bsums[2 * j + 1] = (int16_t)sums[1];
+    }
+    b->d = 1 / iscale;
+    return 0;
+}
+
+static int encode_q8_0_block(const float *x, void *dst) {
+    blk_q8_0 *b = dst;
+    const float amax = absmax_finite(x, QK32 / 8);
+    if (amax < 0.0f) return -1;
+    b->d = ak_f32_to_f16(amax / 127.f);
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    _mm256_storeu_si256((__m256i *)b->qs, round_pack32(x, _mm256_set1_ps(id), NULL));
+    return 0;
+}
+
+const ak_encode_block_fn KERNEL_SET(ak_encode_q8_k) = encode_q8_k_block;
+const ak_encode_block_fn KERNEL_SET(ak_encode_q8_0) = encode_q8_0_block;
+
 int KERNEL_SET(ak_dot_available)(void) { return 1; }
 
 /* f16 -> f32 for a row (the KV cache's f16 V rows): F16C converts exactly, so the result
@@ -671,5 +749,7 @@ const ak_f16_row_fn KERNEL_SET(ak_f16_row) = NULL;
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {0};
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {0};
 const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {0};
+const ak_encode_block_fn KERNEL_SET(ak_encode_q8_k) = NULL;
+const ak_encode_block_fn KERNEL_SET(ak_encode_q8_0) = NULL;
 
 #endif

@@ -39,6 +39,14 @@ typedef void (*ak_x8_fn)(int64_t nb, const uint8_t *grp, const uint8_t *x, size_
                          float *out, size_t os, int nc);
 extern const ak_x8_fn ak_x8_avx2[AK_TYPE_COUNT], ak_x8_vnni[AK_TYPE_COUNT];
 
+/* One block of an activation row encoded (Q8_K: 256 values, Q8_0: 32) exactly as
+ * quantize.c's scalar encoder does; -1 (nothing written) for a block with a NaN or an
+ * infinity, which the scalar encoder then takes. ak_encode_simd gives the path's function
+ * for a vec-dot type, or NULL (scalar path, or none built). */
+typedef int (*ak_encode_block_fn)(const float *x, void *dst);
+extern const ak_encode_block_fn ak_encode_q8_k_avx2, ak_encode_q8_k_vnni, ak_encode_q8_0_avx2, ak_encode_q8_0_vnni;
+ak_encode_block_fn ak_encode_simd(ak_type vec_dot_type);
+
 /* Within the AVX2 level, use the VNNI build when the CPU has it (default) or not (0):
  * lets tests compare the two builds and benchmarks time either. AK_SIMD=avx2 in the
  * environment also turns it off. */

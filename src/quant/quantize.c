@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "quant/blocks.h"
-#include "quant/quant.h"
+#include "quant/kernels.h"
 
 /* float -> int without undefined behaviour on inf/nan input rows (nan -> 0, saturating). */
 static int to_int(float v) {
@@ -75,7 +75,9 @@ static void quant_q8_0_ref(const float *x, blk_q8_0 *b, int64_t nb) {
 }
 
 static void quant_q8_0_act(const float *x, blk_q8_0 *b, int64_t nb) {
+    const ak_encode_block_fn simd = ak_encode_simd(AK_TYPE_Q8_0);
     for (int64_t i = 0; i < nb; i++, x += QK32) {
+        if (simd && simd(x, &b[i]) == 0) continue;
         float amax = 0.0f;
         for (int j = 0; j < QK32; j++) amax = fmaxf(amax, fabsf(x[j]));
         b[i].d = ak_f32_to_f16(amax / 127.f);
@@ -84,8 +86,12 @@ static void quant_q8_0_act(const float *x, blk_q8_0 *b, int64_t nb) {
     }
 }
 
+/* Activations take this once per matrix input: the SIMD path encodes the same bytes
+ * (dot_avx2.c) and leaves non-finite blocks to the code below. */
 static void quant_q8_k(const float *x, blk_q8_k *b, int64_t nb) {
+    const ak_encode_block_fn simd = ak_encode_simd(AK_TYPE_Q8_K);
     for (int64_t i = 0; i < nb; i++, x += QKK) {
+        if (simd && simd(x, &b[i]) == 0) continue;
         float amax = 0.0f, max = 0.0f;
         for (int j = 0; j < QKK; j++)
             if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
