@@ -24,7 +24,7 @@ static void usage(FILE *out) {
             "  generation speeds, the average K per token and layer and the compute saved against\n"
             "  the model's own top-k. --temp 0 is greedy. -c 0: the model's trained context length.\n"
             "  -ctk/-ctv: KV cache types (f16 default, f32, bf16, q8_0, q4_0).\n"
-            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4 and Q4_K\n"
+            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4, Q4_K, Q5_K\n"
             "  are repacked at load for faster kernels).\n"
             "  --top-p/--top-k here are the sampler's; give the top-p routing policy's threshold as\n"
             "  --route-top-p P.\n\n");

@@ -23,7 +23,7 @@ static void usage(FILE *out) {
             "  model's own top-k. Without routing flags the model's native top-k is used.\n"
             "  -b: tokens per forward batch (default 2048, capped at -c).\n"
             "  -ctk/-ctv: KV cache types (f16 default, f32, bf16, q8_0, q4_0).\n"
-            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4 and Q4_K\n"
+            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4, Q4_K, Q5_K\n"
             "  are repacked at load for faster kernels).\n"
             "  --save-logits FILE  store the scored positions' log-probabilities (run this at full K)\n"
             "  --kl-base FILE      KL divergence to that run: mean KL, same top-1 token, PPL ratio\n"

@@ -28,7 +28,7 @@ static void usage(FILE *out) {
             "  default (the routing flags below) or a router-config JSON file. --trace prints each request's\n"
             "  per-layer entropy and K as bars to stderr. One JSON line per request goes to --log-file\n"
             "  (default stderr). Routing flags set the default routing (default: the model's own top-k).\n"
-            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4 and Q4_K are\n"
+            "  --no-repack: compute on the weights as the file lays them out (default: MXFP4, Q4_K, Q5_K are\n"
             "  repacked at load for faster kernels, docs/engine.md).\n"
             "  The early-exit and pruning flags below set every request's default; a request's \"skip\"\n"
             "  object may choose its own within --min-exit-threshold P (default 1: no lower threshold) and\n"

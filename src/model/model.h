@@ -97,7 +97,7 @@ enum { AK_GATING_SOFTMAX = 0, AK_GATING_DS_SOFTMAX = 1, AK_GATING_DS_SIGMOID = 2
  * a missing tensor or a wrong shape or type -> NULL and a message naming the tensor. */
 ak_model *ak_model_load(const char *path, ak_error *err);
 /* Load options. repack: copy the matrices that have faster kernels in another layout
- * (MXFP4 and Q4_K: quant/repack.c) into it at load, at no memory cost for a mapped file (the
+ * (MXFP4, Q4_K, Q5_K: quant/repack.c) into it at load, at no memory cost for a mapped file (the
  * pages it replaces are released); 0 computes on the mapped bytes as they are. */
 typedef struct {
     int repack;

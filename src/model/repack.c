@@ -1,6 +1,6 @@
 /* repack.c - the model's matrices copied into the x8 layout of quant/repack.c at load.
  *
- * Only what the x8 kernels take is copied (MXFP4 and Q4_K matrices whose rows come in groups of 8);
+ * Only what the x8 kernels take is copied (MXFP4, Q4_K and Q5_K matrices whose rows come in groups of 8);
  * the token embedding stays in the file (it is read a row at a time), and so does a tied
  * output head's source: the head gets its own copy. The memory cost is nil in steady
  * state: the copy replaces the mapped pages, which are released (MADV_DONTNEED on a

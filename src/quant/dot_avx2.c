@@ -653,9 +653,10 @@ INLINE void mxfp4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size
     for (int c = 0; c < NC; c++) _mm256_storeu_ps(out + (size_t)c * os, acc[c]);
 }
 
-/* Q4_K in the x8 layout (repack.c): words 1..3 of each row's block are its packed 6-bit
+/* Q4_K and Q5_K in the x8 layout (repack.c): words 1..3 of each row's block are its packed 6-bit
  * scales and mins (k4_scale_min), decoded for the 8 rows at once; nibbles are unsigned,
- * so vpdpbusd takes them directly (maddubs pairs stay below 2 x 15 x 127). Per row, as
+ * so vpdpbusd takes them directly (maddubs pairs stay below 2 x 31 x 127); Q5_K's words
+ * 4..11 are qh, whose bits become the 5th bit of each code. Per row, as
  * dot_scalar.c's dot_k4: sumi = sum_s sc_s x (sub-block s's sum), summ = sum_s m_s x
  * (its activation sum), block value d yd sumi - dmin yd summ, accumulated in block order. */
 INLINE __m256i k4_x8_scale(__m256i lo_word, __m256i hi_word, int s) { /* sc_s (or m_s) of 8 rows */
@@ -666,15 +667,17 @@ INLINE __m256i k4_x8_scale(__m256i lo_word, __m256i hi_word, int s) { /* sc_s (o
                            _mm256_and_si256(_mm256_srli_epi32(lo_word, 8 * t + 2), top2));
 }
 
-INLINE void q4_k_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
-                         float *out, size_t os, const int NC) {
+INLINE void k4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
+                       float *out, size_t os, const int NC, const int HAS_QH) {
+    const size_t bb = HAS_QH ? sizeof(blk_q5_k) : sizeof(blk_q4_k), qs_at = HAS_QH ? 384 : 128;
+    const __m256i one = _mm256_set1_epi8(1);
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     const __m256i lo16 = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9,
                                           12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
     __m256 acc[AK_DOTN_MAX];
     for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *b = grp + (size_t)i * AK_X8_ROWS * sizeof(blk_q4_k);
+        const uint8_t *b = grp + (size_t)i * AK_X8_ROWS * bb;
         const __m256i w0 = _mm256_loadu_si256((const __m256i *)b);
         const __m256i sc_w = _mm256_loadu_si256((const __m256i *)(b + 32));  /* scales bytes 0-3 */
         const __m256i m_w = _mm256_loadu_si256((const __m256i *)(b + 64));   /* bytes 4-7 */
@@ -690,8 +693,13 @@ INLINE void q4_k_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_
             __m256i lo_sum[AK_DOTN_MAX], hi_sum[AK_DOTN_MAX];
             for (int c = 0; c < NC; c++) lo_sum[c] = hi_sum[c] = _mm256_setzero_si256();
             for (int k = 0; k < 8; k++) {
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * (8 * ch + k)));
-                const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(b + qs_at + 32 * (8 * ch + k)));
+                __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                if (HAS_QH) { /* Q5_K: bit 2ch (2ch + 1) of qh[l] is the 5th bit of sub-block 2ch's (2ch + 1's) element l */
+                    const __m256i h = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * k));
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * ch), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * ch + 1), one), 4));
+                }
                 for (int c = 0; c < NC; c++) {
                     const int8_t *y = XCOL(blk_q8_k, x, xs, c)[i].qs + 64 * ch + 4 * k;
                     lo_sum[c] = DPBUSD(lo_sum[c], lo, bcast4(y));
@@ -739,8 +747,12 @@ INLINE void q4_k_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_
         }                                                                                                  \
     }
 DEFINE_X8(x8_mxfp4, mxfp4_x8_cols)
-DEFINE_X8(x8_q4_k, q4_k_x8_cols)
-const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {[AK_TYPE_MXFP4] = x8_mxfp4, [AK_TYPE_Q4_K] = x8_q4_k};
+#define Q4_K_X8(nb, grp, x, xs, prep, out, os, NC) k4_x8_cols(nb, grp, x, xs, prep, out, os, NC, 0)
+#define Q5_K_X8(nb, grp, x, xs, prep, out, os, NC) k4_x8_cols(nb, grp, x, xs, prep, out, os, NC, 1)
+DEFINE_X8(x8_q4_k, Q4_K_X8)
+DEFINE_X8(x8_q5_k, Q5_K_X8)
+const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {[AK_TYPE_MXFP4] = x8_mxfp4, [AK_TYPE_Q4_K] = x8_q4_k,
+                                                     [AK_TYPE_Q5_K] = x8_q5_k};
 
 #else /* built without the flags (another architecture or compiler): scalar only */
 

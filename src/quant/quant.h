@@ -91,7 +91,7 @@ void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0
                const void *X_enc, size_t x_stride_bytes, int n_cols_x, float *Y, int64_t y_stride);
 
 /* Repacked weights (repack.c): rows in groups of AK_X8_ROWS, each block of the 8 rows side
- * by side, for kernels that compute the 8 rows at once. MXFP4 and Q4_K, rows of at most
+ * by side, for kernels that compute the 8 rows at once. MXFP4, Q4_K and Q5_K, rows of at most
  * AK_X8_MAX_BLOCKS blocks; a matrix keeps its size. ak_matmul_x8 has ak_matmul's contract
  * (any r0..r1, any number of columns, y indexed by absolute row) on a repacked matrix, and
  * each result equals the scalar ak_vec_dot of the plain row bit for bit. */

@@ -16,7 +16,8 @@
  *          lane r's low nibbles are row r's elements 4k..4k+3, its high nibbles 16+4k..;
  *   Q4_K:  all 36 words: d|dmin, the 3 words of packed 6-bit scales and mins, then qs
  *          (vector 4 + 8c + k: lane r's low nibbles are sub-block 2c's elements 4k..4k+3,
- *          its high nibbles sub-block 2c+1's).
+ *          its high nibbles sub-block 2c+1's);
+ *   Q5_K:  all 44 words: as Q4_K with qh's 8 words (4..11) before the codes (12..43).
  * Groups follow each other; a matrix keeps its size.
  *
  * Results: each row is computed as the scalar reference (dot_scalar.c) computes it from the
@@ -47,6 +48,7 @@ static int x8_shape_of(ak_type t, x8_shape *sh) {
      * Q8_0 on x86; BENCHMARKS.md, session 10) */
     if (t == AK_TYPE_MXFP4) *sh = (x8_shape){sizeof(blk_mxfp4), 1, QK32, AK_DOTN_MAX};
     else if (t == AK_TYPE_Q4_K) *sh = (x8_shape){sizeof(blk_q4_k), 0, QKK, 4};
+    else if (t == AK_TYPE_Q5_K) *sh = (x8_shape){sizeof(blk_q5_k), 0, QKK, 4};
     else return 0;
     return 1;
 }
@@ -86,7 +88,7 @@ void ak_repack_x8(ak_type t, const void *src, void *dst, int64_t n_in, int64_t n
 static void x8_group_scalar(ak_type t, const x8_shape *sh, int64_t nb, const uint8_t *grp, const uint8_t *y,
                             float *out) {
     const size_t yb = ak_type_block_bytes(ak_vec_dot_type(t));
-    uint8_t plain[sizeof(blk_q4_k)];
+    uint8_t plain[sizeof(blk_q5_k)];
     for (int r = 0; r < AK_X8_ROWS; r++) {
         float s = 0.0f;
         for (int64_t i = 0; i < nb; i++) {
@@ -99,11 +101,11 @@ static void x8_group_scalar(ak_type t, const x8_shape *sh, int64_t nb, const uin
 
 /* What the SIMD kernels read of each activation block besides its codes, computed once per
  * call: Q8_0 (MXFP4): the scale as a float and the codes' sum times 12 (the kernels
- * multiply unsigned levels, level + 12, and subtract this); Q8_K (Q4_K): the scale and the
+ * multiply unsigned levels, level + 12, and subtract this); Q8_K (Q4_K, Q5_K): the scale and the
  * 8 sub-block sums of 32 codes (bsums pairwise). */
 static void x8_prepare(ak_type t, int64_t nb, const uint8_t *x, size_t xs, int nc, ak_x8_prep *p) {
     for (int c = 0; c < nc; c++) {
-        if (t == AK_TYPE_Q4_K) {
+        if (t == AK_TYPE_Q4_K || t == AK_TYPE_Q5_K) {
             const blk_q8_k *y = (const blk_q8_k *)(x + (size_t)c * xs);
             for (int64_t i = 0; i < nb; i++) {
                 p->yd[c][i] = y[i].d;

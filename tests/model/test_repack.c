@@ -64,7 +64,7 @@ static void test_type(const char *arch, int type) {
     gp.n_vocab = N_VOCAB;
     gp.type = type;
     gp.n_layer = 2;
-    if (type == AK_TYPE_Q4_K) gp.n_embd = gp.n_ff = 256; /* whole Q4_K blocks, else gen-model falls back to Q8_0 */
+    if (type == AK_TYPE_Q4_K || type == AK_TYPE_Q5_K) gp.n_embd = gp.n_ff = 256; /* whole Q4_K blocks, else gen-model falls back to Q8_0 */
     char path[256];
     ak_model *probe = test_gen_write_load(&gp, "repack", path, sizeof path);
     if (!probe) return;
@@ -121,6 +121,7 @@ int main(void) {
     test_type("deepseek2", AK_TYPE_MXFP4);
     test_type("olmoe", AK_TYPE_Q4_K);
     test_type("qwen35moe", AK_TYPE_Q4_K);
+    test_type("qwen3moe", AK_TYPE_Q5_K);
 
     /* the environment's default, and a head of rows that are not a multiple of 8 */
     ak_gen_params gp;

@@ -25,9 +25,13 @@ static void make(int64_t n, int rows, int cols) {
     if (g_t == AK_TYPE_MXFP4) { /* the subnormal scales (e < 2) take another branch of the scale's decoding */
         blk_mxfp4 *b = (blk_mxfp4 *)g_plain;
         b[0].e = 0, b[1 % (rows * (n / 32))].e = 1, b[(rows * (n / 32)) / 2].e = 2;
-    } else { /* every 6-bit scale and min at its largest in one block: each bit of the packing */
+    } else if (g_t == AK_TYPE_Q4_K) { /* every 6-bit scale and min at its largest in one block: each bit of the packing */
         blk_q4_k *b = (blk_q4_k *)g_plain;
         memset(b[0].scales, 0xFF, sizeof b[0].scales);
+    } else { /* the same, and every 5th bit set */
+        blk_q5_k *b = (blk_q5_k *)g_plain;
+        memset(b[0].scales, 0xFF, sizeof b[0].scales);
+        memset(b[0].qh, 0xFF, sizeof b[0].qh);
     }
     for (int c = 0; c < cols; c++) {
         for (int64_t i = 0; i < n; i++) v[i] = rnd() * (c == 0 ? 100.0f : 3.0f);
@@ -94,10 +98,12 @@ int main(void) {
     test_paths(64, 24);
     test_paths(2880, 40);
     test_paths(4096, 16);
-    g_t = AK_TYPE_Q4_K;
-    test_paths(256, 8);
-    test_paths(512, 24);
-    test_paths(2048, 40);
-    test_paths(4096, 16);
+    for (int k = 0; k < 2; k++) {
+        g_t = k ? AK_TYPE_Q5_K : AK_TYPE_Q4_K;
+        test_paths(256, 8);
+        test_paths(512, 24);
+        test_paths(2048, 40);
+        test_paths(4096, 16);
+    }
     return check_finish("test_quant_repack");
 }
