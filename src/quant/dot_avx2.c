@@ -624,8 +624,8 @@ INLINE __m256i bcast4(const int8_t *p) {
 
 INLINE void mxfp4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
                           float *out, size_t os, const int NC) {
-    static const int8_t offset_levels[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};
-    const __m256i levels = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)offset_levels));
+    const __m256i levels = _mm256_add_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)mxfp4_levels())),
+                                           _mm256_set1_epi8(AK_X8_MXFP4_OFFSET));
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256 acc[AK_DOTN_MAX];
     for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();

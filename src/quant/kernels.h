@@ -32,9 +32,11 @@ extern const ak_dotn_fn ak_dotn_vnni[AK_TYPE_COUNT];
  * each activation block besides its codes (filled by repack.c for the same columns). */
 typedef struct {
     float yd[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];         /* block scales */
-    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* Q8_0: sum of codes x 12 (MXFP4's level
-                                                      * offset); Q8_K: [8 i + s] sum of sub-block s */
+    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* Q8_0: sum of codes x AK_X8_MXFP4_OFFSET;
+                                                      * Q8_K: [8 i + s] sum of sub-block s */
 } ak_x8_prep;
+/* What makes MXFP4's doubled E2M1 levels (-12..12) unsigned for vpdpbusd */
+enum { AK_X8_MXFP4_OFFSET = 12 };
 typedef void (*ak_x8_fn)(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t xs, const ak_x8_prep *prep,
                          float *out, size_t os, int nc);
 extern const ak_x8_fn ak_x8_avx2[AK_TYPE_COUNT], ak_x8_vnni[AK_TYPE_COUNT];

@@ -59,7 +59,13 @@ int ak_repack_supported(ak_type t, int64_t n_in, int64_t n_out) {
            n_in / QK32 <= AK_X8_MAX_BLOCKS;
 }
 
-/* row r's plain block from group block b (the inverse of the interleave) */
+/* The interleave of one row: row r's plain block into group block b (pack), or back (unpack). */
+static void x8_pack(const x8_shape *sh, const uint8_t *plain, uint8_t *b, int r) {
+    memcpy(b + sh->head * (size_t)r, plain, sh->head);
+    for (size_t w = 0; w < (sh->block - sh->head) / 4; w++)
+        memcpy(b + AK_X8_ROWS * sh->head + 32 * w + 4 * (size_t)r, plain + sh->head + 4 * w, 4);
+}
+
 static void x8_unpack(const x8_shape *sh, const uint8_t *b, int r, uint8_t *plain) {
     memcpy(plain, b + sh->head * (size_t)r, sh->head);
     for (size_t w = 0; w < (sh->block - sh->head) / 4; w++)
@@ -74,12 +80,8 @@ void ak_repack_x8(ak_type t, const void *src, void *dst, int64_t n_in, int64_t n
     uint8_t *o = dst;
     for (int64_t g = 0; g < n_out / AK_X8_ROWS; g++)
         for (int64_t i = 0; i < nb; i++, o += AK_X8_ROWS * sh.block)
-            for (int r = 0; r < AK_X8_ROWS; r++) {
-                const uint8_t *b = a + ((size_t)(g * AK_X8_ROWS + r) * (size_t)nb + (size_t)i) * sh.block;
-                memcpy(o + sh.head * (size_t)r, b, sh.head);
-                for (size_t w = 0; w < (sh.block - sh.head) / 4; w++)
-                    memcpy(o + AK_X8_ROWS * sh.head + 32 * w + 4 * (size_t)r, b + sh.head + 4 * w, 4);
-            }
+            for (int r = 0; r < AK_X8_ROWS; r++)
+                x8_pack(&sh, a + ((size_t)(g * AK_X8_ROWS + r) * (size_t)nb + (size_t)i) * sh.block, o, r);
 }
 
 /* The scalar x8 kernel: one group (8 rows) with one activation column, each row's blocks
@@ -100,8 +102,8 @@ static void x8_group_scalar(ak_type t, const x8_shape *sh, int64_t nb, const uin
 }
 
 /* What the SIMD kernels read of each activation block besides its codes, computed once per
- * call: Q8_0 (MXFP4): the scale as a float and the codes' sum times 12 (the kernels
- * multiply unsigned levels, level + 12, and subtract this); Q8_K (Q4_K, Q5_K): the scale and the
+ * call: Q8_0 (MXFP4): the scale as a float and the codes' sum times AK_X8_MXFP4_OFFSET (the
+ * kernels multiply unsigned levels, level + offset, and subtract this); Q8_K (Q4_K, Q5_K): the scale and the
  * 8 sub-block sums of 32 codes (bsums pairwise). */
 static void x8_prepare(ak_type t, int64_t nb, const uint8_t *x, size_t xs, int nc, ak_x8_prep *p) {
     for (int c = 0; c < nc; c++) {
@@ -118,7 +120,7 @@ static void x8_prepare(ak_type t, int64_t nb, const uint8_t *x, size_t xs, int n
             int sum = 0;
             for (int j = 0; j < QK32; j++) sum += y[i].qs[j];
             p->yd[c][i] = half_to_f32(y[i].d);
-            p->ysum_off[c][i] = sum * 12;
+            p->ysum_off[c][i] = sum * AK_X8_MXFP4_OFFSET;
         }
     }
 }
