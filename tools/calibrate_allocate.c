@@ -21,13 +21,14 @@ static int parse_rules(const char *rule, int *use) {
     return 0;
 }
 
-static void print_result(const ak_allocate_opts *o, const ak_allocation *a, const ak_router_config *cfg) {
+static void print_result(const ak_allocate_opts *o, const ak_profile *p, const ak_allocation *a,
+                         const ak_router_config *cfg) {
     printf("rule %s, predicted cost %.5f%s; per-layer budgets (average K) and policies:\n", ak_alloc_rule_name(a->rule),
            a->predicted, " (summed over layers)");
     for (int l = 0; l < a->n_layer; l++) {
         char desc[200];
-        ak_policy_describe(&cfg->layers[l], desc, sizeof desc);
-        printf("  layer %d: %.4f  %s\n", l, a->budget[l], desc);
+        ak_policy_describe(&cfg->layers[p->layer_of[l]], desc, sizeof desc);
+        printf("  layer %d: %.4f  %s\n", p->layer_of[l], a->budget[l], desc);
     }
     printf("achieved average K %.4f on the profiled router logits (target %.4f, %+.2f%%), %.1f%% expert compute saved "
            "vs top-%d\nwrote %s\n",
@@ -70,7 +71,7 @@ static int allocate(const ak_allocate_opts *o, state *st, int n_profile, int n_h
 
 static int run(const ak_allocate_opts *o, state *st, ak_error *err) {
     ak_profile_opts po = o->prof;
-    ak_session_opts so = {.softmax_router_only = 1, .n_ctx = po.n_ctx, .ctx_at_most_train = 1, .n_threads = o->n_threads};
+    ak_session_opts so = {.n_ctx = po.n_ctx, .ctx_at_most_train = 1, .n_threads = o->n_threads};
     if (ak_session_open(&st->s, o->model_path, &so, err)) return 1;
     po.n_ctx = st->s.n_ctx;
     if ((st->n_tokens = ak_cli_profile_tokens(&st->s, &po, &st->tokens, err)) < 0) return 1;
@@ -96,7 +97,7 @@ static int run(const ak_allocate_opts *o, state *st, ak_error *err) {
         ak_failf(err, AK_ERR_INVALID_ARG, "%s", aerr.msg);
         return 1;
     }
-    print_result(o, &st->a, &st->cfg);
+    print_result(o, &st->p, &st->a, &st->cfg);
     return 0;
 }
 

@@ -130,7 +130,7 @@ int cmd_profile(int argc, char **argv) {
     }
     ak_error err = {0};
     ak_session s;
-    ak_session_opts so = {.softmax_router_only = 1, .n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
+    ak_session_opts so = {.n_ctx = o.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
     int rc = 1, n = -1;
     int32_t *tokens = NULL;
     ak_profile p;
@@ -144,8 +144,8 @@ int cmd_profile(int argc, char **argv) {
         goto done;
     }
     const char *text = o.data_free ? "random tokens" : o.text_path;
-    printf("profile: %s on %s: %lld tokens x %d layers, native top-%d of %d experts, native PPL %.4f\n", model_path,
-           text, (long long)p.n_tokens, hp->n_layer, hp->n_expert_used, hp->n_expert, p.base_ppl);
+    printf("profile: %s on %s: %lld tokens x %d MoE layers, native top-%d of %d experts, native PPL %.4f\n", model_path,
+           text, (long long)p.n_tokens, p.n_layer, hp->n_expert_used, hp->n_expert, p.base_ppl);
     ak_profile_print(&p, stdout);
     if (write_outputs(&p, json, svg, png, model_path, text)) goto done;
     rc = check_target ? run_check(&s, &p, &o, &ck, tokens, n) : 0;

@@ -210,7 +210,7 @@ int cmd_sweep(int argc, char **argv) {
     }
     ak_error err = {0};
     ak_session s;
-    ak_session_opts so = {.softmax_router_only = 1, .n_ctx = S.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
+    ak_session_opts so = {.n_ctx = S.n_ctx, .ctx_at_most_train = 1, .n_threads = n_threads};
     int32_t *eval = NULL, *calib = NULL;
     S.s = &s;
     rc = 1;

@@ -354,11 +354,11 @@ int ak_allocation_config(const ak_profile *p, const ak_allocation *a, ak_router_
     *cfg = ak_config_uniform(p->n_expert, p->k_native, p->renormalize, ak_policy_fixed(p->k_native));
     snprintf(cfg->name, sizeof cfg->name, "allocated-%s-avgk%g", ak_alloc_rule_name(a->rule), a->target);
     ak_error e;
-    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_failf(err, e.code, "allocation: %s", e.msg);
+    if (ak_config_set_layers(cfg, p->n_model_layer, &e) != AK_OK) return ak_failf(err, e.code, "allocation: %s", e.msg);
     double sum = 0;
-    for (int l = 0; l < p->n_layer; l++) {
+    for (int l = 0; l < p->n_layer; l++) { /* (a layer without experts keeps the native policy, unused) */
         double ach;
-        if (layer_policy(p, a, l, &cfg->layers[l], &ach, err)) {
+        if (layer_policy(p, a, l, &cfg->layers[p->layer_of[l]], &ach, err)) {
             ak_config_free(cfg);
             return -1;
         }

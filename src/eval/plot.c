@@ -199,7 +199,7 @@ int ak_plot_heatmap_svg(FILE *out, const ak_plot_heatmap *h) {
                 ox + c * cw + cw / 2, oy - 8, h->col_prefix, h->col0 + c);
     for (int r = 0; r < h->rows; r++) {
         fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"end\">%s%d</text>\n", ox - 8,
-                oy + r * ch + ch / 2 + 5, h->row_prefix, r);
+                oy + r * ch + ch / 2 + 5, h->row_prefix, h->row_index ? h->row_index[r] : r);
         for (int c = 0; c < h->cols; c++) {
             double v = h->v[r * h->cols + c];
             char col[16];

@@ -32,6 +32,7 @@ typedef struct {
     const char *row_prefix, *col_prefix; /* labels: prefix + index (rows from 0, cols from col0) */
     int col0;
     const double *v;                     /* [rows][cols]; non-finite cells left blank */
+    const int *row_index;                /* [rows]: the number each row's label shows, or NULL: r */
 } ak_plot_heatmap;
 
 int ak_plot_heatmap_svg(FILE *out, const ak_plot_heatmap *h);

@@ -12,7 +12,16 @@
 int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, ak_error *err) {
     memset(p, 0, sizeof *p);
     const ak_hparams *hp = ak_model_hparams(m);
-    p->n_layer = hp->n_layer;
+    if (hp->n_embd_moe != hp->n_embd)
+        return ak_failf(err, AK_ERR_INVALID_ARG, "profile: the experts of this %s model work in a latent space of %d "
+                        "(moe_latent_size), which the profile's prefix errors do not cover yet; calibrate it with "
+                        "`adaptive-k calibrate` (one parameter or per layer) instead", hp->arch, hp->n_embd_moe);
+    /* the record's layers are the model's layers with experts (a dense lead layer, a hybrid's
+     * recurrent or attention-only block has none): the profile's layer l is model layer layer_of[l] */
+    if (ak_router_record_init_model(&p->router, m, cap, err)) return -1;
+    p->n_layer = p->router.n_layer;
+    p->n_model_layer = hp->n_layer;
+    p->layer_of = p->router.layer_of;
     p->n_expert = hp->n_expert;
     p->k_native = hp->n_expert_used;
     p->renormalize = hp->renormalize;
@@ -28,7 +37,7 @@ int ak_profile_init(ak_profile *p, const ak_model *m, int64_t cap, ak_error *err
     ok &= (p->alpha = calloc((size_t)p->n_layer, sizeof(double))) != NULL;
     ok &= (p->entropy_pct = calloc((size_t)p->n_layer * 3, sizeof(double))) != NULL;
     ok &= (p->scratch = malloc((size_t)p->n_embd * sizeof(float))) != NULL;
-    if (!ok || ak_router_record_init(&p->router, p->n_layer, p->n_expert, cap, err)) {
+    if (!ok) {
         ak_profile_free(p);
         return ak_failf(err, AK_ERR_NOMEM, "profile: out of memory for %lld tokens", (long long)cap);
     }
@@ -111,8 +120,8 @@ static void token_errors(const ak_profile *p, const ak_expert_outputs *o, int t,
 
 void ak_profile_sink(void *user, const ak_expert_outputs *o) {
     ak_profile *p = user;
-    const int l = o->layer;
-    if (l < 0 || l >= p->n_layer || o->n_embd != p->n_embd) return;
+    const int l = o->layer >= 0 && o->layer < p->n_model_layer ? p->router.index_of[o->layer] : -1;
+    if (l < 0 || o->n_embd != p->n_embd) return;
     for (int t = 0; t < o->n_tokens; t++) {
         if (o->k[t] != p->k_native) p->bad_k = 1;
         if (p->filled[l] >= p->cap) return;
@@ -148,10 +157,10 @@ static void proxy_tables(ak_profile *p) {
 /* A config running layer `layer` at top-j and every other layer at the native top-K. */
 static int one_layer_config(const ak_profile *p, int layer, int j, ak_router_config *cfg, ak_error *err) {
     *cfg = ak_config_uniform(p->n_expert, p->k_native, p->renormalize, ak_policy_fixed(p->k_native));
-    snprintf(cfg->name, sizeof cfg->name, "profile-l%d-k%d", layer, j);
+    snprintf(cfg->name, sizeof cfg->name, "profile-l%d-k%d", p->layer_of[layer], j);
     ak_error e;
-    if (ak_config_set_layers(cfg, p->n_layer, &e) != AK_OK) return ak_failf(err, e.code, "profile: %s", e.msg);
-    cfg->layers[layer] = ak_policy_fixed(j);
+    if (ak_config_set_layers(cfg, p->n_model_layer, &e) != AK_OK) return ak_failf(err, e.code, "profile: %s", e.msg);
+    cfg->layers[p->layer_of[layer]] = ak_policy_fixed(j);
     return 0;
 }
 
@@ -198,7 +207,7 @@ static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64
             p->dnll[l * K + j - 1] = m.kl.ln_ratio, p->dnll_err[l * K + j - 1] = m.kl.ln_ratio_err;
             p->exact_scored = m.kl.count;
             if (progress)
-                fprintf(progress, "profile: layer %d at top-%d: KL %.5f +/- %.5f, NLL %+.5f +/- %.5f\n", l, j, m.kl.kld,
+                fprintf(progress, "profile: layer %d at top-%d: KL %.5f +/- %.5f, NLL %+.5f +/- %.5f\n", p->layer_of[l], j, m.kl.kld,
                         m.kl.kld_err, m.kl.ln_ratio, m.kl.ln_ratio_err);
         }
     ak_compare_base_free(base);
@@ -210,7 +219,7 @@ static int exact_runs(ak_profile *p, ak_context *c, const int32_t *tokens, int64
 
 static void entropy_percentiles(ak_profile *p, const ak_context *c) {
     for (int l = 0; l < p->n_layer; l++) {
-        const ak_layer_stats *s = ak_context_layer_stats(c, l);
+        const ak_layer_stats *s = ak_context_layer_stats(c, p->layer_of[l]);
         const double q[3] = {0.1, 0.5, 0.9};
         for (int i = 0; i < 3; i++) p->entropy_pct[l * 3 + i] = ak_stats_entropy_percentile(s, q[i]);
     }
@@ -235,7 +244,7 @@ static int record(ak_profile *p, ak_context *c, const int32_t *tokens, int64_t n
     if (T < 0) return -1;
     for (int l = 0; l < p->n_layer; l++)
         if (p->filled[l] != T)
-            return ak_failf(err, AK_ERR_INVALID_ARG, "profile: layer %d recorded %lld tokens, layer 0 %lld (more than %lld?)", l,
+            return ak_failf(err, AK_ERR_INVALID_ARG, "profile: layer %d recorded %lld tokens, the record %lld (more than %lld?)", p->layer_of[l],
                              (long long)p->filled[l], (long long)T, (long long)p->cap);
     p->n_tokens = T;
     p->base_ppl = r.ppl;

@@ -14,9 +14,12 @@
  * exact_chunks chunks. alpha[l], the least-squares scale with alpha * proxy(l, j) ~
  * KL(l, j), turns the proxy into predicted nats of KL for that layer.
  *
- * Renormalising architectures (Mixtral, Qwen3-MoE): y_j is the prefix rescaled by the
- * sum of the K native weights over the sum of the first j weights, as the engine computes
- * top-j when it renormalises.
+ * Renormalising architectures (Mixtral, Qwen3-MoE, deepseek2 and nemotron_h_moe with
+ * norm_topk_prob): y_j is the prefix rescaled by the sum of the K native weights over the
+ * sum of the first j weights, as the engine computes top-j when it renormalises. Sigmoid
+ * routers with a selection bias rank their slots in selection order, so top-j is still the
+ * first j slots; the router logits are recorded as the distribution the policies read
+ * (ak_model_policy_logits). Experts in a latent space (moe_latent_size) are refused.
  */
 #ifndef AK_EVAL_PROFILE_H
 #define AK_EVAL_PROFILE_H
@@ -33,7 +36,11 @@
 typedef enum { AK_OBJECTIVE_KL = 0, AK_OBJECTIVE_NLL } ak_objective;
 
 typedef struct {
-    int n_layer, n_expert, k_native, renormalize, n_embd;
+    /* layers are the model's layers with experts, l = 0..n_layer-1, model layer layer_of[l]
+     * (deepseek2's dense lead layers and a hybrid's recurrent or attention blocks have none) */
+    int n_layer, n_model_layer;
+    const int *layer_of;   /* [n_layer] (the router record's) */
+    int n_expert, k_native, renormalize, n_embd;
     int64_t n_tokens;      /* tokens per layer (every position of every chunk) */
     int stride;            /* floats per token in err: k_native + 2 */
     /* err[l][t][j - 1] = ||y_j - y_K||^2 for j = 1..K (the K-th is 0), then ||y_K||^2

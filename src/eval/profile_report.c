@@ -34,7 +34,7 @@ int ak_profile_write_json(const ak_profile *p, FILE *f, const char *model, const
     for (int j = 1; j <= K; j++) fprintf(f, "%s%d", j > 1 ? ", " : "", j);
     fputs("],\n  \"layers\": [", f);
     for (int l = 0; l < p->n_layer; l++) {
-        fprintf(f, "%s\n    {\"layer\": %d, ", l ? "," : "", l);
+        fprintf(f, "%s\n    {\"layer\": %d, ", l ? "," : "", p->layer_of[l]);
         const struct {
             const char *key;
             const double *v;
@@ -62,7 +62,7 @@ int ak_profile_write_svg(const ak_profile *p, FILE *out, const char *title) {
              p->k_native, (long long)p->n_tokens);
     snprintf(note, sizeof note, "rows: MoE layers; columns: experts run in that layer; darker = more sensitive (log)");
     ak_plot_heatmap h = {title, subtitle, note, p->n_layer, p->k_native, "layer ", "k=", 1,
-                         p->has_exact ? p->kl : p->proxy};
+                         p->has_exact ? p->kl : p->proxy, p->layer_of};
     return ak_plot_heatmap_svg(out, &h);
 }
 
@@ -71,7 +71,7 @@ void ak_profile_print(const ak_profile *p, FILE *out) {
     fprintf(out, "proxy ||y_k - y_K||^2 / ||h||^2 per layer (mean over %lld tokens; k = 1..%d)\n",
             (long long)p->n_tokens, K);
     for (int l = 0; l < p->n_layer; l++) {
-        fprintf(out, "  layer %2d:", l);
+        fprintf(out, "  layer %2d:", p->layer_of[l]);
         for (int j = 1; j <= K; j++) fprintf(out, " %9.3g", p->proxy[l * K + j - 1]);
         fprintf(out, "   entropy p50 %.2f\n", p->entropy_pct[l * 3 + 1]);
     }
@@ -79,7 +79,7 @@ void ak_profile_print(const ak_profile *p, FILE *out) {
     fprintf(out, "exact, one layer at top-k (%lld scored positions): mean KL to native | NLL change, nats\n",
             (long long)p->exact_scored);
     for (int l = 0; l < p->n_layer; l++) {
-        fprintf(out, "  layer %2d:", l);
+        fprintf(out, "  layer %2d:", p->layer_of[l]);
         for (int j = 1; j < K; j++) fprintf(out, " %8.5f", p->kl[l * K + j - 1]);
         fputs(" |", out);
         for (int j = 1; j < K; j++) fprintf(out, " %+8.5f", p->dnll[l * K + j - 1]);

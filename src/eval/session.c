@@ -39,13 +39,6 @@ int ak_session_open(ak_session *s, const char *model_path, const ak_session_opts
     if (o->no_repack) mp.repack = 0;
     if (ak_session_load(s, model_path, &mp, err)) return -1;
     const ak_hparams *hp = ak_model_hparams(s->model);
-    if (o->softmax_router_only && hp->gating != AK_GATING_SOFTMAX)
-        return ak_failf(err, AK_ERR_INVALID_ARG,
-                        "%s: a %s router (sigmoid or softmax scores with a selection bias and groups) is not "
-                        "supported by this command yet: it computes a plain softmax of the recorded logits; "
-                        "calibrate it with `adaptive-k calibrate` (or serve's target_avg_k), which record the "
-                        "router's own distribution, or route it with fixed K or a policy's parameters directly",
-                        model_path, hp->arch);
     s->n_ctx = o->n_ctx;
     if (o->ctx_at_most_train && hp->n_ctx_train > 0 && s->n_ctx > hp->n_ctx_train) s->n_ctx = hp->n_ctx_train;
     s->n_batch = o->n_batch > 0 && o->n_batch < s->n_ctx ? o->n_batch : s->n_ctx;

@@ -41,7 +41,6 @@ typedef struct {
     int no_repack;             /* 1: compute on the weights as the file lays them out (--no-repack) */
     /* the caller routes recorded router logits with a softmax (calibrate, sweep, profile):
      * refuse a model whose router gates otherwise (deepseek2) */
-    int softmax_router_only;
     ak_session_routing_fn routing; /* NULL: the native top-k */
     void *routing_user;
     const char *text;          /* tokenised into s->tokens (BOS as the vocabulary adds it); NULL: none */

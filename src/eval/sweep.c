@@ -279,8 +279,8 @@ int ak_sweep_run(ak_sweep *S, FILE *log, ak_error *err) {
     if (ak_profile_run(&p, S->s->ctx, S->calib_tokens, S->n_calib, &cp, any_alloc(S) ? S->exact_chunks : 0, NULL, err))
         goto done;
     if (log)
-        fprintf(log, "sweep: calibration: %lld tokens x %d layers of router logits (calibration PPL %.4f)\n",
-                (long long)p.n_tokens, hp->n_layer, p.base_ppl);
+        fprintf(log, "sweep: calibration: %lld tokens x %d MoE layers of router logits (calibration PPL %.4f)\n",
+                (long long)p.n_tokens, p.n_layer, p.base_ppl);
     /* 2. the native run (base of the KL divergence), fixed K, calibrated policies, budgets,
      * each with the early exit / pruning asked for */
     S->pp.split_context = S->has_skip;

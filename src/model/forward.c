@@ -528,7 +528,7 @@ static int moe(ak_context *c, int il, int n_tok, ak_error *err) {
         ak_batch_matmul(c, c->lat_sum, Em, n_tok, wu, yu, 1);
     }
 
-    if (c->out_sink && !c->runs.grouped && !latent) { /* (profiles refuse sigmoid routers, latent's only) */
+    if (c->out_sink && !c->runs.grouped && !latent) { /* (profiles refuse latent experts) */
         ak_expert_outputs o = {il, n_tok, E, S, c->route_k, c->route_w, c->assign_of, c->y_exp, c->moe_out, c->x};
         c->out_sink(c->out_sink_user, &o);
     }

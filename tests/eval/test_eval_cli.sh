@@ -112,7 +112,7 @@ check "deepseek2: perplexity with top-p routing" grep -q "Final estimate" "$DIR/
 check "deepseek2: the ledger marks the dense layer" grep -q "0  dense" "$DIR/ds.txt"
 # calibrate_sigmoid_router_and_dense_layer: calibrate once refused deepseek2 (and would have
 # failed on its dense layer); the policy it writes gives about the target in perplexity
-expect_error "not supported by this command yet" "$AK" sweep -m "$DIR/ds.gguf" -f "$TEXT" -o "$DIR/dsw" -c 64
+# (profile, calibrate --allocate and sweep on sigmoid routers: tests/eval/test_sweep_cli.sh)
 "$AK" calibrate -m "$DIR/ds.gguf" -f "$TEXT" -c 64 --policy entropy --target-avg-k 1.5 -o "$DIR/ds.json" -t 2 \
   > "$DIR/dscal.txt" 2>&1
 check "deepseek2: calibrate writes a config" test -s "$DIR/ds.json"

@@ -132,11 +132,17 @@ static void test_allocation(const ak_profile *p) {
             CHECK(fabs(sum - L * targets[i]) < 1e-9, "budgets sum %.12g, want %g", sum, L * targets[i]);
             CHECK(fabs(a.achieved - targets[i]) / targets[i] < 0.01, "%s at %g: achieved %g",
                   ak_alloc_rule_name((ak_alloc_rule)r), targets[i], a.achieved);
-            CHECK(cfg.n_layers == L, "per-layer config");
+            CHECK(cfg.n_layers == p->n_model_layer, "per-layer config");
+            for (int l = 0, m = 0; l < cfg.n_layers; l++) { /* layers without experts: native (unused) */
+                const int profiled = m < L && p->layer_of[m] == l;
+                const ak_policy nat = ak_policy_fixed(K);
+                if (profiled) m++;
+                else CHECK(!memcmp(&cfg.layers[l], &nat, sizeof nat), "layer %d without experts: native", l);
+            }
             ak_error e;
             CHECK(ak_config_validate(&cfg, &e) == AK_OK, "%s", e.msg);
             printf("%-9s target %.2f: budgets %.4f %.4f, achieved %.4f, predicted %.5f\n",
-                   ak_alloc_rule_name((ak_alloc_rule)r), targets[i], a.budget[0], a.budget[1], a.achieved, a.predicted);
+                   ak_alloc_rule_name((ak_alloc_rule)r), targets[i], a.budget[0], a.budget[L - 1], a.achieved, a.predicted);
             ak_allocation_free(&a);
             ak_config_free(&cfg);
         }
@@ -173,7 +179,9 @@ static void test_model(const char *arch, int k_native) {
     CHECK(ctx, "%s", err.msg);
     int32_t *tokens = malloc(CTX * CHUNKS * sizeof *tokens);
     ak_profile_random_tokens(tokens, CTX * CHUNKS, hp->n_vocab, 7);
-    for (int l = 0; l < hp->n_layer; l++) test_prefix(ctx, hp, tokens, l);
+    int n_moe = 0;
+    for (int l = 0; l < hp->n_layer; l++)
+        if (ak_model_layer_has_experts(m, l)) test_prefix(ctx, hp, tokens, l), n_moe++;
 
     ak_profile p;
     CHECK(ak_profile_init(&p, m, CTX * CHUNKS, &err) == 0, "%s", err.msg);
@@ -181,7 +189,11 @@ static void test_model(const char *arch, int k_native) {
     pp.n_vocab = hp->n_vocab, pp.n_ctx = CTX, pp.n_batch = CTX;
     CHECK(ak_profile_run(&p, ctx, tokens, CTX * CHUNKS, &pp, 3, NULL, &err) == 0, "%s", err.msg);
     CHECK(p.n_tokens == CTX * CHUNKS && p.has_exact, "profile filled");
-    for (int l = 0; l < hp->n_layer; l++) {
+    CHECK(p.n_layer == n_moe && p.n_model_layer == hp->n_layer, "%s: %d of %d layers profiled, %d have experts", arch,
+          p.n_layer, hp->n_layer, n_moe);
+    for (int l = 0; l < p.n_layer; l++) {
+        CHECK(ak_model_layer_has_experts(m, p.layer_of[l]) && (l == 0 || p.layer_of[l] > p.layer_of[l - 1]),
+              "profile layer %d is model layer %d, with experts", l, p.layer_of[l]);
         CHECK(p.proxy[l * k_native + k_native - 1] == 0.0, "proxy at K is 0");
         for (int j = 1; j < k_native; j++) {
             CHECK(p.proxy[l * k_native + j - 1] > p.proxy[l * k_native + j], "proxy falls with j");
@@ -199,5 +211,9 @@ static void test_model(const char *arch, int k_native) {
 int main(void) {
     test_model("olmoe", 2);
     test_model("qwen3moe", 4);
+    /* sigmoid routers with a selection bias, groups (deepseek2) and layers without experts
+     * (deepseek2's dense lead layer, nemotron_h_moe's Mamba-2 and attention blocks) */
+    test_model("deepseek2", 4);
+    test_model("nemotron_h_moe", 4);
     return check_finish("test_profile_alloc");
 }

@@ -99,6 +99,34 @@ check "sweep outputs parse" test $? -eq 0
 if command -v rsvg-convert > /dev/null; then
   check "PNG written" bash -c "head -c 8 '$DIR/sw/sweep.png' | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'"
 fi
+
+# ---- sweep_profile_allocate_sigmoid_routers: profile, --allocate and sweep once refused every
+# router but a plain softmax; deepseek2 (sigmoid + bias + groups, a dense lead layer) and
+# nemotron_h_moe (sigmoid + bias, MoE in 2 of its 6 blocks) now profile their MoE layers only
+for arch in deepseek2 nemotron_h_moe; do
+  A=$DIR/$arch.gguf
+  "$AK" gen-model -o "$A" --arch $arch --type q8_0 --vocab-kind bytes --seed 5 --quiet
+  "$AK" profile -m "$A" -f "$TEXT" -c 64 --chunks 8 --exact-chunks 2 -t 2 -o "$DIR/$arch-prof.json" > "$DIR/$arch-prof.txt" 2>&1
+  check "$arch: profile exit 0" test $? -eq 0
+  n=$(grep -c '"layer":' "$DIR/$arch-prof.json")
+  check "$arch: profile JSON has the MoE layers only ($n of $(grep -c '^  layer' "$DIR/$arch-prof.txt") lines)" \
+    test "$n" -ge 1 -a "$n" -lt 6
+  "$AK" calibrate -m "$A" -f "$TEXT" -c 64 --chunks 12 --exact-chunks 2 -t 2 --target-avg-k 1.5 --allocate --rule threshold \
+    -o "$DIR/$arch-alloc.json" > "$DIR/$arch-alloc.txt" 2>&1
+  check "$arch: calibrate --allocate exit 0" test $? -eq 0
+  "$AK" perplexity -m "$A" -f "$DIR/other.txt" -c 64 --chunks 4 -t 2 --router-config "$DIR/$arch-alloc.json" > "$DIR/p.txt" 2>&1
+  k=$(sed -n 's/^routing: average K \([0-9.]*\).*/\1/p' "$DIR/p.txt" | head -1)
+  check "$arch: the allocated config routes about 1.5 experts on another text ($k)" \
+    awk -v k="${k:-0}" 'BEGIN { d = (k - 1.5) / 1.5; exit !(d < 0.1 && d > -0.1) }'
+  "$AK" sweep -m "$A" -f "$TEXT" -c 64 --chunks 6 --calib-chunks 6 -t 2 --targets 1.5 --k-max 3 --decode-tokens 2 \
+    --prompt-tokens 2 --decode-reps 1 --policies entropy --no-per-layer --exact-chunks 1 -o "$DIR/$arch-sw" > "$DIR/sw.txt" 2>&1
+  check "$arch: sweep exit 0" test $? -eq 0
+  check "$arch: sweep's entropy and allocated rows ran" \
+    test "$(grep -Ec '^(entropy,global|threshold,allocated),.*,ok,' "$DIR/$arch-sw/sweep.csv")" -eq 2
+done
+"$AK" gen-model -o "$DIR/lat.gguf" --arch nemotron_h_moe --moe-latent 16 --type q8_0 --vocab-kind bytes --quiet
+expect_error "latent space" "$AK" profile -m "$DIR/lat.gguf" -f "$TEXT" -c 64 --chunks 4
+
 expect_error "--targets" "$AK" sweep -m "$M" -f "$TEXT" --targets 1,x
 expect_error "--policies" "$AK" sweep -m "$M" -f "$TEXT" --policies entropy,bogus
 exit $fail
