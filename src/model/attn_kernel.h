@@ -67,6 +67,17 @@ static int attn_rows(const uint8_t *base, size_t row_bytes, int type, int hd, in
     return f16;
 }
 
+/* The tile after the one being computed is requested line by line before the computation
+ * starts. A decode item has one row per key tile, too little arithmetic to hide the memory
+ * latency of its rows, and the value rows are read half a row at a time (attn_accumulate),
+ * which the hardware prefetcher follows poorly. OLMoE 4-layer Q4_K cut, depth 2048, f16
+ * cache, 1 thread (bench_engine -d 2048 -n 64, interleaved): decode 69.5-69.7 -> 78.5-82.4
+ * tokens/s; two tiles ahead: 70-71. */
+#define ATTN_PF ATTN_KT
+static inline void attn_prefetch(const uint8_t *p, size_t n) {
+    for (size_t off = 0; off < n; off += 64) __builtin_prefetch(p + off, 0, 3);
+}
+
 /* The eight lane sums of a[0..8): lane j of the result is the sum of a[j]'s lanes, by three
  * rounds of pairwise shuffles and adds (7 adds for 8 dot products, not 8 horizontal sums). */
 static inline v8f attn_reduce8(const v8f *a) {
@@ -156,6 +167,11 @@ void ATTN_KERNEL_NAME(const attn_cache *d, const uint8_t *k, const uint8_t *v, i
         int any = 0;
         for (int r = 0; r < n_rows; r++) any |= vis_hi[r] > p0;
         if (!any) break; /* rows see ever fewer keys than the tiles that remain */
+        if (p0 + ATTN_PF < key_hi) { /* the next tile's keys and values on their way */
+            const int nn = key_hi - p0 - ATTN_PF < ATTN_KT ? key_hi - p0 - ATTN_PF : ATTN_KT;
+            attn_prefetch(k + (size_t)(p0 + ATTN_PF) * d->k_row, (size_t)nn * d->k_row);
+            attn_prefetch(v + (size_t)(p0 + ATTN_PF) * d->v_row, (size_t)nn * d->v_row);
+        }
         const int k16 = attn_rows(k + (size_t)p0 * d->k_row, d->k_row, d->type_k, hd, n, kb, krows);
         const int v16 = attn_rows(v + (size_t)p0 * d->v_row, d->v_row, d->type_v, hd, n, vb, vrows);
         for (int j = n; j < ATTN_KT; j++) krows[j] = krows[0]; /* readable; masked below */
