@@ -3,9 +3,10 @@
  * usage: bench_quant [runs] [n] [cpu]   (defaults: 7 runs, rows of 2048 elements)
  * With a third argument "cpu", times are this thread's CPU time instead of wall time: on a
  * shared machine that discounts the periods the thread was not running.
- * For 1024 and 4096 rows it reports the median over runs of weight GB/s (bytes of W read)
- * and GFLOP/s (2*rows*n), one thread. 4096 rows of 2048 exceed the L2 cache for every type,
- * 1024 rows of a quantised type mostly fit in L2/L3.
+ * For 1024, 4096 and 65536 rows it reports the median over runs of weight GB/s (bytes of W
+ * read) and GFLOP/s (2*rows*n), one thread. 4096 rows of 2048 exceed the L2 cache for every
+ * type, 1024 rows of a quantised type mostly fit in L2/L3, 65536 rows (34-537 MB) come from
+ * memory, as a decoded token's weights do.
  * A second table (AVX2 or the best path) compares ak_matmul on 8 activation columns with
  * 8 separate ak_matvec calls, 4096 rows: the prefill case. */
 #include <stdio.h>
@@ -84,8 +85,8 @@ int main(int argc, char **argv) {
     }
     const ak_type types[] = {AK_TYPE_F32,  AK_TYPE_F16,  AK_TYPE_BF16, AK_TYPE_Q8_0,
                              AK_TYPE_Q4_0, AK_TYPE_Q4_K, AK_TYPE_Q5_K, AK_TYPE_Q6_K};
-    const int64_t row_counts[] = {1024, 4096};
-    float *src = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * 4096);
+    const int64_t row_counts[] = {1024, 4096, 65536};
+    float *src = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * 65536);
     if (!src || !y) return 1;
     ak_quant_set_simd(AK_SIMD_AVX2);
     int have_avx2 = ak_quant_simd() == AK_SIMD_AVX2;
@@ -95,7 +96,7 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         ak_type t = types[k];
         size_t rb = ak_row_bytes(t, n);
-        for (size_t c = 0; c < 2; c++) {
+        for (size_t c = 0; c < sizeof row_counts / sizeof row_counts[0]; c++) {
             int64_t rows = row_counts[c];
             unsigned char *W = malloc(rb * (size_t)rows), *x = malloc(ak_encoded_row_bytes(t, n));
             if (!W || !x) return 1;
