@@ -6,8 +6,9 @@
  * zero: the state starts at m = sink, l = 1), and windowed layers see only the last n_swa
  * positions. The work is cut into items of one KV head x a block of ATTN_QB tokens (all the query heads
  * that share the KV head: the keys and values are read once for all of them); a decode step
- * (one token) also splits its keys into parts of ATTN_PART and merges them (parts fixed by
- * the key count, so the thread count never changes a result).
+ * (one token) also splits its keys into parts of at least ATTN_PART and merges them: as
+ * few parts as give ATTN_DECODE_ITEMS items over the KV heads (parts fixed by the key count
+ * and the model's KV heads, so the thread count never changes a result).
  *
  * The kernel (attn_kernel.h) walks the keys in tiles of ATTN_KT with an online softmax
  * (running max and sum, flash-attention style): compiled for baseline x86-64 and for
@@ -26,7 +27,8 @@
 
 #define ATTN_KT 32      /* keys per tile */
 #define ATTN_QB 16      /* tokens per item in prefill */
-#define ATTN_PART 256   /* keys per part of a decode step's split keys */
+#define ATTN_PART 256   /* fewest keys per part of a decode step's split keys */
+#define ATTN_DECODE_ITEMS 32 /* KV heads x parts a decode step aims at (2 per thread at 16) */
 #define ATTN_SPLITS 16  /* most parts the keys of one decode item are split into */
 
 typedef struct {
