@@ -61,17 +61,21 @@ static void test_reference(ak_type t, int64_t n) {
 
 /* The AVX2 kernels sum in a different order; they must agree with scalar to 1e-5 of sum|w*x|
  * (relative to the terms' magnitude, as the sum itself may cancel to near zero). */
+static void check_paths_agree(ak_type t, int64_t n, const void *w, const void *x, double mag, const char *what) {
+    ak_quant_set_simd(AK_SIMD_SCALAR);
+    float s = ak_vec_dot(t, n, w, x);
+    ak_quant_set_simd(AK_SIMD_AVX2);
+    float v = ak_vec_dot(t, n, w, x);
+    if (fabs(s - v) > 1e-5 * mag)
+        fprintf(stderr, "%s %s n=%lld: scalar %.9g avx2 %.9g\n", ak_type_name(t), what, (long long)n, s, v);
+    CHECK(fabs(s - v) <= 1e-5 * mag);
+}
+
 static void test_avx2_vs_scalar(ak_type t, int64_t n) {
     setup(t, n);
     double mag = 0;
     for (int64_t i = 0; i < n; i++) mag += fabs((double)g_wd[i] * g_xd[i]);
-    ak_quant_set_simd(AK_SIMD_SCALAR);
-    float s = ak_vec_dot(t, n, g_wq, g_xq);
-    ak_quant_set_simd(AK_SIMD_AVX2);
-    float v = ak_vec_dot(t, n, g_wq, g_xq);
-    if (fabs(s - v) > 1e-5 * mag)
-        fprintf(stderr, "%s n=%lld: scalar %.9g avx2 %.9g\n", ak_type_name(t), (long long)n, s, v);
-    CHECK(fabs(s - v) <= 1e-5 * mag);
+    check_paths_agree(t, n, g_wq, g_xq, mag, "random rows");
 }
 
 /* q3_k_scales_every_bit_pattern: the AVX2 kernel decodes Q3_K's 16 packed 6-bit scales
@@ -91,12 +95,7 @@ static void test_q3_k_random_bytes(void) {
     ak_dequantize_row(AK_TYPE_Q3_K, w, wd, n);
     double mag = 0;
     for (int64_t i = 0; i < n; i++) mag += fabs((double)wd[i] * xs[i]);
-    ak_quant_set_simd(AK_SIMD_SCALAR);
-    float s = ak_vec_dot(AK_TYPE_Q3_K, n, w, x);
-    ak_quant_set_simd(AK_SIMD_AVX2);
-    float v = ak_vec_dot(AK_TYPE_Q3_K, n, w, x);
-    if (fabs(s - v) > 1e-5 * mag) fprintf(stderr, "q3_K random bytes: scalar %.9g avx2 %.9g\n", s, v);
-    CHECK(fabs(s - v) <= 1e-5 * mag);
+    check_paths_agree(AK_TYPE_Q3_K, n, w, x, mag, "random bytes");
     free(w), free(x), free(wd), free(xs);
 }
 
