@@ -39,8 +39,6 @@ typedef struct {
     int type_k, type_v;        /* KV cache types (ak_type; 0: f32), as -ctk/-ctv */
     int logits_last;           /* 1: logits of each batch's last token only (generation) */
     int no_repack;             /* 1: compute on the weights as the file lays them out (--no-repack) */
-    /* the caller routes recorded router logits with a softmax (calibrate, sweep, profile):
-     * refuse a model whose router gates otherwise (deepseek2) */
     ak_session_routing_fn routing; /* NULL: the native top-k */
     void *routing_user;
     const char *text;          /* tokenised into s->tokens (BOS as the vocabulary adds it); NULL: none */

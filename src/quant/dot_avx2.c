@@ -352,8 +352,6 @@ INLINE void q2_k_cols(int64_t n, const void *w, const void *x, size_t xs, float 
     for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]) - hsum8(acc_min[c]);
 }
 
-/* Q3_K: the value is q' - 4, so per sub-block sc * (sum(q' y) - 4 bsum): the scales' sums
- * (k2_sums with hmask) minus 4 * the scales . bsums. */
 /* Q3_K's 16 six-bit scales (blocks.h, q3_k_scale) as int16, all at once: with the 12
  * bytes as little-endian words w0, w1, w2, scale 4k + b (k = 0..3, b = 0..3) has its low
  * nibble in byte b of w0 (k even) or w1 (k odd), low half for k < 2 and high half after,
@@ -371,6 +369,8 @@ INLINE __m256i q3_k_scales16(const uint8_t *scales) {
     return _mm256_cvtepi8_epi16(_mm_sub_epi8(u6, _mm_set1_epi8(32)));
 }
 
+/* Q3_K: the value is q' - 4, so per sub-block sc * (sum(q' y) - 4 bsum): the scales' sums
+ * (k2_sums with hmask) minus 4 * the scales . bsums. */
 INLINE void q3_k_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC) {
     const blk_q3_k *a = w;
     __m256 acc[AK_DOTN_MAX];

@@ -109,7 +109,7 @@ for arch in deepseek2 nemotron_h_moe; do
   "$AK" profile -m "$A" -f "$TEXT" -c 64 --chunks 8 --exact-chunks 2 -t 2 -o "$DIR/$arch-prof.json" > "$DIR/$arch-prof.txt" 2>&1
   check "$arch: profile exit 0" test $? -eq 0
   n=$(grep -c '"layer":' "$DIR/$arch-prof.json")
-  check "$arch: profile JSON has the MoE layers only ($n of $(grep -c '^  layer' "$DIR/$arch-prof.txt") lines)" \
+  check "$arch: profile JSON has the MoE layers only ($n layers in it)" \
     test "$n" -ge 1 -a "$n" -lt 6
   "$AK" calibrate -m "$A" -f "$TEXT" -c 64 --chunks 12 --exact-chunks 2 -t 2 --target-avg-k 1.5 --allocate --rule threshold \
     -o "$DIR/$arch-alloc.json" > "$DIR/$arch-alloc.txt" 2>&1
