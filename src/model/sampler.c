@@ -96,16 +96,17 @@ static int select_top_k(candidate *c, int n, int k) {
 
 int32_t ak_sampler_sample(ak_sampler *s, const float *logits) {
     const int V = s->n_vocab;
+    if (s->p.temp <= 0) { /* greedy: the first of the largest finite logits (better's order) */
+        int best = 0;
+        float top = -INFINITY;
+        for (int i = 0; i < V; i++)
+            if (isfinite(logits[i]) && logits[i] > top) top = logits[i], best = i;
+        return best;
+    }
     int n = 0;
     for (int i = 0; i < V; i++) {
         float l = isfinite(logits[i]) ? logits[i] : -INFINITY;
         s->cand[n++] = (candidate){l, i};
-    }
-    if (s->p.temp <= 0) {
-        candidate best = s->cand[0];
-        for (int i = 1; i < n; i++)
-            if (better(&s->cand[i], &best)) best = s->cand[i];
-        return best.id;
     }
     if (s->p.top_k > 0 && s->p.top_k < n) n = select_top_k(s->cand, n, s->p.top_k);
     heap_sort(s->cand, n);

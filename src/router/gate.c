@@ -71,6 +71,12 @@ ak_status ak_softmax_entropy(const float *logits, int n_experts, float *probs, f
     return AK_OK;
 }
 
+float ak_log_softmax_at(const float *logits, int n, int id, float *scratch) {
+    float h;
+    if (!logits || !scratch || n < 1 || id < 0 || id >= n || ak_softmax_row(logits, n, scratch, &h) >= 0) return NAN;
+    return logf(scratch[id]);
+}
+
 static float unit_scale(ak_entropy_unit unit, int n_experts) {
     switch (unit) {
     case AK_ENTROPY_BITS: return (float)M_LN2;

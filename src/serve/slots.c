@@ -50,6 +50,7 @@ struct ak_slots {
     ak_slot *slot;
     int n;
     ak_context *exec;      /* runs the batch: its buffers and thread pool */
+    float *probs;          /* [n_vocab]: the softmax behind each sampled token's logprob */
     pthread_t thread;
     int started;
     atomic_int hard_stop;  /* shutdown grace over: running requests end now */
@@ -77,15 +78,6 @@ static void route_hook(void *user, int layer, int pos, float entropy, int k, con
         j->trace_h[cell] = entropy;
         j->trace_k[cell] = (int16_t)k;
     }
-}
-
-static double token_logprob(const float *logits, int n_vocab, int32_t id) {
-    float mx = -INFINITY;
-    for (int i = 0; i < n_vocab; i++)
-        if (logits[i] > mx) mx = logits[i];
-    double sum = 0;
-    for (int i = 0; i < n_vocab; i++) sum += exp((double)(logits[i] - mx));
-    return (double)(logits[id] - mx) - log(sum);
 }
 
 static route_totals routing_totals(const ak_context *ctx, int n_layer) {
@@ -206,7 +198,7 @@ static const char *sample_next(ak_slot *sl) {
     const float *logits = ak_get_logits(sl->ctx, -1);
     int32_t id = ak_sampler_sample(sl->sampler, logits);
     if (ak_tokenizer_is_eog(s->tok, id)) return "stop";
-    double lp = token_logprob(logits, s->hp->n_vocab, id);
+    double lp = ak_log_softmax_at(logits, s->hp->n_vocab, id, s->slots->probs);
     int n = id == ak_tokenizer_bos(s->tok) ? 0 : ak_token_to_piece(s->tok, id, sl->piece, sl->piece_cap);
     if (ak_job_append(s, j, id, sl->piece, n < 0 ? 0 : (size_t)n, lp)) return "stop";
     if (j->n_gen == j->max_tokens) return "length";
@@ -338,7 +330,8 @@ int ak_slots_start(ak_server *s, ak_error *err) {
     if (p) p->slot = calloc(n, sizeof *p->slot);
     if (p) p->seq = calloc(n, sizeof *p->seq), p->toks = calloc(n, sizeof *p->toks);
     if (p) p->n_tok = calloc(n, sizeof *p->n_tok), p->who = calloc(n, sizeof *p->who);
-    if (!p || !p->queue || !p->slot || !p->seq || !p->toks || !p->n_tok || !p->who)
+    if (p) p->probs = malloc((size_t)s->hp->n_vocab * sizeof *p->probs);
+    if (!p || !p->queue || !p->slot || !p->seq || !p->toks || !p->n_tok || !p->who || !p->probs)
         return ak_failf(err, AK_ERR_NOMEM, "out of memory");
     p->srv = s;
     for (p->n = 0; p->n < s->n_slots;)
@@ -379,6 +372,7 @@ void ak_slots_free(ak_server *s) {
         free(sl->piece);
     }
     ak_context_free(p->exec);
+    free(p->probs);
     free(p->slot);
     free(p->seq);
     free(p->toks);

@@ -100,6 +100,29 @@ static void test_units(void) {
         CHECK_NEAR(ak_entropy_from_unit(ak_entropy_to_unit(h, u, 60), u, 60), h, 1e-6);
 }
 
+/* A vocabulary-sized row (more than AK_MAX_EXPERTS): log p[id] against the double-precision
+ * log-softmax, for the best token, a typical one and one 60 nats down; bad rows give NaN. */
+static void test_log_softmax_at_vocabulary(void) {
+    enum { V = 50304 };
+    static float z[V], scratch[V];
+    test_rng rng = {777};
+    for (int i = 0; i < V; i++) z[i] = 8.0f * ((float)rng_uniform(&rng) - 0.5f);
+    z[123] = 20.0f;
+    z[4567] = -40.0f;
+    double m = z[0], s = 0.0;
+    for (int i = 1; i < V; i++) m = z[i] > m ? z[i] : m;
+    for (int i = 0; i < V; i++) s += exp((double)z[i] - m);
+    const int ids[3] = {123, 9, 4567};
+    for (int k = 0; k < 3; k++) {
+        const double want = (double)z[ids[k]] - m - log(s);
+        CHECK_NEAR(ak_log_softmax_at(z, V, ids[k], scratch), want, 1e-4 + 2e-6 * fabs(want)); /* float sums */
+    }
+    CHECK(isnan(ak_log_softmax_at(z, V, V, scratch)));
+    CHECK(isnan(ak_log_softmax_at(z, V, -1, scratch)));
+    z[V - 1] = NAN;
+    CHECK(isnan(ak_log_softmax_at(z, V, 123, scratch)));
+}
+
 static void test_bad_input(void) {
     ak_error e;
     float z[5] = {0, 1, 2, 3, 4}, q[5], h;
@@ -123,6 +146,7 @@ int main(void) {
         ak_router_use_simd(simd);
         test_known();
         test_random_vs_direct();
+        test_log_softmax_at_vocabulary();
     }
     test_units();
     test_bad_input();
