@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../check.h"
+#include "quant/kernels.h"
 #include "quant/quant.h"
 
 static const ak_type k_weights[] = {AK_TYPE_F32,  AK_TYPE_F16,  AK_TYPE_BF16, AK_TYPE_Q4_0,  AK_TYPE_Q8_0,
@@ -99,8 +100,11 @@ static void test_q3_k_random_bytes(void) {
     free(w), free(x), free(wd), free(xs);
 }
 
+/* ak_matmul against ak_matvec, bit for bit: 11 columns (the wide kernels' 8 or 4, then the
+ * rest), 35 rows from r0 = 3 (tiles of 16 and a tail of 3), with both builds of the SIMD
+ * kernels (AVX2, and AVX2 + VNNI where the CPU has it). */
 static void test_matmul(ak_type t) {
-    enum { ROWS = 37, COLS = 5 };
+    enum { ROWS = 38, COLS = 11 };
     int64_t n = 512;
     size_t rb = ak_row_bytes(t, n), xb = ak_encoded_row_bytes(t, n);
     uint8_t *W = malloc(rb * ROWS), *X = malloc(xb * COLS);
@@ -143,7 +147,11 @@ int main(void) {
             for (int i = 0; i < 4; i++) test_reference(t, lens[i]);
             if (bs == 1) /* odd lengths exercise the vector tails */
                 for (int64_t n = 1; n < 70; n += 3) test_reference(t, n);
-            test_matmul(t);
+            for (int vnni = 0; vnni < 1 + level; vnni++) { /* the AVX2 kernels built twice */
+                ak_quant_set_vnni(vnni);
+                test_matmul(t);
+            }
+            ak_quant_set_vnni(1);
         }
     }
     if (have_avx2) {
