@@ -72,9 +72,15 @@ static int attn_rows(const uint8_t *base, size_t row_bytes, int type, int hd, in
  * latency of its rows, and the value rows are read half a row at a time (attn_accumulate),
  * which the hardware prefetcher follows poorly. OLMoE 4-layer Q4_K cut, depth 2048, f16
  * cache, 1 thread (bench_engine -d 2048 -n 64, interleaved): decode 69.5-69.7 -> 78.5-82.4
- * tokens/s; two tiles ahead: 70-71. */
+ * tokens/s; two tiles ahead: 70-71 (session 11).
+ * Into L2 (prefetcht2), not L1: a request into L1 holds one of the core's few L1 miss
+ * buffers until its line arrives, so the 256 requests for a tile stalled the loop that
+ * issued them until most had arrived, and computing and fetching took turns (perf put 30%
+ * of the kernel's samples on the prefetch loop). Same file, depth 2048, interleaved,
+ * session 12: 1 thread 50.9-57.0 -> 63.4-66.4 tokens/s, 2 threads 70-102 -> 79-110
+ * (BENCHMARKS.md); no prefetch at all: 48.9-63.4 and 86-102. */
 static inline void attn_prefetch(const uint8_t *p, size_t n) {
-    for (size_t off = 0; off < n; off += 64) __builtin_prefetch(p + off, 0, 3);
+    for (size_t off = 0; off < n; off += 64) __builtin_prefetch(p + off, 0, 1);
 }
 
 /* The eight lane sums of a[0..8): lane j of the result is the sum of a[j]'s lanes, by three
