@@ -79,6 +79,9 @@ void ak_quant_set_vnni(int on) {
 
 static const ak_dot_fn *simd_dots(void) { return ak_quant_vnni() ? ak_dot_vnni : ak_dot_avx2; }
 static const ak_dotn_fn *simd_dotns(void) { return ak_quant_vnni() ? ak_dotn_vnni : ak_dotn_avx2; }
+static const ak_dotn_scaled_fn *simd_dotn_scaleds(void) {
+    return ak_quant_vnni() ? ak_dotn_scaled_vnni : ak_dotn_scaled_avx2;
+}
 
 ak_encode_block_fn ak_encode_simd(ak_type t) {
     if (ak_quant_simd() != AK_SIMD_AVX2) return NULL;
@@ -119,6 +122,10 @@ void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0
     ak_dot_fn f = dot_for(t);
     if (!f || n <= 0 || n % ak_type_block_elems(t)) return;
     ak_dotn_fn fn = ak_quant_simd() == AK_SIMD_AVX2 && f == simd_dots()[t] ? simd_dotns()[t] : NULL;
+    const int64_t nb = n / 32;
+    ak_dotn_scaled_fn fs = fn && nb <= AK_YD_BLOCKS ? simd_dotn_scaleds()[t] : NULL;
+    float yd[AK_DOTN_MAX * AK_YD_BLOCKS];
+    int yd_of = -1; /* the first column whose group's scales yd holds */
     /* A tile of rows stays in L1/L2 while every column streams past it, so each weight
      * byte comes from memory once per call instead of once per column; the multi-column
      * kernels also decode each weight block once for up to AK_DOTN_MAX columns. */
@@ -136,9 +143,14 @@ void ak_matmul(ak_type t, const void *W, size_t row_bytes, int64_t n, int64_t r0
                 continue;
             }
             if (nc > AK_DOTN_MAX) nc = AK_DOTN_MAX;
+            if (fs && yd_of != j) { /* once per call when the columns fit one group */
+                (ak_quant_vnni() ? ak_widen_q8_0_scales_vnni : ak_widen_q8_0_scales_avx2)(xj, x_stride_bytes, nc, nb, yd);
+                yd_of = j;
+            }
             for (int64_t r = rt; r < re; r++) {
                 float out[AK_DOTN_MAX];
-                fn(n, w + (size_t)r * row_bytes, xj, x_stride_bytes, out, nc);
+                if (fs) fs(n, w + (size_t)r * row_bytes, xj, x_stride_bytes, yd, out, nc);
+                else fn(n, w + (size_t)r * row_bytes, xj, x_stride_bytes, out, nc);
                 for (int c = 0; c < nc; c++) yj[(size_t)c * (size_t)y_stride + (size_t)r] = out[c];
             }
             j += nc;

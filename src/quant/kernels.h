@@ -26,6 +26,16 @@ extern const ak_f16_row_fn ak_f16_row_avx2, ak_f16_row_vnni;
 typedef void (*ak_dotn_fn)(int64_t n, const void *w, const void *x, size_t x_stride, float *out, int nc);
 extern const ak_dotn_fn ak_dotn_avx2[AK_TYPE_COUNT];
 extern const ak_dotn_fn ak_dotn_vnni[AK_TYPE_COUNT];
+/* The 32-value types (activations in Q8_0) with the activation blocks' scales widened
+ * beforehand: yd[c * AK_YD_BLOCKS + i] is column c's block i scale as a float (n <=
+ * 32 * AK_YD_BLOCKS); otherwise ak_dotn_fn's contract, bit for bit the same results. */
+enum { AK_YD_BLOCKS = 512 };
+typedef void (*ak_dotn_scaled_fn)(int64_t n, const void *w, const void *x, size_t x_stride, const float *yd,
+                                  float *out, int nc);
+extern const ak_dotn_scaled_fn ak_dotn_scaled_avx2[AK_TYPE_COUNT], ak_dotn_scaled_vnni[AK_TYPE_COUNT];
+/* Fills yd as ak_dotn_scaled_fn reads it, for nc Q8_0 activation columns of nb blocks. */
+typedef void (*ak_widen_scales_fn)(const void *x, size_t x_stride, int nc, int64_t nb, float *yd);
+extern const ak_widen_scales_fn ak_widen_q8_0_scales_avx2, ak_widen_q8_0_scales_vnni;
 
 /* The x8 kernels (repack.c): one group of AK_X8_ROWS repacked rows with nc <= AK_DOTN_MAX
  * activation columns; out[c * os + r] for row r of the group. prep holds what they read of
