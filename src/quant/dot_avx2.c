@@ -129,31 +129,13 @@ INLINE __m256i mul_sum_signed(__m256i abs_w, __m256i w, __m256i y) {
  * still gets its own straight-line kernel. */
 typedef __m256i (*blk32_decode_fn)(const void *w, int64_t i, float *da);
 
-INLINE void blk32_cols(int64_t n, const void *w, const void *x, size_t xs, float *out, const int NC,
-                       blk32_decode_fn decode) {
-    __m256 acc[AK_DOTN_MAX];
-    for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK32; i++) {
-        float da;
-        __m256i q = decode(w, i, &da);
-        __m256i abs_q = _mm256_sign_epi8(q, q);
-        for (int c = 0; c < NC; c++) {
-            const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
-            __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
-            __m256 d = _mm256_set1_ps(da * h2f(b->d));
-            acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
-        }
-    }
-    for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);
-}
-
-/* blk32_cols with the activation blocks' scales already widened (yd[c * AK_YD_BLOCKS + i],
- * ak_matmul does it once per call): per (block, column) a broadcast from memory and one
+/* yd: NULL, or the activation blocks' scales already widened (yd[c * AK_YD_BLOCKS + i];
+ * ak_matmul does it once per call): then per (block, column) a broadcast from memory and one
  * vector multiply replace the scalar f16 load, widening, multiply and broadcast, about half
- * the instructions of a product of 32 values. da * db rounds once either way, so the
- * results are blk32_cols' bit for bit. */
-INLINE void blk32_cols_scaled(int64_t n, const void *w, const void *x, size_t xs, const float *yd, float *out,
-                              const int NC, blk32_decode_fn decode) {
+ * the instructions of a product of 32 values. da * db rounds once either way, so both give
+ * the same bits. (Always inlined with a constant yd: each variant is straight-line code.) */
+INLINE void blk32_cols(int64_t n, const void *w, const void *x, size_t xs, const float *yd, float *out,
+                       const int NC, blk32_decode_fn decode) {
     __m256 acc[AK_DOTN_MAX];
     for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK32; i++) {
@@ -164,7 +146,8 @@ INLINE void blk32_cols_scaled(int64_t n, const void *w, const void *x, size_t xs
         for (int c = 0; c < NC; c++) {
             const blk_q8_0 *b = XCOL(blk_q8_0, x, xs, c) + i;
             __m256i qb = _mm256_loadu_si256((const __m256i *)b->qs);
-            __m256 d = _mm256_mul_ps(vda, _mm256_broadcast_ss(yd + (size_t)c * AK_YD_BLOCKS + i));
+            __m256 d = yd ? _mm256_mul_ps(vda, _mm256_broadcast_ss(yd + (size_t)c * AK_YD_BLOCKS + i))
+                          : _mm256_set1_ps(da * h2f(b->d));
             acc[c] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_signed(abs_q, q, qb)), acc[c]);
         }
     }
@@ -523,28 +506,28 @@ INLINE void iq4_xs_cols(int64_t n, const void *w, const void *x, size_t xs, floa
 
 _Static_assert(AK_DOTN_MAX == 8, "DEFINE_COLS instantiates NC = 1..8");
 
-/* The 32-value types with widened activation scales (blk32_cols_scaled), NC = 1..8. */
+/* The 32-value types with widened activation scales (blk32_cols with yd), NC = 1..8. */
 #define DEFINE_SCALED(NAME, DECODE)                                                                \
     static void NAME(int64_t n, const void *w, const void *x, size_t xs, const float *yd, float *out, int nc) { \
         switch (nc) {                                                                              \
-        case 8: blk32_cols_scaled(n, w, x, xs, yd, out, 8, DECODE); break;                         \
-        case 7: blk32_cols_scaled(n, w, x, xs, yd, out, 7, DECODE); break;                         \
-        case 6: blk32_cols_scaled(n, w, x, xs, yd, out, 6, DECODE); break;                         \
-        case 5: blk32_cols_scaled(n, w, x, xs, yd, out, 5, DECODE); break;                         \
-        case 4: blk32_cols_scaled(n, w, x, xs, yd, out, 4, DECODE); break;                         \
-        case 3: blk32_cols_scaled(n, w, x, xs, yd, out, 3, DECODE); break;                         \
-        case 2: blk32_cols_scaled(n, w, x, xs, yd, out, 2, DECODE); break;                         \
-        default: blk32_cols_scaled(n, w, x, xs, yd, out, 1, DECODE); break;                        \
+        case 8: blk32_cols(n, w, x, xs, yd, out, 8, DECODE); break;                         \
+        case 7: blk32_cols(n, w, x, xs, yd, out, 7, DECODE); break;                         \
+        case 6: blk32_cols(n, w, x, xs, yd, out, 6, DECODE); break;                         \
+        case 5: blk32_cols(n, w, x, xs, yd, out, 5, DECODE); break;                         \
+        case 4: blk32_cols(n, w, x, xs, yd, out, 4, DECODE); break;                         \
+        case 3: blk32_cols(n, w, x, xs, yd, out, 3, DECODE); break;                         \
+        case 2: blk32_cols(n, w, x, xs, yd, out, 2, DECODE); break;                         \
+        default: blk32_cols(n, w, x, xs, yd, out, 1, DECODE); break;                        \
         }                                                                                          \
     }
 
 #define Q4_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 0)
 #define Q5_K_BODY(n, w, x, xs, out, NC) k4_cols(n, w, x, xs, out, NC, 1)
-#define Q8_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q8_0)
-#define Q4_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q4_0)
-#define Q5_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_q5_0)
-#define IQ4_NL_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_iq4_nl)
-#define MXFP4_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, out, NC, decode_mxfp4)
+#define Q8_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, NULL, out, NC, decode_q8_0)
+#define Q4_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, NULL, out, NC, decode_q4_0)
+#define Q5_0_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, NULL, out, NC, decode_q5_0)
+#define IQ4_NL_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, NULL, out, NC, decode_iq4_nl)
+#define MXFP4_BODY(n, w, x, xs, out, NC) blk32_cols(n, w, x, xs, NULL, out, NC, decode_mxfp4)
 DEFINE_COLS(dot_q8_0, Q8_0_BODY, 8)
 DEFINE_COLS(dot_q4_0, Q4_0_BODY, 8)
 DEFINE_COLS(dot_q4_k, Q4_K_BODY, 4)
