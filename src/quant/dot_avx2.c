@@ -768,16 +768,26 @@ INLINE void k4_x8_cols(int64_t nb, const uint8_t *grp, const uint8_t *x, size_t 
                 sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_mullo_epi32(sc_lo, lo_sum[c]),
                                                                      _mm256_mullo_epi32(sc_hi, hi_sum[c])));
         }
-        for (int sb = 0; sb < 8; sb++) {
+        for (int sb = 0; sb < 8; sb += 2) {
             /* mins: bytes 4-7 (m_w) hold m0-3 in their low 6 bits; m4-7 as the scales' rule on
-             * the high nibbles of bytes 8-11 and the top bits of bytes 4-7 */
-            const __m256i m = sb < 4 ? k4_x8_scale(m_w, hi_w, sb)
-                                     : _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(hi_w, 8 * (sb - 4) + 4),
-                                                                        _mm256_set1_epi32(0x0F)),
-                                                       _mm256_and_si256(_mm256_srli_epi32(m_w, 8 * (sb - 4) + 2),
-                                                                        _mm256_set1_epi32(0x30)));
-            for (int c = 0; c < NC; c++)
-                summ[c] = _mm256_add_epi32(summ[c], _mm256_mullo_epi32(m, _mm256_set1_epi32(prep->ysum_off[c][8 * i + sb])));
+             * the high nibbles of bytes 8-11 and the top bits of bytes 4-7. Two sub-blocks'
+             * mins as an int16 pair per row meet two activation sums (one 32-bit load of
+             * ysum16) in one madd: m <= 63 and |sum| <= 4096, so the int32 result is exact. */
+            __m256i mp[2];
+            for (int h = 0; h < 2; h++) {
+                const int s = sb + h;
+                mp[h] = s < 4 ? k4_x8_scale(m_w, hi_w, s)
+                              : _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(hi_w, 8 * (s - 4) + 4),
+                                                                 _mm256_set1_epi32(0x0F)),
+                                                _mm256_and_si256(_mm256_srli_epi32(m_w, 8 * (s - 4) + 2),
+                                                                 _mm256_set1_epi32(0x30)));
+            }
+            const __m256i m2 = _mm256_or_si256(mp[0], _mm256_slli_epi32(mp[1], 16));
+            for (int c = 0; c < NC; c++) {
+                int32_t pair;
+                memcpy(&pair, &prep->ysum16[c][8 * i + sb], sizeof pair);
+                summ[c] = _mm256_add_epi32(summ[c], _mm256_madd_epi16(m2, _mm256_set1_epi32(pair)));
+            }
         }
         for (int c = 0; c < NC; c++) {
             const __m256 yd = _mm256_set1_ps(prep->yd[c][i]);
