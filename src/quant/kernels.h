@@ -42,10 +42,9 @@ extern const ak_widen_scales_fn ak_widen_q8_0_scales_avx2, ak_widen_q8_0_scales_
  * each activation block besides its codes (filled by repack.c for the same columns). */
 typedef struct {
     float yd[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];         /* block scales */
-    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* Q8_0: sum of codes x AK_X8_MXFP4_OFFSET;
-                                                      * Q8_K: [8 i + s] sum of sub-block s */
-    int16_t ysum16[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];   /* Q8_K: the same sums (|sum| <= 32 x 128) as
-                                                      * int16, so a 32-bit load takes two */
+    int32_t ysum_off[AK_DOTN_MAX][AK_X8_MAX_BLOCKS]; /* Q8_0: sum of codes x AK_X8_MXFP4_OFFSET */
+    int16_t ysum16[AK_DOTN_MAX][AK_X8_MAX_BLOCKS];   /* Q8_K: [8 i + s] sum of sub-block s (|sum| <=
+                                                      * 32 x 128), int16 so a 32-bit load takes two */
 } ak_x8_prep;
 /* What makes MXFP4's doubled E2M1 levels (-12..12) unsigned for vpdpbusd */
 enum { AK_X8_MXFP4_OFFSET = 12 };

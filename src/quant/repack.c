@@ -111,10 +111,7 @@ static void x8_prepare(ak_type t, int64_t nb, const uint8_t *x, size_t xs, int n
             const blk_q8_k *y = (const blk_q8_k *)(x + (size_t)c * xs);
             for (int64_t i = 0; i < nb; i++) {
                 p->yd[c][i] = y[i].d;
-                for (int sb = 0; sb < 8; sb++) {
-                    p->ysum_off[c][8 * i + sb] = y[i].bsums[2 * sb] + y[i].bsums[2 * sb + 1];
-                    p->ysum16[c][8 * i + sb] = (int16_t)p->ysum_off[c][8 * i + sb];
-                }
+                for (int sb = 0; sb < 8; sb++) p->ysum16[c][8 * i + sb] = (int16_t)(y[i].bsums[2 * sb] + y[i].bsums[2 * sb + 1]);
             }
             continue;
         }
