@@ -67,20 +67,26 @@ static int attn_rows(const uint8_t *base, size_t row_bytes, int type, int hd, in
     return f16;
 }
 
-/* The tile after the one being computed is requested line by line before the computation
- * starts. A decode item has one row per key tile, too little arithmetic to hide the memory
- * latency of its rows, and the value rows are read half a row at a time (attn_accumulate),
- * which the hardware prefetcher follows poorly. OLMoE 4-layer Q4_K cut, depth 2048, f16
- * cache, 1 thread (bench_engine -d 2048 -n 64, interleaved): decode 69.5-69.7 -> 78.5-82.4
- * tokens/s; two tiles ahead: 70-71 (session 11).
- * Into L2 (prefetcht2), not L1: a request into L1 holds one of the core's few L1 miss
- * buffers until its line arrives, so the 256 requests for a tile stalled the loop that
- * issued them until most had arrived, and computing and fetching took turns (perf put 30%
- * of the kernel's samples on the prefetch loop). Same file, depth 2048, interleaved,
- * session 12: 1 thread 50.9-57.0 -> 63.4-66.4 tokens/s, 2 threads 70-102 -> 79-110
- * (BENCHMARKS.md); no prefetch at all: 48.9-63.4 and 86-102. */
-static inline void attn_prefetch(const uint8_t *p, size_t n) {
-    for (size_t off = 0; off < n; off += 64) __builtin_prefetch(p + off, 0, 1);
+/* The tile after the one being computed is requested before it is needed. A decode item
+ * has one row per key tile, too little arithmetic to hide the memory latency of its rows,
+ * and the value rows are read half a row at a time (attn_accumulate), which the hardware
+ * prefetcher follows poorly. The requests go into L2 (prefetcht2), not L1: a request into L1
+ * holds one of the core's few L1 miss buffers until its line arrives (session 12: perf put
+ * 30% of the kernel's samples on a loop of L1 requests). They are spread over the tile's
+ * first row - the next tile's key rows as its scores are computed, eight keys' worth per
+ * eight scores, and its value rows one per value accumulated - instead of all 256 lines
+ * issued at the start of the tile, which stalled on the queue of outstanding requests until
+ * most had left it: decode kernel alone, f16 cache, 64 heads x 8,192 keys, 1 thread
+ * (a throwaway harness): 45-47 -> 22-25 ns per key, 11 -> 21-23 GB/s; two tiles ahead
+ * 26-28 ns (session 13). */
+typedef struct {
+    const uint8_t *p, *end; /* next line to request, end of the next tile's rows */
+} attn_ahead;
+
+static inline void attn_request(attn_ahead *a, size_t bytes) {
+    if (!a) return;
+    const uint8_t *stop = a->p + bytes < a->end ? a->p + bytes : a->end;
+    for (; a->p < stop; a->p += 64) __builtin_prefetch(a->p, 0, 1);
 }
 
 /* The eight lane sums of a[0..8): lane j of the result is the sum of a[j]'s lanes, by three
@@ -97,9 +103,12 @@ static inline v8f attn_reduce8(const v8f *a) {
            __builtin_shufflevector(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-/* q . rows[j] for the eight keys rows[0..8), lanes along the head dimension. */
-static inline v8f attn_scores8(const float *q, const void *const *rows, int hd, int f16) {
+/* q . rows[j] for the eight keys rows[0..8), lanes along the head dimension; requests
+ * key_bytes more of the next tile's keys. */
+static inline v8f attn_scores8(const float *q, const void *const *rows, int hd, int f16, attn_ahead *next_k,
+                               size_t key_bytes) {
     v8f a[8];
+    attn_request(next_k, key_bytes);
     for (int j = 0; j < 8; j++) a[j] = v8_splat(0.0f);
     for (int c = 0; c < hd; c += 8) {
         const v8f qc = attn_load(q + c);
@@ -108,20 +117,23 @@ static inline v8f attn_scores8(const float *q, const void *const *rows, int hd, 
     return attn_reduce8(a);
 }
 
-/* acc[0..hd) = acc * alpha + sum over j < n of w[j] * rows[j], eight vectors at a time. */
+/* acc[0..hd) = acc * alpha + sum over j < n of w[j] * rows[j], eight vectors at a time;
+ * requests a row of the next tile's values per value row, in the first pass. */
 static void attn_accumulate(float *acc, float alpha, const float *w, const void *const *rows, int n, int hd,
-                            int f16) {
+                            int f16, attn_ahead *next_v, size_t row_bytes) {
     for (int c0 = 0; c0 < hd; c0 += 64) {
         const int nv = hd - c0 >= 64 ? 8 : (hd - c0) / 8;
         v8f a[8];
         for (int i = 0; i < nv; i++) a[i] = attn_load(acc + c0 + 8 * i) * alpha;
         if (nv == 8) {
             for (int j = 0; j < n; j++) {
+                attn_request(next_v, row_bytes);
                 const v8f wj = v8_splat(w[j]);
                 for (int i = 0; i < 8; i++) a[i] += wj * attn_row_load(rows[j], c0 + 8 * i, f16);
             }
         } else {
             for (int j = 0; j < n; j++) {
+                attn_request(next_v, row_bytes);
                 const v8f wj = v8_splat(w[j]);
                 for (int i = 0; i < nv; i++) a[i] += wj * attn_row_load(rows[j], c0 + 8 * i, f16);
             }
@@ -134,10 +146,11 @@ static void attn_accumulate(float *acc, float alpha, const float *w, const void 
  * unseen keys), the state's max and sum updated; returns exp(m - m'), the factor that
  * rescales what the row accumulated before. */
 static float attn_row(const float *q, const void *const *krows, int k16, int hd, int first, int vis, float *m,
-                      float *l, float *s) {
+                      float *l, float *s, attn_ahead *next_k, size_t k_row) {
     v8f sc[ATTN_KV];
     for (int c = 0; c < ATTN_KV; c++)
-        sc[c] = 8 * c < vis && 8 * c + 8 > first ? attn_scores8(q, krows + 8 * c, hd, k16) : v8_splat(0.0f);
+        sc[c] = 8 * c < vis && 8 * c + 8 > first ? attn_scores8(q, krows + 8 * c, hd, k16, next_k, 8 * k_row)
+                                                  : v8_splat(0.0f);
     float mt = -INFINITY;
     for (int c = 0; c < ATTN_KV; c++) attn_store(s + 8 * c, sc[c]);
     for (int j = first; j < vis; j++) mt = s[j] > mt ? s[j] : mt;
@@ -172,20 +185,21 @@ void ATTN_KERNEL_NAME(const attn_cache *d, const uint8_t *k, const uint8_t *v, i
         int any = 0;
         for (int r = 0; r < n_rows; r++) any |= vis_hi[r] > p0;
         if (!any) break; /* rows see ever fewer keys than the tiles that remain */
-        const int next = p0 + ATTN_KT;
-        if (next < key_hi) { /* the next tile's keys and values on their way */
-            const int nn = key_hi - next < ATTN_KT ? key_hi - next : ATTN_KT;
-            attn_prefetch(k + (size_t)next * d->k_row, (size_t)nn * d->k_row);
-            attn_prefetch(v + (size_t)next * d->v_row, (size_t)nn * d->v_row);
-        }
+        const int next = p0 + ATTN_KT, nn = key_hi - next < ATTN_KT ? key_hi - next : ATTN_KT;
+        const uint8_t *kn = k + (size_t)next * d->k_row, *vn = v + (size_t)next * d->v_row;
+        attn_ahead next_k = {kn, kn + (nn > 0 ? (size_t)nn * d->k_row : 0)};
+        attn_ahead next_v = {vn, vn + (nn > 0 ? (size_t)nn * d->v_row : 0)};
+        int requested = 0; /* the first row that computes requests the next tile */
         const int k16 = attn_rows(k + (size_t)p0 * d->k_row, d->k_row, d->type_k, hd, n, kb, krows);
         const int v16 = attn_rows(v + (size_t)p0 * d->v_row, d->v_row, d->type_v, hd, n, vb, vrows);
         for (int j = n; j < ATTN_KT; j++) krows[j] = krows[0]; /* readable; masked below */
         for (int r = 0; r < n_rows; r++) {
             const int vis = vis_hi[r] - p0 < n ? vis_hi[r] - p0 : n, first = vis_lo[r] > p0 ? vis_lo[r] - p0 : 0;
             if (vis <= first) continue;
-            const float alpha = attn_row(q + (size_t)r * hd, krows, k16, hd, first, vis, &m[r], &l[r], s);
-            attn_accumulate(acc + (size_t)r * hd, alpha, s + first, vrows + first, vis - first, hd, v16);
+            attn_ahead *ak = requested ? NULL : &next_k, *av = requested ? NULL : &next_v;
+            requested = 1;
+            const float alpha = attn_row(q + (size_t)r * hd, krows, k16, hd, first, vis, &m[r], &l[r], s, ak, d->k_row);
+            attn_accumulate(acc + (size_t)r * hd, alpha, s + first, vrows + first, vis - first, hd, v16, av, d->v_row);
         }
     }
 }
