@@ -76,17 +76,12 @@ static int attn_rows(const uint8_t *base, size_t row_bytes, int type, int hd, in
  * first row - the next tile's key rows as its scores are computed, eight keys' worth per
  * eight scores, and its value rows one per value accumulated - instead of all 256 lines
  * issued at the start of the tile, which stalled on the queue of outstanding requests until
- * most had left it: decode kernel alone, f16 cache, 64 heads x 8,192 keys, 1 thread
- * (a throwaway harness): 45-47 -> 22-25 ns per key, 11 -> 21-23 GB/s; two tiles ahead
- * 26-28 ns (session 13). */
-typedef struct {
-    const uint8_t *p, *end; /* next line to request, end of the next tile's rows */
-} attn_ahead;
-
-static inline void attn_request(attn_ahead *a, size_t bytes) {
-    if (!a) return;
-    const uint8_t *stop = a->p + bytes < a->end ? a->p + bytes : a->end;
-    for (; a->p < stop; a->p += 64) __builtin_prefetch(a->p, 0, 1);
+ * most had left it (session 13, `bench_attn`: the kernel alone, f16 cache, 64 heads x 8,192
+ * keys, 1 thread: 45-47 -> 22-29 ns per key and head, 11 -> 18-23 GB/s; two or three tiles
+ * ahead 26-32 ns; into L1 51 ns). In cache (-H 1 -n 512) the requests cost about 3 ns per
+ * key (7.8 -> 10.7), which memory-bound decode does not see. */
+static inline void attn_request(const uint8_t *p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 1);
 }
 
 /* The eight lane sums of a[0..8): lane j of the result is the sum of a[j]'s lanes, by three
@@ -103,12 +98,12 @@ static inline v8f attn_reduce8(const v8f *a) {
            __builtin_shufflevector(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-/* q . rows[j] for the eight keys rows[0..8), lanes along the head dimension; requests
- * key_bytes more of the next tile's keys. */
-static inline v8f attn_scores8(const float *q, const void *const *rows, int hd, int f16, attn_ahead *next_k,
-                               size_t key_bytes) {
+/* q . rows[j] for the eight keys rows[0..8), lanes along the head dimension; requests the
+ * rows of eight keys of the next tile from next_k (unless NULL). */
+static inline __attribute__((always_inline)) v8f attn_scores8(const float *q, const void *const *rows, int hd, int f16, const uint8_t *next_k,
+                               size_t k_row) {
     v8f a[8];
-    attn_request(next_k, key_bytes);
+    if (next_k) attn_request(next_k, 8 * k_row);
     for (int j = 0; j < 8; j++) a[j] = v8_splat(0.0f);
     for (int c = 0; c < hd; c += 8) {
         const v8f qc = attn_load(q + c);
@@ -118,22 +113,23 @@ static inline v8f attn_scores8(const float *q, const void *const *rows, int hd, 
 }
 
 /* acc[0..hd) = acc * alpha + sum over j < n of w[j] * rows[j], eight vectors at a time;
- * requests a row of the next tile's values per value row, in the first pass. */
-static void attn_accumulate(float *acc, float alpha, const float *w, const void *const *rows, int n, int hd,
-                            int f16, attn_ahead *next_v, size_t row_bytes) {
+ * requests row j of the next tile's values (next_v, unless NULL) with row j, in the first
+ * pass. */
+static inline __attribute__((always_inline)) void attn_accumulate(float *acc, float alpha, const float *w, const void *const *rows, int n, int hd,
+                            int f16, const uint8_t *next_v, size_t v_row) {
     for (int c0 = 0; c0 < hd; c0 += 64) {
         const int nv = hd - c0 >= 64 ? 8 : (hd - c0) / 8;
         v8f a[8];
         for (int i = 0; i < nv; i++) a[i] = attn_load(acc + c0 + 8 * i) * alpha;
         if (nv == 8) {
             for (int j = 0; j < n; j++) {
-                attn_request(next_v, row_bytes);
+                if (next_v && c0 == 0) attn_request(next_v + (size_t)j * v_row, v_row);
                 const v8f wj = v8_splat(w[j]);
                 for (int i = 0; i < 8; i++) a[i] += wj * attn_row_load(rows[j], c0 + 8 * i, f16);
             }
         } else {
             for (int j = 0; j < n; j++) {
-                attn_request(next_v, row_bytes);
+                if (next_v && c0 == 0) attn_request(next_v + (size_t)j * v_row, v_row);
                 const v8f wj = v8_splat(w[j]);
                 for (int i = 0; i < nv; i++) a[i] += wj * attn_row_load(rows[j], c0 + 8 * i, f16);
             }
@@ -145,12 +141,13 @@ static void attn_accumulate(float *acc, float alpha, const float *w, const void 
 /* One row against the tile's keys, seeing keys first..vis-1 of it: s = exp(score - m') (0 for
  * unseen keys), the state's max and sum updated; returns exp(m - m'), the factor that
  * rescales what the row accumulated before. */
-static float attn_row(const float *q, const void *const *krows, int k16, int hd, int first, int vis, float *m,
-                      float *l, float *s, attn_ahead *next_k, size_t k_row) {
+static inline __attribute__((always_inline)) float attn_row(const float *q, const void *const *krows, int k16, int hd, int first, int vis, float *m,
+                      float *l, float *s, const uint8_t *next_k, size_t k_row) {
     v8f sc[ATTN_KV];
     for (int c = 0; c < ATTN_KV; c++)
-        sc[c] = 8 * c < vis && 8 * c + 8 > first ? attn_scores8(q, krows + 8 * c, hd, k16, next_k, 8 * k_row)
-                                                  : v8_splat(0.0f);
+        sc[c] = 8 * c < vis && 8 * c + 8 > first
+                    ? attn_scores8(q, krows + 8 * c, hd, k16, next_k ? next_k + (size_t)8 * c * k_row : NULL, k_row)
+                    : v8_splat(0.0f);
     float mt = -INFINITY;
     for (int c = 0; c < ATTN_KV; c++) attn_store(s + 8 * c, sc[c]);
     for (int j = first; j < vis; j++) mt = s[j] > mt ? s[j] : mt;
@@ -174,6 +171,21 @@ static float attn_row(const float *q, const void *const *krows, int k16, int hd,
     return alpha;
 }
 
+/* One row against one tile: scores, softmax state, values. f16 rows widened in registers
+ * get a copy of their own (constant flags): the flag tested at every load cost a quarter
+ * of the kernel's time in cache (bench_attn -H 1 -n 512: 14.1 -> 10.6 ns per key). */
+static void attn_tile_row(const float *q, const void *const *krows, const void *const *vrows, int k16, int v16,
+                          int hd, int first, int vis, float *m, float *l, float *s, float *acc, const uint8_t *next_k,
+                          const uint8_t *next_v, const attn_cache *d) {
+    if (k16 && v16) {
+        const float alpha = attn_row(q, krows, 1, hd, first, vis, m, l, s, next_k, d->k_row);
+        attn_accumulate(acc, alpha, s + first, vrows + first, vis - first, hd, 1, next_v, d->v_row);
+    } else {
+        const float alpha = attn_row(q, krows, k16, hd, first, vis, m, l, s, next_k, d->k_row);
+        attn_accumulate(acc, alpha, s + first, vrows + first, vis - first, hd, v16, next_v, d->v_row);
+    }
+}
+
 void ATTN_KERNEL_NAME(const attn_cache *d, const uint8_t *k, const uint8_t *v, int n_rows, const float *q,
                       const int *vis_lo, const int *vis_hi, int key_lo, int key_hi, float *m, float *l, float *acc,
                       float *work) {
@@ -185,21 +197,20 @@ void ATTN_KERNEL_NAME(const attn_cache *d, const uint8_t *k, const uint8_t *v, i
         int any = 0;
         for (int r = 0; r < n_rows; r++) any |= vis_hi[r] > p0;
         if (!any) break; /* rows see ever fewer keys than the tiles that remain */
-        const int next = p0 + ATTN_KT, nn = key_hi - next < ATTN_KT ? key_hi - next : ATTN_KT;
-        const uint8_t *kn = k + (size_t)next * d->k_row, *vn = v + (size_t)next * d->v_row;
-        attn_ahead next_k = {kn, kn + (nn > 0 ? (size_t)nn * d->k_row : 0)};
-        attn_ahead next_v = {vn, vn + (nn > 0 ? (size_t)nn * d->v_row : 0)};
-        int requested = 0; /* the first row that computes requests the next tile */
+        /* the next tile, requested by the first row that computes (a partial last tile is
+         * requested whole: a prefetch past the rows in use reads nothing wrong) */
+        const int more = p0 + ATTN_KT < key_hi;
+        const uint8_t *next_k = more ? k + (size_t)(p0 + ATTN_KT) * d->k_row : NULL;
+        const uint8_t *next_v = more ? v + (size_t)(p0 + ATTN_KT) * d->v_row : NULL;
         const int k16 = attn_rows(k + (size_t)p0 * d->k_row, d->k_row, d->type_k, hd, n, kb, krows);
         const int v16 = attn_rows(v + (size_t)p0 * d->v_row, d->v_row, d->type_v, hd, n, vb, vrows);
         for (int j = n; j < ATTN_KT; j++) krows[j] = krows[0]; /* readable; masked below */
         for (int r = 0; r < n_rows; r++) {
             const int vis = vis_hi[r] - p0 < n ? vis_hi[r] - p0 : n, first = vis_lo[r] > p0 ? vis_lo[r] - p0 : 0;
             if (vis <= first) continue;
-            attn_ahead *ak = requested ? NULL : &next_k, *av = requested ? NULL : &next_v;
-            requested = 1;
-            const float alpha = attn_row(q + (size_t)r * hd, krows, k16, hd, first, vis, &m[r], &l[r], s, ak, d->k_row);
-            attn_accumulate(acc + (size_t)r * hd, alpha, s + first, vrows + first, vis - first, hd, v16, av, d->v_row);
+            attn_tile_row(q + (size_t)r * hd, krows, vrows, k16, v16, hd, first, vis, &m[r], &l[r], s, acc + (size_t)r * hd,
+                          next_k, next_v, d);
+            next_k = next_v = NULL;
         }
     }
 }
