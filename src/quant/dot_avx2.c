@@ -634,6 +634,17 @@ static void f16_row(const uint16_t *h, float *dst, int64_t n) {
 }
 const ak_f16_row_fn KERNEL_SET(ak_f16_row) = f16_row;
 
+/* f32 -> f16 for a row (the KV cache's rows as they are written, f16 weights): vcvtps2ph
+ * rounds to nearest even like ak_f32_to_f16 (tests/quant/test_quant_convert.c compares
+ * them on every float exponent, ties, subnormals, overflow, inf and NaN). */
+static void f16_pack(const float *x, uint16_t *h, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) h[i] = ak_f32_to_f16(x[i]);
+}
+const ak_f16_pack_fn KERNEL_SET(ak_f16_pack) = f16_pack;
+
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {
     [AK_TYPE_F32] = dot_f32,   [AK_TYPE_F16] = dot_f16,   [AK_TYPE_BF16] = dot_bf16,
     [AK_TYPE_Q4_0] = dot_q4_0, [AK_TYPE_Q8_0] = dot_q8_0, [AK_TYPE_Q4_K] = dot_q4_k,
@@ -825,6 +836,7 @@ const ak_x8_fn KERNEL_SET(ak_x8)[AK_TYPE_COUNT] = {[AK_TYPE_MXFP4] = x8_mxfp4, [
 
 int KERNEL_SET(ak_dot_available)(void) { return 0; }
 const ak_f16_row_fn KERNEL_SET(ak_f16_row) = NULL;
+const ak_f16_pack_fn KERNEL_SET(ak_f16_pack) = NULL;
 const ak_dot_fn KERNEL_SET(ak_dot)[AK_TYPE_COUNT] = {0};
 const ak_dotn_fn KERNEL_SET(ak_dotn)[AK_TYPE_COUNT] = {0};
 const ak_dotn_scaled_fn KERNEL_SET(ak_dotn_scaled)[AK_TYPE_COUNT] = {0};

@@ -18,6 +18,10 @@ int ak_dot_available_vnni(void);
 /* f16 row -> f32 with F16C (NULL when not built): exact, equal to the scalar conversion. */
 typedef void (*ak_f16_row_fn)(const uint16_t *h, float *dst, int64_t n);
 extern const ak_f16_row_fn ak_f16_row_avx2, ak_f16_row_vnni;
+/* f32 row -> f16 with F16C (NULL when not built): rounds to nearest even as the scalar
+ * ak_f32_to_f16 does, the same bits for every input but NaN payloads. */
+typedef void (*ak_f16_pack_fn)(const float *src, uint16_t *h, int64_t n);
+extern const ak_f16_pack_fn ak_f16_pack_avx2, ak_f16_pack_vnni;
 
 /* Up to AK_DOTN_MAX activation columns at once (x rows x_stride bytes apart), nc >= 1:
  * out[c] = dot(w, x_c), bit for bit what the single-column kernel of the same path returns;

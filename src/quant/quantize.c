@@ -343,7 +343,9 @@ static void quantize(ak_type t, const float *src, void *dst, int64_t n, int acti
     case AK_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
     case AK_TYPE_F16: {
         uint16_t *h = dst;
-        for (int64_t i = 0; i < n; i++) h[i] = ak_f32_to_f16(src[i]);
+        if (ak_quant_simd() == AK_SIMD_AVX2 && ak_f16_pack_avx2) ak_f16_pack_avx2(src, h, n);
+        else
+            for (int64_t i = 0; i < n; i++) h[i] = ak_f32_to_f16(src[i]);
         break;
     }
     case AK_TYPE_BF16: {

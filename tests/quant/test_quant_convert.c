@@ -134,8 +134,39 @@ static void test_f16_row_paths(void) {
     CHECK(bad == 0, "%d halves convert differently", bad);
 }
 
+/* ak_quantize_row(f16), which writes the KV cache's f16 rows: the F16C path equals the
+ * scalar ak_f32_to_f16 bit for bit on the floats around every exponent (each exponent's
+ * smallest, largest and middle mantissas, the half-unit ties and their neighbours, so the
+ * subnormal range, the overflow to inf and the rounding carries), both signs, infinities,
+ * and NaNs (both NaN); and on a row whose length is no multiple of 8. */
+static void test_f16_pack_paths(void) {
+    enum { N = 256 * 2 * 12 + 7 };
+    static float x[N];
+    static uint16_t simd[N], scalar[N];
+    int n = 0;
+    static const uint32_t mant[] = {0, 1, 0xFFF, 0x1000, 0x1001, 0x2000, 0x3000, 0x400000, 0x7FE000, 0x7FEFFF, 0x7FF000, 0x7FFFFF};
+    for (uint32_t e = 0; e < 256; e++)
+        for (uint32_t sign = 0; sign < 2; sign++)
+            for (int m = 0; m < 12; m++) x[n++] = from_bits(sign << 31 | e << 23 | mant[m]);
+    while (n < N) x[n++] = 65520.0f; /* the tie that rounds to inf */
+    ak_simd_level was = ak_quant_simd();
+    ak_quant_set_simd(AK_SIMD_AVX2);
+    ak_quantize_row(AK_TYPE_F16, x, simd, N);
+    ak_quant_set_simd(AK_SIMD_SCALAR);
+    ak_quantize_row(AK_TYPE_F16, x, scalar, N);
+    ak_quant_set_simd(was);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_INT(scalar[i], ak_f32_to_f16(x[i]));
+        const int nan_s = (scalar[i] & 0x7C00) == 0x7C00 && (scalar[i] & 0x3FF), nan_v = (simd[i] & 0x7C00) == 0x7C00 && (simd[i] & 0x3FF);
+        bad += nan_s ? !nan_v : simd[i] != scalar[i];
+    }
+    CHECK(bad == 0, "%d floats convert to f16 differently", bad);
+}
+
 int main(void) {
     test_f16_row_paths();
+    test_f16_pack_paths();
     test_simd_env();
     test_f32_to_f16();
     test_f16_to_f32();
