@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "model/attention.h"
+#include "bench_rng.h"
 #include "quant/quant.h"
 
 static double now_s(void) {
@@ -25,13 +26,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static unsigned long long g_rng = 88172645463325252ull;
-static float rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (float)((double)(g_rng >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
-}
 
 static int usage(void) {
     fprintf(stderr, "usage: bench_attn [-H heads] [-n keys] [-q rows] [-s parts] [-r reps] [-ctk f16|f32] [--generic]\n");

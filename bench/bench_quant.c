@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_rng.h"
 #include "quant/quant.h"
 
 static clockid_t g_clock = CLOCK_MONOTONIC;
@@ -29,13 +30,6 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static unsigned long long g_rng = 88172645463325252ull;
-static float rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (float)((double)(g_rng >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
-}
 
 /* Seconds per 8-column product: one ak_matmul (matmul != 0) or 8 ak_matvec calls. */
 static double time_cols(ak_type t, const void *W, size_t rb, int64_t n, int64_t rows, const unsigned char *X,

@@ -5,6 +5,7 @@
 #define AK_TESTS_CHECK_H
 
 #include "adaptivek.h" /* ak_error */
+#include "base/xorshift.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,11 +99,6 @@ static inline double rng_normal(test_rng *r) {
 
 /* Uniform in [-1, 1) from one global xorshift state, independent of libc rand. */
 static unsigned long long g_rng __attribute__((unused)) = 0x9E3779B97F4A7C15ull;
-static inline float rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (float)((double)(g_rng >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
-}
+static inline float rnd(void) { return ak_xorshift_unit(&g_rng); }
 
 #endif
