@@ -30,7 +30,6 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-
 /* Seconds per 8-column product: one ak_matmul (matmul != 0) or 8 ak_matvec calls. */
 static double time_cols(ak_type t, const void *W, size_t rb, int64_t n, int64_t rows, const unsigned char *X,
                         size_t xb, float *Y, int matmul, int runs) {

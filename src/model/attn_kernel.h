@@ -17,6 +17,9 @@
 #include "quant/quant.h"
 
 #define ATTN_KV (ATTN_KT / 8) /* vectors of scores per row */
+/* The per-tile helpers are always inlined, so that attn_tile_row's constant flags reach
+ * every load. */
+#define ATTN_INLINE static inline __attribute__((always_inline))
 
 static inline v8f attn_load(const float *p) {
     v8f v;
@@ -100,8 +103,8 @@ static inline v8f attn_reduce8(const v8f *a) {
 
 /* q . rows[j] for the eight keys rows[0..8), lanes along the head dimension; requests the
  * rows of eight keys of the next tile from next_k (unless NULL). */
-static inline __attribute__((always_inline)) v8f attn_scores8(const float *q, const void *const *rows, int hd, int f16, const uint8_t *next_k,
-                               size_t k_row) {
+ATTN_INLINE v8f attn_scores8(const float *q, const void *const *rows, int hd, int f16, const uint8_t *next_k,
+                             size_t k_row) {
     v8f a[8];
     if (next_k) attn_request(next_k, 8 * k_row);
     for (int j = 0; j < 8; j++) a[j] = v8_splat(0.0f);
@@ -115,8 +118,8 @@ static inline __attribute__((always_inline)) v8f attn_scores8(const float *q, co
 /* acc[0..hd) = acc * alpha + sum over j < n of w[j] * rows[j], eight vectors at a time;
  * requests row j of the next tile's values (next_v, unless NULL) with row j, in the first
  * pass. */
-static inline __attribute__((always_inline)) void attn_accumulate(float *acc, float alpha, const float *w, const void *const *rows, int n, int hd,
-                            int f16, const uint8_t *next_v, size_t v_row) {
+ATTN_INLINE void attn_accumulate(float *acc, float alpha, const float *w, const void *const *rows, int n, int hd,
+                                int f16, const uint8_t *next_v, size_t v_row) {
     for (int c0 = 0; c0 < hd; c0 += 64) {
         const int nv = hd - c0 >= 64 ? 8 : (hd - c0) / 8;
         v8f a[8];
@@ -141,8 +144,8 @@ static inline __attribute__((always_inline)) void attn_accumulate(float *acc, fl
 /* One row against the tile's keys, seeing keys first..vis-1 of it: s = exp(score - m') (0 for
  * unseen keys), the state's max and sum updated; returns exp(m - m'), the factor that
  * rescales what the row accumulated before. */
-static inline __attribute__((always_inline)) float attn_row(const float *q, const void *const *krows, int k16, int hd, int first, int vis, float *m,
-                      float *l, float *s, const uint8_t *next_k, size_t k_row) {
+ATTN_INLINE float attn_row(const float *q, const void *const *krows, int k16, int hd, int first, int vis, float *m,
+                           float *l, float *s, const uint8_t *next_k, size_t k_row) {
     v8f sc[ATTN_KV];
     for (int c = 0; c < ATTN_KV; c++)
         sc[c] = 8 * c < vis && 8 * c + 8 > first
@@ -208,8 +211,8 @@ void ATTN_KERNEL_NAME(const attn_cache *d, const uint8_t *k, const uint8_t *v, i
         for (int r = 0; r < n_rows; r++) {
             const int vis = vis_hi[r] - p0 < n ? vis_hi[r] - p0 : n, first = vis_lo[r] > p0 ? vis_lo[r] - p0 : 0;
             if (vis <= first) continue;
-            attn_tile_row(q + (size_t)r * hd, krows, vrows, k16, v16, hd, first, vis, &m[r], &l[r], s, acc + (size_t)r * hd,
-                          next_k, next_v, d);
+            attn_tile_row(q + (size_t)r * hd, krows, vrows, k16, v16, hd, first, vis, &m[r], &l[r], s,
+                          acc + (size_t)r * hd, next_k, next_v, d);
             next_k = next_v = NULL;
         }
     }
